@@ -1,0 +1,115 @@
+//! What a layer does to its pre-activations: [`Activation`] for hidden layers,
+//! [`Head`] (output activation + loss) for the last one.
+
+use std::fmt;
+use std::str::FromStr;
+
+use crate::error::Error;
+
+/// Element-wise activation of a hidden layer.
+#[derive(Clone, Copy, Debug, PartialEq, Eq, Hash)]
+pub enum Activation {
+    /// `σ(z) = 1 / (1 + e^{-z})`; derivative `a(1 - a)`.
+    Sigmoid,
+    /// `tanh(z)`; derivative `1 - a²`.
+    Tanh,
+    /// `max(z, 0)`; derivative `[z > 0]` (equivalently `[a > 0]`).
+    Relu,
+    /// `z`; derivative 1.
+    Identity,
+}
+
+impl Activation {
+    /// All activations, for tests and help texts.
+    pub const ALL: [Activation; 4] = [
+        Activation::Sigmoid,
+        Activation::Tanh,
+        Activation::Relu,
+        Activation::Identity,
+    ];
+
+    /// The name used on the command line and in model files.
+    pub fn name(self) -> &'static str {
+        match self {
+            Activation::Sigmoid => "sigmoid",
+            Activation::Tanh => "tanh",
+            Activation::Relu => "relu",
+            Activation::Identity => "identity",
+        }
+    }
+}
+
+impl fmt::Display for Activation {
+    fn fmt(&self, f: &mut fmt::Formatter<'_>) -> fmt::Result {
+        f.write_str(self.name())
+    }
+}
+
+impl FromStr for Activation {
+    type Err = Error;
+    fn from_str(s: &str) -> Result<Self, Error> {
+        Activation::ALL
+            .into_iter()
+            .find(|a| a.name() == s)
+            .ok_or_else(|| {
+                Error::config(
+                    "--activation",
+                    format!("'{s}' is not one of sigmoid, tanh, relu, identity"),
+                )
+            })
+    }
+}
+
+/// The output layer: its activation and the loss computed from its logits.
+///
+/// For all three the output delta is `dZ = A - Y` (per sample, before the
+/// division by the batch size).
+#[derive(Clone, Copy, Debug, PartialEq, Eq, Hash)]
+pub enum Head {
+    /// Sigmoid outputs with binary cross-entropy (binary or multi-label).
+    SigmoidBce,
+    /// Softmax over the outputs with categorical cross-entropy (multi-class).
+    SoftmaxCe,
+    /// Identity outputs with the mean squared error `(1/2m) Σ (a - y)²`.
+    Mse,
+}
+
+impl Head {
+    /// All heads, for tests and help texts.
+    pub const ALL: [Head; 3] = [Head::SigmoidBce, Head::SoftmaxCe, Head::Mse];
+
+    /// The name used on the command line and in model files.
+    pub fn name(self) -> &'static str {
+        match self {
+            Head::SigmoidBce => "sigmoid",
+            Head::SoftmaxCe => "softmax",
+            Head::Mse => "mse",
+        }
+    }
+
+    /// Whether the head predicts classes (and so has an accuracy).
+    pub fn is_classifier(self) -> bool {
+        !matches!(self, Head::Mse)
+    }
+}
+
+impl fmt::Display for Head {
+    fn fmt(&self, f: &mut fmt::Formatter<'_>) -> fmt::Result {
+        f.write_str(self.name())
+    }
+}
+
+impl FromStr for Head {
+    type Err = Error;
+    fn from_str(s: &str) -> Result<Self, Error> {
+        Head::ALL
+            .into_iter()
+            .find(|h| h.name() == s)
+            .ok_or_else(|| {
+                Error::config(
+                    "--head",
+                    format!("'{s}' is not one of sigmoid, softmax, mse"),
+                )
+            })
+    }
+}

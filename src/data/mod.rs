@@ -1,0 +1,445 @@
+//! Training data: [`Dataset`] (features, targets, class labels), its
+//! preprocessing ([`Standardizer`], [`scale`]) and [`accuracy`].
+//!
+//! The text formats are parsed in [`csv`]; the datasets compiled into the binary
+//! live in [`embedded`]. This module only builds and checks in-memory data: every
+//! constructor returns an `Err` for bad input and never panics on it.
+
+pub mod csv;
+pub mod embedded;
+
+use crate::activation::Head;
+use crate::error::{Error, Result};
+use crate::tensor::Matrix;
+
+/// Features `x` (`rows × features`), training targets `y` (`rows × outputs`) and,
+/// for classification, the class index of each row.
+///
+/// Every value of `x` and `y` is finite, and `x` and `y` have the same number of rows.
+#[derive(Clone, Debug, PartialEq)]
+pub struct Dataset {
+    x: Matrix,
+    y: Matrix,
+    labels: Option<Vec<usize>>,
+}
+
+impl Dataset {
+    /// A regression dataset with targets `y`.
+    ///
+    /// Fails with [`Error::Shape`] if the row counts differ, and with
+    /// [`Error::Data`] naming the 1-based row and column of the first value of
+    /// `x` or `y` that is NaN or infinite.
+    ///
+    /// ```
+    /// use backprop::{data::Dataset, Matrix};
+    /// let x = Matrix::from_vec(2, 1, vec![0.0, 1.0]).unwrap();
+    /// let y = Matrix::from_vec(2, 1, vec![1.0, 3.0]).unwrap();
+    /// let d = Dataset::new(x.clone(), y).unwrap();
+    /// assert_eq!((d.rows(), d.features(), d.outputs()), (2, 1, 1));
+    /// assert_eq!(d.labels(), None);
+    ///
+    /// let bad = Matrix::from_vec(2, 1, vec![1.0, f32::NAN]).unwrap();
+    /// let err = Dataset::new(x, bad).unwrap_err().to_string();
+    /// assert_eq!(err, "Dataset::new: y row 2, column 1 is NaN; all values must be finite");
+    /// ```
+    pub fn new(x: Matrix, y: Matrix) -> Result<Dataset> {
+        Self::build("Dataset::new", x, y, None)
+    }
+
+    /// A classification dataset: `labels[r]` is the class (`0..n_classes`) of row `r`.
+    ///
+    /// The targets `y` are encoded for `head`:
+    /// - [`Head::SigmoidBce`] with 2 classes: one column holding 0.0 or 1.0 (the label);
+    /// - [`Head::SigmoidBce`] with more classes, or [`Head::SoftmaxCe`]: one-hot,
+    ///   `rows × n_classes`.
+    ///
+    /// Fails with [`Error::Config`] (option `--head`) for [`Head::Mse`], with
+    /// [`Error::Shape`] if `labels` and `x` differ in length, and with
+    /// [`Error::Data`] if `n_classes < 2`, a label is `>= n_classes` (naming its
+    /// 1-based row) or a feature is not finite.
+    ///
+    /// ```
+    /// use backprop::{data::Dataset, Matrix};
+    /// # use backprop::activation::Head;
+    /// let x = Matrix::from_vec(3, 1, vec![0.5, 1.5, 2.5]).unwrap();
+    /// let d = Dataset::classification(x, vec![2, 0, 1], 3, Head::SoftmaxCe).unwrap();
+    /// assert_eq!(d.y().row(0), &[0.0, 0.0, 1.0]);
+    /// assert_eq!(d.n_classes(), Some(3));
+    /// ```
+    pub fn classification(
+        x: Matrix,
+        labels: Vec<usize>,
+        n_classes: usize,
+        head: Head,
+    ) -> Result<Dataset> {
+        const OP: &str = "Dataset::classification";
+        if head == Head::Mse {
+            return Err(Error::config(
+                "--head",
+                "mse is a regression head; class labels need sigmoid or softmax",
+            ));
+        }
+        if labels.len() != x.rows() {
+            return Err(Error::shape(
+                OP,
+                format!("{} labels (one per row of x)", x.rows()),
+                format!("{} labels", labels.len()),
+            ));
+        }
+        if n_classes < 2 {
+            return Err(data_error(
+                OP,
+                format!("need at least 2 classes, got {n_classes}"),
+            ));
+        }
+        if let Some(r) = labels.iter().position(|&l| l >= n_classes) {
+            return Err(data_error(
+                OP,
+                format!(
+                    "row {}: label {} is out of range for {n_classes} classes (0..{})",
+                    r + 1,
+                    labels[r],
+                    n_classes - 1
+                ),
+            ));
+        }
+        let y = if head == Head::SigmoidBce && n_classes == 2 {
+            let data = labels.iter().map(|&l| l as f32).collect();
+            Matrix::from_vec(labels.len(), 1, data)?
+        } else {
+            let len = labels.len().checked_mul(n_classes).ok_or_else(|| {
+                data_error(
+                    OP,
+                    format!("{} rows × {n_classes} classes is too large", labels.len()),
+                )
+            })?;
+            let mut data = vec![0.0; len];
+            for (r, &l) in labels.iter().enumerate() {
+                data[r * n_classes + l] = 1.0;
+            }
+            Matrix::from_vec(labels.len(), n_classes, data)?
+        };
+        Self::build(OP, x, y, Some(labels))
+    }
+
+    /// Checks row counts and finiteness, then assembles the dataset.
+    fn build(
+        op: &'static str,
+        x: Matrix,
+        y: Matrix,
+        labels: Option<Vec<usize>>,
+    ) -> Result<Dataset> {
+        if x.rows() != y.rows() {
+            return Err(Error::shape(
+                op,
+                format!("y with {} rows (as x)", x.rows()),
+                format!("y with {} rows", y.rows()),
+            ));
+        }
+        check_finite(op, "x", &x)?;
+        check_finite(op, "y", &y)?;
+        Ok(Dataset { x, y, labels })
+    }
+
+    /// Number of samples.
+    pub fn rows(&self) -> usize {
+        self.x.rows()
+    }
+
+    /// Number of input features (columns of `x`).
+    pub fn features(&self) -> usize {
+        self.x.cols()
+    }
+
+    /// Number of target columns (columns of `y`): the width of the output layer.
+    pub fn outputs(&self) -> usize {
+        self.y.cols()
+    }
+
+    /// The features, `rows × features`.
+    pub fn x(&self) -> &Matrix {
+        &self.x
+    }
+
+    /// The training targets, `rows × outputs`.
+    pub fn y(&self) -> &Matrix {
+        &self.y
+    }
+
+    /// The class index of each row, for a classification dataset.
+    pub fn labels(&self) -> Option<&[usize]> {
+        self.labels.as_deref()
+    }
+
+    /// The number of classes of a classification dataset: 2 when `y` is one
+    /// sigmoid column, else the width of the one-hot `y`.
+    pub fn n_classes(&self) -> Option<usize> {
+        self.labels.as_ref().map(|_| self.outputs().max(2))
+    }
+}
+
+fn data_error(source_name: &str, message: String) -> Error {
+    Error::Data {
+        source_name: source_name.to_string(),
+        message,
+    }
+}
+
+/// `Err` naming the 1-based row and column of the first non-finite value of `m`.
+fn check_finite(op: &str, name: &str, m: &Matrix) -> Result<()> {
+    match m.as_slice().iter().position(|v| !v.is_finite()) {
+        None => Ok(()),
+        Some(i) => Err(data_error(
+            op,
+            format!(
+                "{name} row {}, column {} is {}; all values must be finite",
+                i / m.cols() + 1,
+                i % m.cols() + 1,
+                m.as_slice()[i]
+            ),
+        )),
+    }
+}
+
+/// The fraction of rows whose predicted class equals `labels`; 0.0 for no rows.
+///
+/// With one output column the prediction is `p >= 0.5` (class 1, else 0); with
+/// several it is the column of the row maximum (the first one on ties). A NaN
+/// output never counts as the maximum unless it is in column 0.
+///
+/// # Panics
+/// If `outputs.rows() != labels.len()`, or if `outputs` has rows but no columns.
+///
+/// ```
+/// use backprop::{data::accuracy, Matrix};
+/// let p = Matrix::from_vec(4, 1, vec![0.9, 0.2, 0.5, 0.4]).unwrap();
+/// assert_eq!(accuracy(&p, &[1, 0, 1, 1]), 0.75);
+/// let scores = Matrix::from_vec(2, 3, vec![0.1, 0.7, 0.2, 0.5, 0.5, 0.0]).unwrap();
+/// assert_eq!(accuracy(&scores, &[1, 1]), 0.5); // the tie in row 2 goes to class 0
+/// ```
+#[track_caller]
+pub fn accuracy(outputs: &Matrix, labels: &[usize]) -> f64 {
+    assert_eq!(
+        outputs.rows(),
+        labels.len(),
+        "accuracy: {} output rows for {} labels",
+        outputs.rows(),
+        labels.len()
+    );
+    if labels.is_empty() {
+        return 0.0;
+    }
+    assert!(outputs.cols() > 0, "accuracy: outputs have no columns");
+    let correct = labels
+        .iter()
+        .enumerate()
+        .filter(|&(r, &label)| predicted_class(outputs.row(r)) == label)
+        .count();
+    correct as f64 / labels.len() as f64
+}
+
+/// The class predicted by one row of outputs (see [`accuracy`]).
+fn predicted_class(row: &[f32]) -> usize {
+    if let [p] = row {
+        return usize::from(*p >= 0.5);
+    }
+    let mut best = 0;
+    for (j, &v) in row.iter().enumerate().skip(1) {
+        if v > row[best] {
+            best = j;
+        }
+    }
+    best
+}
+
+/// Per-column standardisation `(v - mean) / std`, fitted on training data and
+/// applied unchanged to test data (scikit-learn's `StandardScaler`).
+///
+/// ```
+/// use backprop::{data::Standardizer, Matrix};
+/// let mut x = Matrix::from_vec(3, 2, vec![1.0, 5.0, 2.0, 5.0, 3.0, 5.0]).unwrap();
+/// let s = Standardizer::fit(&x);
+/// assert_eq!(s.mean, vec![2.0, 5.0]);
+/// assert_eq!(s.std[1], 1.0); // a constant column is only centred
+/// s.apply(&mut x);
+/// let col0: Vec<f32> = (0..3).map(|r| x.get(r, 0)).collect();
+/// assert_eq!(col0.iter().sum::<f32>(), 0.0);
+/// assert!((col0[2] - 1.2247449).abs() < 1e-6); // 1 / sqrt(2/3)
+/// assert_eq!(x.row(1), &[0.0, 0.0]);
+/// ```
+#[derive(Clone, Debug, PartialEq)]
+pub struct Standardizer {
+    /// Column means.
+    pub mean: Vec<f32>,
+    /// Column population standard deviations (ddof 0); 1.0 where that is 0 or
+    /// not finite, so such a column is only centred.
+    pub std: Vec<f32>,
+}
+
+impl Standardizer {
+    /// Mean and population std of each column of `x`, accumulated in `f64`.
+    /// With no rows every mean is 0 and every std 1.
+    pub fn fit(x: &Matrix) -> Standardizer {
+        let (rows, cols) = (x.rows(), x.cols());
+        let mut mean = vec![0.0f64; cols];
+        let mut var = vec![0.0f64; cols];
+        if rows > 0 {
+            for r in 0..rows {
+                for (m, &v) in mean.iter_mut().zip(x.row(r)) {
+                    *m += f64::from(v);
+                }
+            }
+            mean.iter_mut().for_each(|m| *m /= rows as f64);
+            for r in 0..rows {
+                for ((s, &m), &v) in var.iter_mut().zip(&mean).zip(x.row(r)) {
+                    let d = f64::from(v) - m;
+                    *s += d * d;
+                }
+            }
+        }
+        let std = var
+            .iter()
+            .map(|&s| {
+                let sd = (s / rows.max(1) as f64).sqrt() as f32;
+                if sd > 0.0 && sd.is_finite() {
+                    sd
+                } else {
+                    1.0
+                }
+            })
+            .collect();
+        Standardizer {
+            mean: mean.iter().map(|&m| m as f32).collect(),
+            std,
+        }
+    }
+
+    /// Replaces each value `v` of column `c` by `(v - mean[c]) / std[c]`
+    /// (computed in `f64`, rounded once).
+    ///
+    /// # Panics
+    /// If `x` has not as many columns as the standardizer.
+    #[track_caller]
+    pub fn apply(&self, x: &mut Matrix) {
+        assert_eq!(
+            x.cols(),
+            self.mean.len(),
+            "Standardizer::apply: fitted on {} columns, given {}",
+            self.mean.len(),
+            x.cols()
+        );
+        let cols = x.cols().max(1);
+        for row in x.as_mut_slice().chunks_exact_mut(cols) {
+            for ((v, &m), &s) in row.iter_mut().zip(&self.mean).zip(&self.std) {
+                *v = ((f64::from(*v) - f64::from(m)) / f64::from(s)) as f32;
+            }
+        }
+    }
+}
+
+/// Divides every value of `x` by `divisor`: pixel scaling to `0..=1`
+/// (`16.0` for digits, `255.0` for MNIST).
+///
+/// # Panics
+/// If `divisor` is zero or not finite.
+///
+/// ```
+/// use backprop::{data::scale, Matrix};
+/// let mut x = Matrix::from_vec(1, 3, vec![0.0, 8.0, 16.0]).unwrap();
+/// scale(&mut x, 16.0);
+/// assert_eq!(x.row(0), &[0.0, 0.5, 1.0]);
+/// ```
+#[track_caller]
+pub fn scale(x: &mut Matrix, divisor: f32) {
+    assert!(
+        divisor.is_finite() && divisor != 0.0,
+        "scale: divisor {divisor} must be finite and non-zero"
+    );
+    x.as_mut_slice().iter_mut().for_each(|v| *v /= divisor);
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    fn m(rows: usize, cols: usize, data: &[f32]) -> Matrix {
+        Matrix::from_vec(rows, cols, data.to_vec()).unwrap()
+    }
+
+    #[test]
+    fn sigmoid_binary_is_one_column() {
+        let d = Dataset::classification(m(3, 1, &[1., 2., 3.]), vec![1, 0, 1], 2, Head::SigmoidBce)
+            .unwrap();
+        assert_eq!(d.y(), &m(3, 1, &[1., 0., 1.]));
+        assert_eq!((d.outputs(), d.n_classes()), (1, Some(2)));
+        assert_eq!(d.labels(), Some(&[1, 0, 1][..]));
+    }
+
+    #[test]
+    fn sigmoid_multiclass_and_softmax_binary_are_one_hot() {
+        let x = m(2, 1, &[1., 2.]);
+        let d = Dataset::classification(x.clone(), vec![2, 0], 3, Head::SigmoidBce).unwrap();
+        assert_eq!(d.y(), &m(2, 3, &[0., 0., 1., 1., 0., 0.]));
+        let d = Dataset::classification(x, vec![1, 0], 2, Head::SoftmaxCe).unwrap();
+        assert_eq!(d.y(), &m(2, 2, &[0., 1., 1., 0.]));
+        assert_eq!(d.n_classes(), Some(2));
+    }
+
+    #[test]
+    fn classification_errors() {
+        let x = m(2, 1, &[1., 2.]);
+        let err = |labels: Vec<usize>, k, head| {
+            Dataset::classification(x.clone(), labels, k, head)
+                .unwrap_err()
+                .to_string()
+        };
+        assert_eq!(
+            err(vec![0, 1], 2, Head::Mse),
+            "invalid option --head: mse is a regression head; class labels need sigmoid or softmax"
+        );
+        assert_eq!(
+            err(vec![0, 3], 3, Head::SoftmaxCe),
+            "Dataset::classification: row 2: label 3 is out of range for 3 classes (0..2)"
+        );
+        assert_eq!(
+            err(vec![0, 0], 1, Head::SoftmaxCe),
+            "Dataset::classification: need at least 2 classes, got 1"
+        );
+        assert!(err(vec![0], 2, Head::SoftmaxCe).contains("shape mismatch"));
+        let nan =
+            Dataset::classification(m(1, 2, &[0., f32::INFINITY]), vec![0], 2, Head::SigmoidBce);
+        assert_eq!(
+            nan.unwrap_err().to_string(),
+            "Dataset::classification: x row 1, column 2 is inf; all values must be finite"
+        );
+        let huge = Dataset::classification(x.clone(), vec![0, 1], usize::MAX, Head::SoftmaxCe);
+        assert!(huge.unwrap_err().to_string().contains("too large"));
+    }
+
+    #[test]
+    fn new_checks_rows() {
+        let err = Dataset::new(m(2, 1, &[1., 2.]), m(1, 1, &[1.])).unwrap_err();
+        assert!(matches!(err, Error::Shape { .. }), "{err}");
+    }
+
+    #[test]
+    fn accuracy_edge_cases() {
+        assert_eq!(accuracy(&Matrix::zeros(0, 3), &[]), 0.0);
+        let p = m(3, 1, &[0.5, f32::NAN, 0.49999]);
+        assert_eq!(accuracy(&p, &[1, 0, 0]), 1.0);
+    }
+
+    #[test]
+    #[should_panic(expected = "2 output rows for 1 labels")]
+    fn accuracy_rows_must_match() {
+        accuracy(&Matrix::zeros(2, 2), &[0]);
+    }
+
+    #[test]
+    fn standardizer_handles_no_rows_and_constant_columns() {
+        let s = Standardizer::fit(&Matrix::zeros(0, 2));
+        assert_eq!((s.mean, s.std), (vec![0.0; 2], vec![1.0; 2]));
+        let s = Standardizer::fit(&m(2, 1, &[3.0, 3.0]));
+        assert_eq!((s.mean[0], s.std[0]), (3.0, 1.0));
+    }
+}

@@ -1,0 +1,160 @@
+//! Safe, shape-checked wrappers over `matrixmultiply::sgemm`.
+//!
+//! [`gemm`] takes strided views, so a transpose is a view with swapped strides
+//! ([`MatRef::t`]) and is never copied. The three products of training are
+//! thin functions on dense row-major slices:
+//!
+//! | product | shapes | layouts |
+//! |---|---|---|
+//! | [`forward`]: `Z ← A·Wᵀ + Z` | `m×k · (n×k)ᵀ` | W read through transposed strides |
+//! | [`weight_grad`]: `dW ← dZᵀ·A` | `(m×n)ᵀ · m×k` | dZ read through transposed strides |
+//! | [`input_delta`]: `dA ← dZ·W` | `m×n · n×k` | plain |
+//!
+//! `matrixmultiply`'s own threading feature is left off: the trainer
+//! parallelises over shards above the GEMM. Note that each `sgemm` call with
+//! non-empty operands allocates (and frees) one packing buffer inside
+//! `matrixmultiply`; nothing else here allocates.
+
+use crate::error::{Error, Result};
+use crate::tensor::{required_len, MatMut, MatRef};
+
+/// `C ← alpha·A·B + beta·C`.
+///
+/// With `beta == 0`, `C` is not read (it may hold NaN). Empty shapes are fine:
+/// with `k == 0`, `C ← beta·C`.
+///
+/// # Errors
+/// [`Error::Shape`] if `A` is `m×k`, `B` is not `k×n` or `C` is not `m×n`.
+///
+/// ```
+/// use backprop::{kernels::gemm::gemm, Matrix};
+/// let a = Matrix::from_vec(2, 3, vec![1., 2., 3., 4., 5., 6.]).unwrap();
+/// let mut c = Matrix::zeros(2, 2);
+/// // C = A·Aᵀ through strides, no copy of Aᵀ
+/// gemm(1.0, a.view(), a.view().t(), 0.0, &mut c.view_mut()).unwrap();
+/// assert_eq!(c.as_slice(), &[14., 32., 32., 77.]);
+/// ```
+pub fn gemm(alpha: f32, a: MatRef<'_>, b: MatRef<'_>, beta: f32, c: &mut MatMut<'_>) -> Result<()> {
+    let (m, k, n) = (a.rows(), a.cols(), b.cols());
+    if b.rows() != k || c.rows() != m || c.cols() != n {
+        return Err(Error::shape(
+            "gemm",
+            format!("A {m}×{k} · B {k}×{n} into C {m}×{n}"),
+            format!(
+                "A {m}×{k} · B {}×{} into C {}×{}",
+                b.rows(),
+                b.cols(),
+                c.rows(),
+                c.cols()
+            ),
+        ));
+    }
+    if m == 0 || n == 0 {
+        return Ok(());
+    }
+    let (rsc, csc) = (c.rs(), c.cs());
+    // The views' constructors checked that every element they describe lies
+    // inside their slice; check again here since the unsafe call relies on it.
+    assert!(a.data().len() >= required_len(m, k, a.rs(), a.cs()));
+    assert!(b.data().len() >= required_len(k, n, b.rs(), b.cs()));
+    let c_data = c.data_mut();
+    assert!(c_data.len() >= required_len(m, n, rsc, csc));
+    let stride = |s: usize| isize::try_from(s).expect("stride fits in isize");
+    // SAFETY: A (m×k), B (k×n) and C (m×n) lie entirely inside their slices
+    // at the given non-negative strides (asserted just above); C is borrowed
+    // mutably, so it aliases neither A nor B, and MatMut's constructor
+    // rejected strides under which two elements of C share one location.
+    unsafe {
+        matrixmultiply::sgemm(
+            m,
+            k,
+            n,
+            alpha,
+            a.data().as_ptr(),
+            stride(a.rs()),
+            stride(a.cs()),
+            b.data().as_ptr(),
+            stride(b.rs()),
+            stride(b.cs()),
+            beta,
+            c_data.as_mut_ptr(),
+            stride(rsc),
+            stride(csc),
+        );
+    }
+    Ok(())
+}
+
+/// Forward product `Z ← A·Wᵀ + Z` for `A` (`m×k`), `W` (`n×k`, PyTorch
+/// orientation) and `Z` (`m×n`, holding the broadcast bias): `beta = 1` folds
+/// the bias in.
+pub fn forward(a: &[f32], m: usize, k: usize, w: &[f32], n: usize, z: &mut [f32]) -> Result<()> {
+    let a = checked_view("forward: A", a, m, k)?;
+    let w = checked_view("forward: W", w, n, k)?;
+    let mut z = checked_view_mut("forward: Z", z, m, n)?;
+    gemm(1.0, a, w.t(), 1.0, &mut z)
+}
+
+/// Weight gradient `dW ← dZᵀ·A` for `dZ` (`m×n`), `A` (`m×k`) and `dW`
+/// (`n×k`), overwriting `dW` (`beta = 0`): the sum over the `m` rows.
+pub fn weight_grad(
+    dz: &[f32],
+    m: usize,
+    n: usize,
+    a: &[f32],
+    k: usize,
+    dw: &mut [f32],
+) -> Result<()> {
+    let dz = checked_view("weight_grad: dZ", dz, m, n)?;
+    let a = checked_view("weight_grad: A", a, m, k)?;
+    let mut dw = checked_view_mut("weight_grad: dW", dw, n, k)?;
+    gemm(1.0, dz.t(), a, 0.0, &mut dw)
+}
+
+/// Delta to the previous layer `dA ← dZ·W` for `dZ` (`m×n`), `W` (`n×k`) and
+/// `dA` (`m×k`), overwriting `dA`.
+pub fn input_delta(
+    dz: &[f32],
+    m: usize,
+    n: usize,
+    w: &[f32],
+    k: usize,
+    da: &mut [f32],
+) -> Result<()> {
+    let dz = checked_view("input_delta: dZ", dz, m, n)?;
+    let w = checked_view("input_delta: W", w, n, k)?;
+    let mut da = checked_view_mut("input_delta: dA", da, m, k)?;
+    gemm(1.0, dz, w, 0.0, &mut da)
+}
+
+fn shape_error(op: &'static str, rows: usize, cols: usize, len: usize) -> Error {
+    Error::shape(
+        op,
+        format!("{rows}×{cols} = {} values", rows.saturating_mul(cols)),
+        format!("{len} values"),
+    )
+}
+
+fn checked_view<'a>(
+    op: &'static str,
+    s: &'a [f32],
+    rows: usize,
+    cols: usize,
+) -> Result<MatRef<'a>> {
+    if rows.checked_mul(cols) != Some(s.len()) {
+        return Err(shape_error(op, rows, cols, s.len()));
+    }
+    Ok(MatRef::new(s, rows, cols))
+}
+
+fn checked_view_mut<'a>(
+    op: &'static str,
+    s: &'a mut [f32],
+    rows: usize,
+    cols: usize,
+) -> Result<MatMut<'a>> {
+    if rows.checked_mul(cols) != Some(s.len()) {
+        return Err(shape_error(op, rows, cols, s.len()));
+    }
+    Ok(MatMut::new(s, rows, cols))
+}

@@ -1,0 +1,185 @@
+//! Naive scalar references for every SIMD kernel in [`super::simd`].
+//!
+//! Plain loops with the textbook formulas and `std`'s `f32` math. They define
+//! what the fast kernels must compute; the property tests compare the two.
+
+use crate::tensor::{MatMut, MatRef};
+
+/// `x ← σ(x)`.
+pub fn sigmoid_scalar(x: &mut [f32]) {
+    for v in x {
+        *v = 1.0 / (1.0 + (-*v).exp());
+    }
+}
+
+/// `x ← tanh(x)`.
+pub fn tanh_scalar(x: &mut [f32]) {
+    for v in x {
+        *v = v.tanh();
+    }
+}
+
+/// `x ← max(x, 0)`.
+pub fn relu_scalar(x: &mut [f32]) {
+    for v in x {
+        *v = if *v > 0.0 { *v } else { 0.0 };
+    }
+}
+
+/// `d ← d · a(1 - a)`, the sigmoid derivative from its output `a`.
+pub fn sigmoid_backward_scalar(a: &[f32], d: &mut [f32]) {
+    assert_eq!(a.len(), d.len());
+    for (d, &a) in d.iter_mut().zip(a) {
+        *d *= a * (1.0 - a);
+    }
+}
+
+/// `d ← d · (1 - a²)`, the tanh derivative from its output `a`.
+pub fn tanh_backward_scalar(a: &[f32], d: &mut [f32]) {
+    assert_eq!(a.len(), d.len());
+    for (d, &a) in d.iter_mut().zip(a) {
+        *d *= 1.0 - a * a;
+    }
+}
+
+/// `d ← d · [a > 0]`, the ReLU derivative from its output `a`.
+pub fn relu_backward_scalar(a: &[f32], d: &mut [f32]) {
+    assert_eq!(a.len(), d.len());
+    for (d, &a) in d.iter_mut().zip(a) {
+        if a <= 0.0 {
+            *d = 0.0;
+        }
+    }
+}
+
+/// Every row of the row-major `z` (row length `b.len()`) set to `b`.
+pub fn bias_rows_scalar(b: &[f32], z: &mut [f32]) {
+    let n = b.len();
+    assert!(n > 0 && z.len() % n == 0 || z.is_empty());
+    for (i, v) in z.iter_mut().enumerate() {
+        *v = b[i % n];
+    }
+}
+
+/// `out[j] = Σ_r x[r, j]` for the row-major `x` with `out.len()` columns.
+pub fn col_sums_scalar(x: &[f32], out: &mut [f32]) {
+    let n = out.len();
+    out.iter_mut().for_each(|o| *o = 0.0);
+    if n == 0 {
+        return;
+    }
+    assert_eq!(x.len() % n, 0);
+    for row in x.chunks_exact(n) {
+        for (o, &v) in out.iter_mut().zip(row) {
+            *o += v;
+        }
+    }
+}
+
+/// Row-wise softmax of the row-major `z` with `cols` columns, max subtracted first.
+pub fn softmax_rows_scalar(z: &mut [f32], cols: usize) {
+    if cols == 0 {
+        return;
+    }
+    for row in z.chunks_exact_mut(cols) {
+        let max = row.iter().copied().fold(f32::NEG_INFINITY, f32::max);
+        let mut sum = 0.0f32;
+        for v in row.iter_mut() {
+            *v = (*v - max).exp();
+            sum += *v;
+        }
+        for v in row.iter_mut() {
+            *v /= sum;
+        }
+    }
+}
+
+/// `ln(1 + e^z)` without overflow.
+pub fn softplus_scalar(z: f32) -> f32 {
+    z.max(0.0) + (-z.abs()).exp().ln_1p()
+}
+
+/// Sigmoid + BCE head: returns `Σ [softplus(z) - y·z]` and sets `z ← σ(z) - y`.
+pub fn bce_head_scalar(z: &mut [f32], y: &[f32]) -> f64 {
+    assert_eq!(z.len(), y.len());
+    let mut loss = 0.0f64;
+    for (z, &y) in z.iter_mut().zip(y) {
+        loss += f64::from(softplus_scalar(*z) - y * *z);
+        *z = 1.0 / (1.0 + (-*z).exp()) - y;
+    }
+    loss
+}
+
+/// Softmax + CE head on rows of `cols`: returns `Σ_rows Σ_j y_j (lse - z_j)` and
+/// sets `z ← softmax(z) - y`.
+pub fn softmax_ce_head_scalar(z: &mut [f32], y: &[f32], cols: usize) -> f64 {
+    assert_eq!(z.len(), y.len());
+    if cols == 0 {
+        return 0.0;
+    }
+    let mut loss = 0.0f64;
+    for (zr, yr) in z.chunks_exact_mut(cols).zip(y.chunks_exact(cols)) {
+        let max = zr.iter().copied().fold(f32::NEG_INFINITY, f32::max);
+        let sum: f32 = zr.iter().map(|&v| (v - max).exp()).sum();
+        let lse = max + sum.ln();
+        for (zv, &yv) in zr.iter_mut().zip(yr) {
+            loss += f64::from(yv * (lse - *zv));
+            *zv = (*zv - max).exp() / sum - yv;
+        }
+    }
+    loss
+}
+
+/// Identity + MSE head: returns `Σ ½(z - y)²` and sets `z ← z - y`.
+pub fn mse_head_scalar(z: &mut [f32], y: &[f32]) -> f64 {
+    assert_eq!(z.len(), y.len());
+    let mut loss = 0.0f64;
+    for (z, &y) in z.iter_mut().zip(y) {
+        let d = *z - y;
+        loss += f64::from(0.5 * d * d);
+        *z = d;
+    }
+    loss
+}
+
+/// `y ← y + alpha·x`.
+pub fn axpy_scalar(alpha: f32, x: &[f32], y: &mut [f32]) {
+    assert_eq!(x.len(), y.len());
+    for (y, &x) in y.iter_mut().zip(x) {
+        *y += alpha * x;
+    }
+}
+
+/// `dst ← dst + src`, the reduction of one shard's gradient into another.
+pub fn add_assign_scalar(dst: &mut [f32], src: &[f32]) {
+    assert_eq!(dst.len(), src.len());
+    for (d, &s) in dst.iter_mut().zip(src) {
+        *d += s;
+    }
+}
+
+/// `C ← alpha·A·B + beta·C` by a triple loop accumulating in `f64`.
+/// With `beta == 0` the old `C` is not read (so NaN there does not leak).
+///
+/// # Panics
+/// If the shapes do not agree.
+pub fn gemm_reference(alpha: f32, a: MatRef<'_>, b: MatRef<'_>, beta: f32, c: &mut MatMut<'_>) {
+    assert_eq!(a.cols(), b.rows());
+    assert_eq!((a.rows(), b.cols()), (c.rows(), c.cols()));
+    let (rs, cs) = (c.rs(), c.cs());
+    for i in 0..a.rows() {
+        for j in 0..b.cols() {
+            let mut acc = 0.0f64;
+            for p in 0..a.cols() {
+                acc += f64::from(a.get(i, p)) * f64::from(b.get(p, j));
+            }
+            let slot = &mut c.data_mut()[i * rs + j * cs];
+            let old = if beta == 0.0 {
+                0.0
+            } else {
+                f64::from(beta) * f64::from(*slot)
+            };
+            *slot = (f64::from(alpha) * acc + old) as f32;
+        }
+    }
+}

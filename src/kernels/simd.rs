@@ -1,0 +1,376 @@
+//! SIMD kernels on `wide::f32x8`, one per scalar reference in [`super::scalar`].
+//!
+//! Every kernel runs its body eight lanes at a time and handles the last
+//! `len % 8` elements by padding them into one more vector, so every element
+//! goes through exactly the same instructions wherever it sits in the slice
+//! (a value's result never depends on the slice length or its position).
+//!
+//! Width: `f32x8` is one 256-bit register only when the crate is built with
+//! AVX enabled (this repository's `.cargo/config.toml` builds for the native
+//! CPU); a default x86-64 build runs each `f32x8` as two SSE halves, with the
+//! same results up to FMA rounding (`mul_add` is fused only where FMA is
+//! enabled, so results can differ from the default build in the last bit).
+//!
+//! NaN: every kernel propagates NaN inputs to its outputs (so a diverging
+//! network is detected), except ReLU, which maps NaN to 0 like `max(x, 0)`
+//! on x86.
+//!
+//! Accuracy (checked by the tests against `f64`): [`exp8`] within 2 ULP over
+//! its range; sigmoid and tanh within 2e-7 absolute for every finite input,
+//! saturating to exactly 0/1 (sigmoid) and ±1 (tanh) far out, never NaN or
+//! infinite for finite inputs.
+
+use wide::{f32x8, i32x8};
+
+/// Lanes per vector.
+pub const LANES: usize = 8;
+
+#[inline(always)]
+fn load(s: &[f32]) -> f32x8 {
+    let mut a = [0.0f32; LANES];
+    a.copy_from_slice(s);
+    f32x8::new(a)
+}
+
+#[inline(always)]
+fn load_padded(s: &[f32], fill: f32) -> f32x8 {
+    let mut a = [fill; LANES];
+    a[..s.len()].copy_from_slice(s);
+    f32x8::new(a)
+}
+
+#[inline(always)]
+fn store(v: f32x8, s: &mut [f32]) {
+    let n = s.len();
+    s.copy_from_slice(&v.to_array()[..n]);
+}
+
+/// `x ← f(x)` lane-wise, body and padded tail in one loop shape.
+#[inline(always)]
+fn map_in_place(x: &mut [f32], f: impl Fn(f32x8) -> f32x8) {
+    let mut chunks = x.chunks_exact_mut(LANES);
+    for c in &mut chunks {
+        store(f(load(c)), c);
+    }
+    let tail = chunks.into_remainder();
+    if !tail.is_empty() {
+        store(f(load_padded(tail, 0.0)), tail);
+    }
+}
+
+/// `d ← f(a, d)` lane-wise.
+#[inline(always)]
+fn zip_in_place(a: &[f32], d: &mut [f32], f: impl Fn(f32x8, f32x8) -> f32x8) {
+    assert_eq!(a.len(), d.len(), "zip_in_place: lengths differ");
+    let mut dc = d.chunks_exact_mut(LANES);
+    let mut ac = a.chunks_exact(LANES);
+    for (d, a) in (&mut dc).zip(&mut ac) {
+        store(f(load(a), load(d)), d);
+    }
+    let (dt, at) = (dc.into_remainder(), ac.remainder());
+    if !dt.is_empty() {
+        store(f(load_padded(at, 0.0), load_padded(dt, 0.0)), dt);
+    }
+}
+
+/// `z ← f(z, y)` lane-wise, returning the sum of the per-lane values `g(z, y)`
+/// over the real (unpadded) elements, accumulated in `f64` per vector.
+#[inline(always)]
+fn zip_reduce(z: &mut [f32], y: &[f32], f: impl Fn(f32x8, f32x8) -> (f32x8, f32x8)) -> f64 {
+    assert_eq!(z.len(), y.len(), "zip_reduce: lengths differ");
+    let mut acc = f32x8::ZERO;
+    let mut zc = z.chunks_exact_mut(LANES);
+    let mut yc = y.chunks_exact(LANES);
+    for (z, y) in (&mut zc).zip(&mut yc) {
+        let (out, loss) = f(load(z), load(y));
+        store(out, z);
+        acc += loss;
+    }
+    let mut total: f64 = acc.to_array().iter().map(|&v| f64::from(v)).sum();
+    let (zt, yt) = (zc.into_remainder(), yc.remainder());
+    if !zt.is_empty() {
+        let (out, loss) = f(load_padded(zt, 0.0), load_padded(yt, 0.0));
+        store(out, zt);
+        total += loss.to_array()[..zt.len()]
+            .iter()
+            .map(|&v| f64::from(v))
+            .sum::<f64>();
+    }
+    total
+}
+
+const LOG2_E: f32 = std::f32::consts::LOG2_E;
+/// ln 2 split in two so that `n·LN2_HI` is exact for |n| < 2^9 (Cephes).
+const LN2_HI: f32 = 0.693_359_4;
+const LN2_LO: f32 = -2.121_944_4e-4;
+/// `ln(2^-126)`: below this `e^x` is subnormal; [`exp8`] returns 0 there.
+const EXP_LO: f32 = -87.336_55;
+/// Inputs above this are clamped so that `2^n` stays a normal number.
+const EXP_HI: f32 = 88.0;
+
+/// `e^x` lane-wise (Cephes `expf` polynomial, range reduction by FMA).
+///
+/// Within 2 ULP of the true value for `x` in `[-87.33, 88]`; 0 below
+/// (where the true value is subnormal, under 1.2e-38); `e^88` above (so it never
+/// returns infinity). NaN stays NaN.
+#[inline(always)]
+pub fn exp8(x: f32x8) -> f32x8 {
+    // max/min with the constant first keep a NaN in `x` (x86 max/min return
+    // their second operand when either is NaN).
+    let xc = f32x8::splat(EXP_HI).fast_min(f32x8::splat(EXP_LO).fast_max(x));
+    let n = (xc * f32x8::splat(LOG2_E)).round_ties_even();
+    let r = n.mul_neg_add(f32x8::splat(LN2_HI), xc);
+    let r = n.mul_neg_add(f32x8::splat(LN2_LO), r);
+    let mut p = f32x8::splat(1.987_569_1e-4);
+    p = p.mul_add(r, f32x8::splat(1.398_199_9e-3));
+    p = p.mul_add(r, f32x8::splat(8.333_452e-3));
+    p = p.mul_add(r, f32x8::splat(4.166_579_6e-2));
+    p = p.mul_add(r, f32x8::splat(1.666_666_5e-1));
+    p = p.mul_add(r, f32x8::splat(5.000_000_1e-1));
+    let y = p.mul_add(r * r, r) + f32x8::ONE;
+    // n is an integer in [-126, 127]: build 2^n from its exponent bits.
+    let bits: i32x8 = (n.fast_round_int() + i32x8::splat(127)) << 23u32;
+    let scale: f32x8 = wide::bytemuck::cast(bits);
+    x.simd_lt(f32x8::splat(EXP_LO))
+        .select(f32x8::ZERO, y * scale)
+}
+
+/// `σ(x)` lane-wise: `1/(1+e^{-|x|})` for `x ≥ 0`, `e^{-|x|}/(1+e^{-|x|})` below,
+/// so the exponential never overflows.
+#[inline(always)]
+pub fn sigmoid8(x: f32x8) -> f32x8 {
+    let e = exp8(-x.abs());
+    let num = x.simd_ge(f32x8::ZERO).select(f32x8::ONE, e);
+    num / (f32x8::ONE + e)
+}
+
+/// `tanh(x)` lane-wise: an odd polynomial for `|x| < 0.625` (Cephes `tanhf`),
+/// `1 - 2/(e^{2|x|}+1)` with the sign of `x` above.
+#[inline(always)]
+pub fn tanh8(x: f32x8) -> f32x8 {
+    let ax = x.abs();
+    let z = x * x;
+    let mut p = f32x8::splat(-5.704_988_7e-3);
+    p = p.mul_add(z, f32x8::splat(2.063_908_9e-2));
+    p = p.mul_add(z, f32x8::splat(-5.373_971_6e-2));
+    p = p.mul_add(z, f32x8::splat(1.333_144_2e-1));
+    p = p.mul_add(z, f32x8::splat(-3.333_328_2e-1));
+    let small = (p * z).mul_add(x, x);
+    let e = exp8(ax + ax);
+    let big = f32x8::ONE - f32x8::splat(2.0) / (e + f32x8::ONE);
+    // copy the sign of x onto `big`
+    let sign = x & f32x8::splat(-0.0);
+    let big = big | sign;
+    ax.simd_lt(f32x8::splat(0.625)).select(small, big)
+}
+
+/// `x ← σ(x)`.
+pub fn sigmoid_simd(x: &mut [f32]) {
+    map_in_place(x, sigmoid8);
+}
+
+/// `x ← tanh(x)`.
+pub fn tanh_simd(x: &mut [f32]) {
+    map_in_place(x, tanh8);
+}
+
+/// `x ← max(x, 0)`.
+pub fn relu_simd(x: &mut [f32]) {
+    map_in_place(x, |v| v.fast_max(f32x8::ZERO));
+}
+
+/// `d ← d · a(1 - a)`.
+pub fn sigmoid_backward_simd(a: &[f32], d: &mut [f32]) {
+    zip_in_place(a, d, |a, d| d * (a * (f32x8::ONE - a)));
+}
+
+/// `d ← d · (1 - a²)`.
+pub fn tanh_backward_simd(a: &[f32], d: &mut [f32]) {
+    zip_in_place(a, d, |a, d| d * (f32x8::ONE - a * a));
+}
+
+/// `d ← d · [a > 0]`.
+pub fn relu_backward_simd(a: &[f32], d: &mut [f32]) {
+    zip_in_place(a, d, |a, d| a.simd_gt(f32x8::ZERO).select(d, f32x8::ZERO));
+}
+
+/// Every row of the row-major `z` (row length `b.len()`) set to `b`: the bias
+/// broadcast before the forward GEMM accumulates onto it (`beta = 1`).
+///
+/// # Panics
+/// If `z.len()` is not a multiple of `b.len()`.
+pub fn bias_rows_simd(b: &[f32], z: &mut [f32]) {
+    if z.is_empty() {
+        return;
+    }
+    assert!(
+        !b.is_empty() && z.len() % b.len() == 0,
+        "bias_rows: {} values are not rows of {}",
+        z.len(),
+        b.len()
+    );
+    for row in z.chunks_exact_mut(b.len()) {
+        row.copy_from_slice(b);
+    }
+}
+
+/// `out[j] = Σ_r x[r, j]` over the rows of the row-major `x` (`out.len()`
+/// columns), summed top to bottom like the scalar reference, so the two agree
+/// exactly.
+///
+/// # Panics
+/// If `x.len()` is not a multiple of `out.len()`.
+pub fn col_sums_simd(x: &[f32], out: &mut [f32]) {
+    let n = out.len();
+    out.iter_mut().for_each(|o| *o = 0.0);
+    if n == 0 || x.is_empty() {
+        return;
+    }
+    assert_eq!(
+        x.len() % n,
+        0,
+        "col_sums: {} values are not rows of {n}",
+        x.len()
+    );
+    for row in x.chunks_exact(n) {
+        add_assign_simd(out, row);
+    }
+}
+
+/// Row-wise softmax of the row-major `z` with `cols` columns: max subtracted,
+/// exponentials, divided by their sum.
+pub fn softmax_rows_simd(z: &mut [f32], cols: usize) {
+    if cols == 0 || z.is_empty() {
+        return;
+    }
+    assert_eq!(
+        z.len() % cols,
+        0,
+        "softmax_rows: {} values are not rows of {cols}",
+        z.len()
+    );
+    for row in z.chunks_exact_mut(cols) {
+        let (_, sum) = exp_shifted_row(row);
+        let inv = f32x8::ONE / f32x8::splat(sum);
+        map_in_place(row, |v| v * inv);
+    }
+}
+
+/// `row ← e^{row - max}`; returns `(max, Σ e^{row - max})`.
+#[inline(always)]
+fn exp_shifted_row(row: &mut [f32]) -> (f32, f32) {
+    let max = row_max(row);
+    let m = f32x8::splat(max);
+    let mut acc = f32x8::ZERO;
+    let mut chunks = row.chunks_exact_mut(LANES);
+    for c in &mut chunks {
+        let e = exp8(load(c) - m);
+        acc += e;
+        store(e, c);
+    }
+    let tail = chunks.into_remainder();
+    if !tail.is_empty() {
+        // pads are -inf: e^{-inf} = 0 adds nothing to the sum
+        let e = exp8(load_padded(tail, f32::NEG_INFINITY) - m);
+        acc += e;
+        store(e, tail);
+    }
+    (max, acc.reduce_add())
+}
+
+/// The maximum of a row (NaN if the row holds a NaN).
+#[inline(always)]
+fn row_max(row: &[f32]) -> f32 {
+    let mut m = f32x8::splat(f32::NEG_INFINITY);
+    let mut chunks = row.chunks_exact(LANES);
+    for c in &mut chunks {
+        m = m.fast_max(load(c));
+    }
+    let tail = chunks.remainder();
+    if !tail.is_empty() {
+        m = m.fast_max(load_padded(tail, f32::NEG_INFINITY));
+    }
+    m.to_array().into_iter().fold(
+        f32::NEG_INFINITY,
+        |a, b| if b.is_nan() || b > a { b } else { a },
+    )
+}
+
+/// Sigmoid + BCE head: returns `Σ [softplus(z) - y·z]` (the summed binary
+/// cross-entropy, from the logits) and sets `z ← σ(z) - y` (the output delta).
+pub fn bce_head_simd(z: &mut [f32], y: &[f32]) -> f64 {
+    zip_reduce(z, y, |z, y| {
+        let e = exp8(-z.abs());
+        let softplus = z.fast_max(f32x8::ZERO) + e.ln_1p();
+        let loss = softplus - y * z;
+        let num = z.simd_ge(f32x8::ZERO).select(f32x8::ONE, e);
+        let sig = num / (f32x8::ONE + e);
+        (sig - y, loss)
+    })
+}
+
+/// Softmax + CE head on rows of `cols`: returns `Σ_rows Σ_j y_j (lse - z_j)`
+/// (log-sum-exp with the max subtracted) and sets `z ← softmax(z) - y`.
+pub fn softmax_ce_head_simd(z: &mut [f32], y: &[f32], cols: usize) -> f64 {
+    assert_eq!(z.len(), y.len(), "softmax_ce_head: lengths differ");
+    if cols == 0 || z.is_empty() {
+        return 0.0;
+    }
+    assert_eq!(
+        z.len() % cols,
+        0,
+        "softmax_ce_head: {} values are not rows of {cols}",
+        z.len()
+    );
+    let mut loss = 0.0f64;
+    for (zr, yr) in z.chunks_exact_mut(cols).zip(y.chunks_exact(cols)) {
+        // Σ y_j (lse - z_j) = lse·Σy - Σ y·z, computed before z is overwritten
+        let (ysum, yz) = dot_and_sum(yr, zr);
+        let (max, sum) = exp_shifted_row(zr);
+        let lse = max + sum.ln();
+        loss += f64::from(lse * ysum - yz);
+        let inv = f32x8::ONE / f32x8::splat(sum);
+        zip_in_place(yr, zr, |y, e| e.mul_sub(inv, y));
+    }
+    loss
+}
+
+/// `(Σ y, Σ y·z)` of two equally long slices.
+#[inline(always)]
+fn dot_and_sum(y: &[f32], z: &[f32]) -> (f32, f32) {
+    let (mut s, mut d) = (f32x8::ZERO, f32x8::ZERO);
+    let mut yc = y.chunks_exact(LANES);
+    let mut zc = z.chunks_exact(LANES);
+    for (y, z) in (&mut yc).zip(&mut zc) {
+        let (y, z) = (load(y), load(z));
+        s += y;
+        d = y.mul_add(z, d);
+    }
+    let (yt, zt) = (yc.remainder(), zc.remainder());
+    if !yt.is_empty() {
+        let (y, z) = (load_padded(yt, 0.0), load_padded(zt, 0.0));
+        s += y;
+        d = y.mul_add(z, d);
+    }
+    (s.reduce_add(), d.reduce_add())
+}
+
+/// Identity + MSE head: returns `Σ ½(z - y)²` and sets `z ← z - y`.
+pub fn mse_head_simd(z: &mut [f32], y: &[f32]) -> f64 {
+    zip_reduce(z, y, |z, y| {
+        let d = z - y;
+        (d, f32x8::splat(0.5) * d * d)
+    })
+}
+
+/// `y ← y + alpha·x` (fused multiply-add where FMA is enabled): the SGD update
+/// with `alpha = -lr / m`.
+pub fn axpy_simd(alpha: f32, x: &[f32], y: &mut [f32]) {
+    let a = f32x8::splat(alpha);
+    zip_in_place(x, y, |x, y| x.mul_add(a, y));
+}
+
+/// `dst ← dst + src`: the reduction of one shard's gradient into another.
+pub fn add_assign_simd(dst: &mut [f32], src: &[f32]) {
+    zip_in_place(src, dst, |s, d| d + s);
+}

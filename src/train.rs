@@ -1,0 +1,494 @@
+//! Mini-batch training: shards, per-shard workspaces, the ordered reduction and
+//! the one update per step.
+//!
+//! A batch of `m` rows is cut into shards of `shard_rows` rows (the last one
+//! may be shorter). Each shard runs forward and backward on its rows in its own
+//! preallocated [`Workspace`], writing the *summed* gradient of its rows into
+//! its own buffer. The buffers are then added in shard order (0, 1, 2, …),
+//! scaled by `1/m` and applied once. The shard size does not depend on the
+//! thread count and the order of addition is fixed, so a seed gives the same
+//! bits with 1 thread or 16. This is the only module that uses rayon; the
+//! thread pool belongs to the [`Trainer`], never the global one.
+
+use std::sync::Arc;
+use std::time::Instant;
+
+use rand::{RngExt, SeedableRng};
+use rand_chacha::ChaCha8Rng;
+use rayon::prelude::*;
+
+use crate::activation::{Activation, Head};
+use crate::data::Dataset;
+use crate::error::{Error, Result};
+use crate::kernels::{self, gemm, simd};
+use crate::network::{layer_forward, Layout, Mlp};
+use crate::optim::Sgd;
+
+/// Parameters per chunk of the parallel reduction and update (64 KiB of `f32`).
+const REDUCE_CHUNK: usize = 16 * 1024;
+
+/// Everything that shapes a training run.
+#[derive(Clone, Debug, PartialEq)]
+pub struct TrainConfig {
+    /// Rows per mini-batch (the last batch of an epoch may be shorter).
+    pub batch_size: usize,
+    /// SGD learning rate.
+    pub lr: f32,
+    /// Epochs to train (used by callers that loop over [`Trainer::epoch`]).
+    pub epochs: usize,
+    /// Rows per shard: the unit of parallel work. Results do not depend on the
+    /// thread count, but they do (in the last bits) on this.
+    pub shard_rows: usize,
+    /// Worker threads; 0 means one per core.
+    pub threads: usize,
+    /// Seed of the shuffling RNG.
+    pub seed: u64,
+    /// Shuffle the rows at the start of every epoch.
+    pub shuffle: bool,
+}
+
+impl Default for TrainConfig {
+    fn default() -> Self {
+        TrainConfig {
+            batch_size: 32,
+            lr: 0.1,
+            epochs: 10,
+            shard_rows: 64,
+            threads: 0,
+            seed: 0,
+            shuffle: true,
+        }
+    }
+}
+
+/// What one epoch did.
+#[derive(Clone, Copy, Debug, PartialEq)]
+pub struct EpochStats {
+    /// Mean training loss over the epoch's samples, each measured in its
+    /// batch's forward pass (before that batch's update).
+    pub loss: f64,
+    /// Samples trained on.
+    pub samples: usize,
+    /// Updates applied.
+    pub steps: usize,
+    /// Wall-clock seconds of the epoch.
+    pub seconds: f64,
+}
+
+/// Scratch of one shard, allocated once for `shard_rows` rows.
+struct Workspace {
+    /// Per layer `l`: `Z_l`, then `A_l` in place (`shard_rows × n_{l+1}`); the
+    /// output layer's buffer ends up holding `dZ_L`.
+    acts: Vec<Vec<f32>>,
+    /// Two ping-pong buffers for `dA_{l-1}` / `dZ_{l-1}`.
+    delta: [Vec<f32>; 2],
+    /// Gathered input rows (shuffled epochs).
+    x: Vec<f32>,
+    /// Gathered target rows.
+    y: Vec<f32>,
+    /// This shard's summed gradient, flat like the parameters.
+    grad: Vec<f32>,
+    /// This shard's summed loss.
+    loss: f64,
+}
+
+/// Padding after each buffer so that two shards' buffers never share a cache line.
+const PAD: usize = 16;
+
+fn padded(len: usize) -> Vec<f32> {
+    let mut v = Vec::with_capacity(len + PAD);
+    v.resize(len, 0.0);
+    v
+}
+
+impl Workspace {
+    fn new(layout: &Layout, rows: usize) -> Workspace {
+        let sizes = &layout.sizes;
+        let max_hidden = sizes[1..sizes.len() - 1].iter().copied().max().unwrap_or(0);
+        Workspace {
+            acts: sizes[1..].iter().map(|&n| padded(rows * n)).collect(),
+            delta: [padded(rows * max_hidden), padded(rows * max_hidden)],
+            x: padded(rows * sizes[0]),
+            y: padded(rows * sizes[sizes.len() - 1]),
+            grad: padded(layout.len),
+            loss: 0.0,
+        }
+    }
+
+    /// Forward and backward over rows `r0..r1` of the batch: sets `grad` to
+    /// the summed gradient of those rows and `loss` to their summed loss.
+    fn run(&mut self, mlp: &Mlp, batch: &Batch<'_>, r0: usize, r1: usize) -> Result<()> {
+        let layout = mlp.layout();
+        let (n0, nl) = (mlp.inputs(), mlp.outputs());
+        let layers = layout.layers();
+        let rows = r1 - r0;
+        let Workspace {
+            acts,
+            delta,
+            x: xbuf,
+            y: ybuf,
+            grad,
+            loss,
+        } = self;
+        let (x, y): (&[f32], &[f32]) = match *batch {
+            Batch::Rows { x, y } => (&x[r0 * n0..r1 * n0], &y[r0 * nl..r1 * nl]),
+            Batch::Gather { x, y, idx } => {
+                for (i, &r) in idx[r0..r1].iter().enumerate() {
+                    xbuf[i * n0..(i + 1) * n0].copy_from_slice(&x[r * n0..(r + 1) * n0]);
+                    ybuf[i * nl..(i + 1) * nl].copy_from_slice(&y[r * nl..(r + 1) * nl]);
+                }
+                (&xbuf[..rows * n0], &ybuf[..rows * nl])
+            }
+        };
+
+        // Forward: Z_l = A_{l-1}·W_lᵀ + b_l, A_l = f(Z_l) in place.
+        for l in 0..layers {
+            let (n_in, n_out) = layout.dims(l);
+            let (done, rest) = acts.split_at_mut(l);
+            let a_prev: &[f32] = if l == 0 {
+                x
+            } else {
+                &done[l - 1][..rows * n_in]
+            };
+            layer_forward(mlp, l, a_prev, rows, &mut rest[0][..rows * n_out])?;
+        }
+        // Head: loss from the logits, then dZ_L = A_L - Y over them.
+        *loss = kernels::head_loss_delta(mlp.head(), &mut acts[layers - 1][..rows * nl], y, nl);
+
+        // Backward, l = L..1 (0-based: layers-1..0).
+        let [d_a, d_b] = delta;
+        let (mut cur, mut next) = (d_a, d_b);
+        for l in (0..layers).rev() {
+            let (n_in, n_out) = layout.dims(l);
+            let dz: &[f32] = if l == layers - 1 {
+                &acts[l][..rows * n_out]
+            } else {
+                &cur[..rows * n_out]
+            };
+            let a_prev: &[f32] = if l == 0 {
+                x
+            } else {
+                &acts[l - 1][..rows * n_in]
+            };
+            gemm::weight_grad(dz, rows, n_out, a_prev, n_in, &mut grad[layout.w_range(l)])?;
+            simd::col_sums_simd(dz, &mut grad[layout.b_range(l)]);
+            if l > 0 {
+                let da = &mut next[..rows * n_in];
+                gemm::input_delta(dz, rows, n_out, mlp.weights(l), n_in, da)?;
+                let act = mlp
+                    .activation_after(l - 1)
+                    .expect("hidden layer has an activation");
+                kernels::activate_backward(act, &acts[l - 1][..rows * n_in], da);
+                std::mem::swap(&mut cur, &mut next);
+            }
+        }
+        Ok(())
+    }
+}
+
+/// Where a step's rows come from.
+#[derive(Clone, Copy)]
+enum Batch<'a> {
+    /// Contiguous rows: `x` is `m × n_0`, `y` is `m × n_L`.
+    Rows { x: &'a [f32], y: &'a [f32] },
+    /// Rows `idx` of a whole dataset (`x`, `y`), gathered by each shard.
+    Gather {
+        x: &'a [f32],
+        y: &'a [f32],
+        idx: &'a [usize],
+    },
+}
+
+/// Trains one network shape with mini-batch SGD on its own thread pool.
+///
+/// All scratch memory is allocated in [`Trainer::new`]; a step allocates
+/// nothing itself (the only allocations during a step are `matrixmultiply`'s
+/// packing buffers, one per GEMM call).
+///
+/// ```
+/// use backprop::{Activation, Head, Mlp, TrainConfig, Trainer};
+/// let mut mlp = Mlp::new(&[2, 4, 1], &[Activation::Tanh], Head::SigmoidBce, 1).unwrap();
+/// let cfg = TrainConfig { batch_size: 4, lr: 0.5, threads: 1, ..TrainConfig::default() };
+/// let mut trainer = Trainer::new(&mlp, &cfg).unwrap();
+/// let x = [0., 0., 0., 1., 1., 0., 1., 1.];
+/// let y = [0., 1., 1., 0.];
+/// let first = trainer.step(&mut mlp, &x, &y, 4).unwrap();
+/// for _ in 0..200 {
+///     trainer.step(&mut mlp, &x, &y, 4).unwrap();
+/// }
+/// assert!(mlp.loss(&x, &y, 4).unwrap() < first);
+/// ```
+pub struct Trainer {
+    pool: Arc<rayon::ThreadPool>,
+    layout: Layout,
+    hidden: Vec<Activation>,
+    head: Head,
+    batch_size: usize,
+    shard_rows: usize,
+    sgd: Sgd,
+    shuffle: bool,
+    workspaces: Vec<Workspace>,
+    order: Vec<usize>,
+    rng: ChaCha8Rng,
+}
+
+impl Trainer {
+    /// A trainer for networks shaped like `mlp`, with all workspaces allocated.
+    ///
+    /// # Errors
+    /// [`Error::Config`] for a zero batch size or shard size, a bad learning
+    /// rate, or a thread pool that cannot be built.
+    pub fn new(mlp: &Mlp, cfg: &TrainConfig) -> Result<Trainer> {
+        if cfg.batch_size == 0 {
+            return Err(Error::config("--batch-size", "must be at least 1"));
+        }
+        if cfg.shard_rows == 0 {
+            return Err(Error::config("--shard-rows", "must be at least 1"));
+        }
+        let sgd = Sgd::new(cfg.lr)?;
+        let pool = rayon::ThreadPoolBuilder::new()
+            .num_threads(cfg.threads)
+            .thread_name(|i| format!("backprop-{i}"))
+            .build()
+            .map_err(|e| Error::config("--threads", e))?;
+        let shard_rows = cfg.shard_rows.min(cfg.batch_size);
+        let shards = cfg.batch_size.div_ceil(shard_rows);
+        let layout = mlp.layout().clone();
+        let workspaces = (0..shards)
+            .map(|_| Workspace::new(&layout, shard_rows))
+            .collect();
+        Ok(Trainer {
+            pool: Arc::new(pool),
+            layout,
+            hidden: mlp.hidden().to_vec(),
+            head: mlp.head(),
+            batch_size: cfg.batch_size,
+            shard_rows,
+            sgd,
+            shuffle: cfg.shuffle,
+            workspaces,
+            order: Vec::new(),
+            rng: ChaCha8Rng::seed_from_u64(cfg.seed),
+        })
+    }
+
+    /// The trainer's thread pool. Running several steps inside one
+    /// `pool.install` avoids re-entering the pool for each of them.
+    pub fn pool(&self) -> Arc<rayon::ThreadPool> {
+        Arc::clone(&self.pool)
+    }
+
+    /// Number of worker threads.
+    pub fn threads(&self) -> usize {
+        self.pool.current_num_threads()
+    }
+
+    /// Rows per shard.
+    pub fn shard_rows(&self) -> usize {
+        self.shard_rows
+    }
+
+    /// Mini-batch size.
+    pub fn batch_size(&self) -> usize {
+        self.batch_size
+    }
+
+    /// One SGD step on the batch of `rows` samples in `x` (`rows × n_0`) and `y`
+    /// (`rows × n_L`). Returns the batch's mean loss, measured before the update.
+    ///
+    /// # Errors
+    /// [`Error::Shape`] for a network of another shape or wrongly sized
+    /// slices, [`Error::Config`] for `rows` of 0 or above the batch size,
+    /// [`Error::Diverged`] if the loss is not finite (the update is then not
+    /// applied, so `mlp` keeps its last good weights).
+    pub fn step(&mut self, mlp: &mut Mlp, x: &[f32], y: &[f32], rows: usize) -> Result<f64> {
+        self.check(mlp, x.len(), y.len(), rows)?;
+        let batch = Batch::Rows { x, y };
+        let pool = Arc::clone(&self.pool);
+        let sum = pool.install(|| self.step_impl(mlp, batch, rows, true))?;
+        Ok(sum / rows as f64)
+    }
+
+    /// The mean gradient of the loss over the batch (flat, in the layout of
+    /// [`Mlp::params`]), without updating anything.
+    ///
+    /// # Errors
+    /// As for [`Trainer::step`], except that a non-finite loss is returned
+    /// along with the gradient rather than as an error.
+    pub fn gradient(&mut self, mlp: &Mlp, x: &[f32], y: &[f32], rows: usize) -> Result<&[f32]> {
+        self.check(mlp, x.len(), y.len(), rows)?;
+        let batch = Batch::Rows { x, y };
+        let pool = Arc::clone(&self.pool);
+        pool.install(|| -> Result<()> {
+            self.run_shards(mlp, batch, rows)?;
+            let inv = 1.0 / rows as f32;
+            let (first, rest) = self
+                .workspaces
+                .split_first_mut()
+                .expect("at least one shard");
+            let shards = rows.div_ceil(self.shard_rows);
+            for (i, g) in first.grad.chunks_mut(REDUCE_CHUNK).enumerate() {
+                reduce_chunk(g, &rest[..shards - 1], i * REDUCE_CHUNK);
+                g.iter_mut().for_each(|v| *v *= inv);
+            }
+            Ok(())
+        })?;
+        Ok(&self.workspaces[0].grad)
+    }
+
+    /// One epoch over `data`: shuffled (if configured) with the trainer's
+    /// seeded RNG, cut into batches of `batch_size` (the last one shorter),
+    /// one SGD step per batch, all inside the trainer's pool.
+    ///
+    /// # Errors
+    /// As for [`Trainer::step`]; also [`Error::Data`] for an empty dataset.
+    /// On [`Error::Diverged`], `mlp` holds the weights from before the
+    /// failing batch.
+    pub fn epoch(&mut self, mlp: &mut Mlp, data: &Dataset) -> Result<EpochStats> {
+        let n = data.rows();
+        if n == 0 {
+            return Err(Error::Data {
+                source_name: "training data".into(),
+                message: "no rows to train on".into(),
+            });
+        }
+        let (x, y) = (data.x().as_slice(), data.y().as_slice());
+        self.check_network(mlp)?;
+        if x.len() != n * mlp.inputs() || y.len() != n * mlp.outputs() {
+            return Err(Error::shape(
+                "Trainer::epoch",
+                format!(
+                    "{n} rows of {} inputs and {} outputs",
+                    mlp.inputs(),
+                    mlp.outputs()
+                ),
+                format!("{} inputs and {} outputs", data.features(), data.outputs()),
+            ));
+        }
+        let mut order = std::mem::take(&mut self.order);
+        order.clear();
+        order.extend(0..n);
+        if self.shuffle {
+            // Fisher–Yates with the trainer's RNG.
+            for i in (1..n).rev() {
+                let j = self.rng.random_range(0..=i);
+                order.swap(i, j);
+            }
+        }
+        let start = Instant::now();
+        let pool = Arc::clone(&self.pool);
+        let result = pool.install(|| -> Result<(f64, usize)> {
+            let mut total = 0.0;
+            let mut steps = 0;
+            for idx in order.chunks(self.batch_size) {
+                let batch = Batch::Gather { x, y, idx };
+                total += self.step_impl(mlp, batch, idx.len(), true)?;
+                steps += 1;
+            }
+            Ok((total, steps))
+        });
+        self.order = order;
+        let (total, steps) = result?;
+        Ok(EpochStats {
+            loss: total / n as f64,
+            samples: n,
+            steps,
+            seconds: start.elapsed().as_secs_f64(),
+        })
+    }
+
+    fn check_network(&self, mlp: &Mlp) -> Result<()> {
+        if mlp.layout() != &self.layout || mlp.hidden() != self.hidden || mlp.head() != self.head {
+            return Err(Error::shape(
+                "Trainer",
+                format!(
+                    "a network {:?} {:?} {}",
+                    self.layout.sizes, self.hidden, self.head
+                ),
+                format!("{:?} {:?} {}", mlp.sizes(), mlp.hidden(), mlp.head()),
+            ));
+        }
+        Ok(())
+    }
+
+    fn check(&self, mlp: &Mlp, x_len: usize, y_len: usize, rows: usize) -> Result<()> {
+        self.check_network(mlp)?;
+        if rows == 0 || rows > self.batch_size {
+            return Err(Error::config(
+                "--batch-size",
+                format!("a step takes 1..={} rows, got {rows}", self.batch_size),
+            ));
+        }
+        if x_len != rows * mlp.inputs() || y_len != rows * mlp.outputs() {
+            return Err(Error::shape(
+                "Trainer::step",
+                format!("x {rows}×{} and y {rows}×{}", mlp.inputs(), mlp.outputs()),
+                format!("{x_len} and {y_len} values"),
+            ));
+        }
+        Ok(())
+    }
+
+    /// Runs every shard of the batch (in parallel when there are several).
+    fn run_shards(&mut self, mlp: &Mlp, batch: Batch<'_>, rows: usize) -> Result<()> {
+        let sr = self.shard_rows;
+        let shards = rows.div_ceil(sr);
+        let work = &mut self.workspaces[..shards];
+        if shards == 1 {
+            return work[0].run(mlp, &batch, 0, rows);
+        }
+        work.par_iter_mut()
+            .enumerate()
+            .try_for_each(|(s, ws)| ws.run(mlp, &batch, s * sr, ((s + 1) * sr).min(rows)))
+    }
+
+    /// Forward, backward, ordered reduction and (if `update`) the SGD update.
+    /// Returns the batch's summed loss. Must run inside `self.pool`.
+    fn step_impl(
+        &mut self,
+        mlp: &mut Mlp,
+        batch: Batch<'_>,
+        rows: usize,
+        update: bool,
+    ) -> Result<f64> {
+        self.run_shards(mlp, batch, rows)?;
+        let shards = rows.div_ceil(self.shard_rows);
+        let loss: f64 = self.workspaces[..shards].iter().map(|w| w.loss).sum();
+        if !loss.is_finite() {
+            return Err(Error::Diverged(format!(
+                "the loss of a batch of {rows} rows is {loss}; the update was not applied"
+            )));
+        }
+        if update {
+            let scale = 1.0 / rows as f32;
+            let sgd = self.sgd;
+            let (first, rest) = self
+                .workspaces
+                .split_first_mut()
+                .expect("at least one shard");
+            let rest = &rest[..shards - 1];
+            let params = mlp.params_mut();
+            if params.len() <= REDUCE_CHUNK {
+                reduce_chunk(&mut first.grad, rest, 0);
+                sgd.update(params, &first.grad, scale);
+            } else {
+                params
+                    .par_chunks_mut(REDUCE_CHUNK)
+                    .zip(first.grad.par_chunks_mut(REDUCE_CHUNK))
+                    .enumerate()
+                    .for_each(|(i, (p, g))| {
+                        reduce_chunk(g, rest, i * REDUCE_CHUNK);
+                        sgd.update(p, g, scale);
+                    });
+            }
+        }
+        Ok(loss)
+    }
+}
+
+/// `g ← g + Σ_s rest[s].grad[offset..]`, in shard order.
+fn reduce_chunk(g: &mut [f32], rest: &[Workspace], offset: usize) {
+    for ws in rest {
+        simd::add_assign_simd(g, &ws.grad[offset..offset + g.len()]);
+    }
+}

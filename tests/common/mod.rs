@@ -1,0 +1,98 @@
+//! Helpers shared by the integration tests: the naive f64 reference network,
+//! a seeded RNG, random networks and batches.
+#![allow(dead_code)] // each test binary uses a subset
+
+pub mod reference;
+
+use backprop::{Activation, Head};
+use rand::{RngExt, SeedableRng};
+use rand_chacha::ChaCha8Rng;
+
+pub use reference::{param_count, param_name, RefNet};
+
+/// The one RNG of the tests, always seeded.
+pub fn rng(seed: u64) -> ChaCha8Rng {
+    ChaCha8Rng::seed_from_u64(seed)
+}
+
+/// `n` values uniform in `[lo, hi)`.
+pub fn uniform(rng: &mut ChaCha8Rng, n: usize, lo: f32, hi: f32) -> Vec<f32> {
+    (0..n).map(|_| rng.random_range(lo..hi)).collect()
+}
+
+/// A batch of inputs, `m × n0`, uniform in `[-2, 2)`.
+pub fn random_x(rng: &mut ChaCha8Rng, m: usize, n0: usize) -> Vec<f32> {
+    uniform(rng, m * n0, -2.0, 2.0)
+}
+
+/// Targets `m × n_out` that suit the head: 0/1 per column for sigmoid + BCE,
+/// one-hot rows for softmax + CE, uniform in `[-1, 1)` for MSE.
+pub fn random_y(rng: &mut ChaCha8Rng, head: Head, m: usize, n_out: usize) -> Vec<f32> {
+    match head {
+        Head::SigmoidBce => (0..m * n_out)
+            .map(|_| if rng.random_bool(0.5) { 1.0 } else { 0.0 })
+            .collect(),
+        Head::SoftmaxCe => {
+            let mut y = vec![0.0; m * n_out];
+            for row in y.chunks_mut(n_out) {
+                row[rng.random_range(0..n_out)] = 1.0;
+            }
+            y
+        }
+        Head::Mse => uniform(rng, m * n_out, -1.0, 1.0),
+    }
+}
+
+/// Flat parameters (the engine's layout) with weights uniform in
+/// `±sqrt(6 / (fan_in + fan_out))` and biases uniform in `±0.1`.
+pub fn random_params(rng: &mut ChaCha8Rng, sizes: &[usize]) -> Vec<f32> {
+    let mut p = Vec::with_capacity(param_count(sizes));
+    for s in sizes.windows(2) {
+        let limit = (6.0 / (s[0] + s[1]) as f32).sqrt();
+        p.extend(uniform(rng, s[0] * s[1], -limit, limit));
+        p.extend(uniform(rng, s[1], -0.1, 0.1));
+    }
+    p
+}
+
+/// Random layer widths: input `in_range`, one or two hidden layers of
+/// `hidden_range`, and `out` outputs.
+pub fn random_sizes(
+    rng: &mut ChaCha8Rng,
+    in_range: std::ops::RangeInclusive<usize>,
+    hidden_range: std::ops::RangeInclusive<usize>,
+    max_hidden_layers: usize,
+    out: usize,
+) -> Vec<usize> {
+    let hidden_layers = rng.random_range(1..=max_hidden_layers);
+    let mut sizes = vec![rng.random_range(in_range)];
+    for _ in 0..hidden_layers {
+        sizes.push(rng.random_range(hidden_range.clone()));
+    }
+    sizes.push(out);
+    sizes
+}
+
+/// Hidden activations for `sizes`: `first` for the first hidden layer, random
+/// ones after it (so every activation is covered as the first, and mixes occur).
+pub fn hidden_with(rng: &mut ChaCha8Rng, sizes: &[usize], first: Activation) -> Vec<Activation> {
+    (0..sizes.len() - 2)
+        .map(|l| {
+            if l == 0 {
+                first
+            } else {
+                Activation::ALL[rng.random_range(0..Activation::ALL.len())]
+            }
+        })
+        .collect()
+}
+
+/// Widens to f64 (exactly).
+pub fn to_f64(v: &[f32]) -> Vec<f64> {
+    v.iter().map(|&x| f64::from(x)).collect()
+}
+
+/// `|a - b| <= abs + rel·max(|a|, |b|)`.
+pub fn close(a: f64, b: f64, rel: f64, abs: f64) -> bool {
+    (a - b).abs() <= abs + rel * a.abs().max(b.abs())
+}

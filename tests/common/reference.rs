@@ -1,0 +1,358 @@
+//! A naive f64 reference MLP: plain per-sample loops, no GEMM, no SIMD, no rayon.
+//!
+//! It is the seed design note's per-layer loop, corrected as `docs/backprop.md`
+//! says: the next delta uses the weights of the forward pass (the update comes
+//! after the whole backward pass), and gradients are means over the batch.
+//! The tests compare the engine against it, and it against finite differences
+//! of its own loss.
+//!
+//! Parameters use the engine's flat layout: for each layer `l`, `W_l`
+//! (`sizes[l+1] × sizes[l]`, row-major, like PyTorch's `Linear.weight`), then `b_l`.
+
+use backprop::{Activation, Head};
+
+/// A fully-connected network in f64, stored as plainly as possible.
+#[derive(Clone, Debug)]
+pub struct RefNet {
+    /// Layer widths, input first.
+    pub sizes: Vec<usize>,
+    /// Activation of each hidden layer (`sizes.len() - 2` of them).
+    pub hidden: Vec<Activation>,
+    /// Output activation and loss.
+    pub head: Head,
+    /// `w[l]` is `sizes[l+1] × sizes[l]`, row-major.
+    pub w: Vec<Vec<f64>>,
+    /// `b[l]` has `sizes[l+1]` entries.
+    pub b: Vec<Vec<f64>>,
+}
+
+/// Number of parameters of a network with these layer widths.
+pub fn param_count(sizes: &[usize]) -> usize {
+    sizes.windows(2).map(|p| p[1] * p[0] + p[1]).sum()
+}
+
+/// Human-readable name of flat parameter `index`, e.g. `W2[1,0]` or `b1[3]`
+/// (layers numbered from 1 as in `backprop.md`).
+pub fn param_name(sizes: &[usize], index: usize) -> String {
+    let mut i = index;
+    for (l, p) in sizes.windows(2).enumerate() {
+        let (n_in, n_out) = (p[0], p[1]);
+        if i < n_out * n_in {
+            return format!("W{}[{},{}]", l + 1, i / n_in, i % n_in);
+        }
+        i -= n_out * n_in;
+        if i < n_out {
+            return format!("b{}[{}]", l + 1, i);
+        }
+        i -= n_out;
+    }
+    format!("<out of range {index}>")
+}
+
+fn softplus(z: f64) -> f64 {
+    // ln(1 + e^z) without overflow.
+    z.max(0.0) + (-z.abs()).exp().ln_1p()
+}
+
+fn sigmoid(z: f64) -> f64 {
+    if z >= 0.0 {
+        1.0 / (1.0 + (-z).exp())
+    } else {
+        let e = z.exp();
+        e / (1.0 + e)
+    }
+}
+
+fn activate(act: Activation, z: f64) -> f64 {
+    match act {
+        Activation::Sigmoid => sigmoid(z),
+        Activation::Tanh => z.tanh(),
+        Activation::Relu => z.max(0.0),
+        Activation::Identity => z,
+    }
+}
+
+/// `f'(z)`, computed from `z` itself (independently of how the engine does it).
+fn derivative(act: Activation, z: f64) -> f64 {
+    match act {
+        Activation::Sigmoid => {
+            let s = sigmoid(z);
+            s * (1.0 - s)
+        }
+        Activation::Tanh => {
+            let t = z.tanh();
+            1.0 - t * t
+        }
+        Activation::Relu => {
+            if z > 0.0 {
+                1.0
+            } else {
+                0.0
+            }
+        }
+        Activation::Identity => 1.0,
+    }
+}
+
+/// The head's output activation, applied to one sample's logits.
+fn head_output(head: Head, z: &[f64]) -> Vec<f64> {
+    match head {
+        Head::SigmoidBce => z.iter().map(|&v| sigmoid(v)).collect(),
+        Head::SoftmaxCe => {
+            let max = z.iter().cloned().fold(f64::NEG_INFINITY, f64::max);
+            let e: Vec<f64> = z.iter().map(|&v| (v - max).exp()).collect();
+            let s: f64 = e.iter().sum();
+            e.iter().map(|&v| v / s).collect()
+        }
+        Head::Mse => z.to_vec(),
+    }
+}
+
+/// The head's loss for one sample, from its logits (never from the outputs).
+fn head_loss(head: Head, z: &[f64], y: &[f64]) -> f64 {
+    match head {
+        // -[y log σ(z) + (1-y) log(1-σ(z))] = y softplus(-z) + (1-y) softplus(z)
+        Head::SigmoidBce => z
+            .iter()
+            .zip(y)
+            .map(|(&z, &y)| y * softplus(-z) + (1.0 - y) * softplus(z))
+            .sum(),
+        // -Σ y_k (z_k - logsumexp(z))
+        Head::SoftmaxCe => {
+            let max = z.iter().cloned().fold(f64::NEG_INFINITY, f64::max);
+            let lse = max + z.iter().map(|&v| (v - max).exp()).sum::<f64>().ln();
+            z.iter().zip(y).map(|(&z, &y)| -y * (z - lse)).sum()
+        }
+        Head::Mse => z
+            .iter()
+            .zip(y)
+            .map(|(&z, &y)| 0.5 * (z - y) * (z - y))
+            .sum(),
+    }
+}
+
+impl RefNet {
+    /// Builds the network from the engine's flat f32 parameter vector.
+    ///
+    /// Panics if the lengths do not match (a bug in the test).
+    #[track_caller]
+    pub fn from_params(
+        sizes: &[usize],
+        hidden: &[Activation],
+        head: Head,
+        params: &[f32],
+    ) -> RefNet {
+        let params: Vec<f64> = params.iter().map(|&p| f64::from(p)).collect();
+        Self::from_params_f64(sizes, hidden, head, &params)
+    }
+
+    /// As [`RefNet::from_params`], from f64 parameters.
+    #[track_caller]
+    pub fn from_params_f64(
+        sizes: &[usize],
+        hidden: &[Activation],
+        head: Head,
+        params: &[f64],
+    ) -> RefNet {
+        assert!(sizes.len() >= 2, "need at least input and output sizes");
+        assert_eq!(
+            hidden.len(),
+            sizes.len() - 2,
+            "one activation per hidden layer"
+        );
+        assert_eq!(params.len(), param_count(sizes), "flat parameter count");
+        let mut w = Vec::new();
+        let mut b = Vec::new();
+        let mut at = 0;
+        for p in sizes.windows(2) {
+            let (n_in, n_out) = (p[0], p[1]);
+            w.push(params[at..at + n_out * n_in].to_vec());
+            at += n_out * n_in;
+            b.push(params[at..at + n_out].to_vec());
+            at += n_out;
+        }
+        RefNet {
+            sizes: sizes.to_vec(),
+            hidden: hidden.to_vec(),
+            head,
+            w,
+            b,
+        }
+    }
+
+    /// The parameters in the flat layout.
+    pub fn params_f64(&self) -> Vec<f64> {
+        let mut out = Vec::with_capacity(param_count(&self.sizes));
+        for (w, b) in self.w.iter().zip(&self.b) {
+            out.extend_from_slice(w);
+            out.extend_from_slice(b);
+        }
+        out
+    }
+
+    /// Replaces the parameters from the flat layout.
+    #[track_caller]
+    pub fn set_params_f64(&mut self, params: &[f64]) {
+        *self = Self::from_params_f64(&self.sizes, &self.hidden, self.head, params);
+    }
+
+    fn layers(&self) -> usize {
+        self.sizes.len() - 1
+    }
+
+    /// Forward pass of one sample: the pre-activations `z[l]` of every layer and
+    /// the activations `a[0] = x, a[1], …, a[L]` (`a[L]` is the head's output).
+    fn forward_sample(&self, x: &[f64]) -> (Vec<Vec<f64>>, Vec<Vec<f64>>) {
+        let layers = self.layers();
+        let mut zs = Vec::with_capacity(layers);
+        let mut acts = vec![x.to_vec()];
+        for l in 0..layers {
+            let (n_in, n_out) = (self.sizes[l], self.sizes[l + 1]);
+            let prev = &acts[l];
+            let mut z = vec![0.0; n_out];
+            for (j, zj) in z.iter_mut().enumerate() {
+                let mut s = self.b[l][j];
+                for (k, pk) in prev.iter().enumerate() {
+                    s += self.w[l][j * n_in + k] * pk;
+                }
+                *zj = s;
+            }
+            let a = if l + 1 < layers {
+                z.iter().map(|&v| activate(self.hidden[l], v)).collect()
+            } else {
+                head_output(self.head, &z)
+            };
+            zs.push(z);
+            acts.push(a);
+        }
+        (zs, acts)
+    }
+
+    /// Outputs of the head (`m × n_L`, row-major) for a batch of `m` rows.
+    pub fn predict(&self, x: &[f64], m: usize) -> Vec<f64> {
+        let (n0, nl) = (self.sizes[0], *self.sizes.last().unwrap());
+        assert_eq!(x.len(), m * n0);
+        let mut out = Vec::with_capacity(m * nl);
+        for i in 0..m {
+            let (_, acts) = self.forward_sample(&x[i * n0..(i + 1) * n0]);
+            out.extend_from_slice(&acts[self.layers()]);
+        }
+        out
+    }
+
+    /// The smallest `|z|` over all pre-activations of ReLU hidden layers for this
+    /// batch (`f64::INFINITY` if there are none): finite differences are only
+    /// meaningful when it is well above the step.
+    pub fn min_abs_relu_z(&self, x: &[f64], m: usize) -> f64 {
+        let n0 = self.sizes[0];
+        let mut min = f64::INFINITY;
+        for i in 0..m {
+            let (zs, _) = self.forward_sample(&x[i * n0..(i + 1) * n0]);
+            for (l, act) in self.hidden.iter().enumerate() {
+                if *act == Activation::Relu {
+                    for &z in &zs[l] {
+                        min = min.min(z.abs());
+                    }
+                }
+            }
+        }
+        min
+    }
+
+    /// Mean loss over the batch of `m` rows (`x`: `m × n_0`, `y`: `m × n_L`).
+    #[track_caller]
+    pub fn loss(&self, x: &[f64], y: &[f64], m: usize) -> f64 {
+        let (n0, nl) = (self.sizes[0], *self.sizes.last().unwrap());
+        assert_eq!(x.len(), m * n0, "x is m × n0");
+        assert_eq!(y.len(), m * nl, "y is m × nL");
+        let mut total = 0.0;
+        for i in 0..m {
+            let (zs, _) = self.forward_sample(&x[i * n0..(i + 1) * n0]);
+            total += head_loss(self.head, &zs[self.layers() - 1], &y[i * nl..(i + 1) * nl]);
+        }
+        total / m as f64
+    }
+
+    /// Analytic gradient of [`RefNet::loss`], in the flat layout.
+    #[track_caller]
+    pub fn gradient(&self, x: &[f64], y: &[f64], m: usize) -> Vec<f64> {
+        let (n0, nl) = (self.sizes[0], *self.sizes.last().unwrap());
+        assert_eq!(x.len(), m * n0, "x is m × n0");
+        assert_eq!(y.len(), m * nl, "y is m × nL");
+        let layers = self.layers();
+        let mut dw: Vec<Vec<f64>> = self.w.iter().map(|w| vec![0.0; w.len()]).collect();
+        let mut db: Vec<Vec<f64>> = self.b.iter().map(|b| vec![0.0; b.len()]).collect();
+        for i in 0..m {
+            let (zs, acts) = self.forward_sample(&x[i * n0..(i + 1) * n0]);
+            let yi = &y[i * nl..(i + 1) * nl];
+            // dZ_L = (A_L - Y) / m, for every head.
+            let mut delta: Vec<f64> = acts[layers]
+                .iter()
+                .zip(yi)
+                .map(|(&a, &t)| (a - t) / m as f64)
+                .collect();
+            for l in (0..layers).rev() {
+                let (n_in, n_out) = (self.sizes[l], self.sizes[l + 1]);
+                let prev = &acts[l];
+                for j in 0..n_out {
+                    for k in 0..n_in {
+                        dw[l][j * n_in + k] += delta[j] * prev[k];
+                    }
+                    db[l][j] += delta[j];
+                }
+                if l > 0 {
+                    // dA_{l-1} = W_l^T dZ_l with the forward pass's W_l, then ⊙ f'(Z_{l-1}).
+                    let mut next = vec![0.0; n_in];
+                    for (k, nk) in next.iter_mut().enumerate() {
+                        let mut s = 0.0;
+                        for (j, dj) in delta.iter().enumerate() {
+                            s += self.w[l][j * n_in + k] * dj;
+                        }
+                        *nk = s * derivative(self.hidden[l - 1], zs[l - 1][k]);
+                    }
+                    delta = next;
+                }
+            }
+        }
+        let mut out = Vec::with_capacity(param_count(&self.sizes));
+        for (w, b) in dw.iter().zip(&db) {
+            out.extend_from_slice(w);
+            out.extend_from_slice(b);
+        }
+        out
+    }
+
+    /// One plain SGD step on the batch: every parameter moves by `-lr ·` its mean
+    /// gradient, applied after the whole backward pass.
+    #[track_caller]
+    pub fn sgd_step(&mut self, x: &[f64], y: &[f64], m: usize, lr: f64) {
+        let g = self.gradient(x, y, m);
+        let p: Vec<f64> = self
+            .params_f64()
+            .iter()
+            .zip(&g)
+            .map(|(&p, &g)| p - lr * g)
+            .collect();
+        self.set_params_f64(&p);
+    }
+
+    /// Central finite differences of [`RefNet::loss`] in f64, step `h`, in the
+    /// flat layout.
+    pub fn numerical_gradient(&self, x: &[f64], y: &[f64], m: usize, h: f64) -> Vec<f64> {
+        let base = self.params_f64();
+        let mut probe = self.clone();
+        let mut p = base.clone();
+        let mut out = Vec::with_capacity(base.len());
+        for i in 0..base.len() {
+            p[i] = base[i] + h;
+            probe.set_params_f64(&p);
+            let up = probe.loss(x, y, m);
+            p[i] = base[i] - h;
+            probe.set_params_f64(&p);
+            let down = probe.loss(x, y, m);
+            p[i] = base[i];
+            out.push((up - down) / (2.0 * h));
+        }
+        out
+    }
+}

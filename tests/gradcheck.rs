@@ -1,0 +1,279 @@
+//! Gradient checks (`docs/backprop.md`, "Backward"):
+//!
+//! 1. the naive f64 reference's analytic gradient against central finite
+//!    differences of its own loss (so the reference itself is proven);
+//! 2. the engine's `Trainer::gradient` against finite differences of the
+//!    reference loss, in f64, at the engine's parameters;
+//! 3. the engine's gradient and loss against the reference's (tighter).
+//!
+//! Every hidden activation and every head is covered, on seeded random networks.
+//! Batches whose ReLU pre-activations come near the kink are redrawn, as finite
+//! differences across a kink measure nothing.
+
+mod common;
+
+use backprop::{Activation, Head, Mlp, TrainConfig, Trainer};
+use common::{
+    close, hidden_with, param_name, random_params, random_sizes, random_x, random_y, rng, to_f64,
+    RefNet,
+};
+use rand::RngExt;
+use rand_chacha::ChaCha8Rng;
+
+/// Step of the central differences, in f64.
+const H: f64 = 1e-5;
+
+/// One random problem: a network, its flat f32 parameters and a batch.
+struct Case {
+    label: String,
+    sizes: Vec<usize>,
+    hidden: Vec<Activation>,
+    head: Head,
+    params: Vec<f32>,
+    m: usize,
+    x: Vec<f32>,
+    y: Vec<f32>,
+}
+
+impl Case {
+    /// A network whose first hidden activation is `act`, with hidden widths in
+    /// `hidden_range`, and a batch of `m_range` rows that keeps every ReLU
+    /// pre-activation at least `1e-3` away from 0.
+    fn new(
+        head: Head,
+        act: Activation,
+        seed: u64,
+        hidden_range: std::ops::RangeInclusive<usize>,
+        m_range: std::ops::RangeInclusive<usize>,
+    ) -> Case {
+        let mut r = rng(seed ^ ((head as u64) << 32) ^ ((act as u64) << 40));
+        let out = out_width(&mut r, head);
+        let sizes = random_sizes(&mut r, 3..=6, hidden_range, 2, out);
+        let hidden = hidden_with(&mut r, &sizes, act);
+        let params = random_params(&mut r, &sizes);
+        let net = RefNet::from_params(&sizes, &hidden, head, &params);
+        let m = r.random_range(m_range);
+        for _ in 0..1000 {
+            let x = random_x(&mut r, m, sizes[0]);
+            let y = random_y(&mut r, head, m, out);
+            if net.min_abs_relu_z(&to_f64(&x), m) > 1e-3 {
+                let label =
+                    format!("seed {seed} head {head} hidden {hidden:?} sizes {sizes:?} m {m}");
+                return Case {
+                    label,
+                    sizes,
+                    hidden,
+                    head,
+                    params,
+                    m,
+                    x,
+                    y,
+                };
+            }
+        }
+        panic!("no batch away from the ReLU kinks for seed {seed}, sizes {sizes:?}");
+    }
+
+    fn reference(&self) -> RefNet {
+        RefNet::from_params(&self.sizes, &self.hidden, self.head, &self.params)
+    }
+
+    fn engine(&self) -> Mlp {
+        Mlp::from_params(&self.sizes, &self.hidden, self.head, self.params.clone())
+            .unwrap_or_else(|e| panic!("{}: Mlp::from_params: {e}", self.label))
+    }
+
+    /// The engine's mean gradient with `shard_rows` rows per shard.
+    fn engine_gradient(&self, shard_rows: usize, threads: usize) -> Vec<f64> {
+        let mlp = self.engine();
+        let cfg = TrainConfig {
+            batch_size: self.m,
+            shard_rows,
+            threads,
+            shuffle: false,
+            ..TrainConfig::default()
+        };
+        let mut trainer = Trainer::new(&mlp, &cfg)
+            .unwrap_or_else(|e| panic!("{}: Trainer::new: {e}", self.label));
+        let g = trainer
+            .gradient(&mlp, &self.x, &self.y, self.m)
+            .unwrap_or_else(|e| panic!("{}: gradient: {e}", self.label));
+        to_f64(g)
+    }
+}
+
+fn out_width(r: &mut ChaCha8Rng, head: Head) -> usize {
+    match head {
+        Head::SoftmaxCe => r.random_range(2..=4),
+        _ => r.random_range(1..=3),
+    }
+}
+
+/// Asserts `got ≈ want` component-wise, naming the first component that is not.
+#[track_caller]
+fn assert_all_close(
+    label: &str,
+    what: &str,
+    sizes: &[usize],
+    got: &[f64],
+    want: &[f64],
+    rel: f64,
+    abs: f64,
+) {
+    assert_eq!(got.len(), want.len(), "{label}: {what}: gradient length");
+    for (i, (&g, &w)) in got.iter().zip(want).enumerate() {
+        assert!(
+            close(g, w, rel, abs),
+            "{label}: {what}: {} (flat #{i}): got {g:e}, want {w:e} (diff {:e})",
+            param_name(sizes, i),
+            (g - w).abs()
+        );
+    }
+}
+
+#[test]
+fn reference_gradient_matches_finite_differences() {
+    let mut checked = 0;
+    for head in Head::ALL {
+        for act in Activation::ALL {
+            for seed in 0..4 {
+                let case = Case::new(head, act, seed, 1..=6, 1..=7);
+                let net = case.reference();
+                let (x, y) = (to_f64(&case.x), to_f64(&case.y));
+                let analytic = net.gradient(&x, &y, case.m);
+                let numeric = net.numerical_gradient(&x, &y, case.m, H);
+                assert_all_close(
+                    &case.label,
+                    "reference vs finite differences",
+                    &case.sizes,
+                    &analytic,
+                    &numeric,
+                    1e-6,
+                    1e-9,
+                );
+                checked += analytic.len();
+            }
+        }
+    }
+    assert!(checked > 1000, "only {checked} components checked");
+}
+
+/// A network with no hidden layer (logistic / softmax / linear regression).
+#[test]
+fn reference_gradient_matches_finite_differences_without_hidden_layers() {
+    for (k, head) in Head::ALL.into_iter().enumerate() {
+        let mut r = rng(77 + k as u64);
+        let sizes = [4, out_width(&mut r, head)];
+        let params = random_params(&mut r, &sizes);
+        let net = RefNet::from_params(&sizes, &[], head, &params);
+        let m = 5;
+        let x = to_f64(&random_x(&mut r, m, sizes[0]));
+        let y = to_f64(&random_y(&mut r, head, m, sizes[1]));
+        let analytic = net.gradient(&x, &y, m);
+        let numeric = net.numerical_gradient(&x, &y, m, H);
+        let label = format!("head {head} sizes {sizes:?}");
+        assert_all_close(
+            &label,
+            "reference vs finite differences",
+            &sizes,
+            &analytic,
+            &numeric,
+            1e-6,
+            1e-9,
+        );
+    }
+}
+
+#[test]
+fn engine_gradient_matches_finite_differences() {
+    for head in Head::ALL {
+        for act in Activation::ALL {
+            for seed in 0..4 {
+                let case = Case::new(head, act, 100 + seed, 2..=6, 1..=9);
+                let numeric = case.reference().numerical_gradient(
+                    &to_f64(&case.x),
+                    &to_f64(&case.y),
+                    case.m,
+                    H,
+                );
+                let engine = case.engine_gradient(3, 1);
+                assert_all_close(
+                    &case.label,
+                    "engine vs finite differences",
+                    &case.sizes,
+                    &engine,
+                    &numeric,
+                    1e-3,
+                    1e-5,
+                );
+            }
+        }
+    }
+}
+
+#[test]
+fn engine_gradient_matches_reference_gradient() {
+    for head in Head::ALL {
+        for act in Activation::ALL {
+            for seed in 0..6 {
+                let case = Case::new(head, act, 200 + seed, 2..=6, 1..=20);
+                let want = case
+                    .reference()
+                    .gradient(&to_f64(&case.x), &to_f64(&case.y), case.m);
+                for (shard_rows, threads) in [(1, 1), (4, 2), (64, 1)] {
+                    let engine = case.engine_gradient(shard_rows, threads);
+                    let what =
+                        format!("engine (shard_rows {shard_rows}, threads {threads}) vs reference");
+                    assert_all_close(&case.label, &what, &case.sizes, &engine, &want, 1e-4, 1e-6);
+                }
+            }
+        }
+    }
+}
+
+/// Layers wider than a SIMD register (8 or 16 lanes) with ragged tails, so the
+/// vector bodies of the kernels run, not only their scalar tails.
+#[test]
+fn engine_gradient_matches_reference_on_wide_layers() {
+    for head in Head::ALL {
+        for act in Activation::ALL {
+            let case = Case::new(head, act, 300, 9..=35, 17..=41);
+            let want = case
+                .reference()
+                .gradient(&to_f64(&case.x), &to_f64(&case.y), case.m);
+            let engine = case.engine_gradient(5, 2);
+            assert_all_close(
+                &case.label,
+                "engine vs reference (wide)",
+                &case.sizes,
+                &engine,
+                &want,
+                1e-4,
+                2e-6,
+            );
+        }
+    }
+}
+
+#[test]
+fn engine_loss_matches_reference_loss() {
+    for head in Head::ALL {
+        for act in Activation::ALL {
+            for seed in 0..4 {
+                let case = Case::new(head, act, 400 + seed, 2..=20, 1..=20);
+                let want = case
+                    .reference()
+                    .loss(&to_f64(&case.x), &to_f64(&case.y), case.m);
+                let got = case
+                    .engine()
+                    .loss(&case.x, &case.y, case.m)
+                    .unwrap_or_else(|e| panic!("{}: loss: {e}", case.label));
+                assert!(
+                    close(got, want, 1e-5, 1e-7),
+                    "{}: engine loss {got:e}, reference {want:e}",
+                    case.label
+                );
+            }
+        }
+    }
+}
