@@ -35,6 +35,7 @@ pub mod error;
 pub mod kernels;
 pub mod network;
 pub mod optim;
+pub mod presets;
 pub mod tensor;
 pub mod train;
 
@@ -44,3 +45,8 @@ pub use error::{Error, Result};
 pub use network::Mlp;
 pub use tensor::{MatMut, MatRef, Matrix};
 pub use train::{EpochStats, TrainConfig, Trainer};
+
+/// The README's code blocks, compiled and run as doctests.
+#[doc = include_str!("../README.md")]
+#[cfg(doctest)]
+pub struct ReadmeDoctests;

@@ -126,7 +126,7 @@ pub fn exp8(x: f32x8) -> f32x8 {
     p = p.mul_add(r, f32x8::splat(8.333_452e-3));
     p = p.mul_add(r, f32x8::splat(4.166_579_6e-2));
     p = p.mul_add(r, f32x8::splat(1.666_666_5e-1));
-    p = p.mul_add(r, f32x8::splat(5.000_000_1e-1));
+    p = p.mul_add(r, f32x8::splat(0.5));
     let y = p.mul_add(r * r, r) + f32x8::ONE;
     // n is an integer in [-126, 127]: build 2^n from its exponent bits.
     let bits: i32x8 = (n.fast_round_int() + i32x8::splat(127)) << 23u32;
@@ -151,10 +151,10 @@ pub fn tanh8(x: f32x8) -> f32x8 {
     let ax = x.abs();
     let z = x * x;
     let mut p = f32x8::splat(-5.704_988_7e-3);
-    p = p.mul_add(z, f32x8::splat(2.063_908_9e-2));
+    p = p.mul_add(z, f32x8::splat(2.063_909e-2));
     p = p.mul_add(z, f32x8::splat(-5.373_971_6e-2));
     p = p.mul_add(z, f32x8::splat(1.333_144_2e-1));
-    p = p.mul_add(z, f32x8::splat(-3.333_328_2e-1));
+    p = p.mul_add(z, f32x8::splat(-3.333_328e-1));
     let small = (p * z).mul_add(x, x);
     let e = exp8(ax + ax);
     let big = f32x8::ONE - f32x8::splat(2.0) / (e + f32x8::ONE);
