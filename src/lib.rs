@@ -30,6 +30,7 @@
 #![warn(missing_docs)]
 
 pub mod activation;
+pub mod bench;
 pub mod data;
 pub mod error;
 pub mod kernels;
@@ -44,7 +45,7 @@ pub use data::Dataset;
 pub use error::{Error, Result};
 pub use network::Mlp;
 pub use tensor::{MatMut, MatRef, Matrix};
-pub use train::{EpochStats, TrainConfig, Trainer};
+pub use train::{EpochStats, Profile, RngState, TrainConfig, Trainer};
 
 /// The README's code blocks, compiled and run as doctests.
 #[doc = include_str!("../README.md")]

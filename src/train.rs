@@ -10,6 +10,7 @@
 //! bits with 1 thread or 16. This is the only module that uses rayon; the
 //! thread pool belongs to the [`Trainer`], never the global one.
 
+use std::sync::atomic::{AtomicU64, Ordering};
 use std::sync::Arc;
 use std::time::Instant;
 
@@ -75,6 +76,18 @@ pub struct EpochStats {
     pub seconds: f64,
 }
 
+/// The position of a trainer's shuffling RNG (ChaCha8), enough to continue
+/// the exact same sequence of shuffles after a restart.
+#[derive(Clone, Copy, Debug, PartialEq, Eq)]
+pub struct RngState {
+    /// The 256-bit key derived from the seed.
+    pub seed: [u8; 32],
+    /// The stream number.
+    pub stream: u64,
+    /// The position in the stream, in 32-bit words.
+    pub word_pos: u128,
+}
+
 /// Scratch of one shard, allocated once for `shard_rows` rows.
 struct Workspace {
     /// Per layer `l`: `Z_l`, then `A_l` in place (`shard_rows × n_{l+1}`); the
@@ -90,6 +103,9 @@ struct Workspace {
     grad: Vec<f32>,
     /// This shard's summed loss.
     loss: f64,
+    /// Nanoseconds spent in forward and backward (only when profiling).
+    forward_ns: u64,
+    backward_ns: u64,
 }
 
 /// Padding after each buffer so that two shards' buffers never share a cache line.
@@ -112,12 +128,22 @@ impl Workspace {
             y: padded(rows * sizes[sizes.len() - 1]),
             grad: padded(layout.len),
             loss: 0.0,
+            forward_ns: 0,
+            backward_ns: 0,
         }
     }
 
     /// Forward and backward over rows `r0..r1` of the batch: sets `grad` to
     /// the summed gradient of those rows and `loss` to their summed loss.
-    fn run(&mut self, mlp: &Mlp, batch: &Batch<'_>, r0: usize, r1: usize) -> Result<()> {
+    fn run(
+        &mut self,
+        mlp: &Mlp,
+        batch: &Batch<'_>,
+        r0: usize,
+        r1: usize,
+        profile: bool,
+    ) -> Result<()> {
+        let t0 = profile.then(Instant::now);
         let layout = mlp.layout();
         let (n0, nl) = (mlp.inputs(), mlp.outputs());
         let layers = layout.layers();
@@ -129,6 +155,8 @@ impl Workspace {
             y: ybuf,
             grad,
             loss,
+            forward_ns,
+            backward_ns,
         } = self;
         let (x, y): (&[f32], &[f32]) = match *batch {
             Batch::Rows { x, y } => (&x[r0 * n0..r1 * n0], &y[r0 * nl..r1 * nl]),
@@ -154,6 +182,10 @@ impl Workspace {
         }
         // Head: loss from the logits, then dZ_L = A_L - Y over them.
         *loss = kernels::head_loss_delta(mlp.head(), &mut acts[layers - 1][..rows * nl], y, nl);
+        let t1 = t0.map(|t0| {
+            *forward_ns += elapsed_ns(t0);
+            Instant::now()
+        });
 
         // Backward, l = L..1 (0-based: layers-1..0).
         let [d_a, d_b] = delta;
@@ -182,8 +214,30 @@ impl Workspace {
                 std::mem::swap(&mut cur, &mut next);
             }
         }
+        if let Some(t1) = t1 {
+            *backward_ns += elapsed_ns(t1);
+        }
         Ok(())
     }
+}
+
+fn elapsed_ns(t: Instant) -> u64 {
+    u64::try_from(t.elapsed().as_nanos()).unwrap_or(u64::MAX)
+}
+
+/// Where a trainer's time went since profiling was switched on, in
+/// nanoseconds summed over threads (so with several threads the total exceeds
+/// the wall-clock time).
+#[derive(Clone, Copy, Debug, Default, PartialEq, Eq)]
+pub struct Profile {
+    /// Forward passes of all shards, including the head's loss and delta.
+    pub forward_ns: u64,
+    /// Backward passes of all shards (weight gradients, deltas).
+    pub backward_ns: u64,
+    /// Adding the shards' gradients.
+    pub reduction_ns: u64,
+    /// The optimizer update.
+    pub update_ns: u64,
 }
 
 /// Where a step's rows come from.
@@ -230,6 +284,9 @@ pub struct Trainer {
     workspaces: Vec<Workspace>,
     order: Vec<usize>,
     rng: ChaCha8Rng,
+    profile: bool,
+    reduction_ns: AtomicU64,
+    update_ns: AtomicU64,
 }
 
 impl Trainer {
@@ -269,6 +326,9 @@ impl Trainer {
             workspaces,
             order: Vec::new(),
             rng: ChaCha8Rng::seed_from_u64(cfg.seed),
+            profile: false,
+            reduction_ns: AtomicU64::new(0),
+            update_ns: AtomicU64::new(0),
         })
     }
 
@@ -276,6 +336,65 @@ impl Trainer {
     /// `pool.install` avoids re-entering the pool for each of them.
     pub fn pool(&self) -> Arc<rayon::ThreadPool> {
         Arc::clone(&self.pool)
+    }
+
+    /// Where the shuffling RNG stands (for checkpoints).
+    pub fn rng_state(&self) -> RngState {
+        RngState {
+            seed: self.rng.get_seed(),
+            stream: self.rng.get_stream(),
+            word_pos: self.rng.get_word_pos(),
+        }
+    }
+
+    /// Puts the shuffling RNG where [`Trainer::rng_state`] found it, so the
+    /// next epochs shuffle exactly as an uninterrupted run would.
+    ///
+    /// ```
+    /// use backprop::{Activation, Head, Mlp, TrainConfig, Trainer};
+    /// let mlp = Mlp::new(&[2, 1], &[], Head::Mse, 0).unwrap();
+    /// let a = Trainer::new(&mlp, &TrainConfig { seed: 1, ..TrainConfig::default() }).unwrap();
+    /// let mut b = Trainer::new(&mlp, &TrainConfig { seed: 2, ..TrainConfig::default() }).unwrap();
+    /// b.set_rng_state(&a.rng_state());
+    /// assert_eq!(a.rng_state(), b.rng_state());
+    /// ```
+    pub fn set_rng_state(&mut self, state: &RngState) {
+        let mut rng = ChaCha8Rng::from_seed(state.seed);
+        rng.set_stream(state.stream);
+        rng.set_word_pos(state.word_pos);
+        self.rng = rng;
+    }
+
+    /// The learning rate.
+    pub fn lr(&self) -> f32 {
+        self.sgd.lr()
+    }
+
+    /// Whether epochs shuffle their rows.
+    pub fn shuffles(&self) -> bool {
+        self.shuffle
+    }
+
+    /// Switches timing of the phases of each step on or off and resets the
+    /// counters. Timing costs a few clock reads per shard and chunk.
+    pub fn set_profiling(&mut self, on: bool) {
+        self.profile = on;
+        self.reduction_ns.store(0, Ordering::Relaxed);
+        self.update_ns.store(0, Ordering::Relaxed);
+        for ws in &mut self.workspaces {
+            ws.forward_ns = 0;
+            ws.backward_ns = 0;
+        }
+    }
+
+    /// The phase times collected since [`Trainer::set_profiling`]`(true)`.
+    pub fn profile(&self) -> Profile {
+        Profile {
+            forward_ns: self.workspaces.iter().map(|w| w.forward_ns).sum(),
+            backward_ns: self.workspaces.iter().map(|w| w.backward_ns).sum(),
+            reduction_ns: self.reduction_ns.load(Ordering::Relaxed),
+            update_ns: self.update_ns.load(Ordering::Relaxed),
+        }
     }
 
     /// Number of worker threads.
@@ -433,13 +552,14 @@ impl Trainer {
     fn run_shards(&mut self, mlp: &Mlp, batch: Batch<'_>, rows: usize) -> Result<()> {
         let sr = self.shard_rows;
         let shards = rows.div_ceil(sr);
+        let profile = self.profile;
         let work = &mut self.workspaces[..shards];
         if shards == 1 {
-            return work[0].run(mlp, &batch, 0, rows);
+            return work[0].run(mlp, &batch, 0, rows, profile);
         }
         work.par_iter_mut()
             .enumerate()
-            .try_for_each(|(s, ws)| ws.run(mlp, &batch, s * sr, ((s + 1) * sr).min(rows)))
+            .try_for_each(|(s, ws)| ws.run(mlp, &batch, s * sr, ((s + 1) * sr).min(rows), profile))
     }
 
     /// Forward, backward, ordered reduction and (if `update`) the SGD update.
@@ -468,18 +588,30 @@ impl Trainer {
                 .expect("at least one shard");
             let rest = &rest[..shards - 1];
             let params = mlp.params_mut();
+            let timers = self
+                .profile
+                .then_some((&self.reduction_ns, &self.update_ns));
+            let chunk = |i: usize, p: &mut [f32], g: &mut [f32]| {
+                let t0 = timers.map(|_| Instant::now());
+                reduce_chunk(g, rest, i * REDUCE_CHUNK);
+                let t1 = timers.map(|_| Instant::now());
+                sgd.update(p, g, scale);
+                if let (Some((red, upd)), Some(t0), Some(t1)) = (timers, t0, t1) {
+                    red.fetch_add(
+                        u64::try_from((t1 - t0).as_nanos()).unwrap_or(0),
+                        Ordering::Relaxed,
+                    );
+                    upd.fetch_add(elapsed_ns(t1), Ordering::Relaxed);
+                }
+            };
             if params.len() <= REDUCE_CHUNK {
-                reduce_chunk(&mut first.grad, rest, 0);
-                sgd.update(params, &first.grad, scale);
+                chunk(0, params, &mut first.grad[..params.len()]);
             } else {
                 params
                     .par_chunks_mut(REDUCE_CHUNK)
                     .zip(first.grad.par_chunks_mut(REDUCE_CHUNK))
                     .enumerate()
-                    .for_each(|(i, (p, g))| {
-                        reduce_chunk(g, rest, i * REDUCE_CHUNK);
-                        sgd.update(p, g, scale);
-                    });
+                    .for_each(|(i, (p, g))| chunk(i, p, g));
             }
         }
         Ok(loss)

@@ -6,42 +6,126 @@
 //!   within 1e-4 (relative) of 20 steps of the f64 reference from the same
 //!   initial parameters; each step's reported loss is the reference's loss
 //!   before the update;
-//! - with a fixed shard size, the number of threads does not change a bit.
+//! - the same for batches shorter than `batch_size` and for a network with
+//!   more parameters than one chunk of the parallel update;
+//! - with a fixed shard size, the number of threads does not change a bit
+//!   (plain steps and shuffled epochs);
+//! - `Trainer::epoch` without shuffling is `Trainer::step` over consecutive batches.
 
 mod common;
 
-use backprop::{Activation, Head, Mlp, TrainConfig, Trainer};
+use backprop::{Activation, Dataset, Head, Matrix, Mlp, TrainConfig, Trainer};
 use common::{
-    close, hidden_with, param_name, random_params, random_sizes, random_x, random_y, rng, to_f64,
-    RefNet,
+    close, hidden_with, out_width, param_name, random_params, random_sizes, random_x, random_y,
+    rng, to_f64, RefNet,
 };
-use rand::RngExt;
 use rand_chacha::ChaCha8Rng;
 
 const STEPS: usize = 20;
 const LR: f32 = 0.1;
 
-fn out_width(r: &mut ChaCha8Rng, head: Head) -> usize {
-    match head {
-        Head::SoftmaxCe => r.random_range(2..=4),
-        _ => r.random_range(1..=3),
+/// A batch of `rows` rows for the next step. Batches that bring a ReLU
+/// pre-activation of `net` (the reference as it is now) within 1e-4 of the
+/// kink are redrawn: there f32 and f64 may take different sides, and the test
+/// is of the arithmetic, not of that coin toss.
+fn next_batch(r: &mut ChaCha8Rng, net: &RefNet, rows: usize) -> (Vec<f32>, Vec<f32>) {
+    let (n0, nl) = (net.sizes[0], *net.sizes.last().unwrap());
+    for _ in 0..1000 {
+        let x = random_x(r, rows, n0);
+        let y = random_y(r, net.head, rows, nl);
+        if net.min_abs_relu_z(&to_f64(&x), rows) > 1e-4 {
+            return (x, y);
+        }
+    }
+    panic!(
+        "no batch away from the ReLU kinks for sizes {:?}",
+        net.sizes
+    );
+}
+
+/// Runs one engine step and one reference step per entry of `rows` (the
+/// batch's row count), from the same parameters, on the same random batches;
+/// checks every step's loss and the parameters at the end.
+fn train_side_by_side(
+    label: &str,
+    r: &mut ChaCha8Rng,
+    reference: &mut RefNet,
+    mlp: &mut Mlp,
+    cfg: &TrainConfig,
+    rows: &[usize],
+) {
+    let mut trainer =
+        Trainer::new(mlp, cfg).unwrap_or_else(|e| panic!("{label}: Trainer::new: {e}"));
+    for (step, &m) in rows.iter().enumerate() {
+        let (x, y) = next_batch(r, reference, m);
+        let (x64, y64) = (to_f64(&x), to_f64(&y));
+        let want_loss = reference.loss(&x64, &y64, m);
+        reference.sgd_step(&x64, &y64, m, f64::from(cfg.lr));
+        let loss = trainer
+            .step(mlp, &x, &y, m)
+            .unwrap_or_else(|e| panic!("{label}: step {step} ({m} rows): {e}"));
+        assert!(
+            close(loss, want_loss, 1e-4, 1e-6),
+            "{label}: step {step} ({m} rows): engine loss {loss:e}, reference {want_loss:e}"
+        );
+    }
+    let want = reference.params_f64();
+    let largest = want.iter().fold(0.0f64, |a, p| a.max(p.abs()));
+    assert!(
+        largest < 100.0,
+        "{label}: the reference diverged (|p| up to {largest:e}); lower the learning rate"
+    );
+    assert_params_close(label, &reference.sizes, mlp.params(), &want);
+}
+
+/// Engine parameters within 1e-4 (relative, floor 1e-5) of the reference's.
+#[track_caller]
+fn assert_params_close(label: &str, sizes: &[usize], got: &[f32], want: &[f64]) {
+    assert_eq!(got.len(), want.len(), "{label}: parameter count");
+    for (i, (&g, &w)) in to_f64(got).iter().zip(want).enumerate() {
+        assert!(
+            close(g, w, 1e-4, 1e-5),
+            "{label}: {} (flat #{i}): engine {g:e}, reference {w:e} (diff {:e})",
+            param_name(sizes, i),
+            (g - w).abs()
+        );
     }
 }
 
-/// `STEPS` batches of `m` rows. Batches that bring a ReLU pre-activation of
-/// `net` within 1e-4 of the kink are redrawn (there f32 and f64 may take
-/// different sides; the check is of the arithmetic, not of that coin toss).
-fn batches(r: &mut ChaCha8Rng, net: &RefNet, m: usize) -> Vec<(Vec<f32>, Vec<f32>)> {
-    let (n0, nl) = (net.sizes[0], *net.sizes.last().unwrap());
-    (0..STEPS)
-        .map(|_| loop {
-            let x = random_x(r, m, n0);
-            let y = random_y(r, net.head, m, nl);
-            if net.min_abs_relu_z(&to_f64(&x), m) > 1e-4 {
-                break (x, y);
-            }
-        })
-        .collect()
+/// A random network whose first hidden activation is `act` (widths in
+/// `hidden_range`), as the reference and as the engine, with the same parameters.
+fn random_pair(
+    r: &mut ChaCha8Rng,
+    head: Head,
+    act: Activation,
+    hidden_range: std::ops::RangeInclusive<usize>,
+) -> (RefNet, Mlp) {
+    let out = out_width(r, head);
+    let sizes = random_sizes(r, 3..=6, hidden_range, 2, out);
+    let hidden = hidden_with(r, &sizes, act);
+    let params = random_params(r, &sizes);
+    let reference = RefNet::from_params(&sizes, &hidden, head, &params);
+    let mlp = Mlp::from_params(&sizes, &hidden, head, params)
+        .unwrap_or_else(|e| panic!("{sizes:?} {hidden:?} {head}: Mlp::from_params: {e}"));
+    (reference, mlp)
+}
+
+fn config(batch_size: usize, shard_rows: usize, threads: usize) -> TrainConfig {
+    TrainConfig {
+        batch_size,
+        lr: LR,
+        shard_rows,
+        threads,
+        shuffle: false,
+        ..TrainConfig::default()
+    }
+}
+
+fn describe(case: u64, net: &RefNet, cfg: &TrainConfig) -> String {
+    format!(
+        "case {case}: head {} hidden {:?} sizes {:?} batch {} shard_rows {} threads {}",
+        net.head, net.hidden, net.sizes, cfg.batch_size, cfg.shard_rows, cfg.threads
+    )
 }
 
 #[test]
@@ -55,60 +139,65 @@ fn sgd_matches_reference_over_20_steps() {
             for (shard_rows, m) in shapes {
                 for threads in [1, 3] {
                     case += 1;
-                    run_case(case, head, act, shard_rows, m, threads);
+                    let mut r = rng(case);
+                    let (mut reference, mut mlp) = random_pair(&mut r, head, act, 2..=6);
+                    let cfg = config(m, shard_rows, threads);
+                    let label = describe(case, &reference, &cfg);
+                    train_side_by_side(&label, &mut r, &mut reference, &mut mlp, &cfg, &[m; STEPS]);
                 }
             }
         }
     }
 }
 
-fn run_case(case: u64, head: Head, act: Activation, shard_rows: usize, m: usize, threads: usize) {
-    let mut r = rng(case);
-    let out = out_width(&mut r, head);
-    let sizes = random_sizes(&mut r, 3..=6, 2..=6, 2, out);
-    let hidden = hidden_with(&mut r, &sizes, act);
-    let params = random_params(&mut r, &sizes);
-    let label = format!(
-        "case {case}: head {head} hidden {hidden:?} sizes {sizes:?} shard_rows {shard_rows} \
-         batch {m} threads {threads}"
-    );
-
-    let mut reference = RefNet::from_params(&sizes, &hidden, head, &params);
-    let mut mlp = Mlp::from_params(&sizes, &hidden, head, params)
-        .unwrap_or_else(|e| panic!("{label}: Mlp::from_params: {e}"));
-    let cfg = TrainConfig {
-        batch_size: m,
-        lr: LR,
-        shard_rows,
-        threads,
-        shuffle: false,
-        ..TrainConfig::default()
-    };
-    let mut trainer =
-        Trainer::new(&mlp, &cfg).unwrap_or_else(|e| panic!("{label}: Trainer::new: {e}"));
-
-    for (step, (x, y)) in batches(&mut r, &reference, m).iter().enumerate() {
-        let (x64, y64) = (to_f64(x), to_f64(y));
-        let want_loss = reference.loss(&x64, &y64, m);
-        reference.sgd_step(&x64, &y64, m, f64::from(LR));
-        let loss = trainer
-            .step(&mut mlp, x, y, m)
-            .unwrap_or_else(|e| panic!("{label}: step {step}: {e}"));
-        assert!(
-            close(loss, want_loss, 1e-4, 1e-6),
-            "{label}: step {step}: engine loss {loss:e}, reference {want_loss:e}"
-        );
+/// Batches shorter than `batch_size` (the end of an epoch) use fewer shards;
+/// the idle shards' stale gradients must not leak into the step.
+#[test]
+fn short_batches_match_reference() {
+    let rows = [20, 13, 6, 1, 19, 7, 14, 20, 2, 8];
+    let mut case = 1000u64;
+    for head in Head::ALL {
+        for act in Activation::ALL {
+            case += 1;
+            let mut r = rng(case);
+            let (mut reference, mut mlp) = random_pair(&mut r, head, act, 2..=6);
+            let cfg = config(20, 7, 3);
+            let label = describe(case, &reference, &cfg);
+            train_side_by_side(&label, &mut r, &mut reference, &mut mlp, &cfg, &rows);
+        }
     }
+}
 
-    let want = reference.params_f64();
-    let got = to_f64(mlp.params());
-    assert_eq!(got.len(), want.len(), "{label}: parameter count");
-    for (i, (&g, &w)) in got.iter().zip(&want).enumerate() {
+/// More parameters than one chunk of the parallel reduction and update
+/// (16 Ki floats), and layers wider than the SIMD registers.
+#[test]
+fn large_network_matches_reference() {
+    let sizes = [100, 150, 37, 3];
+    for (k, head) in Head::ALL.into_iter().enumerate() {
+        let hidden = [Activation::ALL[k], Activation::ALL[(k + 1) % 4]];
+        let mut r = rng(2000 + k as u64);
+        let params = random_params(&mut r, &sizes);
+        let mut finals = Vec::new();
+        for threads in [1, 3] {
+            let mut r = rng(3000 + k as u64);
+            let mut reference = RefNet::from_params(&sizes, &hidden, head, &params);
+            let mut mlp = Mlp::from_params(&sizes, &hidden, head, params.clone()).unwrap();
+            // A smaller step: 100 inputs into an MSE head diverge at LR.
+            let cfg = TrainConfig {
+                lr: 0.01,
+                ..config(13, 4, threads)
+            };
+            let label = describe(k as u64, &reference, &cfg);
+            train_side_by_side(&label, &mut r, &mut reference, &mut mlp, &cfg, &[13; 5]);
+            finals.push(mlp.params().to_vec());
+        }
         assert!(
-            close(g, w, 1e-4, 1e-5),
-            "{label}: after {STEPS} steps {} (flat #{i}): engine {g:e}, reference {w:e} (diff {:e})",
-            param_name(&sizes, i),
-            (g - w).abs()
+            finals[0]
+                .iter()
+                .zip(&finals[1])
+                .all(|(a, b)| a.to_bits() == b.to_bits()),
+            "head {head}: 1 and 3 threads differ on a network of {} parameters",
+            finals[0].len()
         );
     }
 }
@@ -172,10 +261,103 @@ fn thread_count_does_not_change_a_bit() {
     }
 }
 
+/// Shuffled epochs (the trainer's seeded RNG) give the same bits with 1, 3 or
+/// all cores' threads.
+#[test]
+fn shuffled_epochs_do_not_depend_on_thread_count() {
+    let (n, sizes) = (61, [6, 13, 4]);
+    let mut r = rng(600);
+    let x = random_x(&mut r, n, sizes[0]);
+    let y = random_y(&mut r, Head::SoftmaxCe, n, sizes[2]);
+    let data = Dataset::new(
+        Matrix::from_vec(n, sizes[0], x).unwrap(),
+        Matrix::from_vec(n, sizes[2], y).unwrap(),
+    )
+    .unwrap();
+    let run = |threads: usize| -> Vec<u32> {
+        let mut mlp = Mlp::new(&sizes, &[Activation::Tanh], Head::SoftmaxCe, 3).unwrap();
+        let cfg = TrainConfig {
+            shuffle: true,
+            seed: 9,
+            ..config(16, 5, threads)
+        };
+        let mut trainer = Trainer::new(&mlp, &cfg).unwrap();
+        for _ in 0..3 {
+            trainer.epoch(&mut mlp, &data).unwrap();
+        }
+        mlp.params().iter().map(|p| p.to_bits()).collect()
+    };
+    let base = run(1);
+    for threads in [3, 0] {
+        assert!(
+            run(threads) == base,
+            "3 shuffled epochs: {threads} threads (0 = all cores) differ from 1"
+        );
+    }
+}
+
 fn out_for(head: Head) -> usize {
     match head {
         Head::SigmoidBce => 2,
         Head::SoftmaxCe => 5,
         Head::Mse => 3,
+    }
+}
+
+/// `Trainer::epoch` without shuffling is the same bits as `Trainer::step` over
+/// consecutive batches (the last one short), two epochs running.
+#[test]
+fn epoch_without_shuffle_equals_steps() {
+    let (n, batch, shard_rows) = (47, 10, 3);
+    for (k, head) in Head::ALL.into_iter().enumerate() {
+        let sizes = [5, 9, out_for(head)];
+        let hidden = [Activation::ALL[k]];
+        let mut r = rng(4000 + k as u64);
+        let x = random_x(&mut r, n, sizes[0]);
+        let y = random_y(&mut r, head, n, sizes[2]);
+        let data = Dataset::new(
+            Matrix::from_vec(n, sizes[0], x.clone()).unwrap(),
+            Matrix::from_vec(n, sizes[2], y.clone()).unwrap(),
+        )
+        .unwrap();
+        let cfg = config(batch, shard_rows, 2);
+
+        let mut by_epoch = Mlp::new(&sizes, &hidden, head, 7).unwrap();
+        let mut trainer = Trainer::new(&by_epoch, &cfg).unwrap();
+        let mut by_step = by_epoch.clone();
+        let mut step_trainer = Trainer::new(&by_step, &cfg).unwrap();
+        for epoch in 0..2 {
+            let stats = trainer.epoch(&mut by_epoch, &data).unwrap();
+            let mut total = 0.0;
+            for start in (0..n).step_by(batch) {
+                let rows = batch.min(n - start);
+                let (n0, nl) = (sizes[0], sizes[2]);
+                let xs = &x[start * n0..(start + rows) * n0];
+                let ys = &y[start * nl..(start + rows) * nl];
+                total += rows as f64 * step_trainer.step(&mut by_step, xs, ys, rows).unwrap();
+            }
+            let label = format!("head {head} hidden {hidden:?} epoch {epoch}");
+            assert_eq!(
+                (stats.samples, stats.steps),
+                (n, n.div_ceil(batch)),
+                "{label}"
+            );
+            assert!(
+                close(stats.loss, total / n as f64, 1e-12, 0.0),
+                "{label}: epoch loss {:e}, steps' mean loss {:e}",
+                stats.loss,
+                total / n as f64
+            );
+            if let Some(i) = (0..by_step.params().len())
+                .find(|&i| by_epoch.params()[i].to_bits() != by_step.params()[i].to_bits())
+            {
+                panic!(
+                    "{label}: {} (flat #{i}) is {:e} after epoch(), {:e} after step()s",
+                    param_name(&sizes, i),
+                    by_epoch.params()[i],
+                    by_step.params()[i]
+                );
+            }
+        }
     }
 }

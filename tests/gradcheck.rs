@@ -4,7 +4,11 @@
 //!    differences of its own loss (so the reference itself is proven);
 //! 2. the engine's `Trainer::gradient` against finite differences of the
 //!    reference loss, in f64, at the engine's parameters;
-//! 3. the engine's gradient and loss against the reference's (tighter).
+//! 3. the engine's gradient and loss against the reference's (tighter), also
+//!    with wide layers, several shard sizes and thread counts, and with
+//!    saturated classifier heads;
+//! 4. `Trainer::gradient` leaves the parameters alone and is repeatable, also
+//!    for a short batch after a full one.
 //!
 //! Every hidden activation and every head is covered, on seeded random networks.
 //! Batches whose ReLU pre-activations come near the kink are redrawn, as finite
@@ -14,11 +18,10 @@ mod common;
 
 use backprop::{Activation, Head, Mlp, TrainConfig, Trainer};
 use common::{
-    close, hidden_with, param_name, random_params, random_sizes, random_x, random_y, rng, to_f64,
-    RefNet,
+    close, hidden_with, out_width, param_name, random_params, random_sizes, random_x, random_y,
+    rng, to_f64, RefNet,
 };
 use rand::RngExt;
-use rand_chacha::ChaCha8Rng;
 
 /// Step of the central differences, in f64.
 const H: f64 = 1e-5;
@@ -99,13 +102,6 @@ impl Case {
             .gradient(&mlp, &self.x, &self.y, self.m)
             .unwrap_or_else(|e| panic!("{}: gradient: {e}", self.label));
         to_f64(g)
-    }
-}
-
-fn out_width(r: &mut ChaCha8Rng, head: Head) -> usize {
-    match head {
-        Head::SoftmaxCe => r.random_range(2..=4),
-        _ => r.random_range(1..=3),
     }
 }
 
@@ -272,6 +268,104 @@ fn engine_loss_matches_reference_loss() {
                     close(got, want, 1e-5, 1e-7),
                     "{}: engine loss {got:e}, reference {want:e}",
                     case.label
+                );
+            }
+        }
+    }
+}
+
+/// `gradient` changes no parameter, gives the same bits when called again, and
+/// a short batch after a full one (fewer shards) equals a fresh trainer's.
+#[test]
+fn gradient_is_repeatable_and_leaves_params_alone() {
+    for head in Head::ALL {
+        for act in Activation::ALL {
+            let case = Case::new(head, act, 500, 2..=9, 20..=20);
+            let mlp = case.engine();
+            let cfg = TrainConfig {
+                batch_size: 20,
+                shard_rows: 3,
+                threads: 2,
+                shuffle: false,
+                ..TrainConfig::default()
+            };
+            let (n0, nl) = (case.sizes[0], *case.sizes.last().unwrap());
+            let (x7, y7) = (&case.x[3 * n0..10 * n0], &case.y[3 * nl..10 * nl]);
+            let bits = |g: &[f32]| g.iter().map(|v| v.to_bits()).collect::<Vec<_>>();
+
+            let mut trainer = Trainer::new(&mlp, &cfg).unwrap();
+            let full = bits(trainer.gradient(&mlp, &case.x, &case.y, 20).unwrap());
+            let short = bits(trainer.gradient(&mlp, x7, y7, 7).unwrap());
+            let again = bits(trainer.gradient(&mlp, &case.x, &case.y, 20).unwrap());
+            let mut fresh = Trainer::new(&mlp, &cfg).unwrap();
+            let fresh_short = bits(fresh.gradient(&mlp, x7, y7, 7).unwrap());
+
+            assert_eq!(
+                mlp.params(),
+                &case.params[..],
+                "{}: gradient changed the parameters",
+                case.label
+            );
+            assert!(
+                full == again,
+                "{}: a second gradient of the same batch differs",
+                case.label
+            );
+            assert!(
+                short == fresh_short,
+                "{}: 7 rows after 20 differ from 7 rows on a fresh trainer",
+                case.label
+            );
+        }
+    }
+}
+
+/// The output layer's weights scaled up until the classifier heads saturate
+/// (logits in the hundreds): the loss, computed from the logits, stays finite
+/// and matches the reference, and so does the gradient (to what f32 logits of
+/// that size allow).
+#[test]
+fn saturated_classifier_heads_match_reference() {
+    for head in [Head::SigmoidBce, Head::SoftmaxCe] {
+        for act in Activation::ALL {
+            for scale in [30.0f32, 300.0] {
+                let mut case = Case::new(head, act, 600, 2..=9, 5..=12);
+                let last = case.sizes.len() - 2;
+                let first_out: usize = case
+                    .sizes
+                    .windows(2)
+                    .take(last)
+                    .map(|p| p[0] * p[1] + p[1])
+                    .sum();
+                case.params[first_out..]
+                    .iter_mut()
+                    .for_each(|p| *p *= scale);
+                case.label = format!("{} output layer ×{scale}", case.label);
+                let net = case.reference();
+                let (x, y) = (to_f64(&case.x), to_f64(&case.y));
+                let want = net.loss(&x, &y, case.m);
+                let got = case.engine().loss(&case.x, &case.y, case.m).unwrap();
+                assert!(
+                    got.is_finite() && close(got, want, 1e-5, 1e-6),
+                    "{}: engine loss {got:e}, reference {want:e}",
+                    case.label
+                );
+                let want = net.gradient(&x, &y, case.m);
+                let largest = want.iter().fold(0.0f64, |a, g| a.max(g.abs()));
+                let engine = case.engine_gradient(4, 1);
+                assert!(
+                    engine.iter().all(|g| g.is_finite()),
+                    "{}: non-finite gradient {engine:?}",
+                    case.label
+                );
+                assert_all_close(
+                    &case.label,
+                    "engine vs reference (saturated)",
+                    &case.sizes,
+                    &engine,
+                    &want,
+                    1e-3,
+                    1e-4 * (1.0 + largest),
                 );
             }
         }

@@ -43,6 +43,15 @@ pub fn random_y(rng: &mut ChaCha8Rng, head: Head, m: usize, n_out: usize) -> Vec
     }
 }
 
+/// A random output width that suits the head: 2..=4 classes for softmax,
+/// 1..=3 columns otherwise.
+pub fn out_width(rng: &mut ChaCha8Rng, head: Head) -> usize {
+    match head {
+        Head::SoftmaxCe => rng.random_range(2..=4),
+        _ => rng.random_range(1..=3),
+    }
+}
+
 /// Flat parameters (the engine's layout) with weights uniform in
 /// `±sqrt(6 / (fan_in + fan_out))` and biases uniform in `±0.1`.
 pub fn random_params(rng: &mut ChaCha8Rng, sizes: &[usize]) -> Vec<f32> {

@@ -1,0 +1,163 @@
+//! The `bench` driver: trains on synthetic data held in memory and measures
+//! samples/s over repeated timed windows after a warm-up.
+
+use std::time::{Duration, Instant};
+
+use crate::activation::{Activation, Head};
+use crate::error::{Error, Result};
+use crate::network::Mlp;
+use crate::presets::{flops_per_sample, synthetic};
+use crate::train::{Profile, TrainConfig, Trainer};
+
+/// What to benchmark.
+#[derive(Clone, Debug, PartialEq)]
+pub struct BenchSpec {
+    /// `[n_0, …, n_L]`.
+    pub sizes: Vec<usize>,
+    /// Activation of every hidden layer.
+    pub activation: Activation,
+    /// Output head.
+    pub head: Head,
+    /// Mini-batch size.
+    pub batch_size: usize,
+    /// Worker threads (0: one per core).
+    pub threads: usize,
+    /// Rows per shard (0: the trainer's default).
+    pub shard_rows: usize,
+    /// Total seconds of timed windows (the warm-up comes on top).
+    pub seconds: f64,
+    /// Number of timed windows; the median is reported.
+    pub windows: usize,
+}
+
+/// What a benchmark measured.
+#[derive(Clone, Debug, PartialEq)]
+pub struct BenchReport {
+    /// Median samples/s over the timed windows.
+    pub samples_per_sec: f64,
+    /// Slowest and fastest window, samples/s.
+    pub min_samples_per_sec: f64,
+    /// Fastest window, samples/s.
+    pub max_samples_per_sec: f64,
+    /// GFLOP/s at the median, by the FLOP count of `docs/backprop.md`.
+    pub gflops: f64,
+    /// Worker threads actually used.
+    pub threads: usize,
+    /// Rows per shard actually used.
+    pub shard_rows: usize,
+    /// Steps timed in all windows.
+    pub steps: u64,
+    /// Phase times, summed over threads, in the timed windows of a separate
+    /// profiled run of the same length as one window.
+    pub profile: Profile,
+    /// Peak resident set size of the process in bytes (`VmHWM`), if known.
+    pub peak_rss_bytes: Option<u64>,
+    /// Bytes of synthetic data held in memory.
+    pub dataset_bytes: u64,
+    /// Bytes of parameters.
+    pub param_bytes: u64,
+}
+
+/// Distinct synthetic batches cycled through (so the data is not all in cache).
+const BATCHES: usize = 8;
+
+/// Runs the benchmark.
+///
+/// # Errors
+/// [`Error::Config`] for an impossible network or configuration.
+pub fn run(spec: &BenchSpec) -> Result<BenchReport> {
+    if !(spec.seconds.is_finite() && spec.seconds > 0.0) {
+        return Err(Error::config(
+            "--seconds",
+            format!("{} is not a positive duration", spec.seconds),
+        ));
+    }
+    if spec.windows == 0 {
+        return Err(Error::config("--windows", "must be at least 1"));
+    }
+    let hidden = vec![spec.activation; spec.sizes.len().saturating_sub(2)];
+    let mut mlp = Mlp::new(&spec.sizes, &hidden, spec.head, 0)?;
+    let mut cfg = TrainConfig {
+        batch_size: spec.batch_size,
+        lr: 1e-3,
+        threads: spec.threads,
+        ..TrainConfig::default()
+    };
+    if spec.shard_rows > 0 {
+        cfg.shard_rows = spec.shard_rows;
+    }
+    let mut trainer = Trainer::new(&mlp, &cfg)?;
+    let m = spec.batch_size;
+    let (x, y) = synthetic(&spec.sizes, spec.head, m * BATCHES, 1);
+    let (n0, nl) = (mlp.inputs(), mlp.outputs());
+    let pool = trainer.pool();
+    let window = Duration::from_secs_f64(spec.seconds / spec.windows as f64);
+
+    let (rates, steps, profile) = pool.install(|| -> Result<_> {
+        let mut b = 0usize;
+        let mut step = |trainer: &mut Trainer, mlp: &mut Mlp| -> Result<()> {
+            let (xs, ys) = (
+                &x[b * m * n0..(b + 1) * m * n0],
+                &y[b * m * nl..(b + 1) * m * nl],
+            );
+            b = (b + 1) % BATCHES;
+            trainer.step(mlp, xs, ys, m).map(|_| ())
+        };
+        // warm-up: a quarter of a window, at least 3 steps
+        let start = Instant::now();
+        let mut n = 0;
+        while n < 3 || start.elapsed() < window / 4 {
+            step(&mut trainer, &mut mlp)?;
+            n += 1;
+        }
+        let mut rates = Vec::with_capacity(spec.windows);
+        let mut steps = 0u64;
+        for _ in 0..spec.windows {
+            let start = Instant::now();
+            let mut n = 0u64;
+            while n < 1 || start.elapsed() < window {
+                step(&mut trainer, &mut mlp)?;
+                n += 1;
+            }
+            rates.push((n * m as u64) as f64 / start.elapsed().as_secs_f64());
+            steps += n;
+        }
+        // one more window with the phase timers on
+        trainer.set_profiling(true);
+        let start = Instant::now();
+        while start.elapsed() < window {
+            step(&mut trainer, &mut mlp)?;
+        }
+        let profile = trainer.profile();
+        trainer.set_profiling(false);
+        Ok((rates, steps, profile))
+    })?;
+    let mut sorted = rates.clone();
+    sorted.sort_by(f64::total_cmp);
+    let median = if sorted.len() % 2 == 1 {
+        sorted[sorted.len() / 2]
+    } else {
+        0.5 * (sorted[sorted.len() / 2 - 1] + sorted[sorted.len() / 2])
+    };
+    Ok(BenchReport {
+        samples_per_sec: median,
+        min_samples_per_sec: sorted[0],
+        max_samples_per_sec: sorted[sorted.len() - 1],
+        gflops: median * flops_per_sample(&spec.sizes) as f64 / 1e9,
+        threads: trainer.threads(),
+        shard_rows: trainer.shard_rows(),
+        steps,
+        profile,
+        peak_rss_bytes: peak_rss_bytes(),
+        dataset_bytes: ((x.len() + y.len()) * 4) as u64,
+        param_bytes: (mlp.num_params() * 4) as u64,
+    })
+}
+
+/// Peak resident set size (`VmHWM` of `/proc/self/status`), where available.
+pub fn peak_rss_bytes() -> Option<u64> {
+    let status = std::fs::read_to_string("/proc/self/status").ok()?;
+    let line = status.lines().find(|l| l.starts_with("VmHWM:"))?;
+    let kb: u64 = line.split_whitespace().nth(1)?.parse().ok()?;
+    Some(kb * 1024)
+}
