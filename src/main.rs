@@ -1,21 +1,27 @@
-//! The `backprop` command line: flags → `TrainConfig` → the library. No math here.
+//! The `backprop` command line: flags → library calls → output. No math here.
+//!
+//! Exit codes: 0 success, 2 usage error (bad flags or option values), 1 data
+//! or model error. Every error is one message on stderr.
 
+use std::io::{self, Write};
+use std::path::{Path, PathBuf};
 use std::process::ExitCode;
+use std::time::Instant;
 
-use anyhow::Context;
-use clap::{Parser, Subcommand};
+use anyhow::{anyhow, bail, Context};
+use clap::{Args, Parser, Subcommand};
+use indicatif::{ProgressBar, ProgressStyle};
 
 use backprop::bench::BenchSpec;
-use backprop::data::{accuracy, embedded};
+use backprop::data::{self, accuracy, HeaderMode, LabelColumn, LoadOptions, RawTable, SourceKind};
+use backprop::metrics::{binary_metrics, confusion_matrix, predicted_classes};
+use backprop::model_io::{self, Checkpoint, CheckpointConfig, ModelMeta, SavedModel};
+use backprop::plot::{write_curves_svg, EpochRecord};
 use backprop::presets::Preset;
-use backprop::{Activation, Dataset, Head, Mlp, TrainConfig, Trainer};
+use backprop::{pipeline, Activation, Dataset, Error, Head, Mlp, TrainConfig, Trainer};
 
 #[derive(Parser)]
-#[command(
-    name = "backprop",
-    version,
-    about = "Fast CPU training of multi-layer perceptrons"
-)]
+#[command(name = "backprop", version, about = "Fast CPU training of multi-layer perceptrons")]
 struct Cli {
     #[command(subcommand)]
     command: Command,
@@ -23,15 +29,159 @@ struct Cli {
 
 #[derive(Subcommand)]
 enum Command {
-    /// Train on the breast-cancer set embedded in the binary (standardised,
-    /// the fixed 455/114 split) and report loss, accuracy and throughput.
+    /// Train a network. Without --data: the breast-cancer set embedded in the
+    /// binary (standardised, fixed 455/114 split).
     Train(TrainArgs),
+    /// Loss, accuracy and confusion matrix of a model on labelled data.
+    Eval(EvalArgs),
+    /// One CSV row per input: the class and probabilities, or the outputs.
+    Predict(PredictArgs),
+    /// A model's architecture, parameter count and metadata.
+    Info(InfoArgs),
     /// Measure training throughput on synthetic data held in memory: median
     /// samples/s over timed windows, GFLOP/s, time per phase, peak memory.
     Bench(BenchArgs),
 }
 
-#[derive(clap::Args)]
+/// How to read a data file.
+#[derive(Args, Clone)]
+struct DataArgs {
+    /// Labels for IDX or NPY features (CSV files hold theirs in a column).
+    #[arg(long, value_name = "FILE")]
+    labels: Option<PathBuf>,
+    /// The CSV label column: a header name or a 0-based index (default: the last).
+    #[arg(long, value_name = "NAME|INDEX")]
+    label_column: Option<String>,
+    /// The CSV field delimiter (one character; 'tab' for a tab).
+    #[arg(long, default_value = ",")]
+    delimiter: String,
+    /// The CSV's first row is a header (default: detected).
+    #[arg(long, conflicts_with = "no_header")]
+    header: bool,
+    /// The CSV has no header row (default: detected).
+    #[arg(long)]
+    no_header: bool,
+}
+
+#[derive(Args)]
+struct TrainArgs {
+    /// Training data: CSV, IDX (plain or .gz) or NPY.
+    #[arg(long, value_name = "FILE")]
+    data: Option<PathBuf>,
+    #[command(flatten)]
+    read: DataArgs,
+    /// Held-out data to evaluate after each epoch (read like --data).
+    #[arg(long, value_name = "FILE", conflicts_with = "validation_split")]
+    test_data: Option<PathBuf>,
+    /// Labels of --test-data for IDX/NPY.
+    #[arg(long, value_name = "FILE", requires = "test_data")]
+    test_labels: Option<PathBuf>,
+    /// Hold out this fraction of --data (seeded) for validation.
+    #[arg(long, value_name = "F")]
+    validation_split: Option<f64>,
+    /// Hidden layer sizes, comma-separated (input and output sizes come from the data).
+    #[arg(long, value_delimiter = ',', value_name = "N,N,...")]
+    layers: Option<Vec<usize>>,
+    /// Hidden activation: sigmoid, tanh, relu or identity [default: sigmoid on
+    /// the embedded set, relu otherwise].
+    #[arg(long)]
+    activation: Option<Activation>,
+    /// Output head: sigmoid (binary/multi-label), softmax (classes) or mse
+    /// (regression) [default: sigmoid for 2 classes, softmax for more].
+    #[arg(long)]
+    head: Option<Head>,
+    /// Total number of epochs (with --resume: the total, including those done).
+    #[arg(long, default_value_t = 30)]
+    epochs: usize,
+    /// Mini-batch size [default: 32].
+    #[arg(long)]
+    batch_size: Option<usize>,
+    /// SGD learning rate [default: 0.5 on the embedded set, 0.1 otherwise].
+    #[arg(long)]
+    lr: Option<f32>,
+    /// Worker threads (0: one per core). Changes the speed, never the result.
+    #[arg(long, default_value_t = 0)]
+    threads: usize,
+    /// Rows per shard, the unit of parallel work [default: 64].
+    #[arg(long)]
+    shard_rows: Option<usize>,
+    /// Seed for initialisation, shuffling and --validation-split [default: 42].
+    #[arg(long)]
+    seed: Option<u64>,
+    /// Train on the rows in file order.
+    #[arg(long)]
+    no_shuffle: bool,
+    /// Do not standardise the features (pixel data are always scaled to 0..1).
+    #[arg(long)]
+    no_standardize: bool,
+    /// Start from the weights of this model file instead of random ones.
+    #[arg(long, value_name = "FILE", conflicts_with = "resume")]
+    init_model: Option<PathBuf>,
+    /// Write the trained model here (safetensors).
+    #[arg(long, value_name = "FILE")]
+    out: Option<PathBuf>,
+    /// Write a checkpoint here every --checkpoint-every epochs.
+    #[arg(long, value_name = "PATH")]
+    checkpoint: Option<PathBuf>,
+    /// Epochs between checkpoints.
+    #[arg(long, value_name = "N", default_value_t = 1, requires = "checkpoint")]
+    checkpoint_every: usize,
+    /// Continue from a checkpoint up to --epochs in total.
+    #[arg(long, value_name = "PATH")]
+    resume: Option<PathBuf>,
+    /// Draw loss and accuracy curves per epoch into an SVG file.
+    #[arg(long, value_name = "FILE")]
+    plot: Option<PathBuf>,
+    /// One JSON object per epoch and a final summary, nothing else.
+    #[arg(long)]
+    json: bool,
+    /// No progress bar and no per-epoch lines.
+    #[arg(long)]
+    quiet: bool,
+}
+
+#[derive(Args)]
+struct EvalArgs {
+    /// The model file.
+    #[arg(long, value_name = "FILE")]
+    model: PathBuf,
+    /// Labelled data.
+    #[arg(long, value_name = "FILE")]
+    data: PathBuf,
+    #[command(flatten)]
+    read: DataArgs,
+    /// Print one JSON object.
+    #[arg(long)]
+    json: bool,
+}
+
+#[derive(Args)]
+struct PredictArgs {
+    /// The model file.
+    #[arg(long, value_name = "FILE")]
+    model: PathBuf,
+    /// Inputs, with or without a label column (a CSV with one column more
+    /// than the model's inputs has its label column ignored).
+    #[arg(long, value_name = "FILE")]
+    data: PathBuf,
+    #[command(flatten)]
+    read: DataArgs,
+    /// Write the CSV here (atomically) instead of to standard output.
+    #[arg(long, value_name = "FILE")]
+    out: Option<PathBuf>,
+}
+
+#[derive(Args)]
+struct InfoArgs {
+    /// The model (or checkpoint) file.
+    #[arg(long, value_name = "FILE")]
+    model: PathBuf,
+    /// Print one JSON object.
+    #[arg(long)]
+    json: bool,
+}
+
+#[derive(Args)]
 struct BenchArgs {
     /// A preset: T (30-64-32-1 sigmoid/BCE, batch 32), M (784-256-256-10
     /// relu/softmax, 128), B (784-256-256-1 sigmoid/BCE, 256) or L
@@ -67,133 +217,623 @@ struct BenchArgs {
     json: bool,
 }
 
-#[derive(clap::Args)]
-struct TrainArgs {
-    /// Hidden layer sizes, comma-separated (input and output sizes come from the data).
-    #[arg(long, value_delimiter = ',', default_value = "16")]
-    layers: Vec<usize>,
-    /// Hidden activation: sigmoid, tanh, relu or identity.
-    #[arg(long, default_value = "sigmoid")]
-    activation: Activation,
-    /// Number of epochs.
-    #[arg(long, default_value_t = 30)]
-    epochs: usize,
-    /// Mini-batch size.
-    #[arg(long, default_value_t = 32)]
-    batch_size: usize,
-    /// SGD learning rate.
-    #[arg(long, default_value_t = 0.5)]
-    lr: f32,
-    /// Worker threads (0: one per core). Changes the speed, never the result.
-    #[arg(long, default_value_t = 0)]
-    threads: usize,
-    /// Rows per shard, the unit of parallel work.
-    #[arg(long, default_value_t = 64)]
-    shard_rows: usize,
-    /// Seed for initialisation and shuffling.
-    #[arg(long, default_value_t = 42)]
-    seed: u64,
-}
-
 fn main() -> ExitCode {
     let cli = Cli::parse();
     let result = match cli.command {
         Command::Train(args) => train(&args),
+        Command::Eval(args) => eval(&args),
+        Command::Predict(args) => predict(&args),
+        Command::Info(args) => info(&args),
         Command::Bench(args) => bench(&args),
     };
     match result {
         Ok(()) => ExitCode::SUCCESS,
+        // a closed pipe (`backprop … | head`) is not an error
+        Err(e) if is_broken_pipe(&e) => ExitCode::SUCCESS,
         Err(e) => {
             eprintln!("error: {e:#}");
-            ExitCode::from(1)
+            let usage = e
+                .chain()
+                .any(|c| matches!(c.downcast_ref::<Error>(), Some(Error::Config { .. })));
+            ExitCode::from(if usage { 2 } else { 1 })
         }
     }
 }
 
+fn is_broken_pipe(e: &anyhow::Error) -> bool {
+    e.chain()
+        .any(|c| c.downcast_ref::<io::Error>().is_some_and(|io| io.kind() == io::ErrorKind::BrokenPipe))
+}
+
+/// A usage error naming the option (exit code 2).
+fn usage(option: &'static str, reason: impl ToString) -> anyhow::Error {
+    Error::Config {
+        option,
+        reason: reason.to_string(),
+    }
+    .into()
+}
+
+impl DataArgs {
+    fn options(&self, with_label: bool) -> anyhow::Result<LoadOptions> {
+        let delimiter = match self.delimiter.as_str() {
+            "tab" | "\\t" | "\t" => b'\t',
+            d if d.len() == 1 && d.is_ascii() => d.as_bytes()[0],
+            d => return Err(usage("--delimiter", format!("'{d}' is not one ASCII character (or 'tab')"))),
+        };
+        let label = with_label.then(|| match &self.label_column {
+            None => LabelColumn::Last,
+            Some(s) => match s.parse::<usize>() {
+                Ok(i) => LabelColumn::Index(i),
+                Err(_) => LabelColumn::Name(s.clone()),
+            },
+        });
+        Ok(LoadOptions {
+            label,
+            header: if self.header {
+                HeaderMode::Present
+            } else if self.no_header {
+                HeaderMode::Absent
+            } else {
+                HeaderMode::Auto
+            },
+            delimiter,
+            labels_path: self.labels.clone(),
+        })
+    }
+}
+
+fn load(path: &Path, opts: &LoadOptions) -> anyhow::Result<RawTable> {
+    Ok(data::load(path, opts)?)
+}
+
+// ---------------------------------------------------------------------------
+// train
+// ---------------------------------------------------------------------------
+
+/// Where the training run's data and network come from.
+struct Setup {
+    train: Dataset,
+    val: Option<Dataset>,
+    mlp: Mlp,
+    meta: ModelMeta,
+    cfg: TrainConfig,
+    first_epoch: usize,
+    resume_rng: Option<backprop::RngState>,
+    name: String,
+}
+
 fn train(args: &TrainArgs) -> anyhow::Result<()> {
-    let (train, test) = embedded::breast_cancer();
-    let mut sizes = vec![train.features()];
-    sizes.extend(&args.layers);
-    sizes.push(train.outputs());
-    let hidden = vec![args.activation; args.layers.len()];
-    let mut mlp =
-        Mlp::new(&sizes, &hidden, Head::SigmoidBce, args.seed).context("building the network")?;
-    let cfg = TrainConfig {
-        batch_size: args.batch_size,
-        lr: args.lr,
-        epochs: args.epochs,
-        shard_rows: args.shard_rows,
-        threads: args.threads,
-        seed: args.seed,
-        shuffle: true,
+    if args.checkpoint_every == 0 {
+        return Err(usage("--checkpoint-every", "must be at least 1"));
+    }
+    if args.epochs == 0 {
+        return Err(usage("--epochs", "must be at least 1"));
+    }
+    let setup = setup(args)?;
+    run_training(args, setup)
+}
+
+fn setup(args: &TrainArgs) -> anyhow::Result<Setup> {
+    let embedded = args.data.is_none();
+    if embedded && (args.read.labels.is_some() || args.test_data.is_some()) {
+        return Err(usage("--data", "--labels and --test-data need --data"));
+    }
+    let checkpoint = match &args.resume {
+        Some(p) => Some(model_io::load_checkpoint(p)?),
+        None => None,
     };
+    let init = match &args.init_model {
+        Some(p) => Some(model_io::load_model(p)?),
+        None => None,
+    };
+    let base = checkpoint.as_ref().map(|c| &c.model).or(init.as_ref());
+
+    // the data, raw
+    let opts = args.read.options(true)?;
+    let (train_raw, val_raw, name) = match &args.data {
+        Some(p) => {
+            let raw = load(p, &opts)?;
+            let seed = args.seed.or(checkpoint.as_ref().map(|c| c.config.seed)).unwrap_or(42);
+            let (train_raw, val_raw) = match (&args.test_data, args.validation_split) {
+                (Some(t), _) => {
+                    let topts = LoadOptions {
+                        labels_path: args.test_labels.clone(),
+                        ..opts.clone()
+                    };
+                    (raw, Some(load(t, &topts)?))
+                }
+                (None, Some(f)) => {
+                    let (a, b) = pipeline::split(&raw, f, seed)?;
+                    (a, Some(b))
+                }
+                (None, None) => (raw, None),
+            };
+            (train_raw, val_raw, p.display().to_string())
+        }
+        None => {
+            let text = |t: &str, n: &str| -> anyhow::Result<RawTable> {
+                Ok(data::csv::parse(t, n, &LoadOptions::default())?)
+            };
+            let train = text(data::embedded::BREAST_CANCER_TRAIN, "breast_cancer.train.csv (embedded)")?;
+            let test = text(data::embedded::BREAST_CANCER_TEST, "breast_cancer.test.csv (embedded)")?;
+            (train, Some(test), "breast cancer (embedded)".to_string())
+        }
+    };
+
+    // the head and the preprocessing
+    let head = match (args.head, base) {
+        (Some(h), Some(b)) if h != b.mlp.head() => {
+            return Err(usage("--head", format!("{h} disagrees with the model's head {}", b.mlp.head())))
+        }
+        (_, Some(b)) => b.mlp.head(),
+        (Some(h), None) => h,
+        (None, None) => {
+            let classes = train_raw.class_map()?;
+            if classes.len() == 2 {
+                Head::SigmoidBce
+            } else {
+                Head::SoftmaxCe
+            }
+        }
+    };
+    let meta = match base {
+        Some(b) => b.meta.clone(),
+        None => pipeline::fit_meta(&train_raw, head, !args.no_standardize)?,
+    };
+    let n_in = train_raw.x.cols();
+    let out_size = |meta: &ModelMeta| match (head, &meta.class_names) {
+        (Head::SigmoidBce, Some(c)) if c.len() == 2 => 1,
+        (_, Some(c)) => c.len(),
+        (_, None) => 1,
+    };
+
+    // the network
+    let default_act = if embedded { Activation::Sigmoid } else { Activation::Relu };
+    let mlp = match base {
+        Some(b) => {
+            let m = &b.mlp;
+            let hidden_sizes = &m.sizes()[1..m.sizes().len() - 1];
+            if let Some(l) = &args.layers {
+                if l.as_slice() != hidden_sizes {
+                    return Err(usage("--layers", format!("{l:?} disagrees with the model's hidden layers {hidden_sizes:?}")));
+                }
+            }
+            if let Some(a) = args.activation {
+                if m.hidden().iter().any(|&h| h != a) {
+                    return Err(usage("--activation", format!("{a} disagrees with the model's {:?}", m.hidden())));
+                }
+            }
+            if m.inputs() != n_in {
+                bail!("{name}: {n_in} feature columns, but the model takes {} inputs", m.inputs());
+            }
+            m.clone()
+        }
+        None => {
+            let hidden = args.layers.clone().unwrap_or_else(|| vec![if embedded { 16 } else { 64 }]);
+            let mut sizes = vec![n_in];
+            sizes.extend(&hidden);
+            sizes.push(out_size(&meta));
+            let act = args.activation.unwrap_or(default_act);
+            Mlp::new(&sizes, &vec![act; hidden.len()], head, args.seed.unwrap_or(42))?
+        }
+    };
+
+    // the configuration
+    let defaults = TrainConfig::default();
+    let cfg = match &checkpoint {
+        Some(c) => {
+            let cfg = TrainConfig {
+                batch_size: args.batch_size.unwrap_or(c.config.batch_size),
+                lr: args.lr.unwrap_or(c.config.lr),
+                epochs: args.epochs,
+                shard_rows: args.shard_rows.unwrap_or(c.config.shard_rows),
+                threads: args.threads,
+                seed: args.seed.unwrap_or(c.config.seed),
+                shuffle: !args.no_shuffle,
+            };
+            c.config.check_matches(&cfg)?;
+            if c.epoch >= args.epochs {
+                return Err(usage(
+                    "--epochs",
+                    format!("the checkpoint has done {} epochs already; give a larger total", c.epoch),
+                ));
+            }
+            cfg
+        }
+        None => TrainConfig {
+            batch_size: args.batch_size.unwrap_or(defaults.batch_size),
+            lr: args.lr.unwrap_or(if embedded { 0.5 } else { 0.1 }),
+            epochs: args.epochs,
+            shard_rows: args.shard_rows.unwrap_or(defaults.shard_rows),
+            threads: args.threads,
+            seed: args.seed.unwrap_or(42),
+            shuffle: !args.no_shuffle,
+        },
+    };
+
+    let train = pipeline::dataset(&train_raw, &meta, mlp.inputs(), head)?;
+    let val = match &val_raw {
+        Some(v) => Some(pipeline::dataset(v, &meta, mlp.inputs(), head)?),
+        None => None,
+    };
+    Ok(Setup {
+        train,
+        val,
+        mlp,
+        meta,
+        cfg,
+        first_epoch: checkpoint.as_ref().map_or(0, |c| c.epoch),
+        resume_rng: checkpoint.as_ref().map(|c| c.rng),
+        name,
+    })
+}
+
+fn run_training(args: &TrainArgs, s: Setup) -> anyhow::Result<()> {
+    let Setup {
+        train,
+        val,
+        mut mlp,
+        meta,
+        cfg,
+        first_epoch,
+        resume_rng,
+        name,
+    } = s;
     let mut trainer = Trainer::new(&mlp, &cfg)?;
-    println!(
-        "breast cancer (embedded): {} train / {} test rows, {} features; network {:?}, {} hidden, {} head, {} parameters",
-        train.rows(),
-        test.rows(),
-        train.features(),
-        sizes,
-        args.activation,
-        mlp.head(),
-        mlp.num_params()
-    );
-    println!(
-        "batch {}, lr {}, {} threads, shards of {} rows, SIMD: {}",
-        cfg.batch_size,
-        cfg.lr,
-        trainer.threads(),
-        trainer.shard_rows(),
-        backprop::kernels::simd_width()
-    );
+    if let Some(rng) = &resume_rng {
+        trainer.set_rng_state(rng);
+    }
+    let mut out = io::stdout().lock();
+    let text = !args.json && !args.quiet;
+    if text {
+        writeln!(
+            out,
+            "{name}: {} training rows{}, {} features; network {:?}, {:?} hidden, {} head, {} parameters",
+            train.rows(),
+            val.as_ref().map_or(String::new(), |v| format!(", {} validation rows", v.rows())),
+            train.features(),
+            mlp.sizes(),
+            mlp.hidden(),
+            mlp.head(),
+            mlp.num_params()
+        )?;
+        writeln!(
+            out,
+            "batch {}, lr {}, {} threads, shards of {} rows, SIMD: {}{}",
+            cfg.batch_size,
+            cfg.lr,
+            trainer.threads(),
+            trainer.shard_rows(),
+            backprop::kernels::simd_width(),
+            if first_epoch > 0 { format!(", resuming after epoch {first_epoch}") } else { String::new() }
+        )?;
+    }
+    let classifier = mlp.head().is_classifier();
+    let mut history = Vec::new();
     let (mut samples, mut seconds) = (0usize, 0.0f64);
-    for epoch in 1..=cfg.epochs {
+    let started = Instant::now();
+    for epoch in first_epoch + 1..=cfg.epochs {
+        let bar = if text && io::IsTerminal::is_terminal(&io::stderr()) {
+            ProgressBar::new(train.rows() as u64).with_style(
+                ProgressStyle::with_template("epoch {prefix:>3} [{bar:30}] {pos}/{len} {msg}")
+                    .map_err(|e| anyhow!("progress bar template: {e}"))?
+                    .progress_chars("=> "),
+            )
+        } else {
+            ProgressBar::hidden()
+        };
+        bar.set_prefix(epoch.to_string());
+        let t0 = Instant::now();
         let stats = trainer
-            .epoch(&mut mlp, &train)
-            .with_context(|| format!("epoch {epoch}"))?;
+            .epoch_with(&mut mlp, &train, |done, loss| {
+                bar.set_position(done as u64);
+                let rate = done as f64 / t0.elapsed().as_secs_f64().max(1e-9);
+                bar.set_message(format!("loss {loss:.5}  {rate:.0} samples/s"));
+            })
+            .with_context(|| format!("epoch {epoch}: training stopped, nothing was written"))?;
+        bar.finish_and_clear();
         samples += stats.samples;
         seconds += stats.seconds;
-        println!(
-            "epoch {epoch:>3}  loss {:.5}  train acc {:6.2}%  test loss {:.5}  test acc {:6.2}%",
-            stats.loss,
-            100.0 * eval_accuracy(&mlp, &train)?,
-            mlp.loss(test.x().as_slice(), test.y().as_slice(), test.rows())?,
-            100.0 * eval_accuracy(&mlp, &test)?
-        );
+        let (val_loss, val_acc) = match &val {
+            Some(v) => {
+                let loss = mlp.loss(v.x().as_slice(), v.y().as_slice(), v.rows())?;
+                let acc = match v.labels() {
+                    Some(l) if classifier => Some(accuracy(&mlp.predict(v.x().as_slice(), v.rows())?, l)),
+                    _ => None,
+                };
+                (Some(loss), acc)
+            }
+            None => (None, None),
+        };
+        let rate = stats.samples as f64 / stats.seconds.max(1e-12);
+        history.push(EpochRecord {
+            epoch,
+            train_loss: stats.loss,
+            val_loss,
+            val_accuracy: val_acc,
+        });
+        if args.json {
+            let obj = serde_json::json!({
+                "epoch": epoch,
+                "train_loss": stats.loss,
+                "val_loss": val_loss,
+                "val_accuracy": val_acc,
+                "samples_per_sec": rate,
+                "seconds": stats.seconds,
+            });
+            writeln!(out, "{obj}")?;
+        } else if text {
+            let mut line = format!("epoch {epoch:>3}  loss {:.5}", stats.loss);
+            if classifier {
+                let acc = accuracy(&mlp.predict(train.x().as_slice(), train.rows())?, train.labels().unwrap_or(&[]));
+                line += &format!("  train acc {:6.2}%", 100.0 * acc);
+            }
+            if let Some(l) = val_loss {
+                line += &format!("  val loss {l:.5}");
+            }
+            if let Some(a) = val_acc {
+                line += &format!("  val acc {:6.2}%", 100.0 * a);
+            }
+            line += &format!("  {rate:.0} samples/s");
+            writeln!(out, "{line}")?;
+        }
+        if let Some(path) = &args.checkpoint {
+            if (epoch - first_epoch) % args.checkpoint_every == 0 || epoch == cfg.epochs {
+                let ckpt = Checkpoint {
+                    model: SavedModel {
+                        mlp: mlp.clone(),
+                        meta: meta.clone(),
+                    },
+                    epoch,
+                    rng: trainer.rng_state(),
+                    config: CheckpointConfig::from_train_config(&cfg),
+                };
+                model_io::save_checkpoint(path, &ckpt)?;
+            }
+        }
     }
-    println!(
-        "final test accuracy {:.2}%",
-        100.0 * eval_accuracy(&mlp, &test)?
-    );
-    println!(
-        "training throughput {:.0} samples/s ({samples} samples in {:.4} s, evaluation excluded)",
-        samples as f64 / seconds.max(f64::MIN_POSITIVE),
-        seconds
-    );
+    if let Some(path) = &args.out {
+        model_io::save_model(path, &mlp, &meta)?;
+    }
+    if let Some(path) = &args.plot {
+        write_curves_svg(path, &history)?;
+    }
+    let throughput = samples as f64 / seconds.max(f64::MIN_POSITIVE);
+    let last = history.last();
+    if args.json {
+        let obj = serde_json::json!({
+            "summary": true,
+            "epochs": cfg.epochs,
+            "train_loss": last.map(|r| r.train_loss),
+            "val_loss": last.and_then(|r| r.val_loss),
+            "val_accuracy": last.and_then(|r| r.val_accuracy),
+            "samples_per_sec": throughput,
+            "train_seconds": seconds,
+            "wall_seconds": started.elapsed().as_secs_f64(),
+            "threads": trainer.threads(),
+            "params": mlp.num_params(),
+            "out": args.out.as_ref().map(|p| p.display().to_string()),
+        });
+        writeln!(out, "{obj}")?;
+    } else if !args.quiet {
+        if let Some(a) = last.and_then(|r| r.val_accuracy) {
+            let what = if args.data.is_none() || args.test_data.is_some() { "test" } else { "validation" };
+            writeln!(out, "final {what} accuracy {:.2}%", 100.0 * a)?;
+        }
+        writeln!(
+            out,
+            "training throughput {throughput:.0} samples/s ({samples} samples in {seconds:.4} s, evaluation excluded)"
+        )?;
+        if let Some(p) = &args.out {
+            writeln!(out, "model written to {}", p.display())?;
+        }
+    }
     Ok(())
 }
 
+// ---------------------------------------------------------------------------
+// eval, predict, info
+// ---------------------------------------------------------------------------
+
+fn eval(args: &EvalArgs) -> anyhow::Result<()> {
+    let SavedModel { mlp, meta } = model_io::load_model(&args.model)?;
+    let raw = load(&args.data, &args.read.options(true)?)?;
+    let data = pipeline::dataset(&raw, &meta, mlp.inputs(), mlp.head())?;
+    let (x, rows) = (data.x().as_slice(), data.rows());
+    if rows == 0 {
+        bail!("{}: no rows to evaluate", args.data.display());
+    }
+    let loss = mlp.loss(x, data.y().as_slice(), rows)?;
+    let outputs = mlp.predict(x, rows)?;
+    let mut out = io::stdout().lock();
+    let Some(labels) = data.labels().filter(|_| mlp.head().is_classifier()) else {
+        // regression
+        let mut se = 0.0f64;
+        let mut ae = 0.0f64;
+        for (p, t) in outputs.as_slice().iter().zip(data.y().as_slice()) {
+            let d = f64::from(p - t);
+            se += d * d;
+            ae += d.abs();
+        }
+        let (rmse, mae) = ((se / rows as f64).sqrt(), ae / rows as f64);
+        if args.json {
+            writeln!(out, "{}", serde_json::json!({"loss": loss, "rmse": rmse, "mae": mae, "rows": rows}))?;
+        } else {
+            writeln!(out, "rows {rows}\nloss {loss:.6} (½·MSE)\nRMSE {rmse:.6}\nMAE {mae:.6}")?;
+        }
+        return Ok(());
+    };
+    let names = meta.class_names.clone().unwrap_or_default();
+    let predicted = predicted_classes(&outputs);
+    let acc = accuracy(&outputs, labels);
+    let cm = confusion_matrix(labels, &predicted, names.len());
+    let binary = (outputs.cols() == 1).then(|| binary_metrics(outputs.as_slice(), labels));
+    if args.json {
+        let mut obj = serde_json::json!({
+            "loss": loss,
+            "accuracy": acc,
+            "rows": rows,
+            "classes": names,
+            "confusion_matrix": cm,
+        });
+        if let Some(b) = binary {
+            obj["precision"] = b.precision.into();
+            obj["recall"] = b.recall.into();
+            obj["f1"] = b.f1.into();
+            obj["roc_auc"] = b.roc_auc.into();
+        }
+        writeln!(out, "{obj}")?;
+    } else {
+        writeln!(out, "rows {rows}\nloss {loss:.6}\naccuracy {:.2}%", 100.0 * acc)?;
+        if let Some(b) = binary {
+            writeln!(
+                out,
+                "precision {:.4}  recall {:.4}  F1 {:.4}  ROC AUC {}",
+                b.precision,
+                b.recall,
+                b.f1,
+                b.roc_auc.map_or("n/a".to_string(), |a| format!("{a:.4}"))
+            )?;
+        }
+        writeln!(out, "confusion matrix (rows: true class, columns: predicted)")?;
+        let w = names.iter().map(|n| n.len()).max().unwrap_or(1).max(6);
+        write!(out, "{:>w$}", "")?;
+        for n in &names {
+            write!(out, " {n:>w$}")?;
+        }
+        writeln!(out)?;
+        for (n, row) in names.iter().zip(&cm) {
+            write!(out, "{n:>w$}")?;
+            for c in row {
+                write!(out, " {c:>w$}")?;
+            }
+            writeln!(out)?;
+        }
+    }
+    Ok(())
+}
+
+fn predict(args: &PredictArgs) -> anyhow::Result<()> {
+    let SavedModel { mlp, meta } = model_io::load_model(&args.model)?;
+    let given_label = args.read.label_column.is_some() || args.read.labels.is_some();
+    let mut raw = load(&args.data, &args.read.options(given_label)?)?;
+    if !given_label && raw.kind == SourceKind::Csv && raw.x.cols() == mlp.inputs() + 1 {
+        // one column more than the model takes: the last one is the label
+        raw = load(&args.data, &args.read.options(true)?)?;
+    }
+    let x = pipeline::features(&raw, &meta, mlp.inputs())?;
+    let outputs = mlp.predict(x.as_slice(), x.rows())?;
+    let mut csv = String::new();
+    match (&meta.class_names, mlp.head().is_classifier()) {
+        (Some(names), true) => {
+            csv += "class";
+            for n in names {
+                csv += &format!(",p_{n}");
+            }
+            csv += "\n";
+            let classes = predicted_classes(&outputs);
+            for (r, &c) in classes.iter().enumerate() {
+                csv += &names[c];
+                let row = outputs.row(r);
+                if row.len() == 1 && names.len() == 2 {
+                    csv += &format!(",{},{}", 1.0 - row[0], row[0]);
+                } else {
+                    for p in row {
+                        csv += &format!(",{p}");
+                    }
+                }
+                csv += "\n";
+            }
+        }
+        _ => {
+            csv += &(0..outputs.cols()).map(|j| format!("output_{j}")).collect::<Vec<_>>().join(",");
+            csv += "\n";
+            for r in 0..outputs.rows() {
+                csv += &outputs.row(r).iter().map(|v| v.to_string()).collect::<Vec<_>>().join(",");
+                csv += "\n";
+            }
+        }
+    }
+    match &args.out {
+        Some(p) => model_io::write_atomic(p, csv.as_bytes())?,
+        None => io::stdout().lock().write_all(csv.as_bytes())?,
+    }
+    Ok(())
+}
+
+fn info(args: &InfoArgs) -> anyhow::Result<()> {
+    let SavedModel { mlp, meta } = model_io::load_model(&args.model)?;
+    let checkpoint = model_io::load_checkpoint(&args.model).ok();
+    let mut out = io::stdout().lock();
+    if args.json {
+        let obj = serde_json::json!({
+            "sizes": mlp.sizes(),
+            "hidden_activations": mlp.hidden().iter().map(|a| a.name()).collect::<Vec<_>>(),
+            "head": mlp.head().name(),
+            "params": mlp.num_params(),
+            "class_names": meta.class_names,
+            "standardized": meta.standardizer.is_some(),
+            "pixel_scale": meta.pixel_scale,
+            "feature_names": meta.feature_names,
+            "checkpoint_epoch": checkpoint.as_ref().map(|c| c.epoch),
+        });
+        writeln!(out, "{obj}")?;
+        return Ok(());
+    }
+    writeln!(out, "model {}", args.model.display())?;
+    writeln!(out, "layers {:?} ({} weight layers)", mlp.sizes(), mlp.num_layers())?;
+    for l in 0..mlp.num_layers() {
+        let (i, o) = (mlp.sizes()[l], mlp.sizes()[l + 1]);
+        let act = mlp.hidden().get(l).map_or(format!("{} head", mlp.head()), |a| a.to_string());
+        writeln!(out, "  layer {}: {i} → {o}, {} parameters, then {act}", l + 1, i * o + o)?;
+    }
+    writeln!(out, "parameters {}", mlp.num_params())?;
+    if let Some(c) = &meta.class_names {
+        writeln!(out, "classes {}: {}", c.len(), c.join(", "))?;
+    }
+    match (&meta.standardizer, meta.pixel_scale) {
+        (Some(_), _) => writeln!(out, "preprocessing: standardised features (mean/std stored)")?,
+        (None, Some(s)) => writeln!(out, "preprocessing: pixel values divided by {s}")?,
+        (None, None) => writeln!(out, "preprocessing: none")?,
+    }
+    if !meta.feature_names.is_empty() {
+        let n = meta.feature_names.len();
+        let shown: Vec<&str> = meta.feature_names.iter().take(8).map(String::as_str).collect();
+        writeln!(out, "features {n}: {}{}", shown.join(", "), if n > 8 { ", …" } else { "" })?;
+    }
+    if let Some(c) = checkpoint {
+        writeln!(
+            out,
+            "checkpoint after epoch {} (batch {}, lr {}, seed {}, shuffle {}, shards of {})",
+            c.epoch, c.config.batch_size, c.config.lr, c.config.seed, c.config.shuffle, c.config.shard_rows
+        )?;
+    }
+    Ok(())
+}
+
+// ---------------------------------------------------------------------------
+// bench
+// ---------------------------------------------------------------------------
+
 fn bench(args: &BenchArgs) -> anyhow::Result<()> {
     let preset = args.config.as_deref().map(Preset::by_name).transpose()?;
-    let missing = |what: &str| anyhow::anyhow!("--{what} is required without --config");
+    let missing = |what: &'static str| usage(what, "is required without --config");
     let spec = BenchSpec {
         sizes: match (&args.layers, preset) {
             (Some(l), _) => l.clone(),
             (None, Some(p)) => p.sizes.to_vec(),
-            (None, None) => return Err(missing("layers")),
+            (None, None) => return Err(missing("--layers")),
         },
         activation: args
             .activation
             .or(preset.map(|p| p.activation))
-            .ok_or_else(|| missing("activation"))?,
-        head: args
-            .head
-            .or(preset.map(|p| p.head))
-            .ok_or_else(|| missing("head"))?,
+            .ok_or_else(|| missing("--activation"))?,
+        head: args.head.or(preset.map(|p| p.head)).ok_or_else(|| missing("--head"))?,
         batch_size: args
             .batch_size
             .or(preset.map(|p| p.batch))
-            .ok_or_else(|| missing("batch-size"))?,
+            .ok_or_else(|| missing("--batch-size"))?,
         threads: args.threads,
         shard_rows: args.shard_rows,
         seconds: args.seconds,
@@ -203,6 +843,7 @@ fn bench(args: &BenchArgs) -> anyhow::Result<()> {
     let p = r.profile;
     let total = (p.forward_ns + p.backward_ns + p.reduction_ns + p.update_ns).max(1) as f64;
     let share = |ns: u64| 100.0 * ns as f64 / total;
+    let mut out = io::stdout().lock();
     if args.json {
         let obj = serde_json::json!({
             "config": preset.map(|p| p.name),
@@ -229,42 +870,38 @@ fn bench(args: &BenchArgs) -> anyhow::Result<()> {
             "param_bytes": r.param_bytes,
             "simd": backprop::kernels::simd_width(),
         });
-        println!("{obj}");
-    } else {
-        println!(
-            "network {:?} {} hidden, {} head, batch {}, {} threads, shards of {} rows",
-            spec.sizes, spec.activation, spec.head, spec.batch_size, r.threads, r.shard_rows
-        );
-        println!(
-            "{:.0} samples/s (median of {} windows; min {:.0}, max {:.0}), {:.1} GFLOP/s",
-            r.samples_per_sec, spec.windows, r.min_samples_per_sec, r.max_samples_per_sec, r.gflops
-        );
-        println!(
-            "time (summed over threads): forward {:.1}%, backward {:.1}%, reduction {:.1}%, update {:.1}%",
-            share(p.forward_ns),
-            share(p.backward_ns),
-            share(p.reduction_ns),
-            share(p.update_ns)
-        );
-        let mib = |b: u64| b as f64 / (1024.0 * 1024.0);
-        match r.peak_rss_bytes {
-            Some(rss) => println!(
-                "peak RSS {:.1} MiB (synthetic data {:.1} MiB, parameters {:.1} MiB: {:.1}× the parameters without the data)",
-                mib(rss),
-                mib(r.dataset_bytes),
-                mib(r.param_bytes),
-                rss.saturating_sub(r.dataset_bytes) as f64 / r.param_bytes as f64
-            ),
-            None => println!("peak RSS unknown on this system"),
-        }
+        writeln!(out, "{obj}")?;
+        return Ok(());
+    }
+    writeln!(
+        out,
+        "network {:?} {} hidden, {} head, batch {}, {} threads, shards of {} rows",
+        spec.sizes, spec.activation, spec.head, spec.batch_size, r.threads, r.shard_rows
+    )?;
+    writeln!(
+        out,
+        "{:.0} samples/s (median of {} windows; min {:.0}, max {:.0}), {:.1} GFLOP/s",
+        r.samples_per_sec, spec.windows, r.min_samples_per_sec, r.max_samples_per_sec, r.gflops
+    )?;
+    writeln!(
+        out,
+        "time (summed over threads): forward {:.1}%, backward {:.1}%, reduction {:.1}%, update {:.1}%",
+        share(p.forward_ns),
+        share(p.backward_ns),
+        share(p.reduction_ns),
+        share(p.update_ns)
+    )?;
+    let mib = |b: u64| b as f64 / (1024.0 * 1024.0);
+    match r.peak_rss_bytes {
+        Some(rss) => writeln!(
+            out,
+            "peak RSS {:.1} MiB (synthetic data {:.1} MiB, parameters {:.1} MiB: {:.1}× the parameters without the data)",
+            mib(rss),
+            mib(r.dataset_bytes),
+            mib(r.param_bytes),
+            rss.saturating_sub(r.dataset_bytes) as f64 / r.param_bytes as f64
+        )?,
+        None => writeln!(out, "peak RSS unknown on this system")?,
     }
     Ok(())
-}
-
-fn eval_accuracy(mlp: &Mlp, data: &Dataset) -> anyhow::Result<f64> {
-    let out = mlp.predict(data.x().as_slice(), data.rows())?;
-    Ok(accuracy(
-        &out,
-        data.labels().context("classification data has labels")?,
-    ))
 }

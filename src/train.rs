@@ -464,6 +464,21 @@ impl Trainer {
     /// On [`Error::Diverged`], `mlp` holds the weights from before the
     /// failing batch.
     pub fn epoch(&mut self, mlp: &mut Mlp, data: &Dataset) -> Result<EpochStats> {
+        self.epoch_with(mlp, data, |_, _| {})
+    }
+
+    /// [`Trainer::epoch`], calling `on_batch(rows_done, mean_loss_so_far)`
+    /// after each batch (for progress bars). A diverging batch is named by
+    /// its 1-based index in the error.
+    ///
+    /// # Errors
+    /// As [`Trainer::epoch`].
+    pub fn epoch_with(
+        &mut self,
+        mlp: &mut Mlp,
+        data: &Dataset,
+        mut on_batch: impl FnMut(usize, f64) + Send,
+    ) -> Result<EpochStats> {
         let n = data.rows();
         if n == 0 {
             return Err(Error::Data {
@@ -499,10 +514,16 @@ impl Trainer {
         let result = pool.install(|| -> Result<(f64, usize)> {
             let mut total = 0.0;
             let mut steps = 0;
+            let mut done = 0;
             for idx in order.chunks(self.batch_size) {
                 let batch = Batch::Gather { x, y, idx };
-                total += self.step_impl(mlp, batch, idx.len(), true)?;
+                total += self.step_impl(mlp, batch, idx.len(), true).map_err(|e| match e {
+                    Error::Diverged(m) => Error::Diverged(format!("batch {}: {m}", steps + 1)),
+                    e => e,
+                })?;
                 steps += 1;
+                done += idx.len();
+                on_batch(done, total / done as f64);
             }
             Ok((total, steps))
         });
@@ -576,7 +597,8 @@ impl Trainer {
         let loss: f64 = self.workspaces[..shards].iter().map(|w| w.loss).sum();
         if !loss.is_finite() {
             return Err(Error::Diverged(format!(
-                "the loss of a batch of {rows} rows is {loss}; the update was not applied"
+                "the loss of a batch of {rows} rows is {loss} ({}); the update was not applied",
+                self.first_non_finite(mlp, shards)
             )));
         }
         if update {
@@ -615,6 +637,31 @@ impl Trainer {
             }
         }
         Ok(loss)
+    }
+}
+
+impl Trainer {
+    /// Where the first non-finite value of the failed forward pass appeared:
+    /// in the parameters, or in the output of which layer.
+    fn first_non_finite(&self, mlp: &Mlp, shards: usize) -> String {
+        let bad = |v: &[f32]| v.iter().any(|x| !x.is_finite());
+        let layers = mlp.num_layers();
+        for l in 0..layers {
+            if bad(mlp.weights(l)) || bad(mlp.bias(l)) {
+                return format!("layer {} of {layers} already has non-finite parameters", l + 1);
+            }
+        }
+        for l in 0..layers {
+            if self.workspaces[..shards].iter().any(|w| bad(&w.acts[l])) {
+                return if l + 1 == layers {
+                    format!("the first non-finite values are the outputs of layer {layers} of {layers}, the head's logits")
+                } else {
+                    format!("the first non-finite values are the outputs of layer {} of {layers}", l + 1)
+                };
+            }
+        }
+        "every layer's output is finite: the loss itself overflowed (targets or outputs too large)"
+            .to_string()
     }
 }
 

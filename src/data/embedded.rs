@@ -8,8 +8,10 @@ use super::csv::parse_labeled_csv;
 use super::{scale, Dataset, Standardizer};
 use crate::activation::Head;
 
-const BREAST_CANCER_TRAIN: &str = include_str!("../../data/breast_cancer.train.csv");
-const BREAST_CANCER_TEST: &str = include_str!("../../data/breast_cancer.test.csv");
+/// The breast-cancer training split as CSV text (header, 30 features, label).
+pub const BREAST_CANCER_TRAIN: &str = include_str!("../../data/breast_cancer.train.csv");
+/// The breast-cancer test split as CSV text.
+pub const BREAST_CANCER_TEST: &str = include_str!("../../data/breast_cancer.test.csv");
 const DIGITS_TRAIN: &str = include_str!("../../data/digits.train.csv");
 const DIGITS_TEST: &str = include_str!("../../data/digits.test.csv");
 

@@ -1,12 +1,27 @@
 //! Training data: [`Dataset`] (features, targets, class labels), its
-//! preprocessing ([`Standardizer`], [`scale`]) and [`accuracy`].
+//! preprocessing ([`Standardizer`], [`scale`]) and [`accuracy`]; reading a
+//! user's files into a [`RawTable`] with [`load`], and naming classes with
+//! [`ClassMap`].
 //!
-//! The text formats are parsed in [`csv`]; the datasets compiled into the binary
-//! live in [`embedded`]. This module only builds and checks in-memory data: every
-//! constructor returns an `Err` for bad input and never panics on it.
+//! The file formats are parsed in [`csv`], [`idx`] (MNIST, plain or gzip) and
+//! [`npy`] (NumPy); [`load`] picks one ([`SourceKind::detect`]). The datasets
+//! compiled into the binary live in [`embedded`]. Every parser and constructor
+//! returns an `Err` for bad input and never panics on it; the binary parsers
+//! check sizes claimed by a header against the input before allocating.
 
+mod array;
+mod classes;
 pub mod csv;
 pub mod embedded;
+pub mod idx;
+pub mod npy;
+mod source;
+
+pub use array::{Elements, NdArray};
+pub use classes::ClassMap;
+pub use source::{
+    load, load_bytes, HeaderMode, LabelColumn, LoadOptions, RawTable, RawTarget, SourceKind,
+};
 
 use crate::activation::Head;
 use crate::error::{Error, Result};
@@ -179,9 +194,17 @@ impl Dataset {
 }
 
 fn data_error(source_name: &str, message: String) -> Error {
-    Error::Data {
-        source_name: source_name.to_string(),
-        message,
+    array::data_error(source_name, message)
+}
+
+/// Longest piece of a bad field quoted in an error message, in characters.
+const SHOW_MAX: usize = 40;
+
+/// A field as quoted in an error message: at most [`SHOW_MAX`] characters.
+fn show(field: &str) -> String {
+    match field.char_indices().nth(SHOW_MAX) {
+        Some((end, _)) => format!("'{}…'", &field[..end]),
+        None => format!("'{field}'"),
     }
 }
 

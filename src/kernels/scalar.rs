@@ -46,7 +46,8 @@ pub fn tanh_backward_scalar(a: &[f32], d: &mut [f32]) {
 pub fn relu_backward_scalar(a: &[f32], d: &mut [f32]) {
     assert_eq!(a.len(), d.len());
     for (d, &a) in d.iter_mut().zip(a) {
-        if a <= 0.0 {
+        // `[a > 0]`: zero for a NaN activation too
+        if !(a > 0.0) {
             *d = 0.0;
         }
     }

@@ -78,15 +78,14 @@ fn zip_in_place(a: &[f32], d: &mut [f32], f: impl Fn(f32x8, f32x8) -> f32x8) {
 #[inline(always)]
 fn zip_reduce(z: &mut [f32], y: &[f32], f: impl Fn(f32x8, f32x8) -> (f32x8, f32x8)) -> f64 {
     assert_eq!(z.len(), y.len(), "zip_reduce: lengths differ");
-    let mut acc = f32x8::ZERO;
+    let mut total = 0.0f64;
     let mut zc = z.chunks_exact_mut(LANES);
     let mut yc = y.chunks_exact(LANES);
     for (z, y) in (&mut zc).zip(&mut yc) {
         let (out, loss) = f(load(z), load(y));
         store(out, z);
-        acc += loss;
+        total += loss.to_array().iter().map(|&v| f64::from(v)).sum::<f64>();
     }
-    let mut total: f64 = acc.to_array().iter().map(|&v| f64::from(v)).sum();
     let (zt, yt) = (zc.into_remainder(), yc.remainder());
     if !zt.is_empty() {
         let (out, loss) = f(load_padded(zt, 0.0), load_padded(yt, 0.0));
@@ -158,10 +157,9 @@ pub fn tanh8(x: f32x8) -> f32x8 {
     let small = (p * z).mul_add(x, x);
     let e = exp8(ax + ax);
     let big = f32x8::ONE - f32x8::splat(2.0) / (e + f32x8::ONE);
-    // copy the sign of x onto `big`
     let sign = x & f32x8::splat(-0.0);
-    let big = big | sign;
-    ax.simd_lt(f32x8::splat(0.625)).select(small, big)
+    // tanh is odd: the magnitude from either branch, the sign of x (so -0 → -0)
+    ax.simd_lt(f32x8::splat(0.625)).select(small, big) | sign
 }
 
 /// `x ← σ(x)`.

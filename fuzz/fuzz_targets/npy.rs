@@ -1,0 +1,20 @@
+//! The NPY parser returns Ok or Err for any bytes, never panics, and allocates
+//! nothing before the header's shape matches the data length. An accepted
+//! array converts to features and labels without panicking.
+#![no_main]
+
+use backprop::data::npy;
+use libfuzzer_sys::fuzz_target;
+
+fuzz_target!(|data: &[u8]| {
+    if let Ok(a) = npy::parse(data, "fuzz.npy") {
+        assert_eq!(a.shape.iter().product::<usize>(), a.len());
+        if let Ok(x) = a.to_matrix("fuzz.npy") {
+            assert_eq!(x.rows(), a.shape[0]);
+            assert!(x.as_slice().iter().all(|v| v.is_finite()));
+        }
+        if let Ok(labels) = a.to_labels("fuzz.npy") {
+            assert_eq!(labels.len(), a.shape[0]);
+        }
+    }
+});

@@ -1,0 +1,634 @@
+//! NumPy's `.npy` format, versions 1.0, 2.0 and 3.0.
+//!
+//! A file is the magic `\x93NUMPY`, a version (major, minor byte), the header
+//! length (`u16` little-endian for 1.0, `u32` for 2.0 and 3.0), then a header
+//! that is a Python dict literal such as
+//! `{'descr': '<f4', 'fortran_order': False, 'shape': (60000, 784), }`, padded
+//! with spaces and a newline, then the raw elements.
+//!
+//! The dict is read by a small hand parser: string keys, string, `True`/`False`
+//! and integer-tuple values only; the keys `descr`, `fortran_order` and `shape`
+//! are required and no others are allowed (as in NumPy). Supported `descr`:
+//! floats `f4` `f8`, signed `i1` `i2` `i4` `i8`, unsigned `u1` `u2` `u4` `u8`,
+//! bool `b1`, little-endian (`<`), `|` for one-byte types. Big-endian (`>`) data
+//! is rejected with a message saying how to convert it. `fortran_order: True`
+//! arrays are transposed to row-major while decoding. At most 32 dimensions.
+//!
+//! Untrusted input: the product of the shape times the item size is checked
+//! (without overflow) against the number of bytes after the header **before**
+//! anything is allocated; they must be equal.
+
+use super::array::{data_error, shape_text, Elements, NdArray};
+use crate::error::Result;
+
+/// An NPY file's contents: `dtype` is the `descr` string, e.g. `<f4`.
+pub type NpyArray = NdArray;
+
+/// The magic string every NPY file starts with.
+pub const MAGIC: &[u8] = b"\x93NUMPY";
+
+/// Largest number of dimensions accepted.
+const MAX_DIMS: usize = 32;
+
+/// Longest piece of the header quoted in an error message, in bytes.
+const SHOW_HEADER: usize = 120;
+
+/// Parses an NPY file held in `bytes`; `source_name` prefixes error messages.
+///
+/// ```
+/// use backprop::data::{npy, Elements};
+/// let mut bytes = b"\x93NUMPY\x01\x00".to_vec();
+/// let header = "{'descr': '<f4', 'fortran_order': False, 'shape': (1, 2), }";
+/// bytes.extend_from_slice(&(header.len() as u16).to_le_bytes());
+/// bytes.extend_from_slice(header.as_bytes());
+/// bytes.extend_from_slice(&[0, 0, 0xc0, 0x3f, 0, 0, 0, 0xc0]); // 1.5, -2.0
+/// let a = npy::parse(&bytes, "x.npy").unwrap();
+/// assert_eq!((a.shape.as_slice(), a.dtype.as_str()), (&[1, 2][..], "<f4"));
+/// assert_eq!(a.data, Elements::F32(vec![1.5, -2.0]));
+///
+/// bytes.pop();
+/// assert_eq!(
+///     npy::parse(&bytes, "x.npy").unwrap_err().to_string(),
+///     "x.npy: shape (1, 2) of '<f4' needs 8 bytes of data but the file holds 7 after the 69-byte header"
+/// );
+/// ```
+pub fn parse(bytes: &[u8], source_name: &str) -> Result<NpyArray> {
+    let err = |message: String| data_error(source_name, message);
+    if !bytes.starts_with(MAGIC) {
+        if MAGIC.starts_with(bytes) {
+            return Err(err(format!(
+                "too short for an NPY file: {} bytes",
+                bytes.len()
+            )));
+        }
+        return Err(err(
+            "not an NPY file: it does not start with the magic \\x93NUMPY".to_string(),
+        ));
+    }
+    let (major, minor) = match bytes.get(6..8) {
+        Some(&[a, b]) => (a, b),
+        _ => {
+            return Err(err(format!(
+                "too short for an NPY file: {} bytes",
+                bytes.len()
+            )))
+        }
+    };
+    let len_size = match (major, minor) {
+        (1, 0) => 2,
+        (2, 0) | (3, 0) => 4,
+        _ => {
+            return Err(err(format!(
+                "unsupported NPY format version {major}.{minor}; 1.0, 2.0 and 3.0 are supported"
+            )))
+        }
+    };
+    let start = 8 + len_size;
+    let header_len = match bytes.get(8..start) {
+        Some(&[a, b]) => usize::from(u16::from_le_bytes([a, b])),
+        Some(&[a, b, c, d]) => u32::from_le_bytes([a, b, c, d]) as usize,
+        _ => {
+            return Err(err(format!(
+                "too short for an NPY file: {} bytes",
+                bytes.len()
+            )))
+        }
+    };
+    let end = start.saturating_add(header_len);
+    let Some(header) = bytes.get(start..end) else {
+        return Err(err(format!(
+            "the NPY header claims {header_len} bytes but the file holds {} after the \
+             {start}-byte preamble",
+            bytes.len() - start
+        )));
+    };
+    let header = Header::parse(header).map_err(|reason| {
+        err(format!(
+            "invalid NPY header {}: {reason}",
+            show_bytes(header, SHOW_HEADER)
+        ))
+    })?;
+    let data = &bytes[end..];
+    let needed = header
+        .shape
+        .iter()
+        .try_fold(header.dtype.size, |a, &d| a.checked_mul(d));
+    if needed != Some(data.len()) {
+        let needed = needed.map_or("more than 2^64".to_string(), |n| n.to_string());
+        return Err(err(format!(
+            "shape {} of '{}' needs {needed} bytes of data but the file holds {} after the \
+             {end}-byte header",
+            shape_text(&header.shape),
+            header.dtype.text,
+            data.len()
+        )));
+    }
+    let elements = header.dtype.decode(data).map_err(err)?;
+    let elements = if header.fortran_order {
+        match elements {
+            Elements::U8(v) => Elements::U8(to_c_order(&v, &header.shape)),
+            Elements::I64(v) => Elements::I64(to_c_order(&v, &header.shape)),
+            Elements::F32(v) => Elements::F32(to_c_order(&v, &header.shape)),
+            Elements::F64(v) => Elements::F64(to_c_order(&v, &header.shape)),
+        }
+    } else {
+        elements
+    };
+    Ok(NdArray {
+        shape: header.shape,
+        dtype: header.dtype.text,
+        data: elements,
+    })
+}
+
+/// At most `max` bytes of `b`, lossily as text, quoted; `…` marks a cut.
+fn show_bytes(b: &[u8], max: usize) -> String {
+    let cut = b.len() > max;
+    let text = String::from_utf8_lossy(&b[..b.len().min(max)]);
+    let text = text.trim_end();
+    let text: String = text
+        .chars()
+        .map(|c| if c.is_control() { '?' } else { c })
+        .collect();
+    format!("\"{text}{}\"", if cut { "…" } else { "" })
+}
+
+/// The elements of a Fortran-ordered (column-major) array of `shape`, reordered
+/// row-major. `v.len()` is the product of `shape`.
+fn to_c_order<T: Copy>(v: &[T], shape: &[usize]) -> Vec<T> {
+    if shape.len() < 2 || v.is_empty() {
+        return v.to_vec();
+    }
+    // Column-major strides: dimension 0 is contiguous.
+    let mut strides = vec![1usize; shape.len()];
+    for j in 1..shape.len() {
+        strides[j] = strides[j - 1] * shape[j - 1];
+    }
+    let mut index = vec![0usize; shape.len()];
+    let mut offset = 0usize;
+    let mut out = Vec::with_capacity(v.len());
+    for _ in 0..v.len() {
+        // `offset` is the column-major offset of `index`, below `v.len()`.
+        out.push(v[offset]);
+        for j in (0..shape.len()).rev() {
+            index[j] += 1;
+            offset += strides[j];
+            if index[j] < shape[j] {
+                break;
+            }
+            offset -= strides[j] * shape[j];
+            index[j] = 0;
+        }
+    }
+    out
+}
+
+/// A supported element type.
+struct Dtype {
+    /// `f`, `i`, `u` or `b`.
+    kind: u8,
+    /// Bytes per element.
+    size: usize,
+    /// The `descr` as written.
+    text: String,
+}
+
+impl Dtype {
+    fn parse(descr: &str) -> Result<Dtype, String> {
+        const SUPPORTED: &str = "supported: f4, f8, i1, i2, i4, i8, u1, u2, u4, u8 and b1, \
+                                 little-endian";
+        let (order, rest) = match descr.as_bytes().first() {
+            Some(&c @ (b'<' | b'>' | b'|' | b'=')) => (c, &descr[1..]),
+            _ => (b'=', descr),
+        };
+        let (kind, size) = match rest.as_bytes() {
+            [k, d] if d.is_ascii_digit() => (*k, usize::from(d - b'0')),
+            _ => return Err(format!("dtype '{descr}' is not supported; {SUPPORTED}")),
+        };
+        let ok = matches!(
+            (kind, size),
+            (b'f', 4 | 8) | (b'i', 1 | 2 | 4 | 8) | (b'u', 1 | 2 | 4 | 8) | (b'b', 1)
+        );
+        if !ok {
+            return Err(format!("dtype '{descr}' is not supported; {SUPPORTED}"));
+        }
+        if size > 1 {
+            match order {
+                b'<' => {}
+                b'=' if cfg!(target_endian = "little") => {}
+                b'>' | b'=' => {
+                    return Err(format!(
+                        "big-endian data ('{descr}') is not supported; save it little-endian, \
+                         e.g. np.save(path, arr.astype('<{}{size}'))",
+                        kind as char
+                    ))
+                }
+                _ => {
+                    return Err(format!(
+                        "dtype '{descr}': byte order '|' is only valid for 1-byte types"
+                    ))
+                }
+            }
+        }
+        Ok(Dtype {
+            kind,
+            size,
+            text: descr.to_string(),
+        })
+    }
+
+    /// Decodes little-endian `data`, whose length is a multiple of `self.size`.
+    fn decode(&self, data: &[u8]) -> Result<Elements, String> {
+        fn le<const N: usize>(data: &[u8]) -> impl Iterator<Item = [u8; N]> + '_ {
+            data.chunks_exact(N).map(|c| {
+                let mut a = [0u8; N];
+                a.copy_from_slice(c);
+                a
+            })
+        }
+        Ok(match (self.kind, self.size) {
+            (b'u' | b'b', 1) => Elements::U8(data.to_vec()),
+            (b'i', 1) => Elements::I64(data.iter().map(|&b| i64::from(b as i8)).collect()),
+            (b'i', 2) => Elements::I64(
+                le::<2>(data)
+                    .map(|a| i16::from_le_bytes(a).into())
+                    .collect(),
+            ),
+            (b'i', 4) => Elements::I64(
+                le::<4>(data)
+                    .map(|a| i32::from_le_bytes(a).into())
+                    .collect(),
+            ),
+            (b'i', 8) => Elements::I64(le::<8>(data).map(i64::from_le_bytes).collect()),
+            (b'u', 2) => Elements::I64(
+                le::<2>(data)
+                    .map(|a| u16::from_le_bytes(a).into())
+                    .collect(),
+            ),
+            (b'u', 4) => Elements::I64(
+                le::<4>(data)
+                    .map(|a| u32::from_le_bytes(a).into())
+                    .collect(),
+            ),
+            (b'u', 8) => {
+                if let Some(i) = le::<8>(data).position(|a| u64::from_le_bytes(a) > i64::MAX as u64)
+                {
+                    return Err(format!(
+                        "element {} of the '{}' array exceeds {}, the largest supported integer",
+                        i + 1,
+                        self.text,
+                        i64::MAX
+                    ));
+                }
+                Elements::I64(
+                    le::<8>(data)
+                        .map(|a| u64::from_le_bytes(a) as i64)
+                        .collect(),
+                )
+            }
+            (b'f', 4) => Elements::F32(le::<4>(data).map(f32::from_le_bytes).collect()),
+            (b'f', 8) => Elements::F64(le::<8>(data).map(f64::from_le_bytes).collect()),
+            _ => return Err(format!("dtype '{}' is not supported", self.text)),
+        })
+    }
+}
+
+/// The parsed header dict.
+struct Header {
+    dtype: Dtype,
+    fortran_order: bool,
+    shape: Vec<usize>,
+}
+
+/// A value in the header dict.
+enum Value<'a> {
+    Str(&'a str),
+    Bool(bool),
+    Tuple(Vec<usize>),
+}
+
+impl Header {
+    fn parse(text: &[u8]) -> Result<Header, String> {
+        let mut p = Parser { s: text, i: 0 };
+        let (mut descr, mut fortran_order, mut shape) = (None, None, None);
+        p.expect(b'{')?;
+        loop {
+            if p.eat(b'}') {
+                break;
+            }
+            let key_at = p.i;
+            let key = p.string()?;
+            p.expect(b':')?;
+            let value = p.value()?;
+            let slot_taken = match (key, value) {
+                ("descr", Value::Str(s)) => descr.replace(s).is_some(),
+                ("fortran_order", Value::Bool(b)) => fortran_order.replace(b).is_some(),
+                ("shape", Value::Tuple(t)) => shape.replace(t).is_some(),
+                ("descr", _) => return Err("'descr' must be a string".to_string()),
+                ("fortran_order", _) => {
+                    return Err("'fortran_order' must be True or False".to_string())
+                }
+                ("shape", _) => return Err("'shape' must be a tuple of integers".to_string()),
+                _ => return Err(format!("unexpected key '{key}' at byte {key_at}")),
+            };
+            if slot_taken {
+                return Err(format!("key '{key}' appears twice"));
+            }
+            if p.eat(b',') {
+                continue;
+            }
+            p.expect(b'}')?;
+            break;
+        }
+        if let Some(i) = p.s[p.i..]
+            .iter()
+            .position(|&b| !matches!(b, b' ' | b'\t' | b'\n' | b'\r' | 0))
+        {
+            return Err(format!(
+                "unexpected text after the dict at byte {}",
+                p.i + i
+            ));
+        }
+        let descr = descr.ok_or("the key 'descr' is missing")?;
+        Ok(Header {
+            dtype: Dtype::parse(descr)?,
+            fortran_order: fortran_order.ok_or("the key 'fortran_order' is missing")?,
+            shape: shape.ok_or("the key 'shape' is missing")?,
+        })
+    }
+}
+
+/// A cursor over the header bytes.
+struct Parser<'a> {
+    s: &'a [u8],
+    i: usize,
+}
+
+impl<'a> Parser<'a> {
+    fn skip_space(&mut self) {
+        while matches!(self.s.get(self.i), Some(b' ' | b'\t' | b'\n' | b'\r')) {
+            self.i += 1;
+        }
+    }
+
+    /// Skips spaces, then consumes `c` if it comes next.
+    fn eat(&mut self, c: u8) -> bool {
+        self.skip_space();
+        if self.s.get(self.i) == Some(&c) {
+            self.i += 1;
+            true
+        } else {
+            false
+        }
+    }
+
+    fn expect(&mut self, c: u8) -> Result<(), String> {
+        if self.eat(c) {
+            Ok(())
+        } else {
+            Err(format!("expected '{}' at byte {}", c as char, self.i))
+        }
+    }
+
+    /// A quoted string without escapes.
+    fn string(&mut self) -> Result<&'a str, String> {
+        self.skip_space();
+        let at = self.i;
+        let quote = match self.s.get(at) {
+            Some(&q @ (b'\'' | b'"')) => q,
+            _ => return Err(format!("expected a quoted string at byte {at}")),
+        };
+        let body = &self.s[at + 1..];
+        let len = body
+            .iter()
+            .position(|&b| b == quote || b == b'\\')
+            .filter(|&n| body[n] == quote)
+            .ok_or_else(|| format!("unterminated or escaped string at byte {at}"))?;
+        self.i = at + 1 + len + 1;
+        std::str::from_utf8(&body[..len])
+            .map_err(|_| format!("invalid UTF-8 in the string at byte {at}"))
+    }
+
+    fn value(&mut self) -> Result<Value<'a>, String> {
+        self.skip_space();
+        let rest = &self.s[self.i..];
+        if rest.starts_with(b"True") {
+            self.i += 4;
+            return Ok(Value::Bool(true));
+        }
+        if rest.starts_with(b"False") {
+            self.i += 5;
+            return Ok(Value::Bool(false));
+        }
+        match rest.first() {
+            Some(b'\'' | b'"') => self.string().map(Value::Str),
+            Some(b'(') => self.tuple().map(Value::Tuple),
+            Some(b'[') => Err(format!(
+                "a list at byte {} (structured dtypes are not supported)",
+                self.i
+            )),
+            _ => Err(format!("expected a value at byte {}", self.i)),
+        }
+    }
+
+    /// `()`, `(3,)`, `(3, 4)`, `(3, 4,)`; Python 2 longs (`3L`) allowed.
+    fn tuple(&mut self) -> Result<Vec<usize>, String> {
+        self.expect(b'(')?;
+        let mut dims = Vec::new();
+        loop {
+            if self.eat(b')') {
+                break;
+            }
+            let at = self.i;
+            let digits = self.s[at..]
+                .iter()
+                .take_while(|b| b.is_ascii_digit())
+                .count();
+            if digits == 0 {
+                return Err(format!("expected a non-negative integer at byte {at}"));
+            }
+            let text = std::str::from_utf8(&self.s[at..at + digits]).unwrap_or_default();
+            let d: usize = text
+                .parse()
+                .map_err(|_| format!("dimension {text} at byte {at} is too large"))?;
+            self.i += digits;
+            if self.s.get(self.i) == Some(&b'L') {
+                self.i += 1;
+            }
+            if dims.len() == MAX_DIMS {
+                return Err(format!("more than {MAX_DIMS} dimensions"));
+            }
+            dims.push(d);
+            if self.eat(b',') {
+                continue;
+            }
+            self.expect(b')')?;
+            break;
+        }
+        Ok(dims)
+    }
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    fn npy(header: &str, data: &[u8]) -> Vec<u8> {
+        let mut b = MAGIC.to_vec();
+        b.extend_from_slice(&[1, 0]);
+        b.extend_from_slice(&(header.len() as u16).to_le_bytes());
+        b.extend_from_slice(header.as_bytes());
+        b.extend_from_slice(data);
+        b
+    }
+
+    fn dict(descr: &str, fortran: bool, shape: &str) -> String {
+        let f = if fortran { "True" } else { "False" };
+        format!("{{'descr': '{descr}', 'fortran_order': {f}, 'shape': {shape}, }}\n")
+    }
+
+    fn error(bytes: &[u8]) -> String {
+        parse(bytes, "a.npy").unwrap_err().to_string()
+    }
+
+    #[test]
+    fn every_type() {
+        let one = |descr: &str, data: &[u8]| {
+            parse(&npy(&dict(descr, false, "(1,)"), data), "a")
+                .unwrap()
+                .data
+        };
+        assert_eq!(one("|u1", &[200]), Elements::U8(vec![200]));
+        assert_eq!(one("|b1", &[1]), Elements::U8(vec![1]));
+        assert_eq!(one("|i1", &[0xff]), Elements::I64(vec![-1]));
+        assert_eq!(one("<i2", &[0xfe, 0xff]), Elements::I64(vec![-2]));
+        assert_eq!(one("<i4", &[1, 1, 0, 0]), Elements::I64(vec![257]));
+        assert_eq!(one("<i8", &(-5i64).to_le_bytes()), Elements::I64(vec![-5]));
+        assert_eq!(one("<u2", &[0xff, 0xff]), Elements::I64(vec![65535]));
+        assert_eq!(one("<u4", &[0xff; 4]), Elements::I64(vec![u32::MAX.into()]));
+        assert_eq!(one("<u8", &7u64.to_le_bytes()), Elements::I64(vec![7]));
+        assert_eq!(one("<f8", &0.1f64.to_le_bytes()), Elements::F64(vec![0.1]));
+        assert_eq!(one("<f4", &0.5f32.to_le_bytes()), Elements::F32(vec![0.5]));
+    }
+
+    #[test]
+    fn header_variants() {
+        for header in [
+            "{'descr':'<i8','fortran_order':False,'shape':(2,)}",
+            "{\"shape\": (2L,), \"descr\": \"<i8\", \"fortran_order\": False}   \n",
+            "{ 'descr' : '<i8' , 'fortran_order' : False , 'shape' : ( 2 , ) , }",
+        ] {
+            let a = parse(&npy(header, &[0; 16]), "a").unwrap();
+            assert_eq!(a.shape, [2], "{header}");
+        }
+        let a = parse(&npy(&dict("<f4", false, "()"), &[0; 4]), "a").unwrap();
+        assert!(a.shape.is_empty());
+        let mut v2 = MAGIC.to_vec();
+        let h = dict("|u1", false, "(3,)");
+        v2.extend_from_slice(&[3, 0]);
+        v2.extend_from_slice(&(h.len() as u32).to_le_bytes());
+        v2.extend_from_slice(h.as_bytes());
+        v2.extend_from_slice(&[1, 2, 3]);
+        assert_eq!(parse(&v2, "a").unwrap().data, Elements::U8(vec![1, 2, 3]));
+    }
+
+    #[test]
+    fn fortran_order_is_transposed() {
+        // 2×3 [[1,2,3],[4,5,6]] stored column-major: 1 4 2 5 3 6
+        let a = parse(&npy(&dict("|u1", true, "(2, 3)"), &[1, 4, 2, 5, 3, 6]), "a").unwrap();
+        assert_eq!(a.data, Elements::U8(vec![1, 2, 3, 4, 5, 6]));
+        // 2×2×2: element (i,j,k) at column-major offset i + 2j + 4k, value 100i+10j+k
+        let mut data = [0u8; 8];
+        for i in 0..2 {
+            for j in 0..2 {
+                for k in 0..2 {
+                    data[i + 2 * j + 4 * k] = (100 * i + 10 * j + k) as u8;
+                }
+            }
+        }
+        let a = parse(&npy(&dict("|u1", true, "(2, 2, 2)"), &data), "a").unwrap();
+        assert_eq!(a.data, Elements::U8(vec![0, 1, 10, 11, 100, 101, 110, 111]));
+    }
+
+    #[test]
+    fn errors() {
+        assert_eq!(
+            error(b"\x93NUM"),
+            "a.npy: too short for an NPY file: 4 bytes"
+        );
+        assert_eq!(
+            error(b"PK\x03\x04"),
+            "a.npy: not an NPY file: it does not start with the magic \\x93NUMPY"
+        );
+        assert_eq!(
+            error(b"\x93NUMPY\x04\x00\x00\x00"),
+            "a.npy: unsupported NPY format version 4.0; 1.0, 2.0 and 3.0 are supported"
+        );
+        assert_eq!(
+            error(b"\x93NUMPY\x01\x00\xff\x00{}"),
+            "a.npy: the NPY header claims 255 bytes but the file holds 2 after the 10-byte preamble"
+        );
+        assert_eq!(
+            error(&npy(&dict(">f8", false, "(1,)"), &[0; 8])),
+            "a.npy: invalid NPY header \"{'descr': '>f8', 'fortran_order': False, 'shape': (1,), }\": \
+             big-endian data ('>f8') is not supported; save it little-endian, e.g. np.save(path, arr.astype('<f8'))"
+        );
+        let reason = |header: &str| {
+            let e = error(&npy(header, &[]));
+            e.split_once("\": ")
+                .map(|(_, r)| r.to_string())
+                .unwrap_or(e)
+        };
+        assert_eq!(reason(&dict("<c16", false, "(1,)")), "dtype '<c16' is not supported; supported: f4, f8, i1, i2, i4, i8, u1, u2, u4, u8 and b1, little-endian");
+        assert_eq!(reason(&dict("|O", false, "(1,)")), "dtype '|O' is not supported; supported: f4, f8, i1, i2, i4, i8, u1, u2, u4, u8 and b1, little-endian");
+        assert_eq!(
+            reason(&dict("|f4", false, "(1,)")),
+            "dtype '|f4': byte order '|' is only valid for 1-byte types"
+        );
+        assert_eq!(
+            reason("{'descr': '<f4', 'shape': (1,)}"),
+            "the key 'fortran_order' is missing"
+        );
+        assert_eq!(
+            reason("{'descr': '<f4', 'descr': '<f4'}"),
+            "key 'descr' appears twice"
+        );
+        assert_eq!(
+            reason("{'descr': [('a', '<f4')]}"),
+            "a list at byte 10 (structured dtypes are not supported)"
+        );
+        assert_eq!(reason("{'x': 'y'}"), "unexpected key 'x' at byte 1");
+        assert_eq!(
+            reason("{'shape': (1, -1)}"),
+            "expected a non-negative integer at byte 14"
+        );
+        assert_eq!(
+            reason("{'shape': (99999999999999999999,)}"),
+            "dimension 99999999999999999999 at byte 11 is too large"
+        );
+        assert_eq!(reason("{'shape': 3}"), "expected a value at byte 10");
+        assert_eq!(
+            reason("{'descr': 'abc"),
+            "unterminated or escaped string at byte 10"
+        );
+        assert_eq!(
+            reason("{'descr': '<f4'} x"),
+            "unexpected text after the dict at byte 17"
+        );
+        assert_eq!(reason("{'descr': '<f4' 'x'}"), "expected '}' at byte 16");
+        let many = format!("{{'shape': ({})}}", "1,".repeat(33));
+        assert_eq!(reason(&many), "more than 32 dimensions");
+        assert_eq!(
+            error(&npy(&dict("<f8", false, "(2, 3)"), &[0; 40])),
+            "a.npy: shape (2, 3) of '<f8' needs 48 bytes of data but the file holds 40 after the 70-byte header"
+        );
+        assert_eq!(
+            error(&npy(&dict("<f8", false, "(18446744073709551615, 3)"), &[])),
+            "a.npy: shape (18446744073709551615, 3) of '<f8' needs more than 2^64 bytes of data but the file holds 0 after the 89-byte header"
+        );
+        assert_eq!(
+            error(&npy(&dict("<u8", false, "(1,)"), &u64::MAX.to_le_bytes())),
+            "a.npy: element 1 of the '<u8' array exceeds 9223372036854775807, the largest supported integer"
+        );
+    }
+}

@@ -1,0 +1,1046 @@
+//! The data parsers through their public entry points: good fixtures for each
+//! format (`tests/fixtures/data/`, written by `make_fixtures.py`), every bad
+//! input with its exact message, fuzz regressions, and a proptest that feeds
+//! random and mutated bytes to `csv::parse`, `idx::parse` and `npy::parse`.
+//!
+//! **Allocation bound.** A counting global allocator records the largest single
+//! allocation request made by the thread while it parses. For an input of `n`
+//! bytes it must be at most `max(16 × n, 1 MiB)`; for gzip input `n` is the
+//! larger of the compressed and the decompressed length (the decompressed
+//! length is itself capped, by `idx::MAX_DECOMPRESSED` or the limit passed to
+//! `idx::parse_with_limit`). So no header can make a parser allocate for data
+//! that the input does not hold.
+
+use std::alloc::{GlobalAlloc, Layout, System};
+use std::cell::Cell;
+use std::io::{Read, Write};
+use std::path::{Path, PathBuf};
+
+use backprop::data::{
+    csv, idx, load, npy, ClassMap, Elements, HeaderMode, LabelColumn, LoadOptions, RawTarget,
+    SourceKind,
+};
+use proptest::prelude::*;
+
+// ---------------------------------------------------------------------------
+// The peak-allocation tracker
+
+struct PeakAlloc;
+
+thread_local! {
+    static TRACKING: Cell<bool> = const { Cell::new(false) };
+    static PEAK: Cell<usize> = const { Cell::new(0) };
+}
+
+fn note(size: usize) {
+    // `try_with`: allocations during thread teardown are not tracked.
+    let _ = TRACKING.try_with(|t| {
+        if t.get() {
+            let _ = PEAK.try_with(|p| p.set(p.get().max(size)));
+        }
+    });
+}
+
+// SAFETY: forwards every call unchanged to the system allocator; the
+// thread-local bookkeeping (const-initialised `Cell`s, no allocation) has no
+// effect on the memory handed out.
+unsafe impl GlobalAlloc for PeakAlloc {
+    unsafe fn alloc(&self, layout: Layout) -> *mut u8 {
+        note(layout.size());
+        // SAFETY: same contract as our caller's.
+        unsafe { System.alloc(layout) }
+    }
+    unsafe fn dealloc(&self, ptr: *mut u8, layout: Layout) {
+        // SAFETY: same contract as our caller's.
+        unsafe { System.dealloc(ptr, layout) }
+    }
+    unsafe fn alloc_zeroed(&self, layout: Layout) -> *mut u8 {
+        note(layout.size());
+        // SAFETY: same contract as our caller's.
+        unsafe { System.alloc_zeroed(layout) }
+    }
+    unsafe fn realloc(&self, ptr: *mut u8, layout: Layout, new_size: usize) -> *mut u8 {
+        note(new_size);
+        // SAFETY: same contract as our caller's.
+        unsafe { System.realloc(ptr, layout, new_size) }
+    }
+}
+
+#[global_allocator]
+static GLOBAL: PeakAlloc = PeakAlloc;
+
+/// Runs `f`, returning its result and the largest single allocation this
+/// thread requested meanwhile.
+fn peak_alloc<R>(f: impl FnOnce() -> R) -> (R, usize) {
+    PEAK.with(|p| p.set(0));
+    TRACKING.with(|t| t.set(true));
+    let r = f();
+    TRACKING.with(|t| t.set(false));
+    (r, PEAK.with(Cell::get))
+}
+
+#[test]
+fn peak_tracker_sees_allocations() {
+    let (v, peak) = peak_alloc(|| vec![7u8; 5000]);
+    assert!((5000..1 << 20).contains(&peak), "{peak}");
+    let (_, peak) = peak_alloc(|| ());
+    assert_eq!(peak, 0);
+    drop(v);
+}
+
+/// The stated bound for an input of `n` bytes (see the module docs).
+fn alloc_bound(n: usize) -> usize {
+    (16 * n).max(1 << 20)
+}
+
+/// The decompressed length of gzip `bytes` (read up to a cap), else 0.
+fn gunzip_len(bytes: &[u8]) -> usize {
+    if !idx::is_gzip(bytes) {
+        return 0;
+    }
+    let mut out = Vec::new();
+    let _ = flate2::read::GzDecoder::new(bytes)
+        .take(idx::MAX_DECOMPRESSED + 1)
+        .read_to_end(&mut out);
+    out.len()
+}
+
+/// Runs every parser on `bytes`: none may panic, each must stay within the
+/// allocation bound. Returns a description of the first violation.
+fn check_all_parsers(bytes: &[u8], opts: &LoadOptions) -> Result<(), String> {
+    let text = String::from_utf8_lossy(bytes);
+    let (_, peak) = peak_alloc(|| csv::parse(&text, "p.csv", opts).map(drop));
+    if peak > alloc_bound(text.len()) {
+        return Err(format!(
+            "csv::parse allocated {peak} bytes for {} bytes",
+            text.len()
+        ));
+    }
+    let (_, peak) = peak_alloc(|| npy::parse(bytes, "p.npy").map(drop));
+    if peak > alloc_bound(bytes.len()) {
+        return Err(format!(
+            "npy::parse allocated {peak} bytes for {} bytes",
+            bytes.len()
+        ));
+    }
+    let n = bytes.len().max(gunzip_len(bytes));
+    let (_, peak) = peak_alloc(|| idx::parse(bytes, "p.idx").map(drop));
+    if peak > alloc_bound(n) {
+        return Err(format!("idx::parse allocated {peak} bytes for {n} bytes"));
+    }
+    Ok(())
+}
+
+// ---------------------------------------------------------------------------
+// Helpers
+
+fn fixture(name: &str) -> PathBuf {
+    Path::new(env!("CARGO_MANIFEST_DIR"))
+        .join("tests/fixtures/data")
+        .join(name)
+}
+
+fn fixture_bytes(name: &str) -> Vec<u8> {
+    std::fs::read(fixture(name)).unwrap()
+}
+
+fn text_target(v: &[&str]) -> RawTarget {
+    RawTarget::Text(v.iter().map(|s| s.to_string()).collect())
+}
+
+fn with_labels(labels: &str) -> LoadOptions {
+    LoadOptions {
+        labels_path: Some(fixture(labels)),
+        ..LoadOptions::default()
+    }
+}
+
+/// Writes `files` (name, bytes) into a fresh folder, loads the first with
+/// `opts` (a `labels_path` is taken relative to the folder) and returns the
+/// error message with the folder removed, so it starts with the file name.
+fn load_err(files: &[(&str, &[u8])], opts: LoadOptions) -> String {
+    let dir = tempfile::tempdir().unwrap();
+    for (name, bytes) in files {
+        std::fs::write(dir.path().join(name), bytes).unwrap();
+    }
+    let opts = LoadOptions {
+        labels_path: opts.labels_path.map(|p| dir.path().join(p)),
+        ..opts
+    };
+    let err = match load(&dir.path().join(files[0].0), &opts) {
+        Ok(t) => panic!("{} loaded: {t:?}", files[0].0),
+        Err(e) => e.to_string(),
+    };
+    let prefix = format!("{}{}", dir.path().display(), std::path::MAIN_SEPARATOR);
+    err.replace(&prefix, "")
+}
+
+fn csv_err(text: &str) -> String {
+    load_err(&[("d.csv", text.as_bytes())], LoadOptions::default())
+}
+
+fn csv_err_with(text: &str, opts: LoadOptions) -> String {
+    load_err(&[("d.csv", text.as_bytes())], opts)
+}
+
+fn idx_bytes(type_code: u8, dims: &[u32], data: &[u8]) -> Vec<u8> {
+    let mut v = vec![0, 0, type_code, dims.len() as u8];
+    for d in dims {
+        v.extend_from_slice(&d.to_be_bytes());
+    }
+    v.extend_from_slice(data);
+    v
+}
+
+fn npy_bytes(header: &str, data: &[u8]) -> Vec<u8> {
+    let mut v = b"\x93NUMPY\x01\x00".to_vec();
+    v.extend_from_slice(&(header.len() as u16).to_le_bytes());
+    v.extend_from_slice(header.as_bytes());
+    v.extend_from_slice(data);
+    v
+}
+
+fn gzip(bytes: &[u8]) -> Vec<u8> {
+    let mut e = flate2::write::GzEncoder::new(Vec::new(), flate2::Compression::best());
+    e.write_all(bytes).unwrap();
+    e.finish().unwrap()
+}
+
+const X: [f32; 6] = [0.5, -1.0, 2.0, 3.25, 0.0, -0.125];
+const PIXELS: [f32; 12] = [
+    0.0, 255.0, 128.0, 1.0, 2.0, 3.0, 4.0, 5.0, 250.0, 251.0, 252.0, 253.0,
+];
+
+// ---------------------------------------------------------------------------
+// (a) Good fixtures
+
+#[test]
+fn csv_with_header_string_labels_and_crlf() {
+    let t = load(&fixture("iris_small.csv"), &LoadOptions::default()).unwrap();
+    assert_eq!(t.kind, SourceKind::Csv);
+    assert_eq!(t.feature_names, ["sepal_length", "sepal_width"]);
+    assert_eq!((t.x.rows(), t.x.cols()), (4, 2));
+    assert_eq!(t.x.as_slice(), &[5.1, 3.5, 7.0, 3.2, 6.3, -0.33, 4.9, 3.0]);
+    assert_eq!(
+        t.target,
+        text_target(&["setosa", "versicolor", "virginica", "setosa"])
+    );
+    assert_eq!(t.first_data_line, Some(2));
+    assert_eq!(t.target_column.as_deref(), Some("column 'species'"));
+    assert!(!t.pixel_data && t.pixel_scale().is_none());
+    let classes = t.class_map().unwrap();
+    assert_eq!(classes.names(), ["setosa", "versicolor", "virginica"]);
+    assert_eq!(t.class_indices(&classes).unwrap(), [0, 1, 2, 0]);
+    assert_eq!(
+        t.numeric_targets().unwrap_err().to_string(),
+        format!(
+            "{}:2: column 'species': 'setosa' is not a number",
+            fixture("iris_small.csv").display()
+        )
+    );
+}
+
+#[test]
+fn csv_without_header_label_first() {
+    let opts = LoadOptions {
+        label: Some(LabelColumn::Index(0)),
+        ..LoadOptions::default()
+    };
+    let t = load(&fixture("no_header.csv"), &opts).unwrap();
+    assert_eq!(t.feature_names, ["column 2", "column 3"]);
+    assert_eq!(t.x.as_slice(), &[0.5, 2.0, 1.5, -4.0, 2.5, 8.0]);
+    assert_eq!(t.target, text_target(&["1", "0", "1"]));
+    assert_eq!(t.first_data_line, Some(1));
+    assert_eq!(t.class_map().unwrap().names(), ["0", "1"]);
+    // Default: the last column is the label, and the first line is still data.
+    let t = load(&fixture("no_header.csv"), &LoadOptions::default()).unwrap();
+    assert_eq!(t.feature_names, ["column 1", "column 2"]);
+    assert_eq!(t.numeric_targets().unwrap(), [2.0, -4.0, 8.0]);
+    // No label column: every column is a feature.
+    let opts = LoadOptions {
+        label: None,
+        ..LoadOptions::default()
+    };
+    let t = load(&fixture("no_header.csv"), &opts).unwrap();
+    assert_eq!((t.x.cols(), &t.target), (3, &RawTarget::None));
+}
+
+#[test]
+fn csv_semicolons_and_a_named_numeric_target() {
+    let opts = LoadOptions {
+        label: Some(LabelColumn::Name("price".into())),
+        delimiter: b';',
+        ..LoadOptions::default()
+    };
+    let t = load(&fixture("semicolon.csv"), &opts).unwrap();
+    assert_eq!(t.feature_names, ["x", "y"]);
+    assert_eq!(t.x.as_slice(), &[1.0, 2.0, 2.0, 4.0, 3.0, 6.0]);
+    assert_eq!(t.numeric_targets().unwrap(), [10.5, 20.25, -1.0]);
+}
+
+#[test]
+fn tsv_extension_selects_tabs() {
+    let t = load(&fixture("tabs.tsv"), &LoadOptions::default()).unwrap();
+    assert_eq!(t.feature_names, ["a", "b"]);
+    assert_eq!(t.x.as_slice(), &[1.0, 2.0, 3.0, 4.0]);
+    assert_eq!(t.class_map().unwrap().names(), ["no", "yes"]);
+}
+
+#[test]
+fn idx_images_and_labels_plain_and_gzip() {
+    for (images, labels) in [
+        ("images-idx3-ubyte", "labels-idx1-ubyte"),
+        ("images-idx3-ubyte.gz", "labels-idx1-ubyte.gz"),
+        ("images-idx3-ubyte", "labels-idx1-ubyte.gz"),
+    ] {
+        let t = load(&fixture(images), &with_labels(labels)).unwrap();
+        assert_eq!(t.kind, SourceKind::Idx, "{images}");
+        assert_eq!((t.x.rows(), t.x.cols()), (3, 4));
+        assert_eq!(t.x.as_slice(), &PIXELS);
+        assert!(t.pixel_data);
+        assert_eq!(t.pixel_scale(), Some(255.0));
+        assert_eq!(t.feature_names[3], "pixel 4");
+        assert_eq!(t.target, text_target(&["7", "0", "7"]));
+        assert_eq!(t.target_source, fixture(labels).display().to_string());
+        let classes = t.class_map().unwrap();
+        assert_eq!(classes.len(), 8); // integer labels: classes 0..=7
+        assert_eq!(t.class_indices(&classes).unwrap(), [7, 0, 7]);
+    }
+    // Without labels: features only.
+    let t = load(&fixture("images-idx3-ubyte.gz"), &LoadOptions::default()).unwrap();
+    assert_eq!(t.target, RawTarget::None);
+}
+
+#[test]
+fn idx_i32_labels_and_f32_features() {
+    let t = load(
+        &fixture("images-idx3-ubyte"),
+        &with_labels("labels_i32.idx"),
+    )
+    .unwrap();
+    assert_eq!(t.target, text_target(&["70000", "-1", "70000"]));
+    assert_eq!(t.class_map().unwrap().names(), ["-1", "70000"]);
+    assert_eq!(t.numeric_targets().unwrap(), [70000.0, -1.0, 70000.0]);
+    let t = load(&fixture("features_f32.idx"), &LoadOptions::default()).unwrap();
+    assert_eq!((t.x.rows(), t.x.cols()), (2, 3));
+    assert_eq!(t.x.as_slice(), &X);
+    assert!(!t.pixel_data);
+    assert_eq!(t.feature_names, ["feature 1", "feature 2", "feature 3"]);
+}
+
+#[test]
+fn npy_features_of_each_type() {
+    for name in ["x_f32.npy", "x_f64.npy", "x_fortran.npy"] {
+        let t = load(&fixture(name), &LoadOptions::default()).unwrap();
+        assert_eq!(t.kind, SourceKind::Npy);
+        assert_eq!((t.x.rows(), t.x.cols()), (3, 2), "{name}");
+        assert_eq!(t.x.as_slice(), &X, "{name}");
+        assert!(!t.pixel_data);
+    }
+    let t = load(&fixture("x_i64.npy"), &LoadOptions::default()).unwrap();
+    assert_eq!(t.x.as_slice(), &[1.0, -2.0, 3.0, -4.0, 5.0, 1048576.0]);
+    let t = load(&fixture("x_u8.npy"), &LoadOptions::default()).unwrap();
+    assert_eq!((t.x.rows(), t.x.cols()), (3, 4));
+    assert_eq!(t.x.as_slice(), &PIXELS);
+    assert_eq!(t.pixel_scale(), Some(255.0));
+}
+
+#[test]
+fn npy_labels_of_each_type() {
+    let labels = |name: &str| load(&fixture("x_f32.npy"), &with_labels(name)).unwrap();
+    assert_eq!(labels("y_u8.npy").target, text_target(&["1", "0", "1"]));
+    let t = labels("y_i64.npy");
+    assert_eq!(t.target, text_target(&["2", "0", "1"]));
+    assert_eq!(t.class_map().unwrap().names(), ["0", "1", "2"]);
+    // Float labels keep their value: 1.5 is a regression target, or a string class.
+    let t = labels("y_f32.npy");
+    assert_eq!(t.target, text_target(&["1", "0", "1.5"]));
+    assert_eq!(t.numeric_targets().unwrap(), [1.0, 0.0, 1.5]);
+    let t = labels("y_f64.npy"); // shape (3, 1)
+    assert_eq!(t.numeric_targets().unwrap(), [0.25, -2.0, 1000.0]);
+    // IDX labels for NPY features, and NPY labels for IDX images.
+    let t = load(&fixture("x_f64.npy"), &with_labels("labels-idx1-ubyte")).unwrap();
+    assert_eq!(t.target, text_target(&["7", "0", "7"]));
+    let t = load(&fixture("images-idx3-ubyte"), &with_labels("y_u8.npy")).unwrap();
+    assert_eq!(t.target, text_target(&["1", "0", "1"]));
+}
+
+#[test]
+fn byte_level_entry_points_agree_with_load() {
+    let a = idx::parse(&fixture_bytes("images-idx3-ubyte.gz"), "i").unwrap();
+    assert_eq!(
+        a,
+        idx::parse(&fixture_bytes("images-idx3-ubyte"), "i").unwrap()
+    );
+    assert_eq!(
+        (a.shape.as_slice(), a.dtype.as_str()),
+        (&[3, 2, 2][..], "u8")
+    );
+    let a = npy::parse(&fixture_bytes("x_fortran.npy"), "f").unwrap();
+    let b = npy::parse(&fixture_bytes("x_f64.npy"), "f").unwrap();
+    assert_eq!(a.data, b.data);
+    assert_eq!(
+        a.data,
+        Elements::F64(X.iter().map(|&v| f64::from(v)).collect())
+    );
+    let text = std::fs::read_to_string(fixture("iris_small.csv")).unwrap();
+    let t = csv::parse(&text, "iris", &LoadOptions::default()).unwrap();
+    let loaded = load(&fixture("iris_small.csv"), &LoadOptions::default()).unwrap();
+    assert_eq!((t.x, t.target), (loaded.x, loaded.target));
+}
+
+// ---------------------------------------------------------------------------
+// (b) Bad inputs: exact messages
+
+#[test]
+fn csv_structure_errors() {
+    assert_eq!(csv_err(""), "d.csv: the file is empty");
+    assert_eq!(
+        csv_err("a,b,label\n"),
+        "d.csv: no data rows after the header"
+    );
+    assert_eq!(csv_err("a,b,label"), "d.csv: no data rows after the header");
+    assert_eq!(
+        csv_err("a,b,label\n1,2,x\n1,y\n"),
+        "d.csv:3: expected 3 fields, found 2"
+    );
+    assert_eq!(
+        csv_err("a,label\n1,x,5\n"),
+        "d.csv:2: expected 2 fields, found 3"
+    );
+    assert_eq!(
+        csv_err("a,b,label\n1,zz\n"),
+        "d.csv:2: expected 3 fields, found 2"
+    );
+    assert_eq!(csv_err("a,label\n1,x\n\n2,y\n"), "d.csv:3: empty line");
+    assert_eq!(csv_err("a,label\n1,x\n\n"), "d.csv:3: empty line");
+    assert_eq!(csv_err("\n1,2\n"), "d.csv:1: empty line");
+    assert_eq!(
+        csv_err("a,,label\n1,2,3\n"),
+        "d.csv:1: header: column 2 has an empty name"
+    );
+    assert_eq!(
+        csv_err("label\nx\n"),
+        "d.csv:1: the first line has 1 field; need at least one feature column and a label column"
+    );
+    assert_eq!(
+        csv_err("a,label\n1,\n"),
+        "d.csv:2: column 'label': empty field"
+    );
+    assert_eq!(
+        load_err(
+            &[("d.csv", b"a,label\n1,x\n\xff,y\n")],
+            LoadOptions::default()
+        ),
+        "d.csv:3: invalid UTF-8 at byte 12; a CSV file must be UTF-8 text"
+    );
+}
+
+#[test]
+fn csv_value_errors() {
+    let mut text = String::from("age,weight,label\n");
+    for i in 0..15 {
+        text.push_str(&format!("{i},70.5,{}\n", i % 2));
+    }
+    text.push_str("abc,70,1\n");
+    assert_eq!(
+        load_err(&[("data.csv", text.as_bytes())], LoadOptions::default()),
+        "data.csv:17: column 'age': 'abc' is not a number"
+    );
+    assert_eq!(
+        csv_err("a,b,label\n1,NaN,x\n"),
+        "d.csv:2: column 'b': 'NaN' is not finite"
+    );
+    assert_eq!(
+        csv_err("a,b,label\n1,2,x\ninf,2,y\n"),
+        "d.csv:3: column 'a': 'inf' is not finite"
+    );
+    assert_eq!(
+        csv_err("a,label\n-infinity,x\n"),
+        "d.csv:2: column 'a': '-infinity' is not finite"
+    );
+    assert_eq!(
+        csv_err("a,label\n1e39,x\n"),
+        "d.csv:2: column 'a': '1e39' is out of the f32 range"
+    );
+    assert_eq!(
+        csv_err("a,b,label\n1,,x\n"),
+        "d.csv:2: column 'b': empty field"
+    );
+    // Without a header, columns are named by 1-based position.
+    assert_eq!(
+        csv_err("1,2,x\n3,4,y\n5,six,z\n"),
+        "d.csv:3: column 2: 'six' is not a number"
+    );
+    let absent = LoadOptions {
+        header: HeaderMode::Absent,
+        ..LoadOptions::default()
+    };
+    assert_eq!(
+        csv_err_with("a,b,c\n", absent),
+        "d.csv:1: column 1: 'a' is not a number"
+    );
+}
+
+#[test]
+fn csv_label_column_errors() {
+    let by_name = |name: &str| LoadOptions {
+        label: Some(LabelColumn::Name(name.into())),
+        ..LoadOptions::default()
+    };
+    assert_eq!(
+        csv_err_with("a,b,label\n1,2,3\n", by_name("price")),
+        "d.csv: no column named 'price'; the columns are 'a', 'b', 'label'"
+    );
+    let many: Vec<String> = (0..25).map(|i| format!("c{i}")).collect();
+    let text = format!("{}\n{}\n", many.join(","), vec!["1"; 25].join(","));
+    assert_eq!(
+        csv_err_with(&text, by_name("y")),
+        "d.csv: no column named 'y'; the columns are 'c0', 'c1', 'c2', 'c3', 'c4', 'c5', \
+         'c6', 'c7', 'c8', 'c9', 'c10', 'c11', 'c12', 'c13', 'c14', 'c15', 'c16', 'c17', \
+         'c18', 'c19', … (25 in all)"
+    );
+    assert_eq!(
+        csv_err_with("1,2,3\n4,5,6\n", by_name("price")),
+        "d.csv: the label column is given by name ('price') but the file has no header row \
+         (its first line holds only numbers)"
+    );
+    assert_eq!(
+        csv_err_with("a,a,b\n1,2,3\n", by_name("a")),
+        "d.csv: the header names more than one column 'a'"
+    );
+    let index = |i| LoadOptions {
+        label: Some(LabelColumn::Index(i)),
+        ..LoadOptions::default()
+    };
+    assert_eq!(
+        csv_err_with("a,b,label\n1,2,3\n", index(5)),
+        "d.csv: label column index 5 is out of range: the first line has 3 columns \
+         (indices 0 to 2)"
+    );
+    assert_eq!(
+        csv_err_with("a,b,label\n1,2,3\n", index(3)),
+        "d.csv: label column index 3 is out of range: the first line has 3 columns \
+         (indices 0 to 2)"
+    );
+}
+
+#[test]
+fn csv_option_errors() {
+    let delimiter = |d| LoadOptions {
+        delimiter: d,
+        ..LoadOptions::default()
+    };
+    assert_eq!(
+        csv_err_with("a,b\n1,2\n", delimiter(b'\n')),
+        "invalid option --delimiter: '\\n' cannot separate fields; use one ASCII character \
+         other than a line break"
+    );
+    assert_eq!(
+        csv_err_with("a,b\n1,2\n", delimiter(0xe9)),
+        "invalid option --delimiter: 'é' cannot separate fields; use one ASCII character \
+         other than a line break"
+    );
+    let labels = LoadOptions {
+        labels_path: Some("y.npy".into()),
+        ..LoadOptions::default()
+    };
+    assert_eq!(
+        load_err(&[("d.csv", b"a,b\n1,2\n"), ("y.npy", b"")], labels),
+        "invalid option --labels: d.csv is a CSV file, which holds its labels in a column; \
+         a labels file is for IDX and NPY data"
+    );
+}
+
+#[test]
+fn unknown_labels_and_bad_regression_targets() {
+    let opts = LoadOptions::default();
+    let train = csv::parse("w,kind\n1,cat\n2,dog\n", "train.csv", &opts).unwrap();
+    let classes = train.class_map().unwrap();
+    let test = csv::parse("w,kind\n1,dog\n2,cow\n", "test.csv", &opts).unwrap();
+    assert_eq!(
+        test.class_indices(&classes).unwrap_err().to_string(),
+        "test.csv:3: column 'kind': unknown class label 'cow'; the known classes are 'cat', 'dog'"
+    );
+    let labels: Vec<String> = ["dog", "cow"].iter().map(|s| s.to_string()).collect();
+    assert_eq!(
+        classes.encode(&labels, "test.csv").unwrap_err().to_string(),
+        "test.csv: row 2: unknown class label 'cow'; the known classes are 'cat', 'dog'"
+    );
+    let one = csv::parse("w,kind\n1,cat\n2,cat\n", "one.csv", &opts).unwrap();
+    assert_eq!(
+        one.class_map().unwrap_err().to_string(),
+        "one.csv: need at least 2 classes, found 1 ('cat')"
+    );
+    let big = csv::parse("w,k\n1,0\n2,70000\n", "big.csv", &opts).unwrap();
+    assert_eq!(
+        big.class_map().unwrap_err().to_string(),
+        "big.csv: row 2: label '70000' is too large for a class index; at most 65536 classes \
+         (0..65535) are supported (for a numeric target, use a regression head)"
+    );
+    let nan = csv::parse("w,y\n1,2\n2,nan\n", "r.csv", &opts).unwrap();
+    assert_eq!(
+        nan.numeric_targets().unwrap_err().to_string(),
+        "r.csv:3: column 'y': 'nan' is not finite"
+    );
+    let no_target = csv::parse(
+        "1,2\n",
+        "p.csv",
+        &LoadOptions {
+            label: None,
+            ..LoadOptions::default()
+        },
+    )
+    .unwrap();
+    assert_eq!(
+        no_target.numeric_targets().unwrap_err().to_string(),
+        "p.csv: no label column was read"
+    );
+    // Array labels are named by row.
+    let dir = tempfile::tempdir().unwrap();
+    let y = npy_bytes(
+        "{'descr': '<f4', 'fortran_order': False, 'shape': (3,), }",
+        &[0, 0, 0, 0, 0, 0, 0xc0, 0x7f, 0, 0, 0, 0],
+    );
+    std::fs::write(dir.path().join("y.npy"), y).unwrap();
+    let t = load(
+        &fixture("x_f32.npy"),
+        &LoadOptions {
+            labels_path: Some(dir.path().join("y.npy")),
+            ..LoadOptions::default()
+        },
+    )
+    .unwrap();
+    let err = t.numeric_targets().unwrap_err().to_string();
+    assert_eq!(
+        err,
+        format!(
+            "{}: row 2: 'NaN' is not finite",
+            dir.path().join("y.npy").display()
+        )
+    );
+    let t = load(&fixture("x_f32.npy"), &LoadOptions::default()).unwrap();
+    assert_eq!(
+        t.class_map().unwrap_err().to_string(),
+        format!(
+            "{}: no labels: give the labels file (--labels)",
+            fixture("x_f32.npy").display()
+        )
+    );
+}
+
+#[test]
+fn idx_errors() {
+    let opts = LoadOptions::default;
+    let mut absurd = idx_bytes(0x08, &[u32::MAX, 28, 28], &[]);
+    absurd.extend_from_slice(&[0; 1234]);
+    assert_eq!(
+        load_err(&[("train-images-idx3-ubyte", &absurd)], opts()),
+        "train-images-idx3-ubyte: header claims 4294967295×28×28 u8 values (3367254359280 \
+         bytes) but the file holds 1234 bytes after the 16-byte header"
+    );
+    let (_, peak) = peak_alloc(|| idx::parse(&absurd, "a").map(drop));
+    assert!(
+        peak < 4096,
+        "allocated {peak} bytes before rejecting the header"
+    );
+    assert_eq!(
+        load_err(&[("images.idx.gz", &gzip(&absurd))], opts()),
+        "images.idx.gz: header claims 4294967295×28×28 u8 values (3367254359280 bytes) but \
+         the file decompresses to 1234 bytes after the 16-byte header"
+    );
+    let truncated = idx_bytes(0x08, &[3, 2, 2], &[1; 11]);
+    assert_eq!(
+        load_err(&[("t.idx", &truncated)], opts()),
+        "t.idx: header claims 3×2×2 u8 values (12 bytes) but the file holds 11 bytes after \
+         the 16-byte header"
+    );
+    assert_eq!(
+        load_err(&[("t.idx", &truncated[..9])], opts()),
+        "t.idx: the IDX header needs 16 bytes for 3 dimensions but the file holds 9"
+    );
+    assert_eq!(
+        load_err(&[("m.idx", b"PK\x03\x04\0\0\0\0")], opts()),
+        "m.idx: not an IDX file: it starts with bytes 0x50 0x4b, expected 0x00 0x00"
+    );
+    assert_eq!(
+        load_err(&[("m.idx", &idx_bytes(0x0A, &[1], &[0]))], opts()),
+        "m.idx: unknown IDX element type 0x0a; expected 0x08 (u8), 0x09 (i8), 0x0b (i16), \
+         0x0c (i32), 0x0d (f32) or 0x0e (f64)"
+    );
+    assert_eq!(
+        load_err(&[("m.idx", &idx_bytes(0x08, &[1; 5], &[0]))], opts()),
+        "m.idx: IDX header gives 5 dimensions; 1 to 4 are supported"
+    );
+    let gz = gzip(&idx_bytes(0x08, &[3], &[1, 2, 3]));
+    assert!(
+        load_err(&[("c.gz", &gz[..gz.len() - 4])], opts()).starts_with("c.gz: corrupt gzip data: ")
+    );
+    assert_eq!(
+        load_err(&[("e.idx", &idx_bytes(0x08, &[0, 4], &[]))], opts()),
+        "e.idx: no samples (shape (0, 4))"
+    );
+    let nan = idx_bytes(0x0D, &[1, 2], &[0, 0, 0, 0, 0x7f, 0xc0, 0, 0]);
+    assert_eq!(
+        load_err(&[("n.idx", &nan)], opts()),
+        "n.idx: row 1, column 2: value NaN is not finite; features must be finite"
+    );
+}
+
+#[test]
+fn idx_label_file_errors() {
+    let images = fixture_bytes("images-idx3-ubyte");
+    let labels = |name: &str| LoadOptions {
+        labels_path: Some(name.into()),
+        ..LoadOptions::default()
+    };
+    let two = idx_bytes(0x08, &[2], &[1, 2]);
+    assert_eq!(
+        load_err(&[("i.idx", &images), ("l.idx", &two)], labels("l.idx")),
+        "l.idx: 2 labels for the 3 samples of i.idx"
+    );
+    let wide = idx_bytes(0x08, &[3, 2], &[0; 6]);
+    assert_eq!(
+        load_err(&[("i.idx", &images), ("l.idx", &wide)], labels("l.idx")),
+        "l.idx: labels must be a 1-D array (one label per sample), found shape (3, 2)"
+    );
+    assert_eq!(
+        load_err(
+            &[("i.idx", &images), ("l.csv", b"1\n2\n3\n")],
+            labels("l.csv")
+        ),
+        "l.csv: a labels file must be an IDX or NPY array (.idx, -ubyte, .gz, .npy)"
+    );
+    assert!(load_err(&[("i.idx", &images)], labels("missing.idx")).starts_with("missing.idx: "));
+    let column = LoadOptions {
+        label: Some(LabelColumn::Index(0)),
+        ..LoadOptions::default()
+    };
+    assert_eq!(
+        load_err(&[("i.idx", &images)], column),
+        "invalid option --label-column: i.idx is not a CSV file; IDX and NPY labels come from \
+         a separate file (--labels)"
+    );
+}
+
+#[test]
+fn gzip_bomb_is_capped() {
+    // 8 MiB of zeros under an IDX header compresses to about 8 KiB.
+    let raw = idx_bytes(0x08, &[8 << 20], &vec![0; 8 << 20]);
+    let bomb = gzip(&raw);
+    assert!(bomb.len() < 64 << 10, "{}", bomb.len());
+    let (r, peak) = peak_alloc(|| idx::parse_with_limit(&bomb, "bomb.gz", 1 << 20).map(drop));
+    assert_eq!(
+        r.unwrap_err().to_string(),
+        "bomb.gz: gzip data decompresses to more than 1048576 bytes, the limit"
+    );
+    assert!(peak < 1 << 20, "allocated {peak} bytes for a capped stream");
+    // Under the default cap it loads, allocating the decompressed size once.
+    let (r, peak) = peak_alloc(|| idx::parse(&bomb, "bomb.gz").map(|a| a.len()));
+    assert_eq!(r.unwrap(), 8 << 20);
+    assert!(peak <= raw.len(), "{peak}");
+}
+
+#[test]
+fn npy_errors() {
+    let opts = LoadOptions::default;
+    let header = |descr: &str, shape: &str| {
+        format!("{{'descr': '{descr}', 'fortran_order': False, 'shape': {shape}, }}")
+    };
+    assert_eq!(
+        load_err(&[("x.npy", b"PK\x03\x04 not numpy")], opts()),
+        "x.npy: not an NPY file: it does not start with the magic \\x93NUMPY"
+    );
+    assert_eq!(
+        load_err(&[("x.npy", b"\x93NUMPY\x01")], opts()),
+        "x.npy: too short for an NPY file: 7 bytes"
+    );
+    assert_eq!(
+        load_err(&[("x.npy", b"\x93NUMPY\x09\x00\x10\x00")], opts()),
+        "x.npy: unsupported NPY format version 9.0; 1.0, 2.0 and 3.0 are supported"
+    );
+    assert_eq!(
+        load_err(
+            &[(
+                "x.npy",
+                &npy_bytes("{'descr': '<f4', 'shape': (1,)}", &[0; 4])
+            )],
+            opts()
+        ),
+        "x.npy: invalid NPY header \"{'descr': '<f4', 'shape': (1,)}\": the key \
+         'fortran_order' is missing"
+    );
+    assert_eq!(
+        load_err(
+            &[(
+                "x.npy",
+                &npy_bytes("{'descr': '<f4', 'fortran_order': Maybe}", &[])
+            )],
+            opts()
+        ),
+        "x.npy: invalid NPY header \"{'descr': '<f4', 'fortran_order': Maybe}\": expected a \
+         value at byte 34"
+    );
+    let be = npy_bytes(&header(">f8", "(1,)"), &[0; 8]);
+    assert_eq!(
+        load_err(&[("x.npy", &be)], opts()),
+        "x.npy: invalid NPY header \"{'descr': '>f8', 'fortran_order': False, 'shape': (1,), }\": \
+         big-endian data ('>f8') is not supported; save it little-endian, e.g. \
+         np.save(path, arr.astype('<f8'))"
+    );
+    let short = npy_bytes(&header("<f4", "(2, 3)"), &[0; 20]);
+    assert_eq!(
+        load_err(&[("x.npy", &short)], opts()),
+        "x.npy: shape (2, 3) of '<f4' needs 24 bytes of data but the file holds 20 after the \
+         69-byte header"
+    );
+    let absurd = npy_bytes(&header("<f8", "(4294967295, 4294967295, 784)"), &[0; 64]);
+    assert_eq!(
+        load_err(&[("x.npy", &absurd)], opts()),
+        "x.npy: shape (4294967295, 4294967295, 784) of '<f8' needs more than 2^64 bytes of \
+         data but the file holds 64 after the 92-byte header"
+    );
+    let (_, peak) = peak_alloc(|| npy::parse(&absurd, "a").map(drop));
+    assert!(
+        peak < 4096,
+        "allocated {peak} bytes before rejecting the header"
+    );
+    let nan = npy_bytes(
+        &header("<f8", "(1, 2)"),
+        &[&[0u8; 8][..], &f64::NAN.to_le_bytes()].concat(),
+    );
+    assert_eq!(
+        load_err(&[("x.npy", &nan)], opts()),
+        "x.npy: row 1, column 2: value NaN is not finite; features must be finite"
+    );
+    let scalar = npy_bytes(&header("<f4", "()"), &[0; 4]);
+    assert_eq!(
+        load_err(&[("x.npy", &scalar)], opts()),
+        "x.npy: a 0-dimensional array (shape ()) holds no samples"
+    );
+}
+
+#[test]
+fn npy_nd_features_flatten() {
+    let a = npy_bytes(
+        "{'descr': '|u1', 'fortran_order': False, 'shape': (2, 2, 3), }",
+        &[0, 1, 2, 3, 4, 5, 6, 7, 8, 9, 10, 11],
+    );
+    let dir = tempfile::tempdir().unwrap();
+    std::fs::write(dir.path().join("a"), a).unwrap(); // no extension: sniffed
+    let t = load(&dir.path().join("a"), &LoadOptions::default()).unwrap();
+    assert_eq!(t.kind, SourceKind::Npy);
+    assert_eq!((t.x.rows(), t.x.cols()), (2, 6));
+    assert_eq!(t.x.row(1), &[6.0, 7.0, 8.0, 9.0, 10.0, 11.0]);
+}
+
+#[test]
+fn missing_file_is_an_io_error_naming_it() {
+    let err = load(Path::new("/nonexistent/d.csv"), &LoadOptions::default()).unwrap_err();
+    assert!(err.to_string().starts_with("/nonexistent/d.csv: "), "{err}");
+    assert!(matches!(err, backprop::Error::Io { .. }));
+}
+
+#[test]
+fn class_map_round_trips_through_names() {
+    let fitted = ClassMap::fit(&["b".to_string(), "a".to_string()]).unwrap();
+    let again = ClassMap::from_names(fitted.names().to_vec()).unwrap();
+    assert_eq!(fitted, again);
+}
+
+// ---------------------------------------------------------------------------
+// (c) Robustness: random and mutated bytes
+
+/// Every fixture, as bytes.
+fn fixtures() -> Vec<Vec<u8>> {
+    let mut names: Vec<PathBuf> = std::fs::read_dir(fixture(""))
+        .unwrap()
+        .map(|e| e.unwrap().path())
+        .filter(|p| p.extension().map_or(true, |e| e != "py"))
+        .collect();
+    names.sort();
+    names.iter().map(|p| std::fs::read(p).unwrap()).collect()
+}
+
+/// One edit of a byte string.
+#[derive(Clone, Debug)]
+enum Mutation {
+    Flip(usize, u8),
+    Set(usize, u8),
+    Insert(usize, u8),
+    Delete(usize),
+    Truncate(usize),
+    /// Overwrite 4 bytes with a big- or little-endian u32 (header sizes).
+    Word(usize, u32, bool),
+}
+
+fn mutation() -> impl Strategy<Value = Mutation> {
+    let pos = any::<usize>();
+    let word = prop_oneof![
+        Just(0u32),
+        Just(1),
+        Just(u32::MAX),
+        Just(u32::MAX / 2),
+        Just(1 << 20),
+        any::<u32>()
+    ];
+    prop_oneof![
+        (pos, 1..=255u8).prop_map(|(p, b)| Mutation::Flip(p, b)),
+        (pos, any::<u8>()).prop_map(|(p, b)| Mutation::Set(p, b)),
+        (pos, any::<u8>()).prop_map(|(p, b)| Mutation::Insert(p, b)),
+        pos.prop_map(Mutation::Delete),
+        pos.prop_map(Mutation::Truncate),
+        (pos, word, any::<bool>()).prop_map(|(p, w, be)| Mutation::Word(p, w, be)),
+    ]
+}
+
+fn apply(bytes: &mut Vec<u8>, m: &Mutation) {
+    let at = |p: usize, len: usize| if len == 0 { 0 } else { p % len };
+    match *m {
+        Mutation::Flip(p, b) if !bytes.is_empty() => {
+            let i = at(p, bytes.len());
+            bytes[i] ^= b;
+        }
+        Mutation::Set(p, b) if !bytes.is_empty() => {
+            let i = at(p, bytes.len());
+            bytes[i] = b;
+        }
+        Mutation::Insert(p, b) => {
+            let i = at(p, bytes.len() + 1);
+            bytes.insert(i, b);
+        }
+        Mutation::Delete(p) if !bytes.is_empty() => {
+            let i = at(p, bytes.len());
+            bytes.remove(i);
+        }
+        Mutation::Truncate(p) => {
+            let i = at(p, bytes.len() + 1);
+            bytes.truncate(i);
+        }
+        Mutation::Word(p, w, be) if bytes.len() >= 4 => {
+            let i = at(p, bytes.len() - 3);
+            let w = if be { w.to_be_bytes() } else { w.to_le_bytes() };
+            bytes[i..i + 4].copy_from_slice(&w);
+        }
+        _ => {}
+    }
+}
+
+fn load_options() -> impl Strategy<Value = LoadOptions> {
+    let label = prop_oneof![
+        Just(None),
+        Just(Some(LabelColumn::Last)),
+        (0..4usize).prop_map(|i| Some(LabelColumn::Index(i))),
+        Just(Some(LabelColumn::Name("species".into()))),
+    ];
+    let header = prop_oneof![
+        Just(HeaderMode::Auto),
+        Just(HeaderMode::Present),
+        Just(HeaderMode::Absent)
+    ];
+    let delimiter = prop_oneof![Just(b','), Just(b';'), Just(b'\t')];
+    (label, header, delimiter).prop_map(|(label, header, delimiter)| LoadOptions {
+        label,
+        header,
+        delimiter,
+        labels_path: None,
+    })
+}
+
+proptest! {
+    #![proptest_config(ProptestConfig { cases: 1000, ..ProptestConfig::default() })]
+
+    /// Random bytes: every parser returns Ok or Err within the allocation bound.
+    #[test]
+    fn random_bytes_never_panic(bytes in proptest::collection::vec(any::<u8>(), 0..2048),
+                                opts in load_options()) {
+        if let Err(e) = check_all_parsers(&bytes, &opts) {
+            return Err(TestCaseError::fail(format!("{e}; input {bytes:?}")));
+        }
+    }
+
+    /// Random bytes behind a valid magic, so the header parsers get exercised.
+    #[test]
+    fn random_headers_never_panic(kind in 0..3u8,
+                                  tail in proptest::collection::vec(any::<u8>(), 0..512)) {
+        let mut bytes = match kind {
+            0 => b"\x93NUMPY\x01\x00".to_vec(),
+            1 => vec![0, 0, 0x08, 3],
+            _ => vec![0, 0, 0x0D, 2],
+        };
+        bytes.extend_from_slice(&tail);
+        if let Err(e) = check_all_parsers(&bytes, &LoadOptions::default()) {
+            return Err(TestCaseError::fail(format!("{e}; input {bytes:?}")));
+        }
+    }
+
+    /// Fixtures with up to 8 random edits: Ok or Err, within the bound.
+    #[test]
+    fn mutated_fixtures_never_panic(pick in any::<usize>(),
+                                    edits in proptest::collection::vec(mutation(), 1..8),
+                                    opts in load_options()) {
+        let all = fixtures();
+        let mut bytes = all[pick % all.len()].clone();
+        for m in &edits {
+            apply(&mut bytes, m);
+        }
+        if let Err(e) = check_all_parsers(&bytes, &opts) {
+            return Err(TestCaseError::fail(format!("{e}; input {bytes:?}")));
+        }
+    }
+
+    /// Mutated gzip IDX fixtures: the decompressed stream gets edited too.
+    #[test]
+    fn mutated_gzip_payloads_never_panic(edits in proptest::collection::vec(mutation(), 1..6)) {
+        let mut raw = fixture_bytes("images-idx3-ubyte");
+        for m in &edits {
+            apply(&mut raw, m);
+        }
+        let bytes = gzip(&raw);
+        if let Err(e) = check_all_parsers(&bytes, &LoadOptions::default()) {
+            return Err(TestCaseError::fail(format!("{e}; payload {raw:?}")));
+        }
+    }
+}
+
+// ---------------------------------------------------------------------------
+// Load speed
+
+/// Load speed of a large CSV against reading it: `BACKPROP_BIG_CSV=/tmp/big.csv
+/// cargo test --release --test parsers -- --ignored --nocapture csv_load_speed`.
+/// Prints the best of 3 for `std::fs::read` and for `load` (which includes the read).
+#[test]
+#[ignore = "needs a large CSV file named by BACKPROP_BIG_CSV"]
+fn csv_load_speed() {
+    let Ok(path) = std::env::var("BACKPROP_BIG_CSV") else {
+        eprintln!("BACKPROP_BIG_CSV is not set; nothing to measure");
+        return;
+    };
+    let path = Path::new(&path);
+    let best = |f: &mut dyn FnMut()| {
+        (0..3)
+            .map(|_| {
+                let t = std::time::Instant::now();
+                f();
+                t.elapsed().as_secs_f64()
+            })
+            .fold(f64::INFINITY, f64::min)
+    };
+    let mut len = 0;
+    let read = best(&mut || len = std::fs::read(path).unwrap().len());
+    let mut rows = 0;
+    let load_s = best(&mut || rows = load(path, &LoadOptions::default()).unwrap().rows());
+    let text = std::fs::read_to_string(path).unwrap();
+    let parse_s = best(&mut || {
+        rows = csv::parse(&text, "big.csv", &LoadOptions::default())
+            .unwrap()
+            .rows()
+    });
+    eprintln!(
+        "{}: {len} bytes, {rows} rows: read {read:.3} s, load {load_s:.3} s ({:.1}× the read, \
+         {:.0} MB/s); csv::parse alone {parse_s:.3} s",
+        path.display(),
+        load_s / read,
+        len as f64 / load_s / 1e6
+    );
+}
