@@ -21,7 +21,11 @@ use backprop::presets::Preset;
 use backprop::{pipeline, Activation, Dataset, Error, Head, Mlp, TrainConfig, Trainer};
 
 #[derive(Parser)]
-#[command(name = "backprop", version, about = "Fast CPU training of multi-layer perceptrons")]
+#[command(
+    name = "backprop",
+    version,
+    about = "Fast CPU training of multi-layer perceptrons"
+)]
 struct Cli {
     #[command(subcommand)]
     command: Command,
@@ -31,7 +35,7 @@ struct Cli {
 enum Command {
     /// Train a network. Without --data: the breast-cancer set embedded in the
     /// binary (standardised, fixed 455/114 split).
-    Train(TrainArgs),
+    Train(Box<TrainArgs>),
     /// Loss, accuracy and confusion matrix of a model on labelled data.
     Eval(EvalArgs),
     /// One CSV row per input: the class and probabilities, or the outputs.
@@ -241,8 +245,10 @@ fn main() -> ExitCode {
 }
 
 fn is_broken_pipe(e: &anyhow::Error) -> bool {
-    e.chain()
-        .any(|c| c.downcast_ref::<io::Error>().is_some_and(|io| io.kind() == io::ErrorKind::BrokenPipe))
+    e.chain().any(|c| {
+        c.downcast_ref::<io::Error>()
+            .is_some_and(|io| io.kind() == io::ErrorKind::BrokenPipe)
+    })
 }
 
 /// A usage error naming the option (exit code 2).
@@ -259,7 +265,12 @@ impl DataArgs {
         let delimiter = match self.delimiter.as_str() {
             "tab" | "\\t" | "\t" => b'\t',
             d if d.len() == 1 && d.is_ascii() => d.as_bytes()[0],
-            d => return Err(usage("--delimiter", format!("'{d}' is not one ASCII character (or 'tab')"))),
+            d => {
+                return Err(usage(
+                    "--delimiter",
+                    format!("'{d}' is not one ASCII character (or 'tab')"),
+                ))
+            }
         };
         let label = with_label.then(|| match &self.label_column {
             None => LabelColumn::Last,
@@ -334,7 +345,10 @@ fn setup(args: &TrainArgs) -> anyhow::Result<Setup> {
     let (train_raw, val_raw, name) = match &args.data {
         Some(p) => {
             let raw = load(p, &opts)?;
-            let seed = args.seed.or(checkpoint.as_ref().map(|c| c.config.seed)).unwrap_or(42);
+            let seed = args
+                .seed
+                .or(checkpoint.as_ref().map(|c| c.config.seed))
+                .unwrap_or(42);
             let (train_raw, val_raw) = match (&args.test_data, args.validation_split) {
                 (Some(t), _) => {
                     let topts = LoadOptions {
@@ -355,8 +369,14 @@ fn setup(args: &TrainArgs) -> anyhow::Result<Setup> {
             let text = |t: &str, n: &str| -> anyhow::Result<RawTable> {
                 Ok(data::csv::parse(t, n, &LoadOptions::default())?)
             };
-            let train = text(data::embedded::BREAST_CANCER_TRAIN, "breast_cancer.train.csv (embedded)")?;
-            let test = text(data::embedded::BREAST_CANCER_TEST, "breast_cancer.test.csv (embedded)")?;
+            let train = text(
+                data::embedded::BREAST_CANCER_TRAIN,
+                "breast_cancer.train.csv (embedded)",
+            )?;
+            let test = text(
+                data::embedded::BREAST_CANCER_TEST,
+                "breast_cancer.test.csv (embedded)",
+            )?;
             (train, Some(test), "breast cancer (embedded)".to_string())
         }
     };
@@ -364,7 +384,10 @@ fn setup(args: &TrainArgs) -> anyhow::Result<Setup> {
     // the head and the preprocessing
     let head = match (args.head, base) {
         (Some(h), Some(b)) if h != b.mlp.head() => {
-            return Err(usage("--head", format!("{h} disagrees with the model's head {}", b.mlp.head())))
+            return Err(usage(
+                "--head",
+                format!("{h} disagrees with the model's head {}", b.mlp.head()),
+            ))
         }
         (_, Some(b)) => b.mlp.head(),
         (Some(h), None) => h,
@@ -389,33 +412,54 @@ fn setup(args: &TrainArgs) -> anyhow::Result<Setup> {
     };
 
     // the network
-    let default_act = if embedded { Activation::Sigmoid } else { Activation::Relu };
+    let default_act = if embedded {
+        Activation::Sigmoid
+    } else {
+        Activation::Relu
+    };
     let mlp = match base {
         Some(b) => {
             let m = &b.mlp;
             let hidden_sizes = &m.sizes()[1..m.sizes().len() - 1];
             if let Some(l) = &args.layers {
                 if l.as_slice() != hidden_sizes {
-                    return Err(usage("--layers", format!("{l:?} disagrees with the model's hidden layers {hidden_sizes:?}")));
+                    return Err(usage(
+                        "--layers",
+                        format!("{l:?} disagrees with the model's hidden layers {hidden_sizes:?}"),
+                    ));
                 }
             }
             if let Some(a) = args.activation {
                 if m.hidden().iter().any(|&h| h != a) {
-                    return Err(usage("--activation", format!("{a} disagrees with the model's {:?}", m.hidden())));
+                    return Err(usage(
+                        "--activation",
+                        format!("{a} disagrees with the model's {:?}", m.hidden()),
+                    ));
                 }
             }
             if m.inputs() != n_in {
-                bail!("{name}: {n_in} feature columns, but the model takes {} inputs", m.inputs());
+                bail!(
+                    "{name}: {n_in} feature columns, but the model takes {} inputs",
+                    m.inputs()
+                );
             }
             m.clone()
         }
         None => {
-            let hidden = args.layers.clone().unwrap_or_else(|| vec![if embedded { 16 } else { 64 }]);
+            let hidden = args
+                .layers
+                .clone()
+                .unwrap_or_else(|| vec![if embedded { 16 } else { 64 }]);
             let mut sizes = vec![n_in];
             sizes.extend(&hidden);
             sizes.push(out_size(&meta));
             let act = args.activation.unwrap_or(default_act);
-            Mlp::new(&sizes, &vec![act; hidden.len()], head, args.seed.unwrap_or(42))?
+            Mlp::new(
+                &sizes,
+                &vec![act; hidden.len()],
+                head,
+                args.seed.unwrap_or(42),
+            )?
         }
     };
 
@@ -436,7 +480,10 @@ fn setup(args: &TrainArgs) -> anyhow::Result<Setup> {
             if c.epoch >= args.epochs {
                 return Err(usage(
                     "--epochs",
-                    format!("the checkpoint has done {} epochs already; give a larger total", c.epoch),
+                    format!(
+                        "the checkpoint has done {} epochs already; give a larger total",
+                        c.epoch
+                    ),
                 ));
             }
             cfg
@@ -506,7 +553,11 @@ fn run_training(args: &TrainArgs, s: Setup) -> anyhow::Result<()> {
             trainer.threads(),
             trainer.shard_rows(),
             backprop::kernels::simd_width(),
-            if first_epoch > 0 { format!(", resuming after epoch {first_epoch}") } else { String::new() }
+            if first_epoch > 0 {
+                format!(", resuming after epoch {first_epoch}")
+            } else {
+                String::new()
+            }
         )?;
     }
     let classifier = mlp.head().is_classifier();
@@ -539,7 +590,9 @@ fn run_training(args: &TrainArgs, s: Setup) -> anyhow::Result<()> {
             Some(v) => {
                 let loss = mlp.loss(v.x().as_slice(), v.y().as_slice(), v.rows())?;
                 let acc = match v.labels() {
-                    Some(l) if classifier => Some(accuracy(&mlp.predict(v.x().as_slice(), v.rows())?, l)),
+                    Some(l) if classifier => {
+                        Some(accuracy(&mlp.predict(v.x().as_slice(), v.rows())?, l))
+                    }
                     _ => None,
                 };
                 (Some(loss), acc)
@@ -566,7 +619,10 @@ fn run_training(args: &TrainArgs, s: Setup) -> anyhow::Result<()> {
         } else if text {
             let mut line = format!("epoch {epoch:>3}  loss {:.5}", stats.loss);
             if classifier {
-                let acc = accuracy(&mlp.predict(train.x().as_slice(), train.rows())?, train.labels().unwrap_or(&[]));
+                let acc = accuracy(
+                    &mlp.predict(train.x().as_slice(), train.rows())?,
+                    train.labels().unwrap_or(&[]),
+                );
                 line += &format!("  train acc {:6.2}%", 100.0 * acc);
             }
             if let Some(l) = val_loss {
@@ -618,7 +674,11 @@ fn run_training(args: &TrainArgs, s: Setup) -> anyhow::Result<()> {
         writeln!(out, "{obj}")?;
     } else if !args.quiet {
         if let Some(a) = last.and_then(|r| r.val_accuracy) {
-            let what = if args.data.is_none() || args.test_data.is_some() { "test" } else { "validation" };
+            let what = if args.data.is_none() || args.test_data.is_some() {
+                "test"
+            } else {
+                "validation"
+            };
             writeln!(out, "final {what} accuracy {:.2}%", 100.0 * a)?;
         }
         writeln!(
@@ -658,9 +718,16 @@ fn eval(args: &EvalArgs) -> anyhow::Result<()> {
         }
         let (rmse, mae) = ((se / rows as f64).sqrt(), ae / rows as f64);
         if args.json {
-            writeln!(out, "{}", serde_json::json!({"loss": loss, "rmse": rmse, "mae": mae, "rows": rows}))?;
+            writeln!(
+                out,
+                "{}",
+                serde_json::json!({"loss": loss, "rmse": rmse, "mae": mae, "rows": rows})
+            )?;
         } else {
-            writeln!(out, "rows {rows}\nloss {loss:.6} (½·MSE)\nRMSE {rmse:.6}\nMAE {mae:.6}")?;
+            writeln!(
+                out,
+                "rows {rows}\nloss {loss:.6} (½·MSE)\nRMSE {rmse:.6}\nMAE {mae:.6}"
+            )?;
         }
         return Ok(());
     };
@@ -685,7 +752,11 @@ fn eval(args: &EvalArgs) -> anyhow::Result<()> {
         }
         writeln!(out, "{obj}")?;
     } else {
-        writeln!(out, "rows {rows}\nloss {loss:.6}\naccuracy {:.2}%", 100.0 * acc)?;
+        writeln!(
+            out,
+            "rows {rows}\nloss {loss:.6}\naccuracy {:.2}%",
+            100.0 * acc
+        )?;
         if let Some(b) = binary {
             writeln!(
                 out,
@@ -696,7 +767,10 @@ fn eval(args: &EvalArgs) -> anyhow::Result<()> {
                 b.roc_auc.map_or("n/a".to_string(), |a| format!("{a:.4}"))
             )?;
         }
-        writeln!(out, "confusion matrix (rows: true class, columns: predicted)")?;
+        writeln!(
+            out,
+            "confusion matrix (rows: true class, columns: predicted)"
+        )?;
         let w = names.iter().map(|n| n.len()).max().unwrap_or(1).max(6);
         write!(out, "{:>w$}", "")?;
         for n in &names {
@@ -717,11 +791,19 @@ fn eval(args: &EvalArgs) -> anyhow::Result<()> {
 fn predict(args: &PredictArgs) -> anyhow::Result<()> {
     let SavedModel { mlp, meta } = model_io::load_model(&args.model)?;
     let given_label = args.read.label_column.is_some() || args.read.labels.is_some();
-    let mut raw = load(&args.data, &args.read.options(given_label)?)?;
-    if !given_label && raw.kind == SourceKind::Csv && raw.x.cols() == mlp.inputs() + 1 {
-        // one column more than the model takes: the last one is the label
-        raw = load(&args.data, &args.read.options(true)?)?;
-    }
+    let raw = if given_label {
+        load(&args.data, &args.read.options(true)?)?
+    } else {
+        // Inputs alone, or a CSV with one more column (the label, last), which
+        // may hold words and so cannot be read as a feature.
+        match load(&args.data, &args.read.options(false)?) {
+            Ok(raw) if raw.x.cols() == mlp.inputs() => raw,
+            first => match load(&args.data, &args.read.options(true)?) {
+                Ok(raw) if raw.kind == SourceKind::Csv && raw.x.cols() == mlp.inputs() => raw,
+                _ => first?,
+            },
+        }
+    };
     let x = pipeline::features(&raw, &meta, mlp.inputs())?;
     let outputs = mlp.predict(x.as_slice(), x.rows())?;
     let mut csv = String::new();
@@ -747,10 +829,18 @@ fn predict(args: &PredictArgs) -> anyhow::Result<()> {
             }
         }
         _ => {
-            csv += &(0..outputs.cols()).map(|j| format!("output_{j}")).collect::<Vec<_>>().join(",");
+            csv += &(0..outputs.cols())
+                .map(|j| format!("output_{j}"))
+                .collect::<Vec<_>>()
+                .join(",");
             csv += "\n";
             for r in 0..outputs.rows() {
-                csv += &outputs.row(r).iter().map(|v| v.to_string()).collect::<Vec<_>>().join(",");
+                csv += &outputs
+                    .row(r)
+                    .iter()
+                    .map(|v| v.to_string())
+                    .collect::<Vec<_>>()
+                    .join(",");
                 csv += "\n";
             }
         }
@@ -782,31 +872,62 @@ fn info(args: &InfoArgs) -> anyhow::Result<()> {
         return Ok(());
     }
     writeln!(out, "model {}", args.model.display())?;
-    writeln!(out, "layers {:?} ({} weight layers)", mlp.sizes(), mlp.num_layers())?;
+    writeln!(
+        out,
+        "layers {:?} ({} weight layers)",
+        mlp.sizes(),
+        mlp.num_layers()
+    )?;
     for l in 0..mlp.num_layers() {
         let (i, o) = (mlp.sizes()[l], mlp.sizes()[l + 1]);
-        let act = mlp.hidden().get(l).map_or(format!("{} head", mlp.head()), |a| a.to_string());
-        writeln!(out, "  layer {}: {i} → {o}, {} parameters, then {act}", l + 1, i * o + o)?;
+        let act = mlp
+            .hidden()
+            .get(l)
+            .map_or(format!("{} head", mlp.head()), |a| a.to_string());
+        writeln!(
+            out,
+            "  layer {}: {i} → {o}, {} parameters, then {act}",
+            l + 1,
+            i * o + o
+        )?;
     }
     writeln!(out, "parameters {}", mlp.num_params())?;
     if let Some(c) = &meta.class_names {
         writeln!(out, "classes {}: {}", c.len(), c.join(", "))?;
     }
     match (&meta.standardizer, meta.pixel_scale) {
-        (Some(_), _) => writeln!(out, "preprocessing: standardised features (mean/std stored)")?,
+        (Some(_), _) => writeln!(
+            out,
+            "preprocessing: standardised features (mean/std stored)"
+        )?,
         (None, Some(s)) => writeln!(out, "preprocessing: pixel values divided by {s}")?,
         (None, None) => writeln!(out, "preprocessing: none")?,
     }
     if !meta.feature_names.is_empty() {
         let n = meta.feature_names.len();
-        let shown: Vec<&str> = meta.feature_names.iter().take(8).map(String::as_str).collect();
-        writeln!(out, "features {n}: {}{}", shown.join(", "), if n > 8 { ", …" } else { "" })?;
+        let shown: Vec<&str> = meta
+            .feature_names
+            .iter()
+            .take(8)
+            .map(String::as_str)
+            .collect();
+        writeln!(
+            out,
+            "features {n}: {}{}",
+            shown.join(", "),
+            if n > 8 { ", …" } else { "" }
+        )?;
     }
     if let Some(c) = checkpoint {
         writeln!(
             out,
             "checkpoint after epoch {} (batch {}, lr {}, seed {}, shuffle {}, shards of {})",
-            c.epoch, c.config.batch_size, c.config.lr, c.config.seed, c.config.shuffle, c.config.shard_rows
+            c.epoch,
+            c.config.batch_size,
+            c.config.lr,
+            c.config.seed,
+            c.config.shuffle,
+            c.config.shard_rows
         )?;
     }
     Ok(())
@@ -829,7 +950,10 @@ fn bench(args: &BenchArgs) -> anyhow::Result<()> {
             .activation
             .or(preset.map(|p| p.activation))
             .ok_or_else(|| missing("--activation"))?,
-        head: args.head.or(preset.map(|p| p.head)).ok_or_else(|| missing("--head"))?,
+        head: args
+            .head
+            .or(preset.map(|p| p.head))
+            .ok_or_else(|| missing("--head"))?,
         batch_size: args
             .batch_size
             .or(preset.map(|p| p.batch))

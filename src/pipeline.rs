@@ -116,7 +116,10 @@ pub fn split(raw: &RawTable, fraction: f64, seed: u64) -> Result<(RawTable, RawT
     let mut train: Vec<usize> = order[..n - n_val].to_vec();
     val.sort_unstable();
     train.sort_unstable();
-    Ok((take_rows(raw, &train, "train")?, take_rows(raw, &val, "validation")?))
+    Ok((
+        take_rows(raw, &train, "train")?,
+        take_rows(raw, &val, "validation")?,
+    ))
 }
 
 /// Mixed into the split's seed so that the split does not replay the epoch

@@ -70,14 +70,19 @@ fn curves_svg(history: &[EpochRecord]) -> std::result::Result<String, String> {
             .draw()
             .map_err(|e| e.to_string())?;
         chart
-            .draw_series(LineSeries::new(history.iter().map(|r| (r.epoch as f64, r.train_loss)), &BLUE))
+            .draw_series(LineSeries::new(
+                history.iter().map(|r| (r.epoch as f64, r.train_loss)),
+                &BLUE,
+            ))
             .map_err(|e| e.to_string())?
             .label("train")
             .legend(|(x, y)| PathElement::new(vec![(x, y), (x + 20, y)], BLUE));
         if history.iter().any(|r| r.val_loss.is_some()) {
             chart
                 .draw_series(LineSeries::new(
-                    history.iter().filter_map(|r| r.val_loss.map(|v| (r.epoch as f64, v))),
+                    history
+                        .iter()
+                        .filter_map(|r| r.val_loss.map(|v| (r.epoch as f64, v))),
                     &RED,
                 ))
                 .map_err(|e| e.to_string())?

@@ -517,10 +517,12 @@ impl Trainer {
             let mut done = 0;
             for idx in order.chunks(self.batch_size) {
                 let batch = Batch::Gather { x, y, idx };
-                total += self.step_impl(mlp, batch, idx.len(), true).map_err(|e| match e {
-                    Error::Diverged(m) => Error::Diverged(format!("batch {}: {m}", steps + 1)),
-                    e => e,
-                })?;
+                total += self
+                    .step_impl(mlp, batch, idx.len(), true)
+                    .map_err(|e| match e {
+                        Error::Diverged(m) => Error::Diverged(format!("batch {}: {m}", steps + 1)),
+                        e => e,
+                    })?;
                 steps += 1;
                 done += idx.len();
                 on_batch(done, total / done as f64);
@@ -648,7 +650,10 @@ impl Trainer {
         let layers = mlp.num_layers();
         for l in 0..layers {
             if bad(mlp.weights(l)) || bad(mlp.bias(l)) {
-                return format!("layer {} of {layers} already has non-finite parameters", l + 1);
+                return format!(
+                    "layer {} of {layers} already has non-finite parameters",
+                    l + 1
+                );
             }
         }
         for l in 0..layers {
@@ -656,7 +661,10 @@ impl Trainer {
                 return if l + 1 == layers {
                     format!("the first non-finite values are the outputs of layer {layers} of {layers}, the head's logits")
                 } else {
-                    format!("the first non-finite values are the outputs of layer {} of {layers}", l + 1)
+                    format!(
+                        "the first non-finite values are the outputs of layer {} of {layers}",
+                        l + 1
+                    )
                 };
             }
         }

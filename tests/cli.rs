@@ -13,7 +13,9 @@ fn bin() -> Command {
 }
 
 fn data(name: &str) -> PathBuf {
-    Path::new(env!("CARGO_MANIFEST_DIR")).join("data").join(name)
+    Path::new(env!("CARGO_MANIFEST_DIR"))
+        .join("data")
+        .join(name)
 }
 
 fn tmp() -> tempfile::TempDir {
@@ -30,7 +32,9 @@ fn write(dir: &Path, name: &str, text: &str) -> PathBuf {
 fn train_digits(dir: &Path, extra: &[&str], out: &str) -> PathBuf {
     let out = dir.join(out);
     bin()
-        .args(["train", "--quiet", "--epochs", "3", "--layers", "24", "--data"])
+        .args([
+            "train", "--quiet", "--epochs", "3", "--layers", "24", "--data",
+        ])
         .arg(data("digits.train.csv"))
         .arg("--out")
         .arg(&out)
@@ -57,7 +61,9 @@ fn train_eval_info_predict_on_files() {
     let svg = dir.path().join("curves.svg");
     let model = dir.path().join("m.safetensors");
     let out = bin()
-        .args(["train", "--json", "--epochs", "4", "--layers", "32", "--data"])
+        .args([
+            "train", "--json", "--epochs", "4", "--layers", "32", "--data",
+        ])
         .arg(data("digits.train.csv"))
         .arg("--test-data")
         .arg(data("digits.test.csv"))
@@ -78,7 +84,13 @@ fn train_eval_info_predict_on_files() {
     assert_eq!(lines.len(), 5, "4 epochs + summary");
     for (i, l) in lines[..4].iter().enumerate() {
         assert_eq!(l["epoch"], i + 1);
-        for k in ["train_loss", "val_loss", "val_accuracy", "samples_per_sec", "seconds"] {
+        for k in [
+            "train_loss",
+            "val_loss",
+            "val_accuracy",
+            "samples_per_sec",
+            "seconds",
+        ] {
             assert!(l[k].is_number(), "{k} in {l}");
         }
     }
@@ -97,11 +109,18 @@ fn train_eval_info_predict_on_files() {
         .stdout
         .clone();
     let e: serde_json::Value = serde_json::from_slice(&eval).unwrap();
-    assert!((e["accuracy"].as_f64().unwrap() - lines[3]["val_accuracy"].as_f64().unwrap()).abs() < 1e-12);
+    assert!(
+        (e["accuracy"].as_f64().unwrap() - lines[3]["val_accuracy"].as_f64().unwrap()).abs()
+            < 1e-12
+    );
     assert!((e["loss"].as_f64().unwrap() - lines[3]["val_loss"].as_f64().unwrap()).abs() < 1e-9);
     let cm = e["confusion_matrix"].as_array().unwrap();
     assert_eq!(cm.len(), 10);
-    let total: u64 = cm.iter().flat_map(|r| r.as_array().unwrap()).map(|v| v.as_u64().unwrap()).sum();
+    let total: u64 = cm
+        .iter()
+        .flat_map(|r| r.as_array().unwrap())
+        .map(|v| v.as_u64().unwrap())
+        .sum();
     assert_eq!(total, 360);
 
     bin()
@@ -124,7 +143,10 @@ fn train_eval_info_predict_on_files() {
         .success();
     let text = fs::read_to_string(&pred).unwrap();
     let mut rows = text.lines();
-    assert_eq!(rows.next().unwrap(), "class,p_0,p_1,p_2,p_3,p_4,p_5,p_6,p_7,p_8,p_9");
+    assert_eq!(
+        rows.next().unwrap(),
+        "class,p_0,p_1,p_2,p_3,p_4,p_5,p_6,p_7,p_8,p_9"
+    );
     assert_eq!(rows.count(), 360);
 }
 
@@ -202,7 +224,12 @@ fn model_files_are_bitwise_identical_for_any_thread_count() {
     let dir = tmp();
     let a = fs::read(train_digits(dir.path(), &["--threads", "1"], "t1")).unwrap();
     let b = fs::read(train_digits(dir.path(), &["--threads", "2"], "t2")).unwrap();
-    let c = fs::read(train_digits(dir.path(), &["--threads", "3", "--batch-size", "32"], "t3")).unwrap();
+    let c = fs::read(train_digits(
+        dir.path(),
+        &["--threads", "3", "--batch-size", "32"],
+        "t3",
+    ))
+    .unwrap();
     assert!(a == b && b == c, "model files differ between thread counts");
 }
 
@@ -222,15 +249,36 @@ fn resume_from_a_checkpoint_equals_an_uninterrupted_run() {
             .success();
     };
     train(&["--epochs", "4", "--out", full.to_str().unwrap()]);
-    train(&["--epochs", "2", "--checkpoint", ckpt.to_str().unwrap(), "--checkpoint-every", "2"]);
-    train(&["--resume", ckpt.to_str().unwrap(), "--epochs", "4", "--out", resumed.to_str().unwrap()]);
+    train(&[
+        "--epochs",
+        "2",
+        "--checkpoint",
+        ckpt.to_str().unwrap(),
+        "--checkpoint-every",
+        "2",
+    ]);
+    train(&[
+        "--resume",
+        ckpt.to_str().unwrap(),
+        "--epochs",
+        "4",
+        "--out",
+        resumed.to_str().unwrap(),
+    ]);
     assert_eq!(fs::read(&full).unwrap(), fs::read(&resumed).unwrap());
 
     // a flag that contradicts the checkpoint is a usage error
     bin()
         .args(["train", "--data"])
         .arg(data("digits.train.csv"))
-        .args(["--resume", ckpt.to_str().unwrap(), "--epochs", "4", "--batch-size", "7"])
+        .args([
+            "--resume",
+            ckpt.to_str().unwrap(),
+            "--epochs",
+            "4",
+            "--batch-size",
+            "7",
+        ])
         .assert()
         .code(2)
         .stderr(predicate::str::contains("--batch-size"));
@@ -288,13 +336,31 @@ fn regression_with_the_mse_head() {
     let f = write(dir.path(), "reg.csv", &csv);
     let model = dir.path().join("reg.st");
     bin()
-        .args(["train", "--quiet", "--head", "mse", "--activation", "tanh", "--epochs", "60", "--lr", "0.05", "--data"])
+        .args([
+            "train",
+            "--quiet",
+            "--head",
+            "mse",
+            "--activation",
+            "tanh",
+            "--epochs",
+            "60",
+            "--lr",
+            "0.05",
+            "--data",
+        ])
         .arg(&f)
         .arg("--out")
         .arg(&model)
         .assert()
         .success();
-    let out = bin().args(["eval", "--json", "--model"]).arg(&model).arg("--data").arg(&f).assert().success();
+    let out = bin()
+        .args(["eval", "--json", "--model"])
+        .arg(&model)
+        .arg("--data")
+        .arg(&f)
+        .assert()
+        .success();
     let e: serde_json::Value = serde_json::from_slice(&out.get_output().stdout).unwrap();
     assert!(e["rmse"].as_f64().unwrap() < 0.2, "{e}");
     bin()
@@ -313,7 +379,13 @@ fn string_labels_are_mapped_and_named_in_predictions() {
     let mut csv = String::from("x,y,species\n");
     for i in 0..120 {
         let (x, y) = ((i % 10) as f32, (i % 7) as f32);
-        let s = if x + y > 8.0 { "virginica" } else if x > y { "setosa" } else { "versicolor" };
+        let s = if x + y > 8.0 {
+            "virginica"
+        } else if x > y {
+            "setosa"
+        } else {
+            "versicolor"
+        };
         csv += &format!("{x},{y},{s}\n");
     }
     let f = write(dir.path(), "iris.csv", &csv);
@@ -332,13 +404,17 @@ fn string_labels_are_mapped_and_named_in_predictions() {
         .arg(&f)
         .assert()
         .success()
-        .stdout(predicate::str::starts_with("class,p_setosa,p_versicolor,p_virginica\n"));
+        .stdout(predicate::str::starts_with(
+            "class,p_setosa,p_versicolor,p_virginica\n",
+        ));
     bin()
         .args(["info", "--model"])
         .arg(&model)
         .assert()
         .success()
-        .stdout(predicate::str::contains("classes 3: setosa, versicolor, virginica"));
+        .stdout(predicate::str::contains(
+            "classes 3: setosa, versicolor, virginica",
+        ));
     // a label the model never saw
     let bad = write(dir.path(), "bad.csv", "x,y,species\n1,2,setosa\n3,4,rose\n");
     bin()
@@ -374,7 +450,10 @@ fn bad_data_files_are_clear_errors() {
     bad_training_data("", "data.csv");
     bad_training_data("a,b,label\n", "no data rows");
     bad_training_data("a,b,label\n1,2,0\n3,0\n", "data.csv:3");
-    bad_training_data("age,b,label\n1,2,0\nabc,4,1\n", "data.csv:3: column 'age': 'abc' is not a number");
+    bad_training_data(
+        "age,b,label\n1,2,0\nabc,4,1\n",
+        "data.csv:3: column 'age': 'abc' is not a number",
+    );
     bad_training_data("a,b,label\n1,2,0\nNaN,4,1\n", "data.csv:3");
     bad_training_data("a,b,label\n1,2,0\ninf,4,1\n", "data.csv:3");
     bad_training_data("a,b,label\n1,2,0\n3,4,0\n", "class");
@@ -411,7 +490,11 @@ fn impossible_options_are_usage_errors() {
             .stderr(predicate::str::contains("panicked").not());
     }
     bin().args(["train", "--bogus"]).assert().code(2);
-    bin().args(["bench", "--config", "Z"]).assert().code(2).stderr(predicate::str::contains("'Z'"));
+    bin()
+        .args(["bench", "--config", "Z"])
+        .assert()
+        .code(2)
+        .stderr(predicate::str::contains("'Z'"));
 }
 
 #[test]
@@ -424,7 +507,15 @@ fn a_diverging_run_names_the_epoch_and_batch_and_keeps_the_old_model() {
     let f = write(dir.path(), "huge.csv", &csv);
     let out = write(dir.path(), "model.st", "the previous model");
     bin()
-        .args(["train", "--head", "mse", "--no-standardize", "--lr", "1", "--data"])
+        .args([
+            "train",
+            "--head",
+            "mse",
+            "--no-standardize",
+            "--lr",
+            "1",
+            "--data",
+        ])
         .arg(&f)
         .arg("--out")
         .arg(&out)
@@ -473,14 +564,32 @@ fn bad_model_files_are_errors_and_leave_outputs_alone() {
 #[test]
 fn bench_prints_json() {
     let out = bin()
-        .args(["bench", "--config", "T", "--threads", "1", "--seconds", "0.3", "--windows", "3", "--json"])
+        .args([
+            "bench",
+            "--config",
+            "T",
+            "--threads",
+            "1",
+            "--seconds",
+            "0.3",
+            "--windows",
+            "3",
+            "--json",
+        ])
         .assert()
         .success()
         .get_output()
         .stdout
         .clone();
     let b: serde_json::Value = serde_json::from_slice(&out).unwrap();
-    for k in ["samples_per_sec", "gflops", "threads", "batch_size", "layers", "peak_rss_bytes"] {
+    for k in [
+        "samples_per_sec",
+        "gflops",
+        "threads",
+        "batch_size",
+        "layers",
+        "peak_rss_bytes",
+    ] {
         assert!(!b[k].is_null(), "{k} missing in {b}");
     }
     assert!(b["samples_per_sec"].as_f64().unwrap() > 0.0);

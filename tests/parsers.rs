@@ -697,7 +697,7 @@ fn idx_label_file_errors() {
     let two = idx_bytes(0x08, &[2], &[1, 2]);
     assert_eq!(
         load_err(&[("i.idx", &images), ("l.idx", &two)], labels("l.idx")),
-        "l.idx: 2 labels for the 3 samples of i.idx"
+        "l.idx: 2 labels for the 3 samples of i.idx; need one per sample"
     );
     let wide = idx_bytes(0x08, &[3, 2], &[0; 6]);
     assert_eq!(
@@ -846,6 +846,26 @@ fn class_map_round_trips_through_names() {
     let fitted = ClassMap::fit(&["b".to_string(), "a".to_string()]).unwrap();
     let again = ClassMap::from_names(fitted.names().to_vec()).unwrap();
     assert_eq!(fitted, again);
+}
+
+// ---------------------------------------------------------------------------
+// Fuzz regressions: each input that made a fuzz target fail, kept as a test.
+
+/// `idx-1`: an i8 array of shape 2×4294967295×4294967081×0, so no elements and
+/// no data bytes: a valid, empty array. It failed the fuzz target's own
+/// invariant check (`shape.iter().product()` overflowed `usize`), not the
+/// parser; `NdArray::to_matrix` now reports the empty feature dimension first.
+#[test]
+fn fuzz_idx_1_empty_array_with_huge_dims() {
+    let bytes = include_bytes!("fixtures/fuzz/idx-1.bin");
+    let a = idx::parse(bytes, "idx-1.bin").unwrap();
+    assert_eq!(a.shape, [2, 4294967295, 4294967081, 0]);
+    assert!(a.is_empty());
+    assert_eq!(
+        a.to_matrix("idx-1.bin").unwrap_err().to_string(),
+        "idx-1.bin: the samples have no features (shape (2, 4294967295, 4294967081, 0))"
+    );
+    check_all_parsers(bytes, &LoadOptions::default()).unwrap();
 }
 
 // ---------------------------------------------------------------------------

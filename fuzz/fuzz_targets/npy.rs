@@ -8,7 +8,14 @@ use libfuzzer_sys::fuzz_target;
 
 fuzz_target!(|data: &[u8]| {
     if let Ok(a) = npy::parse(data, "fuzz.npy") {
-        assert_eq!(a.shape.iter().product::<usize>(), a.len());
+        // A zero dimension makes the array empty, whatever the others (whose
+        // product alone may not fit in usize).
+        let elements = if a.shape.contains(&0) {
+            Some(0)
+        } else {
+            a.shape.iter().try_fold(1usize, |p, &d| p.checked_mul(d))
+        };
+        assert_eq!(elements, Some(a.len()));
         if let Ok(x) = a.to_matrix("fuzz.npy") {
             assert_eq!(x.rows(), a.shape[0]);
             assert!(x.as_slice().iter().all(|v| v.is_finite()));

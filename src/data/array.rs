@@ -13,9 +13,9 @@ use crate::tensor::Matrix;
 /// The decoded elements of an array, in C (row-major) order.
 #[derive(Clone, Debug, PartialEq)]
 pub enum Elements {
-    /// Unsigned bytes (IDX `0x08`, NPY `|u1` and `|b1`): pixel data.
+    /// Unsigned bytes (IDX `0x08`, NPY `|u1`): pixel data.
     U8(Vec<u8>),
-    /// Any other integer type, widened.
+    /// Any other integer type, widened (NPY bools `|b1` become 0 and 1).
     I64(Vec<i64>),
     /// Single-precision floats.
     F32(Vec<f32>),
@@ -94,6 +94,18 @@ impl NdArray {
                 shape_text(&self.shape)
             )));
         };
+        if rows == 0 {
+            return Err(err(format!(
+                "no samples (shape {})",
+                shape_text(&self.shape)
+            )));
+        }
+        if rest.contains(&0) {
+            return Err(err(format!(
+                "the samples have no features (shape {})",
+                shape_text(&self.shape)
+            )));
+        }
         let cols = rest.iter().try_fold(1usize, |a, &d| a.checked_mul(d));
         let cols = match cols {
             Some(c) if rows.checked_mul(c) == Some(self.len()) => c,
@@ -105,18 +117,6 @@ impl NdArray {
                 )))
             }
         };
-        if rows == 0 {
-            return Err(err(format!(
-                "no samples (shape {})",
-                shape_text(&self.shape)
-            )));
-        }
-        if cols == 0 {
-            return Err(err(format!(
-                "the samples have no features (shape {})",
-                shape_text(&self.shape)
-            )));
-        }
         let bad = |i: usize, v: &dyn std::fmt::Debug, why: &str| {
             err(format!(
                 "row {}, column {}: value {v:?} {why}; features must be finite",

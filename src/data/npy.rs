@@ -247,7 +247,9 @@ impl Dtype {
             })
         }
         Ok(match (self.kind, self.size) {
-            (b'u' | b'b', 1) => Elements::U8(data.to_vec()),
+            (b'u', 1) => Elements::U8(data.to_vec()),
+            // bools are 0/1 values, not pixels: keep them out of `U8`
+            (b'b', 1) => Elements::I64(data.iter().map(|&b| i64::from(b != 0)).collect()),
             (b'i', 1) => Elements::I64(data.iter().map(|&b| i64::from(b as i8)).collect()),
             (b'i', 2) => Elements::I64(
                 le::<2>(data)
@@ -499,7 +501,7 @@ mod tests {
                 .data
         };
         assert_eq!(one("|u1", &[200]), Elements::U8(vec![200]));
-        assert_eq!(one("|b1", &[1]), Elements::U8(vec![1]));
+        assert_eq!(one("|b1", &[7]), Elements::I64(vec![1]));
         assert_eq!(one("|i1", &[0xff]), Elements::I64(vec![-1]));
         assert_eq!(one("<i2", &[0xfe, 0xff]), Elements::I64(vec![-2]));
         assert_eq!(one("<i4", &[1, 1, 0, 0]), Elements::I64(vec![257]));

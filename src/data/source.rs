@@ -255,6 +255,21 @@ impl RawTable {
 ///
 /// Every error names the file: [`Error::Io`] if it cannot be read, else as in
 /// [`load_bytes`].
+///
+/// ```
+/// use backprop::data::{load, LoadOptions, SourceKind};
+/// let dir = tempfile::tempdir()?;
+/// let path = dir.path().join("pets.csv");
+/// std::fs::write(&path, "age,weight,kind\n3,4.5,cat\n5,20,dog\n")?;
+/// let t = load(&path, &LoadOptions::default())?;
+/// assert_eq!((t.kind, t.rows(), t.x.cols()), (SourceKind::Csv, 2, 2));
+/// assert_eq!(t.class_map()?.names(), ["cat", "dog"]);
+///
+/// std::fs::write(&path, "age,weight,kind\n3,4.5\n")?;
+/// let err = load(&path, &LoadOptions::default()).unwrap_err();
+/// assert_eq!(err.to_string(), format!("{}:2: expected 3 fields, found 2", path.display()));
+/// # Ok::<(), Box<dyn std::error::Error>>(())
+/// ```
 pub fn load(path: &Path, opts: &LoadOptions) -> Result<RawTable> {
     let read = |p: &Path| {
         std::fs::read(p).map_err(|source| Error::Io {
@@ -282,6 +297,21 @@ pub fn load(path: &Path, opts: &LoadOptions) -> Result<RawTable> {
 /// rows ([`super::NdArray::to_matrix`]); the labels, if any, must be a 1-D IDX
 /// or NPY array with one label per row. `opts.labels_path` with a CSV, or a
 /// label column other than the last with IDX or NPY, is an [`Error::Config`].
+///
+/// ```
+/// use backprop::data::{load_bytes, LoadOptions, RawTarget, SourceKind};
+/// let images = [0, 0, 8, 3, 0, 0, 0, 2, 0, 0, 0, 1, 0, 0, 0, 2, 0, 128, 255, 7];
+/// let labels = [0, 0, 8, 1, 0, 0, 0, 2, 3, 9];
+/// let opts = LoadOptions::default();
+/// let t = load_bytes(&images, "img.idx", SourceKind::Idx, Some((&labels, "lab.idx")), &opts)?;
+/// assert_eq!(t.x.row(1), &[255.0, 7.0]); // raw bytes: divide by t.pixel_scale()
+/// assert_eq!(t.pixel_scale(), Some(255.0));
+/// assert_eq!(t.target, RawTarget::Text(vec!["3".into(), "9".into()]));
+/// let short = [0, 0, 8, 1, 0, 0, 0, 1, 3];
+/// let err = load_bytes(&images, "img.idx", SourceKind::Idx, Some((&short, "lab.idx")), &opts);
+/// assert_eq!(err.unwrap_err().to_string(), "lab.idx: 1 label for the 2 samples of img.idx; need one per sample");
+/// # Ok::<(), backprop::Error>(())
+/// ```
 pub fn load_bytes(
     bytes: &[u8],
     source_name: &str,
@@ -345,8 +375,10 @@ pub fn load_bytes(
                         return Err(data_error(
                             label_name,
                             format!(
-                                "{} labels for the {} samples of {source_name}",
+                                "{} label{} for the {} samples of {source_name}; need one \
+                                 per sample",
                                 text.len(),
+                                if text.len() == 1 { "" } else { "s" },
                                 x.rows()
                             ),
                         ));

@@ -47,9 +47,7 @@ pub fn relu_backward_scalar(a: &[f32], d: &mut [f32]) {
     assert_eq!(a.len(), d.len());
     for (d, &a) in d.iter_mut().zip(a) {
         // `[a > 0]`: zero for a NaN activation too
-        if !(a > 0.0) {
-            *d = 0.0;
-        }
+        *d = if a > 0.0 { *d } else { 0.0 };
     }
 }
 
