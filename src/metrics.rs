@@ -141,6 +141,6 @@ mod tests {
     fn metrics_without_predicted_positives_are_zero_not_nan() {
         let m = binary_metrics(&[0.1, 0.2], &[1, 0]);
         assert_eq!((m.precision, m.recall, m.f1), (0.0, 0.0, 0.0));
-        assert_eq!(m.roc_auc, Some(1.0));
+        assert_eq!(m.roc_auc, Some(0.0)); // the positive scored below the negative
     }
 }
