@@ -26,7 +26,11 @@ fn filled(len: usize, seed: u32) -> Vec<f32> {
 
 fn gemm(c: &mut Criterion) {
     for preset in &PRESETS {
-        let m = TrainConfig::default().shard_rows.min(preset.batch);
+        let m = TrainConfig {
+            batch_size: preset.batch,
+            ..TrainConfig::default()
+        }
+        .effective_shard_rows();
         let mut group = c.benchmark_group(format!("gemm/{}", preset.name));
         group
             .warm_up_time(Duration::from_millis(300))

@@ -77,15 +77,13 @@ pub fn run(spec: &BenchSpec) -> Result<BenchReport> {
     }
     let hidden = vec![spec.activation; spec.sizes.len().saturating_sub(2)];
     let mut mlp = Mlp::new(&spec.sizes, &hidden, spec.head, 0)?;
-    let mut cfg = TrainConfig {
+    let cfg = TrainConfig {
         batch_size: spec.batch_size,
         lr: 1e-3,
         threads: spec.threads,
+        shard_rows: spec.shard_rows,
         ..TrainConfig::default()
     };
-    if spec.shard_rows > 0 {
-        cfg.shard_rows = spec.shard_rows;
-    }
     let mut trainer = Trainer::new(&mlp, &cfg)?;
     let m = spec.batch_size;
     let (x, y) = synthetic(&spec.sizes, spec.head, m * BATCHES, 1);

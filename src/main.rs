@@ -106,7 +106,8 @@ struct TrainArgs {
     /// Worker threads (0: one per core). Changes the speed, never the result.
     #[arg(long, default_value_t = 0)]
     threads: usize,
-    /// Rows per shard, the unit of parallel work [default: 64].
+    /// Rows per shard, the unit of parallel work [default: half the batch,
+    /// clamped to 64..=128].
     #[arg(long)]
     shard_rows: Option<usize>,
     /// Seed for initialisation, shuffling and --validation-split [default: 42].
@@ -321,6 +322,9 @@ fn train(args: &TrainArgs) -> anyhow::Result<()> {
     if args.epochs == 0 {
         return Err(usage("--epochs", "must be at least 1"));
     }
+    if args.shard_rows == Some(0) {
+        return Err(usage("--shard-rows", "must be at least 1"));
+    }
     let setup = setup(args)?;
     run_training(args, setup)
 }
@@ -492,7 +496,7 @@ fn setup(args: &TrainArgs) -> anyhow::Result<Setup> {
             batch_size: args.batch_size.unwrap_or(defaults.batch_size),
             lr: args.lr.unwrap_or(if embedded { 0.5 } else { 0.1 }),
             epochs: args.epochs,
-            shard_rows: args.shard_rows.unwrap_or(defaults.shard_rows),
+            shard_rows: args.shard_rows.unwrap_or(0),
             threads: args.threads,
             seed: args.seed.unwrap_or(42),
             shuffle: !args.no_shuffle,

@@ -239,7 +239,7 @@ impl CheckpointConfig {
             lr: cfg.lr,
             seed: cfg.seed,
             shuffle: cfg.shuffle,
-            shard_rows: cfg.shard_rows,
+            shard_rows: cfg.effective_shard_rows(),
             optimizer: "sgd".to_string(),
             epochs_total: cfg.epochs,
         }
@@ -288,11 +288,11 @@ impl CheckpointConfig {
             let word = |s: bool| if s { "shuffling" } else { "--no-shuffle" }.to_string();
             return conflict("--no-shuffle", word(self.shuffle), word(cfg.shuffle));
         }
-        if cfg.shard_rows != self.shard_rows {
+        if cfg.effective_shard_rows() != self.shard_rows {
             return conflict(
                 "--shard-rows",
                 self.shard_rows.to_string(),
-                cfg.shard_rows.to_string(),
+                cfg.effective_shard_rows().to_string(),
             );
         }
         Ok(())

@@ -37,7 +37,8 @@ pub struct TrainConfig {
     pub lr: f32,
     /// Epochs to train (used by callers that loop over [`Trainer::epoch`]).
     pub epochs: usize,
-    /// Rows per shard: the unit of parallel work. Results do not depend on the
+    /// Rows per shard: the unit of parallel work; 0 picks
+    /// [`default_shard_rows`] of the batch size. Results do not depend on the
     /// thread count, but they do (in the last bits) on this.
     pub shard_rows: usize,
     /// Worker threads; 0 means one per core.
@@ -54,12 +55,44 @@ impl Default for TrainConfig {
             batch_size: 32,
             lr: 0.1,
             epochs: 10,
-            shard_rows: 64,
+            shard_rows: 0,
             threads: 0,
             seed: 0,
             shuffle: true,
         }
     }
+}
+
+impl TrainConfig {
+    /// The shard size in effect: `shard_rows`, or [`default_shard_rows`] of
+    /// the batch size when it is 0; never more than the batch size.
+    pub fn effective_shard_rows(&self) -> usize {
+        let rows = if self.shard_rows == 0 {
+            default_shard_rows(self.batch_size)
+        } else {
+            self.shard_rows
+        };
+        rows.min(self.batch_size).max(1)
+    }
+}
+
+/// The default shard size for a batch of `batch` rows: half the batch, but
+/// at least 64 rows (smaller shards make GEMMs too thin to run at full speed
+/// and a step too short to be worth splitting) and at most 128 (bigger ones
+/// leave cores idle). It depends on the batch size only, never on the thread
+/// count, so results stay the same on any machine. Measured on the presets in
+/// `BENCHMARKS.md`; a machine with many cores and large batches may prefer a
+/// smaller `--shard-rows`.
+///
+/// ```
+/// use backprop::train::default_shard_rows;
+/// assert_eq!(default_shard_rows(32), 64);   // one shard: too small to split
+/// assert_eq!(default_shard_rows(128), 64);  // two shards
+/// assert_eq!(default_shard_rows(256), 128); // two shards
+/// assert_eq!(default_shard_rows(1024), 128); // eight shards
+/// ```
+pub fn default_shard_rows(batch: usize) -> usize {
+    batch.div_ceil(2).clamp(64, 128)
 }
 
 /// What one epoch did.
@@ -299,16 +332,13 @@ impl Trainer {
         if cfg.batch_size == 0 {
             return Err(Error::config("--batch-size", "must be at least 1"));
         }
-        if cfg.shard_rows == 0 {
-            return Err(Error::config("--shard-rows", "must be at least 1"));
-        }
         let sgd = Sgd::new(cfg.lr)?;
         let pool = rayon::ThreadPoolBuilder::new()
             .num_threads(cfg.threads)
             .thread_name(|i| format!("backprop-{i}"))
             .build()
             .map_err(|e| Error::config("--threads", e))?;
-        let shard_rows = cfg.shard_rows.min(cfg.batch_size);
+        let shard_rows = cfg.effective_shard_rows();
         let shards = cfg.batch_size.div_ceil(shard_rows);
         let layout = mlp.layout().clone();
         let workspaces = (0..shards)

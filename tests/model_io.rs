@@ -967,10 +967,13 @@ fn checkpoint_config_checks_resumed_flags() {
         ..TrainConfig::default()
     };
     let ck = CheckpointConfig::from_train_config(&cfg);
+    // the checkpoint records the shard size in effect (here the automatic one)
+    assert_eq!(ck.shard_rows, cfg.effective_shard_rows());
     assert_eq!(
         ck.train_config(3),
         TrainConfig {
             threads: 3,
+            shard_rows: cfg.effective_shard_rows(),
             ..cfg.clone()
         }
     );
@@ -1011,7 +1014,7 @@ fn checkpoint_config_checks_resumed_flags() {
             shard_rows: 5,
             ..cfg.clone()
         }),
-        "invalid option --shard-rows: the checkpoint was trained with 64, given 5"
+        "invalid option --shard-rows: the checkpoint was trained with 16, given 5"
     );
 }
 

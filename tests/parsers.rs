@@ -17,8 +17,8 @@ use std::io::{Read, Write};
 use std::path::{Path, PathBuf};
 
 use backprop::data::{
-    csv, idx, load, npy, ClassMap, Elements, HeaderMode, LabelColumn, LoadOptions, RawTarget,
-    SourceKind,
+    csv, idx, load, load_bytes, npy, ClassMap, Elements, HeaderMode, LabelColumn, LoadOptions,
+    RawTarget, SourceKind,
 };
 use proptest::prelude::*;
 
@@ -1006,6 +1006,18 @@ proptest! {
         }
         if let Err(e) = check_all_parsers(&bytes, &opts) {
             return Err(TestCaseError::fail(format!("{e}; input {bytes:?}")));
+        }
+        // The whole loader, with another fixture as the labels file, and what
+        // callers do next: no panics.
+        let labels = &all[pick.rotate_left(7) % all.len()];
+        for kind in [SourceKind::Csv, SourceKind::Idx, SourceKind::Npy] {
+            let labels = (kind != SourceKind::Csv).then_some((labels.as_slice(), "y.npy"));
+            if let Ok(t) = load_bytes(&bytes, "m", kind, labels, &opts) {
+                let _ = t.numeric_targets();
+                if let Ok(classes) = t.class_map() {
+                    prop_assert!(t.class_indices(&classes).is_ok());
+                }
+            }
         }
     }
 

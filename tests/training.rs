@@ -173,10 +173,6 @@ fn bad_calls_are_errors_not_panics() {
             ..cfg.clone()
         },
         TrainConfig {
-            shard_rows: 0,
-            ..cfg.clone()
-        },
-        TrainConfig {
             lr: f32::NAN,
             ..cfg.clone()
         },
