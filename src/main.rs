@@ -629,11 +629,16 @@ fn run_training(args: &TrainArgs, s: Setup) -> anyhow::Result<()> {
                 );
                 line += &format!("  train acc {:6.2}%", 100.0 * acc);
             }
+            let held_out = if args.data.is_none() || args.test_data.is_some() {
+                "test"
+            } else {
+                "val"
+            };
             if let Some(l) = val_loss {
-                line += &format!("  val loss {l:.5}");
+                line += &format!("  {held_out} loss {l:.5}");
             }
             if let Some(a) = val_acc {
-                line += &format!("  val acc {:6.2}%", 100.0 * a);
+                line += &format!("  {held_out} acc {:6.2}%", 100.0 * a);
             }
             line += &format!("  {rate:.0} samples/s");
             writeln!(out, "{line}")?;
