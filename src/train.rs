@@ -3,7 +3,7 @@
 //!
 //! A batch of `m` rows is cut into shards of `shard_rows` rows (the last one
 //! may be shorter). Each shard runs forward and backward on its rows in its own
-//! preallocated [`Workspace`], writing the *summed* gradient of its rows into
+//! preallocated workspace, writing the *summed* gradient of its rows into
 //! its own buffer. The buffers are then added in shard order (0, 1, 2, …),
 //! scaled by `1/m` and applied once. The shard size does not depend on the
 //! thread count and the order of addition is fixed, so a seed gives the same

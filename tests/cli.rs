@@ -28,6 +28,21 @@ fn write(dir: &Path, name: &str, text: &str) -> PathBuf {
     p
 }
 
+/// `eval --json` of `model` on `data_file`, parsed.
+fn eval_json(model: &Path, data_file: &Path) -> serde_json::Value {
+    let out = bin()
+        .args(["eval", "--json", "--model"])
+        .arg(model)
+        .arg("--data")
+        .arg(data_file)
+        .assert()
+        .success()
+        .get_output()
+        .stdout
+        .clone();
+    serde_json::from_slice(&out).unwrap()
+}
+
 /// Trains on the digits file and returns the model path.
 fn train_digits(dir: &Path, extra: &[&str], out: &str) -> PathBuf {
     let out = dir.join(out);
@@ -98,17 +113,7 @@ fn train_eval_info_predict_on_files() {
     assert!(lines[4]["val_accuracy"].as_f64().unwrap() > 0.9);
     assert!(fs::read_to_string(&svg).unwrap().starts_with("<svg"));
 
-    let eval = bin()
-        .args(["eval", "--json", "--model"])
-        .arg(&model)
-        .arg("--data")
-        .arg(data("digits.test.csv"))
-        .assert()
-        .success()
-        .get_output()
-        .stdout
-        .clone();
-    let e: serde_json::Value = serde_json::from_slice(&eval).unwrap();
+    let e = eval_json(&model, &data("digits.test.csv"));
     assert!(
         (e["accuracy"].as_f64().unwrap() - lines[3]["val_accuracy"].as_f64().unwrap()).abs()
             < 1e-12
@@ -161,17 +166,7 @@ fn binary_eval_reports_precision_recall_f1_auc() {
         .arg(&model)
         .assert()
         .success();
-    let out = bin()
-        .args(["eval", "--json", "--model"])
-        .arg(&model)
-        .arg("--data")
-        .arg(data("breast_cancer.test.csv"))
-        .assert()
-        .success()
-        .get_output()
-        .stdout
-        .clone();
-    let e: serde_json::Value = serde_json::from_slice(&out).unwrap();
+    let e = eval_json(&model, &data("breast_cancer.test.csv"));
     assert!(e["accuracy"].as_f64().unwrap() >= 0.9, "{e}");
     for k in ["precision", "recall", "f1", "roc_auc"] {
         let v = e[k].as_f64().unwrap();
@@ -354,14 +349,7 @@ fn regression_with_the_mse_head() {
         .arg(&model)
         .assert()
         .success();
-    let out = bin()
-        .args(["eval", "--json", "--model"])
-        .arg(&model)
-        .arg("--data")
-        .arg(&f)
-        .assert()
-        .success();
-    let e: serde_json::Value = serde_json::from_slice(&out.get_output().stdout).unwrap();
+    let e = eval_json(&model, &f);
     assert!(e["rmse"].as_f64().unwrap() < 0.2, "{e}");
     bin()
         .args(["predict", "--model"])

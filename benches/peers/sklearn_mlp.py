@@ -44,33 +44,7 @@ import statistics
 import time
 import warnings
 
-CONFIGS = {
-    # name: (sizes, hidden activation, head, batch)
-    "T": ([30, 64, 32, 1], "sigmoid", "sigmoid", 32),
-    "M": ([784, 256, 256, 10], "relu", "softmax", 128),
-    "B": ([784, 256, 256, 1], "sigmoid", "sigmoid", 256),
-    "L": ([784, 1024, 1024, 1024, 10], "relu", "softmax", 256),
-}
-BATCHES = 8
-
-
-def flops_per_sample(sizes):
-    """Training FLOPs per sample by docs/backprop.md."""
-    total = 0
-    for l, (a, b) in enumerate(zip(sizes[:-1], sizes[1:])):
-        total += (4 if l == 0 else 6) * a * b
-    return total
-
-
-def peak_rss_bytes():
-    try:
-        with open("/proc/self/status") as f:
-            for line in f:
-                if line.startswith("VmHWM:"):
-                    return int(line.split()[1]) * 1024
-    except OSError:
-        pass
-    return resource.getrusage(resource.RUSAGE_SELF).ru_maxrss * 1024
+from peers_common import BATCHES, CONFIGS, flops_per_sample, peak_rss_bytes
 
 
 def main():
