@@ -1232,48 +1232,61 @@ proptest! {
             vec(-1.0f32..1.0, m * n),
         )),
     ) {
-        let kf = |inner: usize| 2.0 * (inner as f64 + 2.0) * f64::from(f32::EPSILON);
         let at = |v: &[f32], cols: usize, r: usize, c: usize| f64::from(v[r * cols + c]);
+        let what = format!("{m}×{k}×{n}");
 
         // Z ← A·Wᵀ + Z, Z holding the bias
         let mut z: Vec<f32> = (0..m * n).map(|i| if n == 0 { 0.0 } else { bias[i % n] }).collect();
         gemm::forward(&a, m, k, &w, n, &mut z).expect("forward shapes");
-        for i in 0..m {
-            for j in 0..n {
-                let terms: Vec<f64> = (0..k).map(|p| at(&a, k, i, p) * at(&w, k, j, p)).collect();
-                let want = terms.iter().sum::<f64>() + f64::from(bias[j]);
-                let mag = terms.iter().map(|t| t.abs()).sum::<f64>() + f64::from(bias[j].abs());
-                let got = f64::from(z[i * n + j]);
-                prop_assert!((got - want).abs() <= kf(k) * mag, "forward {}×{}×{}: Z[{}, {}] = {} want {}", m, k, n, i, j, got, want);
-            }
-        }
+        check_product(&format!("forward {what}: Z"), &z, (m, n, k), |_, j| f64::from(bias[j]), |i, j, p| {
+            at(&a, k, i, p) * at(&w, k, j, p)
+        })?;
 
         // dW ← dZᵀ·A over NaN
         let mut dw = vec![f32::NAN; n * k];
         gemm::weight_grad(&dz, m, n, &a, k, &mut dw).expect("weight_grad shapes");
-        for j in 0..n {
-            for p in 0..k {
-                let terms: Vec<f64> = (0..m).map(|i| at(&dz, n, i, j) * at(&a, k, i, p)).collect();
-                let want = terms.iter().sum::<f64>();
-                let mag = terms.iter().map(|t| t.abs()).sum::<f64>();
-                let got = f64::from(dw[j * k + p]);
-                prop_assert!((got - want).abs() <= kf(m) * mag, "weight_grad {}×{}×{}: dW[{}, {}] = {} want {}", m, k, n, j, p, got, want);
-            }
-        }
+        check_product(&format!("weight_grad {what}: dW"), &dw, (n, k, m), |_, _| 0.0, |j, p, i| {
+            at(&dz, n, i, j) * at(&a, k, i, p)
+        })?;
 
         // dA ← dZ·W over NaN
         let mut da = vec![f32::NAN; m * k];
         gemm::input_delta(&dz, m, n, &w, k, &mut da).expect("input_delta shapes");
-        for i in 0..m {
-            for p in 0..k {
-                let terms: Vec<f64> = (0..n).map(|j| at(&dz, n, i, j) * at(&w, k, j, p)).collect();
-                let want = terms.iter().sum::<f64>();
-                let mag = terms.iter().map(|t| t.abs()).sum::<f64>();
-                let got = f64::from(da[i * k + p]);
-                prop_assert!((got - want).abs() <= kf(n) * mag, "input_delta {}×{}×{}: dA[{}, {}] = {} want {}", m, k, n, i, p, got, want);
-            }
+        check_product(&format!("input_delta {what}: dA"), &da, (m, k, n), |_, _| 0.0, |i, p, j| {
+            at(&dz, n, i, j) * at(&w, k, j, p)
+        })?;
+    }
+}
+
+/// Checks the row-major `rows × cols` result `got` of a product against
+/// `offset(r, c) + Σ_{t < inner} term(r, c, t)` summed in f64, within
+/// `2·(inner + 2)·ε·(|offset| + Σ|term|)`.
+fn check_product(
+    name: &str,
+    got: &[f32],
+    (rows, cols, inner): (usize, usize, usize),
+    offset: impl Fn(usize, usize) -> f64,
+    term: impl Fn(usize, usize, usize) -> f64,
+) -> Result<(), TestCaseError> {
+    let bound = 2.0 * (inner as f64 + 2.0) * f64::from(f32::EPSILON);
+    for r in 0..rows {
+        for c in 0..cols {
+            let terms: Vec<f64> = (0..inner).map(|t| term(r, c, t)).collect();
+            let want = terms.iter().sum::<f64>() + offset(r, c);
+            let mag = terms.iter().map(|t| t.abs()).sum::<f64>() + offset(r, c).abs();
+            let value = f64::from(got[r * cols + c]);
+            prop_assert!(
+                (value - want).abs() <= bound * mag,
+                "{}[{}, {}] = {} want {}",
+                name,
+                r,
+                c,
+                value,
+                want
+            );
         }
     }
+    Ok(())
 }
 
 /// 1×N, N×1, empty, 15/16/17 and 127/128/129, in every A/B transposition.

@@ -2,6 +2,7 @@
 docs/backprop.md and the peak resident memory."""
 
 import resource
+import statistics
 
 CONFIGS = {
     # name: (sizes, hidden activation, head, batch)
@@ -30,3 +31,27 @@ def peak_rss_bytes():
     except OSError:
         pass
     return resource.getrusage(resource.RUSAGE_SELF).ru_maxrss * 1024
+
+
+def report(peer, config, threads, rates, steps, windows, **extra):
+    """The JSON object every peer prints (the fields of `backprop bench --json`)."""
+    sizes, act, head, m = CONFIGS[config]
+    med = statistics.median(rates)
+    out = {
+        "peer": peer,
+        "config": config,
+        "layers": sizes,
+        "activation": act,
+        "head": head,
+        "batch_size": m,
+        "threads": threads,
+        "samples_per_sec": med,
+        "min_samples_per_sec": min(rates),
+        "max_samples_per_sec": max(rates),
+        "gflops": med * flops_per_sample(sizes) / 1e9,
+        "windows": windows,
+        "steps": steps,
+        "peak_rss_bytes": peak_rss_bytes(),
+    }
+    out.update(extra)
+    return out

@@ -44,7 +44,7 @@ import statistics
 import time
 import warnings
 
-from peers_common import BATCHES, CONFIGS, flops_per_sample, peak_rss_bytes
+from peers_common import BATCHES, CONFIGS, report
 
 
 def main():
@@ -119,7 +119,6 @@ def main():
         for d in info
         if d.get("user_api") == "blas"
     ]
-    med = statistics.median(rates)
     notes = [
         f"output layer: {out_units} unit(s), activation '{clf.out_activation_}' "
         + (
@@ -137,27 +136,19 @@ def main():
     env = {k: os.environ[k] for k in ("OPENBLAS_CORETYPE", "OPENBLAS_L2_SIZE") if k in os.environ}
     if env:
         notes.append(f"environment sets {env}: may select a non-native BLAS kernel")
-    out = {
-        "peer": "sklearn",
-        "config": args.config,
-        "layers": sizes,
-        "activation": act,
-        "head": head,
-        "batch_size": m,
-        "threads": args.threads,
-        "samples_per_sec": med,
-        "min_samples_per_sec": min(rates),
-        "max_samples_per_sec": max(rates),
-        "gflops": med * flops_per_sample(sizes) / 1e9,
-        "windows": args.windows,
-        "steps": steps,
-        "peak_rss_bytes": peak_rss_bytes(),
-        "dtype": str(clf.coefs_[0].dtype),
-        "version": sklearn.__version__,
-        "numpy_version": np.__version__,
-        "blas": blas,
-        "notes": notes,
-    }
+    out = report(
+        "sklearn",
+        args.config,
+        args.threads,
+        rates,
+        steps,
+        args.windows,
+        dtype=str(clf.coefs_[0].dtype),
+        version=sklearn.__version__,
+        numpy_version=np.__version__,
+        blas=blas,
+        notes=notes,
+    )
     print(json.dumps(out))
 
 

@@ -29,7 +29,7 @@ import sys
 import time
 import warnings
 
-from peers_common import BATCHES, CONFIGS, flops_per_sample, peak_rss_bytes
+from peers_common import BATCHES, CONFIGS, report
 
 
 def main():
@@ -119,25 +119,16 @@ def main():
         rates.append(n * m / (time.perf_counter() - t0))
         steps += n
 
-    med = statistics.median(rates)
-    out = {
-        "peer": "pytorch-compile" if args.compile else "pytorch-eager",
-        "config": args.config,
-        "layers": sizes,
-        "activation": act,
-        "head": head,
-        "batch_size": m,
-        "threads": torch.get_num_threads(),
-        "samples_per_sec": med,
-        "min_samples_per_sec": min(rates),
-        "max_samples_per_sec": max(rates),
-        "gflops": med * flops_per_sample(sizes) / 1e9,
-        "windows": args.windows,
-        "steps": steps,
-        "peak_rss_bytes": peak_rss_bytes(),
-        "version": torch.__version__,
-        "cpu_capability": torch.backends.cpu.get_cpu_capability(),
-    }
+    out = report(
+        "pytorch-compile" if args.compile else "pytorch-eager",
+        args.config,
+        torch.get_num_threads(),
+        rates,
+        steps,
+        args.windows,
+        version=torch.__version__,
+        cpu_capability=torch.backends.cpu.get_cpu_capability(),
+    )
     if compile_s is not None:
         out["compile_seconds"] = compile_s
     print(json.dumps(out))
