@@ -33,6 +33,7 @@ pub mod activation;
 pub mod bench;
 pub mod data;
 pub mod error;
+pub mod evaluate;
 pub mod kernels;
 pub mod metrics;
 pub mod model_io;

@@ -13,9 +13,10 @@ use clap::{Args, Parser, Subcommand};
 use indicatif::{ProgressBar, ProgressStyle};
 
 use backprop::bench::BenchSpec;
-use backprop::data::{self, accuracy, HeaderMode, LabelColumn, LoadOptions, RawTable, SourceKind};
-use backprop::metrics::{binary_metrics, confusion_matrix, predicted_classes};
+use backprop::data::{self, accuracy, LabelColumn, LoadOptions, RawTable};
+use backprop::evaluate::{self, Evaluation};
 use backprop::model_io::{self, Checkpoint, CheckpointConfig, ModelMeta, SavedModel};
+use backprop::pipeline::ReadOverrides;
 use backprop::plot::{write_curves_svg, EpochRecord};
 use backprop::presets::Preset;
 use backprop::{pipeline, Activation, Dataset, Error, Head, Mlp, TrainConfig, Trainer};
@@ -50,21 +51,28 @@ enum Command {
 /// How to read a data file.
 #[derive(Args, Clone)]
 struct DataArgs {
-    /// Labels for IDX or NPY features (CSV files hold theirs in a column).
+    /// Labels for IDX or NPY features (CSV files hold theirs in a column); a
+    /// 2-D array gives several outputs.
     #[arg(long, value_name = "FILE")]
     labels: Option<PathBuf>,
-    /// The CSV label column: a header name or a 0-based index (default: the last).
-    #[arg(long, value_name = "NAME|INDEX")]
-    label_column: Option<String>,
-    /// The CSV field delimiter (one character; 'tab' for a tab).
-    #[arg(long, default_value = ",")]
-    delimiter: String,
-    /// The CSV's first row is a header (default: detected).
+    /// The CSV label column(s): header names or 0-based indices, comma-separated
+    /// (default: the last column; eval/predict: the model's). Several columns:
+    /// multi-output regression (--head mse) or multi-label 0/1 columns (sigmoid).
+    #[arg(long, value_name = "NAME|INDEX,...", value_delimiter = ',')]
+    label_column: Option<Vec<String>>,
+    /// The CSV field delimiter: one character, or 'tab' (default: sniffed
+    /// among , ; tab |; eval/predict: the model's).
+    #[arg(long)]
+    delimiter: Option<String>,
+    /// The CSV's first row is a header (default: detected; eval/predict: the model's).
     #[arg(long, conflicts_with = "no_header")]
     header: bool,
-    /// The CSV has no header row (default: detected).
+    /// The CSV has no header row (default: detected; eval/predict: the model's).
     #[arg(long)]
     no_header: bool,
+    /// CSV columns to leave out (header names, or 'column N'), e.g. IDs.
+    #[arg(long, value_name = "NAME,...", value_delimiter = ',')]
+    ignore_columns: Vec<String>,
 }
 
 #[derive(Args)]
@@ -74,7 +82,8 @@ struct TrainArgs {
     data: Option<PathBuf>,
     #[command(flatten)]
     read: DataArgs,
-    /// Held-out data to evaluate after each epoch (read like --data).
+    /// Held-out data to evaluate after each epoch (its columns are matched to
+    /// the training file's by name when both have a header).
     #[arg(long, value_name = "FILE", conflicts_with = "validation_split")]
     test_data: Option<PathBuf>,
     /// Labels of --test-data for IDX/NPY.
@@ -119,6 +128,11 @@ struct TrainArgs {
     /// Do not standardise the features (pixel data are always scaled to 0..1).
     #[arg(long)]
     no_standardize: bool,
+    /// With --head mse, train on the raw targets instead of standardised ones
+    /// (by default their mean and std are stored in the model and predictions
+    /// come back in the original units).
+    #[arg(long)]
+    no_standardize_targets: bool,
     /// Start from the weights of this model file instead of random ones.
     #[arg(long, value_name = "FILE", conflicts_with = "resume")]
     init_model: Option<PathBuf>,
@@ -155,6 +169,10 @@ struct EvalArgs {
     data: PathBuf,
     #[command(flatten)]
     read: DataArgs,
+    /// A binary or multi-label model predicts the positive class when its
+    /// probability is at least T.
+    #[arg(long, value_name = "T", default_value_t = 0.5)]
+    threshold: f32,
     /// Print one JSON object.
     #[arg(long)]
     json: bool,
@@ -165,12 +183,20 @@ struct PredictArgs {
     /// The model file.
     #[arg(long, value_name = "FILE")]
     model: PathBuf,
-    /// Inputs, with or without a label column (a CSV with one column more
-    /// than the model's inputs has its label column ignored).
+    /// Inputs ('-': standard input). With a header, the model's features are
+    /// picked by name and other columns are ignored; without, the columns
+    /// must be the model's features (or laid out as the training file).
     #[arg(long, value_name = "FILE")]
     data: PathBuf,
     #[command(flatten)]
     read: DataArgs,
+    /// Copy this column (e.g. an ID) into the output as its first column.
+    #[arg(long, value_name = "NAME")]
+    id_column: Option<String>,
+    /// A binary or multi-label model predicts the positive class when its
+    /// probability is at least T.
+    #[arg(long, value_name = "T", default_value_t = 0.5)]
+    threshold: f32,
     /// Write the CSV here (atomically) instead of to standard output.
     #[arg(long, value_name = "FILE")]
     out: Option<PathBuf>,
@@ -262,41 +288,77 @@ fn usage(option: &'static str, reason: impl ToString) -> anyhow::Error {
 }
 
 impl DataArgs {
-    fn options(&self, with_label: bool) -> anyhow::Result<LoadOptions> {
-        let delimiter = match self.delimiter.as_str() {
-            "tab" | "\\t" | "\t" => b'\t',
-            d if d.len() == 1 && d.is_ascii() => d.as_bytes()[0],
-            d => {
+    /// What the flags say about reading a file (`None` where they are silent).
+    fn overrides(&self, id_column: Option<&String>) -> anyhow::Result<ReadOverrides> {
+        let delimiter = match self.delimiter.as_deref() {
+            None => None,
+            Some("tab" | "\\t" | "\t") => Some(b'\t'),
+            Some(d) if d.len() == 1 && d.is_ascii() => Some(d.as_bytes()[0]),
+            Some(d) => {
                 return Err(usage(
                     "--delimiter",
                     format!("'{d}' is not one ASCII character (or 'tab')"),
                 ))
             }
         };
-        let label = with_label.then(|| match &self.label_column {
-            None => LabelColumn::Last,
-            Some(s) => match s.parse::<usize>() {
-                Ok(i) => LabelColumn::Index(i),
-                Err(_) => LabelColumn::Name(s.clone()),
-            },
+        let label_columns = self.label_column.as_ref().map(|cols| {
+            cols.iter()
+                .map(|s| match s.trim().parse::<usize>() {
+                    Ok(i) => LabelColumn::Index(i),
+                    Err(_) => LabelColumn::Name(s.trim().to_string()),
+                })
+                .collect()
         });
-        Ok(LoadOptions {
-            label,
-            header: if self.header {
-                HeaderMode::Present
-            } else if self.no_header {
-                HeaderMode::Absent
-            } else {
-                HeaderMode::Auto
-            },
+        Ok(ReadOverrides {
             delimiter,
+            header: if self.header {
+                Some(true)
+            } else if self.no_header {
+                Some(false)
+            } else {
+                None
+            },
+            label_columns,
             labels_path: self.labels.clone(),
+            ignore_columns: self.ignore_columns.clone(),
+            id_column: id_column.cloned(),
         })
     }
 }
 
-fn load(path: &Path, opts: &LoadOptions) -> anyhow::Result<RawTable> {
-    Ok(data::load(path, opts)?)
+/// Loads a data file and tells the user, on stderr, what detection decided
+/// when it was unsure and which columns were left out.
+fn load(path: &Path, opts: &LoadOptions, quiet: bool) -> anyhow::Result<RawTable> {
+    let raw = data::load(path, opts)?;
+    if !quiet {
+        if let Some(g) = &raw.header_guess {
+            eprintln!(
+                "note: {}: read the first row as {} ({}); give --header or --no-header to decide",
+                raw.source_name,
+                if g.header { "a header" } else { "data" },
+                g.reason
+            );
+        }
+        let skipped: Vec<&String> = raw
+            .ignored_columns
+            .iter()
+            .filter(|c| !opts.ignore_columns.contains(c))
+            .collect();
+        if !skipped.is_empty() {
+            eprintln!(
+                "note: {}: ignoring {} column{} the model does not use: {}",
+                raw.source_name,
+                skipped.len(),
+                if skipped.len() == 1 { "" } else { "s" },
+                skipped
+                    .iter()
+                    .map(|c| c.as_str())
+                    .collect::<Vec<_>>()
+                    .join(", ")
+            );
+        }
+    }
+    Ok(raw)
 }
 
 // ---------------------------------------------------------------------------
@@ -345,42 +407,30 @@ fn setup(args: &TrainArgs) -> anyhow::Result<Setup> {
     let base = checkpoint.as_ref().map(|c| &c.model).or(init.as_ref());
 
     // the data, raw
-    let opts = args.read.options(true)?;
+    let read = args.read.overrides(None)?;
     let (train_raw, val_raw, name) = match &args.data {
         Some(p) => {
-            let raw = load(p, &opts)?;
+            let raw = load(p, &read.training_options(), args.json)?;
             let seed = args
                 .seed
                 .or(checkpoint.as_ref().map(|c| c.config.seed))
                 .unwrap_or(42);
-            let (train_raw, val_raw) = match (&args.test_data, args.validation_split) {
-                (Some(t), _) => {
-                    let topts = LoadOptions {
-                        labels_path: args.test_labels.clone(),
-                        ..opts.clone()
-                    };
-                    (raw, Some(load(t, &topts)?))
-                }
-                (None, Some(f)) => {
+            let (train_raw, val_raw) = match args.validation_split {
+                Some(f) => {
                     let (a, b) = pipeline::split(&raw, f, seed)?;
                     (a, Some(b))
                 }
-                (None, None) => (raw, None),
+                None => (raw, None),
             };
             (train_raw, val_raw, p.display().to_string())
         }
         None => {
-            let text = |t: &str, n: &str| -> anyhow::Result<RawTable> {
-                Ok(data::csv::parse(t, n, &LoadOptions::default())?)
-            };
-            let train = text(
+            let train = data::embedded::table(
                 data::embedded::BREAST_CANCER_TRAIN,
-                "breast_cancer.train.csv (embedded)",
-            )?;
-            let test = text(
-                data::embedded::BREAST_CANCER_TEST,
-                "breast_cancer.test.csv (embedded)",
-            )?;
+                "breast_cancer.train.csv",
+            );
+            let test =
+                data::embedded::table(data::embedded::BREAST_CANCER_TEST, "breast_cancer.test.csv");
             (train, Some(test), "breast cancer (embedded)".to_string())
         }
     };
@@ -395,25 +445,30 @@ fn setup(args: &TrainArgs) -> anyhow::Result<Setup> {
         }
         (_, Some(b)) => b.mlp.head(),
         (Some(h), None) => h,
-        (None, None) => {
-            let classes = train_raw.class_map()?;
-            if classes.len() == 2 {
-                Head::SigmoidBce
-            } else {
-                Head::SoftmaxCe
-            }
-        }
+        (None, None) => pipeline::default_head(&train_raw)?,
     };
     let meta = match base {
         Some(b) => b.meta.clone(),
-        None => pipeline::fit_meta(&train_raw, head, !args.no_standardize)?,
+        None => pipeline::fit_meta(
+            &train_raw,
+            head,
+            !args.no_standardize,
+            !args.no_standardize_targets,
+        )?,
+    };
+    // held-out test data: read as the model will read new data (by name)
+    let val_raw = match &args.test_data {
+        Some(t) => {
+            let topts = ReadOverrides {
+                labels_path: args.test_labels.clone(),
+                ..read.clone()
+            }
+            .model_options(&meta, true);
+            Some(load(t, &topts, args.json)?)
+        }
+        None => val_raw,
     };
     let n_in = train_raw.x.cols();
-    let out_size = |meta: &ModelMeta| match (head, &meta.class_names) {
-        (Head::SigmoidBce, Some(c)) if c.len() == 2 => 1,
-        (_, Some(c)) => c.len(),
-        (_, None) => 1,
-    };
 
     // the network
     let default_act = if embedded {
@@ -456,7 +511,7 @@ fn setup(args: &TrainArgs) -> anyhow::Result<Setup> {
                 .unwrap_or_else(|| vec![if embedded { 16 } else { 64 }]);
             let mut sizes = vec![n_in];
             sizes.extend(&hidden);
-            sizes.push(out_size(&meta));
+            sizes.push(pipeline::output_size(&meta, head));
             let act = args.activation.unwrap_or(default_act);
             Mlp::new(
                 &sizes,
@@ -503,9 +558,15 @@ fn setup(args: &TrainArgs) -> anyhow::Result<Setup> {
         },
     };
 
-    let train = pipeline::dataset(&train_raw, &meta, mlp.inputs(), head)?;
+    let train = pipeline::dataset(&train_raw, &meta, mlp.inputs(), mlp.outputs(), head)?;
     let val = match &val_raw {
-        Some(v) => Some(pipeline::dataset(v, &meta, mlp.inputs(), head)?),
+        Some(v) => Some(pipeline::dataset(
+            v,
+            &meta,
+            mlp.inputs(),
+            mlp.outputs(),
+            head,
+        )?),
         None => None,
     };
     Ok(Setup {
@@ -707,156 +768,206 @@ fn run_training(args: &TrainArgs, s: Setup) -> anyhow::Result<()> {
 
 fn eval(args: &EvalArgs) -> anyhow::Result<()> {
     let SavedModel { mlp, meta } = model_io::load_model(&args.model)?;
-    let raw = load(&args.data, &args.read.options(true)?)?;
-    let data = pipeline::dataset(&raw, &meta, mlp.inputs(), mlp.head())?;
-    let (x, rows) = (data.x().as_slice(), data.rows());
-    if rows == 0 {
-        bail!("{}: no rows to evaluate", args.data.display());
-    }
-    let loss = mlp.loss(x, data.y().as_slice(), rows)?;
-    let outputs = mlp.predict(x, rows)?;
+    let opts = args.read.overrides(None)?.model_options(&meta, true);
+    let raw = load(&args.data, &opts, args.json)?;
+    let report = evaluate::evaluate(&mlp, &meta, &raw, args.threshold)?;
     let mut out = io::stdout().lock();
-    let Some(labels) = data.labels().filter(|_| mlp.head().is_classifier()) else {
-        // regression
-        let mut se = 0.0f64;
-        let mut ae = 0.0f64;
-        for (p, t) in outputs.as_slice().iter().zip(data.y().as_slice()) {
-            let d = f64::from(p - t);
-            se += d * d;
-            ae += d.abs();
-        }
-        let (rmse, mae) = ((se / rows as f64).sqrt(), ae / rows as f64);
-        if args.json {
-            writeln!(
-                out,
-                "{}",
-                serde_json::json!({"loss": loss, "rmse": rmse, "mae": mae, "rows": rows})
-            )?;
-        } else {
-            writeln!(
-                out,
-                "rows {rows}\nloss {loss:.6} (½·MSE)\nRMSE {rmse:.6}\nMAE {mae:.6}"
-            )?;
-        }
-        return Ok(());
-    };
-    let names = meta.class_names.clone().unwrap_or_default();
-    let predicted = predicted_classes(&outputs);
-    let acc = accuracy(&outputs, labels);
-    let cm = confusion_matrix(labels, &predicted, names.len());
-    let binary = (outputs.cols() == 1).then(|| binary_metrics(outputs.as_slice(), labels));
     if args.json {
-        let mut obj = serde_json::json!({
-            "loss": loss,
-            "accuracy": acc,
-            "rows": rows,
-            "classes": names,
-            "confusion_matrix": cm,
-        });
-        if let Some(b) = binary {
-            obj["precision"] = b.precision.into();
-            obj["recall"] = b.recall.into();
-            obj["f1"] = b.f1.into();
-            obj["roc_auc"] = b.roc_auc.into();
-        }
-        writeln!(out, "{obj}")?;
-    } else {
-        writeln!(
-            out,
-            "rows {rows}\nloss {loss:.6}\naccuracy {:.2}%",
-            100.0 * acc
-        )?;
-        if let Some(b) = binary {
+        writeln!(out, "{}", report_json(&report))?;
+        return Ok(());
+    }
+    match &report {
+        Evaluation::Regression(r) => {
             writeln!(
                 out,
-                "precision {:.4}  recall {:.4}  F1 {:.4}  ROC AUC {}",
-                b.precision,
-                b.recall,
-                b.f1,
-                b.roc_auc.map_or("n/a".to_string(), |a| format!("{a:.4}"))
+                "rows {}\nloss {:.6} (½·MSE{})",
+                r.rows,
+                r.loss,
+                if meta.target_standardizer.is_some() {
+                    " on standardised targets"
+                } else {
+                    ""
+                }
             )?;
+            let w = r
+                .per_output
+                .iter()
+                .map(|(n, _)| n.len())
+                .max()
+                .unwrap_or(4)
+                .max(6);
+            writeln!(
+                out,
+                "{:<w$} {:>12} {:>12} {:>12} {:>9}",
+                "target", "MSE", "RMSE", "MAE", "R²"
+            )?;
+            for (n, m) in &r.per_output {
+                writeln!(
+                    out,
+                    "{n:<w$} {:>12.6} {:>12.6} {:>12.6} {:>9.4}",
+                    m.mse, m.rmse, m.mae, m.r2
+                )?;
+            }
+            if r.per_output.len() > 1 {
+                let m = &r.mean;
+                writeln!(
+                    out,
+                    "{:<w$} {:>12.6} {:>12.6} {:>12.6} {:>9.4}",
+                    "mean", m.mse, m.rmse, m.mae, m.r2
+                )?;
+            }
         }
-        writeln!(
-            out,
-            "confusion matrix (rows: true class, columns: predicted)"
-        )?;
-        let w = names.iter().map(|n| n.len()).max().unwrap_or(1).max(6);
-        write!(out, "{:>w$}", "")?;
-        for n in &names {
-            write!(out, " {n:>w$}")?;
+        Evaluation::MultiLabel(r) => {
+            writeln!(
+                out,
+                "rows {}\nloss {:.6}\nexact match {:.2}% (every label right, threshold {})\nmacro F1 {:.4}",
+                r.rows, r.loss, 100.0 * r.exact_match, r.threshold, r.macro_f1
+            )?;
+            let w = r
+                .per_label
+                .iter()
+                .map(|(n, _)| n.len())
+                .max()
+                .unwrap_or(5)
+                .max(5);
+            writeln!(
+                out,
+                "{:<w$} {:>9} {:>9} {:>9} {:>9}",
+                "label", "precision", "recall", "F1", "ROC AUC"
+            )?;
+            for (n, m) in &r.per_label {
+                writeln!(
+                    out,
+                    "{n:<w$} {:>9.4} {:>9.4} {:>9.4} {:>9}",
+                    m.precision,
+                    m.recall,
+                    m.f1,
+                    auc_text(m.roc_auc)
+                )?;
+            }
         }
-        writeln!(out)?;
-        for (n, row) in names.iter().zip(&cm) {
-            write!(out, "{n:>w$}")?;
-            for c in row {
-                write!(out, " {c:>w$}")?;
+        Evaluation::Classification(r) => {
+            writeln!(
+                out,
+                "rows {}\nloss {:.6}\naccuracy {:.2}%",
+                r.rows,
+                r.loss,
+                100.0 * r.accuracy
+            )?;
+            if let Some((positive, t, b)) = &r.binary {
+                writeln!(
+                    out,
+                    "positive class '{positive}' (probability ≥ {t}): precision {:.4}  recall {:.4}  F1 {:.4}  ROC AUC {}",
+                    b.precision, b.recall, b.f1, auc_text(b.roc_auc)
+                )?;
+            }
+            let w = r.classes.iter().map(|n| n.len()).max().unwrap_or(1).max(6);
+            writeln!(
+                out,
+                "{:>w$} {:>9} {:>9} {:>9} {:>9}",
+                "class", "precision", "recall", "F1", "support"
+            )?;
+            for (n, m) in r.classes.iter().zip(&r.per_class) {
+                writeln!(
+                    out,
+                    "{n:>w$} {:>9.4} {:>9.4} {:>9.4} {:>9}",
+                    m.precision, m.recall, m.f1, m.support
+                )?;
+            }
+            writeln!(out, "macro F1 {:.4}", r.macro_f1)?;
+            writeln!(
+                out,
+                "confusion matrix (rows: true class, columns: predicted)"
+            )?;
+            write!(out, "{:>w$}", "")?;
+            for n in &r.classes {
+                write!(out, " {n:>w$}")?;
             }
             writeln!(out)?;
+            for (n, row) in r.classes.iter().zip(&r.confusion) {
+                write!(out, "{n:>w$}")?;
+                for c in row {
+                    write!(out, " {c:>w$}")?;
+                }
+                writeln!(out)?;
+            }
         }
     }
     Ok(())
 }
 
-fn predict(args: &PredictArgs) -> anyhow::Result<()> {
-    let SavedModel { mlp, meta } = model_io::load_model(&args.model)?;
-    let given_label = args.read.label_column.is_some() || args.read.labels.is_some();
-    let raw = if given_label {
-        load(&args.data, &args.read.options(true)?)?
-    } else {
-        // Inputs alone, or a CSV with one more column (the label, last), which
-        // may hold words and so cannot be read as a feature.
-        match load(&args.data, &args.read.options(false)?) {
-            Ok(raw) if raw.x.cols() == mlp.inputs() => raw,
-            first => match load(&args.data, &args.read.options(true)?) {
-                Ok(raw) if raw.kind == SourceKind::Csv && raw.x.cols() == mlp.inputs() => raw,
-                _ => first?,
-            },
-        }
-    };
-    let x = pipeline::features(&raw, &meta, mlp.inputs())?;
-    let outputs = mlp.predict(x.as_slice(), x.rows())?;
-    let mut csv = String::new();
-    match (&meta.class_names, mlp.head().is_classifier()) {
-        (Some(names), true) => {
-            csv += "class";
-            for n in names {
-                csv += &format!(",p_{n}");
+fn auc_text(a: Option<f64>) -> String {
+    a.map_or("n/a".to_string(), |a| format!("{a:.4}"))
+}
+
+/// An evaluation as one JSON object.
+fn report_json(report: &Evaluation) -> serde_json::Value {
+    let binary = |b: &backprop::metrics::BinaryMetrics| serde_json::json!({"precision": b.precision, "recall": b.recall, "f1": b.f1, "roc_auc": b.roc_auc});
+    let regression = |m: &backprop::metrics::RegressionMetrics| serde_json::json!({"mse": m.mse, "rmse": m.rmse, "mae": m.mae, "r2": m.r2});
+    match report {
+        Evaluation::Regression(r) => serde_json::json!({
+            "task": "regression",
+            "rows": r.rows,
+            "loss": r.loss,
+            "targets": r.per_output.iter().map(|(n, m)| {
+                let mut v = regression(m);
+                v["name"] = n.clone().into();
+                v
+            }).collect::<Vec<_>>(),
+            "mean": regression(&r.mean),
+            "mse": r.mean.mse, "rmse": r.mean.rmse, "mae": r.mean.mae, "r2": r.mean.r2,
+        }),
+        Evaluation::MultiLabel(r) => serde_json::json!({
+            "task": "multi-label",
+            "rows": r.rows,
+            "loss": r.loss,
+            "threshold": r.threshold,
+            "exact_match": r.exact_match,
+            "macro_f1": r.macro_f1,
+            "labels": r.per_label.iter().map(|(n, m)| {
+                let mut v = binary(m);
+                v["name"] = n.clone().into();
+                v
+            }).collect::<Vec<_>>(),
+        }),
+        Evaluation::Classification(r) => {
+            let mut obj = serde_json::json!({
+                "task": "classification",
+                "rows": r.rows,
+                "loss": r.loss,
+                "accuracy": r.accuracy,
+                "classes": r.classes,
+                "confusion_matrix": r.confusion,
+                "per_class": r.classes.iter().zip(&r.per_class).map(|(n, m)| serde_json::json!({
+                    "class": n, "precision": m.precision, "recall": m.recall, "f1": m.f1, "support": m.support
+                })).collect::<Vec<_>>(),
+                "macro_f1": r.macro_f1,
+            });
+            if let Some((positive, t, b)) = &r.binary {
+                obj["positive_class"] = positive.clone().into();
+                obj["threshold"] = (*t).into();
+                obj["precision"] = b.precision.into();
+                obj["recall"] = b.recall.into();
+                obj["f1"] = b.f1.into();
+                obj["roc_auc"] = b.roc_auc.into();
             }
-            csv += "\n";
-            let classes = predicted_classes(&outputs);
-            for (r, &c) in classes.iter().enumerate() {
-                csv += &names[c];
-                let row = outputs.row(r);
-                if row.len() == 1 && names.len() == 2 {
-                    csv += &format!(",{},{}", 1.0 - row[0], row[0]);
-                } else {
-                    for p in row {
-                        csv += &format!(",{p}");
-                    }
-                }
-                csv += "\n";
-            }
-        }
-        _ => {
-            csv += &(0..outputs.cols())
-                .map(|j| format!("output_{j}"))
-                .collect::<Vec<_>>()
-                .join(",");
-            csv += "\n";
-            for r in 0..outputs.rows() {
-                csv += &outputs
-                    .row(r)
-                    .iter()
-                    .map(|v| v.to_string())
-                    .collect::<Vec<_>>()
-                    .join(",");
-                csv += "\n";
-            }
+            obj
         }
     }
+}
+
+fn predict(args: &PredictArgs) -> anyhow::Result<()> {
+    let SavedModel { mlp, meta } = model_io::load_model(&args.model)?;
+    let opts = args
+        .read
+        .overrides(args.id_column.as_ref())?
+        .model_options(&meta, false);
+    let raw = load(&args.data, &opts, false)?;
+    let table = evaluate::predict(&mlp, &meta, &raw, args.threshold, args.id_column.as_deref())?;
+    let csv = table.to_csv()?;
     match &args.out {
-        Some(p) => model_io::write_atomic(p, csv.as_bytes())?,
-        None => io::stdout().lock().write_all(csv.as_bytes())?,
+        Some(p) => model_io::write_atomic(p, &csv)?,
+        None => io::stdout().lock().write_all(&csv)?,
     }
     Ok(())
 }

@@ -20,6 +20,9 @@
 //! | `standardize_mean`, `standardize_std` | JSON arrays of `n_0` numbers | both or neither |
 //! | `pixel_scale` | a number | optional |
 //! | `class_names` | JSON array of strings: 2 for a sigmoid head with one output, else `n_L`; never for `mse` | optional |
+//! | `target_names` | JSON array: the label column's name, or one name per output (multi-output regression, multi-label sigmoid) | optional |
+//! | `target_mean`, `target_std` | JSON arrays of `n_L` numbers: the `mse` targets were standardised with these; predictions are `output · std + mean` | both or neither; `mse` only |
+//! | `csv_layout` | JSON object `{"delimiter": ",", "header": true, "columns": 5, "label_positions": [4]}`: how the training CSV was read | optional |
 //! | `extra.{key}` | any string ([`ModelMeta::extra`]) | optional |
 //!
 //! Numbers are written in the shortest form that reads back to the same
@@ -98,7 +101,7 @@ use std::str::FromStr;
 use safetensors::tensor::{Dtype, SafeTensors};
 
 use crate::activation::{Activation, Head};
-use crate::data::Standardizer;
+use crate::data::{CsvLayout, Standardizer};
 use crate::error::{Error, Result};
 use crate::network::Mlp;
 use crate::train::{RngState, TrainConfig};
@@ -119,7 +122,7 @@ const LEN_BYTES: usize = 8;
 /// Characters of a value from a file quoted in an error message.
 const QUOTE_CHARS: usize = 60;
 
-const MODEL_KEYS: [&str; 10] = [
+const MODEL_KEYS: [&str; 14] = [
     "format",
     "format_version",
     "sizes",
@@ -130,6 +133,10 @@ const MODEL_KEYS: [&str; 10] = [
     "standardize_std",
     "pixel_scale",
     "class_names",
+    "target_names",
+    "target_mean",
+    "target_std",
+    "csv_layout",
 ];
 const CHECKPOINT_KEYS: [&str; 13] = [
     "checkpoint",
@@ -177,6 +184,16 @@ pub struct ModelMeta {
     pub class_names: Option<Vec<String>>,
     /// The name of each input feature (`n_0` of them), or empty if unknown.
     pub feature_names: Vec<String>,
+    /// The names of the targets: one label column (classes), or one per
+    /// output (multi-output regression, multi-label sigmoid); empty if unknown.
+    pub target_names: Vec<String>,
+    /// For an `mse` head trained on standardised targets: their mean and
+    /// std (`n_L` each). Predictions in the original units are
+    /// `output · std + mean`.
+    pub target_standardizer: Option<Standardizer>,
+    /// How the training CSV was read (delimiter, header, label positions),
+    /// reused to read new files the same way.
+    pub csv_layout: Option<CsvLayout>,
     /// Free-form entries for callers (e.g. the training command line), stored
     /// as metadata keys `extra.{key}`.
     pub extra: BTreeMap<String, String>,
@@ -585,6 +602,22 @@ fn encode(mlp: &Mlp, meta: &ModelMeta, ckpt: Option<&Checkpoint>, src: &str) -> 
     if let Some(c) = &meta.class_names {
         put("class_names", json(c));
     }
+    if !meta.target_names.is_empty() {
+        put("target_names", json(&meta.target_names));
+    }
+    if let Some(s) = &meta.target_standardizer {
+        put("target_mean", f32_array(&s.mean));
+        put("target_std", f32_array(&s.std));
+    }
+    if let Some(l) = &meta.csv_layout {
+        let obj = serde_json::json!({
+            "delimiter": char::from(l.delimiter).to_string(),
+            "header": l.header,
+            "columns": l.columns,
+            "label_positions": l.label_positions,
+        });
+        put("csv_layout", obj.to_string());
+    }
     for (k, v) in &meta.extra {
         md.insert(format!("{EXTRA_PREFIX}{k}"), v.clone());
     }
@@ -786,6 +819,69 @@ fn check_meta(sizes: &[usize], head: Head, meta: &ModelMeta, src: &str) -> Resul
             return Err(data_err(
                 src,
                 format!("class_names holds {} twice", quote(dup)),
+            ));
+        }
+    }
+    let k = meta.target_names.len();
+    if k > 1 {
+        if k != n_out {
+            return Err(data_err(
+                src,
+                format!("target_names has {k} names for {n_out} outputs"),
+            ));
+        }
+        if head == Head::SoftmaxCe || (head == Head::SigmoidBce && meta.class_names.is_some()) {
+            return Err(data_err(
+                src,
+                format!("{k} target_names need an mse head or a multi-label sigmoid head (without class_names)"),
+            ));
+        }
+    }
+    if let Some(s) = &meta.target_standardizer {
+        if head != Head::Mse {
+            return Err(data_err(
+                src,
+                "target_mean/target_std are given for a classifier head",
+            ));
+        }
+        for (key, v) in [("target_mean", &s.mean), ("target_std", &s.std)] {
+            if v.len() != n_out {
+                return Err(data_err(
+                    src,
+                    format!("{key} has {} values for {n_out} outputs", v.len()),
+                ));
+            }
+        }
+        if let Some(i) = s.mean.iter().position(|m| !m.is_finite()) {
+            return Err(data_err(
+                src,
+                format!("target_mean[{i}] is {}: must be finite", s.mean[i]),
+            ));
+        }
+        if let Some(i) = s.std.iter().position(|d| !(d.is_finite() && *d > 0.0)) {
+            return Err(data_err(
+                src,
+                format!(
+                    "target_std[{i}] is {}: must be finite and positive",
+                    s.std[i]
+                ),
+            ));
+        }
+    }
+    if let Some(l) = &meta.csv_layout {
+        if l.columns == 0
+            || l.label_positions.iter().any(|&p| p >= l.columns)
+            || !l.delimiter.is_ascii()
+            || matches!(l.delimiter, b'\n' | b'\r' | b'"')
+        {
+            return Err(data_err(
+                src,
+                format!(
+                    "csv_layout is inconsistent: {} columns, label positions {:?}, delimiter {:?}",
+                    l.columns,
+                    l.label_positions,
+                    char::from(l.delimiter)
+                ),
             ));
         }
     }
@@ -1047,6 +1143,19 @@ impl<'a> Parsed<'a> {
                     "metadata 'feature_names' is not a JSON array of strings: {e}"
                 ))
             })?,
+            target_names: match self.get("target_names") {
+                None => Vec::new(),
+                Some(t) => serde_json::from_str(t).map_err(|e| {
+                    self.err(format!(
+                        "metadata 'target_names' is not a JSON array of strings: {e}"
+                    ))
+                })?,
+            },
+            target_standardizer: self.pair("target_mean", "target_std")?,
+            csv_layout: match self.get("csv_layout") {
+                None => None,
+                Some(t) => Some(self.csv_layout(t)?),
+            },
             extra: self
                 .meta
                 .iter()
@@ -1094,15 +1203,55 @@ impl<'a> Parsed<'a> {
     }
 
     fn standardizer(&self) -> Result<Option<Standardizer>> {
-        match (self.get("standardize_mean"), self.get("standardize_std")) {
+        self.pair("standardize_mean", "standardize_std")
+    }
+
+    /// A standardizer stored as two keys, both or neither.
+    fn pair(&self, mean_key: &str, std_key: &str) -> Result<Option<Standardizer>> {
+        match (self.get(mean_key), self.get(std_key)) {
             (None, None) => Ok(None),
             (Some(m), Some(s)) => Ok(Some(Standardizer {
-                mean: self.f32_array("standardize_mean", m)?,
-                std: self.f32_array("standardize_std", s)?,
+                mean: self.f32_array(mean_key, m)?,
+                std: self.f32_array(std_key, s)?,
             })),
-            (Some(_), None) => Err(self.err("standardize_mean is given without standardize_std")),
-            (None, Some(_)) => Err(self.err("standardize_std is given without standardize_mean")),
+            (Some(_), None) => Err(self.err(format!("{mean_key} is given without {std_key}"))),
+            (None, Some(_)) => Err(self.err(format!("{std_key} is given without {mean_key}"))),
         }
+    }
+
+    /// The `csv_layout` object.
+    fn csv_layout(&self, text: &str) -> Result<CsvLayout> {
+        let bad = |why: &str| self.err(format!("metadata 'csv_layout' {}: {why}", quote(text)));
+        let v: serde_json::Value =
+            serde_json::from_str(text).map_err(|e| bad(&format!("not JSON: {e}")))?;
+        let delimiter = match v.get("delimiter").and_then(|d| d.as_str()) {
+            Some(d) if d.len() == 1 => d.as_bytes()[0],
+            _ => return Err(bad("'delimiter' must be one ASCII character")),
+        };
+        let header = v
+            .get("header")
+            .and_then(serde_json::Value::as_bool)
+            .ok_or_else(|| bad("'header' must be true or false"))?;
+        let columns = v
+            .get("columns")
+            .and_then(serde_json::Value::as_u64)
+            .and_then(|c| usize::try_from(c).ok())
+            .ok_or_else(|| bad("'columns' must be a count"))?;
+        let label_positions = v
+            .get("label_positions")
+            .and_then(serde_json::Value::as_array)
+            .and_then(|a| {
+                a.iter()
+                    .map(|p| p.as_u64().and_then(|p| usize::try_from(p).ok()))
+                    .collect::<Option<Vec<usize>>>()
+            })
+            .ok_or_else(|| bad("'label_positions' must be an array of column indices"))?;
+        Ok(CsvLayout {
+            delimiter,
+            header,
+            columns,
+            label_positions,
+        })
     }
 
     /// A JSON array of numbers, each read exactly as an `f32`.

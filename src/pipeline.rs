@@ -7,21 +7,35 @@ use rand::{RngExt, SeedableRng};
 use rand_chacha::ChaCha8Rng;
 
 use crate::activation::Head;
-use crate::data::{scale, ClassMap, Dataset, RawTable, RawTarget, Standardizer};
+use crate::data::{
+    scale, ClassMap, Dataset, FeatureSelection, HeaderMode, LabelColumn, LoadOptions, RawTable,
+    Standardizer,
+};
 use crate::error::{Error, Result};
 use crate::model_io::ModelMeta;
 use crate::tensor::Matrix;
 
-/// The preprocessing and classes of a training table: pixel data (IDX, or
-/// u8 NPY) are divided by 255; other features are standardised (population
-/// std) unless `standardize` is false; classifier heads get the classes of the
-/// training labels.
+/// The preprocessing, classes and names of a training table: pixel data
+/// (IDX, or u8 NPY) are divided by 255; other features are standardised
+/// (population std) unless `standardize` is false; classifier heads get the
+/// classes of the training labels (several label columns under a sigmoid
+/// head: one 0/1 output per column, no classes); an `mse` head gets its
+/// targets standardised unless `standardize_targets` is false.
 ///
 /// # Errors
-/// As [`RawTable::class_map`] for classifier heads (no labels, one class, …).
-pub fn fit_meta(train: &RawTable, head: Head, standardize: bool) -> Result<ModelMeta> {
+/// As [`RawTable::class_map`] for classifier heads (no labels, one class, a
+/// missing label, …); several label columns under a softmax head; a
+/// regression target that is not a number.
+pub fn fit_meta(
+    train: &RawTable,
+    head: Head,
+    standardize: bool,
+    standardize_targets: bool,
+) -> Result<ModelMeta> {
     let mut meta = ModelMeta {
         feature_names: train.feature_names.clone(),
+        target_names: train.target_names.clone(),
+        csv_layout: train.layout.clone(),
         ..ModelMeta::default()
     };
     if let Some(s) = train.pixel_scale() {
@@ -29,10 +43,112 @@ pub fn fit_meta(train: &RawTable, head: Head, standardize: bool) -> Result<Model
     } else if standardize {
         meta.standardizer = Some(Standardizer::fit(&train.x));
     }
-    if head.is_classifier() {
-        meta.class_names = Some(train.class_map()?.names().to_vec());
+    match head {
+        Head::Mse => {
+            if standardize_targets {
+                meta.target_standardizer = Some(Standardizer::fit(&train.numeric_targets()?));
+            }
+        }
+        _ if train.outputs() > 1 => {
+            if head == Head::SoftmaxCe {
+                return Err(Error::config(
+                    "--head",
+                    format!(
+                        "softmax picks one class per row, but {} label columns were given; use \
+                         the sigmoid head for multi-label data (0/1 columns) or mse for \
+                         several numeric targets",
+                        train.outputs()
+                    ),
+                ));
+            }
+            multi_label_targets(train)?;
+        }
+        _ => meta.class_names = Some(train.class_map()?.names().to_vec()),
     }
     Ok(meta)
+}
+
+/// More integer classes than this, with fewer than [`ROWS_PER_CLASS_MIN`] rows
+/// per class on average, are taken for a numeric target when no head is given.
+pub const MANY_CLASSES: usize = 100;
+/// See [`MANY_CLASSES`].
+pub const ROWS_PER_CLASS_MIN: usize = 4;
+
+/// The head for a training table when none is given: sigmoid for 2 classes,
+/// softmax for more, sigmoid for several 0/1 label columns (multi-label).
+///
+/// # Errors
+/// As [`RawTable::class_map`] (a continuous target suggests `--head mse`);
+/// several label columns that are not all 0/1; more than [`MANY_CLASSES`]
+/// integer classes with fewer than [`ROWS_PER_CLASS_MIN`] rows each on
+/// average (a numeric target, most likely: say `--head` to choose).
+pub fn default_head(train: &RawTable) -> Result<Head> {
+    if train.outputs() > 1 {
+        return match multi_label_targets(train) {
+            Ok(_) => Ok(Head::SigmoidBce),
+            Err(e) => Err(Error::config(
+                "--head",
+                format!(
+                    "{} label columns ({}): choose mse for several numeric targets, or sigmoid \
+                     for multi-label 0/1 columns ({e})",
+                    train.outputs(),
+                    train.target_names.join(", ")
+                ),
+            )),
+        };
+    }
+    let classes = train.class_map()?;
+    if classes.len() > MANY_CLASSES && classes.len() * ROWS_PER_CLASS_MIN > train.rows() {
+        return Err(Error::config(
+            "--head",
+            format!(
+                "{}: the label column has {} distinct values in {} rows; if it is a numeric \
+                 target, use --head mse; if these really are classes, say --head softmax",
+                train.target_source,
+                classes.len(),
+                train.rows()
+            ),
+        ));
+    }
+    Ok(if classes.len() == 2 {
+        Head::SigmoidBce
+    } else {
+        Head::SoftmaxCe
+    })
+}
+
+/// The number of outputs of a network for `meta` and `head`: 1 for a binary
+/// sigmoid, one per class, or one per target column.
+pub fn output_size(meta: &ModelMeta, head: Head) -> usize {
+    match (head, &meta.class_names) {
+        (Head::SigmoidBce, Some(c)) if c.len() == 2 => 1,
+        (_, Some(c)) => c.len(),
+        (_, None) => meta.target_names.len().max(1),
+    }
+}
+
+/// Whether `meta` describes a multi-label model (several 0/1 outputs).
+pub fn is_multi_label(meta: &ModelMeta, head: Head) -> bool {
+    head == Head::SigmoidBce && meta.target_names.len() > 1
+}
+
+/// The 0/1 targets of a multi-label table; any other value is an error
+/// naming its line and column.
+fn multi_label_targets(raw: &RawTable) -> Result<Matrix> {
+    let y = raw.numeric_targets()?;
+    let k = y.cols();
+    if let Some(i) = y.as_slice().iter().position(|&v| v != 0.0 && v != 1.0) {
+        return Err(raw.cell_error(
+            i / k,
+            i % k,
+            format!(
+                "{} is not 0 or 1; several label columns under the sigmoid head are \
+                 multi-label data, one 0/1 column per label",
+                y.as_slice()[i]
+            ),
+        ));
+    }
+    Ok(y)
 }
 
 /// The features of `raw` preprocessed as `meta` says, checked to have
@@ -45,8 +161,10 @@ pub fn features(raw: &RawTable, meta: &ModelMeta, inputs: usize) -> Result<Matri
         return Err(Error::Data {
             source_name: raw.source_name.clone(),
             message: format!(
-                "{} feature columns, but the model takes {inputs} inputs",
-                raw.x.cols()
+                "{} feature column{}, but the model takes {inputs} input{}",
+                raw.x.cols(),
+                if raw.x.cols() == 1 { "" } else { "s" },
+                if inputs == 1 { "" } else { "s" },
             ),
         });
     }
@@ -60,15 +178,40 @@ pub fn features(raw: &RawTable, meta: &ModelMeta, inputs: usize) -> Result<Matri
     Ok(x)
 }
 
-/// A dataset for a network with `inputs` inputs and `head`: preprocessed
-/// features and the targets (classes encoded with `meta`'s class names, or the
-/// numeric label column for MSE).
+/// A dataset for a network with `inputs` inputs, `outputs` outputs and
+/// `head`: preprocessed features and the targets (classes encoded with
+/// `meta`'s class names; 0/1 columns for multi-label; for `mse` the numeric
+/// label columns, standardised as `meta` says).
 ///
 /// # Errors
 /// Wrong column count, missing labels, a label that is not one of the
 /// model's classes, a regression target that is not a number.
-pub fn dataset(raw: &RawTable, meta: &ModelMeta, inputs: usize, head: Head) -> Result<Dataset> {
+pub fn dataset(
+    raw: &RawTable,
+    meta: &ModelMeta,
+    inputs: usize,
+    outputs: usize,
+    head: Head,
+) -> Result<Dataset> {
     let x = features(raw, meta, inputs)?;
+    let check_outputs = |k: usize| {
+        if k != outputs {
+            return Err(Error::Data {
+                source_name: raw.source_name.clone(),
+                message: format!(
+                    "{k} target column{}, but the model has {outputs} output{}",
+                    if k == 1 { "" } else { "s" },
+                    if outputs == 1 { "" } else { "s" }
+                ),
+            });
+        }
+        Ok(())
+    };
+    if is_multi_label(meta, head) {
+        let y = multi_label_targets(raw)?;
+        check_outputs(y.cols())?;
+        return Dataset::new(x, y);
+    }
     if head.is_classifier() {
         let names = meta.class_names.clone().ok_or_else(|| Error::Data {
             source_name: raw.source_name.clone(),
@@ -78,9 +221,113 @@ pub fn dataset(raw: &RawTable, meta: &ModelMeta, inputs: usize, head: Head) -> R
         let labels = raw.class_indices(&classes)?;
         Dataset::classification(x, labels, classes.len(), head)
     } else {
-        let t = raw.numeric_targets()?;
-        let rows = t.len();
-        Dataset::new(x, Matrix::from_vec(rows, 1, t)?)
+        let mut y = raw.numeric_targets()?;
+        check_outputs(y.cols())?;
+        if let Some(s) = &meta.target_standardizer {
+            s.apply(&mut y);
+        }
+        Dataset::new(x, y)
+    }
+}
+
+/// Network outputs in the targets' units: for an `mse` model trained on
+/// standardised targets, `output · std + mean` (in `f64`, rounded once);
+/// unchanged otherwise.
+///
+/// ```
+/// use backprop::{data::Standardizer, model_io::ModelMeta, pipeline, Matrix};
+/// let meta = ModelMeta {
+///     target_standardizer: Some(Standardizer { mean: vec![100.0], std: vec![10.0] }),
+///     ..ModelMeta::default()
+/// };
+/// let mut out = Matrix::from_vec(2, 1, vec![0.0, -1.5]).unwrap();
+/// pipeline::to_target_units(&meta, &mut out);
+/// assert_eq!(out.as_slice(), [100.0, 85.0]);
+/// ```
+pub fn to_target_units(meta: &ModelMeta, outputs: &mut Matrix) {
+    let Some(s) = &meta.target_standardizer else {
+        return;
+    };
+    let cols = outputs.cols().max(1);
+    for row in outputs.as_mut_slice().chunks_exact_mut(cols) {
+        for ((v, &m), &d) in row.iter_mut().zip(&s.mean).zip(&s.std) {
+            *v = (f64::from(*v) * f64::from(d) + f64::from(m)) as f32;
+        }
+    }
+}
+
+/// What a user said about reading a file; `None` leaves the choice to the
+/// model (for `eval` and `predict`) or to detection.
+#[derive(Clone, Debug, Default, PartialEq, Eq)]
+pub struct ReadOverrides {
+    /// The delimiter.
+    pub delimiter: Option<u8>,
+    /// Header present (`Some(true)`) or absent.
+    pub header: Option<bool>,
+    /// The label columns.
+    pub label_columns: Option<Vec<LabelColumn>>,
+    /// The labels file of IDX/NPY data.
+    pub labels_path: Option<std::path::PathBuf>,
+    /// Columns to drop.
+    pub ignore_columns: Vec<String>,
+    /// A column to copy through as the row id.
+    pub id_column: Option<String>,
+}
+
+impl ReadOverrides {
+    /// Options for a training file: defaults where nothing was said.
+    pub fn training_options(&self) -> LoadOptions {
+        LoadOptions {
+            label_columns: self
+                .label_columns
+                .clone()
+                .unwrap_or_else(|| vec![LabelColumn::Last]),
+            header: header_mode(self.header),
+            delimiter: self.delimiter,
+            labels_path: self.labels_path.clone(),
+            ignore_columns: self.ignore_columns.clone(),
+            id_column: self.id_column.clone(),
+            ..LoadOptions::default()
+        }
+    }
+
+    /// Options for reading new data for the model described by `meta`: its
+    /// features picked by name (or by position without a header), its label
+    /// columns, delimiter and header mode, unless overridden here. With
+    /// `labels_required` false, label columns the file lacks are fine.
+    pub fn model_options(&self, meta: &ModelMeta, labels_required: bool) -> LoadOptions {
+        let layout = meta.csv_layout.as_ref();
+        let label_columns = match &self.label_columns {
+            Some(l) => l.clone(),
+            None if !meta.target_names.is_empty() && layout.is_some() => meta
+                .target_names
+                .iter()
+                .map(|n| LabelColumn::Name(n.clone()))
+                .collect(),
+            None if labels_required => vec![LabelColumn::Last],
+            None => Vec::new(),
+        };
+        LoadOptions {
+            label_columns,
+            labels_optional: !labels_required,
+            header: header_mode(self.header.or(layout.map(|l| l.header))),
+            delimiter: self.delimiter.or(layout.map(|l| l.delimiter)),
+            labels_path: self.labels_path.clone(),
+            ignore_columns: self.ignore_columns.clone(),
+            features: (!meta.feature_names.is_empty()).then(|| FeatureSelection {
+                names: meta.feature_names.clone(),
+                layout: meta.csv_layout.clone(),
+            }),
+            id_column: self.id_column.clone(),
+        }
+    }
+}
+
+fn header_mode(header: Option<bool>) -> HeaderMode {
+    match header {
+        Some(true) => HeaderMode::Present,
+        Some(false) => HeaderMode::Absent,
+        None => HeaderMode::Auto,
     }
 }
 
@@ -117,34 +364,11 @@ pub fn split(raw: &RawTable, fraction: f64, seed: u64) -> Result<(RawTable, RawT
     val.sort_unstable();
     train.sort_unstable();
     Ok((
-        take_rows(raw, &train, "train")?,
-        take_rows(raw, &val, "validation")?,
+        raw.take_rows(&train, "train split")?,
+        raw.take_rows(&val, "validation split")?,
     ))
 }
 
 /// Mixed into the split's seed so that the split does not replay the epoch
 /// shuffles of the same seed.
 const SPLIT_SALT: u64 = 0x5EED_0000_5B11_7000;
-
-fn take_rows(raw: &RawTable, rows: &[usize], part: &str) -> Result<RawTable> {
-    let cols = raw.x.cols();
-    let mut data = Vec::with_capacity(rows.len() * cols);
-    for &r in rows {
-        data.extend_from_slice(raw.x.row(r));
-    }
-    let target = match &raw.target {
-        RawTarget::None => RawTarget::None,
-        RawTarget::Text(t) => RawTarget::Text(rows.iter().map(|&r| t[r].clone()).collect()),
-    };
-    Ok(RawTable {
-        source_name: format!("{} ({part} split)", raw.source_name),
-        feature_names: raw.feature_names.clone(),
-        x: Matrix::from_vec(rows.len(), cols, data)?,
-        target,
-        kind: raw.kind,
-        pixel_data: raw.pixel_data,
-        target_source: format!("{} ({part} split)", raw.target_source),
-        target_column: raw.target_column.clone(),
-        first_data_line: None,
-    })
-}

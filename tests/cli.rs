@@ -358,7 +358,7 @@ fn regression_with_the_mse_head() {
         .arg(&f)
         .assert()
         .success()
-        .stdout(predicate::str::starts_with("output_0\n"));
+        .stdout(predicate::str::starts_with("target\n"));
 }
 
 #[test]
@@ -500,6 +500,7 @@ fn a_diverging_run_names_the_epoch_and_batch_and_keeps_the_old_model() {
             "--head",
             "mse",
             "--no-standardize",
+            "--no-standardize-targets",
             "--lr",
             "1",
             "--data",
@@ -546,7 +547,9 @@ fn bad_model_files_are_errors_and_leave_outputs_alone() {
         .arg(data("breast_cancer.test.csv"))
         .assert()
         .code(1)
-        .stderr(predicate::str::contains("64 inputs"));
+        .stderr(predicate::str::contains(
+            "64 of the model's 64 features are missing from the header: 'pixel_0_0', ",
+        ));
 }
 
 #[test]

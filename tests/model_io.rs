@@ -121,6 +121,7 @@ fn tiny() -> SavedModel {
         class_names: Some(vec!["cat".into(), "dog \"2\"".into()]),
         feature_names: vec!["a".into(), "b".into(), "ç".into()],
         extra: BTreeMap::from([("note".to_string(), "fixture".to_string())]),
+        ..ModelMeta::default()
     };
     SavedModel { mlp, meta }
 }

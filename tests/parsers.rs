@@ -179,6 +179,10 @@ fn csv_err(text: &str) -> String {
     load_err(&[("d.csv", text.as_bytes())], LoadOptions::default())
 }
 
+fn csv_ok(text: &str) -> backprop::data::RawTable {
+    csv::parse(text, "d.csv", &LoadOptions::default()).unwrap()
+}
+
 fn csv_err_with(text: &str, opts: LoadOptions) -> String {
     load_err(&[("d.csv", text.as_bytes())], opts)
 }
@@ -225,8 +229,8 @@ fn csv_with_header_string_labels_and_crlf() {
         t.target,
         text_target(&["setosa", "versicolor", "virginica", "setosa"])
     );
-    assert_eq!(t.first_data_line, Some(2));
-    assert_eq!(t.target_column.as_deref(), Some("column 'species'"));
+    assert_eq!(t.row_lines.first(), Some(&2));
+    assert_eq!(t.target_names, ["species"]);
     assert!(!t.pixel_data && t.pixel_scale().is_none());
     let classes = t.class_map().unwrap();
     assert_eq!(classes.names(), ["setosa", "versicolor", "virginica"]);
@@ -243,22 +247,22 @@ fn csv_with_header_string_labels_and_crlf() {
 #[test]
 fn csv_without_header_label_first() {
     let opts = LoadOptions {
-        label: Some(LabelColumn::Index(0)),
+        label_columns: vec![LabelColumn::Index(0)],
         ..LoadOptions::default()
     };
     let t = load(&fixture("no_header.csv"), &opts).unwrap();
     assert_eq!(t.feature_names, ["column 2", "column 3"]);
     assert_eq!(t.x.as_slice(), &[0.5, 2.0, 1.5, -4.0, 2.5, 8.0]);
     assert_eq!(t.target, text_target(&["1", "0", "1"]));
-    assert_eq!(t.first_data_line, Some(1));
+    assert_eq!(t.row_lines.first(), Some(&1));
     assert_eq!(t.class_map().unwrap().names(), ["0", "1"]);
     // Default: the last column is the label, and the first line is still data.
     let t = load(&fixture("no_header.csv"), &LoadOptions::default()).unwrap();
     assert_eq!(t.feature_names, ["column 1", "column 2"]);
-    assert_eq!(t.numeric_targets().unwrap(), [2.0, -4.0, 8.0]);
+    assert_eq!(t.numeric_targets().unwrap().as_slice(), [2.0, -4.0, 8.0]);
     // No label column: every column is a feature.
     let opts = LoadOptions {
-        label: None,
+        label_columns: vec![],
         ..LoadOptions::default()
     };
     let t = load(&fixture("no_header.csv"), &opts).unwrap();
@@ -268,14 +272,14 @@ fn csv_without_header_label_first() {
 #[test]
 fn csv_semicolons_and_a_named_numeric_target() {
     let opts = LoadOptions {
-        label: Some(LabelColumn::Name("price".into())),
-        delimiter: b';',
+        label_columns: vec![LabelColumn::Name("price".into())],
+        delimiter: Some(b';'),
         ..LoadOptions::default()
     };
     let t = load(&fixture("semicolon.csv"), &opts).unwrap();
     assert_eq!(t.feature_names, ["x", "y"]);
     assert_eq!(t.x.as_slice(), &[1.0, 2.0, 2.0, 4.0, 3.0, 6.0]);
-    assert_eq!(t.numeric_targets().unwrap(), [10.5, 20.25, -1.0]);
+    assert_eq!(t.numeric_targets().unwrap().as_slice(), [10.5, 20.25, -1.0]);
 }
 
 #[test]
@@ -303,8 +307,8 @@ fn idx_images_and_labels_plain_and_gzip() {
         assert_eq!(t.target, text_target(&["7", "0", "7"]));
         assert_eq!(t.target_source, fixture(labels).display().to_string());
         let classes = t.class_map().unwrap();
-        assert_eq!(classes.len(), 8); // integer labels: classes 0..=7
-        assert_eq!(t.class_indices(&classes).unwrap(), [7, 0, 7]);
+        assert_eq!(classes.names(), ["0", "7"]); // the distinct labels
+        assert_eq!(t.class_indices(&classes).unwrap(), [1, 0, 1]);
     }
     // Without labels: features only.
     let t = load(&fixture("images-idx3-ubyte.gz"), &LoadOptions::default()).unwrap();
@@ -320,7 +324,10 @@ fn idx_i32_labels_and_f32_features() {
     .unwrap();
     assert_eq!(t.target, text_target(&["70000", "-1", "70000"]));
     assert_eq!(t.class_map().unwrap().names(), ["-1", "70000"]);
-    assert_eq!(t.numeric_targets().unwrap(), [70000.0, -1.0, 70000.0]);
+    assert_eq!(
+        t.numeric_targets().unwrap().as_slice(),
+        [70000.0, -1.0, 70000.0]
+    );
     let t = load(&fixture("features_f32.idx"), &LoadOptions::default()).unwrap();
     assert_eq!((t.x.rows(), t.x.cols()), (2, 3));
     assert_eq!(t.x.as_slice(), &X);
@@ -355,9 +362,12 @@ fn npy_labels_of_each_type() {
     // Float labels keep their value: 1.5 is a regression target, or a string class.
     let t = labels("y_f32.npy");
     assert_eq!(t.target, text_target(&["1", "0", "1.5"]));
-    assert_eq!(t.numeric_targets().unwrap(), [1.0, 0.0, 1.5]);
+    assert_eq!(t.numeric_targets().unwrap().as_slice(), [1.0, 0.0, 1.5]);
     let t = labels("y_f64.npy"); // shape (3, 1)
-    assert_eq!(t.numeric_targets().unwrap(), [0.25, -2.0, 1000.0]);
+    assert_eq!(
+        t.numeric_targets().unwrap().as_slice(),
+        [0.25, -2.0, 1000.0]
+    );
     // IDX labels for NPY features, and NPY labels for IDX images.
     let t = load(&fixture("x_f64.npy"), &with_labels("labels-idx1-ubyte")).unwrap();
     assert_eq!(t.target, text_target(&["7", "0", "7"]));
@@ -412,27 +422,45 @@ fn csv_structure_errors() {
         csv_err("a,b,label\n1,zz\n"),
         "d.csv:2: expected 3 fields, found 2"
     );
-    assert_eq!(csv_err("a,label\n1,x\n\n2,y\n"), "d.csv:3: empty line");
-    assert_eq!(csv_err("a,label\n1,x\n\n"), "d.csv:3: empty line");
-    assert_eq!(csv_err("\n1,2\n"), "d.csv:1: empty line");
+    // blank lines are skipped wherever they are, and line numbers stay right
+    let t = csv_ok("a,label\n1,x\n\n  \n2,y\n\n\n");
+    assert_eq!((t.rows(), t.row_lines.as_slice()), (2, &[2, 5][..]));
+    assert_eq!(
+        csv_err("\na,b,label\n\n1,2,x\n1,y\n"),
+        "d.csv:5: expected 3 fields, found 2"
+    );
     assert_eq!(
         csv_err("a,,label\n1,2,3\n"),
         "d.csv:1: header: column 2 has an empty name"
     );
     assert_eq!(
         csv_err("label\nx\n"),
-        "d.csv:1: the first line has 1 field; need at least one feature column and a label column"
+        "d.csv: no feature columns: the file reads as one column; if its fields are separated \
+         by another character, give --delimiter"
     );
+    // a missing label is caught when the labels are used, with its line
+    let t = csv_ok("a,label\n1,\n2,y\n");
     assert_eq!(
-        csv_err("a,label\n1,\n"),
-        "d.csv:2: column 'label': empty field"
+        t.class_map().unwrap_err().to_string(),
+        "d.csv:2: column 'label': the label '' marks a missing value; every row needs a label \
+         (drop the row or fill it in)"
     );
     assert_eq!(
         load_err(
-            &[("d.csv", b"a,label\n1,x\n\xff,y\n")],
+            &[(
+                "d.csv",
+                b"a,label\n1,x\n2,y\n3,x\n4,y\n5,x\n6,y\n7,x\n8,y\n9,x\n\xff,y\n"
+            )],
             LoadOptions::default()
         ),
-        "d.csv:3: invalid UTF-8 at byte 12; a CSV file must be UTF-8 text"
+        "d.csv:11: column 'a': '\u{fffd}' is not a number"
+    );
+    assert_eq!(
+        load_err(
+            &[("d.csv", b"a,label\n1,x\n2,\xff\n")],
+            LoadOptions::default()
+        ),
+        "d.csv:3: column 'label': the text is not UTF-8"
     );
 }
 
@@ -485,7 +513,7 @@ fn csv_value_errors() {
 #[test]
 fn csv_label_column_errors() {
     let by_name = |name: &str| LoadOptions {
-        label: Some(LabelColumn::Name(name.into())),
+        label_columns: vec![LabelColumn::Name(name.into())],
         ..LoadOptions::default()
     };
     assert_eq!(
@@ -503,24 +531,24 @@ fn csv_label_column_errors() {
     assert_eq!(
         csv_err_with("1,2,3\n4,5,6\n", by_name("price")),
         "d.csv: the label column is given by name ('price') but the file has no header row \
-         (its first line holds only numbers)"
+         (its first line looks like data; give --header if it is one)"
     );
     assert_eq!(
         csv_err_with("a,a,b\n1,2,3\n", by_name("a")),
         "d.csv: the header names more than one column 'a'"
     );
     let index = |i| LoadOptions {
-        label: Some(LabelColumn::Index(i)),
+        label_columns: vec![LabelColumn::Index(i)],
         ..LoadOptions::default()
     };
     assert_eq!(
         csv_err_with("a,b,label\n1,2,3\n", index(5)),
-        "d.csv: label column index 5 is out of range: the first line has 3 columns \
+        "d.csv: label column index 5 is out of range: the file has 3 columns \
          (indices 0 to 2)"
     );
     assert_eq!(
         csv_err_with("a,b,label\n1,2,3\n", index(3)),
-        "d.csv: label column index 3 is out of range: the first line has 3 columns \
+        "d.csv: label column index 3 is out of range: the file has 3 columns \
          (indices 0 to 2)"
     );
 }
@@ -528,18 +556,18 @@ fn csv_label_column_errors() {
 #[test]
 fn csv_option_errors() {
     let delimiter = |d| LoadOptions {
-        delimiter: d,
+        delimiter: Some(d),
         ..LoadOptions::default()
     };
     assert_eq!(
         csv_err_with("a,b\n1,2\n", delimiter(b'\n')),
         "invalid option --delimiter: '\\n' cannot separate fields; use one ASCII character \
-         other than a line break"
+         other than a line break or a quote"
     );
     assert_eq!(
         csv_err_with("a,b\n1,2\n", delimiter(0xe9)),
         "invalid option --delimiter: 'é' cannot separate fields; use one ASCII character \
-         other than a line break"
+         other than a line break or a quote"
     );
     let labels = LoadOptions {
         labels_path: Some("y.npy".into()),
@@ -572,22 +600,20 @@ fn unknown_labels_and_bad_regression_targets() {
         one.class_map().unwrap_err().to_string(),
         "one.csv: need at least 2 classes, found 1 ('cat')"
     );
+    // classes are the distinct values, not 0..=max
     let big = csv::parse("w,k\n1,0\n2,70000\n", "big.csv", &opts).unwrap();
-    assert_eq!(
-        big.class_map().unwrap_err().to_string(),
-        "big.csv: row 2: label '70000' is too large for a class index; at most 65536 classes \
-         (0..65535) are supported (for a numeric target, use a regression head)"
-    );
+    assert_eq!(big.class_map().unwrap().names(), ["0", "70000"]);
     let nan = csv::parse("w,y\n1,2\n2,nan\n", "r.csv", &opts).unwrap();
     assert_eq!(
         nan.numeric_targets().unwrap_err().to_string(),
-        "r.csv:3: column 'y': 'nan' is not finite"
+        "r.csv:3: column 'y': the label 'nan' marks a missing value; every row needs a label \
+         (drop the row or fill it in)"
     );
     let no_target = csv::parse(
         "1,2\n",
         "p.csv",
         &LoadOptions {
-            label: None,
+            label_columns: vec![],
             ..LoadOptions::default()
         },
     )
@@ -615,7 +641,7 @@ fn unknown_labels_and_bad_regression_targets() {
     assert_eq!(
         err,
         format!(
-            "{}: row 2: 'NaN' is not finite",
+            "{}: row 2: the label 'NaN' marks a missing value; every row needs a label (drop the row or fill it in)",
             dir.path().join("y.npy").display()
         )
     );
@@ -699,10 +725,11 @@ fn idx_label_file_errors() {
         load_err(&[("i.idx", &images), ("l.idx", &two)], labels("l.idx")),
         "l.idx: 2 labels for the 3 samples of i.idx; need one per sample"
     );
-    let wide = idx_bytes(0x08, &[3, 2], &[0; 6]);
+    let cube = idx_bytes(0x08, &[3, 2, 1], &[0; 6]);
     assert_eq!(
-        load_err(&[("i.idx", &images), ("l.idx", &wide)], labels("l.idx")),
-        "l.idx: labels must be a 1-D array (one label per sample), found shape (3, 2)"
+        load_err(&[("i.idx", &images), ("l.idx", &cube)], labels("l.idx")),
+        "l.idx: labels must be a 1-D array (one label per sample) or a 2-D array (one row of \
+         labels per sample), found shape (3, 2, 1)"
     );
     assert_eq!(
         load_err(
@@ -713,7 +740,7 @@ fn idx_label_file_errors() {
     );
     assert!(load_err(&[("i.idx", &images)], labels("missing.idx")).starts_with("missing.idx: "));
     let column = LoadOptions {
-        label: Some(LabelColumn::Index(0)),
+        label_columns: vec![LabelColumn::Index(0)],
         ..LoadOptions::default()
     };
     assert_eq!(
@@ -958,12 +985,17 @@ fn load_options() -> impl Strategy<Value = LoadOptions> {
         Just(HeaderMode::Present),
         Just(HeaderMode::Absent)
     ];
-    let delimiter = prop_oneof![Just(b','), Just(b';'), Just(b'\t')];
+    let delimiter = prop_oneof![
+        Just(None),
+        Just(Some(b',')),
+        Just(Some(b';')),
+        Just(Some(b'\t'))
+    ];
     (label, header, delimiter).prop_map(|(label, header, delimiter)| LoadOptions {
-        label,
+        label_columns: label.into_iter().collect(),
         header,
         delimiter,
-        labels_path: None,
+        ..LoadOptions::default()
     })
 }
 

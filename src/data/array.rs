@@ -52,7 +52,8 @@ impl Elements {
 /// assert_eq!((x.rows(), x.cols()), (2, 2));
 /// assert_eq!(x.row(0), &[0.0, 255.0]);
 /// let err = a.to_labels("images.idx").unwrap_err().to_string();
-/// assert_eq!(err, "images.idx: labels must be a 1-D array (one label per sample), found shape (2, 1, 2)");
+/// assert_eq!(err, "images.idx: labels must be a 1-D array (one label per sample) or a 2-D \
+///     array (one row of labels per sample), found shape (2, 1, 2)");
 /// ```
 #[derive(Clone, Debug, PartialEq)]
 pub struct NdArray {
@@ -146,18 +147,27 @@ impl NdArray {
         Matrix::from_vec(rows, cols, values)
     }
 
-    /// The array as labels, one string per sample: integers in decimal (`"3"`),
+    /// Labels per sample: the second dimension of a 2-D array, else 1.
+    pub fn label_width(&self) -> usize {
+        match self.shape.as_slice() {
+            [_, k] => *k,
+            _ => 1,
+        }
+    }
+
+    /// The array as labels, row-major (one string per sample for a 1-D
+    /// array, one row of [`NdArray::label_width`] strings for a 2-D one): integers in decimal (`"3"`),
     /// floats as Rust prints them (`1.0` → `"1"`, `1.5` → `"1.5"`, `-0.0` → `"0"`,
     /// NaN → `"NaN"`), so that [`super::ClassMap`] treats them like CSV labels.
     ///
-    /// The array must be 1-D, or 2-D with one column; otherwise [`Error::Data`].
+    /// The array must be 1-D or 2-D; otherwise [`Error::Data`].
     pub fn to_labels(&self, source_name: &str) -> Result<Vec<String>> {
-        let one_column = matches!(self.shape.as_slice(), [_] | [_, 1]);
-        if !one_column {
+        if !matches!(self.shape.as_slice(), [_] | [_, _]) {
             return Err(data_error(
                 source_name,
                 format!(
-                    "labels must be a 1-D array (one label per sample), found shape {}",
+                    "labels must be a 1-D array (one label per sample) or a 2-D array (one row \
+                     of labels per sample), found shape {}",
                     shape_text(&self.shape)
                 ),
             ));

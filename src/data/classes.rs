@@ -1,28 +1,52 @@
 //! [`ClassMap`]: class label text ↔ class index, fitted on the training labels
-//! and stored with a model so that predictions can be named.
+//! and stored with a model so that predictions can be named; what counts as a
+//! missing label ([`is_missing`]).
 
-use std::collections::{BTreeSet, HashMap};
+use std::collections::{BTreeMap, BTreeSet, HashMap};
 
 use super::array::data_error;
-use super::csv::MAX_CLASSES;
 use crate::error::Result;
+
+/// At most this many classes; it bounds the one-hot width a file can ask for.
+pub const MAX_CLASSES: usize = 1 << 16;
 
 /// How many known classes an "unknown label" message lists.
 const LIST_MAX: usize = 10;
 
+/// More distinct numeric labels than this, some written with a fraction or
+/// an exponent, are taken for a continuous target rather than classes.
+pub const CONTINUOUS_MIN_DISTINCT: usize = 20;
+
+/// The texts that mark a missing value (compared case-insensitively, after
+/// trimming): empty, `NA`, `N/A`, `NaN`, `?`, `null`, `None`.
+const MISSING: [&str; 7] = ["", "na", "n/a", "nan", "?", "null", "none"];
+
+/// Whether `label` marks a missing value (see [`MISSING`]).
+///
+/// ```
+/// use backprop::data::is_missing;
+/// assert!(is_missing("NA") && is_missing(" ") && is_missing("NaN") && is_missing("?"));
+/// assert!(!is_missing("0") && !is_missing("nano"));
+/// ```
+pub fn is_missing(label: &str) -> bool {
+    let t = label.trim();
+    MISSING.iter().any(|m| t.eq_ignore_ascii_case(m))
+}
+
 /// The classes of a classification target: class `i` is named `names()[i]`.
 ///
-/// Integer labels (every label a non-empty run of ASCII digits) give the classes
-/// `0..=max` in numeric order, named `"0"`, `"1"`, …, so a label is its own class
-/// index, even for a class that no row has. Any other labels give their sorted
-/// distinct strings (byte order).
+/// The classes are the sorted distinct label values:
+/// - when every label is a finite number, values equal as numbers are one
+///   class (`1`, `1.0`, `01`, `+1`), sorted numerically, and named by their
+///   shortest form (`1`, `2.5`);
+/// - otherwise the distinct texts, sorted bytewise.
 ///
 /// ```
 /// use backprop::data::ClassMap;
 /// let s = |v: &[&str]| v.iter().map(|x| x.to_string()).collect::<Vec<_>>();
-/// let ints = ClassMap::fit(&s(&["2", "0", "2"])).unwrap();
-/// assert_eq!(ints.names(), ["0", "1", "2"]);
-/// assert_eq!(ints.encode(&s(&["2", "01"]), "y.csv").unwrap(), [2, 1]);
+/// let m = ClassMap::fit(&s(&["10", "2", "1.0", "01", "9", "0"])).unwrap();
+/// assert_eq!(m.names(), ["0", "1", "2", "9", "10"]);
+/// assert_eq!(m.encode(&s(&["2", "01", "10.0"]), "y.csv").unwrap(), [2, 1, 4]);
 ///
 /// let words = ClassMap::fit(&s(&["setosa", "virginica", "setosa"])).unwrap();
 /// assert_eq!(words.names(), ["setosa", "virginica"]);
@@ -36,6 +60,34 @@ const LIST_MAX: usize = 10;
 pub struct ClassMap {
     names: Vec<String>,
     index: HashMap<String, usize>,
+    /// Class of each numeric value (by the bits of the `f64`, `-0` as `0`),
+    /// when every class name is a number.
+    numeric: Option<HashMap<u64, usize>>,
+}
+
+/// `label` as a finite number, `-0` read as `0`; `None` for anything else.
+fn number(label: &str) -> Option<f64> {
+    let t = label.trim();
+    let v: f64 = t.parse().ok()?;
+    // "inf" and "NaN" parse, but are not class values.
+    v.is_finite().then_some(if v == 0.0 { 0.0 } else { v })
+}
+
+/// The name of a numeric class: integers without a fraction, else the
+/// shortest text that reads back as the value.
+fn number_name(v: f64) -> String {
+    if v.fract() == 0.0 && v.abs() < 1e15 {
+        format!("{}", v as i64)
+    } else {
+        format!("{v}")
+    }
+}
+
+/// Whether `label` is written as a plain integer (optional sign, digits).
+fn integer_text(label: &str) -> bool {
+    let t = label.trim();
+    let t = t.strip_prefix(['+', '-']).unwrap_or(t);
+    !t.is_empty() && t.bytes().all(|b| b.is_ascii_digit())
 }
 
 impl ClassMap {
@@ -49,43 +101,54 @@ impl ClassMap {
     /// prefixes error messages.
     ///
     /// Fails with [`crate::Error::Data`] if there are no labels, fewer than 2
-    /// classes, an integer label of [`MAX_CLASSES`] or more (naming it and its
-    /// 1-based row), or more than [`MAX_CLASSES`] distinct labels.
+    /// classes, more than [`MAX_CLASSES`], or more than
+    /// [`CONTINUOUS_MIN_DISTINCT`] distinct numbers some of which are not
+    /// written as integers (a continuous target: the message suggests a
+    /// regression head).
     pub fn fit_named(labels: &[String], source_name: &str) -> Result<ClassMap> {
         let err = |message: String| data_error(source_name, message);
         if labels.is_empty() {
             return Err(err("no labels to fit classes on".to_string()));
         }
-        let names: Vec<String> = if labels.iter().all(|l| is_digits(l)) {
-            let mut max = 0usize;
-            for (r, label) in labels.iter().enumerate() {
-                let value = canonical_digits(label)
-                    .parse::<usize>()
-                    .ok()
-                    .filter(|&v| v < MAX_CLASSES)
-                    .ok_or_else(|| {
-                        err(format!(
-                            "row {}: label {} is too large for a class index; at most \
-                             {MAX_CLASSES} classes (0..{}) are supported (for a numeric \
-                             target, use a regression head)",
-                            r + 1,
-                            super::show(label),
-                            MAX_CLASSES - 1
-                        ))
-                    })?;
-                max = max.max(value);
+        let values: Option<Vec<f64>> = labels.iter().map(|l| number(l)).collect();
+        let names: Vec<String> = match values {
+            Some(values) => {
+                let mut distinct: BTreeMap<u64, f64> = BTreeMap::new();
+                for &v in &values {
+                    // order-preserving key for finite f64
+                    let bits = v.to_bits();
+                    let key = if v < 0.0 { !bits } else { bits | (1 << 63) };
+                    distinct.insert(key, v);
+                }
+                if distinct.len() > CONTINUOUS_MIN_DISTINCT {
+                    if let Some(l) = labels.iter().find(|l| !integer_text(l)) {
+                        return Err(err(format!(
+                            "the label column holds {} distinct numbers such as {}: that looks \
+                             like a continuous target, not classes; for regression use --head mse",
+                            distinct.len(),
+                            super::show(l.trim())
+                        )));
+                    }
+                }
+                if distinct.len() > MAX_CLASSES {
+                    return Err(err(format!(
+                        "{} distinct labels; at most {MAX_CLASSES} classes are supported (for a \
+                         numeric target, use --head mse)",
+                        distinct.len()
+                    )));
+                }
+                distinct.values().map(|&v| number_name(v)).collect()
             }
-            (0..=max).map(|c| c.to_string()).collect()
-        } else {
-            let distinct: BTreeSet<&str> = labels.iter().map(String::as_str).collect();
-            if distinct.len() > MAX_CLASSES {
-                return Err(err(format!(
-                    "{} distinct labels; at most {MAX_CLASSES} classes are supported (for a \
-                     numeric target, use a regression head)",
-                    distinct.len()
-                )));
+            None => {
+                let distinct: BTreeSet<&str> = labels.iter().map(|l| l.trim()).collect();
+                if distinct.len() > MAX_CLASSES {
+                    return Err(err(format!(
+                        "{} distinct labels; at most {MAX_CLASSES} classes are supported",
+                        distinct.len()
+                    )));
+                }
+                distinct.into_iter().map(str::to_string).collect()
             }
-            distinct.into_iter().map(str::to_string).collect()
         };
         if names.len() < 2 {
             return Err(err(format!(
@@ -116,25 +179,34 @@ impl ClassMap {
                 names.len()
             )));
         }
-        let map = Self::build(names);
-        if map.index.len() != map.names.len() {
-            let mut seen = BTreeSet::new();
-            let dup = map.names.iter().find(|n| !seen.insert(n.as_str()));
+        let mut seen = BTreeSet::new();
+        if let Some(dup) = names.iter().find(|n| !seen.insert(n.as_str())) {
             return Err(err(format!(
                 "class name {} appears twice",
-                super::show(dup.map_or("", String::as_str))
+                super::show(dup)
             )));
         }
-        Ok(map)
+        Ok(Self::build(names))
     }
 
     fn build(names: Vec<String>) -> ClassMap {
-        let index = names
+        let index: HashMap<String, usize> = names
             .iter()
             .enumerate()
             .map(|(i, n)| (n.clone(), i))
             .collect();
-        ClassMap { names, index }
+        let numeric: Option<HashMap<u64, usize>> = names
+            .iter()
+            .enumerate()
+            .map(|(i, n)| number(n).map(|v| (v.to_bits(), i)))
+            .collect();
+        // Two names equal as numbers ("1", "1.0") cannot be told apart by value.
+        let numeric = numeric.filter(|m| m.len() == names.len());
+        ClassMap {
+            names,
+            index,
+            numeric,
+        }
     }
 
     /// The class names, class `i` first at index `i`.
@@ -152,13 +224,13 @@ impl ClassMap {
         self.names.is_empty()
     }
 
-    /// The class index of `label`: its exact name, or for a label of ASCII
-    /// digits, the name without leading zeros (`"007"` is class `"7"`).
+    /// The class index of `label`: its name (surrounding spaces ignored), or
+    /// for numeric classes any text of the same number (`"007"`, `"7.0"`).
     pub fn index_of(&self, label: &str) -> Option<usize> {
-        self.index.get(label).copied().or_else(|| {
-            is_digits(label)
-                .then(|| self.index.get(canonical_digits(label)).copied())
-                .flatten()
+        let t = label.trim();
+        self.index.get(t).copied().or_else(|| {
+            let m = self.numeric.as_ref()?;
+            m.get(&number(t)?.to_bits()).copied()
         })
     }
 
@@ -199,21 +271,6 @@ impl ClassMap {
     }
 }
 
-/// A non-empty run of ASCII digits.
-fn is_digits(s: &str) -> bool {
-    !s.is_empty() && s.bytes().all(|b| b.is_ascii_digit())
-}
-
-/// Digits without leading zeros (`"0"` stays).
-fn canonical_digits(s: &str) -> &str {
-    let t = s.trim_start_matches('0');
-    if t.is_empty() {
-        &s[s.len().saturating_sub(1)..]
-    } else {
-        t
-    }
-}
-
 #[cfg(test)]
 mod tests {
     use super::*;
@@ -227,51 +284,74 @@ mod tests {
     }
 
     #[test]
-    fn integer_classes() {
-        let m = ClassMap::fit(&s(&["1", "003", "1"])).unwrap();
-        assert_eq!(m.names(), ["0", "1", "2", "3"]);
-        assert_eq!(m.len(), 4);
-        assert_eq!(m.encode(&s(&["0", "3", "00"]), "f").unwrap(), [0, 3, 0]);
-        assert_eq!(m.index_of("4"), None);
-        assert_eq!(m.index_of("1.0"), None);
+    fn numeric_classes_are_the_distinct_values() {
+        // 1/2 gives two classes, not three with an empty class 0
+        let m = ClassMap::fit(&s(&["1", "2", "2"])).unwrap();
+        assert_eq!(m.names(), ["1", "2"]);
+        let m = ClassMap::fit(&s(&["0", "1", "2", "9", "10"])).unwrap();
+        assert_eq!(m.names(), ["0", "1", "2", "9", "10"]);
+        // equal numbers are one class
+        let m = ClassMap::fit(&s(&["1", "1.0", "01", "+1", "2", " 2 "])).unwrap();
+        assert_eq!(m.names(), ["1", "2"]);
+        assert_eq!(m.index_of("1.00"), Some(0));
+        assert_eq!(m.index_of("3"), None);
+        let m = ClassMap::fit(&s(&["-1", "0.5", "-0", "0"])).unwrap();
+        assert_eq!(m.names(), ["-1", "0", "0.5"]);
+        assert_eq!(m.index_of("-0.0"), Some(1));
         let m = ClassMap::fit(&s(&["65535", "0"])).unwrap();
-        assert_eq!(m.len(), 65536);
+        assert_eq!(m.len(), 2);
     }
 
     #[test]
     fn string_classes_sort_bytewise() {
         let m = ClassMap::fit(&s(&["b", "10", "a", "2", "B"])).unwrap();
         assert_eq!(m.names(), ["10", "2", "B", "a", "b"]);
-        let m = ClassMap::fit(&s(&["1.5", "0"])).unwrap();
-        assert_eq!(m.names(), ["0", "1.5"]);
+        assert_eq!(m.index_of(" a"), Some(3));
+    }
+
+    #[test]
+    fn continuous_targets_are_refused() {
+        let many: Vec<String> = (0..30).map(|i| format!("{}.0", 100 + i)).collect();
+        let err = ClassMap::fit_named(&many, "y.csv").unwrap_err().to_string();
+        assert_eq!(
+            err,
+            "y.csv: the label column holds 30 distinct numbers such as '100.0': that looks like \
+             a continuous target, not classes; for regression use --head mse"
+        );
+        // integers, or few distinct values, are classes
+        let ints: Vec<String> = (0..30).map(|i| i.to_string()).collect();
+        assert_eq!(ClassMap::fit(&ints).unwrap().len(), 30);
+        let few: Vec<String> = (0..10).map(|i| format!("{i}.5")).collect();
+        assert_eq!(ClassMap::fit(&few).unwrap().len(), 10);
+    }
+
+    #[test]
+    fn missing_markers() {
+        for m in [
+            "", " ", "NA", "n/a", "NaN", "nan", "?", "null", "NULL", "None",
+        ] {
+            assert!(is_missing(m), "{m:?}");
+        }
+        for m in ["0", "a", "NAN1", "nil?"] {
+            assert!(!is_missing(m), "{m:?}");
+        }
     }
 
     #[test]
     fn fit_errors() {
         assert_eq!(fit_err(&[]), "y.csv: no labels to fit classes on");
         assert_eq!(
-            fit_err(&["0", "0"]),
+            fit_err(&["0", "0.0"]),
             "y.csv: need at least 2 classes, found 1 ('0')"
         );
         assert_eq!(
             fit_err(&["yes"]),
             "y.csv: need at least 2 classes, found 1 ('yes')"
         );
-        assert_eq!(
-            fit_err(&["1", "65536"]),
-            "y.csv: row 2: label '65536' is too large for a class index; at most 65536 classes \
-             (0..65535) are supported (for a numeric target, use a regression head)"
-        );
-        assert!(fit_err(&["1", "99999999999999999999999999"]).contains("row 2: label"));
         let many: Vec<String> = (0..=MAX_CLASSES).map(|i| format!("c{i}")).collect();
         assert_eq!(
             ClassMap::fit_named(&many, "y.csv").unwrap_err().to_string(),
-            "y.csv: 65537 distinct labels; at most 65536 classes are supported (for a numeric \
-             target, use a regression head)"
-        );
-        assert_eq!(
-            ClassMap::fit(&s(&["a"])).unwrap_err().to_string(),
-            "labels: need at least 2 classes, found 1 ('a')"
+            "y.csv: 65537 distinct labels; at most 65536 classes are supported"
         );
     }
 
@@ -292,6 +372,9 @@ mod tests {
     fn from_names_checks() {
         let m = ClassMap::from_names(s(&["0", "1", "2"])).unwrap();
         assert_eq!(m.index_of("02"), Some(2));
+        assert_eq!(m.index_of("2.0"), Some(2));
+        let m = ClassMap::from_names(s(&["cat", "1"])).unwrap();
+        assert_eq!(m.index_of("1.0"), None); // not all names are numbers
         assert_eq!(
             ClassMap::from_names(s(&["x"])).unwrap_err().to_string(),
             "class names: 1 classes; 2 to 65536 are supported"

@@ -1,43 +1,72 @@
-//! Delimited text: the general parser [`parse`] behind [`super::load`], and
-//! [`parse_labeled_csv`], the strict format of the embedded datasets.
+//! Delimited text through the `csv` crate: [`parse`] and [`parse_bytes`],
+//! behind [`super::load`]. The embedded datasets are read with it too.
 //!
-//! The format: one sample per line, fields separated by one ASCII byte (`,` by
-//! default), no quoting; an optional header row naming the columns
-//! ([`HeaderMode`]); every column but the label column is a finite number
-//! (parsed as `f64`, stored as its `f32` rounding); the label column is kept as
-//! text ([`RawTarget::Text`]). Lines end in `\n` or `\r\n`, the last line ending
-//! is optional, a leading UTF-8 BOM is skipped, and a blank line (even at the
-//! end) is an error.
+//! # What is read
+//!
+//! - RFC 4180: quoted fields, delimiters and line breaks inside quotes,
+//!   doubled quotes (`""`) inside quoted fields; lines end in `\n` or `\r\n`,
+//!   the last one optionally; a leading UTF-8 BOM is skipped.
+//! - Blank lines (empty or only spaces) are skipped, wherever they are.
+//! - Spaces around a field are ignored (`" 1.5 "` is 1.5).
+//! - The delimiter: given, or `\t` for a `.tsv` file, or sniffed among `,`
+//!   `;` tab `|` from the first lines ([`sniff_delimiter`]).
+//! - The header: given, or detected ([`HeaderMode::Auto`], see below).
+//! - Every feature field is a finite number (parsed as `f64`, stored as its
+//!   `f32` rounding); label and id columns are kept as text.
+//!
+//! # Header detection
+//!
+//! The first row is a header when, in some column whose other values are
+//! numbers (90% of the sampled rows at least), it holds a word (`sepal_length` above numbers), or when its
+//! values are the column positions `0, 1, 2, …` as pandas writes unnamed
+//! columns (`0,1,2,3,label`). It is data when every column's
+//! first value is like the values below it. When the only hint is a text
+//! column whose first value never occurs again while the others repeat (a
+//! header name, or a rare class in the first row?), the row is read as data and
+//! [`RawTable::header_guess`] says so, so that the caller can tell the user.
+//!
+//! # Errors
 //!
 //! Anything else is an [`Error::Parse`] with the 1-based line and the column
 //! (`column 'age'` by header name, `column 5` by 1-based position without a
-//! header), or an [`Error::Data`] for a file-level problem (empty, no data rows,
-//! unknown label column); the parser never panics, whatever the input.
+//! header), or an [`Error::Data`] for a file-level problem (empty, no data
+//! rows, unknown column); the parser never panics, whatever the input.
 //!
-//! Speed: one pass over the text, no allocation per field (one `String` per
-//! row for the label), the feature vector allocated once from the line count.
+//! # Speed
+//!
+//! A file without quote characters is cut at line breaks into one piece per
+//! core, and the pieces are parsed at once; each knows its first line number,
+//! and the first error of the first failing piece is reported, so errors are
+//! exactly those of a sequential read.
 
 use super::array::data_error;
 use super::show;
-use super::source::{HeaderMode, LabelColumn, LoadOptions, RawTable, RawTarget, SourceKind};
+use super::table::{
+    CsvLayout, HeaderGuess, HeaderMode, LabelColumn, LoadOptions, RawTable, RawTarget, SourceKind,
+};
 use crate::error::{Error, Result};
 use crate::tensor::Matrix;
 
-/// Labels must be below this; it bounds the one-hot width a file can ask for.
-pub const MAX_CLASSES: usize = 1 << 16;
-
-/// How many column names an "unknown label column" message lists.
+/// How many column names an "unknown column" message lists.
 const LIST_COLUMNS: usize = 20;
+
+/// Rows read to sniff the delimiter and detect the header.
+const SAMPLE_ROWS: usize = 200;
+
+/// The delimiters tried when none is given, in order of preference on ties.
+pub const SNIFFED: [u8; 4] = [b',', b';', b'\t', b'|'];
+
+/// Below this many bytes a file is parsed on one thread.
+const PARALLEL_MIN_BYTES: usize = 1 << 20;
 
 /// Parses delimited `text` as `opts` say; `source_name` (a file name) prefixes
 /// error messages. `opts.labels_path` is ignored.
 ///
 /// ```
 /// use backprop::data::{csv, LabelColumn, LoadOptions, RawTarget};
-/// let text = "age;species;weight\n3;cat;4.5\n5;dog;20\n";
+/// let text = "age;species;weight\n3;cat;4.5\n5;\"dog\";20\n";
 /// let opts = LoadOptions {
-///     label: Some(LabelColumn::Name("species".into())),
-///     delimiter: b';',
+///     label_columns: vec![LabelColumn::Name("species".into())],
 ///     ..LoadOptions::default()
 /// };
 /// let t = csv::parse(text, "pets.csv", &opts).unwrap();
@@ -49,311 +78,840 @@ const LIST_COLUMNS: usize = 20;
 /// assert_eq!(headerless.unwrap_err().to_string(), "n.csv:2: column 2: 'x' is not a number");
 /// ```
 pub fn parse(text: &str, source_name: &str, opts: &LoadOptions) -> Result<RawTable> {
+    parse_bytes(text.as_bytes(), source_name, opts)
+}
+
+/// [`parse`] on bytes: label, id and header fields must be UTF-8 (an error
+/// names the line otherwise).
+pub fn parse_bytes(bytes: &[u8], source_name: &str, opts: &LoadOptions) -> Result<RawTable> {
+    let bytes = bytes.strip_prefix(b"\xEF\xBB\xBF").unwrap_or(bytes);
     let perr = |line: usize, message: String| Error::Parse {
         source_name: source_name.to_string(),
         line,
         message,
     };
     let derr = |message: String| data_error(source_name, message);
-    let delim = opts.delimiter;
-    if !delim.is_ascii() || delim == b'\n' || delim == b'\r' {
-        return Err(Error::config(
-            "--delimiter",
-            format!(
-                "{:?} cannot separate fields; use one ASCII character other than a line break",
-                char::from(delim)
-            ),
-        ));
+    let (delimiter, sniffed) = match opts.delimiter {
+        Some(d) => {
+            check_delimiter(d)?;
+            (d, false)
+        }
+        None => (sniff_delimiter(bytes), true),
+    };
+
+    // A sample of the first rows: header detection and the column count.
+    let mut sample: Vec<(usize, Vec<String>)> = Vec::new();
+    let mut reader = reader(bytes, delimiter);
+    let mut record = csv::ByteRecord::new();
+    let mut data_start = None;
+    loop {
+        match reader.read_byte_record(&mut record) {
+            Ok(true) => {}
+            Ok(false) => break,
+            Err(e) => return Err(csv_error(source_name, 0, &e)),
+        }
+        let line = record.position().map_or(1, |p| p.line() as usize);
+        if is_blank(&record) {
+            continue;
+        }
+        if sample.is_empty() {
+            data_start = Some(reader.position().clone());
+        }
+        let fields = record
+            .iter()
+            .map(|f| String::from_utf8_lossy(trim(f)).into_owned())
+            .collect();
+        sample.push((line, fields));
+        if sample.len() >= SAMPLE_ROWS {
+            break;
+        }
     }
-    let delim_byte = delim;
-    let delim = char::from(delim);
-    let text = text.strip_prefix('\u{feff}').unwrap_or(text);
-    let Some(first) = text.lines().next() else {
+    let Some((first_line, first)) = sample.first() else {
         return Err(derr("the file is empty".to_string()));
     };
-    if first.is_empty() {
-        return Err(perr(1, "empty line".to_string()));
-    }
-    let n_cols = first.split(delim).count();
-
-    // The label column as far as it is known without a header.
-    let label_pre = match &opts.label {
-        Some(LabelColumn::Last) => Some(n_cols - 1),
-        Some(LabelColumn::Index(i)) => {
-            let i = *i;
-            if i >= n_cols {
-                return Err(derr(format!(
-                    "label column index {i} is out of range: the first line has {n_cols} \
-                     column{} (indices 0 to {})",
-                    if n_cols == 1 { "" } else { "s" },
-                    n_cols - 1
-                )));
+    let first_line = *first_line;
+    let n_cols = first.len();
+    let (header, header_guess) = match opts.header {
+        HeaderMode::Present => (true, None),
+        HeaderMode::Absent => (false, None),
+        HeaderMode::Auto => detect_header(&sample),
+    };
+    let names: Option<Vec<String>> = if header {
+        let raw = csv_first_record(bytes, delimiter);
+        let mut names = Vec::with_capacity(n_cols);
+        for (c, f) in raw.iter().enumerate() {
+            let name = std::str::from_utf8(trim(f)).map_err(|_| {
+                perr(
+                    first_line,
+                    format!("header: column {} is not UTF-8 text", c + 1),
+                )
+            })?;
+            if name.is_empty() {
+                return Err(perr(
+                    first_line,
+                    format!("header: column {} has an empty name", c + 1),
+                ));
             }
-            Some(i)
+            names.push(name.to_string());
         }
-        Some(LabelColumn::Name(_)) | None => None,
-    };
-    let has_header = match opts.header {
-        HeaderMode::Present => true,
-        HeaderMode::Absent => false,
-        HeaderMode::Auto => first
-            .split(delim)
-            .enumerate()
-            .any(|(c, f)| Some(c) != label_pre && f.parse::<f64>().is_err()),
-    };
-    if opts.label.is_some() && n_cols < 2 {
-        let what = if has_header {
-            "header has 1 column"
-        } else {
-            "the first line has 1 field"
-        };
-        return Err(perr(
-            1,
-            format!("{what}; need at least one feature column and a label column"),
-        ));
-    }
-    if let Some(c) = first.split(delim).position(str::is_empty) {
-        return Err(perr(
-            1,
-            if has_header {
-                format!("header: column {} has an empty name", c + 1)
-            } else {
-                format!("column {}: empty field", c + 1)
-            },
-        ));
-    }
-    // Every header field is non-empty, so there are at most (len + 1) / 2 names.
-    let names: Vec<&str> = if has_header {
-        first.split(delim).collect()
+        Some(names)
     } else {
-        Vec::new()
+        None
     };
-    let label = match &opts.label {
-        Some(LabelColumn::Name(wanted)) => {
-            if !has_header {
-                return Err(derr(format!(
-                    "the label column is given by name ({}) but the file has no header row{}",
-                    show(wanted),
-                    if opts.header == HeaderMode::Auto {
-                        " (its first line holds only numbers)"
-                    } else {
-                        ""
-                    }
-                )));
-            }
-            let mut found = names.iter().enumerate().filter(|(_, n)| *n == wanted);
-            match (found.next(), found.next()) {
-                (Some((i, _)), None) => Some(i),
-                (Some(_), Some(_)) => {
-                    return Err(derr(format!(
-                        "the header names more than one column {}",
-                        show(wanted)
-                    )))
-                }
-                (None, _) => {
-                    let listed: Vec<String> =
-                        names.iter().take(LIST_COLUMNS).map(|n| show(n)).collect();
-                    let more = if names.len() > LIST_COLUMNS {
-                        format!(", … ({} in all)", names.len())
-                    } else {
-                        String::new()
-                    };
-                    return Err(derr(format!(
-                        "no column named {}; the columns are {}{more}",
-                        show(wanted),
-                        listed.join(", ")
-                    )));
-                }
-            }
+    let roles = assign_roles(
+        names.as_deref(),
+        n_cols,
+        opts,
+        source_name,
+        delimiter,
+        sniffed,
+    )?;
+
+    // The data rows.
+    let body_start = if header {
+        data_start
+            .as_ref()
+            .map_or(bytes.len(), |p| p.byte() as usize)
+    } else {
+        0
+    };
+    let body_start = body_start.min(bytes.len());
+    let body_first_line = 1 + count_newlines(&bytes[..body_start]);
+    let body = &bytes[body_start..];
+    let ctx = Context {
+        source_name,
+        delimiter,
+        n_cols,
+        roles: &roles,
+        names: names.as_deref(),
+    };
+    let pieces = split_body(body);
+    let parts: Vec<Result<Part>> = if pieces.len() == 1 {
+        vec![ctx.parse_piece(body, body_first_line)]
+    } else {
+        let mut starts = Vec::with_capacity(pieces.len());
+        let mut line = body_first_line;
+        for p in &pieces {
+            starts.push(line);
+            line += count_newlines(p);
         }
-        _ => label_pre,
+        std::thread::scope(|s| {
+            let handles: Vec<_> = pieces
+                .iter()
+                .zip(&starts)
+                .map(|(p, &l)| {
+                    let ctx = &ctx;
+                    s.spawn(move || ctx.parse_piece(p, l))
+                })
+                .collect();
+            handles
+                .into_iter()
+                .map(|h| {
+                    h.join()
+                        .unwrap_or_else(|_| Err(derr("a parser thread panicked".to_string())))
+                })
+                .collect()
+        })
     };
-    let column = |c: usize| match names.get(c) {
-        Some(name) => format!("column '{name}'"),
+    let mut all = Part::default();
+    for part in parts {
+        all.append(part?);
+    }
+    if all.lines.is_empty() {
+        return Err(derr(if header {
+            "no data rows after the header".to_string()
+        } else {
+            "no data rows".to_string()
+        }));
+    }
+    let rows = all.lines.len();
+    let column_name = |c: usize| match &names {
+        Some(n) => n[c].clone(),
         None => format!("column {}", c + 1),
     };
-    let feature_names: Vec<String> = (0..n_cols)
-        .filter(|&c| Some(c) != label)
-        .map(|c| match names.get(c) {
-            Some(name) => name.to_string(),
-            None => format!("column {}", c + 1),
+    let mut feature_cols: Vec<(usize, usize)> = roles
+        .roles
+        .iter()
+        .enumerate()
+        .filter_map(|(c, r)| match r {
+            Role::Feature(j) => Some((*j, c)),
+            _ => None,
         })
         .collect();
-    let n_features = feature_names.len();
-
-    let first_line = if has_header { 2 } else { 1 };
-    let mut lines = text.lines();
-    if has_header {
-        lines.next();
-    }
-    // One value needs at least 2 bytes (itself and a separator or line end), so
-    // the capacities below never exceed what a valid file fills.
-    let line_count = count_newlines(text.as_bytes()) + 1;
-    let max_values = text.len() / 2 + 1;
-    let mut x: Vec<f32> = Vec::with_capacity(line_count.saturating_mul(n_features).min(max_values));
-    let mut labels: Vec<String> = match label {
-        Some(_) => Vec::with_capacity(line_count.min(max_values)),
-        None => Vec::new(),
-    };
-    let ragged = |line_no: usize, line: &str| {
-        let found = line.split(delim).count();
-        (found != n_cols).then(|| perr(line_no, format!("expected {n_cols} fields, found {found}")))
-    };
-    let mut rows = 0usize;
-    for (i, line) in lines.enumerate() {
-        let line_no = first_line + i;
-        if line.is_empty() {
-            return Err(perr(line_no, "empty line".to_string()));
-        }
-        let bytes = line.as_bytes();
-        let mut pos = 0usize;
-        let mut c = 0usize;
-        loop {
-            // A field starts at `pos`: at 0 or just after a delimiter, so
-            // `pos..pos + len` below is a char boundary range of `line`.
-            if c == n_cols {
-                return Err(ragged(line_no, line).unwrap_or_else(|| perr(line_no, String::new())));
-            }
-            let rest = &bytes[pos..];
-            let (len, bad) = if Some(c) == label {
-                let len = field_len(rest, delim_byte);
-                if len == 0 {
-                    (len, Some("empty field".to_string()))
-                } else {
-                    labels.push(line[pos..pos + len].to_owned());
-                    (len, None)
-                }
-            } else if let Some((v, len)) = fast_number(rest, delim_byte) {
-                x.push(v);
-                (len, None)
-            } else {
-                let len = field_len(rest, delim_byte);
-                match parse_number(&line[pos..pos + len]) {
-                    Ok(v) => {
-                        x.push(v);
-                        (len, None)
-                    }
-                    Err(m) => (len, Some(m)),
-                }
-            };
-            if let Some(m) = bad {
-                return Err(ragged(line_no, line)
-                    .unwrap_or_else(|| perr(line_no, format!("{}: {m}", column(c)))));
-            }
-            c += 1;
-            pos += len;
-            if pos >= bytes.len() {
-                break;
-            }
-            pos += 1; // the delimiter
-        }
-        if c != n_cols {
-            return Err(perr(
-                line_no,
-                format!("expected {n_cols} fields, found {c}"),
-            ));
-        }
-        rows += 1;
-    }
-    if rows == 0 {
-        return Err(derr("no data rows after the header".to_string()));
-    }
+    feature_cols.sort_unstable();
+    let n_features = feature_cols.len();
     Ok(RawTable {
         source_name: source_name.to_string(),
-        feature_names,
-        x: Matrix::from_vec(rows, n_features, x)?,
-        target: match label {
-            Some(_) => RawTarget::Text(labels),
-            None => RawTarget::None,
+        feature_names: feature_cols.iter().map(|&(_, c)| column_name(c)).collect(),
+        x: Matrix::from_vec(rows, n_features, all.x)?,
+        target: if roles.labels.is_empty() {
+            RawTarget::None
+        } else {
+            RawTarget::Text(all.labels)
         },
+        target_names: roles.labels.iter().map(|&c| column_name(c)).collect(),
         kind: SourceKind::Csv,
         pixel_data: false,
         target_source: source_name.to_string(),
-        target_column: label.map(column),
-        first_data_line: Some(first_line),
+        row_lines: all.lines,
+        ids: roles.id.map(|_| all.ids),
+        ignored_columns: roles.ignored.iter().map(|&c| column_name(c)).collect(),
+        layout: Some(CsvLayout {
+            delimiter,
+            header,
+            columns: n_cols,
+            label_positions: roles.labels.clone(),
+        }),
+        header_guess,
     })
 }
 
-/// A parsed labelled CSV file.
-#[derive(Clone, Debug, PartialEq)]
-pub struct LabeledCsv {
-    /// The header names of the feature columns (the label column excluded).
-    pub feature_names: Vec<String>,
-    /// The features, `rows × feature_names.len()`, each value the `f32`
-    /// rounding of the text parsed as `f64`.
-    pub x: Matrix,
-    /// The class label of each row.
-    pub labels: Vec<usize>,
-}
-
-/// Parses `text` in the strict format of the embedded datasets (`data/README.md`):
-/// a header row that must not be all numbers, `,` separators, the last column an
-/// integer class label `0..K-1` ([`MAX_CLASSES`] at most); `source_name` (a file
-/// name) prefixes error messages. [`parse`] with [`HeaderMode::Present`] and
-/// [`LabelColumn::Last`] does the rest.
-///
-/// ```
-/// use backprop::data::csv::parse_labeled_csv;
-/// let csv = parse_labeled_csv("age,weight,label\n31,70.5,1\n45,80,0\n", "people.csv").unwrap();
-/// assert_eq!(csv.feature_names, ["age", "weight"]);
-/// assert_eq!(csv.x.row(0), &[31.0, 70.5]);
-/// assert_eq!(csv.labels, [1, 0]);
-///
-/// let err = parse_labeled_csv("age,label\n31,1\nabc,0\n", "people.csv").unwrap_err();
-/// assert_eq!(err.to_string(), "people.csv:3: column 'age': 'abc' is not a number");
-/// ```
-pub fn parse_labeled_csv(text: &str, source_name: &str) -> Result<LabeledCsv> {
-    let err = |line: usize, message: String| Error::Parse {
-        source_name: source_name.to_string(),
-        line,
-        message,
-    };
-    if text.is_empty() {
-        return Err(err(1, "empty input: expected a header row".to_string()));
-    }
-    let header = text.lines().next().unwrap_or_default();
-    let names: Vec<&str> = header.split(',').collect();
-    if names.len() >= 2
-        && names.iter().all(|n| !n.is_empty())
-        && names.iter().all(|n| n.parse::<f64>().is_ok())
-    {
-        return Err(err(
-            1,
-            "header holds only numbers; the first line must name the columns".to_string(),
+/// Checks that `d` can separate fields.
+fn check_delimiter(d: u8) -> Result<()> {
+    if !d.is_ascii() || matches!(d, b'\n' | b'\r' | b'"') {
+        return Err(Error::config(
+            "--delimiter",
+            format!(
+                "{:?} cannot separate fields; use one ASCII character other than a line break \
+                 or a quote",
+                char::from(d)
+            ),
         ));
     }
-    let opts = LoadOptions {
-        label: Some(LabelColumn::Last),
-        header: HeaderMode::Present,
-        delimiter: b',',
-        labels_path: None,
+    Ok(())
+}
+
+/// A reader of `bytes` with `delimiter`: no header handling (ours), records
+/// of any length (checked by us, with better messages).
+fn reader(bytes: &[u8], delimiter: u8) -> csv::Reader<&[u8]> {
+    csv::ReaderBuilder::new()
+        .delimiter(delimiter)
+        .has_headers(false)
+        .flexible(true)
+        .from_reader(bytes)
+}
+
+/// The first non-blank record of `bytes`, fields untrimmed.
+fn csv_first_record(bytes: &[u8], delimiter: u8) -> csv::ByteRecord {
+    let mut r = reader(bytes, delimiter);
+    let mut record = csv::ByteRecord::new();
+    while let Ok(true) = r.read_byte_record(&mut record) {
+        if !is_blank(&record) {
+            break;
+        }
+    }
+    record
+}
+
+/// A record that is an empty or all-space line.
+fn is_blank(record: &csv::ByteRecord) -> bool {
+    record.is_empty() || (record.len() == 1 && trim(&record[0]).is_empty())
+}
+
+/// `f` without surrounding ASCII spaces and tabs.
+#[inline]
+fn trim(f: &[u8]) -> &[u8] {
+    f.trim_ascii()
+}
+
+/// A `csv` crate error as one of ours, with the line where it happened.
+fn csv_error(source_name: &str, line_offset: usize, e: &csv::Error) -> Error {
+    let line = e.position().map_or(1, |p| p.line() as usize) + line_offset;
+    Error::Parse {
+        source_name: source_name.to_string(),
+        line,
+        message: match e.kind() {
+            csv::ErrorKind::Io(io) => format!("cannot read: {io}"),
+            _ => e.to_string(),
+        },
+    }
+}
+
+/// The delimiter of `bytes`, sniffed from its first lines: among [`SNIFFED`],
+/// the one found the same number of times (at least once) on every sampled
+/// line, the most often; else the one most frequent on the first line; else `,`.
+/// Quoted text is not counted.
+///
+/// ```
+/// use backprop::data::csv::sniff_delimiter;
+/// assert_eq!(sniff_delimiter(b"a;b;c\n1,5;2;3\n"), b';');
+/// assert_eq!(sniff_delimiter(b"a\tb\n1\t2\n"), b'\t');
+/// assert_eq!(sniff_delimiter(b"\"x,y\"|b\n1|2\n"), b'|');
+/// assert_eq!(sniff_delimiter(b"just one column\n"), b',');
+/// ```
+pub fn sniff_delimiter(bytes: &[u8]) -> u8 {
+    const LINES: usize = 30;
+    let mut counts: Vec<[usize; 4]> = Vec::new();
+    let mut current = [0usize; 4];
+    let mut in_quotes = false;
+    let mut nonblank = false;
+    for &b in bytes.iter().take(1 << 16) {
+        match b {
+            b'"' => in_quotes = !in_quotes,
+            b'\n' if !in_quotes => {
+                if nonblank {
+                    counts.push(current);
+                }
+                current = [0; 4];
+                nonblank = false;
+                if counts.len() == LINES {
+                    break;
+                }
+            }
+            _ if in_quotes => {}
+            _ => {
+                if let Some(i) = SNIFFED.iter().position(|&d| d == b) {
+                    current[i] += 1;
+                }
+                if !b.is_ascii_whitespace() {
+                    nonblank = true;
+                }
+            }
+        }
+    }
+    if nonblank && counts.len() < LINES {
+        counts.push(current);
+    }
+    let Some(first) = counts.first() else {
+        return b',';
     };
-    let table = parse(text, source_name, &opts)?;
-    let first = table.first_data_line.unwrap_or(2);
-    let column = table.target_column.clone().unwrap_or_default();
-    let labels = table
-        .labels()?
+    let consistent = (0..4)
+        .filter(|&i| first[i] > 0 && counts.iter().all(|c| c[i] == first[i]))
+        .max_by_key(|&i| (first[i], std::cmp::Reverse(i)));
+    let frequent = (0..4)
+        .filter(|&i| first[i] > 0)
+        .max_by_key(|&i| (first[i], std::cmp::Reverse(i)));
+    consistent.or(frequent).map_or(b',', |i| SNIFFED[i])
+}
+
+/// Whether `s` reads as a number (`inf` included: it is a bad value, not a name).
+fn is_number(s: &str) -> bool {
+    s.parse::<f64>().is_ok()
+}
+
+/// Decides whether the first sampled row is a header (see the module docs).
+fn detect_header(sample: &[(usize, Vec<String>)]) -> (bool, Option<HeaderGuess>) {
+    let first = &sample[0].1;
+    let body: Vec<&Vec<String>> = sample[1..]
         .iter()
-        .enumerate()
-        .map(|(r, l)| parse_label(l).map_err(|m| err(first + r, format!("{column}: {m}"))))
-        .collect::<Result<Vec<usize>>>()?;
-    Ok(LabeledCsv {
-        feature_names: table.feature_names,
-        x: table.x,
+        .map(|(_, r)| r)
+        .filter(|r| r.len() == first.len())
+        .collect();
+    if body.is_empty() {
+        // One row: a header if anything in it is not a number.
+        return (first.iter().any(|f| !is_number(f)), None);
+    }
+    let mut unique_word = None;
+    let mut word_in_body = false;
+    let mut numeric_cols = 0;
+    let mut index_like = true;
+    for (c, head) in first.iter().enumerate() {
+        let values: Vec<&str> = body
+            .iter()
+            .map(|r| r[c].as_str())
+            .filter(|v| !super::classes::is_missing(v))
+            .collect();
+        // mostly numbers: a bad value further down is reported at its own line
+        let numbers = values.iter().filter(|v| is_number(v)).count();
+        let body_numeric = numbers > 0 && numbers * 10 >= values.len() * 9;
+        if body_numeric {
+            if !is_number(head) && !super::classes::is_missing(head) {
+                // a word above numbers
+                return (true, None);
+            }
+            numeric_cols += 1;
+            index_like &= head.parse::<usize>().is_ok_and(|v| v == c);
+        } else if !values.is_empty() {
+            let repeats = {
+                let distinct: std::collections::BTreeSet<&str> = values.iter().copied().collect();
+                distinct.len() < values.len()
+            };
+            if values.contains(&head.as_str()) {
+                word_in_body = true;
+            } else if repeats && unique_word.is_none() {
+                unique_word = Some(head.clone());
+            }
+        }
+    }
+    // pandas' unnamed columns: 0,1,2,… above numbers, if the body does not
+    // start the same way.
+    if numeric_cols >= 2 && index_like {
+        let body_also = body.iter().any(|r| {
+            r.iter()
+                .enumerate()
+                .all(|(c, v)| v.parse::<usize>().is_ok_and(|v| v == c) || !is_number(v))
+        });
+        if !body_also {
+            return (true, None);
+        }
+    }
+    match unique_word {
+        Some(w) if !word_in_body => {
+            if numeric_cols == 0 {
+                (
+                    true,
+                    Some(HeaderGuess {
+                        header: true,
+                        reason: format!(
+                            "no column holds numbers, and the first row's {} occurs nowhere below",
+                            show(&w)
+                        ),
+                    }),
+                )
+            } else {
+                (
+                    false,
+                    Some(HeaderGuess {
+                        header: false,
+                        reason: format!(
+                            "the first row's numbers look like data, but its {} occurs only once \
+                             in its column",
+                            show(&w)
+                        ),
+                    }),
+                )
+            }
+        }
+        _ => (false, None),
+    }
+}
+
+/// What each column of the file is for.
+#[derive(Clone, Copy, Debug, PartialEq, Eq)]
+enum Role {
+    /// Feature `j` (its position in the features).
+    Feature(usize),
+    /// Target column `k`.
+    Label(usize),
+    /// The id column.
+    Id,
+    /// Not read.
+    Skip,
+}
+
+/// The roles of the columns and the positions of the labels, id and ignored columns.
+struct Roles {
+    roles: Vec<Role>,
+    labels: Vec<usize>,
+    id: Option<usize>,
+    ignored: Vec<usize>,
+}
+
+/// The column called `name`: a header name, or `column N` (1-based) without a
+/// header. `Ok(None)` if there is none; `Err` if the header has it twice.
+fn find_column(
+    names: Option<&[String]>,
+    n_cols: usize,
+    name: &str,
+    source_name: &str,
+) -> Result<Option<usize>> {
+    match names {
+        Some(names) => {
+            let mut found = names.iter().enumerate().filter(|(_, n)| *n == name);
+            match (found.next(), found.next()) {
+                (Some((i, _)), None) => Ok(Some(i)),
+                (Some(_), Some(_)) => Err(data_error(
+                    source_name,
+                    format!("the header names more than one column {}", show(name)),
+                )),
+                (None, _) => Ok(None),
+            }
+        }
+        None => Ok(name
+            .strip_prefix("column ")
+            .and_then(|n| n.parse::<usize>().ok())
+            .filter(|&n| n >= 1 && n <= n_cols)
+            .map(|n| n - 1)),
+    }
+}
+
+/// "the columns are 'a', 'b', …" for an unknown-column message.
+fn list_columns(names: Option<&[String]>, n_cols: usize) -> String {
+    match names {
+        Some(names) => {
+            let listed: Vec<String> = names.iter().take(LIST_COLUMNS).map(|n| show(n)).collect();
+            let more = if names.len() > LIST_COLUMNS {
+                format!(", … ({} in all)", names.len())
+            } else {
+                String::new()
+            };
+            format!("the columns are {}{more}", listed.join(", "))
+        }
+        None => {
+            format!("the file has no header and {n_cols} columns ('column 1' to 'column {n_cols}')")
+        }
+    }
+}
+
+/// Decides the role of every column from the header (if any) and `opts`.
+fn assign_roles(
+    names: Option<&[String]>,
+    n_cols: usize,
+    opts: &LoadOptions,
+    source_name: &str,
+    delimiter: u8,
+    sniffed: bool,
+) -> Result<Roles> {
+    let derr = |message: String| data_error(source_name, message);
+    let unknown = |what: &str, name: &str| {
+        derr(format!(
+            "no {what} named {}; {}",
+            show(name),
+            list_columns(names, n_cols)
+        ))
+    };
+    let mut roles = vec![Role::Skip; n_cols];
+
+    // the id column
+    let id = match &opts.id_column {
+        Some(name) => Some(
+            find_column(names, n_cols, name, source_name)?
+                .ok_or_else(|| unknown("id column", name))?,
+        ),
+        None => None,
+    };
+
+    // the label columns
+    let mut labels: Vec<usize> = Vec::new();
+    let positional = names.is_none() && opts.features.is_some();
+    for (spec_index, spec) in opts.label_columns.iter().enumerate() {
+        let c = match spec {
+            LabelColumn::Last => Some(n_cols - 1),
+            LabelColumn::Index(i) => {
+                if *i >= n_cols {
+                    return Err(derr(format!(
+                        "label column index {i} is out of range: the file has {n_cols} \
+                         column{} (indices 0 to {})",
+                        if n_cols == 1 { "" } else { "s" },
+                        n_cols - 1
+                    )));
+                }
+                Some(*i)
+            }
+            LabelColumn::Name(name) if positional => {
+                // a model's label in a headerless file: where the training file had it
+                let layout = opts.features.as_ref().and_then(|f| f.layout.as_ref());
+                let at = layout
+                    .filter(|l| l.columns == n_cols)
+                    .and_then(|l| l.label_positions.get(spec_index).copied());
+                match at {
+                    Some(c) => Some(c),
+                    None if opts.labels_optional => None,
+                    None => {
+                        return Err(derr(format!(
+                            "the label column {} is given by name, but the file has no header \
+                             row and its {n_cols} columns are not laid out as the training \
+                             file's were",
+                            show(name)
+                        )))
+                    }
+                }
+            }
+            LabelColumn::Name(name) => {
+                if names.is_none() {
+                    return Err(derr(format!(
+                        "the label column is given by name ({}) but the file has no header \
+                         row{}",
+                        show(name),
+                        if opts.header == HeaderMode::Auto {
+                            " (its first line looks like data; give --header if it is one)"
+                        } else {
+                            ""
+                        }
+                    )));
+                }
+                match find_column(names, n_cols, name, source_name)? {
+                    Some(c) => Some(c),
+                    None if opts.labels_optional => None,
+                    None => return Err(unknown("column", name)),
+                }
+            }
+        };
+        if let Some(c) = c {
+            if labels.contains(&c) {
+                return Err(derr(format!(
+                    "label column {} is given twice",
+                    names.map_or(format!("{}", c + 1), |n| show(&n[c]))
+                )));
+            }
+            if Some(c) == id {
+                return Err(derr(
+                    "the id column cannot also be a label column".to_string(),
+                ));
+            }
+            labels.push(c);
+        }
+    }
+    for (k, &c) in labels.iter().enumerate() {
+        roles[c] = Role::Label(k);
+    }
+    if let Some(c) = id {
+        roles[c] = Role::Id;
+    }
+
+    // the features
+    let mut ignored = Vec::new();
+    for name in &opts.ignore_columns {
+        let c = find_column(names, n_cols, name, source_name)?
+            .ok_or_else(|| unknown("column to ignore", name))?;
+        if roles[c] != Role::Skip {
+            return Err(derr(format!(
+                "column {} is ignored but is also the label or the id",
+                show(name)
+            )));
+        }
+        ignored.push(c);
+    }
+    match &opts.features {
+        None => {
+            let mut j = 0;
+            for (c, role) in roles.iter_mut().enumerate() {
+                if *role == Role::Skip && !ignored.contains(&c) {
+                    *role = Role::Feature(j);
+                    j += 1;
+                }
+            }
+            if j == 0 {
+                let what = if n_cols == 1 {
+                    format!(
+                        "the file reads as one column{}; if its fields are separated by another \
+                         character, give --delimiter",
+                        if sniffed {
+                            String::new()
+                        } else {
+                            format!(" with the delimiter {:?}", char::from(delimiter))
+                        }
+                    )
+                } else {
+                    "every column is a label, the id or ignored".to_string()
+                };
+                return Err(derr(format!("no feature columns: {what}")));
+            }
+        }
+        Some(sel) => match names {
+            Some(names) => {
+                let mut missing = Vec::new();
+                for (j, want) in sel.names.iter().enumerate() {
+                    match find_column(Some(names), n_cols, want, source_name)? {
+                        Some(c) if roles[c] == Role::Skip && !ignored.contains(&c) => {
+                            roles[c] = Role::Feature(j)
+                        }
+                        Some(_) => {
+                            return Err(derr(format!(
+                                "the model's feature {} is also the label, the id or ignored",
+                                show(want)
+                            )))
+                        }
+                        None => missing.push(show(want)),
+                    }
+                }
+                if !missing.is_empty() {
+                    let listed: Vec<&String> = missing.iter().take(LIST_COLUMNS).collect();
+                    return Err(derr(format!(
+                        "{} of the model's {} features {} missing from the header: {}{}; {}",
+                        missing.len(),
+                        sel.names.len(),
+                        if missing.len() == 1 { "is" } else { "are" },
+                        listed
+                            .iter()
+                            .map(|s| s.as_str())
+                            .collect::<Vec<_>>()
+                            .join(", "),
+                        if missing.len() > LIST_COLUMNS {
+                            ", …"
+                        } else {
+                            ""
+                        },
+                        list_columns(Some(names), n_cols)
+                    )));
+                }
+                for (c, role) in roles.iter().enumerate() {
+                    if *role == Role::Skip && !ignored.contains(&c) {
+                        ignored.push(c);
+                    }
+                }
+                ignored.sort_unstable();
+            }
+            None => {
+                let free: Vec<usize> = (0..n_cols)
+                    .filter(|&c| roles[c] == Role::Skip && !ignored.contains(&c))
+                    .collect();
+                if free.len() != sel.names.len() {
+                    let layout = sel.layout.as_ref().map_or(String::new(), |l| {
+                        format!(" (the training file had {} columns)", l.columns)
+                    });
+                    return Err(derr(format!(
+                        "{} feature column{}, but the model takes {} feature{}{layout}; without a \
+                         header, columns are matched by position, so the count must match (or \
+                         give the file a header row naming the columns)",
+                        free.len(),
+                        if free.len() == 1 { "" } else { "s" },
+                        sel.names.len(),
+                        if sel.names.len() == 1 { "" } else { "s" },
+                    )));
+                }
+                for (j, c) in free.into_iter().enumerate() {
+                    roles[c] = Role::Feature(j);
+                }
+            }
+        },
+    }
+    Ok(Roles {
+        roles,
         labels,
+        id,
+        ignored,
     })
 }
 
-/// The number of classes the labels imply: the largest label + 1 (0 for none).
-///
-/// A test split may lack the largest class: take the count from the training split.
-///
-/// ```
-/// assert_eq!(backprop::data::csv::n_classes(&[0, 3, 1]), 4);
-/// assert_eq!(backprop::data::csv::n_classes(&[]), 0);
-/// ```
-pub fn n_classes(labels: &[usize]) -> usize {
-    labels.iter().max().map_or(0, |&m| m.saturating_add(1))
+/// What one piece of the body parsed to.
+#[derive(Default)]
+struct Part {
+    x: Vec<f32>,
+    labels: Vec<String>,
+    ids: Vec<String>,
+    lines: Vec<usize>,
+}
+
+impl Part {
+    fn append(&mut self, mut other: Part) {
+        if self.lines.is_empty() {
+            *self = other;
+            return;
+        }
+        self.x.append(&mut other.x);
+        self.labels.append(&mut other.labels);
+        self.ids.append(&mut other.ids);
+        self.lines.append(&mut other.lines);
+    }
+}
+
+/// Everything a piece parser needs.
+struct Context<'a> {
+    source_name: &'a str,
+    delimiter: u8,
+    n_cols: usize,
+    roles: &'a Roles,
+    names: Option<&'a [String]>,
+}
+
+impl Context<'_> {
+    fn column(&self, c: usize) -> String {
+        match self.names {
+            Some(n) => format!("column '{}'", n[c]),
+            None => format!("column {}", c + 1),
+        }
+    }
+
+    /// Parses the records of `piece`, whose first line is `first_line`.
+    fn parse_piece(&self, piece: &[u8], first_line: usize) -> Result<Part> {
+        let perr = |line: usize, message: String| Error::Parse {
+            source_name: self.source_name.to_string(),
+            line,
+            message,
+        };
+        let n_features = self
+            .roles
+            .roles
+            .iter()
+            .filter(|r| matches!(r, Role::Feature(_)))
+            .count();
+        // One value needs at least 2 bytes (itself and a separator or line
+        // end), so the capacities never exceed what a valid piece fills.
+        let lines_hint = (count_newlines(piece) + 1).min(piece.len() / 2 + 1);
+        let mut part = Part {
+            x: Vec::with_capacity(
+                lines_hint
+                    .saturating_mul(n_features)
+                    .min(piece.len() / 2 + 1),
+            ),
+            lines: Vec::with_capacity(lines_hint),
+            ..Part::default()
+        };
+        let n_labels = self.roles.labels.len();
+        let mut row_x = vec![0.0f32; n_features];
+        let mut row_labels = vec![String::new(); n_labels];
+        let mut reader = reader(piece, self.delimiter);
+        let mut record = csv::ByteRecord::new();
+        // Lines are counted here: after `\r\n` the crate's positions point at the `\n`.
+        let (mut counted_to, mut line) = (0usize, first_line);
+        loop {
+            match reader.read_byte_record(&mut record) {
+                Ok(true) => {}
+                Ok(false) => break,
+                Err(e) => return Err(csv_error(self.source_name, first_line - 1, &e)),
+            }
+            if is_blank(&record) {
+                continue;
+            }
+            let mut start = record
+                .position()
+                .map_or(counted_to, |p| {
+                    usize::try_from(p.byte()).unwrap_or(usize::MAX)
+                })
+                .clamp(counted_to, piece.len());
+            while piece.get(start).is_some_and(|&b| b == b'\n' || b == b'\r') {
+                start += 1;
+            }
+            line += count_newlines(&piece[counted_to..start]);
+            counted_to = start;
+            if record.len() != self.n_cols {
+                return Err(perr(
+                    line,
+                    format!("expected {} fields, found {}", self.n_cols, record.len()),
+                ));
+            }
+            let text = |c: usize, f: &[u8]| -> Result<String> {
+                std::str::from_utf8(trim(f))
+                    .map(str::to_string)
+                    .map_err(|_| perr(line, format!("{}: the text is not UTF-8", self.column(c))))
+            };
+            for (c, field) in record.iter().enumerate() {
+                match self.roles.roles[c] {
+                    Role::Feature(j) => {
+                        let f = trim(field);
+                        row_x[j] = match fast_number(f, self.delimiter) {
+                            Some((v, len)) if len == f.len() => v,
+                            _ => parse_number(&String::from_utf8_lossy(f))
+                                .map_err(|m| perr(line, format!("{}: {m}", self.column(c))))?,
+                        };
+                    }
+                    Role::Label(k) => row_labels[k] = text(c, field)?,
+                    Role::Id => part.ids.push(text(c, field)?),
+                    Role::Skip => {}
+                }
+            }
+            part.x.extend_from_slice(&row_x);
+            part.labels
+                .extend(row_labels.iter_mut().map(std::mem::take));
+            part.lines.push(line);
+        }
+        Ok(part)
+    }
+}
+
+/// `body` cut at line breaks into about one piece per core, when it is large
+/// and holds no quote (a quoted field may span lines); else one piece.
+fn split_body(body: &[u8]) -> Vec<&[u8]> {
+    let threads = std::thread::available_parallelism().map_or(1, |n| n.get().min(16));
+    if threads < 2 || body.len() < PARALLEL_MIN_BYTES || body.contains(&b'"') {
+        return vec![body];
+    }
+    let target = body.len() / threads + 1;
+    let mut pieces = Vec::with_capacity(threads);
+    let mut start = 0;
+    while start < body.len() {
+        let mut end = (start + target).min(body.len());
+        if end < body.len() {
+            end = match body[end..].iter().position(|&b| b == b'\n') {
+                Some(i) => end + i + 1,
+                None => body.len(),
+            };
+        }
+        pieces.push(&body[start..end]);
+        start = end;
+    }
+    pieces
 }
 
 /// The number of `\n` bytes in `b` (vectorised: byte sums over 255-byte blocks).
@@ -364,12 +922,6 @@ fn count_newlines(b: &[u8]) -> usize {
             usize::from(n)
         })
         .sum()
-}
-
-/// The length of the field at the start of `rest`: up to `delim` or the end.
-#[inline]
-fn field_len(rest: &[u8], delim: u8) -> usize {
-    rest.iter().position(|&b| b == delim).unwrap_or(rest.len())
 }
 
 /// `10^k` for `k` in `0..=15`, exact in `f64`.
@@ -500,181 +1052,9 @@ pub(crate) fn parse_number(field: &str) -> Result<f32, String> {
     Ok(f)
 }
 
-/// A class label `0..MAX_CLASSES`, or why the field is not one.
-fn parse_label(field: &str) -> Result<usize, String> {
-    const RANGE: &str = "labels are integer classes 0..K-1";
-    if field.is_empty() {
-        return Err("empty field".to_string());
-    }
-    match field.parse::<usize>() {
-        Ok(l) if l < MAX_CLASSES => Ok(l),
-        Ok(_) => Err(format!(
-            "{} is too large; at most {MAX_CLASSES} classes are supported",
-            show(field)
-        )),
-        Err(_) if field.parse::<f64>().is_err() => Err(format!("{} is not a number", show(field))),
-        Err(_) if field.starts_with('-') => Err(format!("{} is negative; {RANGE}", show(field))),
-        Err(_) if field.bytes().all(|b| b.is_ascii_digit()) => Err(format!(
-            "{} is too large; at most {MAX_CLASSES} classes are supported",
-            show(field)
-        )),
-        Err(_) => Err(format!("{} is not an integer; {RANGE}", show(field))),
-    }
-}
-
 #[cfg(test)]
 mod tests {
     use super::*;
-
-    /// The error message for `text`, without the `f.csv:` prefix, with its line.
-    fn error(text: &str) -> String {
-        parse_labeled_csv(text, "f.csv").unwrap_err().to_string()
-    }
-
-    #[test]
-    fn good_file() {
-        let csv = parse_labeled_csv("a,b,label\n1,-2.5e-3,0\n0.1,4,2", "f.csv").unwrap();
-        assert_eq!(csv.feature_names, ["a", "b"]);
-        assert_eq!((csv.x.rows(), csv.x.cols()), (2, 2));
-        assert_eq!(csv.x.as_slice(), &[1.0, -2.5e-3, 0.1, 4.0]);
-        assert_eq!(csv.labels, [0, 2]);
-        assert_eq!(n_classes(&csv.labels), 3);
-    }
-
-    #[test]
-    fn values_are_the_f32_rounding_of_the_f64() {
-        let v = "0.1234567890123456789";
-        let csv = parse_labeled_csv(&format!("a,label\n{v},0\n"), "f.csv").unwrap();
-        assert_eq!(csv.x.get(0, 0), v.parse::<f64>().unwrap() as f32);
-    }
-
-    #[test]
-    fn crlf_and_trailing_newline() {
-        let lf = parse_labeled_csv("a,label\n1,0\n2,1\n", "f.csv").unwrap();
-        let crlf = parse_labeled_csv("a,label\r\n1,0\r\n2,1\r\n", "f.csv").unwrap();
-        let bare = parse_labeled_csv("a,label\n1,0\n2,1", "f.csv").unwrap();
-        assert_eq!(lf, crlf);
-        assert_eq!(lf, bare);
-    }
-
-    #[test]
-    fn empty_input_and_header_problems() {
-        assert_eq!(error(""), "f.csv:1: empty input: expected a header row");
-        assert_eq!(
-            error("label\n1\n"),
-            "f.csv:1: header has 1 column; need at least one feature column and a label column"
-        );
-        assert_eq!(
-            error("a,,label\n"),
-            "f.csv:1: header: column 2 has an empty name"
-        );
-        assert_eq!(
-            error("1,2,0\n3,4,1\n"),
-            "f.csv:1: header holds only numbers; the first line must name the columns"
-        );
-    }
-
-    #[test]
-    fn header_only() {
-        assert_eq!(error("a,label\n"), "f.csv: no data rows after the header");
-        assert_eq!(error("a,label"), "f.csv: no data rows after the header");
-    }
-
-    #[test]
-    fn ragged_rows_and_blank_lines() {
-        assert_eq!(
-            error("a,b,label\n1,2,0\n1,0\n"),
-            "f.csv:3: expected 3 fields, found 2"
-        );
-        assert_eq!(
-            error("a,label\n1,0,5\n"),
-            "f.csv:2: expected 2 fields, found 3"
-        );
-        assert_eq!(error("a,label\n1,0\n\n2,1\n"), "f.csv:3: empty line");
-        assert_eq!(error("a,label\n1,0\n\n"), "f.csv:3: empty line");
-    }
-
-    #[test]
-    fn bad_features() {
-        assert_eq!(
-            error("age,label\n1,0\nabc,1\n"),
-            "f.csv:3: column 'age': 'abc' is not a number"
-        );
-        assert_eq!(
-            error("a,b,label\n1,,0\n"),
-            "f.csv:2: column 'b': empty field"
-        );
-        assert_eq!(
-            error("a,label\nNaN,0\n"),
-            "f.csv:2: column 'a': 'NaN' is not finite"
-        );
-        assert_eq!(
-            error("a,label\n-inf,0\n"),
-            "f.csv:2: column 'a': '-inf' is not finite"
-        );
-        assert_eq!(
-            error("a,label\n1e39,0\n"),
-            "f.csv:2: column 'a': '1e39' is out of the f32 range"
-        );
-        assert_eq!(
-            error("a,label\n 1,0\n"),
-            "f.csv:2: column 'a': ' 1' is not a number"
-        );
-        let long = format!("a,label\n{},0\n", "x".repeat(100));
-        assert_eq!(
-            error(&long),
-            format!("f.csv:2: column 'a': '{}…' is not a number", "x".repeat(40))
-        );
-    }
-
-    #[test]
-    fn bad_labels() {
-        assert_eq!(
-            error("a,label\n1,-1\n"),
-            "f.csv:2: column 'label': '-1' is negative; labels are integer classes 0..K-1"
-        );
-        assert_eq!(
-            error("a,label\n1,1.5\n"),
-            "f.csv:2: column 'label': '1.5' is not an integer; labels are integer classes 0..K-1"
-        );
-        assert_eq!(
-            error("a,label\n1,1.0\n"),
-            "f.csv:2: column 'label': '1.0' is not an integer; labels are integer classes 0..K-1"
-        );
-        assert_eq!(
-            error("a,y\n1,cat\n"),
-            "f.csv:2: column 'y': 'cat' is not a number"
-        );
-        assert_eq!(error("a,y\n1,\n"), "f.csv:2: column 'y': empty field");
-        assert_eq!(
-            error("a,y\n1,65536\n"),
-            "f.csv:2: column 'y': '65536' is too large; at most 65536 classes are supported"
-        );
-        assert_eq!(
-            error("a,y\n1,99999999999999999999999\n"),
-            "f.csv:2: column 'y': '99999999999999999999999' is too large; at most 65536 classes are supported"
-        );
-        assert_eq!(
-            parse_labeled_csv("a,y\n1,65535\n", "f.csv").unwrap().labels,
-            [65535]
-        );
-    }
-
-    #[test]
-    fn odd_bytes_do_not_panic() {
-        for text in [
-            "\u{feff}",
-            "\r\n",
-            ",",
-            "a,label\n\u{e9}\u{e9},0\n",
-            "a,b\n,\n",
-            "\n\n\n",
-        ] {
-            let _ = parse_labeled_csv(text, "f.csv");
-        }
-        let multibyte = format!("a,label\n{},0\n", "é".repeat(50));
-        assert!(error(&multibyte).contains(&format!("'{}…'", "é".repeat(40))));
-    }
 
     /// The fast path, where it answers, equals `parse_number` bit for bit.
     fn assert_fast_matches(field: &str) {
@@ -779,40 +1159,5 @@ mod tests {
             assert_fast_matches(&format!("{v:.digits$}"));
             assert_fast_matches(&format!("{}", v as f32));
         }
-    }
-
-    #[test]
-    fn general_parser_header_detection() {
-        let opts = LoadOptions::default();
-        // String labels in a headerless file: the label column does not count.
-        let t = parse("1,2,cat\n3,4,dog\n", "f", &opts).unwrap();
-        assert_eq!((t.rows(), t.first_data_line), (2, Some(1)));
-        // Any non-number feature field makes a header.
-        let t = parse("1,b,y\n3,4,dog\n", "f", &opts).unwrap();
-        assert_eq!(t.feature_names, ["1", "b"]);
-        // Forced modes.
-        let present = LoadOptions {
-            header: HeaderMode::Present,
-            ..LoadOptions::default()
-        };
-        let t = parse("1,2,3\n4,5,6\n", "f", &present).unwrap();
-        assert_eq!(
-            (t.feature_names.as_slice(), t.rows()),
-            (&["1".to_string(), "2".to_string()][..], 1)
-        );
-        let absent = LoadOptions {
-            header: HeaderMode::Absent,
-            ..LoadOptions::default()
-        };
-        assert_eq!(
-            parse("a,b\n", "f", &absent).unwrap_err().to_string(),
-            "f:1: column 1: 'a' is not a number"
-        );
-        // A BOM is skipped; CRLF and no final newline are fine.
-        let t = parse("\u{feff}a,y\r\n1,2\r\n3,4", "f", &opts).unwrap();
-        assert_eq!(
-            (t.feature_names.as_slice(), t.x.as_slice()),
-            (&["a".to_string()][..], &[1.0, 3.0][..])
-        );
     }
 }

@@ -4,8 +4,7 @@
 //! The texts are constants, so these functions `expect` them to parse; the unit
 //! tests below parse every one, so a bad file fails `cargo test`, not a user.
 
-use super::csv::parse_labeled_csv;
-use super::{scale, Dataset, Standardizer};
+use super::{csv, scale, Dataset, LoadOptions, RawTable, Standardizer};
 use crate::activation::Head;
 
 /// The breast-cancer training split as CSV text (header, 30 features, label).
@@ -14,6 +13,22 @@ pub const BREAST_CANCER_TRAIN: &str = include_str!("../../data/breast_cancer.tra
 pub const BREAST_CANCER_TEST: &str = include_str!("../../data/breast_cancer.test.csv");
 const DIGITS_TRAIN: &str = include_str!("../../data/digits.train.csv");
 const DIGITS_TEST: &str = include_str!("../../data/digits.test.csv");
+
+/// An embedded file read as a user's CSV would be (header detected, label
+/// last), named `{name} (embedded)`.
+///
+/// # Panics
+/// If the text does not parse: the unit tests parse every embedded file.
+pub fn table(text: &str, name: &str) -> RawTable {
+    csv::parse(text, &format!("{name} (embedded)"), &LoadOptions::default())
+        .unwrap_or_else(|e| panic!("embedded {name} parses: {e}"))
+}
+
+/// The class index of each row of an embedded table.
+fn classes(t: &RawTable) -> Vec<usize> {
+    let map = t.class_map().expect("embedded labels are classes");
+    t.class_indices(&map).expect("embedded labels encode")
+}
 
 /// Wisconsin breast cancer, `(train, test)` = 455 and 114 rows of 30 features.
 ///
@@ -27,15 +42,14 @@ const DIGITS_TEST: &str = include_str!("../../data/digits.test.csv");
 /// assert_eq!((train.features(), train.outputs()), (30, 1));
 /// ```
 pub fn breast_cancer() -> (Dataset, Dataset) {
-    let mut train = parse_labeled_csv(BREAST_CANCER_TRAIN, "breast_cancer.train.csv")
-        .expect("embedded breast_cancer.train.csv parses");
-    let mut test = parse_labeled_csv(BREAST_CANCER_TEST, "breast_cancer.test.csv")
-        .expect("embedded breast_cancer.test.csv parses");
+    let mut train = table(BREAST_CANCER_TRAIN, "breast_cancer.train.csv");
+    let mut test = table(BREAST_CANCER_TEST, "breast_cancer.test.csv");
     let standardizer = Standardizer::fit(&train.x);
     standardizer.apply(&mut train.x);
     standardizer.apply(&mut test.x);
-    let dataset = |csv: super::csv::LabeledCsv| {
-        Dataset::classification(csv.x, csv.labels, 2, Head::SigmoidBce)
+    let dataset = |t: RawTable| {
+        let labels = classes(&t);
+        Dataset::classification(t.x, labels, 2, Head::SigmoidBce)
             .expect("embedded breast_cancer labels are 0 or 1")
     };
     (dataset(train), dataset(test))
@@ -53,9 +67,10 @@ pub fn breast_cancer() -> (Dataset, Dataset) {
 /// ```
 pub fn digits() -> (Dataset, Dataset) {
     let dataset = |text: &str, name: &str| {
-        let mut csv = parse_labeled_csv(text, name).expect("embedded digits CSV parses");
-        scale(&mut csv.x, 16.0);
-        Dataset::classification(csv.x, csv.labels, 10, Head::SoftmaxCe)
+        let mut t = table(text, name);
+        scale(&mut t.x, 16.0);
+        let labels = classes(&t);
+        Dataset::classification(t.x, labels, 10, Head::SoftmaxCe)
             .expect("embedded digits labels are 0..9")
     };
     (

@@ -16,11 +16,14 @@ pub mod embedded;
 pub mod idx;
 pub mod npy;
 mod source;
+mod table;
 
 pub use array::{Elements, NdArray};
-pub use classes::ClassMap;
-pub use source::{
-    load, load_bytes, HeaderMode, LabelColumn, LoadOptions, RawTable, RawTarget, SourceKind,
+pub use classes::{is_missing, ClassMap, MAX_CLASSES};
+pub use source::{load, load_bytes};
+pub use table::{
+    CsvLayout, FeatureSelection, HeaderGuess, HeaderMode, LabelColumn, LoadOptions, RawTable,
+    RawTarget, SourceKind,
 };
 
 use crate::activation::Head;

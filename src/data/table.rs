@@ -1,0 +1,386 @@
+//! The table types shared by every reader: how to read a file
+//! ([`LoadOptions`]), what was read ([`RawTable`]), and how a CSV file was laid
+//! out ([`CsvLayout`], stored with a model so that `eval` and `predict` read
+//! new files the same way).
+//!
+//! The readers ([`super::csv`], [`super::idx`], [`super::npy`]) produce a
+//! [`RawTable`]; [`super::classes`] turns its label text into classes. This
+//! file depends on neither, so there is no import circle.
+
+use std::path::PathBuf;
+
+use super::array::data_error;
+use super::classes::{self, ClassMap};
+use crate::error::{Error, Result};
+use crate::tensor::Matrix;
+
+/// Which row of a CSV file names the columns.
+#[derive(Clone, Copy, Debug, PartialEq, Eq)]
+pub enum HeaderMode {
+    /// Decide from the data ([`super::csv`] says how).
+    Auto,
+    /// The first row is a header.
+    Present,
+    /// Every row is data; columns are named `column N` (1-based).
+    Absent,
+}
+
+/// A label column of a CSV file.
+#[derive(Clone, Debug, PartialEq, Eq)]
+pub enum LabelColumn {
+    /// The last column.
+    Last,
+    /// A 0-based column index.
+    Index(usize),
+    /// A header name.
+    Name(String),
+}
+
+/// How a model picks its features out of a file: by name when the file has a
+/// header, else by position (the count must match).
+#[derive(Clone, Debug, PartialEq, Eq)]
+pub struct FeatureSelection {
+    /// The model's feature names, in input order.
+    pub names: Vec<String>,
+    /// The layout of the training file, if it was a CSV: a headerless file
+    /// with as many columns as it had is read with the same label positions.
+    pub layout: Option<CsvLayout>,
+}
+
+/// How a CSV file was read: enough to read another file the same way.
+#[derive(Clone, Debug, PartialEq, Eq)]
+pub struct CsvLayout {
+    /// The field separator.
+    pub delimiter: u8,
+    /// Whether the first row was a header.
+    pub header: bool,
+    /// The number of columns of the file.
+    pub columns: usize,
+    /// The 0-based positions of the label columns, in label order.
+    pub label_positions: Vec<usize>,
+}
+
+/// How to read a data file. The default: label = the last column, header
+/// detected, delimiter sniffed.
+#[derive(Clone, Debug, PartialEq, Eq)]
+pub struct LoadOptions {
+    /// The CSV label columns, in target order; empty when every column is a
+    /// feature (data to predict on). For IDX and NPY only `[]` or
+    /// `[LabelColumn::Last]` (the default, ignored) are allowed: their labels
+    /// come from `labels_path`.
+    pub label_columns: Vec<LabelColumn>,
+    /// Label columns named in `label_columns` that the file lacks are not an
+    /// error (prediction on data with or without its labels).
+    pub labels_optional: bool,
+    /// CSV header detection.
+    pub header: HeaderMode,
+    /// The CSV field separator, an ASCII byte other than `\n`, `\r` and `"`;
+    /// `None`: `\t` for a `.tsv` file, else sniffed among `,` `;` tab `|`.
+    pub delimiter: Option<u8>,
+    /// For IDX and NPY features: the file holding the labels (an IDX or NPY
+    /// array, 1-D or `samples × outputs`). Not allowed for CSV.
+    pub labels_path: Option<PathBuf>,
+    /// CSV columns (header names, or `column N` without a header) to drop.
+    pub ignore_columns: Vec<String>,
+    /// Pick exactly these features ([`FeatureSelection`]); `None`: every
+    /// column that is not a label, ignored or the id is a feature.
+    pub features: Option<FeatureSelection>,
+    /// A CSV column kept as text, one value per row ([`RawTable::ids`]).
+    pub id_column: Option<String>,
+}
+
+impl Default for LoadOptions {
+    fn default() -> Self {
+        LoadOptions {
+            label_columns: vec![LabelColumn::Last],
+            labels_optional: false,
+            header: HeaderMode::Auto,
+            delimiter: None,
+            labels_path: None,
+            ignore_columns: Vec::new(),
+            features: None,
+            id_column: None,
+        }
+    }
+}
+
+impl LoadOptions {
+    /// Options for reading features only (no label column).
+    pub fn unlabeled() -> LoadOptions {
+        LoadOptions {
+            label_columns: Vec::new(),
+            ..LoadOptions::default()
+        }
+    }
+}
+
+/// The format of a data file.
+#[derive(Clone, Copy, Debug, PartialEq, Eq)]
+pub enum SourceKind {
+    /// Delimited text ([`super::csv`]), plain or gzip.
+    Csv,
+    /// MNIST's IDX, plain or gzip ([`super::idx`]).
+    Idx,
+    /// NumPy `.npy` ([`super::npy`]).
+    Npy,
+}
+
+/// The targets as read, before the task is chosen.
+#[derive(Clone, Debug, PartialEq)]
+pub enum RawTarget {
+    /// No label column or labels file.
+    None,
+    /// The label text, row-major: `rows × target_names.len()` strings (CSV
+    /// fields trimmed of surrounding spaces, array values rendered by
+    /// [`super::NdArray::to_labels`]).
+    Text(Vec<String>),
+}
+
+/// How header detection decided, when it was not sure.
+#[derive(Clone, Debug, PartialEq, Eq)]
+pub struct HeaderGuess {
+    /// What was decided.
+    pub header: bool,
+    /// Why, in a few words.
+    pub reason: String,
+}
+
+/// A loaded data file: features, raw targets and where they came from.
+#[derive(Clone, Debug, PartialEq)]
+pub struct RawTable {
+    /// The features file, as named in error messages.
+    pub source_name: String,
+    /// One name per feature column: CSV header names, `column N` (1-based file
+    /// position) for a CSV without header, `pixel N` / `feature N` for arrays.
+    pub feature_names: Vec<String>,
+    /// The features, `rows × feature_names.len()`, all finite.
+    pub x: Matrix,
+    /// The targets.
+    pub target: RawTarget,
+    /// One name per target column: CSV header names (or `column N`), `label`
+    /// (`label N` for several) for a labels file; empty without targets.
+    pub target_names: Vec<String>,
+    /// The format of the features file.
+    pub kind: SourceKind,
+    /// Whether the features are unsigned bytes from an IDX or NPY file (images,
+    /// not yet scaled: see [`RawTable::pixel_scale`]).
+    pub pixel_data: bool,
+    /// The file the targets came from (the CSV itself, or the labels file).
+    pub target_source: String,
+    /// The 1-based line where each row starts (CSV); empty for arrays.
+    pub row_lines: Vec<usize>,
+    /// The id column's text, one per row, if [`LoadOptions::id_column`] was given.
+    pub ids: Option<Vec<String>>,
+    /// Columns of the file that were neither features, labels nor the id
+    /// (with [`LoadOptions::features`] or [`LoadOptions::ignore_columns`]).
+    pub ignored_columns: Vec<String>,
+    /// How the CSV was laid out; `None` for arrays.
+    pub layout: Option<CsvLayout>,
+    /// Set when header detection was unsure: which way it went, and why.
+    pub header_guess: Option<HeaderGuess>,
+}
+
+impl RawTable {
+    /// Number of samples.
+    pub fn rows(&self) -> usize {
+        self.x.rows()
+    }
+
+    /// The divisor that scales the features to `0..=1`: `Some(255.0)` for pixel
+    /// data, else `None`.
+    pub fn pixel_scale(&self) -> Option<f32> {
+        self.pixel_data.then_some(255.0)
+    }
+
+    /// The number of target columns (0 without targets).
+    pub fn outputs(&self) -> usize {
+        match self.target {
+            RawTarget::None => 0,
+            RawTarget::Text(_) => self.target_names.len(),
+        }
+    }
+
+    /// The label text, row-major (`rows × outputs()`).
+    ///
+    /// Fails with [`Error::Data`] if the table has no targets.
+    pub fn label_text(&self) -> Result<&[String]> {
+        match &self.target {
+            RawTarget::Text(v) => Ok(v),
+            RawTarget::None => Err(data_error(
+                &self.source_name,
+                match self.kind {
+                    SourceKind::Csv => "no label column was read".to_string(),
+                    _ => "no labels: give the labels file (--labels)".to_string(),
+                },
+            )),
+        }
+    }
+
+    /// The labels of a single-target table, one per row.
+    ///
+    /// Fails with [`Error::Data`] without targets or with several target
+    /// columns (those are multi-output: see [`RawTable::numeric_targets`]).
+    pub fn labels(&self) -> Result<&[String]> {
+        let text = self.label_text()?;
+        if self.target_names.len() != 1 {
+            return Err(data_error(
+                &self.source_name,
+                format!(
+                    "{} label columns ({}) give several outputs: classes need one label column",
+                    self.target_names.len(),
+                    self.target_names.join(", ")
+                ),
+            ));
+        }
+        Ok(text)
+    }
+
+    /// The targets as numbers, `rows × outputs()`: each label parsed as
+    /// `f64`, then rounded to `f32`; it must be finite. Missing-value markers
+    /// (empty, `NA`, `NaN`, `?`, …) are errors.
+    ///
+    /// A bad CSV field is an [`Error::Parse`] naming the line and the column, a
+    /// bad array value an [`Error::Data`] naming the 1-based row.
+    ///
+    /// ```
+    /// use backprop::data::{csv, LoadOptions};
+    /// let t = csv::parse("a,price\n1,2.5\n2,-1\n", "h.csv", &LoadOptions::default()).unwrap();
+    /// assert_eq!(t.numeric_targets().unwrap().as_slice(), [2.5, -1.0]);
+    /// let t = csv::parse("a,price\n1,2.5\n2,cheap\n", "h.csv", &LoadOptions::default()).unwrap();
+    /// assert_eq!(
+    ///     t.numeric_targets().unwrap_err().to_string(),
+    ///     "h.csv:3: column 'price': 'cheap' is not a number"
+    /// );
+    /// ```
+    pub fn numeric_targets(&self) -> Result<Matrix> {
+        let text = self.label_text()?;
+        let k = self.target_names.len().max(1);
+        self.check_missing()?;
+        let values = text
+            .iter()
+            .enumerate()
+            .map(|(i, l)| super::csv::parse_number(l).map_err(|m| self.cell_error(i / k, i % k, m)))
+            .collect::<Result<Vec<f32>>>()?;
+        Matrix::from_vec(self.rows(), k, values)
+    }
+
+    /// The classes of the labels ([`ClassMap::fit_named`], naming the labels
+    /// file); a missing-value label is an error naming its line.
+    pub fn class_map(&self) -> Result<ClassMap> {
+        let labels = self.labels()?;
+        self.check_missing()?;
+        ClassMap::fit_named(labels, &self.target_source)
+    }
+
+    /// The class index of each row under `classes` (fitted on a training table,
+    /// or read from a model). An unknown label is an error naming it, its line
+    /// and column (CSV) or row (arrays), and the known classes.
+    ///
+    /// ```
+    /// use backprop::data::{csv, LoadOptions};
+    /// let opts = LoadOptions::default();
+    /// let train = csv::parse("w,kind\n1,cat\n2,dog\n", "train.csv", &opts).unwrap();
+    /// let classes = train.class_map().unwrap();
+    /// assert_eq!(train.class_indices(&classes).unwrap(), [0, 1]);
+    /// let test = csv::parse("w,kind\n1,dog\n2,cow\n", "test.csv", &opts).unwrap();
+    /// assert_eq!(
+    ///     test.class_indices(&classes).unwrap_err().to_string(),
+    ///     "test.csv:3: column 'kind': unknown class label 'cow'; the known classes are 'cat', 'dog'"
+    /// );
+    /// ```
+    pub fn class_indices(&self, classes: &ClassMap) -> Result<Vec<usize>> {
+        let labels = self.labels()?;
+        self.check_missing()?;
+        labels
+            .iter()
+            .enumerate()
+            .map(|(r, l)| {
+                classes
+                    .index_of(l)
+                    .ok_or_else(|| self.cell_error(r, 0, classes.unknown(l)))
+            })
+            .collect()
+    }
+
+    /// `Err` at the first missing-value label.
+    fn check_missing(&self) -> Result<()> {
+        let k = self.target_names.len().max(1);
+        match self
+            .label_text()?
+            .iter()
+            .position(|l| classes::is_missing(l))
+        {
+            None => Ok(()),
+            Some(i) => Err(self.cell_error(
+                i / k,
+                i % k,
+                format!(
+                    "the label {} marks a missing value; every row needs a label \
+                     (drop the row or fill it in)",
+                    super::show(&self.label_text()?[i])
+                ),
+            )),
+        }
+    }
+
+    /// An error about target column `c` of 0-based row `r`.
+    pub(crate) fn cell_error(&self, r: usize, c: usize, message: String) -> Error {
+        let column = self
+            .target_names
+            .get(c)
+            .map(|n| {
+                if n.starts_with("column ") && self.layout.as_ref().is_some_and(|l| !l.header) {
+                    n.clone()
+                } else {
+                    format!("column '{n}'")
+                }
+            })
+            .unwrap_or_default();
+        match self.row_lines.get(r) {
+            Some(&line) => Error::Parse {
+                source_name: self.target_source.clone(),
+                line,
+                message: format!("{column}: {message}"),
+            },
+            None => data_error(&self.target_source, format!("row {}: {message}", r + 1)),
+        }
+    }
+
+    /// The rows `rows` (0-based, any order) as a new table called
+    /// `{source_name} ({part})`.
+    pub fn take_rows(&self, rows: &[usize], part: &str) -> Result<RawTable> {
+        let cols = self.x.cols();
+        let mut data = Vec::with_capacity(rows.len() * cols);
+        for &r in rows {
+            data.extend_from_slice(self.x.row(r));
+        }
+        let k = self.target_names.len();
+        let target = match &self.target {
+            RawTarget::None => RawTarget::None,
+            RawTarget::Text(t) => RawTarget::Text(
+                rows.iter()
+                    .flat_map(|&r| t[r * k..(r + 1) * k].iter().cloned())
+                    .collect(),
+            ),
+        };
+        let pick = |v: &[usize]| rows.iter().filter_map(|&r| v.get(r).copied()).collect();
+        Ok(RawTable {
+            source_name: format!("{} ({part})", self.source_name),
+            feature_names: self.feature_names.clone(),
+            x: Matrix::from_vec(rows.len(), cols, data)?,
+            target,
+            target_names: self.target_names.clone(),
+            kind: self.kind,
+            pixel_data: self.pixel_data,
+            target_source: self.target_source.clone(),
+            row_lines: pick(&self.row_lines),
+            ids: self
+                .ids
+                .as_ref()
+                .map(|ids| rows.iter().map(|&r| ids[r].clone()).collect()),
+            ignored_columns: self.ignored_columns.clone(),
+            layout: self.layout.clone(),
+            header_guess: None,
+        })
+    }
+}

@@ -1,0 +1,283 @@
+//! How well a model does on labelled data, and what it predicts for new
+//! data, in the data's own terms: class names, target names and units.
+//!
+//! [`evaluate`] gives an [`Evaluation`] (classification, multi-label or
+//! regression metrics); [`predict`] gives the [`Predictions`] table that the
+//! `predict` command writes. Both take a [`RawTable`] read with
+//! [`crate::pipeline::ReadOverrides::model_options`], so the features are
+//! the model's, picked by name.
+
+use crate::activation::Head;
+use crate::data::RawTable;
+use crate::error::{Error, Result};
+use crate::metrics::{
+    binary_metrics_at, confusion_matrix, per_class_metrics, predicted_classes_at,
+    regression_metrics, BinaryMetrics, ClassMetrics, RegressionMetrics,
+};
+use crate::model_io::ModelMeta;
+use crate::network::Mlp;
+use crate::pipeline;
+use crate::tensor::Matrix;
+
+/// The metrics of one model on one labelled table.
+#[derive(Clone, Debug, PartialEq)]
+pub enum Evaluation {
+    /// One label column, one class per row.
+    Classification(ClassReport),
+    /// Several 0/1 label columns under a sigmoid head.
+    MultiLabel(MultiLabelReport),
+    /// Numeric targets under an `mse` head, in the targets' units.
+    Regression(RegressionReport),
+}
+
+/// Classification metrics.
+#[derive(Clone, Debug, PartialEq)]
+pub struct ClassReport {
+    /// Rows evaluated.
+    pub rows: usize,
+    /// The mean loss the model minimises.
+    pub loss: f64,
+    /// Fraction of rows whose predicted class is right.
+    pub accuracy: f64,
+    /// The class names, in output order.
+    pub classes: Vec<String>,
+    /// `confusion[true][predicted]`.
+    pub confusion: Vec<Vec<u64>>,
+    /// Precision, recall, F1 and support per class.
+    pub per_class: Vec<ClassMetrics>,
+    /// The unweighted mean F1 over classes.
+    pub macro_f1: f64,
+    /// For a binary problem: the positive class (class 1), the threshold
+    /// on its probability, and precision/recall/F1/ROC AUC for it.
+    pub binary: Option<(String, f32, BinaryMetrics)>,
+}
+
+/// Multi-label metrics.
+#[derive(Clone, Debug, PartialEq)]
+pub struct MultiLabelReport {
+    /// Rows evaluated.
+    pub rows: usize,
+    /// The mean loss the model minimises.
+    pub loss: f64,
+    /// The threshold on each label's probability.
+    pub threshold: f32,
+    /// Fraction of rows with every label right.
+    pub exact_match: f64,
+    /// Per label: its name and metrics.
+    pub per_label: Vec<(String, BinaryMetrics)>,
+    /// The unweighted mean F1 over labels.
+    pub macro_f1: f64,
+}
+
+/// Regression metrics in the targets' units.
+#[derive(Clone, Debug, PartialEq)]
+pub struct RegressionReport {
+    /// Rows evaluated.
+    pub rows: usize,
+    /// The mean loss the model minimises (½·MSE on the standardised
+    /// targets when the model standardises them).
+    pub loss: f64,
+    /// Per target: its name and metrics.
+    pub per_output: Vec<(String, RegressionMetrics)>,
+    /// The mean of each metric over the targets.
+    pub mean: RegressionMetrics,
+}
+
+/// The name of target `j` of a model: its column name, or `output_{j}`.
+pub fn target_name(meta: &ModelMeta, j: usize, outputs: usize) -> String {
+    if meta.target_names.len() == outputs {
+        meta.target_names[j].clone()
+    } else {
+        format!("output_{j}")
+    }
+}
+
+/// Evaluates `mlp` (with its `meta`) on the labelled table `raw`; a one-
+/// output sigmoid's positive class is predicted when its probability is at
+/// least `threshold` (also each label of a multi-label model).
+///
+/// # Errors
+/// As [`pipeline::dataset`]; [`Error::Config`] for a threshold outside `(0, 1)`.
+pub fn evaluate(mlp: &Mlp, meta: &ModelMeta, raw: &RawTable, threshold: f32) -> Result<Evaluation> {
+    if !(threshold > 0.0 && threshold < 1.0) {
+        return Err(Error::config(
+            "--threshold",
+            format!("{threshold} is not a probability strictly between 0 and 1"),
+        ));
+    }
+    let data = pipeline::dataset(raw, meta, mlp.inputs(), mlp.outputs(), mlp.head())?;
+    let (x, rows) = (data.x().as_slice(), data.rows());
+    let loss = mlp.loss(x, data.y().as_slice(), rows)?;
+    let mut outputs = mlp.predict(x, rows)?;
+    let k = outputs.cols();
+    if mlp.head() == Head::Mse {
+        pipeline::to_target_units(meta, &mut outputs);
+        let truth = raw.numeric_targets()?;
+        let (per, mean) = regression_metrics(&outputs, &truth)?;
+        return Ok(Evaluation::Regression(RegressionReport {
+            rows,
+            loss,
+            per_output: per
+                .into_iter()
+                .enumerate()
+                .map(|(j, m)| (target_name(meta, j, k), m))
+                .collect(),
+            mean,
+        }));
+    }
+    if pipeline::is_multi_label(meta, mlp.head()) {
+        let y = data.y();
+        let mut per_label = Vec::with_capacity(k);
+        let mut exact = vec![true; rows];
+        for j in 0..k {
+            let scores: Vec<f32> = (0..rows).map(|r| outputs.get(r, j)).collect();
+            let truth: Vec<usize> = (0..rows).map(|r| usize::from(y.get(r, j) == 1.0)).collect();
+            for (e, (&s, &t)) in exact.iter_mut().zip(scores.iter().zip(&truth)) {
+                *e &= usize::from(s >= threshold) == t;
+            }
+            per_label.push((
+                target_name(meta, j, k),
+                binary_metrics_at(&scores, &truth, threshold),
+            ));
+        }
+        let macro_f1 = per_label.iter().map(|(_, m)| m.f1).sum::<f64>() / k.max(1) as f64;
+        return Ok(Evaluation::MultiLabel(MultiLabelReport {
+            rows,
+            loss,
+            threshold,
+            exact_match: exact.iter().filter(|&&e| e).count() as f64 / rows.max(1) as f64,
+            per_label,
+            macro_f1,
+        }));
+    }
+    let labels = data.labels().unwrap_or(&[]);
+    let classes = meta.class_names.clone().unwrap_or_default();
+    let predicted = predicted_classes_at(&outputs, threshold);
+    let correct = predicted.iter().zip(labels).filter(|(p, l)| p == l).count();
+    let confusion = confusion_matrix(labels, &predicted, classes.len());
+    let per_class = per_class_metrics(&confusion);
+    let macro_f1 = per_class.iter().map(|m| m.f1).sum::<f64>() / per_class.len().max(1) as f64;
+    let binary = (k == 1 && classes.len() == 2).then(|| {
+        (
+            classes[1].clone(),
+            threshold,
+            binary_metrics_at(outputs.as_slice(), labels, threshold),
+        )
+    });
+    Ok(Evaluation::Classification(ClassReport {
+        rows,
+        loss,
+        accuracy: correct as f64 / rows.max(1) as f64,
+        classes,
+        confusion,
+        per_class,
+        macro_f1,
+        binary,
+    }))
+}
+
+/// What a model predicts for each row, as named columns of text.
+#[derive(Clone, Debug, PartialEq)]
+pub struct Predictions {
+    /// The column names.
+    pub header: Vec<String>,
+    /// One row of values per input row.
+    pub rows: Vec<Vec<String>>,
+}
+
+/// The predictions of `mlp` for the features of `raw`:
+/// - one label: the predicted `class` (at `threshold` for a binary sigmoid),
+///   then `p_{class}` for every class;
+/// - multi-label: per label, the 0/1 prediction under its name and `p_{name}`;
+/// - regression: one column per target, named after it, in its units.
+///
+/// The id column of `raw`, if read, comes first under its name `id_name`.
+///
+/// # Errors
+/// As [`pipeline::features`].
+pub fn predict(
+    mlp: &Mlp,
+    meta: &ModelMeta,
+    raw: &RawTable,
+    threshold: f32,
+    id_name: Option<&str>,
+) -> Result<Predictions> {
+    let x = pipeline::features(raw, meta, mlp.inputs())?;
+    let mut outputs = mlp.predict(x.as_slice(), x.rows())?;
+    let k = outputs.cols();
+    let mut header: Vec<String> = id_name.map(str::to_string).into_iter().collect();
+    let cell = |v: f32| v.to_string();
+    let body: Vec<Vec<String>> = match (&meta.class_names, mlp.head()) {
+        (_, Head::Mse) => {
+            pipeline::to_target_units(meta, &mut outputs);
+            header.extend((0..k).map(|j| target_name(meta, j, k)));
+            rows_of(&outputs, |row| row.iter().map(|&v| cell(v)).collect())
+        }
+        (Some(names), _) => {
+            header.push("class".to_string());
+            header.extend(names.iter().map(|n| format!("p_{n}")));
+            let classes = predicted_classes_at(&outputs, threshold);
+            rows_of(&outputs, |row| row.to_vec())
+                .into_iter()
+                .zip(classes)
+                .map(|(row, c)| {
+                    let mut out = vec![names[c].clone()];
+                    if row.len() == 1 && names.len() == 2 {
+                        out.push(cell(1.0 - row[0]));
+                        out.push(cell(row[0]));
+                    } else {
+                        out.extend(row.iter().map(|&p| cell(p)));
+                    }
+                    out
+                })
+                .collect()
+        }
+        (None, _) => {
+            for j in 0..k {
+                let n = target_name(meta, j, k);
+                header.push(n.clone());
+                header.push(format!("p_{n}"));
+            }
+            rows_of(&outputs, |row| {
+                row.iter()
+                    .flat_map(|&p| [u8::from(p >= threshold).to_string(), cell(p)])
+                    .collect()
+            })
+        }
+    };
+    let rows = match &raw.ids {
+        Some(ids) => body
+            .into_iter()
+            .zip(ids)
+            .map(|(mut row, id)| {
+                row.insert(0, id.clone());
+                row
+            })
+            .collect(),
+        None => body,
+    };
+    Ok(Predictions { header, rows })
+}
+
+fn rows_of<T>(m: &Matrix, f: impl Fn(&[f32]) -> Vec<T>) -> Vec<Vec<T>> {
+    (0..m.rows()).map(|r| f(m.row(r))).collect()
+}
+
+impl Predictions {
+    /// The table as RFC 4180 CSV text (fields quoted where needed).
+    pub fn to_csv(&self) -> Result<Vec<u8>> {
+        let mut w = csv::Writer::from_writer(Vec::new());
+        let io = |e: csv::Error| Error::Data {
+            source_name: "predictions".into(),
+            message: e.to_string(),
+        };
+        w.write_record(&self.header).map_err(io)?;
+        for row in &self.rows {
+            w.write_record(row).map_err(io)?;
+        }
+        w.into_inner().map_err(|e| Error::Data {
+            source_name: "predictions".into(),
+            message: e.to_string(),
+        })
+    }
+}
