@@ -714,6 +714,7 @@ fn run_training(args: &TrainArgs, s: Setup) -> anyhow::Result<()> {
                     epoch,
                     rng: trainer.rng_state(),
                     config: CheckpointConfig::from_train_config(&cfg),
+                    in_epoch: None,
                 };
                 model_io::save_checkpoint(path, &ckpt)?;
             }

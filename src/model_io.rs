@@ -39,6 +39,18 @@
 //! `f32::to_bits`, the value used), `seed`, `shuffle` (`true`/`false`),
 //! `shard_rows`, `optimizer` (`sgd`).
 //!
+//! A checkpoint written while an epoch was under way (after an interrupt)
+//! also holds the position inside that epoch, in two keys given both or
+//! neither: `checkpoint.batches_done` (decimal, at least 1) and
+//! `checkpoint.loss_sum_bits` (16 hex digits of `f64::to_bits` of the sum of
+//! the per-sample losses of those batches, finite). Such a checkpoint means
+//! "epoch `epoch` completed, plus `batches_done` batches of epoch `epoch + 1`"
+//! (so `epoch < epochs_total`), and its `rng_*` keys are the RNG at the start
+//! of epoch `epoch + 1`, from which its shuffle is drawn again
+//! ([`Checkpoint::in_epoch`], [`crate::train::EpochProgress`]). These keys
+//! came with checkpoint version 2; version 1 checkpoints, which lack them,
+//! are still read.
+//!
 //! Plain SGD has no state. The names an optimizer with state will use are
 //! reserved now: its hyper-parameters go in metadata keys `optimizer.{name}`
 //! and its buffers in `F32` tensors `optimizer.{i}.{buffer}` shaped like
@@ -104,14 +116,14 @@ use crate::activation::{Activation, Head};
 use crate::data::{CsvLayout, Standardizer};
 use crate::error::{Error, Result};
 use crate::network::Mlp;
-use crate::train::{RngState, TrainConfig};
+use crate::train::{EpochProgress, RngState, TrainConfig};
 
 /// The value of the `format` metadata key of every backprop model file.
 pub const FORMAT: &str = "backprop";
 /// The model format version this build writes, and the newest it reads.
 pub const FORMAT_VERSION: u32 = 1;
 /// The checkpoint version this build writes, and the newest it reads.
-pub const CHECKPOINT_VERSION: u32 = 1;
+pub const CHECKPOINT_VERSION: u32 = 2;
 /// The optimizers whose checkpoints this build reads and writes.
 pub const OPTIMIZERS: [&str; 1] = ["sgd"];
 
@@ -138,7 +150,7 @@ const MODEL_KEYS: [&str; 14] = [
     "target_std",
     "csv_layout",
 ];
-const CHECKPOINT_KEYS: [&str; 13] = [
+const CHECKPOINT_KEYS: [&str; 15] = [
     "checkpoint",
     "epoch",
     "epochs_total",
@@ -152,7 +164,15 @@ const CHECKPOINT_KEYS: [&str; 13] = [
     "shuffle",
     "shard_rows",
     "optimizer",
+    BATCHES_DONE,
+    LOSS_SUM_BITS,
 ];
+/// The in-epoch position of a checkpoint written inside an epoch (version 2).
+const BATCHES_DONE: &str = "checkpoint.batches_done";
+/// The loss sum of those batches as the 16 hex digits of its `f64` bits.
+const LOSS_SUM_BITS: &str = "checkpoint.loss_sum_bits";
+/// The first checkpoint version with [`BATCHES_DONE`] and [`LOSS_SUM_BITS`].
+const IN_EPOCH_VERSION: u32 = 2;
 /// Prefix of caller-defined metadata keys ([`ModelMeta::extra`]).
 const EXTRA_PREFIX: &str = "extra.";
 /// Prefix reserved for optimizer hyper-parameters (metadata) and state (tensors).
@@ -317,7 +337,8 @@ impl CheckpointConfig {
 }
 
 /// Everything needed to resume training bit for bit: the model, the number
-/// of epochs done, the shuffling RNG's position and the run's settings.
+/// of epochs done, the shuffling RNG's position, the run's settings, and,
+/// for a checkpoint written inside an epoch, the position in that epoch.
 ///
 /// ```
 /// use backprop::{model_io, Head, Mlp, TrainConfig, Trainer};
@@ -329,6 +350,7 @@ impl CheckpointConfig {
 ///     epoch: 1,
 ///     rng: trainer.rng_state(),
 ///     config: model_io::CheckpointConfig::from_train_config(&cfg),
+///     in_epoch: None,
 /// };
 /// let bytes = model_io::checkpoint_to_bytes(&ckpt)?;
 /// assert_eq!(model_io::checkpoint_from_bytes(&bytes, "c")?, ckpt);
@@ -338,14 +360,23 @@ impl CheckpointConfig {
 /// ```
 #[derive(Clone, Debug, PartialEq)]
 pub struct Checkpoint {
-    /// The network and its metadata after `epoch` epochs.
+    /// The network and its metadata after `epoch` epochs (and the batches
+    /// of `in_epoch`).
     pub model: SavedModel,
     /// Epochs completed.
     pub epoch: usize,
     /// Where the trainer's shuffling RNG stands ([`crate::Trainer::rng_state`]).
+    /// With `in_epoch`, that is the start of epoch `epoch + 1`, and must equal
+    /// `in_epoch.rng_at_epoch_start` (an interrupted
+    /// [`crate::Trainer::epoch_resumable`] leaves the trainer there).
     pub rng: RngState,
     /// The run's settings.
     pub config: CheckpointConfig,
+    /// `None` between epochs. `Some` for a checkpoint written inside epoch
+    /// `epoch + 1` (after an interrupt): the batches of it already trained,
+    /// to be passed as `start` to [`crate::Trainer::epoch_resumable`].
+    /// Version 1 checkpoints have none.
+    pub in_epoch: Option<EpochProgress>,
 }
 
 // ---------------------------------------------------------------------------
@@ -421,7 +452,9 @@ pub fn load_model(path: &Path) -> Result<SavedModel> {
 /// # Errors
 /// As [`to_bytes`] for the model; [`Error::Data`] (source `checkpoint`) for
 /// settings a resume could not use: zero batch or shard size, a learning rate
-/// that is not finite and positive, `epoch > epochs_total`, an unknown optimizer.
+/// that is not finite and positive, `epoch > epochs_total`, an unknown
+/// optimizer; with `in_epoch`: `batches_done` of 0, a loss sum that is not
+/// finite, `epoch + 1 > epochs_total`, or `rng_at_epoch_start` other than `rng`.
 pub fn checkpoint_to_bytes(ckpt: &Checkpoint) -> Result<Vec<u8>> {
     encode(&ckpt.model.mlp, &ckpt.model.meta, Some(ckpt), "checkpoint")
 }
@@ -622,7 +655,7 @@ fn encode(mlp: &Mlp, meta: &ModelMeta, ckpt: Option<&Checkpoint>, src: &str) -> 
         md.insert(format!("{EXTRA_PREFIX}{k}"), v.clone());
     }
     if let Some(c) = ckpt {
-        check_checkpoint_values(c.epoch, &c.config, src)?;
+        check_checkpoint_values(c, src)?;
         let cfg = &c.config;
         let seed_hex: String = c.rng.seed.iter().map(|b| format!("{b:02x}")).collect();
         for (k, v) in [
@@ -641,6 +674,13 @@ fn encode(mlp: &Mlp, meta: &ModelMeta, ckpt: Option<&Checkpoint>, src: &str) -> 
             ("optimizer", cfg.optimizer.clone()),
         ] {
             md.insert(k.to_string(), v);
+        }
+        if let Some(p) = &c.in_epoch {
+            md.insert(BATCHES_DONE.to_string(), p.batches_done.to_string());
+            md.insert(
+                LOSS_SUM_BITS.to_string(),
+                format!("{:016x}", p.loss_sum.to_bits()),
+            );
         }
     }
     serialize(&tensors, &md, src)
@@ -897,7 +937,10 @@ fn check_meta(sizes: &[usize], head: Head, meta: &ModelMeta, src: &str) -> Resul
     Ok(())
 }
 
-fn check_checkpoint_values(epoch: usize, cfg: &CheckpointConfig, src: &str) -> Result<()> {
+/// The rules a checkpoint's values follow, beyond the model's: checked before
+/// writing and after reading, so that every file read can be written again.
+fn check_checkpoint_values(ckpt: &Checkpoint, src: &str) -> Result<()> {
+    let (epoch, cfg) = (ckpt.epoch, &ckpt.config);
     if cfg.batch_size == 0 {
         return Err(data_err(src, "batch_size is 0: must be at least 1"));
     }
@@ -925,6 +968,46 @@ fn check_checkpoint_values(epoch: usize, cfg: &CheckpointConfig, src: &str) -> R
                 OPTIMIZERS.join(", ")
             ),
         ));
+    }
+    if let Some(p) = &ckpt.in_epoch {
+        if p.batches_done == 0 {
+            return Err(data_err(
+                src,
+                format!(
+                    "{BATCHES_DONE} is 0: must be at least 1 \
+                     (a checkpoint between epochs has no in-epoch keys)"
+                ),
+            ));
+        }
+        if !p.loss_sum.is_finite() {
+            return Err(data_err(
+                src,
+                format!(
+                    "{LOSS_SUM_BITS} {:016x} is {}: the loss sum must be finite",
+                    p.loss_sum.to_bits(),
+                    p.loss_sum
+                ),
+            ));
+        }
+        if epoch >= cfg.epochs_total {
+            return Err(data_err(
+                src,
+                format!(
+                    "{BATCHES_DONE} {} is a position in epoch {}, past epochs_total {}",
+                    p.batches_done,
+                    epoch.saturating_add(1),
+                    cfg.epochs_total
+                ),
+            ));
+        }
+        if p.rng_at_epoch_start != ckpt.rng {
+            return Err(data_err(
+                src,
+                "the in-epoch position's rng_at_epoch_start differs from rng: a checkpoint \
+                 inside an epoch stores the RNG at the epoch's start once (where an \
+                 interrupted Trainer::epoch_resumable leaves the trainer)",
+            ));
+        }
     }
     Ok(())
 }
@@ -1292,7 +1375,7 @@ impl<'a> Parsed<'a> {
                 self.err("a model file, not a checkpoint (metadata key 'checkpoint' is missing)")
             );
         }
-        self.version("checkpoint", CHECKPOINT_VERSION, "checkpoint")?;
+        let version = self.version("checkpoint", CHECKPOINT_VERSION, "checkpoint")?;
         let model = self.model()?;
         let uint = |key: &str| -> Result<u128> {
             let t = self.require(key)?;
@@ -1360,18 +1443,75 @@ impl<'a> Parsed<'a> {
             optimizer,
             epochs_total,
         };
-        check_checkpoint_values(epoch, &config, self.src)?;
+        let rng = RngState {
+            seed: rng_seed,
+            stream,
+            word_pos,
+        };
+        let in_epoch_keys = version >= IN_EPOCH_VERSION;
+        let in_epoch = if in_epoch_keys {
+            match (self.get(BATCHES_DONE), self.get(LOSS_SUM_BITS)) {
+                (None, None) => None,
+                (Some(_), Some(bits_text)) => {
+                    let batches_done = as_usize(narrow(BATCHES_DONE, usize_max)?);
+                    let loss_sum = parse_hex::<8>(bits_text)
+                        .map(|b| f64::from_bits(u64::from_be_bytes(b)))
+                        .ok_or_else(|| {
+                            self.err(format!(
+                                "{LOSS_SUM_BITS} {} is not 16 hexadecimal digits",
+                                quote(bits_text)
+                            ))
+                        })?;
+                    Some(EpochProgress {
+                        batches_done,
+                        loss_sum,
+                        rng_at_epoch_start: rng,
+                    })
+                }
+                (Some(_), None) => {
+                    return Err(self.err(format!("{BATCHES_DONE} is given without {LOSS_SUM_BITS}")))
+                }
+                (None, Some(_)) => {
+                    return Err(self.err(format!("{LOSS_SUM_BITS} is given without {BATCHES_DONE}")))
+                }
+            }
+        } else {
+            None
+        };
+        let ckpt = Checkpoint {
+            model,
+            epoch,
+            rng,
+            config,
+            in_epoch,
+        };
+        check_checkpoint_values(&ckpt, self.src)?;
+        // Reserved keys this version does not use.
+        if let Some(key) = self
+            .meta
+            .keys()
+            .filter(|k| {
+                k.starts_with(CHECKPOINT_PREFIX)
+                    && !(in_epoch_keys && [BATCHES_DONE, LOSS_SUM_BITS].contains(&k.as_str()))
+            })
+            .min()
+        {
+            return Err(self.err(format!(
+                "metadata key {} is not used by checkpoint version {version}",
+                quote(key)
+            )));
+        }
         // Plain SGD has no state: nothing may claim to be some.
         if let Some(key) = self
             .meta
             .keys()
-            .filter(|k| k.starts_with(OPTIMIZER_PREFIX) || k.starts_with(CHECKPOINT_PREFIX))
+            .filter(|k| k.starts_with(OPTIMIZER_PREFIX))
             .min()
         {
             return Err(self.err(format!(
-                "metadata key {} is not used by optimizer '{}' (checkpoint version {CHECKPOINT_VERSION})",
+                "metadata key {} is not used by optimizer '{}' (checkpoint version {version})",
                 quote(key),
-                config.optimizer
+                ckpt.config.optimizer
             )));
         }
         if let Some(name) = self
@@ -1383,19 +1523,10 @@ impl<'a> Parsed<'a> {
             return Err(self.err(format!(
                 "tensor {} is not state of optimizer '{}', which has none",
                 quote(&name),
-                config.optimizer
+                ckpt.config.optimizer
             )));
         }
-        Ok(Checkpoint {
-            model,
-            epoch,
-            rng: RngState {
-                seed: rng_seed,
-                stream,
-                word_pos,
-            },
-            config,
-        })
+        Ok(ckpt)
     }
 }
 

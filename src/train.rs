@@ -10,7 +10,7 @@
 //! bits with 1 thread or 16. This is the only module that uses rayon; the
 //! thread pool belongs to the [`Trainer`], never the global one.
 
-use std::sync::atomic::{AtomicU64, Ordering};
+use std::sync::atomic::{AtomicBool, AtomicU64, Ordering};
 use std::sync::Arc;
 use std::time::Instant;
 
@@ -119,6 +119,33 @@ pub struct RngState {
     pub stream: u64,
     /// The position in the stream, in 32-bit words.
     pub word_pos: u128,
+}
+
+/// Where an interrupted epoch stopped: with it, [`Trainer::epoch_resumable`]
+/// finishes the epoch — in the same process or after a restart — exactly as
+/// if it had not stopped. A checkpoint stores it
+/// ([`crate::model_io::Checkpoint::in_epoch`]).
+#[derive(Clone, Copy, Debug, PartialEq)]
+pub struct EpochProgress {
+    /// Batches of the epoch already trained, counted from its start
+    /// (fewer than the epoch's batch count).
+    pub batches_done: usize,
+    /// The sum of the per-sample losses of those batches, the very `f64`
+    /// the epoch accumulates toward [`EpochStats::loss`].
+    pub loss_sum: f64,
+    /// The shuffling RNG at the start of the epoch, before its shuffle: the
+    /// epoch's shuffle is drawn again from it.
+    pub rng_at_epoch_start: RngState,
+}
+
+/// How [`Trainer::epoch_resumable`] ended.
+#[derive(Clone, Copy, Debug, PartialEq)]
+pub enum EpochOutcome {
+    /// Every batch of the epoch was trained.
+    Completed(EpochStats),
+    /// The stop flag was set while batches remained; pass the progress back
+    /// as `start` to finish the epoch.
+    Interrupted(EpochProgress),
 }
 
 /// Scratch of one shard, allocated once for `shard_rows` rows.
@@ -507,8 +534,93 @@ impl Trainer {
         &mut self,
         mlp: &mut Mlp,
         data: &Dataset,
-        mut on_batch: impl FnMut(usize, f64) + Send,
+        on_batch: impl FnMut(usize, f64) + Send,
     ) -> Result<EpochStats> {
+        let never = AtomicBool::new(false);
+        match self.epoch_resumable(mlp, data, None, &never, on_batch)? {
+            EpochOutcome::Completed(stats) => Ok(stats),
+            EpochOutcome::Interrupted(_) => unreachable!("the stop flag is never set"),
+        }
+    }
+
+    /// [`Trainer::epoch_with`] that can stop after any batch and start
+    /// part-way, so that an interrupted epoch finishes — in this process or
+    /// after a restart from a checkpoint — with the same bits as if it had
+    /// never stopped.
+    ///
+    /// - `start`: `None` begins a new epoch. `Some(progress)`, from an
+    ///   earlier [`EpochOutcome::Interrupted`], continues that epoch: the RNG
+    ///   is set to `progress.rng_at_epoch_start`, the same shuffle is drawn,
+    ///   the first `progress.batches_done` batches are skipped and the loss
+    ///   sum continues from `progress.loss_sum`. The trainer's RNG before the
+    ///   call does not matter then.
+    /// - `stop` is read (`Relaxed`) after each batch. If it is set and batches
+    ///   remain, the epoch stops there: the outcome is
+    ///   [`EpochOutcome::Interrupted`] with `batches_done` counted from the
+    ///   start of the epoch (at least 1), and the trainer's RNG is put back
+    ///   where it stood before the epoch's shuffle, so that
+    ///   [`Trainer::rng_state`] equals `rng_at_epoch_start` and a checkpoint
+    ///   stores one RNG position. If it is set after the last batch, the epoch
+    ///   is [`EpochOutcome::Completed`]. The flag is only read, never cleared.
+    /// - `on_batch(rows_done, mean_loss_so_far)` as in [`Trainer::epoch_with`],
+    ///   with `rows_done` counted from the start of the epoch (a resumed epoch
+    ///   does not report the skipped batches again).
+    ///
+    /// A completed epoch's [`EpochStats::loss`] is the mean over the whole
+    /// epoch; `samples`, `steps` and `seconds` count this call only (the
+    /// rest of a resumed epoch). The loop allocates nothing more than
+    /// [`Trainer::epoch`].
+    ///
+    /// ```
+    /// use std::sync::atomic::{AtomicBool, Ordering};
+    /// use backprop::train::{EpochOutcome, EpochProgress};
+    /// use backprop::{Activation, Dataset, Head, Matrix, Mlp, TrainConfig, Trainer};
+    ///
+    /// let x = Matrix::from_vec(10, 2, (0..20).map(|i| (i % 7) as f32 / 7.0).collect())?;
+    /// let data = Dataset::new(x, Matrix::from_vec(10, 1, vec![0.5; 10])?)?;
+    /// let cfg = TrainConfig { batch_size: 3, threads: 1, ..TrainConfig::default() }; // 4 batches
+    /// let new_mlp = || Mlp::new(&[2, 3, 1], &[Activation::Tanh], Head::Mse, 7);
+    ///
+    /// let mut straight = new_mlp()?;
+    /// let full = Trainer::new(&straight, &cfg)?.epoch(&mut straight, &data)?;
+    ///
+    /// // Stop after the second batch …
+    /// let mut mlp = new_mlp()?;
+    /// let mut trainer = Trainer::new(&mlp, &cfg)?;
+    /// let stop = AtomicBool::new(false);
+    /// let outcome = trainer.epoch_resumable(&mut mlp, &data, None, &stop, |rows, _| {
+    ///     if rows == 6 {
+    ///         stop.store(true, Ordering::Relaxed);
+    ///     }
+    /// })?;
+    /// let EpochOutcome::Interrupted(progress) = outcome else { panic!("{outcome:?}") };
+    /// assert_eq!(progress.batches_done, 2);
+    /// assert_eq!(trainer.rng_state(), progress.rng_at_epoch_start);
+    ///
+    /// // … and finish the epoch with another trainer, as a resumed process would.
+    /// let mut trainer = Trainer::new(&mlp, &cfg)?;
+    /// let stop = AtomicBool::new(false);
+    /// let outcome = trainer.epoch_resumable(&mut mlp, &data, Some(&progress), &stop, |_, _| {})?;
+    /// let EpochOutcome::Completed(rest) = outcome else { panic!("{outcome:?}") };
+    /// assert_eq!((rest.steps, rest.samples), (2, 4));
+    /// assert_eq!(rest.loss.to_bits(), full.loss.to_bits());
+    /// assert_eq!(mlp, straight);
+    /// # Ok::<(), backprop::Error>(())
+    /// ```
+    ///
+    /// # Errors
+    /// As [`Trainer::epoch`]; also [`Error::Config`] (option `--resume`) if
+    /// `start` does not fit `data` (`batches_done` is not below the epoch's
+    /// batch count) or its `loss_sum` is not finite. A diverging batch is
+    /// named by its 1-based index in the epoch.
+    pub fn epoch_resumable(
+        &mut self,
+        mlp: &mut Mlp,
+        data: &Dataset,
+        start: Option<&EpochProgress>,
+        stop: &AtomicBool,
+        mut on_batch: impl FnMut(usize, f64) + Send,
+    ) -> Result<EpochOutcome> {
         let n = data.rows();
         if n == 0 {
             return Err(Error::Data {
@@ -529,6 +641,35 @@ impl Trainer {
                 format!("{} inputs and {} outputs", data.features(), data.outputs()),
             ));
         }
+        let bs = self.batch_size;
+        let batches = n.div_ceil(bs);
+        let (skip, mut total) = match start {
+            None => (0, 0.0),
+            Some(p) => {
+                if p.batches_done >= batches {
+                    return Err(Error::config(
+                        "--resume",
+                        format!(
+                            "the epoch to continue stopped after batch {}, but {n} rows make \
+                             {batches} batches of {bs}: not the data it was trained on",
+                            p.batches_done
+                        ),
+                    ));
+                }
+                if !p.loss_sum.is_finite() {
+                    return Err(Error::config(
+                        "--resume",
+                        format!(
+                            "the loss sum of the epoch to continue is {}: must be finite",
+                            p.loss_sum
+                        ),
+                    ));
+                }
+                self.set_rng_state(&p.rng_at_epoch_start);
+                (p.batches_done, p.loss_sum)
+            }
+        };
+        let rng_at_epoch_start = self.rng_state();
         let mut order = std::mem::take(&mut self.order);
         order.clear();
         order.extend(0..n);
@@ -539,34 +680,45 @@ impl Trainer {
                 order.swap(i, j);
             }
         }
-        let start = Instant::now();
+        let started = Instant::now();
         let pool = Arc::clone(&self.pool);
-        let result = pool.install(|| -> Result<(f64, usize)> {
-            let mut total = 0.0;
+        // (batches done in the epoch, steps of this call, rows done in the epoch)
+        let result = pool.install(|| -> Result<(usize, usize, usize)> {
             let mut steps = 0;
-            let mut done = 0;
-            for idx in order.chunks(self.batch_size) {
+            let mut done = skip * bs;
+            for (b, idx) in order.chunks(bs).enumerate().skip(skip) {
                 let batch = Batch::Gather { x, y, idx };
                 total += self
                     .step_impl(mlp, batch, idx.len(), true)
                     .map_err(|e| match e {
-                        Error::Diverged(m) => Error::Diverged(format!("batch {}: {m}", steps + 1)),
+                        Error::Diverged(m) => Error::Diverged(format!("batch {}: {m}", b + 1)),
                         e => e,
                     })?;
                 steps += 1;
                 done += idx.len();
                 on_batch(done, total / done as f64);
+                if b + 1 < batches && stop.load(Ordering::Relaxed) {
+                    return Ok((b + 1, steps, done));
+                }
             }
-            Ok((total, steps))
+            Ok((batches, steps, done))
         });
         self.order = order;
-        let (total, steps) = result?;
-        Ok(EpochStats {
+        let (batches_done, steps, done) = result?;
+        if batches_done < batches {
+            self.set_rng_state(&rng_at_epoch_start);
+            return Ok(EpochOutcome::Interrupted(EpochProgress {
+                batches_done,
+                loss_sum: total,
+                rng_at_epoch_start,
+            }));
+        }
+        Ok(EpochOutcome::Completed(EpochStats {
             loss: total / n as f64,
-            samples: n,
+            samples: done - skip * bs,
             steps,
-            seconds: start.elapsed().as_secs_f64(),
-        })
+            seconds: started.elapsed().as_secs_f64(),
+        }))
     }
 
     fn check_network(&self, mlp: &Mlp) -> Result<()> {

@@ -12,6 +12,7 @@ use std::path::{Path, PathBuf};
 
 use backprop::data::{embedded, Standardizer};
 use backprop::model_io::{self, Checkpoint, CheckpointConfig, ModelMeta, SavedModel};
+use backprop::train::EpochProgress;
 use backprop::{Activation, Error, Head, Mlp, RngState, TrainConfig, Trainer};
 use proptest::prelude::*;
 use safetensors::tensor::{Dtype, SafeTensors, TensorView};
@@ -148,6 +149,21 @@ fn tiny_checkpoint() -> Checkpoint {
             optimizer: "sgd".into(),
             epochs_total: 4,
         },
+        in_epoch: None,
+    }
+}
+
+/// [`tiny_checkpoint`] written inside epoch 3, after its third batch.
+fn tiny_checkpoint_in_epoch() -> Checkpoint {
+    let c = tiny_checkpoint();
+    Checkpoint {
+        in_epoch: Some(EpochProgress {
+            batches_done: 3,
+            // not an f32, and not short in decimal: only the bits keep it
+            loss_sum: 0.1 + 0.2 + 1.0 / 3.0,
+            rng_at_epoch_start: c.rng,
+        }),
+        ..c
     }
 }
 
@@ -339,10 +355,13 @@ fn files_are_plain_safetensors_state_dicts() {
 fn committed_fixtures_load_and_match_the_writer() {
     let model = model_io::to_bytes(&tiny().mlp, &tiny().meta).unwrap();
     let ckpt = model_io::checkpoint_to_bytes(&tiny_checkpoint()).unwrap();
+    let in_epoch = model_io::checkpoint_to_bytes(&tiny_checkpoint_in_epoch()).unwrap();
     if std::env::var_os("BACKPROP_BLESS").is_some() {
         std::fs::create_dir_all(fixture("")).unwrap();
         model_io::write_atomic(&fixture("tiny.safetensors"), &model).unwrap();
         model_io::write_atomic(&fixture("tiny_checkpoint.safetensors"), &ckpt).unwrap();
+        model_io::write_atomic(&fixture("tiny_checkpoint_in_epoch.safetensors"), &in_epoch)
+            .unwrap();
     }
     let loaded = model_io::load_model(&fixture("tiny.safetensors")).unwrap();
     assert_same_model(&loaded, &tiny());
@@ -356,6 +375,19 @@ fn committed_fixtures_load_and_match_the_writer() {
     assert_eq!(
         std::fs::read(fixture("tiny_checkpoint.safetensors")).unwrap(),
         ckpt
+    );
+    let c = model_io::load_checkpoint(&fixture("tiny_checkpoint_in_epoch.safetensors")).unwrap();
+    assert_eq!(c, tiny_checkpoint_in_epoch());
+    assert_eq!(
+        std::fs::read(fixture("tiny_checkpoint_in_epoch.safetensors")).unwrap(),
+        in_epoch
+    );
+    // Written by the version-1 writer (before in-epoch positions); never blessed.
+    let v1 = std::fs::read(fixture("tiny_checkpoint_v1.safetensors")).unwrap();
+    assert_eq!(decode(&v1).1["checkpoint"], "1");
+    assert_eq!(
+        model_io::checkpoint_from_bytes(&v1, SRC).unwrap(),
+        tiny_checkpoint()
     );
 }
 
@@ -870,7 +902,9 @@ fn checkpoint_round_trip_and_model_view() {
     // The model loader reads the model inside a checkpoint.
     assert_same_model(&model_io::load_model(&path).unwrap(), &c.model);
     let (_, meta) = decode(&std::fs::read(&path).unwrap());
-    assert_eq!(meta["checkpoint"], "1");
+    assert_eq!(meta["checkpoint"], "2");
+    assert!(!meta.contains_key("checkpoint.batches_done"));
+    assert!(!meta.contains_key("checkpoint.loss_sum_bits"));
     assert_eq!(meta["lr"], "0.1");
     assert_eq!(meta["lr_bits"], "3dcccccd");
     assert_eq!(meta["rng_word_pos"], ((1u128 << 66) + 17).to_string());
@@ -899,8 +933,8 @@ fn checkpoint_problems_are_named() {
     let cases: Vec<(Vec<u8>, &str)> =
         vec![
         (
-            set("checkpoint", "2"),
-            "checkpoint 2 is newer than this build of backprop reads (1): \
+            set("checkpoint", "3"),
+            "checkpoint 3 is newer than this build of backprop reads (2): \
              the checkpoint was written by a newer backprop; upgrade to load it",
         ),
         (set("epoch", "-1"), "epoch '-1' is not a non-negative integer"),
@@ -932,7 +966,11 @@ fn checkpoint_problems_are_named() {
         ),
         (
             set("optimizer.beta1", "0.9"),
-            "metadata key 'optimizer.beta1' is not used by optimizer 'sgd' (checkpoint version 1)",
+            "metadata key 'optimizer.beta1' is not used by optimizer 'sgd' (checkpoint version 2)",
+        ),
+        (
+            set("checkpoint.future_key", "x"),
+            "metadata key 'checkpoint.future_key' is not used by checkpoint version 2",
         ),
         (
             edit_of(&base, |t, _| {
@@ -949,13 +987,189 @@ fn checkpoint_problems_are_named() {
     }
     // A checkpoint of a later version or optimizer still gives its model.
     for bytes in [
-        set("checkpoint", "2"),
+        set("checkpoint", "3"),
         set("optimizer", "adam"),
         set("optimizer.beta1", "0.9"),
         set("checkpoint.future_key", "x"),
     ] {
         assert_same_model(&model_io::from_bytes(&bytes, SRC).unwrap(), &tiny());
     }
+}
+
+#[test]
+fn in_epoch_positions_round_trip_exactly() {
+    let dir = tempfile::tempdir().unwrap();
+    let path = dir.path().join("ck.safetensors");
+    let c = tiny_checkpoint_in_epoch();
+    model_io::save_checkpoint(&path, &c).unwrap();
+    let back = model_io::load_checkpoint(&path).unwrap();
+    assert_eq!(back, c);
+    let (p, q) = (back.in_epoch.unwrap(), c.in_epoch.unwrap());
+    assert_eq!(p.loss_sum.to_bits(), q.loss_sum.to_bits());
+    assert_eq!(p.rng_at_epoch_start, back.rng);
+    assert_same_model(&model_io::load_model(&path).unwrap(), &c.model);
+    let (_, meta) = decode(&std::fs::read(&path).unwrap());
+    assert_eq!(meta["checkpoint"], "2");
+    assert_eq!(meta["checkpoint.batches_done"], "3");
+    assert_eq!(
+        meta["checkpoint.loss_sum_bits"],
+        format!("{:016x}", q.loss_sum.to_bits())
+    );
+    assert_eq!(meta["checkpoint.loss_sum_bits"].len(), 16);
+    // the RNG is stored once: the in-epoch keys add no RNG of their own
+    let (_, between) = decode(&model_io::checkpoint_to_bytes(&tiny_checkpoint()).unwrap());
+    let mut extra: Vec<&String> = meta.keys().filter(|k| !between.contains_key(*k)).collect();
+    extra.sort();
+    assert_eq!(
+        extra,
+        ["checkpoint.batches_done", "checkpoint.loss_sum_bits"]
+    );
+
+    // Any finite loss sum and any count keep their exact value.
+    for (batches_done, loss_sum) in [
+        (1, 0.0),
+        (2, -0.0),
+        (usize::MAX, 5e-324),
+        (7, f64::MAX),
+        (8, 1.0 + f64::EPSILON),
+        (9, -1e-300),
+    ] {
+        let mut c = tiny_checkpoint_in_epoch();
+        c.in_epoch = Some(EpochProgress {
+            batches_done,
+            loss_sum,
+            rng_at_epoch_start: c.rng,
+        });
+        let bytes = model_io::checkpoint_to_bytes(&c).unwrap();
+        let back = model_io::checkpoint_from_bytes(&bytes, SRC).unwrap();
+        let p = back.in_epoch.unwrap();
+        assert_eq!(
+            (p.batches_done, p.loss_sum.to_bits()),
+            (batches_done, loss_sum.to_bits())
+        );
+    }
+}
+
+#[test]
+fn version_1_checkpoints_still_load() {
+    // (The committed version-1 fixture is checked above.)
+    let v2 = model_io::checkpoint_to_bytes(&tiny_checkpoint()).unwrap();
+    let v1 = edit_of(&v2, |_, m| {
+        m.insert("checkpoint".into(), "1".into());
+    });
+    let c = model_io::checkpoint_from_bytes(&v1, SRC).unwrap();
+    assert_eq!(c, tiny_checkpoint());
+    assert_eq!(c.in_epoch, None);
+    // Saved again, it is a version-2 checkpoint with the same content.
+    let again = model_io::checkpoint_to_bytes(&c).unwrap();
+    assert_eq!(decode(&again).1["checkpoint"], "2");
+    assert_eq!(again, v2);
+    // In-epoch keys did not exist in version 1.
+    let in_epoch = model_io::checkpoint_to_bytes(&tiny_checkpoint_in_epoch()).unwrap();
+    let bad = edit_of(&in_epoch, |_, m| {
+        m.insert("checkpoint".into(), "1".into());
+    });
+    assert_eq!(
+        ckpt_err(&bad),
+        format!(
+            "{SRC}: metadata key 'checkpoint.batches_done' is not used by checkpoint version 1"
+        )
+    );
+}
+
+#[test]
+fn in_epoch_problems_name_the_key() {
+    let base = model_io::checkpoint_to_bytes(&tiny_checkpoint_in_epoch()).unwrap();
+    let set = |key: &str, value: &str| {
+        edit_of(&base, |_, m| {
+            m.insert(key.into(), value.into());
+        })
+    };
+    let without = |key: &'static str| {
+        edit_of(&base, |_, m| {
+            m.remove(key);
+        })
+    };
+    let (bd, ls) = ("checkpoint.batches_done", "checkpoint.loss_sum_bits");
+    let cases: Vec<(Vec<u8>, &str)> = vec![
+        (set(bd, "x"), "checkpoint.batches_done 'x' is not a non-negative integer"),
+        (set(bd, "-1"), "checkpoint.batches_done '-1' is not a non-negative integer"),
+        (set(bd, "1.5"), "checkpoint.batches_done '1.5' is not a non-negative integer"),
+        (
+            set(bd, "0"),
+            "checkpoint.batches_done is 0: must be at least 1 \
+             (a checkpoint between epochs has no in-epoch keys)",
+        ),
+        (
+            set(bd, "99999999999999999999"),
+            "checkpoint.batches_done 99999999999999999999 is too large (at most 18446744073709551615)",
+        ),
+        (set(ls, "3fd5"), "checkpoint.loss_sum_bits '3fd5' is not 16 hexadecimal digits"),
+        (set(ls, "0.5"), "checkpoint.loss_sum_bits '0.5' is not 16 hexadecimal digits"),
+        (
+            set(ls, "3fd555555555555g"),
+            "checkpoint.loss_sum_bits '3fd555555555555g' is not 16 hexadecimal digits",
+        ),
+        (
+            set(ls, "3fd55555555555550"),
+            "checkpoint.loss_sum_bits '3fd55555555555550' is not 16 hexadecimal digits",
+        ),
+        (
+            set(ls, "7ff8000000000000"),
+            "checkpoint.loss_sum_bits 7ff8000000000000 is NaN: the loss sum must be finite",
+        ),
+        (
+            set(ls, "FFF0000000000000"),
+            "checkpoint.loss_sum_bits fff0000000000000 is -inf: the loss sum must be finite",
+        ),
+        (
+            without(ls),
+            "checkpoint.batches_done is given without checkpoint.loss_sum_bits",
+        ),
+        (
+            without(bd),
+            "checkpoint.loss_sum_bits is given without checkpoint.batches_done",
+        ),
+        (
+            set("epoch", "4"),
+            "checkpoint.batches_done 3 is a position in epoch 5, past epochs_total 4",
+        ),
+        (
+            set("checkpoint.batches_done_", "1"),
+            "metadata key 'checkpoint.batches_done_' is not used by checkpoint version 2",
+        ),
+    ];
+    for (bytes, msg) in &cases {
+        assert_eq!(ckpt_err(bytes), format!("{SRC}: {msg}"));
+        // the model inside is still readable
+        assert_same_model(&model_io::from_bytes(bytes, SRC).unwrap(), &tiny());
+    }
+
+    // The writer refuses what the reader would refuse.
+    let write_err = |f: &dyn Fn(&mut Checkpoint)| {
+        let mut c = tiny_checkpoint_in_epoch();
+        f(&mut c);
+        let e = model_io::checkpoint_to_bytes(&c).unwrap_err();
+        assert!(matches!(e, Error::Data { .. }), "{e:?}");
+        e.to_string()
+    };
+    assert_eq!(
+        write_err(&|c| c.in_epoch.as_mut().unwrap().batches_done = 0),
+        "checkpoint: checkpoint.batches_done is 0: must be at least 1 \
+         (a checkpoint between epochs has no in-epoch keys)"
+    );
+    assert_eq!(
+        write_err(&|c| c.in_epoch.as_mut().unwrap().loss_sum = f64::INFINITY),
+        "checkpoint: checkpoint.loss_sum_bits 7ff0000000000000 is inf: the loss sum must be finite"
+    );
+    assert_eq!(
+        write_err(&|c| c.epoch = 4),
+        "checkpoint: checkpoint.batches_done 3 is a position in epoch 5, past epochs_total 4"
+    );
+    assert!(
+        write_err(&|c| c.in_epoch.as_mut().unwrap().rng_at_epoch_start.word_pos += 1)
+            .starts_with("checkpoint: the in-epoch position's rng_at_epoch_start differs from rng")
+    );
 }
 
 #[test]
@@ -1073,6 +1287,7 @@ fn resumed_training_is_bitwise_identical_to_uninterrupted() {
                 epochs: 2,
                 ..cfg.clone()
             }),
+            in_epoch: None,
         };
         model_io::save_checkpoint(&path, &ckpt).unwrap();
     }
@@ -1228,6 +1443,15 @@ proptest! {
     #[test]
     fn mutated_checkpoints_never_panic(muts in proptest::collection::vec(mutation(), 1..6)) {
         let mut bytes = model_io::checkpoint_to_bytes(&tiny_checkpoint()).unwrap();
+        for m in &muts {
+            apply(&mut bytes, m);
+        }
+        load_anything(&bytes);
+    }
+
+    #[test]
+    fn mutated_in_epoch_checkpoints_never_panic(muts in proptest::collection::vec(mutation(), 1..6)) {
+        let mut bytes = model_io::checkpoint_to_bytes(&tiny_checkpoint_in_epoch()).unwrap();
         for m in &muts {
             apply(&mut bytes, m);
         }

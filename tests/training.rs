@@ -1,6 +1,11 @@
 //! The epoch loop: seeded shuffling, the last partial batch, thread-count
-//! independence, divergence handling and the errors of bad calls.
+//! independence, divergence handling, interrupted and resumed epochs, and the
+//! errors of bad calls.
 
+use std::sync::atomic::{AtomicBool, Ordering};
+
+use backprop::model_io::{self, Checkpoint, CheckpointConfig, SavedModel};
+use backprop::train::{EpochOutcome, EpochProgress};
 use backprop::{Activation, Dataset, Error, Head, Matrix, Mlp, TrainConfig, Trainer};
 
 fn dataset(rows: usize, n_in: usize) -> Dataset {
@@ -241,4 +246,264 @@ fn initialisation_is_seeded_and_scaled() {
     assert!(mlp.weights(0).iter().any(|w| w.abs() > 0.9 * he));
     assert!(mlp.weights(1).iter().all(|w| w.abs() <= glorot));
     assert!(mlp.bias(0).iter().chain(mlp.bias(1)).all(|&b| b == 0.0));
+}
+
+fn bits(v: &[f32]) -> Vec<u32> {
+    v.iter().map(|x| x.to_bits()).collect()
+}
+
+/// The configuration of the interrupt tests: 203 rows make 7 batches of 32
+/// (the last of 11), each cut into 7 shards of 5 rows.
+fn interrupt_config(threads: usize) -> TrainConfig {
+    TrainConfig {
+        batch_size: 32,
+        shard_rows: 5,
+        lr: 0.1,
+        epochs: 3,
+        threads,
+        seed: 77,
+        shuffle: true,
+    }
+}
+
+/// Runs one epoch with a stop flag that `on_batch` sets after batch
+/// `stop_after` (1-based within this call; 0: never).
+fn run_epoch(
+    trainer: &mut Trainer,
+    mlp: &mut Mlp,
+    data: &Dataset,
+    start: Option<&EpochProgress>,
+    stop_after: usize,
+) -> EpochOutcome {
+    let stop = AtomicBool::new(false);
+    let mut seen = 0;
+    trainer
+        .epoch_resumable(mlp, data, start, &stop, |_, _| {
+            seen += 1;
+            if seen == stop_after {
+                stop.store(true, Ordering::Relaxed);
+            }
+        })
+        .unwrap()
+}
+
+#[test]
+fn an_interrupted_epoch_resumed_from_a_checkpoint_is_bitwise_identical() {
+    let data = dataset(203, 5);
+    let batches = 7;
+    // Three epochs straight (the reference, the same for any thread count).
+    let mut straight = net(9);
+    let mut trainer = Trainer::new(&straight, &interrupt_config(1)).unwrap();
+    let losses: Vec<u64> = (0..3)
+        .map(|_| trainer.epoch(&mut straight, &data).unwrap().loss.to_bits())
+        .collect();
+
+    for (threads_before, threads_after) in [(1, 1), (2, 2), (1, 2), (2, 1)] {
+        for k in [1, batches - 1] {
+            let case =
+                format!("threads {threads_before} then {threads_after}, stop after batch {k}");
+            let cfg = interrupt_config(threads_before);
+            // The first process: epoch 1, then epoch 2 interrupted after batch k.
+            let bytes = {
+                let mut mlp = net(9);
+                let mut trainer = Trainer::new(&mlp, &cfg).unwrap();
+                let first = trainer.epoch(&mut mlp, &data).unwrap();
+                assert_eq!(first.loss.to_bits(), losses[0], "{case}");
+                let epoch_start = trainer.rng_state();
+                let progress = match run_epoch(&mut trainer, &mut mlp, &data, None, k) {
+                    EpochOutcome::Interrupted(p) => p,
+                    other => panic!("{case}: {other:?}"),
+                };
+                assert_eq!(progress.batches_done, k, "{case}");
+                assert_eq!(progress.rng_at_epoch_start, epoch_start, "{case}");
+                assert_eq!(
+                    trainer.rng_state(),
+                    epoch_start,
+                    "{case}: the RNG is rewound"
+                );
+                let ckpt = Checkpoint {
+                    model: SavedModel {
+                        mlp,
+                        meta: Default::default(),
+                    },
+                    epoch: 1,
+                    rng: trainer.rng_state(),
+                    config: CheckpointConfig::from_train_config(&cfg),
+                    in_epoch: Some(progress),
+                };
+                model_io::checkpoint_to_bytes(&ckpt).unwrap()
+            };
+            // The resumed process: everything from the checkpoint's bytes.
+            let ck = model_io::checkpoint_from_bytes(&bytes, "ck").unwrap();
+            assert_eq!(ck.in_epoch.map(|p| p.batches_done), Some(k), "{case}");
+            let mut mlp = ck.model.mlp.clone();
+            let mut trainer = Trainer::new(&mlp, &ck.config.train_config(threads_after)).unwrap();
+            trainer.set_rng_state(&ck.rng);
+            let mut resumed_losses = vec![losses[0]];
+            let second = match run_epoch(&mut trainer, &mut mlp, &data, ck.in_epoch.as_ref(), 0) {
+                EpochOutcome::Completed(s) => s,
+                other => panic!("{case}: {other:?}"),
+            };
+            assert_eq!(
+                (second.steps, second.samples),
+                (batches - k, 203 - 32 * k),
+                "{case}: only the rest of the epoch is trained"
+            );
+            resumed_losses.push(second.loss.to_bits());
+            for _ in ck.epoch + 1..3 {
+                resumed_losses.push(trainer.epoch(&mut mlp, &data).unwrap().loss.to_bits());
+            }
+            assert_eq!(resumed_losses, losses, "{case}: epoch losses");
+            assert_eq!(
+                bits(mlp.params()),
+                bits(straight.params()),
+                "{case}: parameters"
+            );
+        }
+    }
+}
+
+#[test]
+fn resuming_needs_every_part_of_the_progress() {
+    // The equality above is no accident: a progress that is off in any part
+    // gives other bits.
+    let data = dataset(203, 5);
+    let cfg = interrupt_config(1);
+    let mut straight = net(9);
+    let mut trainer = Trainer::new(&straight, &cfg).unwrap();
+    let full = trainer.epoch(&mut straight, &data).unwrap();
+
+    let mut mlp = net(9);
+    let mut trainer = Trainer::new(&mlp, &cfg).unwrap();
+    let EpochOutcome::Interrupted(progress) = run_epoch(&mut trainer, &mut mlp, &data, None, 3)
+    else {
+        panic!("not interrupted")
+    };
+    let finish = |p: EpochProgress| {
+        let mut m = mlp.clone();
+        let mut t = Trainer::new(&m, &cfg).unwrap();
+        match run_epoch(&mut t, &mut m, &data, Some(&p), 0) {
+            EpochOutcome::Completed(s) => (bits(m.params()), s.loss.to_bits()),
+            other => panic!("{other:?}"),
+        }
+    };
+    let exact = (bits(straight.params()), full.loss.to_bits());
+    assert_eq!(finish(progress), exact);
+    let mut other_rng = progress;
+    other_rng.rng_at_epoch_start.word_pos += 16;
+    for (what, p) in [
+        (
+            "one batch fewer",
+            EpochProgress {
+                batches_done: 2,
+                ..progress
+            },
+        ),
+        (
+            "another loss sum",
+            EpochProgress {
+                loss_sum: progress.loss_sum * 0.5,
+                ..progress
+            },
+        ),
+        ("another shuffle", other_rng),
+    ] {
+        let got = finish(p);
+        assert_ne!(got, exact, "{what}");
+        if what == "another loss sum" {
+            assert_eq!(got.0, exact.0, "the loss sum changes the loss only");
+        }
+    }
+}
+
+#[test]
+fn stop_requests_and_repeated_interrupts() {
+    let data = dataset(203, 5);
+    let cfg = interrupt_config(2);
+    let mut straight = net(3);
+    let mut trainer = Trainer::new(&straight, &cfg).unwrap();
+    trainer.epoch(&mut straight, &data).unwrap();
+    let mut reference = Vec::new();
+    let full = trainer
+        .epoch_with(&mut straight, &data, |rows, loss| {
+            reference.push((rows, loss.to_bits()))
+        })
+        .unwrap();
+
+    // A flag set after the last batch: the epoch is complete.
+    let mut mlp = net(3);
+    let mut trainer = Trainer::new(&mlp, &cfg).unwrap();
+    let first = match run_epoch(&mut trainer, &mut mlp, &data, None, 7) {
+        EpochOutcome::Completed(s) => s,
+        other => panic!("{other:?}"),
+    };
+    assert_eq!((first.steps, first.samples), (7, 203));
+
+    // A flag that is already set stops after the first batch; interrupting
+    // after every batch, in one process, still gives the same epoch, and the
+    // progress callback sees the same rows and losses.
+    let stop = AtomicBool::new(true);
+    let mut start: Option<EpochProgress> = None;
+    let mut seen = Vec::new();
+    let stats = loop {
+        let outcome = trainer
+            .epoch_resumable(&mut mlp, &data, start.as_ref(), &stop, |rows, loss| {
+                seen.push((rows, loss.to_bits()))
+            })
+            .unwrap();
+        match outcome {
+            EpochOutcome::Interrupted(p) => {
+                assert_eq!(p.batches_done, start.map_or(0, |s| s.batches_done) + 1);
+                start = Some(p);
+            }
+            EpochOutcome::Completed(s) => break s,
+        }
+    };
+    assert_eq!(start.map(|p| p.batches_done), Some(6));
+    assert_eq!((stats.steps, stats.samples), (1, 11));
+    assert_eq!(stats.loss.to_bits(), full.loss.to_bits());
+    assert_eq!(bits(mlp.params()), bits(straight.params()));
+    assert_eq!(seen, reference);
+
+    // After an interrupt the trainer stands at the epoch's start, so a plain
+    // epoch redoes that epoch's shuffle.
+    let mut a = net(3);
+    let mut ta = Trainer::new(&a, &cfg).unwrap();
+    let _ = run_epoch(&mut ta, &mut a, &data, None, 2);
+    let mut b = net(3);
+    let mut tb = Trainer::new(&b, &cfg).unwrap();
+    tb.epoch(&mut b, &data).unwrap();
+    assert_eq!(ta.rng_state(), Trainer::new(&b, &cfg).unwrap().rng_state());
+    assert_ne!(ta.rng_state(), tb.rng_state());
+}
+
+#[test]
+fn a_progress_that_does_not_fit_the_data_is_an_error() {
+    let data = dataset(203, 5);
+    let cfg = interrupt_config(1);
+    let mut mlp = net(1);
+    let mut trainer = Trainer::new(&mlp, &cfg).unwrap();
+    let EpochOutcome::Interrupted(p) = run_epoch(&mut trainer, &mut mlp, &data, None, 6) else {
+        panic!("not interrupted")
+    };
+    let before = mlp.params().to_vec();
+    let small = dataset(150, 5); // 5 batches
+    let stop = AtomicBool::new(false);
+    let err = trainer
+        .epoch_resumable(&mut mlp, &small, Some(&p), &stop, |_, _| {})
+        .unwrap_err();
+    assert_eq!(
+        err.to_string(),
+        "invalid option --resume: the epoch to continue stopped after batch 6, \
+         but 150 rows make 5 batches of 32: not the data it was trained on"
+    );
+    let nan = EpochProgress {
+        loss_sum: f64::NAN,
+        ..p
+    };
+    let err = trainer
+        .epoch_resumable(&mut mlp, &data, Some(&nan), &stop, |_, _| {})
+        .unwrap_err();
+    assert!(matches!(err, Error::Config { .. }), "{err}");
+    assert_eq!(mlp.params(), before.as_slice(), "nothing was trained");
 }
