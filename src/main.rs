@@ -6,6 +6,8 @@
 use std::io::{self, Write};
 use std::path::{Path, PathBuf};
 use std::process::ExitCode;
+use std::sync::atomic::AtomicBool;
+use std::sync::Arc;
 use std::time::Instant;
 
 use anyhow::{anyhow, bail, Context};
@@ -17,8 +19,9 @@ use backprop::data::{self, accuracy, LabelColumn, LoadOptions, RawTable};
 use backprop::evaluate::{self, Evaluation};
 use backprop::model_io::{self, Checkpoint, CheckpointConfig, ModelMeta, SavedModel};
 use backprop::pipeline::ReadOverrides;
-use backprop::plot::{write_curves_svg, EpochRecord};
+use backprop::plot::{write_curves_svg, EpochRecord, HeldOut};
 use backprop::presets::Preset;
+use backprop::train::{EpochOutcome, EpochProgress};
 use backprop::{pipeline, Activation, Dataset, Error, Head, Mlp, TrainConfig, Trainer};
 
 #[derive(Parser)]
@@ -261,14 +264,190 @@ fn main() -> ExitCode {
         Ok(()) => ExitCode::SUCCESS,
         // a closed pipe (`backprop … | head`) is not an error
         Err(e) if is_broken_pipe(&e) => ExitCode::SUCCESS,
+        Err(e) if e.downcast_ref::<Interrupted>().is_some() => {
+            eprintln!("{e}");
+            ExitCode::from(130)
+        }
         Err(e) => {
-            eprintln!("error: {e:#}");
+            eprintln!("error: {}", error_text(&e));
             let usage = e
                 .chain()
                 .any(|c| matches!(c.downcast_ref::<Error>(), Some(Error::Config { .. })));
             ExitCode::from(if usage { 2 } else { 1 })
         }
     }
+}
+
+/// The error and its causes, each said once (an I/O error's text is part of
+/// the message that names its file, so it is not repeated as the cause).
+fn error_text(e: &anyhow::Error) -> String {
+    let mut text = String::new();
+    for cause in e.chain() {
+        let part = cause.to_string();
+        if text.contains(&part) {
+            continue;
+        }
+        if !text.is_empty() {
+            text += ": ";
+        }
+        text += &part;
+    }
+    text
+}
+
+/// Checks before training that `path` (the value of `option`) can be
+/// written: its folder exists and is writable, and it is not a folder.
+fn check_output_path(option: &'static str, path: &Path) -> anyhow::Result<()> {
+    let dir = match path.parent() {
+        Some(d) if !d.as_os_str().is_empty() => d,
+        _ => Path::new("."),
+    };
+    if path.is_dir() {
+        return Err(usage(
+            option,
+            format!("{} is a folder, not a file", path.display()),
+        ));
+    }
+    if !dir.is_dir() {
+        return Err(usage(
+            option,
+            format!("the folder {} does not exist", dir.display()),
+        ));
+    }
+    tempfile::Builder::new()
+        .prefix(".backprop-write-check")
+        .tempfile_in(dir)
+        .map_err(|e| usage(option, format!("cannot write in {}: {e}", dir.display())))?;
+    Ok(())
+}
+
+/// Training stopped at the user's request (exit code 130, like a shell).
+#[derive(Debug)]
+struct Interrupted(String);
+
+impl std::fmt::Display for Interrupted {
+    fn fmt(&self, f: &mut std::fmt::Formatter<'_>) -> std::fmt::Result {
+        f.write_str(&self.0)
+    }
+}
+
+impl std::error::Error for Interrupted {}
+
+/// A flag the first SIGINT or SIGTERM sets (training then stops after the
+/// current batch); a second one ends the process at once with code 130.
+fn interrupt_flag() -> anyhow::Result<Arc<AtomicBool>> {
+    let stop = Arc::new(AtomicBool::new(false));
+    for sig in [signal_hook::consts::SIGINT, signal_hook::consts::SIGTERM] {
+        // registered first, so it sees the flag before the second handler sets it
+        signal_hook::flag::register_conditional_shutdown(sig, 130, Arc::clone(&stop))
+            .context("installing the signal handler")?;
+        signal_hook::flag::register(sig, Arc::clone(&stop))
+            .context("installing the signal handler")?;
+    }
+    Ok(stop)
+}
+
+/// What an interrupted run writes out.
+struct RunState<'a> {
+    mlp: &'a Mlp,
+    meta: &'a ModelMeta,
+    trainer: &'a Trainer,
+    cfg: &'a TrainConfig,
+    history: &'a [EpochRecord],
+    held_out: HeldOut,
+}
+
+impl RunState<'_> {
+    /// Writes `--out` (the weights as they are), the checkpoint (`done`
+    /// epochs completed, plus `progress` into the next) and the plot, and
+    /// says what it wrote.
+    fn interrupted(
+        &self,
+        args: &TrainArgs,
+        done: usize,
+        progress: Option<EpochProgress>,
+    ) -> anyhow::Result<Interrupted> {
+        let mut said = match &progress {
+            Some(p) => format!(
+                "interrupted in epoch {} after batch {}",
+                done + 1,
+                p.batches_done
+            ),
+            None => format!("interrupted after epoch {done}"),
+        };
+        if let Some(path) = &args.out {
+            model_io::save_model(path, self.mlp, self.meta)?;
+            said += &format!(
+                "; the weights as they are were written to {}",
+                path.display()
+            );
+        }
+        if let Some(path) = &args.checkpoint {
+            let ckpt = Checkpoint {
+                model: SavedModel {
+                    mlp: self.mlp.clone(),
+                    meta: self.meta.clone(),
+                },
+                epoch: done,
+                rng: self.trainer.rng_state(),
+                config: CheckpointConfig::from_train_config(self.cfg),
+                in_epoch: progress,
+            };
+            model_io::save_checkpoint(path, &ckpt)?;
+            said += &format!(
+                "; checkpoint written to {} (--resume continues from there, bit for bit)",
+                path.display()
+            );
+        }
+        if let Some(path) = &args.plot {
+            write_curves_svg(path, self.history, self.held_out)?;
+        }
+        Ok(Interrupted(said))
+    }
+}
+
+/// `n word` or `n words`.
+fn plural(n: usize, word: &str) -> String {
+    if n == 1 {
+        format!("1 {word}")
+    } else {
+        format!("{n} {word}s")
+    }
+}
+
+/// `meta` with the run's settings and final metrics in its `extra` entries
+/// (shown by `info`); not the thread count, which changes no bit of the model.
+fn with_training_record(
+    mut meta: ModelMeta,
+    cfg: &TrainConfig,
+    last: Option<&EpochRecord>,
+    held_out: HeldOut,
+) -> ModelMeta {
+    let mut put = |k: &str, v: String| {
+        meta.extra.insert(format!("train.{k}"), v);
+    };
+    put("epochs", cfg.epochs.to_string());
+    put("batch_size", cfg.batch_size.to_string());
+    put("lr", cfg.lr.to_string());
+    put("optimizer", "sgd".to_string());
+    put("seed", cfg.seed.to_string());
+    put("shuffle", cfg.shuffle.to_string());
+    if let Some(r) = last {
+        put("final_train_loss", r.train_loss.to_string());
+        if let Some(a) = r.train_accuracy {
+            put("final_train_accuracy", a.to_string());
+        }
+        if let Some(l) = r.val_loss {
+            put(&format!("final_{}_loss", held_out.name()), l.to_string());
+        }
+        if let Some(a) = r.val_accuracy {
+            put(
+                &format!("final_{}_accuracy", held_out.name()),
+                a.to_string(),
+            );
+        }
+    }
+    meta
 }
 
 fn is_broken_pipe(e: &anyhow::Error) -> bool {
@@ -374,6 +553,7 @@ struct Setup {
     cfg: TrainConfig,
     first_epoch: usize,
     resume_rng: Option<backprop::RngState>,
+    resume_progress: Option<EpochProgress>,
     name: String,
 }
 
@@ -386,6 +566,27 @@ fn train(args: &TrainArgs) -> anyhow::Result<()> {
     }
     if args.shard_rows == Some(0) {
         return Err(usage("--shard-rows", "must be at least 1"));
+    }
+    if let Some(p) = &args.plot {
+        let svg = p.extension().is_some_and(|e| e.eq_ignore_ascii_case("svg"));
+        if !svg {
+            return Err(usage(
+                "--plot",
+                format!(
+                    "{}: the plot is an SVG file; give a name ending in .svg",
+                    p.display()
+                ),
+            ));
+        }
+    }
+    for (option, path) in [
+        ("--out", &args.out),
+        ("--plot", &args.plot),
+        ("--checkpoint", &args.checkpoint),
+    ] {
+        if let Some(p) = path {
+            check_output_path(option, p)?;
+        }
     }
     let setup = setup(args)?;
     run_training(args, setup)
@@ -577,6 +778,7 @@ fn setup(args: &TrainArgs) -> anyhow::Result<Setup> {
         cfg,
         first_epoch: checkpoint.as_ref().map_or(0, |c| c.epoch),
         resume_rng: checkpoint.as_ref().map(|c| c.rng),
+        resume_progress: checkpoint.as_ref().and_then(|c| c.in_epoch),
         name,
     })
 }
@@ -590,38 +792,52 @@ fn run_training(args: &TrainArgs, s: Setup) -> anyhow::Result<()> {
         cfg,
         first_epoch,
         resume_rng,
+        resume_progress,
         name,
     } = s;
     let mut trainer = Trainer::new(&mlp, &cfg)?;
     if let Some(rng) = &resume_rng {
         trainer.set_rng_state(rng);
     }
+    let stop = interrupt_flag()?;
     let mut out = io::stdout().lock();
     let text = !args.json && !args.quiet;
+    let held_out = if args.data.is_none() || args.test_data.is_some() {
+        HeldOut::Test
+    } else {
+        HeldOut::Validation
+    };
     if text {
         writeln!(
             out,
-            "{name}: {} training rows{}, {} features; network {:?}, {:?} hidden, {} head, {} parameters",
-            train.rows(),
-            val.as_ref().map_or(String::new(), |v| format!(", {} validation rows", v.rows())),
-            train.features(),
+            "{name}: {}{}, {}; network {:?}, {:?} hidden, {} head, {}",
+            plural(train.rows(), "training row"),
+            val.as_ref().map_or(String::new(), |v| format!(
+                ", {}",
+                plural(v.rows(), &format!("{} row", held_out.name()))
+            )),
+            plural(train.features(), "feature"),
             mlp.sizes(),
             mlp.hidden(),
             mlp.head(),
-            mlp.num_params()
+            plural(mlp.num_params(), "parameter")
         )?;
         writeln!(
             out,
-            "batch {}, lr {}, {} threads, shards of {} rows, SIMD: {}{}",
+            "batch {}, lr {}, {}, shards of {} rows, SIMD: {}{}",
             cfg.batch_size,
             cfg.lr,
-            trainer.threads(),
+            plural(trainer.threads(), "thread"),
             trainer.shard_rows(),
             backprop::kernels::simd_width(),
-            if first_epoch > 0 {
-                format!(", resuming after epoch {first_epoch}")
-            } else {
-                String::new()
+            match (first_epoch, &resume_progress) {
+                (_, Some(p)) => format!(
+                    ", resuming epoch {} after batch {}",
+                    first_epoch + 1,
+                    p.batches_done
+                ),
+                (0, None) => String::new(),
+                (e, None) => format!(", resuming after epoch {e}"),
             }
         )?;
     }
@@ -629,6 +845,7 @@ fn run_training(args: &TrainArgs, s: Setup) -> anyhow::Result<()> {
     let mut history = Vec::new();
     let (mut samples, mut seconds) = (0usize, 0.0f64);
     let started = Instant::now();
+    let mut start = resume_progress;
     for epoch in first_epoch + 1..=cfg.epochs {
         let bar = if text && io::IsTerminal::is_terminal(&io::stderr()) {
             ProgressBar::new(train.rows() as u64).with_style(
@@ -641,14 +858,34 @@ fn run_training(args: &TrainArgs, s: Setup) -> anyhow::Result<()> {
         };
         bar.set_prefix(epoch.to_string());
         let t0 = Instant::now();
-        let stats = trainer
-            .epoch_with(&mut mlp, &train, |done, loss| {
-                bar.set_position(done as u64);
-                let rate = done as f64 / t0.elapsed().as_secs_f64().max(1e-9);
-                bar.set_message(format!("loss {loss:.5}  {rate:.0} samples/s"));
-            })
+        let outcome = trainer
+            .epoch_resumable(
+                &mut mlp,
+                &train,
+                start.take().as_ref(),
+                &stop,
+                |done, loss| {
+                    bar.set_position(done as u64);
+                    let rate = done as f64 / t0.elapsed().as_secs_f64().max(1e-9);
+                    bar.set_message(format!("loss {loss:.5}  {rate:.0} samples/s"));
+                },
+            )
             .with_context(|| format!("epoch {epoch}: training stopped, nothing was written"))?;
         bar.finish_and_clear();
+        let stats = match outcome {
+            EpochOutcome::Completed(stats) => stats,
+            EpochOutcome::Interrupted(progress) => {
+                let run = RunState {
+                    mlp: &mlp,
+                    meta: &meta,
+                    trainer: &trainer,
+                    cfg: &cfg,
+                    history: &history,
+                    held_out,
+                };
+                return Err(run.interrupted(args, epoch - 1, Some(progress))?.into());
+            }
+        };
         samples += stats.samples;
         seconds += stats.seconds;
         let (val_loss, val_acc) = match &val {
@@ -664,42 +901,46 @@ fn run_training(args: &TrainArgs, s: Setup) -> anyhow::Result<()> {
             }
             None => (None, None),
         };
+        let train_acc = match train.labels() {
+            Some(l) if classifier => Some(accuracy(
+                &mlp.predict(train.x().as_slice(), train.rows())?,
+                l,
+            )),
+            _ => None,
+        };
         let rate = stats.samples as f64 / stats.seconds.max(1e-12);
         history.push(EpochRecord {
             epoch,
             train_loss: stats.loss,
             val_loss,
+            train_accuracy: train_acc,
             val_accuracy: val_acc,
         });
         if args.json {
             let obj = serde_json::json!({
                 "epoch": epoch,
                 "train_loss": stats.loss,
-                "val_loss": val_loss,
-                "val_accuracy": val_acc,
+                "train_accuracy": train_acc,
+                format!("{}_loss", held_out.name()): val_loss,
+                format!("{}_accuracy", held_out.name()): val_acc,
                 "samples_per_sec": rate,
                 "seconds": stats.seconds,
             });
             writeln!(out, "{obj}")?;
         } else if text {
             let mut line = format!("epoch {epoch:>3}  loss {:.5}", stats.loss);
-            if classifier {
-                let acc = accuracy(
-                    &mlp.predict(train.x().as_slice(), train.rows())?,
-                    train.labels().unwrap_or(&[]),
-                );
-                line += &format!("  train acc {:6.2}%", 100.0 * acc);
+            if let Some(a) = train_acc {
+                line += &format!("  train acc {:6.2}%", 100.0 * a);
             }
-            let held_out = if args.data.is_none() || args.test_data.is_some() {
-                "test"
-            } else {
-                "val"
+            let short = match held_out {
+                HeldOut::Test => "test",
+                _ => "val",
             };
             if let Some(l) = val_loss {
-                line += &format!("  {held_out} loss {l:.5}");
+                line += &format!("  {short} loss {l:.5}");
             }
             if let Some(a) = val_acc {
-                line += &format!("  {held_out} acc {:6.2}%", 100.0 * a);
+                line += &format!("  {short} acc {:6.2}%", 100.0 * a);
             }
             line += &format!("  {rate:.0} samples/s");
             writeln!(out, "{line}")?;
@@ -719,12 +960,24 @@ fn run_training(args: &TrainArgs, s: Setup) -> anyhow::Result<()> {
                 model_io::save_checkpoint(path, &ckpt)?;
             }
         }
+        if epoch < cfg.epochs && stop.load(std::sync::atomic::Ordering::Relaxed) {
+            let run = RunState {
+                mlp: &mlp,
+                meta: &meta,
+                trainer: &trainer,
+                cfg: &cfg,
+                history: &history,
+                held_out,
+            };
+            return Err(run.interrupted(args, epoch, None)?.into());
+        }
     }
+    let meta = with_training_record(meta, &cfg, history.last(), held_out);
     if let Some(path) = &args.out {
         model_io::save_model(path, &mlp, &meta)?;
     }
     if let Some(path) = &args.plot {
-        write_curves_svg(path, &history)?;
+        write_curves_svg(path, &history, held_out)?;
     }
     let throughput = samples as f64 / seconds.max(f64::MIN_POSITIVE);
     let last = history.last();
@@ -733,8 +986,9 @@ fn run_training(args: &TrainArgs, s: Setup) -> anyhow::Result<()> {
             "summary": true,
             "epochs": cfg.epochs,
             "train_loss": last.map(|r| r.train_loss),
-            "val_loss": last.and_then(|r| r.val_loss),
-            "val_accuracy": last.and_then(|r| r.val_accuracy),
+            "train_accuracy": last.and_then(|r| r.train_accuracy),
+            format!("{}_loss", held_out.name()): last.and_then(|r| r.val_loss),
+            format!("{}_accuracy", held_out.name()): last.and_then(|r| r.val_accuracy),
             "samples_per_sec": throughput,
             "train_seconds": seconds,
             "wall_seconds": started.elapsed().as_secs_f64(),
@@ -745,12 +999,7 @@ fn run_training(args: &TrainArgs, s: Setup) -> anyhow::Result<()> {
         writeln!(out, "{obj}")?;
     } else if !args.quiet {
         if let Some(a) = last.and_then(|r| r.val_accuracy) {
-            let what = if args.data.is_none() || args.test_data.is_some() {
-                "test"
-            } else {
-                "validation"
-            };
-            writeln!(out, "final {what} accuracy {:.2}%", 100.0 * a)?;
+            writeln!(out, "final {} accuracy {:.2}%", held_out.name(), 100.0 * a)?;
         }
         writeln!(
             out,
@@ -987,6 +1236,17 @@ fn info(args: &InfoArgs) -> anyhow::Result<()> {
             "standardized": meta.standardizer.is_some(),
             "pixel_scale": meta.pixel_scale,
             "feature_names": meta.feature_names,
+            "target_names": meta.target_names,
+            "targets_standardized": meta.target_standardizer.is_some(),
+            "csv_layout": meta.csv_layout.as_ref().map(|l| serde_json::json!({
+                "delimiter": char::from(l.delimiter).to_string(),
+                "header": l.header,
+                "columns": l.columns,
+                "label_positions": l.label_positions,
+            })),
+            "training": meta.extra.iter()
+                .filter_map(|(k, v)| k.strip_prefix("train.").map(|k| (k.to_string(), v.clone())))
+                .collect::<std::collections::BTreeMap<_, _>>(),
             "checkpoint_epoch": checkpoint.as_ref().map(|c| c.epoch),
         });
         writeln!(out, "{obj}")?;
@@ -1038,6 +1298,50 @@ fn info(args: &InfoArgs) -> anyhow::Result<()> {
             shown.join(", "),
             if n > 8 { ", …" } else { "" }
         )?;
+    }
+    if !meta.target_names.is_empty() {
+        writeln!(
+            out,
+            "{} {}{}",
+            if meta.target_names.len() == 1 {
+                "target"
+            } else {
+                "targets"
+            },
+            meta.target_names.join(", "),
+            if meta.target_standardizer.is_some() {
+                " (standardised for training; predictions in the original units)"
+            } else {
+                ""
+            }
+        )?;
+    }
+    if let Some(l) = &meta.csv_layout {
+        writeln!(
+            out,
+            "read as CSV: delimiter {:?}, {}, {} columns, label column{} {}",
+            char::from(l.delimiter),
+            if l.header { "header" } else { "no header" },
+            l.columns,
+            if l.label_positions.len() == 1 {
+                ""
+            } else {
+                "s"
+            },
+            l.label_positions
+                .iter()
+                .map(|p| (p + 1).to_string())
+                .collect::<Vec<_>>()
+                .join(", ")
+        )?;
+    }
+    let training: Vec<String> = meta
+        .extra
+        .iter()
+        .filter_map(|(k, v)| k.strip_prefix("train.").map(|k| format!("{k} {v}")))
+        .collect();
+    if !training.is_empty() {
+        writeln!(out, "training: {}", training.join(", "))?;
     }
     if let Some(c) = checkpoint {
         writeln!(

@@ -1593,6 +1593,14 @@ fn precheck(bytes: &[u8], src: &str) -> Result<()> {
         ));
     };
     let n = u64::from_le_bytes(*len_bytes);
+    // A safetensors header is a JSON object right after the length.
+    if bytes.get(LEN_BYTES).is_some_and(|&b| b != b'{') && !(2..=MAX_HEADER).contains(&n) {
+        return Err(data_err(
+            src,
+            "not a safetensors file (no safetensors header at its start): give a model \
+             written by backprop train --out",
+        ));
+    }
     if n > MAX_HEADER {
         return Err(data_err(
             src,

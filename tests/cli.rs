@@ -101,8 +101,9 @@ fn train_eval_info_predict_on_files() {
         assert_eq!(l["epoch"], i + 1);
         for k in [
             "train_loss",
-            "val_loss",
-            "val_accuracy",
+            "train_accuracy",
+            "test_loss",
+            "test_accuracy",
             "samples_per_sec",
             "seconds",
         ] {
@@ -110,15 +111,15 @@ fn train_eval_info_predict_on_files() {
         }
     }
     assert_eq!(lines[4]["summary"], true);
-    assert!(lines[4]["val_accuracy"].as_f64().unwrap() > 0.9);
+    assert!(lines[4]["test_accuracy"].as_f64().unwrap() > 0.9);
     assert!(fs::read_to_string(&svg).unwrap().starts_with("<svg"));
 
     let e = eval_json(&model, &data("digits.test.csv"));
     assert!(
-        (e["accuracy"].as_f64().unwrap() - lines[3]["val_accuracy"].as_f64().unwrap()).abs()
+        (e["accuracy"].as_f64().unwrap() - lines[3]["test_accuracy"].as_f64().unwrap()).abs()
             < 1e-12
     );
-    assert!((e["loss"].as_f64().unwrap() - lines[3]["val_loss"].as_f64().unwrap()).abs() < 1e-9);
+    assert!((e["loss"].as_f64().unwrap() - lines[3]["test_loss"].as_f64().unwrap()).abs() < 1e-9);
     let cm = e["confusion_matrix"].as_array().unwrap();
     assert_eq!(cm.len(), 10);
     let total: u64 = cm
