@@ -895,6 +895,26 @@ fn fuzz_idx_1_empty_array_with_huge_dims() {
     check_all_parsers(bytes, &LoadOptions::default()).unwrap();
 }
 
+/// `csv-1`: rows ended by a lone `\r` (old Mac line ends) after `\r\n` rows.
+/// The `csv` crate ends a record at a lone `\r`, but the reader counted only
+/// `\n` as line breaks, so two rows claimed the same line. Lone `\r` now
+/// count, and every row's line is its own.
+#[test]
+fn fuzz_csv_1_lone_carriage_returns() {
+    let bytes = include_bytes!("fixtures/fuzz/csv-1.bin");
+    let opts = LoadOptions::default();
+    let t = csv::parse_bytes(&bytes[1..], "csv-1.bin", &opts).unwrap();
+    assert_eq!(t.row_lines, [2, 3, 4]);
+    let t = csv::parse("a,y\r1,x\r\r2,y\r\n3,x", "cr.csv", &opts).unwrap();
+    assert_eq!(t.row_lines, [2, 4, 5]);
+    let present = LoadOptions {
+        header: HeaderMode::Present,
+        ..LoadOptions::default()
+    };
+    let err = csv::parse("a,y\r1,x\rz,y\n", "cr.csv", &present).unwrap_err();
+    assert_eq!(err.to_string(), "cr.csv:3: column 'a': 'z' is not a number");
+}
+
 // ---------------------------------------------------------------------------
 // (c) Robustness: random and mutated bytes
 

@@ -175,8 +175,14 @@ pub fn parse_bytes(bytes: &[u8], source_name: &str, opts: &LoadOptions) -> Resul
     } else {
         0
     };
-    let body_start = body_start.min(bytes.len());
-    let body_first_line = 1 + count_newlines(&bytes[..body_start]);
+    let mut body_start = body_start.min(bytes.len());
+    while bytes
+        .get(body_start)
+        .is_some_and(|&b| b == b'\n' || b == b'\r')
+    {
+        body_start += 1;
+    }
+    let body_first_line = 1 + count_line_breaks(&bytes[..body_start]);
     let body = &bytes[body_start..];
     let ctx = Context {
         source_name,
@@ -193,7 +199,7 @@ pub fn parse_bytes(bytes: &[u8], source_name: &str, opts: &LoadOptions) -> Resul
         let mut line = body_first_line;
         for p in &pieces {
             starts.push(line);
-            line += count_newlines(p);
+            line += count_line_breaks(p);
         }
         std::thread::scope(|s| {
             let handles: Vec<_> = pieces
@@ -829,6 +835,17 @@ impl Context<'_> {
             ..Part::default()
         };
         let n_labels = self.roles.labels.len();
+        // features in file order are pushed as they come
+        let in_order = self
+            .roles
+            .roles
+            .iter()
+            .filter_map(|r| match r {
+                Role::Feature(j) => Some(*j),
+                _ => None,
+            })
+            .enumerate()
+            .all(|(i, j)| i == j);
         let mut row_x = vec![0.0f32; n_features];
         let mut row_labels = vec![String::new(); n_labels];
         let mut reader = reader(piece, self.delimiter);
@@ -853,7 +870,7 @@ impl Context<'_> {
             while piece.get(start).is_some_and(|&b| b == b'\n' || b == b'\r') {
                 start += 1;
             }
-            line += count_newlines(&piece[counted_to..start]);
+            line += count_line_breaks(&piece[counted_to..start]);
             counted_to = start;
             if record.len() != self.n_cols {
                 return Err(perr(
@@ -861,32 +878,50 @@ impl Context<'_> {
                     format!("expected {} fields, found {}", self.n_cols, record.len()),
                 ));
             }
-            let text = |c: usize, f: &[u8]| -> Result<String> {
-                std::str::from_utf8(trim(f))
-                    .map(str::to_string)
-                    .map_err(|_| perr(line, format!("{}: the text is not UTF-8", self.column(c))))
-            };
-            for (c, field) in record.iter().enumerate() {
-                match self.roles.roles[c] {
+            let not_utf8 =
+                |c: usize| perr(line, format!("{}: the text is not UTF-8", self.column(c)));
+            for ((c, field), role) in record.iter().enumerate().zip(&self.roles.roles) {
+                match *role {
                     Role::Feature(j) => {
-                        let f = trim(field);
-                        row_x[j] = match fast_number(f, self.delimiter) {
-                            Some((v, len)) if len == f.len() => v,
-                            _ => parse_number(&String::from_utf8_lossy(f))
-                                .map_err(|m| perr(line, format!("{}: {m}", self.column(c))))?,
-                        };
+                        let v = feature_value(field)
+                            .map_err(|m| perr(line, format!("{}: {m}", self.column(c))))?;
+                        if in_order {
+                            part.x.push(v);
+                        } else {
+                            row_x[j] = v;
+                        }
                     }
-                    Role::Label(k) => row_labels[k] = text(c, field)?,
-                    Role::Id => part.ids.push(text(c, field)?),
+                    Role::Label(k) => {
+                        row_labels[k] = std::str::from_utf8(trim(field))
+                            .map_err(|_| not_utf8(c))?
+                            .to_string();
+                    }
+                    Role::Id => part.ids.push(
+                        std::str::from_utf8(trim(field))
+                            .map_err(|_| not_utf8(c))?
+                            .to_string(),
+                    ),
                     Role::Skip => {}
                 }
             }
-            part.x.extend_from_slice(&row_x);
+            if !in_order {
+                part.x.extend_from_slice(&row_x);
+            }
             part.labels
                 .extend(row_labels.iter_mut().map(std::mem::take));
             part.lines.push(line);
         }
         Ok(part)
+    }
+}
+
+/// A feature field's value (surrounding spaces ignored), or why it is not one.
+#[inline]
+fn feature_value(field: &[u8]) -> Result<f32, String> {
+    let f = trim(field);
+    match fast_number(f, b'\n') {
+        Some((v, len)) if len == f.len() => Ok(v),
+        _ => parse_number(&String::from_utf8_lossy(f)),
     }
 }
 
@@ -922,6 +957,21 @@ fn count_newlines(b: &[u8]) -> usize {
             usize::from(n)
         })
         .sum()
+}
+
+/// The number of line breaks in `b` as the `csv` crate counts records:
+/// `\n`, `\r\n`, and a `\r` not followed by `\n` (one at the very end
+/// counts: callers cut `b` after whole line breaks).
+fn count_line_breaks(b: &[u8]) -> usize {
+    let mut n = count_newlines(b);
+    if b.contains(&b'\r') {
+        n += b
+            .iter()
+            .enumerate()
+            .filter(|&(i, &c)| c == b'\r' && b.get(i + 1) != Some(&b'\n'))
+            .count();
+    }
+    n
 }
 
 /// `10^k` for `k` in `0..=15`, exact in `f64`.
