@@ -314,9 +314,13 @@ impl ReadOverrides {
             delimiter: self.delimiter.or(layout.map(|l| l.delimiter)),
             labels_path: self.labels_path.clone(),
             ignore_columns: self.ignore_columns.clone(),
-            features: (!meta.feature_names.is_empty()).then(|| FeatureSelection {
-                names: meta.feature_names.clone(),
-                layout: meta.csv_layout.clone(),
+            // by name only for models trained on a CSV: array features have
+            // made-up names ("pixel 1"), matched by position
+            features: (layout.is_some() && !meta.feature_names.is_empty()).then(|| {
+                FeatureSelection {
+                    names: meta.feature_names.clone(),
+                    layout: meta.csv_layout.clone(),
+                }
             }),
             id_column: self.id_column.clone(),
         }
