@@ -580,6 +580,40 @@ fn csv_option_errors() {
     );
 }
 
+/// A 2-D labels array gives one target column per array column.
+#[test]
+fn two_dimensional_npy_labels_are_several_targets() {
+    let dir = tempfile::tempdir().unwrap();
+    let mut data = Vec::new();
+    for v in [1.5f32, -2.0, 0.25, 4.0, 8.0, -0.5] {
+        data.extend_from_slice(&v.to_le_bytes());
+    }
+    let y = npy_bytes(
+        "{'descr': '<f4', 'fortran_order': False, 'shape': (3, 2), }",
+        &data,
+    );
+    std::fs::write(dir.path().join("y2.npy"), y).unwrap();
+    let t = load(
+        &fixture("x_f32.npy"),
+        &LoadOptions {
+            labels_path: Some(dir.path().join("y2.npy")),
+            ..LoadOptions::default()
+        },
+    )
+    .unwrap();
+    assert_eq!(t.outputs(), 2);
+    assert_eq!(t.target_names, ["label 1", "label 2"]);
+    let y = t.numeric_targets().unwrap();
+    assert_eq!((y.rows(), y.cols()), (3, 2));
+    assert_eq!(y.row(1), &[0.25, 4.0]);
+    // one label column is needed for classes
+    assert!(t
+        .class_map()
+        .unwrap_err()
+        .to_string()
+        .contains("2 label columns (label 1, label 2) give several outputs"));
+}
+
 #[test]
 fn unknown_labels_and_bad_regression_targets() {
     let opts = LoadOptions::default();

@@ -21,7 +21,8 @@ pub const CONTINUOUS_MIN_DISTINCT: usize = 20;
 /// trimming): empty, `NA`, `N/A`, `NaN`, `?`, `null`, `None`.
 const MISSING: [&str; 7] = ["", "na", "n/a", "nan", "?", "null", "none"];
 
-/// Whether `label` marks a missing value (see [`MISSING`]).
+/// Whether `label` marks a missing value: after trimming, empty, `NA`,
+/// `N/A`, `NaN`, `?`, `null` or `None`, in any case.
 ///
 /// ```
 /// use backprop::data::is_missing;

@@ -3,11 +3,15 @@
 //! user's files into a [`RawTable`] with [`load`], and naming classes with
 //! [`ClassMap`].
 //!
-//! The file formats are parsed in [`csv`], [`idx`] (MNIST, plain or gzip) and
-//! [`npy`] (NumPy); [`load`] picks one ([`SourceKind::detect`]). The datasets
-//! compiled into the binary live in [`embedded`]. Every parser and constructor
-//! returns an `Err` for bad input and never panics on it; the binary parsers
-//! check sizes claimed by a header against the input before allocating.
+//! The table types ([`LoadOptions`], [`RawTable`], [`CsvLayout`], …) live in
+//! `table.rs`, which the readers and `classes.rs` use and which uses neither.
+//! The file formats are parsed in [`csv`] (through the `csv` crate), [`idx`]
+//! (MNIST, plain or gzip) and [`npy`] (NumPy); [`load`] picks one
+//! ([`SourceKind::detect`]). The datasets compiled into the binary live in
+//! [`embedded`] and are read by the same CSV reader. Every parser and
+//! constructor returns an `Err` for bad input and never panics on it; the
+//! binary parsers check sizes claimed by a header against the input before
+//! allocating.
 
 mod array;
 mod classes;
@@ -19,7 +23,7 @@ mod source;
 mod table;
 
 pub use array::{Elements, NdArray};
-pub use classes::{is_missing, ClassMap, MAX_CLASSES};
+pub use classes::{is_missing, ClassMap, CONTINUOUS_MIN_DISTINCT, MAX_CLASSES};
 pub use source::{load, load_bytes};
 pub use table::{
     CsvLayout, FeatureSelection, HeaderGuess, HeaderMode, LabelColumn, LoadOptions, RawTable,
