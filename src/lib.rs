@@ -42,6 +42,7 @@ pub mod optim;
 pub mod pipeline;
 pub mod plot;
 pub mod presets;
+pub mod schedule;
 pub mod tensor;
 pub mod train;
 

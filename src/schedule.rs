@@ -1,0 +1,405 @@
+//! The learning rate of every step: a schedule ([`LrSchedule`]: constant,
+//! step decay, cosine annealing, reduce-on-plateau) times an optional linear
+//! warm-up, and the little state that reduce-on-plateau keeps
+//! ([`PlateauState`]), which a checkpoint stores so that a resumed run
+//! continues with the same rates bit for bit.
+//!
+//! With base rate `η`, `E` epochs of `S` steps, global step `s` (0-based)
+//! in epoch `e` (0-based):
+//! - constant: `η`;
+//! - step: `η · γ^⌊e / N⌋`;
+//! - cosine: `η_min + (η - η_min) · (1 + cos(π · s / (E·S))) / 2`, from `η`
+//!   at the first step down to `η_min` at the end of the run;
+//! - plateau: `η · f`, where the factor `f` starts at 1 and is multiplied by
+//!   `γ` whenever the validation loss has not improved (by a relative 1e-4,
+//!   PyTorch's `ReduceLROnPlateau` default) for more than `patience` epochs;
+//! - warm-up over `W` epochs multiplies any of these by `(s + 1) / (W·S)`
+//!   for `s < W·S`.
+//!
+//! Rates are computed in `f64` and rounded once to `f32`.
+
+use std::fmt;
+use std::str::FromStr;
+
+use crate::error::{Error, Result};
+
+/// Relative improvement of the validation loss that resets plateau's count.
+pub const PLATEAU_THRESHOLD: f64 = 1e-4;
+
+/// How the learning rate changes over a run.
+#[derive(Clone, Copy, Debug, PartialEq)]
+pub enum LrSchedule {
+    /// The base rate throughout.
+    Constant,
+    /// Multiplied by `gamma` every `every_epochs` epochs.
+    Step {
+        /// Epochs between decays (at least 1).
+        every_epochs: usize,
+        /// The factor, in `(0, 1]`.
+        gamma: f32,
+    },
+    /// Cosine annealing from the base rate to `min_lr` over the run.
+    Cosine {
+        /// The rate at the end of the run, `0 ≤ min_lr ≤ lr`.
+        min_lr: f32,
+    },
+    /// Multiplied by `gamma` after `patience` epochs without improvement of
+    /// the validation loss.
+    Plateau {
+        /// Epochs without improvement that are tolerated.
+        patience: usize,
+        /// The factor, in `(0, 1)`.
+        gamma: f32,
+    },
+}
+
+impl LrSchedule {
+    /// The schedule's name: `constant`, `step`, `cosine` or `plateau`.
+    pub fn name(&self) -> &'static str {
+        match self {
+            LrSchedule::Constant => "constant",
+            LrSchedule::Step { .. } => "step",
+            LrSchedule::Cosine { .. } => "cosine",
+            LrSchedule::Plateau { .. } => "plateau",
+        }
+    }
+}
+
+/// The names a schedule is chosen by, for [`ScheduleKind::from_str`].
+#[derive(Clone, Copy, Debug, PartialEq, Eq)]
+pub enum ScheduleKind {
+    /// [`LrSchedule::Constant`].
+    Constant,
+    /// [`LrSchedule::Step`].
+    Step,
+    /// [`LrSchedule::Cosine`].
+    Cosine,
+    /// [`LrSchedule::Plateau`].
+    Plateau,
+}
+
+impl FromStr for ScheduleKind {
+    type Err = String;
+    fn from_str(s: &str) -> std::result::Result<Self, String> {
+        match s {
+            "constant" => Ok(ScheduleKind::Constant),
+            "step" => Ok(ScheduleKind::Step),
+            "cosine" => Ok(ScheduleKind::Cosine),
+            "plateau" => Ok(ScheduleKind::Plateau),
+            _ => Err(format!(
+                "unknown schedule '{s}' (known: constant, step, cosine, plateau)"
+            )),
+        }
+    }
+}
+
+impl fmt::Display for LrSchedule {
+    fn fmt(&self, f: &mut fmt::Formatter<'_>) -> fmt::Result {
+        match self {
+            LrSchedule::Constant => write!(f, "constant"),
+            LrSchedule::Step {
+                every_epochs,
+                gamma,
+            } => write!(f, "step (×{gamma} every {every_epochs} epochs)"),
+            LrSchedule::Cosine { min_lr } => write!(f, "cosine (down to {min_lr})"),
+            LrSchedule::Plateau { patience, gamma } => {
+                write!(
+                    f,
+                    "plateau (×{gamma} after {patience} epochs without improvement)"
+                )
+            }
+        }
+    }
+}
+
+/// Reduce-on-plateau's memory: the best validation loss so far, the epochs
+/// since it improved, and the factor applied to the base rate.
+#[derive(Clone, Copy, Debug, PartialEq)]
+pub struct PlateauState {
+    /// The best validation loss seen (`+∞` before the first).
+    pub best: f64,
+    /// Epochs since the last improvement.
+    pub bad_epochs: usize,
+    /// The current factor on the base rate (1 until the first reduction).
+    pub factor: f64,
+}
+
+impl Default for PlateauState {
+    fn default() -> Self {
+        PlateauState {
+            best: f64::INFINITY,
+            bad_epochs: 0,
+            factor: 1.0,
+        }
+    }
+}
+
+/// A schedule with its warm-up over a run of known length.
+///
+/// ```
+/// use backprop::schedule::{LrSchedule, Scheduler};
+/// let s = Scheduler::new(0.1, LrSchedule::Step { every_epochs: 2, gamma: 0.5 }, 0, 4)?;
+/// assert_eq!(s.lr(0, 0, 10), 0.1);
+/// assert_eq!(s.lr(2, 5, 10), 0.05);
+/// let c = Scheduler::new(0.1, LrSchedule::Cosine { min_lr: 0.0 }, 1, 2)?;
+/// assert_eq!(c.lr(0, 0, 10), 0.01);          // warm-up: 1/10 of the rate
+/// assert!((c.lr(1, 0, 10) - 0.05).abs() < 1e-7); // half way: half the rate
+/// # Ok::<(), backprop::Error>(())
+/// ```
+#[derive(Clone, Debug, PartialEq)]
+pub struct Scheduler {
+    base: f32,
+    schedule: LrSchedule,
+    warmup_epochs: usize,
+    epochs: usize,
+    plateau: PlateauState,
+}
+
+impl Scheduler {
+    /// A schedule for a run of `epochs` epochs at base rate `lr`, warmed up
+    /// over `warmup_epochs`.
+    ///
+    /// # Errors
+    /// [`Error::Config`] naming the field (`lr`, `lr_gamma`, `lr_step_epochs`,
+    /// `lr_min`, `warmup_epochs`) for an impossible value.
+    pub fn new(
+        lr: f32,
+        schedule: LrSchedule,
+        warmup_epochs: usize,
+        epochs: usize,
+    ) -> Result<Scheduler> {
+        if !(lr.is_finite() && lr > 0.0) {
+            return Err(Error::config(
+                "lr",
+                format!("{lr} is not a positive finite number"),
+            ));
+        }
+        match schedule {
+            LrSchedule::Constant => {}
+            LrSchedule::Step {
+                every_epochs,
+                gamma,
+            } => {
+                if every_epochs == 0 {
+                    return Err(Error::config("lr_step_epochs", "must be at least 1"));
+                }
+                if !(gamma > 0.0 && gamma <= 1.0) {
+                    return Err(Error::config(
+                        "lr_gamma",
+                        format!("{gamma} is not in (0, 1]"),
+                    ));
+                }
+            }
+            LrSchedule::Cosine { min_lr } => {
+                if !(min_lr >= 0.0 && min_lr <= lr) {
+                    return Err(Error::config(
+                        "lr_min",
+                        format!("{min_lr} is not between 0 and the learning rate {lr}"),
+                    ));
+                }
+            }
+            LrSchedule::Plateau { gamma, .. } => {
+                if !(gamma > 0.0 && gamma < 1.0) {
+                    return Err(Error::config(
+                        "lr_gamma",
+                        format!("{gamma} is not in (0, 1)"),
+                    ));
+                }
+            }
+        }
+        if warmup_epochs > epochs {
+            return Err(Error::config(
+                "warmup_epochs",
+                format!("{warmup_epochs} is more than the {epochs} epochs of the run"),
+            ));
+        }
+        Ok(Scheduler {
+            base: lr,
+            schedule,
+            warmup_epochs,
+            epochs,
+            plateau: PlateauState::default(),
+        })
+    }
+
+    /// The schedule.
+    pub fn schedule(&self) -> LrSchedule {
+        self.schedule
+    }
+
+    /// The base learning rate.
+    pub fn base_lr(&self) -> f32 {
+        self.base
+    }
+
+    /// The rate of step `step` (0-based) of epoch `epoch` (0-based), epochs
+    /// being `steps_per_epoch` steps long.
+    pub fn lr(&self, epoch: usize, step: usize, steps_per_epoch: usize) -> f32 {
+        let steps_per_epoch = steps_per_epoch.max(1);
+        let base = f64::from(self.base);
+        let s = epoch * steps_per_epoch + step;
+        let rate = match self.schedule {
+            LrSchedule::Constant => base,
+            LrSchedule::Step {
+                every_epochs,
+                gamma,
+            } => {
+                let k = i32::try_from(epoch / every_epochs).unwrap_or(i32::MAX);
+                base * f64::from(gamma).powi(k)
+            }
+            LrSchedule::Cosine { min_lr } => {
+                let total = (self.epochs * steps_per_epoch).max(1) as f64;
+                let min = f64::from(min_lr);
+                let t = (s as f64 / total).min(1.0);
+                min + (base - min) * (1.0 + (std::f64::consts::PI * t).cos()) / 2.0
+            }
+            LrSchedule::Plateau { .. } => base * self.plateau.factor,
+        };
+        let warm = self.warmup_epochs * steps_per_epoch;
+        let rate = if s < warm {
+            rate * (s + 1) as f64 / warm as f64
+        } else {
+            rate
+        };
+        rate as f32
+    }
+
+    /// Tells the schedule an epoch ended with validation loss `val_loss`
+    /// (plateau counts epochs without improvement; the others ignore it).
+    pub fn end_epoch(&mut self, val_loss: Option<f64>) {
+        let LrSchedule::Plateau { patience, gamma } = self.schedule else {
+            return;
+        };
+        let Some(loss) = val_loss.filter(|l| l.is_finite()) else {
+            return;
+        };
+        let p = &mut self.plateau;
+        if loss < p.best * (1.0 - PLATEAU_THRESHOLD) || p.best.is_infinite() {
+            p.best = loss;
+            p.bad_epochs = 0;
+        } else {
+            p.bad_epochs += 1;
+            if p.bad_epochs > patience {
+                p.factor *= f64::from(gamma);
+                p.bad_epochs = 0;
+            }
+        }
+    }
+
+    /// Reduce-on-plateau's state (the default for other schedules).
+    pub fn plateau_state(&self) -> PlateauState {
+        self.plateau
+    }
+
+    /// Puts back a state saved by [`Scheduler::plateau_state`].
+    pub fn restore_plateau(&mut self, state: PlateauState) {
+        self.plateau = state;
+    }
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    fn sched(s: LrSchedule, warmup: usize) -> Scheduler {
+        Scheduler::new(0.1, s, warmup, 10).unwrap()
+    }
+
+    #[test]
+    fn constant_and_warmup() {
+        let s = sched(LrSchedule::Constant, 0);
+        assert_eq!(s.lr(0, 0, 4), 0.1);
+        assert_eq!(s.lr(9, 3, 4), 0.1);
+        let w = sched(LrSchedule::Constant, 2);
+        let rates: Vec<f32> = (0..9).map(|i| w.lr(i / 4, i % 4, 4)).collect();
+        for (i, r) in rates.iter().enumerate().take(8) {
+            assert_eq!(*r, (0.1 * (i + 1) as f64 / 8.0) as f32);
+        }
+        assert_eq!(rates[8], 0.1);
+    }
+
+    #[test]
+    fn step_decay() {
+        let s = sched(
+            LrSchedule::Step {
+                every_epochs: 3,
+                gamma: 0.1,
+            },
+            0,
+        );
+        assert_eq!(s.lr(2, 3, 4), 0.1);
+        let (b, g) = (f64::from(0.1f32), f64::from(0.1f32));
+        assert_eq!(s.lr(3, 0, 4), (b * g) as f32);
+        assert_eq!(s.lr(9, 0, 4), (b * g.powi(3)) as f32);
+    }
+
+    #[test]
+    fn cosine_ends_at_the_minimum() {
+        let s = sched(LrSchedule::Cosine { min_lr: 0.01 }, 0);
+        assert_eq!(s.lr(0, 0, 4), 0.1);
+        assert!((s.lr(5, 0, 4) - 0.055).abs() < 1e-7);
+        let last = s.lr(9, 3, 4);
+        assert!(last > 0.01 && last < 0.0102, "{last}");
+        let rates: Vec<f32> = (0..40).map(|i| s.lr(i / 4, i % 4, 4)).collect();
+        assert!(rates.windows(2).all(|w| w[1] <= w[0]));
+    }
+
+    #[test]
+    fn plateau_reduces_after_patience() {
+        let mut s = sched(
+            LrSchedule::Plateau {
+                patience: 2,
+                gamma: 0.5,
+            },
+            0,
+        );
+        for loss in [1.0, 0.9, 0.9, 0.95, 0.9] {
+            s.end_epoch(Some(loss));
+        }
+        // improved at 1.0, 0.9; then 3 epochs without: > patience 2
+        assert_eq!(s.plateau_state().factor, 0.5);
+        assert_eq!(s.lr(5, 0, 4), 0.05);
+        assert_eq!(s.plateau_state().bad_epochs, 0);
+        s.end_epoch(Some(0.5));
+        assert_eq!(s.plateau_state().best, 0.5);
+        // a tiny improvement below the threshold does not count
+        s.end_epoch(Some(0.5 * (1.0 - 1e-5)));
+        assert_eq!(s.plateau_state().bad_epochs, 1);
+        let saved = s.plateau_state();
+        let mut t = sched(
+            LrSchedule::Plateau {
+                patience: 2,
+                gamma: 0.5,
+            },
+            0,
+        );
+        t.restore_plateau(saved);
+        assert_eq!(t, s);
+    }
+
+    #[test]
+    fn errors_name_fields() {
+        let err = |s, w| Scheduler::new(0.1, s, w, 10).unwrap_err().to_string();
+        assert_eq!(
+            err(
+                LrSchedule::Step {
+                    every_epochs: 0,
+                    gamma: 0.5
+                },
+                0
+            ),
+            "invalid option lr_step_epochs: must be at least 1"
+        );
+        assert!(err(LrSchedule::Cosine { min_lr: 0.2 }, 0).starts_with("invalid option lr_min"));
+        assert!(err(
+            LrSchedule::Plateau {
+                patience: 1,
+                gamma: 1.0
+            },
+            0
+        )
+        .starts_with("invalid option lr_gamma"));
+        assert!(err(LrSchedule::Constant, 11).starts_with("invalid option warmup_epochs"));
+        assert!(Scheduler::new(0.0, LrSchedule::Constant, 0, 1).is_err());
+    }
+}
