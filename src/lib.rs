@@ -35,6 +35,7 @@ pub mod data;
 pub mod error;
 pub mod evaluate;
 pub mod kernels;
+pub mod meta;
 pub mod metrics;
 pub mod model_io;
 pub mod network;

@@ -12,7 +12,7 @@ use crate::data::{
     Standardizer,
 };
 use crate::error::{Error, Result};
-use crate::model_io::ModelMeta;
+use crate::meta::ModelMeta;
 use crate::tensor::Matrix;
 
 /// The preprocessing, classes and names of a training table: pixel data

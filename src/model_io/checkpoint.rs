@@ -1,0 +1,471 @@
+//! Training checkpoints: a model file with the checkpoint keys of the
+//! [`schema`](super::schema) as well. [`Checkpoint`] and [`CheckpointConfig`],
+//! their writer and reader, and the rules their values follow (the in-epoch
+//! position of version 2 included).
+
+use std::path::Path;
+
+use super::safetensors::{read, serialize, write_atomic, Parsed};
+use super::schema::{
+    fmt_f32, parse_f32, parse_hex, parse_uint, read_version, BATCHES_DONE, BATCH_SIZE, CHECKPOINT,
+    CHECKPOINT_PREFIX, EPOCH, EPOCHS_TOTAL, IN_EPOCH_VERSION, LOSS_SUM_BITS, LR, LR_BITS,
+    OPTIMIZER, OPTIMIZER_PREFIX, RNG_SEED, RNG_STREAM, RNG_WORD_POS, SEED, SHARD_ROWS, SHUFFLE,
+};
+use super::{data_err, model, quote, SavedModel, CHECKPOINT_VERSION, OPTIMIZERS};
+use crate::error::{Error, Result};
+use crate::train::{EpochProgress, RngState, TrainConfig};
+
+/// The settings a resumed run needs to continue exactly as an uninterrupted
+/// one, and against which the flags of a resumed run are checked.
+///
+/// The thread count is not among them: it changes nothing but the speed.
+///
+/// ```
+/// use backprop::{model_io::CheckpointConfig, TrainConfig};
+/// let cfg = TrainConfig { batch_size: 16, lr: 0.05, epochs: 4, ..TrainConfig::default() };
+/// let ck = CheckpointConfig::from_train_config(&cfg);
+/// assert_eq!((ck.batch_size, ck.epochs_total, ck.optimizer.as_str()), (16, 4, "sgd"));
+/// assert_eq!(ck.train_config(1).lr, 0.05);
+/// ck.check_matches(&cfg)?;
+/// # Ok::<(), backprop::Error>(())
+/// ```
+#[derive(Clone, Debug, PartialEq)]
+pub struct CheckpointConfig {
+    /// Rows per mini-batch.
+    pub batch_size: usize,
+    /// Learning rate (stored as its exact bits).
+    pub lr: f32,
+    /// The seed the run started from (its RNG position is [`Checkpoint::rng`]).
+    pub seed: u64,
+    /// Whether epochs shuffle their rows.
+    pub shuffle: bool,
+    /// Rows per shard (results depend on it in the last bits).
+    pub shard_rows: usize,
+    /// The optimizer, one of [`OPTIMIZERS`].
+    pub optimizer: String,
+    /// The epoch count the run was started with (a resume may go further).
+    pub epochs_total: usize,
+}
+
+impl CheckpointConfig {
+    /// The checkpoint settings of a run configured by `cfg` (plain SGD).
+    pub fn from_train_config(cfg: &TrainConfig) -> CheckpointConfig {
+        CheckpointConfig {
+            batch_size: cfg.batch_size,
+            lr: cfg.lr,
+            seed: cfg.seed,
+            shuffle: cfg.shuffle,
+            shard_rows: cfg.effective_shard_rows(),
+            optimizer: "sgd".to_string(),
+            epochs_total: cfg.epochs,
+        }
+    }
+
+    /// The training configuration that continues the run, with `threads`
+    /// worker threads (0: one per core) and `epochs` = `epochs_total`.
+    pub fn train_config(&self, threads: usize) -> TrainConfig {
+        TrainConfig {
+            batch_size: self.batch_size,
+            lr: self.lr,
+            epochs: self.epochs_total,
+            shard_rows: self.shard_rows,
+            threads,
+            seed: self.seed,
+            shuffle: self.shuffle,
+        }
+    }
+
+    /// Checks that `cfg` continues this run: same batch size, learning rate
+    /// (bitwise), seed, shuffling and shard size. Epochs and threads may differ.
+    ///
+    /// # Errors
+    /// [`Error::Config`] naming the first option that differs, with both values.
+    pub fn check_matches(&self, cfg: &TrainConfig) -> Result<()> {
+        let conflict = |option: &'static str, saved: String, given: String| {
+            Err(Error::config(
+                option,
+                format!("the checkpoint was trained with {saved}, given {given}"),
+            ))
+        };
+        if cfg.batch_size != self.batch_size {
+            return conflict(
+                "--batch-size",
+                self.batch_size.to_string(),
+                cfg.batch_size.to_string(),
+            );
+        }
+        if cfg.lr.to_bits() != self.lr.to_bits() {
+            return conflict("--lr", self.lr.to_string(), cfg.lr.to_string());
+        }
+        if cfg.seed != self.seed {
+            return conflict("--seed", self.seed.to_string(), cfg.seed.to_string());
+        }
+        if cfg.shuffle != self.shuffle {
+            let word = |s: bool| if s { "shuffling" } else { "--no-shuffle" }.to_string();
+            return conflict("--no-shuffle", word(self.shuffle), word(cfg.shuffle));
+        }
+        if cfg.effective_shard_rows() != self.shard_rows {
+            return conflict(
+                "--shard-rows",
+                self.shard_rows.to_string(),
+                cfg.effective_shard_rows().to_string(),
+            );
+        }
+        Ok(())
+    }
+}
+
+/// Everything needed to resume training bit for bit: the model, the number
+/// of epochs done, the shuffling RNG's position, the run's settings, and,
+/// for a checkpoint written inside an epoch, the position in that epoch.
+///
+/// ```
+/// use backprop::{model_io, Head, Mlp, TrainConfig, Trainer};
+/// let mlp = Mlp::new(&[2, 1], &[], Head::Mse, 0)?;
+/// let cfg = TrainConfig { epochs: 2, ..TrainConfig::default() };
+/// let trainer = Trainer::new(&mlp, &cfg)?;
+/// let ckpt = model_io::Checkpoint {
+///     model: model_io::SavedModel { mlp, meta: Default::default() },
+///     epoch: 1,
+///     rng: trainer.rng_state(),
+///     config: model_io::CheckpointConfig::from_train_config(&cfg),
+///     in_epoch: None,
+/// };
+/// let bytes = model_io::checkpoint_to_bytes(&ckpt)?;
+/// assert_eq!(model_io::checkpoint_from_bytes(&bytes, "c")?, ckpt);
+/// // the model loader reads the model part of a checkpoint
+/// assert_eq!(model_io::from_bytes(&bytes, "c")?, ckpt.model);
+/// # Ok::<(), backprop::Error>(())
+/// ```
+#[derive(Clone, Debug, PartialEq)]
+pub struct Checkpoint {
+    /// The network and its metadata after `epoch` epochs (and the batches
+    /// of `in_epoch`).
+    pub model: SavedModel,
+    /// Epochs completed.
+    pub epoch: usize,
+    /// Where the trainer's shuffling RNG stands ([`crate::Trainer::rng_state`]).
+    /// With `in_epoch`, that is the start of epoch `epoch + 1`, and must equal
+    /// `in_epoch.rng_at_epoch_start` (an interrupted
+    /// [`crate::Trainer::epoch_resumable`] leaves the trainer there).
+    pub rng: RngState,
+    /// The run's settings.
+    pub config: CheckpointConfig,
+    /// `None` between epochs. `Some` for a checkpoint written inside epoch
+    /// `epoch + 1` (after an interrupt): the batches of it already trained,
+    /// to be passed as `start` to [`crate::Trainer::epoch_resumable`].
+    /// Version 1 checkpoints have none.
+    pub in_epoch: Option<EpochProgress>,
+}
+
+/// The bytes of a checkpoint file.
+///
+/// # Errors
+/// As [`to_bytes`](super::to_bytes) for the model; [`Error::Data`] (source `checkpoint`) for
+/// settings a resume could not use: zero batch or shard size, a learning rate
+/// that is not finite and positive, `epoch > epochs_total`, an unknown
+/// optimizer; with `in_epoch`: `batches_done` of 0, a loss sum that is not
+/// finite, `epoch + 1 > epochs_total`, or `rng_at_epoch_start` other than `rng`.
+pub fn checkpoint_to_bytes(ckpt: &Checkpoint) -> Result<Vec<u8>> {
+    encode(ckpt, "checkpoint")
+}
+
+/// Writes a checkpoint to `path` atomically ([`write_atomic`]).
+///
+/// # Errors
+/// As [`checkpoint_to_bytes`] (naming `path`) and [`write_atomic`].
+pub fn save_checkpoint(path: &Path, ckpt: &Checkpoint) -> Result<()> {
+    let bytes = encode(ckpt, &path.display().to_string())?;
+    write_atomic(path, &bytes)
+}
+
+/// Reads a checkpoint from the bytes of a checkpoint file: the model as
+/// [`from_bytes`](super::from_bytes), then every checkpoint key.
+///
+/// # Errors
+/// [`Error::Data`] with `source_name` for any bad input, including a plain
+/// model file (no `checkpoint` key) and a newer checkpoint version.
+///
+/// ```
+/// use backprop::{model_io, Head, Mlp};
+/// let bytes = model_io::to_bytes(&Mlp::new(&[2, 1], &[], Head::Mse, 0)?, &Default::default())?;
+/// let err = model_io::checkpoint_from_bytes(&bytes, "m.safetensors").unwrap_err();
+/// assert_eq!(
+///     err.to_string(),
+///     "m.safetensors: a model file, not a checkpoint (metadata key 'checkpoint' is missing)"
+/// );
+/// # Ok::<(), backprop::Error>(())
+/// ```
+pub fn checkpoint_from_bytes(bytes: &[u8], source_name: &str) -> Result<Checkpoint> {
+    decode(&Parsed::open(bytes, source_name)?)
+}
+
+/// Reads the checkpoint file at `path`.
+///
+/// # Errors
+/// [`Error::Io`] if the file cannot be read, else as [`checkpoint_from_bytes`].
+pub fn load_checkpoint(path: &Path) -> Result<Checkpoint> {
+    let bytes = read(path)?;
+    checkpoint_from_bytes(&bytes, &path.display().to_string())
+}
+
+/// The bytes of a checkpoint file: the model's entries, then the
+/// checkpoint keys; `src` names it in errors.
+fn encode(ckpt: &Checkpoint, src: &str) -> Result<Vec<u8>> {
+    let (tensors, mut md) = model::entries(&ckpt.model.mlp, &ckpt.model.meta, src)?;
+    check_checkpoint_values(ckpt, src)?;
+    let cfg = &ckpt.config;
+    let seed_hex: String = ckpt.rng.seed.iter().map(|b| format!("{b:02x}")).collect();
+    for (k, v) in [
+        (CHECKPOINT, CHECKPOINT_VERSION.to_string()),
+        (EPOCH, ckpt.epoch.to_string()),
+        (EPOCHS_TOTAL, cfg.epochs_total.to_string()),
+        (RNG_SEED, seed_hex),
+        (RNG_STREAM, ckpt.rng.stream.to_string()),
+        (RNG_WORD_POS, ckpt.rng.word_pos.to_string()),
+        (BATCH_SIZE, cfg.batch_size.to_string()),
+        (LR, fmt_f32(cfg.lr)),
+        (LR_BITS, format!("{:08x}", cfg.lr.to_bits())),
+        (SEED, cfg.seed.to_string()),
+        (SHUFFLE, cfg.shuffle.to_string()),
+        (SHARD_ROWS, cfg.shard_rows.to_string()),
+        (OPTIMIZER, cfg.optimizer.clone()),
+    ] {
+        md.insert(k.to_string(), v);
+    }
+    if let Some(p) = &ckpt.in_epoch {
+        md.insert(BATCHES_DONE.to_string(), p.batches_done.to_string());
+        md.insert(
+            LOSS_SUM_BITS.to_string(),
+            format!("{:016x}", p.loss_sum.to_bits()),
+        );
+    }
+    serialize(&tensors, &md, src)
+}
+
+/// The rules a checkpoint's values follow, beyond the model's: checked before
+/// writing and after reading, so that every file read can be written again.
+fn check_checkpoint_values(ckpt: &Checkpoint, src: &str) -> Result<()> {
+    let (epoch, cfg) = (ckpt.epoch, &ckpt.config);
+    if cfg.batch_size == 0 {
+        return Err(data_err(
+            src,
+            format!("{BATCH_SIZE} is 0: must be at least 1"),
+        ));
+    }
+    if cfg.shard_rows == 0 {
+        return Err(data_err(
+            src,
+            format!("{SHARD_ROWS} is 0: must be at least 1"),
+        ));
+    }
+    if !(cfg.lr.is_finite() && cfg.lr > 0.0) {
+        return Err(data_err(
+            src,
+            format!("{LR} is {}: must be finite and positive", cfg.lr),
+        ));
+    }
+    if epoch > cfg.epochs_total {
+        return Err(data_err(
+            src,
+            format!(
+                "{EPOCH} {epoch} is past {EPOCHS_TOTAL} {}",
+                cfg.epochs_total
+            ),
+        ));
+    }
+    if !OPTIMIZERS.contains(&cfg.optimizer.as_str()) {
+        return Err(data_err(
+            src,
+            format!(
+                "{OPTIMIZER} {} is not supported by this build (known: {})",
+                quote(&cfg.optimizer),
+                OPTIMIZERS.join(", ")
+            ),
+        ));
+    }
+    if let Some(p) = &ckpt.in_epoch {
+        if p.batches_done == 0 {
+            return Err(data_err(
+                src,
+                format!(
+                    "{BATCHES_DONE} is 0: must be at least 1 \
+                     (a checkpoint between epochs has no in-epoch keys)"
+                ),
+            ));
+        }
+        if !p.loss_sum.is_finite() {
+            return Err(data_err(
+                src,
+                format!(
+                    "{LOSS_SUM_BITS} {:016x} is {}: the loss sum must be finite",
+                    p.loss_sum.to_bits(),
+                    p.loss_sum
+                ),
+            ));
+        }
+        if epoch >= cfg.epochs_total {
+            return Err(data_err(
+                src,
+                format!(
+                    "{BATCHES_DONE} {} is a position in epoch {}, past {EPOCHS_TOTAL} {}",
+                    p.batches_done,
+                    epoch.saturating_add(1),
+                    cfg.epochs_total
+                ),
+            ));
+        }
+        if p.rng_at_epoch_start != ckpt.rng {
+            return Err(data_err(
+                src,
+                "the in-epoch position's rng_at_epoch_start differs from rng: a checkpoint \
+                 inside an epoch stores the RNG at the epoch's start once (where an \
+                 interrupted Trainer::epoch_resumable leaves the trainer)",
+            ));
+        }
+    }
+    Ok(())
+}
+
+/// Reads a parsed checkpoint file: the model as [`model::decode`], then every
+/// checkpoint key.
+fn decode(file: &Parsed<'_>) -> Result<Checkpoint> {
+    if !file.has(CHECKPOINT) {
+        return Err(file.err(format!(
+            "a model file, not a checkpoint (metadata key '{CHECKPOINT}' is missing)"
+        )));
+    }
+    let version = read_version(file, CHECKPOINT, CHECKPOINT_VERSION, "checkpoint")?;
+    let model = model::decode(file)?;
+    let uint = |k: &str| -> Result<u128> {
+        let t = file.require(k)?;
+        parse_uint::<u128>(t)
+            .ok_or_else(|| file.err(format!("{k} {} is not a non-negative integer", quote(t))))
+    };
+    let narrow = |k: &str, max: u128| -> Result<u128> {
+        let v = uint(k)?;
+        if v > max {
+            return Err(file.err(format!("{k} {v} is too large (at most {max})")));
+        }
+        Ok(v)
+    };
+    let usize_max = usize::MAX as u128;
+    let as_usize = |v: u128| usize::try_from(v).unwrap_or(usize::MAX);
+    let epoch = as_usize(narrow(EPOCH, usize_max)?);
+    let epochs_total = as_usize(narrow(EPOCHS_TOTAL, usize_max)?);
+    let batch_size = as_usize(narrow(BATCH_SIZE, usize_max)?);
+    let shard_rows = as_usize(narrow(SHARD_ROWS, usize_max)?);
+    let seed = u64::try_from(narrow(SEED, u64::MAX as u128)?).unwrap_or(u64::MAX);
+    let stream = u64::try_from(narrow(RNG_STREAM, u64::MAX as u128)?).unwrap_or(u64::MAX);
+    let word_pos = uint(RNG_WORD_POS)?;
+
+    let rng_seed = hex::<32>(file, RNG_SEED, file.require(RNG_SEED)?)?;
+    let bits_text = file.require(LR_BITS)?;
+    let lr = f32::from_bits(u32::from_be_bytes(hex(file, LR_BITS, bits_text)?));
+    let lr_text = file.require(LR)?;
+    if parse_f32(lr_text).map(f32::to_bits) != Some(lr.to_bits()) {
+        return Err(file.err(format!(
+            "{LR} {} disagrees with {LR_BITS} {bits_text} ({lr})",
+            quote(lr_text)
+        )));
+    }
+    let shuffle = match file.require(SHUFFLE)? {
+        "true" => true,
+        "false" => false,
+        other => {
+            return Err(file.err(format!(
+                "{SHUFFLE} {} is neither true nor false",
+                quote(other)
+            )))
+        }
+    };
+    let optimizer = file.require(OPTIMIZER)?.to_string();
+    let config = CheckpointConfig {
+        batch_size,
+        lr,
+        seed,
+        shuffle,
+        shard_rows,
+        optimizer,
+        epochs_total,
+    };
+    let rng = RngState {
+        seed: rng_seed,
+        stream,
+        word_pos,
+    };
+    let in_epoch_keys = version >= IN_EPOCH_VERSION;
+    let in_epoch = if in_epoch_keys {
+        match (file.get(BATCHES_DONE), file.get(LOSS_SUM_BITS)) {
+            (None, None) => None,
+            (Some(_), Some(bits_text)) => {
+                let batches_done = as_usize(narrow(BATCHES_DONE, usize_max)?);
+                let loss_sum =
+                    f64::from_bits(u64::from_be_bytes(hex(file, LOSS_SUM_BITS, bits_text)?));
+                Some(EpochProgress {
+                    batches_done,
+                    loss_sum,
+                    rng_at_epoch_start: rng,
+                })
+            }
+            (Some(_), None) => {
+                return Err(file.err(format!("{BATCHES_DONE} is given without {LOSS_SUM_BITS}")))
+            }
+            (None, Some(_)) => {
+                return Err(file.err(format!("{LOSS_SUM_BITS} is given without {BATCHES_DONE}")))
+            }
+        }
+    } else {
+        None
+    };
+    let ckpt = Checkpoint {
+        model,
+        epoch,
+        rng,
+        config,
+        in_epoch,
+    };
+    check_checkpoint_values(&ckpt, file.src())?;
+    let keys = file.sorted_keys();
+    // Reserved keys this version does not use.
+    if let Some(k) = keys.iter().find(|k| {
+        k.starts_with(CHECKPOINT_PREFIX)
+            && !(in_epoch_keys && [BATCHES_DONE, LOSS_SUM_BITS].contains(k))
+    }) {
+        return Err(file.err(format!(
+            "metadata key {} is not used by checkpoint version {version}",
+            quote(k)
+        )));
+    }
+    // Plain SGD has no state: nothing may claim to be some.
+    if let Some(k) = keys.iter().find(|k| k.starts_with(OPTIMIZER_PREFIX)) {
+        return Err(file.err(format!(
+            "metadata key {} is not used by optimizer '{}' (checkpoint version {version})",
+            quote(k),
+            ckpt.config.optimizer
+        )));
+    }
+    if let Some(name) = file
+        .tensor_names()
+        .into_iter()
+        .find(|n| n.starts_with(OPTIMIZER_PREFIX))
+    {
+        return Err(file.err(format!(
+            "tensor {} is not state of optimizer '{}', which has none",
+            quote(&name),
+            ckpt.config.optimizer
+        )));
+    }
+    Ok(ckpt)
+}
+
+/// The value `text` of `key`: exactly `2 * N` hexadecimal digits.
+fn hex<const N: usize>(file: &Parsed<'_>, key: &str, text: &str) -> Result<[u8; N]> {
+    parse_hex::<N>(text).ok_or_else(|| {
+        file.err(format!(
+            "{key} {} is not {} hexadecimal digits",
+            quote(text),
+            2 * N
+        ))
+    })
+}
