@@ -1,5 +1,10 @@
 //! The `bench` driver: trains on synthetic data held in memory and measures
 //! samples/s over repeated timed windows after a warm-up.
+//!
+//! It drives [`Trainer::step`] itself rather than [`crate::fit`]: it times
+//! fixed wall-clock windows of steps on a few synthetic batches, and an
+//! epoch's shuffling, per-epoch evaluation and checkpoints would be measured
+//! with them.
 
 use std::time::{Duration, Instant};
 
@@ -68,12 +73,12 @@ const BATCHES: usize = 8;
 pub fn run(spec: &BenchSpec) -> Result<BenchReport> {
     if !(spec.seconds.is_finite() && spec.seconds > 0.0) {
         return Err(Error::config(
-            "--seconds",
+            "seconds",
             format!("{} is not a positive duration", spec.seconds),
         ));
     }
     if spec.windows == 0 {
-        return Err(Error::config("--windows", "must be at least 1"));
+        return Err(Error::config("windows", "must be at least 1"));
     }
     let hidden = vec![spec.activation; spec.sizes.len().saturating_sub(2)];
     let mut mlp = Mlp::new(&spec.sizes, &hidden, spec.head, 0)?;

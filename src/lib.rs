@@ -12,20 +12,31 @@
 //!   pool, their gradients reduced in a fixed order before one update
 //!   ([`Trainer`]), so results are bitwise identical for any thread count.
 //!
+//! [`fit`] runs a whole training session — data file or tables → network →
+//! epochs with held-out evaluation, checkpoints and callbacks — the way the
+//! `backprop train` command does:
+//!
 //! ```
-//! use backprop::{data::embedded, Activation, Head, Mlp, TrainConfig, Trainer};
-//! let (train, test) = embedded::breast_cancer();
-//! let mut mlp = Mlp::new(&[30, 16, 1], &[Activation::Sigmoid], Head::SigmoidBce, 42)?;
-//! let cfg = TrainConfig { batch_size: 32, lr: 0.5, ..TrainConfig::default() };
-//! let mut trainer = Trainer::new(&mlp, &cfg)?;
-//! for _ in 0..20 {
-//!     trainer.epoch(&mut mlp, &train)?;
-//! }
-//! let out = mlp.predict(test.x().as_slice(), test.rows())?;
-//! let acc = backprop::data::accuracy(&out, test.labels().unwrap());
-//! assert!(acc > 0.9, "test accuracy {acc}");
+//! use backprop::{fit::FitSpec, Activation};
+//! // the embedded breast-cancer set, its fixed test split held out
+//! let spec = FitSpec {
+//!     hidden_layers: Some(vec![16]),
+//!     activation: Some(Activation::Sigmoid),
+//!     epochs: 20,
+//!     ..FitSpec::default()
+//! };
+//! let run = spec.fit()?;
+//! let test_accuracy = run.history.last().unwrap().val_accuracy.unwrap();
+//! assert!(test_accuracy > 0.9, "test accuracy {test_accuracy}");
 //! # Ok::<(), backprop::Error>(())
 //! ```
+//!
+//! Below it, [`Trainer::step`] and [`Trainer::epoch`] train an [`Mlp`] on
+//! batches or datasets of your own.
+//!
+//! Features: `cli` (default) builds the `backprop` binary and enables `plot`
+//! (SVG training curves, the `plot` module); `--no-default-features` leaves the
+//! library with no command-line or plotting dependencies.
 
 #![warn(missing_docs)]
 
@@ -34,6 +45,7 @@ pub mod bench;
 pub mod data;
 pub mod error;
 pub mod evaluate;
+pub mod fit;
 pub mod kernels;
 pub mod meta;
 pub mod metrics;
@@ -41,6 +53,7 @@ pub mod model_io;
 pub mod network;
 pub mod optim;
 pub mod pipeline;
+#[cfg(feature = "plot")]
 pub mod plot;
 pub mod presets;
 pub mod schedule;
@@ -50,6 +63,7 @@ pub mod train;
 pub use activation::{Activation, Head};
 pub use data::Dataset;
 pub use error::{Error, Result};
+pub use fit::FitSpec;
 pub use network::Mlp;
 pub use tensor::{MatMut, MatRef, Matrix};
 pub use train::{EpochStats, Profile, RngState, TrainConfig, Trainer};

@@ -4,25 +4,29 @@
 //! or model error. Every error is one message on stderr.
 
 use std::io::{self, Write};
+use std::ops::ControlFlow;
 use std::path::{Path, PathBuf};
 use std::process::ExitCode;
 use std::sync::atomic::AtomicBool;
 use std::sync::Arc;
 use std::time::Instant;
 
-use anyhow::{anyhow, bail, Context};
+use anyhow::Context;
 use clap::{Args, Parser, Subcommand};
 use indicatif::{ProgressBar, ProgressStyle};
 
 use backprop::bench::BenchSpec;
-use backprop::data::{self, accuracy, LabelColumn, LoadOptions, RawTable};
+use backprop::data::{self, LabelColumn, LoadOptions, RawTable};
 use backprop::evaluate::{self, Evaluation};
-use backprop::model_io::{self, Checkpoint, CheckpointConfig, ModelMeta, SavedModel};
+use backprop::fit::{
+    self, DataSource, EpochReport, FitCallbacks, FitOutcome, FitSpec, HeldOut, Interruption,
+    RunInfo,
+};
+use backprop::model_io::{self, SavedModel};
 use backprop::pipeline::ReadOverrides;
-use backprop::plot::{write_curves_svg, EpochRecord, HeldOut};
+use backprop::plot::write_curves_svg;
 use backprop::presets::Preset;
-use backprop::train::{EpochOutcome, EpochProgress};
-use backprop::{pipeline, Activation, Dataset, Error, Head, Mlp, TrainConfig, Trainer};
+use backprop::{Activation, Error, Head};
 
 #[derive(Parser)]
 #[command(
@@ -107,7 +111,7 @@ struct TrainArgs {
     #[arg(long)]
     head: Option<Head>,
     /// Total number of epochs (with --resume: the total, including those done).
-    #[arg(long, default_value_t = 30)]
+    #[arg(long, default_value_t = fit::DEFAULT_EPOCHS)]
     epochs: usize,
     /// Mini-batch size [default: 32].
     #[arg(long)]
@@ -279,11 +283,17 @@ fn main() -> ExitCode {
 }
 
 /// The error and its causes, each said once (an I/O error's text is part of
-/// the message that names its file, so it is not repeated as the cause).
+/// the message that names its file, so it is not repeated as the cause). A
+/// configuration error names the flag of the field it names.
 fn error_text(e: &anyhow::Error) -> String {
     let mut text = String::new();
     for cause in e.chain() {
-        let part = cause.to_string();
+        let part = match cause.downcast_ref::<Error>() {
+            Some(Error::Config { option, reason }) => {
+                format!("invalid option {}: {reason}", flag(option))
+            }
+            _ => cause.to_string(),
+        };
         if text.contains(&part) {
             continue;
         }
@@ -295,30 +305,29 @@ fn error_text(e: &anyhow::Error) -> String {
     text
 }
 
-/// Checks before training that `path` (the value of `option`) can be
-/// written: its folder exists and is writable, and it is not a folder.
-fn check_output_path(option: &'static str, path: &Path) -> anyhow::Result<()> {
-    let dir = match path.parent() {
-        Some(d) if !d.as_os_str().is_empty() => d,
-        _ => Path::new("."),
-    };
-    if path.is_dir() {
-        return Err(usage(
-            option,
-            format!("{} is a folder, not a file", path.display()),
-        ));
+/// The flags of the configuration fields that library errors name
+/// ([`FitSpec`] and [`BenchSpec`] fields); unlisted fields are spelled
+/// `--field-name`.
+const FLAGS: [(&str, &str); 7] = [
+    ("data", "--data"),
+    ("read.labels_path", "--labels"),
+    ("hidden_layers", "--layers"),
+    ("shuffle", "--no-shuffle"),
+    ("standardize", "--no-standardize"),
+    ("standardize_targets", "--no-standardize-targets"),
+    ("checkpoint_every", "--checkpoint-every"),
+];
+
+/// The command-line flag for a field named in an error (`epochs` →
+/// `--epochs`, `hidden_layers` → `--layers`); a flag passes through.
+fn flag(field: &str) -> String {
+    if field.starts_with("--") {
+        return field.to_string();
     }
-    if !dir.is_dir() {
-        return Err(usage(
-            option,
-            format!("the folder {} does not exist", dir.display()),
-        ));
+    match FLAGS.iter().find(|(f, _)| *f == field) {
+        Some((_, flag)) => flag.to_string(),
+        None => format!("--{}", field.replace('_', "-")),
     }
-    tempfile::Builder::new()
-        .prefix(".backprop-write-check")
-        .tempfile_in(dir)
-        .map_err(|e| usage(option, format!("cannot write in {}: {e}", dir.display())))?;
-    Ok(())
 }
 
 /// Training stopped at the user's request (exit code 130, like a shell).
@@ -347,65 +356,6 @@ fn interrupt_flag() -> anyhow::Result<Arc<AtomicBool>> {
     Ok(stop)
 }
 
-/// What an interrupted run writes out.
-struct RunState<'a> {
-    mlp: &'a Mlp,
-    meta: &'a ModelMeta,
-    trainer: &'a Trainer,
-    cfg: &'a TrainConfig,
-    history: &'a [EpochRecord],
-    held_out: HeldOut,
-}
-
-impl RunState<'_> {
-    /// Writes `--out` (the weights as they are), the checkpoint (`done`
-    /// epochs completed, plus `progress` into the next) and the plot, and
-    /// says what it wrote.
-    fn interrupted(
-        &self,
-        args: &TrainArgs,
-        done: usize,
-        progress: Option<EpochProgress>,
-    ) -> anyhow::Result<Interrupted> {
-        let mut said = match &progress {
-            Some(p) => format!(
-                "interrupted in epoch {} after batch {}",
-                done + 1,
-                p.batches_done
-            ),
-            None => format!("interrupted after epoch {done}"),
-        };
-        if let Some(path) = &args.out {
-            model_io::save_model(path, self.mlp, self.meta)?;
-            said += &format!(
-                "; the weights as they are were written to {}",
-                path.display()
-            );
-        }
-        if let Some(path) = &args.checkpoint {
-            let ckpt = Checkpoint {
-                model: SavedModel {
-                    mlp: self.mlp.clone(),
-                    meta: self.meta.clone(),
-                },
-                epoch: done,
-                rng: self.trainer.rng_state(),
-                config: CheckpointConfig::from_train_config(self.cfg),
-                in_epoch: progress,
-            };
-            model_io::save_checkpoint(path, &ckpt)?;
-            said += &format!(
-                "; checkpoint written to {} (--resume continues from there, bit for bit)",
-                path.display()
-            );
-        }
-        if let Some(path) = &args.plot {
-            write_curves_svg(path, self.history, self.held_out)?;
-        }
-        Ok(Interrupted(said))
-    }
-}
-
 /// `n word` or `n words`.
 fn plural(n: usize, word: &str) -> String {
     if n == 1 {
@@ -413,41 +363,6 @@ fn plural(n: usize, word: &str) -> String {
     } else {
         format!("{n} {word}s")
     }
-}
-
-/// `meta` with the run's settings and final metrics in its `extra` entries
-/// (shown by `info`); not the thread count, which changes no bit of the model.
-fn with_training_record(
-    mut meta: ModelMeta,
-    cfg: &TrainConfig,
-    last: Option<&EpochRecord>,
-    held_out: HeldOut,
-) -> ModelMeta {
-    let mut put = |k: &str, v: String| {
-        meta.extra.insert(format!("train.{k}"), v);
-    };
-    put("epochs", cfg.epochs.to_string());
-    put("batch_size", cfg.batch_size.to_string());
-    put("lr", cfg.lr.to_string());
-    put("optimizer", "sgd".to_string());
-    put("seed", cfg.seed.to_string());
-    put("shuffle", cfg.shuffle.to_string());
-    if let Some(r) = last {
-        put("final_train_loss", r.train_loss.to_string());
-        if let Some(a) = r.train_accuracy {
-            put("final_train_accuracy", a.to_string());
-        }
-        if let Some(l) = r.val_loss {
-            put(&format!("final_{}_loss", held_out.name()), l.to_string());
-        }
-        if let Some(a) = r.val_accuracy {
-            put(
-                &format!("final_{}_accuracy", held_out.name()),
-                a.to_string(),
-            );
-        }
-    }
-    meta
 }
 
 fn is_broken_pipe(e: &anyhow::Error) -> bool {
@@ -510,63 +425,78 @@ impl DataArgs {
 fn load(path: &Path, opts: &LoadOptions, quiet: bool) -> anyhow::Result<RawTable> {
     let raw = data::load(path, opts)?;
     if !quiet {
-        if let Some(g) = &raw.header_guess {
-            eprintln!(
-                "note: {}: read the first row as {} ({}); give --header or --no-header to decide",
-                raw.source_name,
-                if g.header { "a header" } else { "data" },
-                g.reason
-            );
-        }
-        let skipped: Vec<&String> = raw
-            .ignored_columns
-            .iter()
-            .filter(|c| !opts.ignore_columns.contains(c))
-            .collect();
-        if !skipped.is_empty() {
-            eprintln!(
-                "note: {}: ignoring {} column{} the model does not use: {}",
-                raw.source_name,
-                skipped.len(),
-                if skipped.len() == 1 { "" } else { "s" },
-                skipped
-                    .iter()
-                    .map(|c| c.as_str())
-                    .collect::<Vec<_>>()
-                    .join(", ")
-            );
-        }
+        print_load_notes(&raw, opts);
     }
     Ok(raw)
+}
+
+/// The notes of [`load`].
+fn print_load_notes(raw: &RawTable, opts: &LoadOptions) {
+    if let Some(g) = &raw.header_guess {
+        eprintln!(
+            "note: {}: read the first row as {} ({}); give --header or --no-header to decide",
+            raw.source_name,
+            if g.header { "a header" } else { "data" },
+            g.reason
+        );
+    }
+    let skipped: Vec<&String> = raw
+        .ignored_columns
+        .iter()
+        .filter(|c| !opts.ignore_columns.contains(c))
+        .collect();
+    if !skipped.is_empty() {
+        eprintln!(
+            "note: {}: ignoring {} column{} the model does not use: {}",
+            raw.source_name,
+            skipped.len(),
+            if skipped.len() == 1 { "" } else { "s" },
+            skipped
+                .iter()
+                .map(|c| c.as_str())
+                .collect::<Vec<_>>()
+                .join(", ")
+        );
+    }
 }
 
 // ---------------------------------------------------------------------------
 // train
 // ---------------------------------------------------------------------------
 
-/// Where the training run's data and network come from.
-struct Setup {
-    train: Dataset,
-    val: Option<Dataset>,
-    mlp: Mlp,
-    meta: ModelMeta,
-    cfg: TrainConfig,
-    first_epoch: usize,
-    resume_rng: Option<backprop::RngState>,
-    resume_progress: Option<EpochProgress>,
-    name: String,
+impl TrainArgs {
+    /// The training session the flags describe.
+    fn spec(&self) -> anyhow::Result<FitSpec> {
+        Ok(FitSpec {
+            data: self
+                .data
+                .clone()
+                .map_or(DataSource::BreastCancer, DataSource::File),
+            read: self.read.overrides(None)?,
+            test_data: self.test_data.clone(),
+            test_labels: self.test_labels.clone(),
+            validation_split: self.validation_split,
+            hidden_layers: self.layers.clone(),
+            activation: self.activation,
+            head: self.head,
+            epochs: self.epochs,
+            batch_size: self.batch_size,
+            lr: self.lr,
+            threads: self.threads,
+            shard_rows: self.shard_rows,
+            seed: self.seed,
+            shuffle: !self.no_shuffle,
+            standardize: !self.no_standardize,
+            standardize_targets: !self.no_standardize_targets,
+            init_model: self.init_model.clone(),
+            resume: self.resume.clone(),
+            checkpoint: self.checkpoint.clone(),
+            checkpoint_every: self.checkpoint_every,
+        })
+    }
 }
 
 fn train(args: &TrainArgs) -> anyhow::Result<()> {
-    if args.checkpoint_every == 0 {
-        return Err(usage("--checkpoint-every", "must be at least 1"));
-    }
-    if args.epochs == 0 {
-        return Err(usage("--epochs", "must be at least 1"));
-    }
-    if args.shard_rows == Some(0) {
-        return Err(usage("--shard-rows", "must be at least 1"));
-    }
     if let Some(p) = &args.plot {
         let svg = p.extension().is_some_and(|e| e.eq_ignore_ascii_case("svg"));
         if !svg {
@@ -579,437 +509,267 @@ fn train(args: &TrainArgs) -> anyhow::Result<()> {
             ));
         }
     }
-    for (option, path) in [
-        ("--out", &args.out),
-        ("--plot", &args.plot),
-        ("--checkpoint", &args.checkpoint),
-    ] {
+    for (option, path) in [("--out", &args.out), ("--plot", &args.plot)] {
         if let Some(p) = path {
-            check_output_path(option, p)?;
+            fit::check_output_path(option, p)?;
         }
     }
-    let setup = setup(args)?;
-    run_training(args, setup)
-}
-
-fn setup(args: &TrainArgs) -> anyhow::Result<Setup> {
-    let embedded = args.data.is_none();
-    if embedded && (args.read.labels.is_some() || args.test_data.is_some()) {
-        return Err(usage("--data", "--labels and --test-data need --data"));
-    }
-    let checkpoint = match &args.resume {
-        Some(p) => Some(model_io::load_checkpoint(p)?),
-        None => None,
-    };
-    let init = match &args.init_model {
-        Some(p) => Some(model_io::load_model(p)?),
-        None => None,
-    };
-    let base = checkpoint.as_ref().map(|c| &c.model).or(init.as_ref());
-
-    // the data, raw
-    let read = args.read.overrides(None)?;
-    let (train_raw, val_raw, name) = match &args.data {
-        Some(p) => {
-            let raw = load(p, &read.training_options(), args.json)?;
-            let seed = args
-                .seed
-                .or(checkpoint.as_ref().map(|c| c.config.seed))
-                .unwrap_or(42);
-            let (train_raw, val_raw) = match args.validation_split {
-                Some(f) => {
-                    let (a, b) = pipeline::split(&raw, f, seed)?;
-                    (a, Some(b))
-                }
-                None => (raw, None),
-            };
-            (train_raw, val_raw, p.display().to_string())
-        }
-        None => {
-            let train = data::embedded::table(
-                data::embedded::BREAST_CANCER_TRAIN,
-                "breast_cancer.train.csv",
-            );
-            let test =
-                data::embedded::table(data::embedded::BREAST_CANCER_TEST, "breast_cancer.test.csv");
-            (train, Some(test), "breast cancer (embedded)".to_string())
-        }
-    };
-
-    // the head and the preprocessing
-    let head = match (args.head, base) {
-        (Some(h), Some(b)) if h != b.mlp.head() => {
-            return Err(usage(
-                "--head",
-                format!("{h} disagrees with the model's head {}", b.mlp.head()),
-            ))
-        }
-        (_, Some(b)) => b.mlp.head(),
-        (Some(h), None) => h,
-        (None, None) => pipeline::default_head(&train_raw)?,
-    };
-    let meta = match base {
-        Some(b) => b.meta.clone(),
-        None => pipeline::fit_meta(
-            &train_raw,
-            head,
-            !args.no_standardize,
-            !args.no_standardize_targets,
-        )?,
-    };
-    // held-out test data: read as the model will read new data (by name)
-    let val_raw = match &args.test_data {
-        Some(t) => {
-            let topts = ReadOverrides {
-                labels_path: args.test_labels.clone(),
-                ..read.clone()
-            }
-            .model_options(&meta, true);
-            Some(load(t, &topts, args.json)?)
-        }
-        None => val_raw,
-    };
-    let n_in = train_raw.x.cols();
-
-    // the network
-    let default_act = if embedded {
-        Activation::Sigmoid
-    } else {
-        Activation::Relu
-    };
-    let mlp = match base {
-        Some(b) => {
-            let m = &b.mlp;
-            let hidden_sizes = &m.sizes()[1..m.sizes().len() - 1];
-            if let Some(l) = &args.layers {
-                if l.as_slice() != hidden_sizes {
-                    return Err(usage(
-                        "--layers",
-                        format!("{l:?} disagrees with the model's hidden layers {hidden_sizes:?}"),
-                    ));
-                }
-            }
-            if let Some(a) = args.activation {
-                if m.hidden().iter().any(|&h| h != a) {
-                    return Err(usage(
-                        "--activation",
-                        format!("{a} disagrees with the model's {:?}", m.hidden()),
-                    ));
-                }
-            }
-            if m.inputs() != n_in {
-                bail!(
-                    "{name}: {n_in} feature columns, but the model takes {} inputs",
-                    m.inputs()
-                );
-            }
-            m.clone()
-        }
-        None => {
-            let hidden = args
-                .layers
-                .clone()
-                .unwrap_or_else(|| vec![if embedded { 16 } else { 64 }]);
-            let mut sizes = vec![n_in];
-            sizes.extend(&hidden);
-            sizes.push(pipeline::output_size(&meta, head));
-            let act = args.activation.unwrap_or(default_act);
-            Mlp::new(
-                &sizes,
-                &vec![act; hidden.len()],
-                head,
-                args.seed.unwrap_or(42),
-            )?
-        }
-    };
-
-    // the configuration
-    let defaults = TrainConfig::default();
-    let cfg = match &checkpoint {
-        Some(c) => {
-            let cfg = TrainConfig {
-                batch_size: args.batch_size.unwrap_or(c.config.batch_size),
-                lr: args.lr.unwrap_or(c.config.lr),
-                epochs: args.epochs,
-                shard_rows: args.shard_rows.unwrap_or(c.config.shard_rows),
-                threads: args.threads,
-                seed: args.seed.unwrap_or(c.config.seed),
-                shuffle: !args.no_shuffle,
-            };
-            c.config.check_matches(&cfg)?;
-            if c.epoch >= args.epochs {
-                return Err(usage(
-                    "--epochs",
-                    format!(
-                        "the checkpoint has done {} epochs already; give a larger total",
-                        c.epoch
-                    ),
-                ));
-            }
-            cfg
-        }
-        None => TrainConfig {
-            batch_size: args.batch_size.unwrap_or(defaults.batch_size),
-            lr: args.lr.unwrap_or(if embedded { 0.5 } else { 0.1 }),
-            epochs: args.epochs,
-            shard_rows: args.shard_rows.unwrap_or(0),
-            threads: args.threads,
-            seed: args.seed.unwrap_or(42),
-            shuffle: !args.no_shuffle,
-        },
-    };
-
-    let train = pipeline::dataset(&train_raw, &meta, mlp.inputs(), mlp.outputs(), head)?;
-    let val = match &val_raw {
-        Some(v) => Some(pipeline::dataset(
-            v,
-            &meta,
-            mlp.inputs(),
-            mlp.outputs(),
-            head,
-        )?),
-        None => None,
-    };
-    Ok(Setup {
-        train,
-        val,
-        mlp,
-        meta,
-        cfg,
-        first_epoch: checkpoint.as_ref().map_or(0, |c| c.epoch),
-        resume_rng: checkpoint.as_ref().map(|c| c.rng),
-        resume_progress: checkpoint.as_ref().and_then(|c| c.in_epoch),
-        name,
-    })
-}
-
-fn run_training(args: &TrainArgs, s: Setup) -> anyhow::Result<()> {
-    let Setup {
-        train,
-        val,
-        mut mlp,
-        meta,
-        cfg,
-        first_epoch,
-        resume_rng,
-        resume_progress,
-        name,
-    } = s;
-    let mut trainer = Trainer::new(&mlp, &cfg)?;
-    if let Some(rng) = &resume_rng {
-        trainer.set_rng_state(rng);
-    }
+    let spec = args.spec()?;
+    let mut printer = Printer::new(args);
+    let prepared = fit::prepare(&spec, &mut printer)?;
     let stop = interrupt_flag()?;
-    let mut out = io::stdout().lock();
-    let text = !args.json && !args.quiet;
-    let held_out = if args.data.is_none() || args.test_data.is_some() {
-        HeldOut::Test
-    } else {
-        HeldOut::Validation
+    let result = prepared.run(&stop, &mut printer);
+    printer.clear_bar();
+    let outcome = match (result, printer.in_epoch) {
+        (Ok(outcome), _) => outcome,
+        (Err(e), Some(epoch)) => {
+            return Err(anyhow::Error::from(e).context(format!(
+                "epoch {epoch}: training stopped, nothing was written"
+            )))
+        }
+        (Err(e), None) => return Err(e.into()),
     };
-    if text {
-        writeln!(
-            out,
-            "{name}: {}{}, {}; network {:?}, {:?} hidden, {} head, {}",
-            plural(train.rows(), "training row"),
-            val.as_ref().map_or(String::new(), |v| format!(
-                ", {}",
-                plural(v.rows(), &format!("{} row", held_out.name()))
-            )),
-            plural(train.features(), "feature"),
-            mlp.sizes(),
-            mlp.hidden(),
-            mlp.head(),
-            plural(mlp.num_params(), "parameter")
-        )?;
-        writeln!(
-            out,
-            "batch {}, lr {}, {}, shards of {} rows, SIMD: {}{}",
-            cfg.batch_size,
-            cfg.lr,
-            plural(trainer.threads(), "thread"),
-            trainer.shard_rows(),
-            backprop::kernels::simd_width(),
-            match (first_epoch, &resume_progress) {
-                (_, Some(p)) => format!(
-                    ", resuming epoch {} after batch {}",
-                    first_epoch + 1,
-                    p.batches_done
-                ),
-                (0, None) => String::new(),
-                (e, None) => format!(", resuming after epoch {e}"),
-            }
-        )?;
+    if let Some(e) = printer.error.take() {
+        return Err(e.into());
     }
-    let classifier = mlp.head().is_classifier();
-    let mut history = Vec::new();
-    let (mut samples, mut seconds) = (0usize, 0.0f64);
-    let started = Instant::now();
-    let mut start = resume_progress;
-    for epoch in first_epoch + 1..=cfg.epochs {
-        let bar = if text && io::IsTerminal::is_terminal(&io::stderr()) {
-            ProgressBar::new(train.rows() as u64).with_style(
-                ProgressStyle::with_template("epoch {prefix:>3} [{bar:30}] {pos}/{len} {msg}")
-                    .map_err(|e| anyhow!("progress bar template: {e}"))?
-                    .progress_chars("=> "),
-            )
-        } else {
-            ProgressBar::hidden()
-        };
-        bar.set_prefix(epoch.to_string());
-        let t0 = Instant::now();
-        let outcome = trainer
-            .epoch_resumable(
-                &mut mlp,
-                &train,
-                start.take().as_ref(),
-                &stop,
-                |done, loss| {
-                    bar.set_position(done as u64);
-                    let rate = done as f64 / t0.elapsed().as_secs_f64().max(1e-9);
-                    bar.set_message(format!("loss {loss:.5}  {rate:.0} samples/s"));
-                },
-            )
-            .with_context(|| format!("epoch {epoch}: training stopped, nothing was written"))?;
-        bar.finish_and_clear();
-        let stats = match outcome {
-            EpochOutcome::Completed(stats) => stats,
-            EpochOutcome::Interrupted(progress) => {
-                let run = RunState {
-                    mlp: &mlp,
-                    meta: &meta,
-                    trainer: &trainer,
-                    cfg: &cfg,
-                    history: &history,
-                    held_out,
-                };
-                return Err(run.interrupted(args, epoch - 1, Some(progress))?.into());
-            }
-        };
-        samples += stats.samples;
-        seconds += stats.seconds;
-        let (val_loss, val_acc) = match &val {
-            Some(v) => {
-                let loss = mlp.loss(v.x().as_slice(), v.y().as_slice(), v.rows())?;
-                let acc = match v.labels() {
-                    Some(l) if classifier => {
-                        Some(accuracy(&mlp.predict(v.x().as_slice(), v.rows())?, l))
-                    }
-                    _ => None,
-                };
-                (Some(loss), acc)
-            }
-            None => (None, None),
-        };
-        let train_acc = match train.labels() {
-            Some(l) if classifier => Some(accuracy(
-                &mlp.predict(train.x().as_slice(), train.rows())?,
-                l,
-            )),
-            _ => None,
-        };
-        let rate = stats.samples as f64 / stats.seconds.max(1e-12);
-        history.push(EpochRecord {
-            epoch,
-            train_loss: stats.loss,
-            val_loss,
-            train_accuracy: train_acc,
-            val_accuracy: val_acc,
-        });
-        if args.json {
-            let obj = serde_json::json!({
-                "epoch": epoch,
-                "train_loss": stats.loss,
-                "train_accuracy": train_acc,
-                format!("{}_loss", held_out.name()): val_loss,
-                format!("{}_accuracy", held_out.name()): val_acc,
-                "samples_per_sec": rate,
-                "seconds": stats.seconds,
-            });
-            writeln!(out, "{obj}")?;
-        } else if text {
-            let mut line = format!("epoch {epoch:>3}  loss {:.5}", stats.loss);
-            if let Some(a) = train_acc {
-                line += &format!("  train acc {:6.2}%", 100.0 * a);
-            }
-            let short = match held_out {
-                HeldOut::Test => "test",
-                _ => "val",
-            };
-            if let Some(l) = val_loss {
-                line += &format!("  {short} loss {l:.5}");
-            }
-            if let Some(a) = val_acc {
-                line += &format!("  {short} acc {:6.2}%", 100.0 * a);
-            }
-            line += &format!("  {rate:.0} samples/s");
-            writeln!(out, "{line}")?;
-        }
-        if let Some(path) = &args.checkpoint {
-            if (epoch - first_epoch) % args.checkpoint_every == 0 || epoch == cfg.epochs {
-                let ckpt = Checkpoint {
-                    model: SavedModel {
-                        mlp: mlp.clone(),
-                        meta: meta.clone(),
-                    },
-                    epoch,
-                    rng: trainer.rng_state(),
-                    config: CheckpointConfig::from_train_config(&cfg),
-                    in_epoch: None,
-                };
-                model_io::save_checkpoint(path, &ckpt)?;
-            }
-        }
-        if epoch < cfg.epochs && stop.load(std::sync::atomic::Ordering::Relaxed) {
-            let run = RunState {
-                mlp: &mlp,
-                meta: &meta,
-                trainer: &trainer,
-                cfg: &cfg,
-                history: &history,
-                held_out,
-            };
-            return Err(run.interrupted(args, epoch, None)?.into());
-        }
+    if let Some(i) = outcome.interruption() {
+        return Err(interrupted(args, &outcome, i)?.into());
     }
-    let meta = with_training_record(meta, &cfg, history.last(), held_out);
     if let Some(path) = &args.out {
-        model_io::save_model(path, &mlp, &meta)?;
+        model_io::save_model(path, &outcome.mlp, &outcome.meta)?;
     }
     if let Some(path) = &args.plot {
-        write_curves_svg(path, &history, held_out)?;
+        write_curves_svg(path, &outcome.history, outcome.held_out)?;
     }
-    let throughput = samples as f64 / seconds.max(f64::MIN_POSITIVE);
-    let last = history.last();
+    let held = outcome.held_out.name();
+    let last = outcome.history.last();
+    let mut out = io::stdout().lock();
     if args.json {
         let obj = serde_json::json!({
             "summary": true,
-            "epochs": cfg.epochs,
+            "epochs": outcome.epochs,
             "train_loss": last.map(|r| r.train_loss),
             "train_accuracy": last.and_then(|r| r.train_accuracy),
-            format!("{}_loss", held_out.name()): last.and_then(|r| r.val_loss),
-            format!("{}_accuracy", held_out.name()): last.and_then(|r| r.val_accuracy),
-            "samples_per_sec": throughput,
-            "train_seconds": seconds,
-            "wall_seconds": started.elapsed().as_secs_f64(),
-            "threads": trainer.threads(),
-            "params": mlp.num_params(),
+            format!("{held}_loss"): last.and_then(|r| r.val_loss),
+            format!("{held}_accuracy"): last.and_then(|r| r.val_accuracy),
+            "samples_per_sec": outcome.samples_per_sec(),
+            "train_seconds": outcome.train_seconds,
+            "wall_seconds": outcome.wall_seconds,
+            "threads": outcome.threads,
+            "params": outcome.mlp.num_params(),
             "out": args.out.as_ref().map(|p| p.display().to_string()),
         });
         writeln!(out, "{obj}")?;
     } else if !args.quiet {
         if let Some(a) = last.and_then(|r| r.val_accuracy) {
-            writeln!(out, "final {} accuracy {:.2}%", held_out.name(), 100.0 * a)?;
+            writeln!(out, "final {held} accuracy {:.2}%", 100.0 * a)?;
         }
         writeln!(
             out,
-            "training throughput {throughput:.0} samples/s ({samples} samples in {seconds:.4} s, evaluation excluded)"
+            "training throughput {:.0} samples/s ({} samples in {:.4} s, evaluation excluded)",
+            outcome.samples_per_sec(),
+            outcome.samples,
+            outcome.train_seconds
         )?;
         if let Some(p) = &args.out {
             writeln!(out, "model written to {}", p.display())?;
         }
     }
     Ok(())
+}
+
+/// Writes `--out` (the weights as they are) and the plot of an interrupted
+/// run, and says what was written (the library wrote the checkpoint).
+fn interrupted(
+    args: &TrainArgs,
+    outcome: &FitOutcome,
+    at: &Interruption,
+) -> anyhow::Result<Interrupted> {
+    let mut said = match &at.in_epoch {
+        Some(p) => format!(
+            "interrupted in epoch {} after batch {}",
+            outcome.epochs + 1,
+            p.batches_done
+        ),
+        None => format!("interrupted after epoch {}", outcome.epochs),
+    };
+    if let Some(path) = &args.out {
+        model_io::save_model(path, &outcome.mlp, &outcome.meta)?;
+        said += &format!(
+            "; the weights as they are were written to {}",
+            path.display()
+        );
+    }
+    if let Some(path) = &at.checkpoint {
+        said += &format!(
+            "; checkpoint written to {} (--resume continues from there, bit for bit)",
+            path.display()
+        );
+    }
+    if let Some(path) = &args.plot {
+        // nothing to draw before the first epoch ends
+        if !outcome.history.is_empty() {
+            write_curves_svg(path, &outcome.history, outcome.held_out)?;
+        }
+    }
+    Ok(Interrupted(said))
+}
+
+/// The training run's output: notes on the data read, a header, a progress
+/// bar on a terminal, one line (text or JSON) per epoch.
+struct Printer {
+    /// Notes on stderr about how the data were read.
+    notes: bool,
+    /// The header, the progress bar and a text line per epoch.
+    text: bool,
+    /// A JSON line per epoch.
+    json: bool,
+    held_out: HeldOut,
+    train_rows: u64,
+    bar: Option<ProgressBar>,
+    epoch_started: Instant,
+    /// The epoch running (started, not yet reported).
+    in_epoch: Option<usize>,
+    /// The first error writing to stdout; it stops the run.
+    error: Option<io::Error>,
+}
+
+impl Printer {
+    fn new(args: &TrainArgs) -> Printer {
+        Printer {
+            notes: !args.json,
+            text: !args.json && !args.quiet,
+            json: args.json,
+            held_out: HeldOut::default(),
+            train_rows: 0,
+            bar: None,
+            epoch_started: Instant::now(),
+            in_epoch: None,
+            error: None,
+        }
+    }
+
+    /// Prints a line on stdout, unless an earlier one failed.
+    fn say(&mut self, line: impl std::fmt::Display) {
+        if self.error.is_none() {
+            if let Err(e) = writeln!(io::stdout(), "{line}") {
+                self.error = Some(e);
+            }
+        }
+    }
+
+    fn clear_bar(&mut self) {
+        if let Some(bar) = self.bar.take() {
+            bar.finish_and_clear();
+        }
+    }
+}
+
+impl FitCallbacks for Printer {
+    fn on_load(&mut self, table: &RawTable, options: &LoadOptions) {
+        if self.notes {
+            print_load_notes(table, options);
+        }
+    }
+
+    fn on_start(&mut self, info: &RunInfo) {
+        self.held_out = info.held_out;
+        self.train_rows = info.train_rows as u64;
+        if !self.text {
+            return;
+        }
+        self.say(format_args!(
+            "{}: {}{}, {}; network {:?}, {:?} hidden, {} head, {}",
+            info.data_name,
+            plural(info.train_rows, "training row"),
+            info.held_out_rows.map_or(String::new(), |n| format!(
+                ", {}",
+                plural(n, &format!("{} row", info.held_out.name()))
+            )),
+            plural(info.features, "feature"),
+            info.sizes,
+            info.hidden,
+            info.head,
+            plural(info.params, "parameter")
+        ));
+        self.say(format_args!(
+            "batch {}, lr {}, {}, shards of {} rows, SIMD: {}{}",
+            info.config.batch_size,
+            info.config.lr,
+            plural(info.threads, "thread"),
+            info.shard_rows,
+            backprop::kernels::simd_width(),
+            match (info.first_epoch, &info.resume_in_epoch) {
+                (e, Some(p)) =>
+                    format!(", resuming epoch {} after batch {}", e + 1, p.batches_done),
+                (0, None) => String::new(),
+                (e, None) => format!(", resuming after epoch {e}"),
+            }
+        ));
+    }
+
+    fn on_epoch_start(&mut self, epoch: usize) {
+        self.in_epoch = Some(epoch);
+        self.epoch_started = Instant::now();
+        if self.text && io::IsTerminal::is_terminal(&io::stderr()) {
+            let bar = ProgressBar::new(self.train_rows).with_style(
+                ProgressStyle::with_template("epoch {prefix:>3} [{bar:30}] {pos}/{len} {msg}")
+                    .expect("a valid progress bar template")
+                    .progress_chars("=> "),
+            );
+            bar.set_prefix(epoch.to_string());
+            self.bar = Some(bar);
+        }
+    }
+
+    fn on_batch(&mut self, _epoch: usize, rows_done: usize, mean_loss: f64) {
+        if let Some(bar) = &self.bar {
+            bar.set_position(rows_done as u64);
+            let rate = rows_done as f64 / self.epoch_started.elapsed().as_secs_f64().max(1e-9);
+            bar.set_message(format!("loss {mean_loss:.5}  {rate:.0} samples/s"));
+        }
+    }
+
+    fn on_epoch(&mut self, report: &EpochReport) -> ControlFlow<()> {
+        self.in_epoch = None;
+        self.clear_bar();
+        let r = &report.record;
+        if self.json {
+            let held = self.held_out.name();
+            let obj = serde_json::json!({
+                "epoch": r.epoch,
+                "train_loss": r.train_loss,
+                "train_accuracy": r.train_accuracy,
+                format!("{held}_loss"): r.val_loss,
+                format!("{held}_accuracy"): r.val_accuracy,
+                "samples_per_sec": report.samples_per_sec,
+                "seconds": report.seconds,
+            });
+            self.say(obj);
+        } else if self.text {
+            let mut line = format!("epoch {:>3}  loss {:.5}", r.epoch, r.train_loss);
+            if let Some(a) = r.train_accuracy {
+                line += &format!("  train acc {:6.2}%", 100.0 * a);
+            }
+            let short = match self.held_out {
+                HeldOut::Test => "test",
+                HeldOut::Validation => "val",
+            };
+            if let Some(l) = r.val_loss {
+                line += &format!("  {short} loss {l:.5}");
+            }
+            if let Some(a) = r.val_accuracy {
+                line += &format!("  {short} acc {:6.2}%", 100.0 * a);
+            }
+            line += &format!("  {:.0} samples/s", report.samples_per_sec);
+            self.say(line);
+        }
+        if self.error.is_some() {
+            ControlFlow::Break(())
+        } else {
+            ControlFlow::Continue(())
+        }
+    }
 }
 
 // ---------------------------------------------------------------------------

@@ -6,6 +6,8 @@
 //! at whole epochs only; the loss axis turns logarithmic when the losses span
 //! more than a factor of [`LOG_LOSS_RATIO`]; the accuracy axis is zoomed to the
 //! data.
+//!
+//! Compiled with the `plot` feature (part of the default `cli` feature).
 
 use std::ops::Range;
 use std::path::Path;
@@ -16,48 +18,7 @@ use plotters::prelude::*;
 use crate::error::{Error, Result};
 use crate::model_io::write_atomic;
 
-/// One epoch's figures.
-#[derive(Clone, Copy, Debug, PartialEq)]
-pub struct EpochRecord {
-    /// 1-based epoch number.
-    pub epoch: usize,
-    /// Mean training loss.
-    pub train_loss: f64,
-    /// Held-out (validation or test) loss, if there is a held-out set.
-    pub val_loss: Option<f64>,
-    /// Training accuracy in `[0, 1]`, for classifiers.
-    pub train_accuracy: Option<f64>,
-    /// Held-out (validation or test) accuracy in `[0, 1]`, for classifiers
-    /// with a held-out set.
-    pub val_accuracy: Option<f64>,
-}
-
-/// What the held-out curves (`val_loss`, `val_accuracy` of [`EpochRecord`])
-/// measure, which names them in the legends.
-#[derive(Clone, Copy, Debug, Default, PartialEq, Eq)]
-pub enum HeldOut {
-    /// A validation split of the training data.
-    #[default]
-    Validation,
-    /// A separate test set.
-    Test,
-}
-
-impl HeldOut {
-    /// The legend name: `"validation"` or `"test"`.
-    ///
-    /// ```
-    /// use backprop::plot::HeldOut;
-    /// assert_eq!(HeldOut::Test.name(), "test");
-    /// assert_eq!(HeldOut::default().name(), "validation");
-    /// ```
-    pub fn name(self) -> &'static str {
-        match self {
-            HeldOut::Validation => "validation",
-            HeldOut::Test => "test",
-        }
-    }
-}
+pub use crate::fit::{EpochRecord, HeldOut};
 
 /// The loss axis is logarithmic when the largest plotted loss exceeds this
 /// many times the smallest (and all are positive).

@@ -1,0 +1,494 @@
+//! The training session of `backprop::fit` on a small CSV: the history and
+//! the model it records, the same bits for any thread count, an interrupt
+//! inside an epoch (the stop flag set from a callback) whose checkpoint
+//! resumes to the bits of a run that never stopped, early stopping, and
+//! errors that name the spec's fields.
+
+use std::ops::ControlFlow;
+use std::path::{Path, PathBuf};
+use std::sync::atomic::{AtomicBool, Ordering};
+
+use backprop::data::{csv, LoadOptions, RawTable};
+use backprop::fit::{
+    self, DataSource, EpochReport, FitCallbacks, FitEnd, FitSpec, HeldOut, RunInfo,
+};
+use backprop::{model_io, Activation, Error, Head, Mlp};
+
+/// 300 rows of 3 features in 0..1 and a 0/1 label (`a + b > 1`).
+fn csv_text() -> String {
+    let rows = (0..300u32).map(|i| {
+        let [a, b, c] = [1u32, 2, 3].map(|k| ((i * 7919 + k * 104_729) % 1000) as f32 / 1000.0);
+        format!("{a},{b},{c},{}\n", u8::from(a + b > 1.0))
+    });
+    std::iter::once("a,b,c,y\n".to_string())
+        .chain(rows)
+        .collect()
+}
+
+fn write_csv(dir: &Path) -> PathBuf {
+    let path = dir.join("data.csv");
+    std::fs::write(&path, csv_text()).unwrap();
+    path
+}
+
+/// 4 epochs of 240 training rows (60 held out) in batches of 16: 15 batches.
+fn spec(data: &Path) -> FitSpec {
+    FitSpec {
+        data: DataSource::File(data.to_path_buf()),
+        validation_split: Some(0.2),
+        hidden_layers: Some(vec![8]),
+        activation: Some(Activation::Tanh),
+        epochs: 4,
+        batch_size: Some(16),
+        lr: Some(0.2),
+        threads: 1,
+        seed: Some(5),
+        ..FitSpec::default()
+    }
+}
+
+/// [`spec`] writing checkpoints to `ckpt` only after the last epoch and on
+/// a stop.
+fn checkpointed(data: &Path, ckpt: &Path) -> FitSpec {
+    FitSpec {
+        checkpoint: Some(ckpt.to_path_buf()),
+        checkpoint_every: 100,
+        ..spec(data)
+    }
+}
+
+fn bits(mlp: &Mlp) -> Vec<u32> {
+    mlp.params().iter().map(|v| v.to_bits()).collect()
+}
+
+fn option_of(e: Error) -> &'static str {
+    match e {
+        Error::Config { option, .. } => option,
+        e => panic!("not a configuration error: {e}"),
+    }
+}
+
+#[test]
+fn a_run_trains_every_epoch_and_records_itself() {
+    let dir = tempfile::tempdir().unwrap();
+    let run = spec(&write_csv(dir.path())).fit().unwrap();
+    assert_eq!(run.end, FitEnd::Finished);
+    assert_eq!((run.epochs, run.history.len()), (4, 4));
+    assert_eq!(
+        run.history.iter().map(|r| r.epoch).collect::<Vec<_>>(),
+        [1, 2, 3, 4]
+    );
+    assert_eq!(run.samples, 4 * 240);
+    assert_eq!(run.held_out, HeldOut::Validation);
+    assert_eq!(run.mlp.sizes(), [3, 8, 1]);
+    assert_eq!(run.mlp.hidden(), [Activation::Tanh]);
+    assert_eq!(run.mlp.head(), Head::SigmoidBce);
+    let (first, last) = (run.history[0], run.history[3]);
+    assert!(last.train_loss < first.train_loss, "{:?}", run.history);
+    assert!(last.val_loss.is_some() && last.val_accuracy.is_some());
+    assert!(last.train_accuracy.unwrap() > 0.8, "{last:?}");
+    let extra = &run.meta.extra;
+    for (k, v) in [
+        ("train.epochs", "4"),
+        ("train.batch_size", "16"),
+        ("train.lr", "0.2"),
+        ("train.optimizer", "sgd"),
+        ("train.seed", "5"),
+        ("train.shuffle", "true"),
+    ] {
+        assert_eq!(extra.get(k).map(String::as_str), Some(v), "{k}: {extra:?}");
+    }
+    assert_eq!(
+        extra["train.final_validation_loss"],
+        last.val_loss.unwrap().to_string()
+    );
+    assert_eq!(extra["train.final_train_loss"], last.train_loss.to_string());
+    // the model's preprocessing and names come along
+    assert_eq!(run.meta.feature_names, ["a", "b", "c"]);
+    assert!(run.meta.standardizer.is_some());
+    assert_eq!(
+        run.meta.class_names.as_deref(),
+        Some(&["0".into(), "1".into()][..])
+    );
+    // and it saves and loads
+    let bytes = model_io::to_bytes(&run.mlp, &run.meta).unwrap();
+    assert_eq!(model_io::from_bytes(&bytes, "m").unwrap().mlp, run.mlp);
+}
+
+#[test]
+fn thread_counts_give_the_same_bits() {
+    let dir = tempfile::tempdir().unwrap();
+    let data = write_csv(dir.path());
+    let one = spec(&data).fit().unwrap();
+    let two = FitSpec {
+        threads: 2,
+        shard_rows: Some(4), // several shards per batch, so two threads share the work
+        ..spec(&data)
+    }
+    .fit()
+    .unwrap();
+    let two_again = FitSpec {
+        threads: 1,
+        shard_rows: Some(4),
+        ..spec(&data)
+    }
+    .fit()
+    .unwrap();
+    assert_eq!(two.threads, 2);
+    assert_eq!(bits(&two.mlp), bits(&two_again.mlp));
+    assert_eq!(two.history, two_again.history);
+    assert_eq!(two.meta, two_again.meta);
+    // the default shard size is one shard of 16 rows here
+    let one_two = FitSpec {
+        threads: 2,
+        ..spec(&data)
+    }
+    .fit()
+    .unwrap();
+    assert_eq!(bits(&one.mlp), bits(&one_two.mlp));
+    assert_eq!(one.history, one_two.history);
+}
+
+/// Sets the stop flag once `epoch` has `rows` rows done, and keeps what it saw.
+struct StopAt<'a> {
+    stop: &'a AtomicBool,
+    epoch: usize,
+    rows: usize,
+    started: Option<RunInfo>,
+    epochs_started: Vec<usize>,
+    reported: Vec<usize>,
+    loaded: Vec<String>,
+}
+
+impl<'a> StopAt<'a> {
+    fn new(stop: &'a AtomicBool, epoch: usize, rows: usize) -> Self {
+        StopAt {
+            stop,
+            epoch,
+            rows,
+            started: None,
+            epochs_started: Vec::new(),
+            reported: Vec::new(),
+            loaded: Vec::new(),
+        }
+    }
+}
+
+impl FitCallbacks for StopAt<'_> {
+    fn on_load(&mut self, table: &RawTable, _: &LoadOptions) {
+        self.loaded.push(table.source_name.clone());
+    }
+    fn on_start(&mut self, info: &RunInfo) {
+        self.started = Some(info.clone());
+    }
+    fn on_epoch_start(&mut self, epoch: usize) {
+        self.epochs_started.push(epoch);
+    }
+    fn on_batch(&mut self, epoch: usize, rows_done: usize, mean_loss: f64) {
+        assert!(mean_loss.is_finite());
+        if epoch == self.epoch && rows_done >= self.rows {
+            self.stop.store(true, Ordering::Relaxed);
+        }
+    }
+    fn on_epoch(&mut self, report: &EpochReport) -> ControlFlow<()> {
+        assert!(report.samples_per_sec > 0.0 && report.seconds >= 0.0);
+        self.reported.push(report.record.epoch);
+        ControlFlow::Continue(())
+    }
+}
+
+#[test]
+fn an_interrupt_mid_epoch_resumes_to_the_bits_of_a_run_that_never_stopped() {
+    let dir = tempfile::tempdir().unwrap();
+    let (data, ckpt) = (write_csv(dir.path()), dir.path().join("run.ckpt"));
+    let full = spec(&data).fit().unwrap();
+    let stop = AtomicBool::new(false);
+    let mut cb = StopAt::new(&stop, 2, 64);
+    let part = fit::prepare(&checkpointed(&data, &ckpt), &mut cb)
+        .unwrap()
+        .run(&stop, &mut cb)
+        .unwrap();
+    assert_eq!(cb.loaded, [data.display().to_string()]);
+    let info = cb.started.as_ref().unwrap();
+    assert_eq!((info.train_rows, info.held_out_rows), (240, Some(60)));
+    assert_eq!((info.first_epoch, info.resume_in_epoch), (0, None));
+    assert_eq!(info.sizes, [3, 8, 1]);
+    assert_eq!(
+        (cb.epochs_started.as_slice(), cb.reported.as_slice()),
+        (&[1, 2][..], &[1][..])
+    );
+    // stopped after the 4th batch of epoch 2
+    let at = part.interruption().expect("interrupted");
+    let progress = at.in_epoch.expect("inside an epoch");
+    assert_eq!(progress.batches_done, 4);
+    assert_eq!(at.checkpoint.as_deref(), Some(ckpt.as_path()));
+    assert_eq!((part.epochs, part.history.len()), (1, 1));
+    assert_eq!(part.history[0], full.history[0]);
+    assert!(!part.meta.extra.keys().any(|k| k.starts_with("train.")));
+    let saved = model_io::load_checkpoint(&ckpt).unwrap();
+    assert_eq!((saved.epoch, saved.in_epoch), (1, Some(progress)));
+    assert_eq!(saved.model.mlp, part.mlp);
+
+    // resumed on two threads: the rest of epoch 2, then 3 and 4
+    let stop = AtomicBool::new(false);
+    let mut cb = StopAt::new(&stop, 0, 0);
+    let resumed = fit::prepare(
+        &FitSpec {
+            resume: Some(ckpt.clone()),
+            threads: 2,
+            seed: None, // the checkpoint's
+            ..spec(&data)
+        },
+        &mut cb,
+    )
+    .unwrap()
+    .run(&stop, &mut cb)
+    .unwrap();
+    let info = cb.started.as_ref().unwrap();
+    assert_eq!(
+        (info.first_epoch, info.resume_in_epoch),
+        (1, Some(progress))
+    );
+    assert_eq!(resumed.end, FitEnd::Finished);
+    assert_eq!(resumed.epochs, 4);
+    assert_eq!(bits(&resumed.mlp), bits(&full.mlp));
+    assert_eq!(resumed.history, full.history[1..]);
+    assert_eq!(resumed.meta, full.meta);
+    assert_eq!(
+        model_io::to_bytes(&resumed.mlp, &resumed.meta).unwrap(),
+        model_io::to_bytes(&full.mlp, &full.meta).unwrap()
+    );
+}
+
+/// Stops after an epoch: sets the stop flag, or asks to stop.
+struct AfterEpoch<'a> {
+    stop: Option<&'a AtomicBool>,
+    epoch: usize,
+}
+
+impl FitCallbacks for AfterEpoch<'_> {
+    fn on_epoch(&mut self, report: &EpochReport) -> ControlFlow<()> {
+        if report.record.epoch < self.epoch {
+            return ControlFlow::Continue(());
+        }
+        match self.stop {
+            Some(stop) => {
+                stop.store(true, Ordering::Relaxed);
+                ControlFlow::Continue(())
+            }
+            None => ControlFlow::Break(()),
+        }
+    }
+}
+
+#[test]
+fn stops_between_epochs_interrupted_or_asked_by_a_callback() {
+    let dir = tempfile::tempdir().unwrap();
+    let (data, ckpt) = (write_csv(dir.path()), dir.path().join("c"));
+    let full = spec(&data).fit().unwrap();
+    let s = checkpointed(&data, &ckpt);
+
+    // the flag set after epoch 2's last batch: a checkpoint between epochs
+    let stop = AtomicBool::new(false);
+    let mut cb = AfterEpoch {
+        stop: Some(&stop),
+        epoch: 2,
+    };
+    let part = fit::prepare(&s, &mut cb)
+        .unwrap()
+        .run(&stop, &mut cb)
+        .unwrap();
+    let at = part.interruption().unwrap();
+    assert_eq!((part.epochs, at.in_epoch), (2, None));
+    let saved = model_io::load_checkpoint(&ckpt).unwrap();
+    assert_eq!((saved.epoch, saved.in_epoch), (2, None));
+    let resumed = FitSpec {
+        resume: Some(ckpt.clone()),
+        ..spec(&data)
+    }
+    .fit()
+    .unwrap();
+    assert_eq!(bits(&resumed.mlp), bits(&full.mlp));
+
+    // a callback's Break: early stopping, recorded as a finished run of 2 epochs
+    let never = AtomicBool::new(false);
+    let mut cb = AfterEpoch {
+        stop: None,
+        epoch: 2,
+    };
+    let early = fit::prepare(&s, &mut cb)
+        .unwrap()
+        .run(&never, &mut cb)
+        .unwrap();
+    assert_eq!((early.end.clone(), early.epochs), (FitEnd::Stopped, 2));
+    assert_eq!(early.history, full.history[..2]);
+    assert_eq!(early.meta.extra["train.epochs"], "2");
+    assert_eq!(model_io::load_checkpoint(&ckpt).unwrap().epoch, 2);
+}
+
+#[test]
+fn tables_in_memory_with_a_test_table() {
+    let text = csv_text();
+    let (train_text, test_text) = text.split_at(text.match_indices('\n').nth(240).unwrap().0 + 1);
+    let opts = LoadOptions::default();
+    let train = csv::parse(train_text, "train rows", &opts).unwrap();
+    let test = csv::parse(&format!("a,b,c,y\n{test_text}"), "test rows", &opts).unwrap();
+    let run = FitSpec {
+        data: DataSource::Tables {
+            train: Box::new(train),
+            test: Some(Box::new(test)),
+        },
+        epochs: 2,
+        threads: 1,
+        ..FitSpec::default()
+    }
+    .fit()
+    .unwrap();
+    assert_eq!(run.held_out, HeldOut::Test);
+    assert_eq!(run.mlp.sizes(), [3, 64, 1]); // a file's defaults
+    assert!(run.meta.extra.contains_key("train.final_test_accuracy"));
+}
+
+#[test]
+fn errors_name_the_fields_of_the_spec() {
+    let dir = tempfile::tempdir().unwrap();
+    let data = write_csv(dir.path());
+    let field = |s: &FitSpec| option_of(fit::prepare(s, &mut ()).unwrap_err());
+    let base = spec(&data);
+    let e = fit::prepare(
+        &FitSpec {
+            epochs: 0,
+            ..base.clone()
+        },
+        &mut (),
+    )
+    .unwrap_err();
+    assert_eq!(e.to_string(), "invalid option epochs: must be at least 1");
+
+    // an initial model, and a checkpoint that has done 2 epochs
+    let model = dir.path().join("m.st");
+    let first = FitSpec {
+        epochs: 1,
+        ..base.clone()
+    }
+    .fit()
+    .unwrap();
+    model_io::save_model(&model, &first.mlp, &first.meta).unwrap();
+    let ckpt = dir.path().join("c");
+    FitSpec {
+        epochs: 2,
+        checkpoint: Some(ckpt.clone()),
+        ..base.clone()
+    }
+    .fit()
+    .unwrap();
+    let init = FitSpec {
+        init_model: Some(model.clone()),
+        ..base.clone()
+    };
+    let resume = FitSpec {
+        resume: Some(ckpt.clone()),
+        ..base.clone()
+    };
+    fit::prepare(&init, &mut ()).unwrap();
+    fit::prepare(
+        &FitSpec {
+            epochs: 3,
+            ..resume.clone()
+        },
+        &mut (),
+    )
+    .unwrap();
+
+    let mut bad = vec![
+        (
+            FitSpec {
+                epochs: 0,
+                ..base.clone()
+            },
+            "epochs",
+        ),
+        (
+            FitSpec {
+                shard_rows: Some(0),
+                ..base.clone()
+            },
+            "shard_rows",
+        ),
+        (
+            FitSpec {
+                batch_size: Some(0),
+                ..base.clone()
+            },
+            "batch_size",
+        ),
+        (
+            FitSpec {
+                test_data: Some(data.clone()),
+                ..base.clone()
+            },
+            "validation_split",
+        ),
+        (
+            FitSpec {
+                head: Some(Head::Mse),
+                ..init.clone()
+            },
+            "head",
+        ),
+        (
+            FitSpec {
+                hidden_layers: Some(vec![5]),
+                ..init.clone()
+            },
+            "hidden_layers",
+        ),
+        (
+            FitSpec {
+                activation: Some(Activation::Relu),
+                ..init.clone()
+            },
+            "activation",
+        ),
+        (
+            FitSpec {
+                resume: Some(ckpt.clone()),
+                ..init.clone()
+            },
+            "init_model",
+        ),
+        (
+            FitSpec {
+                epochs: 2,
+                ..resume.clone()
+            },
+            "epochs",
+        ),
+    ];
+    bad.push((
+        FitSpec {
+            checkpoint: Some(ckpt.clone()),
+            checkpoint_every: 0,
+            ..base.clone()
+        },
+        "checkpoint_every",
+    ));
+    bad.push((
+        FitSpec {
+            checkpoint: Some(dir.path().to_path_buf()), // a folder
+            ..base.clone()
+        },
+        "checkpoint",
+    ));
+    bad.push((
+        FitSpec {
+            data: DataSource::BreastCancer,
+            test_data: Some(data.clone()),
+            ..FitSpec::default()
+        },
+        "data",
+    ));
+    for (s, expected) in &bad {
+        assert_eq!(field(s), *expected, "{s:?}");
+    }
+}
