@@ -23,7 +23,7 @@ use crate::data::Dataset;
 use crate::error::{Error, Result};
 use crate::kernels::{self, gemm, simd};
 use crate::network::{layer_forward, Layout, Mlp};
-use crate::optim::Sgd;
+use crate::optim::{Optimizer, OptimizerConfig};
 
 /// Parameters per chunk of the parallel reduction and update (64 KiB of `f32`).
 const REDUCE_CHUNK: usize = 16 * 1024;
@@ -339,7 +339,8 @@ pub struct Trainer {
     head: Head,
     batch_size: usize,
     shard_rows: usize,
-    sgd: Sgd,
+    lr: f32,
+    optimizer: Optimizer,
     shuffle: bool,
     workspaces: Vec<Workspace>,
     order: Vec<usize>,
@@ -359,7 +360,12 @@ impl Trainer {
         if cfg.batch_size == 0 {
             return Err(Error::config("--batch-size", "must be at least 1"));
         }
-        let sgd = Sgd::new(cfg.lr)?;
+        if !(cfg.lr.is_finite() && cfg.lr > 0.0) {
+            return Err(Error::config(
+                "--lr",
+                format!("{} is not a positive finite number", cfg.lr),
+            ));
+        }
         let pool = rayon::ThreadPoolBuilder::new()
             .num_threads(cfg.threads)
             .thread_name(|i| format!("backprop-{i}"))
@@ -368,6 +374,9 @@ impl Trainer {
         let shard_rows = cfg.effective_shard_rows();
         let shards = cfg.batch_size.div_ceil(shard_rows);
         let layout = mlp.layout().clone();
+        let biases = (0..layout.layers()).map(|l| layout.b_range(l)).collect();
+        let optimizer =
+            Optimizer::new(OptimizerConfig::default(), layout.len, biases, REDUCE_CHUNK)?;
         let workspaces = (0..shards)
             .map(|_| Workspace::new(&layout, shard_rows))
             .collect();
@@ -378,7 +387,8 @@ impl Trainer {
             head: mlp.head(),
             batch_size: cfg.batch_size,
             shard_rows,
-            sgd,
+            lr: cfg.lr,
+            optimizer,
             shuffle: cfg.shuffle,
             workspaces,
             order: Vec::new(),
@@ -424,7 +434,7 @@ impl Trainer {
 
     /// The learning rate.
     pub fn lr(&self) -> f32 {
-        self.sgd.lr()
+        self.lr
     }
 
     /// Whether epochs shuffle their rows.
@@ -787,7 +797,8 @@ impl Trainer {
         }
         if update {
             let scale = 1.0 / rows as f32;
-            let sgd = self.sgd;
+            let s = self.optimizer.begin_step(self.lr, scale);
+            let optimizer = &self.optimizer;
             let (first, rest) = self
                 .workspaces
                 .split_first_mut()
@@ -801,7 +812,7 @@ impl Trainer {
                 let t0 = timers.map(|_| Instant::now());
                 reduce_chunk(g, rest, i * REDUCE_CHUNK);
                 let t1 = timers.map(|_| Instant::now());
-                sgd.update(p, g, scale);
+                optimizer.update_chunk(&s, i, p, g, &mut []);
                 if let (Some((red, upd)), Some(t0), Some(t1)) = (timers, t0, t1) {
                     red.fetch_add(
                         u64::try_from((t1 - t0).as_nanos()).unwrap_or(0),

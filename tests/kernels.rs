@@ -7,7 +7,10 @@
 //! multiplications in the same order), bias, column sums, `add_assign` and the
 //! MSE delta; ≤ 4 ULP or ≤ 1e-6 absolute for everything through an
 //! exponential; `axpy` within the rounding of one FMA against mul + add;
-//! losses relative 1e-5 with an absolute floor for their rounding;
+//! losses relative 1e-5 with an absolute floor for their rounding; the
+//! optimizer kernels (SGD, momentum, Adam/AdamW, RMSprop) bitwise like the
+//! derivatives (their twins round `a·b + c` once exactly where they do), and
+//! SGD without decay bitwise equal to `axpy`;
 //! GEMM `|c - ref| ≤ k·EPS·Σ|a·b|`, exact for small integers.
 //!
 //! Every failure names the kernel, the index, the input(s) there and both
@@ -15,7 +18,7 @@
 //! `PROPTEST_RNG_SEED`); the other random inputs come from seeded ChaCha.
 
 use backprop::kernels::simd::{self, exp8, LANES};
-use backprop::kernels::{gemm, scalar};
+use backprop::kernels::{gemm, scalar, AdamHyper, MomentumHyper, RmsPropHyper, SgdHyper};
 use backprop::{Error, MatMut, MatRef};
 use proptest::collection::vec;
 use proptest::prelude::*;
@@ -655,6 +658,225 @@ proptest! {
         let l = simd::softmax_ce_head_simd(&mut d, &yy, cols);
         prop_assert!(l.is_nan() && d[at].is_nan(), "softmax_ce_head: NaN at {} gave loss {} delta {}", at, l, d[at]);
     }
+}
+
+// ---------------------------------------------------------------------------
+// Optimizer kernels
+// ---------------------------------------------------------------------------
+
+/// `n`-long vectors for the parameters, the gradient and two state buffers.
+fn quads() -> impl Strategy<Value = (Vec<f32>, Vec<f32>, Vec<f32>, Vec<f32>)> {
+    len().prop_flat_map(|n| {
+        (
+            vec(value(), n),
+            vec(value(), n),
+            vec(value(), n),
+            vec(value(), n),
+        )
+    })
+}
+
+/// Learning rates, gradient scales, weight decays: mostly small positive,
+/// sometimes exactly 0 (the no-decay path) or a special value.
+fn scalar_hyper() -> impl Strategy<Value = f32> {
+    prop_oneof![
+        5 => 0.0f32..1.0,
+        1 => prop::sample::select(&[0.0f32, 1.0, 1.0 / 3.0, 1e-3][..]),
+        1 => prop::sample::select(&SPECIAL[..]),
+    ]
+}
+
+/// Decay constants (`β`, `α`, `μ`) in `[0, 1)`.
+fn decay_rate() -> impl Strategy<Value = f32> {
+    prop_oneof![
+        3 => 0.0f32..1.0,
+        1 => prop::sample::select(&[0.0f32, 0.5, 0.9, 0.99, 0.999][..]),
+    ]
+}
+
+/// `ε`, and the bias corrections of Adam: in `(0, 1]`.
+fn positive_small() -> impl Strategy<Value = f32> {
+    prop_oneof![
+        3 => 1e-12f32..1.0,
+        1 => prop::sample::select(&[1e-8f32, 1.0, f32::MIN_POSITIVE][..]),
+    ]
+}
+
+/// Checks every output buffer of an optimizer kernel: `(label, simd, scalar)`.
+fn check_update(
+    name: &str,
+    outputs: &[(&str, &[f32], &[f32])],
+    input: impl Fn(usize) -> String,
+) -> Result<(), TestCaseError> {
+    for (label, s, r) in outputs {
+        check(&format!("{name}: {label}"), s, r, same, &input)?;
+    }
+    Ok(())
+}
+
+proptest! {
+    #![proptest_config(config(256))]
+
+    /// The same operations in the same order, `mul_add` where the twin fuses:
+    /// the two agree bit for bit (up to the sign of zero and NaN payloads).
+    #[test]
+    fn sgd_matches_scalar(
+        (w, g, _, _) in quads(),
+        (lr, grad_scale, weight_decay) in (scalar_hyper(), scalar_hyper(), scalar_hyper()),
+    ) {
+        let h = SgdHyper { lr, grad_scale, weight_decay };
+        let (mut ws, mut wr) = (w.clone(), w.clone());
+        simd::sgd_simd(&mut ws, &g, h);
+        scalar::sgd_scalar(&mut wr, &g, h);
+        check_update("sgd", &[("w", &ws, &wr)], |i| format!("{h:?} w {} g {}", show(w[i]), show(g[i])))?;
+    }
+
+    /// Without weight decay SGD is the old update, `axpy(-η·s, g, w)`, to the bit.
+    #[test]
+    fn sgd_without_decay_is_axpy(
+        (w, g, _, _) in quads(),
+        (lr, grad_scale) in (scalar_hyper(), scalar_hyper()),
+    ) {
+        let mut ws = w.clone();
+        simd::sgd_simd(&mut ws, &g, SgdHyper { lr, grad_scale, weight_decay: 0.0 });
+        let mut wa = w.clone();
+        simd::axpy_simd(-lr * grad_scale, &g, &mut wa);
+        check("sgd vs axpy", &ws, &wa, |a, b| a.to_bits() == b.to_bits() || (a.is_nan() && b.is_nan()),
+            |i| format!("lr {lr} scale {grad_scale} w {} g {}", show(w[i]), show(g[i])))?;
+    }
+
+    #[test]
+    fn sgd_momentum_matches_scalar(
+        (w, g, buf, _) in quads(),
+        (lr, grad_scale, weight_decay) in (scalar_hyper(), scalar_hyper(), scalar_hyper()),
+        (momentum, nesterov, first_step) in (decay_rate(), any::<bool>(), any::<bool>()),
+    ) {
+        let h = MomentumHyper { lr, grad_scale, weight_decay, momentum, nesterov, first_step };
+        let (mut ws, mut bs) = (w.clone(), buf.clone());
+        simd::sgd_momentum_simd(&mut ws, &g, &mut bs, h);
+        let (mut wr, mut br) = (w.clone(), buf.clone());
+        scalar::sgd_momentum_scalar(&mut wr, &g, &mut br, h);
+        check_update("sgd_momentum", &[("w", &ws, &wr), ("buf", &bs, &br)], |i| {
+            format!("{h:?} w {} g {} buf {}", show(w[i]), show(g[i]), show(buf[i]))
+        })?;
+    }
+
+    #[test]
+    fn adam_matches_scalar(
+        (w, g, m, v) in quads(),
+        (lr, grad_scale, weight_decay) in (scalar_hyper(), scalar_hyper(), scalar_hyper()),
+        (beta1, beta2, eps) in (decay_rate(), decay_rate(), positive_small()),
+        (bias_correction1, bias_correction2_sqrt, decoupled) in (positive_small(), positive_small(), any::<bool>()),
+    ) {
+        let h = AdamHyper {
+            lr, grad_scale, weight_decay, beta1, beta2, eps,
+            bias_correction1, bias_correction2_sqrt, decoupled,
+        };
+        let (mut ws, mut ms, mut vs) = (w.clone(), m.clone(), v.clone());
+        simd::adam_simd(&mut ws, &g, &mut ms, &mut vs, h);
+        let (mut wr, mut mr, mut vr) = (w.clone(), m.clone(), v.clone());
+        scalar::adam_scalar(&mut wr, &g, &mut mr, &mut vr, h);
+        check_update("adam", &[("w", &ws, &wr), ("m", &ms, &mr), ("v", &vs, &vr)], |i| {
+            format!("{h:?} w {} g {} m {} v {}", show(w[i]), show(g[i]), show(m[i]), show(v[i]))
+        })?;
+    }
+
+    #[test]
+    fn rmsprop_matches_scalar(
+        (w, g, sq, _) in quads(),
+        (lr, grad_scale, weight_decay) in (scalar_hyper(), scalar_hyper(), scalar_hyper()),
+        (alpha, eps) in (decay_rate(), positive_small()),
+    ) {
+        let h = RmsPropHyper { lr, grad_scale, weight_decay, alpha, eps };
+        let (mut ws, mut ss) = (w.clone(), sq.clone());
+        simd::rmsprop_simd(&mut ws, &g, &mut ss, h);
+        let (mut wr, mut sr) = (w.clone(), sq.clone());
+        scalar::rmsprop_scalar(&mut wr, &g, &mut sr, h);
+        check_update("rmsprop", &[("w", &ws, &wr), ("sq", &ss, &sr)], |i| {
+            format!("{h:?} w {} g {} sq {}", show(w[i]), show(g[i]), show(sq[i]))
+        })?;
+    }
+
+    /// A NaN gradient makes its parameter (and state) NaN, and only that one.
+    #[test]
+    fn optimizer_kernels_propagate_nan(
+        (n, at) in (1usize..100).prop_flat_map(|n| (Just(n), 0..n)),
+        decay in any::<bool>(),
+    ) {
+        let mut rng = ChaCha8Rng::seed_from_u64(n as u64);
+        let w: Vec<f32> = (0..n).map(|_| rng.random_range(-1.0f32..1.0)).collect();
+        let mut g: Vec<f32> = (0..n).map(|_| rng.random_range(-1.0f32..1.0)).collect();
+        g[at] = f32::NAN;
+        let wd = if decay { 0.1 } else { 0.0 };
+        let sane = |name: &str, out: &[f32]| -> Result<(), TestCaseError> {
+            for (i, v) in out.iter().enumerate() {
+                prop_assert!(v.is_nan() == (i == at), "{}: NaN gradient at {} gave {} at {}", name, at, v, i);
+            }
+            Ok(())
+        };
+        let mut ws = w.clone();
+        simd::sgd_simd(&mut ws, &g, SgdHyper { lr: 0.1, grad_scale: 0.5, weight_decay: wd });
+        sane("sgd", &ws)?;
+        let (mut ws, mut b) = (w.clone(), vec![0.0; n]);
+        let h = MomentumHyper { lr: 0.1, grad_scale: 0.5, weight_decay: wd, momentum: 0.9, nesterov: true, first_step: false };
+        simd::sgd_momentum_simd(&mut ws, &g, &mut b, h);
+        sane("sgd_momentum", &ws)?;
+        sane("sgd_momentum buf", &b)?;
+        for decoupled in [false, true] {
+            let (mut ws, mut m, mut v) = (w.clone(), vec![0.0; n], vec![0.0; n]);
+            let h = AdamHyper {
+                lr: 0.1, grad_scale: 0.5, weight_decay: wd, beta1: 0.9, beta2: 0.999, eps: 1e-8,
+                bias_correction1: 0.1, bias_correction2_sqrt: 0.03, decoupled,
+            };
+            simd::adam_simd(&mut ws, &g, &mut m, &mut v, h);
+            sane("adam", &ws)?;
+            sane("adam m", &m)?;
+            sane("adam v", &v)?;
+        }
+        let (mut ws, mut sq) = (w.clone(), vec![0.0; n]);
+        simd::rmsprop_simd(&mut ws, &g, &mut sq, RmsPropHyper { lr: 0.1, grad_scale: 0.5, weight_decay: wd, alpha: 0.99, eps: 1e-8 });
+        sane("rmsprop", &ws)?;
+        sane("rmsprop sq", &sq)?;
+    }
+}
+
+#[test]
+fn optimizer_kernels_handle_empty_input() {
+    let sgd = SgdHyper {
+        lr: 0.1,
+        grad_scale: 1.0,
+        weight_decay: 0.1,
+    };
+    simd::sgd_simd(&mut [], &[], sgd);
+    let adam = AdamHyper {
+        lr: 0.1,
+        grad_scale: 1.0,
+        weight_decay: 0.1,
+        beta1: 0.9,
+        beta2: 0.999,
+        eps: 1e-8,
+        bias_correction1: 0.1,
+        bias_correction2_sqrt: 0.03,
+        decoupled: true,
+    };
+    simd::adam_simd(&mut [], &[], &mut [], &mut [], adam);
+}
+
+#[test]
+#[should_panic(expected = "adam: lengths differ")]
+fn optimizer_kernels_reject_unequal_lengths() {
+    let adam = AdamHyper {
+        lr: 0.1,
+        grad_scale: 1.0,
+        weight_decay: 0.0,
+        beta1: 0.9,
+        beta2: 0.999,
+        eps: 1e-8,
+        bias_correction1: 0.1,
+        bias_correction2_sqrt: 0.03,
+        decoupled: false,
+    };
+    simd::adam_simd(&mut [0.0; 9], &[0.0; 9], &mut [0.0; 9], &mut [0.0; 8], adam);
 }
 
 // ---------------------------------------------------------------------------

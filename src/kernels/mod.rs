@@ -2,13 +2,120 @@
 //! ([`simd`]) and their scalar references ([`scalar`]).
 //!
 //! The functions here dispatch on [`Activation`] and [`Head`] once per slice,
-//! never per element.
+//! never per element. The optimizer kernels take their scalar
+//! hyper-parameters as one small `Copy` struct each ([`SgdHyper`],
+//! [`MomentumHyper`], [`AdamHyper`], [`RmsPropHyper`]), shared by the SIMD
+//! kernel and its scalar twin.
 
 pub mod gemm;
 pub mod scalar;
 pub mod simd;
 
 use crate::activation::{Activation, Head};
+
+/// Scalars of one plain SGD update ([`simd::sgd_simd`], [`scalar::sgd_scalar`]).
+#[derive(Clone, Copy, Debug, PartialEq)]
+pub struct SgdHyper {
+    /// Learning rate `η`.
+    pub lr: f32,
+    /// Gradient scale `s`: the mean gradient is `d = s·g` (plus decay).
+    pub grad_scale: f32,
+    /// Weight decay `λ` (L2 penalty added to the gradient); 0 for biases.
+    pub weight_decay: f32,
+}
+
+/// Scalars of one SGD-with-momentum update ([`simd::sgd_momentum_simd`],
+/// [`scalar::sgd_momentum_scalar`]); dampening is 0.
+#[derive(Clone, Copy, Debug, PartialEq)]
+pub struct MomentumHyper {
+    /// Learning rate `η`.
+    pub lr: f32,
+    /// Gradient scale `s`.
+    pub grad_scale: f32,
+    /// Weight decay `λ`; 0 for biases.
+    pub weight_decay: f32,
+    /// Momentum `μ`.
+    pub momentum: f32,
+    /// Nesterov momentum: step along `d + μ·buf` instead of `buf`.
+    pub nesterov: bool,
+    /// The first step: the buffer is set to `d` (PyTorch creates it then).
+    pub first_step: bool,
+}
+
+/// Scalars of one Adam or AdamW update ([`simd::adam_simd`],
+/// [`scalar::adam_scalar`]).
+#[derive(Clone, Copy, Debug, PartialEq)]
+pub struct AdamHyper {
+    /// Learning rate `η`.
+    pub lr: f32,
+    /// Gradient scale `s`.
+    pub grad_scale: f32,
+    /// Weight decay `λ`; 0 for biases.
+    pub weight_decay: f32,
+    /// `β₁`, the decay of the first moment.
+    pub beta1: f32,
+    /// `β₂`, the decay of the second moment.
+    pub beta2: f32,
+    /// `ε`, added to the denominator.
+    pub eps: f32,
+    /// `1 - β₁^t`.
+    pub bias_correction1: f32,
+    /// `sqrt(1 - β₂^t)`.
+    pub bias_correction2_sqrt: f32,
+    /// AdamW: decay the weights (`w ← w·(1 - η·λ)`) instead of adding `λ·w` to
+    /// the gradient.
+    pub decoupled: bool,
+}
+
+/// Scalars of one RMSprop update ([`simd::rmsprop_simd`],
+/// [`scalar::rmsprop_scalar`]); no momentum, not centered.
+#[derive(Clone, Copy, Debug, PartialEq)]
+pub struct RmsPropHyper {
+    /// Learning rate `η`.
+    pub lr: f32,
+    /// Gradient scale `s`.
+    pub grad_scale: f32,
+    /// Weight decay `λ`; 0 for biases.
+    pub weight_decay: f32,
+    /// `α`, the decay of the squared-gradient average.
+    pub alpha: f32,
+    /// `ε`, added to the denominator.
+    pub eps: f32,
+}
+
+/// The scalars of an Adam step derived from [`AdamHyper`] once per call, each
+/// computed in `f64` and rounded once to `f32`, as PyTorch computes them from
+/// Python floats.
+#[derive(Clone, Copy, Debug)]
+pub(crate) struct AdamDerived {
+    /// `1 - η·λ`, AdamW's weight factor.
+    pub keep: f32,
+    /// `1 - β₁`.
+    pub one_minus_beta1: f32,
+    /// `1 - β₂`.
+    pub one_minus_beta2: f32,
+    /// `η / bc₁`.
+    pub step_size: f32,
+}
+
+impl AdamHyper {
+    pub(crate) fn derived(&self) -> AdamDerived {
+        let f = f64::from;
+        AdamDerived {
+            keep: (1.0 - f(self.lr) * f(self.weight_decay)) as f32,
+            one_minus_beta1: (1.0 - f(self.beta1)) as f32,
+            one_minus_beta2: (1.0 - f(self.beta2)) as f32,
+            step_size: (f(self.lr) / f(self.bias_correction1)) as f32,
+        }
+    }
+}
+
+impl RmsPropHyper {
+    /// `1 - α`, computed in `f64` and rounded once.
+    pub(crate) fn one_minus_alpha(&self) -> f32 {
+        (1.0 - f64::from(self.alpha)) as f32
+    }
+}
 
 /// `x ← f(x)` for a hidden activation.
 pub fn activate(act: Activation, x: &mut [f32]) {

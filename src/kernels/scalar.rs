@@ -2,8 +2,30 @@
 //!
 //! Plain loops with the textbook formulas and `std`'s `f32` math. They define
 //! what the fast kernels must compute; the property tests compare the two.
+//!
+//! The optimizer twins ([`sgd_scalar`], [`sgd_momentum_scalar`],
+//! [`adam_scalar`], [`rmsprop_scalar`]) round `a·b + c` once exactly where the
+//! SIMD kernels call `mul_add`, and only as `wide` does in this build (fused
+//! where it fuses: x86 with FMA, aarch64), so the two agree bit for bit.
 
+use super::{AdamHyper, MomentumHyper, RmsPropHyper, SgdHyper};
 use crate::tensor::{MatMut, MatRef};
+
+/// Whether `wide::f32x8::mul_add` is one fused operation in this build.
+const SIMD_FUSES: bool = cfg!(any(
+    target_feature = "fma",
+    all(target_arch = "aarch64", target_feature = "neon")
+));
+
+/// `a·b + c`, rounded as `f32x8::mul_add` rounds it in this build.
+#[inline(always)]
+fn mul_add(a: f32, b: f32, c: f32) -> f32 {
+    if SIMD_FUSES {
+        a.mul_add(b, c)
+    } else {
+        a * b + c
+    }
+}
 
 /// `x ← σ(x)`.
 pub fn sigmoid_scalar(x: &mut [f32]) {
@@ -154,6 +176,86 @@ pub fn add_assign_scalar(dst: &mut [f32], src: &[f32]) {
     assert_eq!(dst.len(), src.len());
     for (d, &s) in dst.iter_mut().zip(src) {
         *d += s;
+    }
+}
+
+/// `d = s·g + λ·w` (the `λ·w` term only when `λ ≠ 0`, as PyTorch skips it).
+fn decayed(w: f32, g: f32, gs: f32, wd: f32) -> f32 {
+    if wd == 0.0 {
+        g * gs
+    } else {
+        mul_add(w, wd, g * gs)
+    }
+}
+
+/// Plain SGD: `w ← w - η·(s·g + λ·w)`; without decay `w ← w + (-η·s)·g`.
+pub fn sgd_scalar(w: &mut [f32], g: &[f32], h: SgdHyper) {
+    assert_eq!(w.len(), g.len(), "sgd: lengths differ");
+    for (w, &g) in w.iter_mut().zip(g) {
+        *w = if h.weight_decay == 0.0 {
+            mul_add(g, -h.lr * h.grad_scale, *w)
+        } else {
+            mul_add(decayed(*w, g, h.grad_scale, h.weight_decay), -h.lr, *w)
+        };
+    }
+}
+
+/// SGD with momentum: `buf ← d` (first step) or `μ·buf + d`, then
+/// `w ← w - η·(d + μ·buf)` (Nesterov) or `w ← w - η·buf`.
+pub fn sgd_momentum_scalar(w: &mut [f32], g: &[f32], buf: &mut [f32], h: MomentumHyper) {
+    assert!(
+        w.len() == g.len() && w.len() == buf.len(),
+        "sgd_momentum: lengths differ"
+    );
+    for ((w, &g), b) in w.iter_mut().zip(g).zip(buf) {
+        let d = decayed(*w, g, h.grad_scale, h.weight_decay);
+        *b = if h.first_step { d } else { *b * h.momentum + d };
+        let u = if h.nesterov {
+            mul_add(*b, h.momentum, d)
+        } else {
+            *b
+        };
+        *w = mul_add(u, -h.lr, *w);
+    }
+}
+
+/// Adam / AdamW: `m ← β₁·m + (1-β₁)·d`, `v ← β₂·v + (1-β₂)·d²`,
+/// `w ← w - (η/bc₁)·m / (sqrt(v)/bc₂ + ε)`; AdamW decays `w ← w·(1 - η·λ)`
+/// first and leaves `λ·w` out of `d`.
+pub fn adam_scalar(w: &mut [f32], g: &[f32], m: &mut [f32], v: &mut [f32], h: AdamHyper) {
+    let n = w.len();
+    assert!(
+        g.len() == n && m.len() == n && v.len() == n,
+        "adam: lengths differ"
+    );
+    let c = h.derived();
+    let decay = h.weight_decay != 0.0;
+    for i in 0..n {
+        let mut wi = w[i];
+        let d = if decay && h.decoupled {
+            wi *= c.keep;
+            g[i] * h.grad_scale
+        } else {
+            decayed(wi, g[i], h.grad_scale, h.weight_decay)
+        };
+        m[i] = mul_add(d, c.one_minus_beta1, m[i] * h.beta1);
+        v[i] = v[i] * h.beta2 + c.one_minus_beta2 * d * d;
+        let denom = v[i].sqrt() / h.bias_correction2_sqrt + h.eps;
+        w[i] = wi - c.step_size * m[i] / denom;
+    }
+}
+
+/// RMSprop: `sq ← α·sq + (1-α)·d²`, `w ← w - η·d / (sqrt(sq) + ε)`.
+pub fn rmsprop_scalar(w: &mut [f32], g: &[f32], sq: &mut [f32], h: RmsPropHyper) {
+    assert!(
+        w.len() == g.len() && w.len() == sq.len(),
+        "rmsprop: lengths differ"
+    );
+    let one_minus_alpha = h.one_minus_alpha();
+    for ((w, &g), sq) in w.iter_mut().zip(g).zip(sq) {
+        let d = decayed(*w, g, h.grad_scale, h.weight_decay);
+        *sq = *sq * h.alpha + one_minus_alpha * d * d;
+        *w -= h.lr * d / (sq.sqrt() + h.eps);
     }
 }
 

@@ -356,3 +356,98 @@ impl RefNet {
         out
     }
 }
+
+/// PyTorch's update rules (`torch.optim.SGD` with momentum/Nesterov and
+/// dampening 0, `Adam`, `AdamW`, `RMSprop` without momentum, not centered) in
+/// f64, one parameter at a time, with weight decay on the parameters marked
+/// `decay` only (PyTorch with a weights group and a no-decay biases group).
+///
+/// Written from the PyTorch documentation's pseudo-code, independently of the
+/// engine's kernels: `d = s·g (+ λ·w)`, then the rule.
+#[derive(Clone, Debug)]
+pub struct RefOptimizer {
+    /// The hyper-parameters (widened to f64 where used).
+    pub cfg: backprop::optim::OptimizerConfig,
+    /// Per parameter: does weight decay apply (weights) or not (biases)?
+    pub decay: Vec<bool>,
+    /// Steps taken.
+    pub step: u64,
+    /// First state buffer (momentum buffer, `exp_avg`, `square_avg`).
+    pub s0: Vec<f64>,
+    /// Second state buffer (`exp_avg_sq`).
+    pub s1: Vec<f64>,
+}
+
+impl RefOptimizer {
+    /// Zeroed state for `decay.len()` parameters.
+    pub fn new(cfg: backprop::optim::OptimizerConfig, decay: Vec<bool>) -> RefOptimizer {
+        let n = decay.len();
+        RefOptimizer {
+            cfg,
+            decay,
+            step: 0,
+            s0: vec![0.0; n],
+            s1: vec![0.0; n],
+        }
+    }
+
+    /// One step with learning rate `lr` on the summed gradient `grad` scaled
+    /// by `grad_scale`.
+    #[track_caller]
+    pub fn step(&mut self, lr: f64, grad_scale: f64, params: &mut [f64], grad: &[f64]) {
+        use backprop::optim::OptimizerKind;
+        assert_eq!(params.len(), self.decay.len());
+        assert_eq!(grad.len(), self.decay.len());
+        self.step += 1;
+        let t = self.step as i32;
+        let c = self.cfg;
+        let f = f64::from;
+        let (mu, b1, b2, alpha, eps) =
+            (f(c.momentum), f(c.beta1), f(c.beta2), f(c.alpha), f(c.eps));
+        for i in 0..params.len() {
+            let wd = if self.decay[i] {
+                f(c.weight_decay)
+            } else {
+                0.0
+            };
+            let mut w = params[i];
+            let g = grad_scale * grad[i];
+            match c.kind {
+                OptimizerKind::Sgd => {
+                    let d = g + wd * w;
+                    let u = if c.momentum == 0.0 {
+                        d
+                    } else {
+                        self.s0[i] = if t == 1 { d } else { mu * self.s0[i] + d };
+                        if c.nesterov {
+                            d + mu * self.s0[i]
+                        } else {
+                            self.s0[i]
+                        }
+                    };
+                    w -= lr * u;
+                }
+                OptimizerKind::Adam | OptimizerKind::AdamW => {
+                    let d = if c.kind == OptimizerKind::AdamW {
+                        w *= 1.0 - lr * wd;
+                        g
+                    } else {
+                        g + wd * w
+                    };
+                    self.s0[i] = b1 * self.s0[i] + (1.0 - b1) * d;
+                    self.s1[i] = b2 * self.s1[i] + (1.0 - b2) * d * d;
+                    let m_hat = self.s0[i] / (1.0 - b1.powi(t));
+                    let v_hat = self.s1[i] / (1.0 - b2.powi(t));
+                    // PyTorch adds eps to sqrt(v)/sqrt(bc2), i.e. to sqrt(v_hat)
+                    w -= lr * m_hat / (v_hat.sqrt() + eps);
+                }
+                OptimizerKind::RmsProp => {
+                    let d = g + wd * w;
+                    self.s0[i] = alpha * self.s0[i] + (1.0 - alpha) * d * d;
+                    w -= lr * d / (self.s0[i].sqrt() + eps);
+                }
+            }
+            params[i] = w;
+        }
+    }
+}
