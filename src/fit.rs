@@ -33,9 +33,11 @@ use std::time::Instant;
 use crate::activation::{Activation, Head};
 use crate::data::{self, accuracy, Dataset, LoadOptions, RawTable};
 use crate::error::{Error, Result};
-use crate::model_io::{self, Checkpoint, CheckpointConfig, ModelMeta, SavedModel};
+use crate::model_io::{self, Checkpoint, CheckpointConfig, ModelMeta, OptimizerState, SavedModel};
 use crate::network::Mlp;
+use crate::optim::{OptimizerConfig, OptimizerKind};
 use crate::pipeline::{self, ReadOverrides};
+use crate::schedule::LrSchedule;
 use crate::train::{EpochOutcome, EpochProgress, TrainConfig, Trainer};
 
 /// Epochs of a run when none are given.
@@ -93,9 +95,19 @@ pub struct FitSpec {
     pub epochs: usize,
     /// Rows per mini-batch [default: 32, or the checkpoint's].
     pub batch_size: Option<usize>,
-    /// SGD learning rate [default: 0.5 on the embedded set, else 0.1, or the
-    /// checkpoint's].
+    /// The base learning rate [default: [`default_lr`] of the optimizer, or
+    /// the checkpoint's].
     pub lr: Option<f32>,
+    /// The update rule and its constants [default: plain SGD on the
+    /// embedded set, else Adam ([`default_optimizer`]), or the checkpoint's].
+    pub optimizer: Option<OptimizerConfig>,
+    /// Clip the mean gradient's L2 norm to this [default: no clipping, or the
+    /// checkpoint's].
+    pub clip_norm: Option<f32>,
+    /// The learning-rate schedule [default: constant, or the checkpoint's].
+    pub schedule: Option<LrSchedule>,
+    /// Epochs of linear warm-up [default: 0, or the checkpoint's].
+    pub warmup_epochs: Option<usize>,
     /// Worker threads (0: one per core). Changes the speed, never the result.
     pub threads: usize,
     /// Rows per shard [default: [`crate::train::default_shard_rows`], or the
@@ -136,6 +148,10 @@ impl Default for FitSpec {
             epochs: DEFAULT_EPOCHS,
             batch_size: None,
             lr: None,
+            optimizer: None,
+            clip_norm: None,
+            schedule: None,
+            warmup_epochs: None,
             threads: 0,
             shard_rows: None,
             seed: None,
@@ -591,9 +607,21 @@ pub fn prepare(spec: &FitSpec, callbacks: &mut dyn FitCallbacks) -> Result<Prepa
         )?),
         None => None,
     };
+    if matches!(cfg.schedule, LrSchedule::Plateau { .. }) && held_out_data.is_none() {
+        return Err(Error::config(
+            "lr_schedule",
+            "plateau watches the validation loss: give test_data or validation_split",
+        ));
+    }
     let mut trainer = Trainer::new(&mlp, &cfg)?;
     if let Some(c) = &checkpoint {
         trainer.set_rng_state(&c.rng);
+        trainer.set_epochs_done(c.epoch);
+        trainer.restore_plateau(c.plateau);
+        let state = &c.optimizer_state;
+        if state.step > 0 || !state.buffers.is_empty() {
+            trainer.restore_optimizer(state.step, state.buffers.clone())?;
+        }
     }
     let start = checkpoint.as_ref().and_then(|c| c.in_epoch);
     let info = RunInfo {
@@ -688,6 +716,31 @@ fn network(
     Ok(m.clone())
 }
 
+/// The optimizer when none is given: plain SGD for the embedded demo (the
+/// rule of `docs/backprop.md`), Adam with PyTorch's constants for a user's
+/// data (scikit-learn's `MLPClassifier` default too).
+pub fn default_optimizer(embedded: bool) -> OptimizerConfig {
+    OptimizerConfig {
+        kind: if embedded {
+            OptimizerKind::Sgd
+        } else {
+            OptimizerKind::Adam
+        },
+        ..OptimizerConfig::default()
+    }
+}
+
+/// The learning rate when none is given, per optimizer: SGD 0.1 (0.5 on the
+/// embedded demo), Adam and AdamW 0.003, RMSprop 0.001.
+pub fn default_lr(kind: OptimizerKind, embedded: bool) -> f32 {
+    match kind {
+        OptimizerKind::Sgd if embedded => 0.5,
+        OptimizerKind::Sgd => 0.1,
+        OptimizerKind::Adam | OptimizerKind::AdamW => 0.003,
+        OptimizerKind::RmsProp => 0.001,
+    }
+}
+
 /// The configuration: the spec over the defaults, or over a resumed
 /// checkpoint's settings, which it must match.
 fn train_config(
@@ -696,9 +749,14 @@ fn train_config(
     embedded: bool,
 ) -> Result<TrainConfig> {
     let Some(c) = checkpoint else {
+        let optimizer = spec.optimizer.unwrap_or(default_optimizer(embedded));
         return Ok(TrainConfig {
             batch_size: spec.batch_size.unwrap_or(TrainConfig::default().batch_size),
-            lr: spec.lr.unwrap_or(if embedded { 0.5 } else { 0.1 }),
+            lr: spec.lr.unwrap_or(default_lr(optimizer.kind, embedded)),
+            optimizer,
+            clip_norm: spec.clip_norm,
+            schedule: spec.schedule.unwrap_or(LrSchedule::Constant),
+            warmup_epochs: spec.warmup_epochs.unwrap_or(0),
             epochs: spec.epochs,
             shard_rows: spec.shard_rows.unwrap_or(0),
             threads: spec.threads,
@@ -709,6 +767,10 @@ fn train_config(
     let cfg = TrainConfig {
         batch_size: spec.batch_size.unwrap_or(c.config.batch_size),
         lr: spec.lr.unwrap_or(c.config.lr),
+        optimizer: spec.optimizer.unwrap_or(c.config.optimizer),
+        clip_norm: spec.clip_norm.or(c.config.clip_norm),
+        schedule: spec.schedule.unwrap_or(c.config.schedule),
+        warmup_epochs: spec.warmup_epochs.unwrap_or(c.config.warmup_epochs),
         epochs: spec.epochs,
         shard_rows: spec.shard_rows.unwrap_or(c.config.shard_rows),
         threads: spec.threads,
@@ -811,6 +873,11 @@ impl Prepared {
                 epoch,
                 rng: trainer.rng_state(),
                 config: CheckpointConfig::from_train_config(&cfg),
+                optimizer_state: OptimizerState {
+                    step: trainer.optimizer().step_count(),
+                    buffers: trainer.optimizer().buffers(),
+                },
+                plateau: trainer.plateau_state(),
                 in_epoch,
             };
             model_io::save_checkpoint(path, &ckpt)?;
@@ -861,6 +928,7 @@ impl Prepared {
                 seconds: stats.seconds,
                 samples_per_sec: stats.samples as f64 / stats.seconds.max(1e-12),
             };
+            trainer.end_epoch(val_loss);
             history.push(report.record);
             let flow = callbacks.on_epoch(&report);
             let last = epoch == cfg.epochs;

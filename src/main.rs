@@ -23,9 +23,11 @@ use backprop::fit::{
     RunInfo,
 };
 use backprop::model_io::{self, SavedModel};
+use backprop::optim::{OptimizerConfig, OptimizerKind};
 use backprop::pipeline::ReadOverrides;
 use backprop::plot::write_curves_svg;
 use backprop::presets::Preset;
+use backprop::schedule::{LrSchedule, ScheduleKind};
 use backprop::{Activation, Error, Head};
 
 #[derive(Parser)]
@@ -116,9 +118,66 @@ struct TrainArgs {
     /// Mini-batch size [default: 32].
     #[arg(long)]
     batch_size: Option<usize>,
-    /// SGD learning rate [default: 0.5 on the embedded set, 0.1 otherwise].
+    /// Base learning rate [default per optimizer: adam/adamw 0.003, rmsprop
+    /// 0.001, sgd 0.1 (0.5 on the embedded set)].
     #[arg(long)]
     lr: Option<f32>,
+    /// The update rule, as PyTorch's SGD, Adam, AdamW, RMSprop [default: adam
+    /// on a data file, sgd on the embedded set].
+    #[arg(long, value_name = "sgd|adam|adamw|rmsprop")]
+    optimizer: Option<String>,
+    /// SGD momentum (PyTorch: the first step's buffer is the gradient).
+    #[arg(long, value_name = "M")]
+    momentum: Option<f32>,
+    /// Nesterov momentum (needs --momentum).
+    #[arg(long)]
+    nesterov: bool,
+    /// Adam/AdamW first-moment decay [default: 0.9].
+    #[arg(long, value_name = "B1")]
+    beta1: Option<f32>,
+    /// Adam/AdamW second-moment decay [default: 0.999].
+    #[arg(long, value_name = "B2")]
+    beta2: Option<f32>,
+    /// RMSprop smoothing constant [default: 0.99].
+    #[arg(long, value_name = "A")]
+    alpha: Option<f32>,
+    /// Adam/AdamW/RMSprop denominator term [default: 1e-8].
+    #[arg(long, value_name = "E")]
+    eps: Option<f32>,
+    /// L2 penalty on the weights, not the biases (AdamW: decoupled decay).
+    #[arg(long, value_name = "L")]
+    weight_decay: Option<f32>,
+    /// Clip the L2 norm of the mean gradient to C.
+    #[arg(long, value_name = "C")]
+    clip_norm: Option<f32>,
+    /// Learning-rate schedule [default: constant].
+    #[arg(long, value_name = "constant|step|cosine|plateau")]
+    lr_schedule: Option<ScheduleKind>,
+    /// step: epochs between decays.
+    #[arg(long, value_name = "N", default_value_t = 10, requires = "lr_schedule")]
+    lr_step_epochs: usize,
+    /// step and plateau: the decay factor.
+    #[arg(
+        long,
+        value_name = "G",
+        default_value_t = 0.1,
+        requires = "lr_schedule"
+    )]
+    lr_gamma: f32,
+    /// cosine: the rate at the end of the run.
+    #[arg(
+        long,
+        value_name = "LR",
+        default_value_t = 0.0,
+        requires = "lr_schedule"
+    )]
+    lr_min: f32,
+    /// plateau: epochs without improvement of the validation loss tolerated.
+    #[arg(long, value_name = "N", default_value_t = 10, requires = "lr_schedule")]
+    lr_patience: usize,
+    /// Epochs of linear warm-up (composes with every schedule).
+    #[arg(long, value_name = "W")]
+    warmup_epochs: Option<usize>,
     /// Worker threads (0: one per core). Changes the speed, never the result.
     #[arg(long, default_value_t = 0)]
     threads: usize,
@@ -308,8 +367,9 @@ fn error_text(e: &anyhow::Error) -> String {
 /// The flags of the configuration fields that library errors name
 /// ([`FitSpec`] and [`BenchSpec`] fields); unlisted fields are spelled
 /// `--field-name`.
-const FLAGS: [(&str, &str); 7] = [
+const FLAGS: [(&str, &str); 8] = [
     ("data", "--data"),
+    ("kind", "--optimizer"),
     ("read.labels_path", "--labels"),
     ("hidden_layers", "--layers"),
     ("shuffle", "--no-shuffle"),
@@ -465,6 +525,39 @@ fn print_load_notes(raw: &RawTable, opts: &LoadOptions) {
 // ---------------------------------------------------------------------------
 
 impl TrainArgs {
+    /// The optimizer the flags describe; `None` when none of its flags is
+    /// given (the default, or a resumed checkpoint's).
+    fn optimizer_config(&self) -> anyhow::Result<Option<OptimizerConfig>> {
+        let given = self.optimizer.is_some()
+            || self.momentum.is_some()
+            || self.nesterov
+            || self.beta1.is_some()
+            || self.beta2.is_some()
+            || self.alpha.is_some()
+            || self.eps.is_some()
+            || self.weight_decay.is_some();
+        if !given {
+            return Ok(None);
+        }
+        let kind = match &self.optimizer {
+            Some(name) => name.parse::<OptimizerKind>()?,
+            None => fit::default_optimizer(self.data.is_none()).kind,
+        };
+        let d = OptimizerConfig::default();
+        let cfg = OptimizerConfig {
+            kind,
+            momentum: self.momentum.unwrap_or(d.momentum),
+            nesterov: self.nesterov,
+            beta1: self.beta1.unwrap_or(d.beta1),
+            beta2: self.beta2.unwrap_or(d.beta2),
+            alpha: self.alpha.unwrap_or(d.alpha),
+            eps: self.eps.unwrap_or(d.eps),
+            weight_decay: self.weight_decay.unwrap_or(d.weight_decay),
+        };
+        cfg.validate()?;
+        Ok(Some(cfg))
+    }
+
     /// The training session the flags describe.
     fn spec(&self) -> anyhow::Result<FitSpec> {
         Ok(FitSpec {
@@ -482,6 +575,23 @@ impl TrainArgs {
             epochs: self.epochs,
             batch_size: self.batch_size,
             lr: self.lr,
+            optimizer: self.optimizer_config()?,
+            clip_norm: self.clip_norm,
+            schedule: self.lr_schedule.map(|k| match k {
+                ScheduleKind::Constant => LrSchedule::Constant,
+                ScheduleKind::Step => LrSchedule::Step {
+                    every_epochs: self.lr_step_epochs,
+                    gamma: self.lr_gamma,
+                },
+                ScheduleKind::Cosine => LrSchedule::Cosine {
+                    min_lr: self.lr_min,
+                },
+                ScheduleKind::Plateau => LrSchedule::Plateau {
+                    patience: self.lr_patience,
+                    gamma: self.lr_gamma,
+                },
+            }),
+            warmup_epochs: self.warmup_epochs,
             threads: self.threads,
             shard_rows: self.shard_rows,
             seed: self.seed,

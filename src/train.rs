@@ -24,6 +24,7 @@ use crate::error::{Error, Result};
 use crate::kernels::{self, gemm, simd};
 use crate::network::{layer_forward, Layout, Mlp};
 use crate::optim::{Optimizer, OptimizerConfig};
+use crate::schedule::{LrSchedule, PlateauState, Scheduler};
 
 /// Parameters per chunk of the parallel reduction and update (64 KiB of `f32`).
 const REDUCE_CHUNK: usize = 16 * 1024;
@@ -33,8 +34,16 @@ const REDUCE_CHUNK: usize = 16 * 1024;
 pub struct TrainConfig {
     /// Rows per mini-batch (the last batch of an epoch may be shorter).
     pub batch_size: usize,
-    /// SGD learning rate.
+    /// The base learning rate (see `schedule`).
     pub lr: f32,
+    /// The update rule and its constants (plain SGD by default).
+    pub optimizer: OptimizerConfig,
+    /// Clip the L2 norm of the mean gradient to this (`None`: no clipping).
+    pub clip_norm: Option<f32>,
+    /// How the learning rate changes over the run.
+    pub schedule: LrSchedule,
+    /// Epochs of linear warm-up at the start (composes with `schedule`).
+    pub warmup_epochs: usize,
     /// Epochs to train (used by callers that loop over [`Trainer::epoch`]).
     pub epochs: usize,
     /// Rows per shard: the unit of parallel work; 0 picks
@@ -54,6 +63,10 @@ impl Default for TrainConfig {
         TrainConfig {
             batch_size: 32,
             lr: 0.1,
+            optimizer: OptimizerConfig::default(),
+            clip_norm: None,
+            schedule: LrSchedule::Constant,
+            warmup_epochs: 0,
             epochs: 10,
             shard_rows: 0,
             threads: 0,
@@ -339,8 +352,15 @@ pub struct Trainer {
     head: Head,
     batch_size: usize,
     shard_rows: usize,
-    lr: f32,
     optimizer: Optimizer,
+    scheduler: Scheduler,
+    clip_norm: Option<f32>,
+    /// Sum of squares of each reduction chunk's gradient (clipping).
+    norm_parts: Vec<f64>,
+    /// Epochs completed: the schedule's position.
+    epochs_done: usize,
+    /// The rate of the next step.
+    step_lr: f32,
     shuffle: bool,
     workspaces: Vec<Workspace>,
     order: Vec<usize>,
@@ -374,9 +394,18 @@ impl Trainer {
         let shard_rows = cfg.effective_shard_rows();
         let shards = cfg.batch_size.div_ceil(shard_rows);
         let layout = mlp.layout().clone();
+        let norm_parts = vec![0.0; layout.len.div_ceil(REDUCE_CHUNK)];
         let biases = (0..layout.layers()).map(|l| layout.b_range(l)).collect();
-        let optimizer =
-            Optimizer::new(OptimizerConfig::default(), layout.len, biases, REDUCE_CHUNK)?;
+        let optimizer = Optimizer::new(cfg.optimizer, layout.len, biases, REDUCE_CHUNK)?;
+        let scheduler = Scheduler::new(cfg.lr, cfg.schedule, cfg.warmup_epochs, cfg.epochs)?;
+        if let Some(c) = cfg.clip_norm {
+            if !(c.is_finite() && c > 0.0) {
+                return Err(Error::config(
+                    "clip_norm",
+                    format!("{c} is not a positive finite number"),
+                ));
+            }
+        }
         let workspaces = (0..shards)
             .map(|_| Workspace::new(&layout, shard_rows))
             .collect();
@@ -387,8 +416,12 @@ impl Trainer {
             head: mlp.head(),
             batch_size: cfg.batch_size,
             shard_rows,
-            lr: cfg.lr,
             optimizer,
+            scheduler,
+            clip_norm: cfg.clip_norm,
+            norm_parts,
+            epochs_done: 0,
+            step_lr: cfg.lr,
             shuffle: cfg.shuffle,
             workspaces,
             order: Vec::new(),
@@ -432,9 +465,55 @@ impl Trainer {
         self.rng = rng;
     }
 
-    /// The learning rate.
+    /// The base learning rate.
     pub fn lr(&self) -> f32 {
-        self.lr
+        self.scheduler.base_lr()
+    }
+
+    /// The optimizer (its configuration, step count and state).
+    pub fn optimizer(&self) -> &Optimizer {
+        &self.optimizer
+    }
+
+    /// Puts back an optimizer state saved from [`Trainer::optimizer`]
+    /// (`step` updates done, `buffers` as [`Optimizer::buffers`] gives them).
+    ///
+    /// # Errors
+    /// As [`Optimizer::restore`].
+    pub fn restore_optimizer(&mut self, step: u64, buffers: Vec<Vec<f32>>) -> Result<()> {
+        self.optimizer.restore(step, buffers)
+    }
+
+    /// Epochs completed (the learning-rate schedule's position).
+    pub fn epochs_done(&self) -> usize {
+        self.epochs_done
+    }
+
+    /// Sets the epochs completed, for a resumed run.
+    pub fn set_epochs_done(&mut self, epochs: usize) {
+        self.epochs_done = epochs;
+    }
+
+    /// Tells the schedule that an epoch ended with validation loss
+    /// `val_loss` (reduce-on-plateau counts epochs without improvement).
+    pub fn end_epoch(&mut self, val_loss: Option<f64>) {
+        self.scheduler.end_epoch(val_loss);
+    }
+
+    /// Reduce-on-plateau's state, for checkpoints.
+    pub fn plateau_state(&self) -> PlateauState {
+        self.scheduler.plateau_state()
+    }
+
+    /// Puts back a state saved by [`Trainer::plateau_state`].
+    pub fn restore_plateau(&mut self, state: PlateauState) {
+        self.scheduler.restore_plateau(state);
+    }
+
+    /// The learning rate of step `step` (0-based) of epoch `epoch` (0-based)
+    /// with `steps_per_epoch` steps per epoch.
+    pub fn lr_at(&self, epoch: usize, step: usize, steps_per_epoch: usize) -> f32 {
+        self.scheduler.lr(epoch, step, steps_per_epoch)
     }
 
     /// Whether epochs shuffle their rows.
@@ -697,6 +776,7 @@ impl Trainer {
             let mut steps = 0;
             let mut done = skip * bs;
             for (b, idx) in order.chunks(bs).enumerate().skip(skip) {
+                self.step_lr = self.scheduler.lr(self.epochs_done, b, batches);
                 let batch = Batch::Gather { x, y, idx };
                 total += self
                     .step_impl(mlp, batch, idx.len(), true)
@@ -723,6 +803,7 @@ impl Trainer {
                 rng_at_epoch_start,
             }));
         }
+        self.epochs_done += 1;
         Ok(EpochOutcome::Completed(EpochStats {
             loss: total / n as f64,
             samples: done - skip * bs,
@@ -796,46 +877,105 @@ impl Trainer {
             )));
         }
         if update {
-            let scale = 1.0 / rows as f32;
-            let s = self.optimizer.begin_step(self.lr, scale);
-            let optimizer = &self.optimizer;
-            let (first, rest) = self
-                .workspaces
-                .split_first_mut()
-                .expect("at least one shard");
-            let rest = &rest[..shards - 1];
-            let params = mlp.params_mut();
-            let timers = self
-                .profile
-                .then_some((&self.reduction_ns, &self.update_ns));
-            let chunk = |i: usize, p: &mut [f32], g: &mut [f32]| {
-                let t0 = timers.map(|_| Instant::now());
-                reduce_chunk(g, rest, i * REDUCE_CHUNK);
-                let t1 = timers.map(|_| Instant::now());
-                optimizer.update_chunk(&s, i, p, g, &mut []);
-                if let (Some((red, upd)), Some(t0), Some(t1)) = (timers, t0, t1) {
-                    red.fetch_add(
-                        u64::try_from((t1 - t0).as_nanos()).unwrap_or(0),
-                        Ordering::Relaxed,
-                    );
-                    upd.fetch_add(elapsed_ns(t1), Ordering::Relaxed);
-                }
-            };
-            if params.len() <= REDUCE_CHUNK {
-                chunk(0, params, &mut first.grad[..params.len()]);
-            } else {
-                params
-                    .par_chunks_mut(REDUCE_CHUNK)
-                    .zip(first.grad.par_chunks_mut(REDUCE_CHUNK))
-                    .enumerate()
-                    .for_each(|(i, (p, g))| chunk(i, p, g));
-            }
+            self.update(mlp, rows, shards);
         }
         Ok(loss)
     }
 }
 
 impl Trainer {
+    /// Ordered reduction of the shard gradients, then (clipping and) the
+    /// optimizer update, in parallel over chunks of the parameters. Without
+    /// clipping, reduction and update are fused per chunk; with it, a first
+    /// pass reduces and sums each chunk's squares (`f64`), the sums are added
+    /// in chunk order (so the norm is the same for any thread count), and a
+    /// second pass updates.
+    fn update(&mut self, mlp: &mut Mlp, rows: usize, shards: usize) {
+        let scale = 1.0 / rows as f32;
+        let (first, rest) = self
+            .workspaces
+            .split_first_mut()
+            .expect("at least one shard");
+        let rest = &rest[..shards - 1];
+        let params = mlp.params_mut();
+        let n = params.len();
+        let grad = &mut first.grad[..n];
+        let timers = self
+            .profile
+            .then_some((&self.reduction_ns, &self.update_ns));
+        let add_time = |counter: &AtomicU64, t: Option<Instant>| {
+            if let Some(t) = t {
+                counter.fetch_add(elapsed_ns(t), Ordering::Relaxed);
+            }
+        };
+        // (a later multi-process all-reduce of `grad` goes here)
+        let grad_scale = match self.clip_norm {
+            None => scale,
+            Some(max_norm) => {
+                let t0 = timers.map(|_| Instant::now());
+                let parts = &mut self.norm_parts;
+                let reduce = |i: usize, g: &mut [f32], part: &mut f64| {
+                    reduce_chunk(g, rest, i * REDUCE_CHUNK);
+                    *part = g.iter().map(|&v| f64::from(v) * f64::from(v)).sum();
+                };
+                if n <= REDUCE_CHUNK {
+                    reduce(0, grad, &mut parts[0]);
+                } else {
+                    grad.par_chunks_mut(REDUCE_CHUNK)
+                        .zip(parts.par_iter_mut())
+                        .enumerate()
+                        .for_each(|(i, (g, part))| reduce(i, g, part));
+                }
+                let sum: f64 = parts.iter().sum();
+                if let Some((red, _)) = timers {
+                    add_time(red, t0);
+                }
+                // PyTorch's clip_grad_norm_: coefficient max/(norm + 1e-6), at most 1
+                let norm = sum.sqrt() * f64::from(scale);
+                let coef = (f64::from(max_norm) / (norm + 1e-6)).min(1.0);
+                (f64::from(scale) * coef) as f32
+            }
+        };
+        let reduced = self.clip_norm.is_some();
+        let s = self.optimizer.begin_step(self.step_lr, grad_scale);
+        let k = self.optimizer.state_len_per_param();
+        self.optimizer.with_state(|opt, state| {
+            let chunk = |i: usize, p: &mut [f32], g: &mut [f32], st: &mut [f32]| {
+                let t0 = timers.map(|_| Instant::now());
+                if !reduced {
+                    reduce_chunk(g, rest, i * REDUCE_CHUNK);
+                }
+                let t1 = timers.map(|_| Instant::now());
+                opt.update_chunk(&s, i, p, g, st);
+                if let Some((red, upd)) = timers {
+                    if let (Some(t0), Some(t1)) = (t0, t1) {
+                        red.fetch_add(
+                            u64::try_from((t1 - t0).as_nanos()).unwrap_or(0),
+                            Ordering::Relaxed,
+                        );
+                    }
+                    add_time(upd, t1);
+                }
+            };
+            if n <= REDUCE_CHUNK {
+                chunk(0, params, grad, state);
+            } else if k == 0 {
+                params
+                    .par_chunks_mut(REDUCE_CHUNK)
+                    .zip(grad.par_chunks_mut(REDUCE_CHUNK))
+                    .enumerate()
+                    .for_each(|(i, (p, g))| chunk(i, p, g, &mut []));
+            } else {
+                params
+                    .par_chunks_mut(REDUCE_CHUNK)
+                    .zip(grad.par_chunks_mut(REDUCE_CHUNK))
+                    .zip(state.par_chunks_mut(k * REDUCE_CHUNK))
+                    .enumerate()
+                    .for_each(|(i, ((p, g), st))| chunk(i, p, g, st));
+            }
+        });
+    }
+
     /// Where the first non-finite value of the failed forward pass appeared:
     /// in the parameters, or in the output of which layer.
     fn first_non_finite(&self, mlp: &Mlp, shards: usize) -> String {

@@ -13,6 +13,8 @@ use super::schema::{
 };
 use super::{data_err, model, quote, SavedModel, CHECKPOINT_VERSION, OPTIMIZERS};
 use crate::error::{Error, Result};
+use crate::optim::{OptimizerConfig, OptimizerKind};
+use crate::schedule::{LrSchedule, PlateauState};
 use crate::train::{EpochProgress, RngState, TrainConfig};
 
 /// The settings a resumed run needs to continue exactly as an uninterrupted
@@ -24,7 +26,7 @@ use crate::train::{EpochProgress, RngState, TrainConfig};
 /// use backprop::{model_io::CheckpointConfig, TrainConfig};
 /// let cfg = TrainConfig { batch_size: 16, lr: 0.05, epochs: 4, ..TrainConfig::default() };
 /// let ck = CheckpointConfig::from_train_config(&cfg);
-/// assert_eq!((ck.batch_size, ck.epochs_total, ck.optimizer.as_str()), (16, 4, "sgd"));
+/// assert_eq!((ck.batch_size, ck.epochs_total, ck.optimizer.kind.name()), (16, 4, "sgd"));
 /// assert_eq!(ck.train_config(1).lr, 0.05);
 /// ck.check_matches(&cfg)?;
 /// # Ok::<(), backprop::Error>(())
@@ -41,14 +43,30 @@ pub struct CheckpointConfig {
     pub shuffle: bool,
     /// Rows per shard (results depend on it in the last bits).
     pub shard_rows: usize,
-    /// The optimizer, one of [`OPTIMIZERS`].
-    pub optimizer: String,
+    /// The optimizer and its constants (its kind is one of [`OPTIMIZERS`]).
+    pub optimizer: OptimizerConfig,
+    /// The gradient-norm clipping threshold, if any.
+    pub clip_norm: Option<f32>,
+    /// The learning-rate schedule.
+    pub schedule: LrSchedule,
+    /// Epochs of linear warm-up.
+    pub warmup_epochs: usize,
     /// The epoch count the run was started with (a resume may go further).
     pub epochs_total: usize,
 }
 
+/// The optimizer's state in a checkpoint: updates done and its buffers
+/// (as [`crate::optim::Optimizer::buffers`] gives them; none for plain SGD).
+#[derive(Clone, Debug, Default, PartialEq)]
+pub struct OptimizerState {
+    /// Updates applied so far.
+    pub step: u64,
+    /// One buffer per state name, each as long as the parameter vector.
+    pub buffers: Vec<Vec<f32>>,
+}
+
 impl CheckpointConfig {
-    /// The checkpoint settings of a run configured by `cfg` (plain SGD).
+    /// The checkpoint settings of a run configured by `cfg`.
     pub fn from_train_config(cfg: &TrainConfig) -> CheckpointConfig {
         CheckpointConfig {
             batch_size: cfg.batch_size,
@@ -56,7 +74,10 @@ impl CheckpointConfig {
             seed: cfg.seed,
             shuffle: cfg.shuffle,
             shard_rows: cfg.effective_shard_rows(),
-            optimizer: "sgd".to_string(),
+            optimizer: cfg.optimizer,
+            clip_norm: cfg.clip_norm,
+            schedule: cfg.schedule,
+            warmup_epochs: cfg.warmup_epochs,
             epochs_total: cfg.epochs,
         }
     }
@@ -72,6 +93,10 @@ impl CheckpointConfig {
             threads,
             seed: self.seed,
             shuffle: self.shuffle,
+            optimizer: self.optimizer,
+            clip_norm: self.clip_norm,
+            schedule: self.schedule,
+            warmup_epochs: self.warmup_epochs,
         }
     }
 
@@ -103,6 +128,31 @@ impl CheckpointConfig {
         if cfg.shuffle != self.shuffle {
             let word = |s: bool| if s { "shuffling" } else { "--no-shuffle" }.to_string();
             return conflict("--no-shuffle", word(self.shuffle), word(cfg.shuffle));
+        }
+        if cfg.optimizer != self.optimizer {
+            return conflict(
+                "optimizer",
+                format!("{:?}", self.optimizer),
+                format!("{:?}", cfg.optimizer),
+            );
+        }
+        let bits = |c: Option<f32>| c.map(f32::to_bits);
+        if bits(cfg.clip_norm) != bits(self.clip_norm) {
+            return conflict(
+                "clip_norm",
+                format!("{:?}", self.clip_norm),
+                format!("{:?}", cfg.clip_norm),
+            );
+        }
+        if cfg.schedule != self.schedule || cfg.warmup_epochs != self.warmup_epochs {
+            return conflict(
+                "lr_schedule",
+                format!(
+                    "{} with {} warm-up epochs",
+                    self.schedule, self.warmup_epochs
+                ),
+                format!("{} with {} warm-up epochs", cfg.schedule, cfg.warmup_epochs),
+            );
         }
         if cfg.effective_shard_rows() != self.shard_rows {
             return conflict(
@@ -151,6 +201,10 @@ pub struct Checkpoint {
     pub rng: RngState,
     /// The run's settings.
     pub config: CheckpointConfig,
+    /// The optimizer's step count and buffers.
+    pub optimizer_state: OptimizerState,
+    /// Reduce-on-plateau's state (the default for other schedules).
+    pub plateau: PlateauState,
     /// `None` between epochs. `Some` for a checkpoint written inside epoch
     /// `epoch + 1` (after an interrupt): the batches of it already trained,
     /// to be passed as `start` to [`crate::Trainer::epoch_resumable`].
@@ -229,7 +283,7 @@ fn encode(ckpt: &Checkpoint, src: &str) -> Result<Vec<u8>> {
         (SEED, cfg.seed.to_string()),
         (SHUFFLE, cfg.shuffle.to_string()),
         (SHARD_ROWS, cfg.shard_rows.to_string()),
-        (OPTIMIZER, cfg.optimizer.clone()),
+        (OPTIMIZER, cfg.optimizer.kind.name().to_string()),
     ] {
         md.insert(k.to_string(), v);
     }
@@ -274,12 +328,12 @@ fn check_checkpoint_values(ckpt: &Checkpoint, src: &str) -> Result<()> {
             ),
         ));
     }
-    if !OPTIMIZERS.contains(&cfg.optimizer.as_str()) {
+    if !OPTIMIZERS.contains(&cfg.optimizer.kind.name()) {
         return Err(data_err(
             src,
             format!(
                 "{OPTIMIZER} {} is not supported by this build (known: {})",
-                quote(&cfg.optimizer),
+                quote(cfg.optimizer.kind.name()),
                 OPTIMIZERS.join(", ")
             ),
         ));
@@ -379,7 +433,20 @@ fn decode(file: &Parsed<'_>) -> Result<Checkpoint> {
             )))
         }
     };
-    let optimizer = file.require(OPTIMIZER)?.to_string();
+    let optimizer_text = file.require(OPTIMIZER)?;
+    let optimizer = match optimizer_text.parse::<OptimizerKind>() {
+        Ok(kind) if OPTIMIZERS.contains(&kind.name()) => OptimizerConfig {
+            kind,
+            ..OptimizerConfig::default()
+        },
+        _ => {
+            return Err(file.err(format!(
+                "{OPTIMIZER} {} is not supported by this build (known: {})",
+                quote(optimizer_text),
+                OPTIMIZERS.join(", ")
+            )))
+        }
+    };
     let config = CheckpointConfig {
         batch_size,
         lr,
@@ -387,6 +454,9 @@ fn decode(file: &Parsed<'_>) -> Result<Checkpoint> {
         shuffle,
         shard_rows,
         optimizer,
+        clip_norm: None,
+        schedule: LrSchedule::Constant,
+        warmup_epochs: 0,
         epochs_total,
     };
     let rng = RngState {
@@ -423,6 +493,8 @@ fn decode(file: &Parsed<'_>) -> Result<Checkpoint> {
         epoch,
         rng,
         config,
+        optimizer_state: OptimizerState::default(),
+        plateau: PlateauState::default(),
         in_epoch,
     };
     check_checkpoint_values(&ckpt, file.src())?;
@@ -442,7 +514,7 @@ fn decode(file: &Parsed<'_>) -> Result<Checkpoint> {
         return Err(file.err(format!(
             "metadata key {} is not used by optimizer '{}' (checkpoint version {version})",
             quote(k),
-            ckpt.config.optimizer
+            ckpt.config.optimizer.kind
         )));
     }
     if let Some(name) = file
@@ -453,7 +525,7 @@ fn decode(file: &Parsed<'_>) -> Result<Checkpoint> {
         return Err(file.err(format!(
             "tensor {} is not state of optimizer '{}', which has none",
             quote(&name),
-            ckpt.config.optimizer
+            ckpt.config.optimizer.kind
         )));
     }
     Ok(ckpt)

@@ -122,7 +122,7 @@ use std::path::Path;
 
 pub use self::checkpoint::{
     checkpoint_from_bytes, checkpoint_to_bytes, load_checkpoint, save_checkpoint, Checkpoint,
-    CheckpointConfig,
+    CheckpointConfig, OptimizerState,
 };
 pub use self::safetensors::write_atomic;
 pub use crate::meta::ModelMeta;
