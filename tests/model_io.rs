@@ -11,7 +11,11 @@ use std::collections::{BTreeMap, HashMap};
 use std::path::{Path, PathBuf};
 
 use backprop::data::{embedded, Standardizer};
-use backprop::model_io::{self, Checkpoint, CheckpointConfig, ModelMeta, SavedModel};
+use backprop::model_io::{
+    self, Checkpoint, CheckpointConfig, ModelMeta, OptimizerState, SavedModel,
+};
+use backprop::optim::OptimizerConfig;
+use backprop::schedule::{LrSchedule, PlateauState};
 use backprop::train::EpochProgress;
 use backprop::{Activation, Error, Head, Mlp, RngState, TrainConfig, Trainer};
 use proptest::prelude::*;
@@ -146,9 +150,14 @@ fn tiny_checkpoint() -> Checkpoint {
             seed: 42,
             shuffle: true,
             shard_rows: 64,
-            optimizer: "sgd".into(),
+            optimizer: OptimizerConfig::default(),
+            clip_norm: None,
+            schedule: LrSchedule::Constant,
+            warmup_epochs: 0,
             epochs_total: 4,
         },
+        optimizer_state: OptimizerState::default(),
+        plateau: PlateauState::default(),
         in_epoch: None,
     }
 }
@@ -1244,6 +1253,7 @@ fn resumed_training_is_bitwise_identical_to_uninterrupted() {
         threads: 2,
         seed: 11,
         shuffle: true,
+        ..TrainConfig::default()
     };
     let new_mlp = || {
         Mlp::new(
@@ -1287,6 +1297,8 @@ fn resumed_training_is_bitwise_identical_to_uninterrupted() {
                 epochs: 2,
                 ..cfg.clone()
             }),
+            optimizer_state: Default::default(),
+            plateau: Default::default(),
             in_epoch: None,
         };
         model_io::save_checkpoint(&path, &ckpt).unwrap();

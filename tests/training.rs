@@ -263,6 +263,7 @@ fn interrupt_config(threads: usize) -> TrainConfig {
         threads,
         seed: 77,
         shuffle: true,
+        ..TrainConfig::default()
     }
 }
 
@@ -329,6 +330,8 @@ fn an_interrupted_epoch_resumed_from_a_checkpoint_is_bitwise_identical() {
                     epoch: 1,
                     rng: trainer.rng_state(),
                     config: CheckpointConfig::from_train_config(&cfg),
+                    optimizer_state: Default::default(),
+                    plateau: Default::default(),
                     in_epoch: Some(progress),
                 };
                 model_io::checkpoint_to_bytes(&ckpt).unwrap()
