@@ -172,6 +172,10 @@ struct TrainArgs {
         requires = "lr_schedule"
     )]
     lr_min: f32,
+    /// cosine: the epochs the annealing spans [default: --epochs]; give the
+    /// final total when a run will be resumed to go further.
+    #[arg(long, value_name = "N", requires = "lr_schedule")]
+    lr_cosine_epochs: Option<usize>,
     /// plateau: epochs without improvement of the validation loss tolerated.
     #[arg(long, value_name = "N", default_value_t = 10, requires = "lr_schedule")]
     lr_patience: usize,
@@ -585,6 +589,7 @@ impl TrainArgs {
                 },
                 ScheduleKind::Cosine => LrSchedule::Cosine {
                     min_lr: self.lr_min,
+                    epochs: self.lr_cosine_epochs.unwrap_or(self.epochs),
                 },
                 ScheduleKind::Plateau => LrSchedule::Plateau {
                     patience: self.lr_patience,

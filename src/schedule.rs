@@ -8,8 +8,9 @@
 //! in epoch `e` (0-based):
 //! - constant: `η`;
 //! - step: `η · γ^⌊e / N⌋`;
-//! - cosine: `η_min + (η - η_min) · (1 + cos(π · s / (E·S))) / 2`, from `η`
-//!   at the first step down to `η_min` at the end of the run;
+//! - cosine: `η_min + (η - η_min) · (1 + cos(π · s / (C·S))) / 2`, from `η`
+//!   at the first step down to `η_min` after `C` epochs (PyTorch's `T_max`;
+//!   callers usually set it to the run's length), then `η_min`;
 //! - plateau: `η · f`, where the factor `f` starts at 1 and is multiplied by
 //!   `γ` whenever the validation loss has not improved (by a relative 1e-4,
 //!   PyTorch's `ReduceLROnPlateau` default) for more than `patience` epochs;
@@ -38,10 +39,12 @@ pub enum LrSchedule {
         /// The factor, in `(0, 1]`.
         gamma: f32,
     },
-    /// Cosine annealing from the base rate to `min_lr` over the run.
+    /// Cosine annealing from the base rate to `min_lr` over `epochs` epochs.
     Cosine {
-        /// The rate at the end of the run, `0 ≤ min_lr ≤ lr`.
+        /// The rate at the end of the annealing, `0 ≤ min_lr ≤ lr`.
         min_lr: f32,
+        /// The epochs the annealing spans (at least 1).
+        epochs: usize,
     },
     /// Multiplied by `gamma` after `patience` epochs without improvement of
     /// the validation loss.
@@ -101,7 +104,9 @@ impl fmt::Display for LrSchedule {
                 every_epochs,
                 gamma,
             } => write!(f, "step (×{gamma} every {every_epochs} epochs)"),
-            LrSchedule::Cosine { min_lr } => write!(f, "cosine (down to {min_lr})"),
+            LrSchedule::Cosine { min_lr, epochs } => {
+                write!(f, "cosine (down to {min_lr} over {epochs} epochs)")
+            }
             LrSchedule::Plateau { patience, gamma } => {
                 write!(
                     f,
@@ -141,7 +146,7 @@ impl Default for PlateauState {
 /// let s = Scheduler::new(0.1, LrSchedule::Step { every_epochs: 2, gamma: 0.5 }, 0, 4)?;
 /// assert_eq!(s.lr(0, 0, 10), 0.1);
 /// assert_eq!(s.lr(2, 5, 10), 0.05);
-/// let c = Scheduler::new(0.1, LrSchedule::Cosine { min_lr: 0.0 }, 1, 2)?;
+/// let c = Scheduler::new(0.1, LrSchedule::Cosine { min_lr: 0.0, epochs: 2 }, 1, 2)?;
 /// assert_eq!(c.lr(0, 0, 10), 0.01);          // warm-up: 1/10 of the rate
 /// assert!((c.lr(1, 0, 10) - 0.05).abs() < 1e-7); // half way: half the rate
 /// # Ok::<(), backprop::Error>(())
@@ -190,7 +195,10 @@ impl Scheduler {
                     ));
                 }
             }
-            LrSchedule::Cosine { min_lr } => {
+            LrSchedule::Cosine { min_lr, epochs } => {
+                if epochs == 0 {
+                    return Err(Error::config("lr_cosine_epochs", "must be at least 1"));
+                }
                 if !(min_lr >= 0.0 && min_lr <= lr) {
                     return Err(Error::config(
                         "lr_min",
@@ -247,8 +255,8 @@ impl Scheduler {
                 let k = i32::try_from(epoch / every_epochs).unwrap_or(i32::MAX);
                 base * f64::from(gamma).powi(k)
             }
-            LrSchedule::Cosine { min_lr } => {
-                let total = (self.epochs * steps_per_epoch).max(1) as f64;
+            LrSchedule::Cosine { min_lr, epochs } => {
+                let total = (epochs * steps_per_epoch).max(1) as f64;
                 let min = f64::from(min_lr);
                 let t = (s as f64 / total).min(1.0);
                 min + (base - min) * (1.0 + (std::f64::consts::PI * t).cos()) / 2.0
@@ -335,7 +343,13 @@ mod tests {
 
     #[test]
     fn cosine_ends_at_the_minimum() {
-        let s = sched(LrSchedule::Cosine { min_lr: 0.01 }, 0);
+        let s = sched(
+            LrSchedule::Cosine {
+                min_lr: 0.01,
+                epochs: 10,
+            },
+            0,
+        );
         assert_eq!(s.lr(0, 0, 4), 0.1);
         assert!((s.lr(5, 0, 4) - 0.055).abs() < 1e-7);
         let last = s.lr(9, 3, 4);
@@ -390,7 +404,14 @@ mod tests {
             ),
             "invalid option lr_step_epochs: must be at least 1"
         );
-        assert!(err(LrSchedule::Cosine { min_lr: 0.2 }, 0).starts_with("invalid option lr_min"));
+        assert!(err(
+            LrSchedule::Cosine {
+                min_lr: 0.2,
+                epochs: 10
+            },
+            0
+        )
+        .starts_with("invalid option lr_min"));
         assert!(err(
             LrSchedule::Plateau {
                 patience: 1,

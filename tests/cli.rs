@@ -1093,3 +1093,86 @@ fn ctrl_c_saves_and_resume_is_bit_exact() {
     let bits = |m: &backprop::Mlp| m.params().iter().map(|v| v.to_bits()).collect::<Vec<_>>();
     assert_eq!(bits(&a.mlp), bits(&b.mlp));
 }
+
+/// `--epochs 3 --checkpoint c --checkpoint-every 3`, then `--resume c
+/// --epochs 6`, gives a model byte-identical to one 6-epoch run, for every
+/// optimizer, with cosine and plateau schedules, warm-up and clipping.
+#[test]
+fn resume_is_byte_identical_for_every_optimizer_and_schedule() {
+    let dir = tmp();
+    let train = data("iris.train.csv");
+    let test = data("iris.test.csv");
+    for (i, opt) in [
+        &["--optimizer", "sgd", "--momentum", "0.9", "--nesterov"][..],
+        &["--optimizer", "adam", "--weight-decay", "0.01"],
+        &["--optimizer", "adamw", "--weight-decay", "0.1"],
+        &["--optimizer", "rmsprop"],
+    ]
+    .iter()
+    .enumerate()
+    {
+        for sched in [
+            &[
+                "--lr-schedule",
+                "cosine",
+                "--lr-min",
+                "0.0001",
+                "--lr-cosine-epochs",
+                "6",
+                "--warmup-epochs",
+                "1",
+            ][..],
+            &[
+                "--lr-schedule",
+                "plateau",
+                "--lr-patience",
+                "0",
+                "--lr-gamma",
+                "0.5",
+            ],
+        ] {
+            let common = |out: &Path| {
+                let mut c = bin();
+                c.arg("train")
+                    .arg("--data")
+                    .arg(&train)
+                    .arg("--test-data")
+                    .arg(&test)
+                    .args(["--quiet", "--batch-size", "16", "--clip-norm", "1"])
+                    .args(*opt)
+                    .args(sched)
+                    .arg("--out")
+                    .arg(out);
+                c
+            };
+            let full = dir.path().join(format!("full{i}.st"));
+            common(&full).args(["--epochs", "6"]).assert().success();
+            let ckpt = dir.path().join(format!("c{i}.ckpt"));
+            let part = dir.path().join(format!("part{i}.st"));
+            common(&part)
+                .args(["--epochs", "3", "--checkpoint-every", "3", "--checkpoint"])
+                .arg(&ckpt)
+                .assert()
+                .success();
+            let resumed = dir.path().join(format!("resumed{i}.st"));
+            common(&resumed)
+                .args(["--epochs", "6", "--threads", "1", "--resume"])
+                .arg(&ckpt)
+                .assert()
+                .success();
+            assert_eq!(
+                fs::read(&full).unwrap(),
+                fs::read(&resumed).unwrap(),
+                "{opt:?} {sched:?}"
+            );
+        }
+    }
+    // A resume with another optimizer is refused, naming the option.
+    let ckpt = dir.path().join("c0.ckpt");
+    let (code, _, err) = run(
+        &["train", "--optimizer", "adam", "--epochs", "6", "--resume"],
+        &[&ckpt, Path::new("--data"), &train],
+    );
+    assert_eq!(code, 2);
+    assert!(err.contains("invalid option --optimizer"), "{err}");
+}

@@ -4,6 +4,7 @@
 
 use backprop::data::{csv, embedded, scale, LoadOptions, RawTable};
 use backprop::fit::{DataSource, FitOutcome, FitSpec};
+use backprop::optim::OptimizerConfig;
 use backprop::{Activation, Head};
 
 /// The held-out accuracy after the last epoch.
@@ -31,6 +32,8 @@ fn digits_spec() -> FitSpec {
         standardize: false,
         head: Some(Head::SoftmaxCe),
         batch_size: Some(32),
+        // the plain SGD of docs/backprop.md (a data file's default is Adam)
+        optimizer: Some(OptimizerConfig::default()),
         ..FitSpec::default()
     }
 }
@@ -55,6 +58,7 @@ fn xor_with_a_2_4_1_sigmoid_network() {
             hidden_layers: Some(vec![4]),
             activation: Some(Activation::Sigmoid),
             batch_size: Some(4),
+            optimizer: Some(OptimizerConfig::default()),
             lr: Some(2.0),
             epochs: 3000,
             threads: 1,

@@ -911,7 +911,7 @@ fn checkpoint_round_trip_and_model_view() {
     // The model loader reads the model inside a checkpoint.
     assert_same_model(&model_io::load_model(&path).unwrap(), &c.model);
     let (_, meta) = decode(&std::fs::read(&path).unwrap());
-    assert_eq!(meta["checkpoint"], "2");
+    assert_eq!(meta["checkpoint"], "3");
     assert!(!meta.contains_key("checkpoint.batches_done"));
     assert!(!meta.contains_key("checkpoint.loss_sum_bits"));
     assert_eq!(meta["lr"], "0.1");
@@ -942,8 +942,8 @@ fn checkpoint_problems_are_named() {
     let cases: Vec<(Vec<u8>, &str)> =
         vec![
         (
-            set("checkpoint", "3"),
-            "checkpoint 3 is newer than this build of backprop reads (2): \
+            set("checkpoint", "4"),
+            "checkpoint 4 is newer than this build of backprop reads (3): \
              the checkpoint was written by a newer backprop; upgrade to load it",
         ),
         (set("epoch", "-1"), "epoch '-1' is not a non-negative integer"),
@@ -970,16 +970,38 @@ fn checkpoint_problems_are_named() {
         ),
         (set("shuffle", "yes"), "shuffle 'yes' is neither true nor false"),
         (
-            set("optimizer", "adam"),
-            "optimizer 'adam' is not supported by this build (known: sgd)",
+            set("optimizer", "lbfgs"),
+            "optimizer 'lbfgs' is not supported by this build (known: sgd, adam, adamw, rmsprop)",
         ),
         (
-            set("optimizer.beta1", "0.9"),
-            "metadata key 'optimizer.beta1' is not used by optimizer 'sgd' (checkpoint version 2)",
+            // Adam keeps two buffers, which this file lacks
+            set("optimizer", "adam"),
+            "tensor 'optimizer.0.weight_exp_avg' is missing",
+        ),
+        (
+            set("optimizer.future", "0.9"),
+            "metadata key 'optimizer.future' is not used by optimizer 'sgd' (checkpoint version 3)",
+        ),
+        (
+            set("optimizer.beta1", "1.5"),
+            "the optimizer's constants: invalid option beta1: 1.5 is not in [0, 1)",
+        ),
+        (set("optimizer.step", "x"), "optimizer.step 'x' is not a non-negative integer"),
+        (
+            set("checkpoint.lr_schedule", "wavy"),
+            "checkpoint.lr_schedule 'wavy' is not a schedule (known: constant, step, cosine, plateau)",
+        ),
+        (
+            set("checkpoint.lr_schedule", "step"),
+            "metadata key 'checkpoint.lr_step_epochs' is missing",
+        ),
+        (
+            set("checkpoint.clip_norm", "-1"),
+            "checkpoint.clip_norm -1 must be finite and positive",
         ),
         (
             set("checkpoint.future_key", "x"),
-            "metadata key 'checkpoint.future_key' is not used by checkpoint version 2",
+            "metadata key 'checkpoint.future_key' is not used by checkpoint version 3",
         ),
         (
             edit_of(&base, |t, _| {
@@ -996,9 +1018,9 @@ fn checkpoint_problems_are_named() {
     }
     // A checkpoint of a later version or optimizer still gives its model.
     for bytes in [
-        set("checkpoint", "3"),
+        set("checkpoint", "4"),
         set("optimizer", "adam"),
-        set("optimizer.beta1", "0.9"),
+        set("optimizer.future", "0.9"),
         set("checkpoint.future_key", "x"),
     ] {
         assert_same_model(&model_io::from_bytes(&bytes, SRC).unwrap(), &tiny());
@@ -1018,7 +1040,7 @@ fn in_epoch_positions_round_trip_exactly() {
     assert_eq!(p.rng_at_epoch_start, back.rng);
     assert_same_model(&model_io::load_model(&path).unwrap(), &c.model);
     let (_, meta) = decode(&std::fs::read(&path).unwrap());
-    assert_eq!(meta["checkpoint"], "2");
+    assert_eq!(meta["checkpoint"], "3");
     assert_eq!(meta["checkpoint.batches_done"], "3");
     assert_eq!(
         meta["checkpoint.loss_sum_bits"],
@@ -1062,17 +1084,22 @@ fn in_epoch_positions_round_trip_exactly() {
 #[test]
 fn version_1_checkpoints_still_load() {
     // (The committed version-1 fixture is checked above.)
-    let v2 = model_io::checkpoint_to_bytes(&tiny_checkpoint()).unwrap();
-    let v1 = edit_of(&v2, |_, m| {
+    let v3 = model_io::checkpoint_to_bytes(&tiny_checkpoint()).unwrap();
+    let v1 = edit_of(&v3, |_, m| {
+        m.retain(|k, _| !k.starts_with("optimizer.") && !k.starts_with("checkpoint."));
         m.insert("checkpoint".into(), "1".into());
     });
     let c = model_io::checkpoint_from_bytes(&v1, SRC).unwrap();
     assert_eq!(c, tiny_checkpoint());
     assert_eq!(c.in_epoch, None);
-    // Saved again, it is a version-2 checkpoint with the same content.
+    // Saved again, it is a version-3 checkpoint with the same content.
     let again = model_io::checkpoint_to_bytes(&c).unwrap();
-    assert_eq!(decode(&again).1["checkpoint"], "2");
-    assert_eq!(again, v2);
+    assert_eq!(decode(&again).1["checkpoint"], "3");
+    assert_eq!(again, v3);
+    // The version-2 fixture (plain SGD, written before optimizers had
+    // state) loads as the same checkpoint.
+    let v2 = model_io::load_checkpoint(&fixture("tiny_checkpoint_v2.safetensors")).unwrap();
+    assert_eq!(v2, tiny_checkpoint());
     // In-epoch keys did not exist in version 1.
     let in_epoch = model_io::checkpoint_to_bytes(&tiny_checkpoint_in_epoch()).unwrap();
     let bad = edit_of(&in_epoch, |_, m| {
@@ -1145,7 +1172,7 @@ fn in_epoch_problems_name_the_key() {
         ),
         (
             set("checkpoint.batches_done_", "1"),
-            "metadata key 'checkpoint.batches_done_' is not used by checkpoint version 2",
+            "metadata key 'checkpoint.batches_done_' is not used by checkpoint version 3",
         ),
     ];
     for (bytes, msg) in &cases {

@@ -8,8 +8,12 @@ use std::path::Path;
 use super::safetensors::{read, serialize, write_atomic, Parsed};
 use super::schema::{
     fmt_f32, parse_f32, parse_hex, parse_uint, read_version, BATCHES_DONE, BATCH_SIZE, CHECKPOINT,
-    CHECKPOINT_PREFIX, EPOCH, EPOCHS_TOTAL, IN_EPOCH_VERSION, LOSS_SUM_BITS, LR, LR_BITS,
-    OPTIMIZER, OPTIMIZER_PREFIX, RNG_SEED, RNG_STREAM, RNG_WORD_POS, SEED, SHARD_ROWS, SHUFFLE,
+    CHECKPOINT_KEYS, CHECKPOINT_PREFIX, CLIP_NORM, EPOCH, EPOCHS_TOTAL, IN_EPOCH_VERSION,
+    LOSS_SUM_BITS, LR, LR_BITS, LR_COSINE_EPOCHS, LR_GAMMA, LR_MIN, LR_PATIENCE, LR_SCHEDULE,
+    LR_STEP_EPOCHS, OPTIMIZER, OPTIMIZER_PREFIX, OPTIMIZER_VERSION, OPT_ALPHA, OPT_BETA1,
+    OPT_BETA2, OPT_EPS, OPT_MOMENTUM, OPT_NESTEROV, OPT_STEP, OPT_WEIGHT_DECAY, PLATEAU_BAD_EPOCHS,
+    PLATEAU_BEST_BITS, PLATEAU_FACTOR_BITS, RNG_SEED, RNG_STREAM, RNG_WORD_POS, SEED, SHARD_ROWS,
+    SHUFFLE, WARMUP_EPOCHS,
 };
 use super::{data_err, model, quote, SavedModel, CHECKPOINT_VERSION, OPTIMIZERS};
 use crate::error::{Error, Result};
@@ -179,6 +183,8 @@ impl CheckpointConfig {
 ///     epoch: 1,
 ///     rng: trainer.rng_state(),
 ///     config: model_io::CheckpointConfig::from_train_config(&cfg),
+///     optimizer_state: model_io::OptimizerState::default(), // plain SGD keeps none
+///     plateau: Default::default(),
 ///     in_epoch: None,
 /// };
 /// let bytes = model_io::checkpoint_to_bytes(&ckpt)?;
@@ -293,6 +299,81 @@ fn encode(ckpt: &Checkpoint, src: &str) -> Result<Vec<u8>> {
             LOSS_SUM_BITS.to_string(),
             format!("{:016x}", p.loss_sum.to_bits()),
         );
+    }
+    let o = &cfg.optimizer;
+    let mut put = |k: &str, v: String| {
+        md.insert(k.to_string(), v);
+    };
+    put(OPT_MOMENTUM, fmt_f32(o.momentum));
+    put(OPT_NESTEROV, o.nesterov.to_string());
+    put(OPT_BETA1, fmt_f32(o.beta1));
+    put(OPT_BETA2, fmt_f32(o.beta2));
+    put(OPT_ALPHA, fmt_f32(o.alpha));
+    put(OPT_EPS, fmt_f32(o.eps));
+    put(OPT_WEIGHT_DECAY, fmt_f32(o.weight_decay));
+    put(OPT_STEP, ckpt.optimizer_state.step.to_string());
+    if let Some(c) = cfg.clip_norm {
+        put(CLIP_NORM, fmt_f32(c));
+    }
+    put(LR_SCHEDULE, cfg.schedule.name().to_string());
+    match cfg.schedule {
+        LrSchedule::Constant => {}
+        LrSchedule::Step {
+            every_epochs,
+            gamma,
+        } => {
+            put(LR_STEP_EPOCHS, every_epochs.to_string());
+            put(LR_GAMMA, fmt_f32(gamma));
+        }
+        LrSchedule::Cosine { min_lr, epochs } => {
+            put(LR_MIN, fmt_f32(min_lr));
+            put(LR_COSINE_EPOCHS, epochs.to_string());
+        }
+        LrSchedule::Plateau { patience, gamma } => {
+            put(LR_PATIENCE, patience.to_string());
+            put(LR_GAMMA, fmt_f32(gamma));
+            let p = &ckpt.plateau;
+            put(PLATEAU_BEST_BITS, format!("{:016x}", p.best.to_bits()));
+            put(PLATEAU_BAD_EPOCHS, p.bad_epochs.to_string());
+            put(PLATEAU_FACTOR_BITS, format!("{:016x}", p.factor.to_bits()));
+        }
+    }
+    put(WARMUP_EPOCHS, cfg.warmup_epochs.to_string());
+    let mut tensors = tensors;
+    let names = o.state_names();
+    let sizes = ckpt.model.mlp.sizes();
+    let n = ckpt.model.mlp.num_params();
+    if ckpt.optimizer_state.buffers.len() != names.len()
+        || ckpt.optimizer_state.buffers.iter().any(|b| b.len() != n)
+    {
+        return Err(data_err(
+            src,
+            format!(
+                "optimizer '{}' keeps {} buffer(s) of {n} values; the checkpoint has {} of {:?}",
+                o.kind,
+                names.len(),
+                ckpt.optimizer_state.buffers.len(),
+                ckpt.optimizer_state
+                    .buffers
+                    .iter()
+                    .map(Vec::len)
+                    .collect::<Vec<_>>()
+            ),
+        ));
+    }
+    for (name, buf) in names.iter().zip(&ckpt.optimizer_state.buffers) {
+        let mut offset = 0;
+        for (l, pair) in sizes.windows(2).enumerate() {
+            let (n_in, n_out) = (pair[0], pair[1]);
+            let w = &buf[offset..offset + n_out * n_in];
+            offset += n_out * n_in;
+            let b = &buf[offset..offset + n_out];
+            offset += n_out;
+            check_state_finite(&state_name(l, "weight", name), w, src)?;
+            check_state_finite(&state_name(l, "bias", name), b, src)?;
+            tensors.insert(state_name(l, "weight", name), (vec![n_out, n_in], w));
+            tensors.insert(state_name(l, "bias", name), (vec![n_out], b));
+        }
     }
     serialize(&tensors, &md, src)
 }
@@ -434,11 +515,8 @@ fn decode(file: &Parsed<'_>) -> Result<Checkpoint> {
         }
     };
     let optimizer_text = file.require(OPTIMIZER)?;
-    let optimizer = match optimizer_text.parse::<OptimizerKind>() {
-        Ok(kind) if OPTIMIZERS.contains(&kind.name()) => OptimizerConfig {
-            kind,
-            ..OptimizerConfig::default()
-        },
+    let kind = match optimizer_text.parse::<OptimizerKind>() {
+        Ok(kind) if OPTIMIZERS.contains(&kind.name()) => kind,
         _ => {
             return Err(file.err(format!(
                 "{OPTIMIZER} {} is not supported by this build (known: {})",
@@ -447,6 +525,153 @@ fn decode(file: &Parsed<'_>) -> Result<Checkpoint> {
             )))
         }
     };
+    let v3 = version >= OPTIMIZER_VERSION;
+    let f32_key = |k: &str| -> Result<f32> {
+        let t = file.require(k)?;
+        parse_f32(t).ok_or_else(|| file.err(format!("{k} {} is not a number", quote(t))))
+    };
+    let flag = |k: &str| -> Result<bool> {
+        match file.require(k)? {
+            "true" => Ok(true),
+            "false" => Ok(false),
+            other => Err(file.err(format!("{k} {} is neither true nor false", quote(other)))),
+        }
+    };
+    let f64_bits = |k: &str| -> Result<f64> {
+        Ok(f64::from_bits(u64::from_be_bytes(hex(
+            file,
+            k,
+            file.require(k)?,
+        )?)))
+    };
+    let (optimizer, step, clip_norm, schedule, warmup_epochs, plateau) = if v3 {
+        let optimizer = OptimizerConfig {
+            kind,
+            momentum: f32_key(OPT_MOMENTUM)?,
+            nesterov: flag(OPT_NESTEROV)?,
+            beta1: f32_key(OPT_BETA1)?,
+            beta2: f32_key(OPT_BETA2)?,
+            alpha: f32_key(OPT_ALPHA)?,
+            eps: f32_key(OPT_EPS)?,
+            weight_decay: f32_key(OPT_WEIGHT_DECAY)?,
+        };
+        optimizer
+            .validate()
+            .map_err(|e| file.err(format!("the optimizer's constants: {e}")))?;
+        let step = u64::try_from(narrow(OPT_STEP, u64::MAX as u128)?).unwrap_or(u64::MAX);
+        let clip_norm = match file.get(CLIP_NORM) {
+            None => None,
+            Some(_) => Some(f32_key(CLIP_NORM)?),
+        };
+        let mut plateau = PlateauState::default();
+        let schedule = match file.require(LR_SCHEDULE)? {
+            "constant" => LrSchedule::Constant,
+            "step" => LrSchedule::Step {
+                every_epochs: as_usize(narrow(LR_STEP_EPOCHS, usize_max)?),
+                gamma: f32_key(LR_GAMMA)?,
+            },
+            "cosine" => LrSchedule::Cosine {
+                min_lr: f32_key(LR_MIN)?,
+                epochs: as_usize(narrow(LR_COSINE_EPOCHS, usize_max)?),
+            },
+            "plateau" => {
+                plateau = PlateauState {
+                    best: f64_bits(PLATEAU_BEST_BITS)?,
+                    bad_epochs: as_usize(narrow(PLATEAU_BAD_EPOCHS, usize_max)?),
+                    factor: f64_bits(PLATEAU_FACTOR_BITS)?,
+                };
+                if !(plateau.factor.is_finite() && plateau.factor > 0.0) || plateau.best.is_nan() {
+                    return Err(file.err(format!(
+                        "{PLATEAU_FACTOR_BITS} or {PLATEAU_BEST_BITS} is not a valid state \
+                         (factor {}, best {})",
+                        plateau.factor, plateau.best
+                    )));
+                }
+                LrSchedule::Plateau {
+                    patience: as_usize(narrow(LR_PATIENCE, usize_max)?),
+                    gamma: f32_key(LR_GAMMA)?,
+                }
+            }
+            other => {
+                return Err(file.err(format!(
+                    "{LR_SCHEDULE} {} is not a schedule (known: constant, step, cosine, plateau)",
+                    quote(other)
+                )))
+            }
+        };
+        let warmup_epochs = as_usize(narrow(WARMUP_EPOCHS, usize_max)?);
+        // (a bad lr itself is reported by check_checkpoint_values)
+        if lr.is_finite() && lr > 0.0 {
+            crate::schedule::Scheduler::new(lr, schedule, warmup_epochs, epochs_total)
+                .map_err(|e| file.err(format!("the learning-rate schedule: {e}")))?;
+        }
+        if let Some(c) = clip_norm {
+            if !(c.is_finite() && c > 0.0) {
+                return Err(file.err(format!("{CLIP_NORM} {c} must be finite and positive")));
+            }
+        }
+        (optimizer, step, clip_norm, schedule, warmup_epochs, plateau)
+    } else {
+        let optimizer = OptimizerConfig {
+            kind,
+            ..OptimizerConfig::default()
+        };
+        (
+            optimizer,
+            0,
+            None,
+            LrSchedule::Constant,
+            0,
+            PlateauState::default(),
+        )
+    };
+    // the optimizer's buffers: exactly the tensors its kind keeps
+    let names = optimizer.state_names();
+    let sizes = model.mlp.sizes().to_vec();
+    let mut expected = std::collections::BTreeSet::new();
+    let mut buffers = Vec::with_capacity(names.len());
+    for name in names {
+        let mut buf = Vec::new();
+        for (l, pair) in sizes.windows(2).enumerate() {
+            let (n_in, n_out) = (pair[0], pair[1]);
+            for (part, shape) in [("weight", vec![n_out, n_in]), ("bias", vec![n_out])] {
+                let t = state_name(l, part, name);
+                let info = file.tensor(&t)?;
+                if info.dtype != ::safetensors::Dtype::F32 || info.shape != shape {
+                    return Err(file.err(format!(
+                        "tensor '{t}' has dtype {} and shape {:?}, expected F32 {shape:?}",
+                        info.dtype, info.shape
+                    )));
+                }
+                let start = buf.len();
+                buf.extend(
+                    file.tensor_bytes(&t)?
+                        .chunks_exact(4)
+                        .map(|c| f32::from_le_bytes([c[0], c[1], c[2], c[3]])),
+                );
+                check_state_finite(&t, &buf[start..], file.src())?;
+                expected.insert(t);
+            }
+        }
+        buffers.push(buf);
+    }
+    if let Some(t) = file
+        .tensor_names()
+        .into_iter()
+        .find(|n| n.starts_with(OPTIMIZER_PREFIX) && !expected.contains(n))
+    {
+        return Err(file.err(format!(
+            "tensor {} is not state of optimizer '{}'{}",
+            quote(&t),
+            kind,
+            if names.is_empty() {
+                ", which has none"
+            } else {
+                ""
+            }
+        )));
+    }
+    let optimizer_state = OptimizerState { step, buffers };
     let config = CheckpointConfig {
         batch_size,
         lr,
@@ -454,9 +679,9 @@ fn decode(file: &Parsed<'_>) -> Result<Checkpoint> {
         shuffle,
         shard_rows,
         optimizer,
-        clip_norm: None,
-        schedule: LrSchedule::Constant,
-        warmup_epochs: 0,
+        clip_norm,
+        schedule,
+        warmup_epochs,
         epochs_total,
     };
     let rng = RngState {
@@ -493,42 +718,56 @@ fn decode(file: &Parsed<'_>) -> Result<Checkpoint> {
         epoch,
         rng,
         config,
-        optimizer_state: OptimizerState::default(),
-        plateau: PlateauState::default(),
+        optimizer_state,
+        plateau,
         in_epoch,
     };
     check_checkpoint_values(&ckpt, file.src())?;
     let keys = file.sorted_keys();
+    let known = |k: &str| {
+        (in_epoch_keys && [BATCHES_DONE, LOSS_SUM_BITS].contains(&k))
+            || (v3 && CHECKPOINT_KEYS.iter().any(|&(name, _)| name == k))
+    };
     // Reserved keys this version does not use.
-    if let Some(k) = keys.iter().find(|k| {
-        k.starts_with(CHECKPOINT_PREFIX)
-            && !(in_epoch_keys && [BATCHES_DONE, LOSS_SUM_BITS].contains(k))
-    }) {
+    if let Some(k) = keys
+        .iter()
+        .find(|k| k.starts_with(CHECKPOINT_PREFIX) && !known(k))
+    {
         return Err(file.err(format!(
             "metadata key {} is not used by checkpoint version {version}",
             quote(k)
         )));
     }
-    // Plain SGD has no state: nothing may claim to be some.
-    if let Some(k) = keys.iter().find(|k| k.starts_with(OPTIMIZER_PREFIX)) {
+    if let Some(k) = keys
+        .iter()
+        .find(|k| k.starts_with(OPTIMIZER_PREFIX) && !known(k))
+    {
         return Err(file.err(format!(
             "metadata key {} is not used by optimizer '{}' (checkpoint version {version})",
             quote(k),
             ckpt.config.optimizer.kind
         )));
     }
-    if let Some(name) = file
-        .tensor_names()
-        .into_iter()
-        .find(|n| n.starts_with(OPTIMIZER_PREFIX))
-    {
-        return Err(file.err(format!(
-            "tensor {} is not state of optimizer '{}', which has none",
-            quote(&name),
-            ckpt.config.optimizer.kind
-        )));
-    }
     Ok(ckpt)
+}
+
+/// The tensor of optimizer state `name` for layer `l`'s `part` (`weight`
+/// or `bias`): `optimizer.{l}.{part}_{name}`.
+fn state_name(l: usize, part: &str, name: &str) -> String {
+    format!("{OPTIMIZER_PREFIX}{l}.{part}_{name}")
+}
+
+fn check_state_finite(name: &str, v: &[f32], src: &str) -> Result<()> {
+    match v.iter().position(|x| !x.is_finite()) {
+        None => Ok(()),
+        Some(i) => Err(data_err(
+            src,
+            format!(
+                "tensor '{name}' holds {} at index {i}: optimizer state must be finite",
+                v[i]
+            ),
+        )),
+    }
 }
 
 /// The value `text` of `key`: exactly `2 * N` hexadecimal digits.

@@ -37,7 +37,7 @@
 //! (64 hex digits), `rng_stream`, `rng_word_pos` (decimal `u128`),
 //! `batch_size`, `lr` (decimal, for people), `lr_bits` (8 hex digits of
 //! `f32::to_bits`, the value used), `seed`, `shuffle` (`true`/`false`),
-//! `shard_rows`, `optimizer` (`sgd`).
+//! `shard_rows`, `optimizer` (`sgd`, `adam`, `adamw` or `rmsprop`).
 //!
 //! A checkpoint written while an epoch was under way (after an interrupt)
 //! also holds the position inside that epoch, in two keys given both or
@@ -51,10 +51,23 @@
 //! came with checkpoint version 2; version 1 checkpoints, which lack them,
 //! are still read.
 //!
-//! Plain SGD has no state. The names an optimizer with state will use are
-//! reserved now: its hyper-parameters go in metadata keys `optimizer.{name}`
-//! and its buffers in `F32` tensors `optimizer.{i}.{buffer}` shaped like
-//! layer `i`'s tensors (e.g. `optimizer.0.weight_momentum`). [`load_model`]
+//! Version 3 added the optimizer and the learning-rate schedule. The
+//! optimizer's constants are `optimizer.momentum`, `optimizer.nesterov`,
+//! `optimizer.beta1`, `optimizer.beta2`, `optimizer.alpha`, `optimizer.eps`
+//! and `optimizer.weight_decay` (shortest exact decimals; `true`/`false`),
+//! its update count `optimizer.step`, and its buffers `F32` tensors
+//! `optimizer.{i}.weight_{buffer}` and `optimizer.{i}.bias_{buffer}` shaped
+//! like layer `i`'s tensors, with PyTorch's buffer names (`momentum_buffer`;
+//! `exp_avg`, `exp_avg_sq`; `square_avg`). `checkpoint.clip_norm` (absent
+//! without clipping), `checkpoint.lr_schedule` (`constant`, `step`, `cosine`,
+//! `plateau`) with its `checkpoint.lr_step_epochs`, `checkpoint.lr_gamma`,
+//! `checkpoint.lr_min` and `checkpoint.lr_cosine_epochs`, or
+//! `checkpoint.lr_patience`, and
+//! `checkpoint.warmup_epochs` give the rest of the run's settings; a plateau
+//! schedule's state is `checkpoint.plateau_best_bits`,
+//! `checkpoint.plateau_bad_epochs` and `checkpoint.plateau_factor_bits`
+//! (`f64` bits in hex). Version 1 and 2 checkpoints are plain SGD at a
+//! constant rate and are still read. [`load_model`]
 //! skips every checkpoint key and every `optimizer.*` tensor, so it reads the
 //! model inside a checkpoint; [`load_checkpoint`] refuses a plain model file.
 //!
@@ -136,9 +149,9 @@ pub const FORMAT: &str = "backprop";
 /// The model format version this build writes, and the newest it reads.
 pub const FORMAT_VERSION: u32 = 1;
 /// The checkpoint version this build writes, and the newest it reads.
-pub const CHECKPOINT_VERSION: u32 = 2;
+pub const CHECKPOINT_VERSION: u32 = 3;
 /// The optimizers whose checkpoints this build reads and writes.
-pub const OPTIMIZERS: [&str; 1] = ["sgd"];
+pub const OPTIMIZERS: [&str; 4] = ["sgd", "adam", "adamw", "rmsprop"];
 
 /// Characters of a value from a file quoted in an error message.
 const QUOTE_CHARS: usize = 60;

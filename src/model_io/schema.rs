@@ -119,6 +119,48 @@ pub(super) const BATCHES_DONE: &str = "checkpoint.batches_done";
 pub(super) const LOSS_SUM_BITS: &str = "checkpoint.loss_sum_bits";
 /// The first checkpoint version with [`BATCHES_DONE`] and [`LOSS_SUM_BITS`].
 pub(super) const IN_EPOCH_VERSION: u32 = 2;
+/// The optimizer's constants (version 3), each `optimizer.{field}`.
+pub(super) const OPT_MOMENTUM: &str = "optimizer.momentum";
+/// See [`OPT_MOMENTUM`].
+pub(super) const OPT_NESTEROV: &str = "optimizer.nesterov";
+/// See [`OPT_MOMENTUM`].
+pub(super) const OPT_BETA1: &str = "optimizer.beta1";
+/// See [`OPT_MOMENTUM`].
+pub(super) const OPT_BETA2: &str = "optimizer.beta2";
+/// See [`OPT_MOMENTUM`].
+pub(super) const OPT_ALPHA: &str = "optimizer.alpha";
+/// See [`OPT_MOMENTUM`].
+pub(super) const OPT_EPS: &str = "optimizer.eps";
+/// See [`OPT_MOMENTUM`].
+pub(super) const OPT_WEIGHT_DECAY: &str = "optimizer.weight_decay";
+/// Updates the optimizer has applied (version 3).
+pub(super) const OPT_STEP: &str = "optimizer.step";
+/// The gradient-norm clipping threshold, when there is one (version 3).
+pub(super) const CLIP_NORM: &str = "checkpoint.clip_norm";
+/// The learning-rate schedule's name (version 3).
+pub(super) const LR_SCHEDULE: &str = "checkpoint.lr_schedule";
+/// Step schedule: epochs between decays.
+pub(super) const LR_STEP_EPOCHS: &str = "checkpoint.lr_step_epochs";
+/// Step and plateau schedules: the factor.
+pub(super) const LR_GAMMA: &str = "checkpoint.lr_gamma";
+/// Cosine schedule: the final rate.
+pub(super) const LR_MIN: &str = "checkpoint.lr_min";
+/// Cosine schedule: the epochs the annealing spans.
+pub(super) const LR_COSINE_EPOCHS: &str = "checkpoint.lr_cosine_epochs";
+/// Plateau schedule: the patience in epochs.
+pub(super) const LR_PATIENCE: &str = "checkpoint.lr_patience";
+/// Epochs of linear warm-up (version 3).
+pub(super) const WARMUP_EPOCHS: &str = "checkpoint.warmup_epochs";
+/// Plateau's best validation loss, 16 hex digits of `f64::to_bits`.
+pub(super) const PLATEAU_BEST_BITS: &str = "checkpoint.plateau_best_bits";
+/// Plateau's epochs without improvement.
+pub(super) const PLATEAU_BAD_EPOCHS: &str = "checkpoint.plateau_bad_epochs";
+/// Plateau's factor on the base rate, 16 hex digits of `f64::to_bits`.
+pub(super) const PLATEAU_FACTOR_BITS: &str = "checkpoint.plateau_factor_bits";
+/// The first checkpoint version with the optimizer's constants and state,
+/// clipping and the schedule.
+pub(super) const OPTIMIZER_VERSION: u32 = 3;
+
 /// Prefix reserved for optimizer hyper-parameters (metadata) and state (tensors).
 pub(super) const OPTIMIZER_PREFIX: &str = "optimizer.";
 /// Prefix reserved for checkpoint keys added by later checkpoint versions.
@@ -126,7 +168,7 @@ pub(super) const CHECKPOINT_PREFIX: &str = "checkpoint.";
 
 /// The metadata keys a checkpoint holds besides the model's, in the order
 /// of the module docs.
-pub(super) const CHECKPOINT_KEYS: [(&str, Presence); 15] = [
+pub(super) const CHECKPOINT_KEYS: [(&str, Presence); 34] = [
     (CHECKPOINT, Required),
     (EPOCH, Required),
     (EPOCHS_TOTAL, Required),
@@ -142,6 +184,25 @@ pub(super) const CHECKPOINT_KEYS: [(&str, Presence); 15] = [
     (OPTIMIZER, Required),
     (BATCHES_DONE, Pair),
     (LOSS_SUM_BITS, Pair),
+    (OPT_MOMENTUM, Optional),
+    (OPT_NESTEROV, Optional),
+    (OPT_BETA1, Optional),
+    (OPT_BETA2, Optional),
+    (OPT_ALPHA, Optional),
+    (OPT_EPS, Optional),
+    (OPT_WEIGHT_DECAY, Optional),
+    (OPT_STEP, Optional),
+    (CLIP_NORM, Optional),
+    (LR_SCHEDULE, Optional),
+    (LR_STEP_EPOCHS, Optional),
+    (LR_GAMMA, Optional),
+    (LR_MIN, Optional),
+    (LR_COSINE_EPOCHS, Optional),
+    (LR_PATIENCE, Optional),
+    (WARMUP_EPOCHS, Optional),
+    (PLATEAU_BEST_BITS, Optional),
+    (PLATEAU_BAD_EPOCHS, Optional),
+    (PLATEAU_FACTOR_BITS, Optional),
 ];
 
 /// Whether `key` may appear in a model file (`checkpoint`: in a checkpoint
