@@ -53,7 +53,7 @@ impl FromStr for Activation {
             .find(|a| a.name() == s)
             .ok_or_else(|| {
                 Error::config(
-                    "--activation",
+                    "activation",
                     format!("'{s}' is not one of sigmoid, tanh, relu, identity"),
                 )
             })
@@ -106,10 +106,7 @@ impl FromStr for Head {
             .into_iter()
             .find(|h| h.name() == s)
             .ok_or_else(|| {
-                Error::config(
-                    "--head",
-                    format!("'{s}' is not one of sigmoid, softmax, mse"),
-                )
+                Error::config("head", format!("'{s}' is not one of sigmoid, softmax, mse"))
             })
     }
 }

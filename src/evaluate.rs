@@ -101,7 +101,7 @@ pub fn target_name(meta: &ModelMeta, j: usize, outputs: usize) -> String {
 pub fn evaluate(mlp: &Mlp, meta: &ModelMeta, raw: &RawTable, threshold: f32) -> Result<Evaluation> {
     if !(threshold > 0.0 && threshold < 1.0) {
         return Err(Error::config(
-            "--threshold",
+            "threshold",
             format!("{threshold} is not a probability strictly between 0 and 1"),
         ));
     }

@@ -371,8 +371,9 @@ fn error_text(e: &anyhow::Error) -> String {
 /// The flags of the configuration fields that library errors name
 /// ([`FitSpec`] and [`BenchSpec`] fields); unlisted fields are spelled
 /// `--field-name`.
-const FLAGS: [(&str, &str); 8] = [
+const FLAGS: [(&str, &str); 9] = [
     ("data", "--data"),
+    ("label_columns", "--label-column"),
     ("kind", "--optimizer"),
     ("read.labels_path", "--labels"),
     ("hidden_layers", "--layers"),

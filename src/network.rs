@@ -29,13 +29,13 @@ impl Layout {
     fn new(sizes: &[usize]) -> Result<Layout> {
         if sizes.len() < 2 {
             return Err(Error::config(
-                "--layers",
+                "hidden_layers",
                 format!("need at least an input and an output size, got {sizes:?}"),
             ));
         }
         if let Some(i) = sizes.iter().position(|&n| n == 0) {
             return Err(Error::config(
-                "--layers",
+                "hidden_layers",
                 format!("layer {i} has size 0 in {sizes:?}"),
             ));
         }
@@ -49,7 +49,10 @@ impl Layout {
                 .and_then(|l| l.checked_add(len))
                 .filter(|&l| l <= isize::MAX as usize / 4)
                 .ok_or_else(|| {
-                    Error::config("--layers", format!("{sizes:?} has too many parameters"))
+                    Error::config(
+                        "hidden_layers",
+                        format!("{sizes:?} has too many parameters"),
+                    )
                 })?;
         }
         Ok(Layout {
@@ -285,7 +288,7 @@ impl Mlp {
 fn check_hidden(layout: &Layout, hidden: &[Activation]) -> Result<()> {
     if hidden.len() != layout.layers() - 1 {
         return Err(Error::config(
-            "--activation",
+            "activation",
             format!(
                 "{} hidden layers need {} activations, got {}",
                 layout.layers() - 1,

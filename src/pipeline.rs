@@ -52,7 +52,7 @@ pub fn fit_meta(
         _ if train.outputs() > 1 => {
             if head == Head::SoftmaxCe {
                 return Err(Error::config(
-                    "--head",
+                    "head",
                     format!(
                         "softmax picks one class per row, but {} label columns were given; use \
                          the sigmoid head for multi-label data (0/1 columns) or mse for \
@@ -87,7 +87,7 @@ pub fn default_head(train: &RawTable) -> Result<Head> {
         return match multi_label_targets(train) {
             Ok(_) => Ok(Head::SigmoidBce),
             Err(e) => Err(Error::config(
-                "--head",
+                "head",
                 format!(
                     "{} label columns ({}): choose mse for several numeric targets, or sigmoid \
                      for multi-label 0/1 columns ({e})",
@@ -100,7 +100,7 @@ pub fn default_head(train: &RawTable) -> Result<Head> {
     let classes = train.class_map()?;
     if classes.len() > MANY_CLASSES && classes.len() * ROWS_PER_CLASS_MIN > train.rows() {
         return Err(Error::config(
-            "--head",
+            "head",
             format!(
                 "{}: the label column has {} distinct values in {} rows; if it is a numeric \
                  target, use --head mse; if these really are classes, say --head softmax",
@@ -346,14 +346,14 @@ pub fn split(raw: &RawTable, fraction: f64, seed: u64) -> Result<(RawTable, RawT
     let n = raw.rows();
     if !(fraction > 0.0 && fraction < 1.0) {
         return Err(Error::config(
-            "--validation-split",
+            "validation_split",
             format!("{fraction} is not a fraction strictly between 0 and 1"),
         ));
     }
     let n_val = ((fraction * n as f64).round() as usize).max(1);
     if n_val >= n {
         return Err(Error::config(
-            "--validation-split",
+            "validation_split",
             format!("{fraction} of {n} rows leaves no training rows"),
         ));
     }

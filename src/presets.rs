@@ -72,7 +72,7 @@ impl Preset {
         PRESETS
             .iter()
             .find(|p| p.name.eq_ignore_ascii_case(name))
-            .ok_or_else(|| Error::config("--config", format!("'{name}' is not one of T, M, B, L")))
+            .ok_or_else(|| Error::config("config", format!("'{name}' is not one of T, M, B, L")))
     }
 
     /// The hidden activations, one per hidden layer.

@@ -378,11 +378,11 @@ impl Trainer {
     /// rate, or a thread pool that cannot be built.
     pub fn new(mlp: &Mlp, cfg: &TrainConfig) -> Result<Trainer> {
         if cfg.batch_size == 0 {
-            return Err(Error::config("--batch-size", "must be at least 1"));
+            return Err(Error::config("batch_size", "must be at least 1"));
         }
         if !(cfg.lr.is_finite() && cfg.lr > 0.0) {
             return Err(Error::config(
-                "--lr",
+                "lr",
                 format!("{} is not a positive finite number", cfg.lr),
             ));
         }
@@ -390,7 +390,7 @@ impl Trainer {
             .num_threads(cfg.threads)
             .thread_name(|i| format!("backprop-{i}"))
             .build()
-            .map_err(|e| Error::config("--threads", e))?;
+            .map_err(|e| Error::config("threads", e))?;
         let shard_rows = cfg.effective_shard_rows();
         let shards = cfg.batch_size.div_ceil(shard_rows);
         let layout = mlp.layout().clone();
@@ -737,7 +737,7 @@ impl Trainer {
             Some(p) => {
                 if p.batches_done >= batches {
                     return Err(Error::config(
-                        "--resume",
+                        "resume",
                         format!(
                             "the epoch to continue stopped after batch {}, but {n} rows make \
                              {batches} batches of {bs}: not the data it was trained on",
@@ -747,7 +747,7 @@ impl Trainer {
                 }
                 if !p.loss_sum.is_finite() {
                     return Err(Error::config(
-                        "--resume",
+                        "resume",
                         format!(
                             "the loss sum of the epoch to continue is {}: must be finite",
                             p.loss_sum
@@ -830,7 +830,7 @@ impl Trainer {
         self.check_network(mlp)?;
         if rows == 0 || rows > self.batch_size {
             return Err(Error::config(
-                "--batch-size",
+                "batch_size",
                 format!("a step takes 1..={} rows, got {rows}", self.batch_size),
             ));
         }

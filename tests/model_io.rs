@@ -1240,32 +1240,35 @@ fn checkpoint_config_checks_resumed_flags() {
             batch_size: 8,
             ..cfg.clone()
         }),
-        "invalid option --batch-size: the checkpoint was trained with 16, given 8"
+        "invalid option batch_size: the checkpoint was trained with 16, given 8"
     );
     assert_eq!(
         err(TrainConfig {
             lr: 0.050000004,
             ..cfg.clone()
         }),
-        "invalid option --lr: the checkpoint was trained with 0.05, given 0.050000004"
+        "invalid option lr: the checkpoint was trained with 0.05, given 0.050000004"
     );
     assert_eq!(
         err(TrainConfig {
             seed: 1,
             ..cfg.clone()
         }),
-        "invalid option --seed: the checkpoint was trained with 9, given 1"
+        "invalid option seed: the checkpoint was trained with 9, given 1"
     );
     assert_eq!(
-        err(TrainConfig { shuffle: false, ..cfg.clone() }),
-        "invalid option --no-shuffle: the checkpoint was trained with shuffling, given --no-shuffle"
+        err(TrainConfig {
+            shuffle: false,
+            ..cfg.clone()
+        }),
+        "invalid option shuffle: the checkpoint was trained with shuffling, given --no-shuffle"
     );
     assert_eq!(
         err(TrainConfig {
             shard_rows: 5,
             ..cfg.clone()
         }),
-        "invalid option --shard-rows: the checkpoint was trained with 16, given 5"
+        "invalid option shard_rows: the checkpoint was trained with 16, given 5"
     );
 }
 

@@ -561,12 +561,12 @@ fn csv_option_errors() {
     };
     assert_eq!(
         csv_err_with("a,b\n1,2\n", delimiter(b'\n')),
-        "invalid option --delimiter: '\\n' cannot separate fields; use one ASCII character \
+        "invalid option delimiter: '\\n' cannot separate fields; use one ASCII character \
          other than a line break or a quote"
     );
     assert_eq!(
         csv_err_with("a,b\n1,2\n", delimiter(0xe9)),
-        "invalid option --delimiter: 'é' cannot separate fields; use one ASCII character \
+        "invalid option delimiter: 'é' cannot separate fields; use one ASCII character \
          other than a line break or a quote"
     );
     let labels = LoadOptions {
@@ -575,7 +575,7 @@ fn csv_option_errors() {
     };
     assert_eq!(
         load_err(&[("d.csv", b"a,b\n1,2\n"), ("y.npy", b"")], labels),
-        "invalid option --labels: d.csv is a CSV file, which holds its labels in a column; \
+        "invalid option read.labels_path: d.csv is a CSV file, which holds its labels in a column; \
          a labels file is for IDX and NPY data"
     );
 }
@@ -779,7 +779,7 @@ fn idx_label_file_errors() {
     };
     assert_eq!(
         load_err(&[("i.idx", &images)], column),
-        "invalid option --label-column: i.idx is not a CSV file; IDX and NPY labels come from \
+        "invalid option label_columns: i.idx is not a CSV file; IDX and NPY labels come from \
          a separate file (--labels)"
     );
 }

@@ -497,7 +497,7 @@ fn a_progress_that_does_not_fit_the_data_is_an_error() {
         .unwrap_err();
     assert_eq!(
         err.to_string(),
-        "invalid option --resume: the epoch to continue stopped after batch 6, \
+        "invalid option resume: the epoch to continue stopped after batch 6, \
          but 150 rows make 5 batches of 32: not the data it was trained on"
     );
     let nan = EpochProgress {

@@ -276,7 +276,7 @@ pub fn parse_bytes(bytes: &[u8], source_name: &str, opts: &LoadOptions) -> Resul
 fn check_delimiter(d: u8) -> Result<()> {
     if !d.is_ascii() || matches!(d, b'\n' | b'\r' | b'"') {
         return Err(Error::config(
-            "--delimiter",
+            "delimiter",
             format!(
                 "{:?} cannot separate fields; use one ASCII character other than a line break \
                  or a quote",

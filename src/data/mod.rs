@@ -97,7 +97,7 @@ impl Dataset {
         const OP: &str = "Dataset::classification";
         if head == Head::Mse {
             return Err(Error::config(
-                "--head",
+                "head",
                 "mse is a regression head; class labels need sigmoid or softmax",
             ));
         }
@@ -425,7 +425,7 @@ mod tests {
         };
         assert_eq!(
             err(vec![0, 1], 2, Head::Mse),
-            "invalid option --head: mse is a regression head; class labels need sigmoid or softmax"
+            "invalid option head: mse is a regression head; class labels need sigmoid or softmax"
         );
         assert_eq!(
             err(vec![0, 3], 3, Head::SoftmaxCe),

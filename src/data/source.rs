@@ -146,7 +146,7 @@ pub fn load_bytes(
         SourceKind::Csv => {
             if opts.labels_path.is_some() || labels.is_some() {
                 return Err(Error::config(
-                    "--labels",
+                    "read.labels_path",
                     format!(
                         "{source_name} is a CSV file, which holds its labels in a column; \
                          a labels file is for IDX and NPY data"
@@ -181,7 +181,7 @@ pub fn load_bytes(
                 .any(|l| matches!(l, LabelColumn::Index(_) | LabelColumn::Name(_)))
             {
                 return Err(Error::config(
-                    "--label-column",
+                    "label_columns",
                     format!(
                         "{source_name} is not a CSV file; IDX and NPY labels come from a \
                          separate file (--labels)"

@@ -118,20 +118,20 @@ impl CheckpointConfig {
         };
         if cfg.batch_size != self.batch_size {
             return conflict(
-                "--batch-size",
+                "batch_size",
                 self.batch_size.to_string(),
                 cfg.batch_size.to_string(),
             );
         }
         if cfg.lr.to_bits() != self.lr.to_bits() {
-            return conflict("--lr", self.lr.to_string(), cfg.lr.to_string());
+            return conflict("lr", self.lr.to_string(), cfg.lr.to_string());
         }
         if cfg.seed != self.seed {
-            return conflict("--seed", self.seed.to_string(), cfg.seed.to_string());
+            return conflict("seed", self.seed.to_string(), cfg.seed.to_string());
         }
         if cfg.shuffle != self.shuffle {
             let word = |s: bool| if s { "shuffling" } else { "--no-shuffle" }.to_string();
-            return conflict("--no-shuffle", word(self.shuffle), word(cfg.shuffle));
+            return conflict("shuffle", word(self.shuffle), word(cfg.shuffle));
         }
         if cfg.optimizer != self.optimizer {
             return conflict(
@@ -160,7 +160,7 @@ impl CheckpointConfig {
         }
         if cfg.effective_shard_rows() != self.shard_rows {
             return conflict(
-                "--shard-rows",
+                "shard_rows",
                 self.shard_rows.to_string(),
                 cfg.effective_shard_rows().to_string(),
             );
