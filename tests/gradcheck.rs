@@ -371,3 +371,61 @@ fn saturated_classifier_heads_match_reference() {
         }
     }
 }
+
+/// With weight decay `λ`, the direction SGD descends is the gradient of
+/// `loss + λ/2·Σ W²` over the weights only (no decay on biases): recovered
+/// from one engine step, `(θ - θ')/η`, it matches finite differences of that
+/// penalised loss (the reference's loss plus the penalty, in f64).
+#[test]
+fn weight_decay_is_the_gradient_of_the_l2_penalty_on_weights() {
+    use backprop::optim::OptimizerConfig;
+    let (lambda, eta) = (0.3f32, 0.5f32);
+    for head in Head::ALL {
+        for act in Activation::ALL {
+            let case = Case::new(head, act, 900, 2..=5, 2..=7);
+            let mut numeric =
+                case.reference()
+                    .numerical_gradient(&to_f64(&case.x), &to_f64(&case.y), case.m, H);
+            // finite differences of λ/2·θ² on the weights; biases carry none
+            let mut offset = 0;
+            for pair in case.sizes.windows(2) {
+                let (n_in, n_out) = (pair[0], pair[1]);
+                for i in offset..offset + n_in * n_out {
+                    let t = f64::from(case.params[i]);
+                    let pen = |v: f64| 0.5 * f64::from(lambda) * v * v;
+                    numeric[i] += (pen(t + H) - pen(t - H)) / (2.0 * H);
+                }
+                offset += n_in * n_out + n_out;
+            }
+            let mut mlp = case.engine();
+            let cfg = TrainConfig {
+                batch_size: case.m,
+                lr: eta,
+                optimizer: OptimizerConfig {
+                    weight_decay: lambda,
+                    ..OptimizerConfig::default()
+                },
+                threads: 1,
+                shuffle: false,
+                ..TrainConfig::default()
+            };
+            let mut trainer = Trainer::new(&mlp, &cfg).unwrap();
+            trainer.step(&mut mlp, &case.x, &case.y, case.m).unwrap();
+            let effective: Vec<f64> = case
+                .params
+                .iter()
+                .zip(mlp.params())
+                .map(|(&a, &b)| (f64::from(a) - f64::from(b)) / f64::from(eta))
+                .collect();
+            assert_all_close(
+                &case.label,
+                "SGD step with weight decay vs finite differences of the penalised loss",
+                &case.sizes,
+                &effective,
+                &numeric,
+                2e-3,
+                2e-5,
+            );
+        }
+    }
+}
