@@ -54,7 +54,7 @@ pub enum DataSource {
     #[default]
     BreastCancer,
     /// A data file (CSV, IDX or NPY, plain or gzipped), read as
-    /// [`FitSpec::read`] says. Defaults: 64 relu hidden units, lr 0.1.
+    /// [`FitSpec::read`] says. Defaults: 64 relu hidden units, Adam at 0.003.
     File(PathBuf),
     /// Tables already in memory (e.g. from [`data::csv::parse`]), with an
     /// optional test table as held-out data; the defaults of a file.
@@ -1001,7 +1001,22 @@ fn with_training_record(
     put("epochs", epochs.to_string());
     put("batch_size", cfg.batch_size.to_string());
     put("lr", cfg.lr.to_string());
-    put("optimizer", "sgd".to_string());
+    let o = &cfg.optimizer;
+    put("optimizer", o.kind.name().to_string());
+    if o.momentum != 0.0 {
+        put("momentum", o.momentum.to_string());
+        put("nesterov", o.nesterov.to_string());
+    }
+    if o.weight_decay != 0.0 {
+        put("weight_decay", o.weight_decay.to_string());
+    }
+    if let Some(c) = cfg.clip_norm {
+        put("clip_norm", c.to_string());
+    }
+    put("lr_schedule", cfg.schedule.to_string());
+    if cfg.warmup_epochs > 0 {
+        put("warmup_epochs", cfg.warmup_epochs.to_string());
+    }
     put("seed", cfg.seed.to_string());
     put("shuffle", cfg.shuffle.to_string());
     if let Some(r) = last {

@@ -92,7 +92,8 @@ fn a_run_trains_every_epoch_and_records_itself() {
         ("train.epochs", "4"),
         ("train.batch_size", "16"),
         ("train.lr", "0.2"),
-        ("train.optimizer", "sgd"),
+        ("train.optimizer", "adam"), // the default on a data file
+        ("train.lr_schedule", "constant"),
         ("train.seed", "5"),
         ("train.shuffle", "true"),
     ] {
