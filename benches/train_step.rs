@@ -1,5 +1,7 @@
 //! One full training step (forward, backward, reduction, update) for each
-//! preset (T, M, B, L), at 1 thread and at all threads.
+//! preset (T, M, B, L), at 1 thread and at all threads, with plain SGD (ids
+//! `threads/N`); for M also with Adam (ids `adam/threads/N`), whose update
+//! reads and writes two more state vectors.
 //!
 //! `cargo bench --bench train_step`; criterion reports samples/s
 //! (`Throughput::Elements` = the batch size).
@@ -7,6 +9,7 @@
 use std::hint::black_box;
 use std::time::Duration;
 
+use backprop::optim::{OptimizerConfig, OptimizerKind};
 use backprop::presets::{synthetic, PRESETS};
 use backprop::{TrainConfig, Trainer};
 use criterion::{criterion_group, criterion_main, BenchmarkId, Criterion, Throughput};
@@ -25,27 +28,38 @@ fn train_step(c: &mut Criterion) {
             .measurement_time(Duration::from_secs(if preset.name == "L" { 4 } else { 2 }))
             .sample_size(20);
         let (x, y) = synthetic(preset.sizes, preset.head, preset.batch, 1);
-        for &t in &threads {
-            let mut mlp = preset.network(0);
-            let cfg = TrainConfig {
-                batch_size: preset.batch,
-                lr: 1e-3,
-                threads: t,
-                ..TrainConfig::default()
-            };
-            let mut trainer = Trainer::new(&mlp, &cfg).expect("valid config");
-            let pool = trainer.pool();
-            group.bench_with_input(BenchmarkId::new("threads", t), &t, |b, _| {
-                pool.install(|| {
-                    b.iter(|| {
-                        black_box(
-                            trainer
-                                .step(&mut mlp, &x, &y, preset.batch)
-                                .expect("finite loss"),
-                        )
+        let adam = OptimizerConfig {
+            kind: OptimizerKind::Adam,
+            ..OptimizerConfig::default()
+        };
+        let mut rules = vec![("threads", OptimizerConfig::default())];
+        if preset.name == "M" {
+            rules.push(("adam/threads", adam));
+        }
+        for (id, optimizer) in rules {
+            for &t in &threads {
+                let mut mlp = preset.network(0);
+                let cfg = TrainConfig {
+                    batch_size: preset.batch,
+                    lr: 1e-3,
+                    threads: t,
+                    optimizer,
+                    ..TrainConfig::default()
+                };
+                let mut trainer = Trainer::new(&mlp, &cfg).expect("valid config");
+                let pool = trainer.pool();
+                group.bench_with_input(BenchmarkId::new(id, t), &t, |b, _| {
+                    pool.install(|| {
+                        b.iter(|| {
+                            black_box(
+                                trainer
+                                    .step(&mut mlp, &x, &y, preset.batch)
+                                    .expect("finite loss"),
+                            )
+                        })
                     })
-                })
-            });
+                });
+            }
         }
         group.finish();
     }

@@ -286,7 +286,8 @@ struct InfoArgs {
 struct BenchArgs {
     /// A preset: T (30-64-32-1 sigmoid/BCE, batch 32), M (784-256-256-10
     /// relu/softmax, 128), B (784-256-256-1 sigmoid/BCE, 256) or L
-    /// (784-1024-1024-1024-10 relu/softmax, 256). Other flags override it.
+    /// (784-1024-1024-1024-10 relu/softmax, 256), all with plain SGD. Other
+    /// flags override it.
     #[arg(long)]
     config: Option<String>,
     /// All layer sizes, input to output, comma-separated (e.g. 784,256,256,10).
@@ -313,6 +314,17 @@ struct BenchArgs {
     /// Number of timed windows (the median is reported).
     #[arg(long, default_value_t = 7)]
     windows: usize,
+    /// The update rule, with PyTorch's default constants (the presets'
+    /// published figures are plain SGD).
+    #[arg(long, value_name = "sgd|adam|adamw|rmsprop", default_value = "sgd")]
+    optimizer: String,
+    /// L2 penalty on the weights, not the biases (AdamW: decoupled decay).
+    #[arg(long, value_name = "L", default_value_t = 0.0)]
+    weight_decay: f32,
+    /// Clip the L2 norm of the mean gradient to C (one more pass over the
+    /// gradient per step).
+    #[arg(long, value_name = "C")]
+    clip_norm: Option<f32>,
     /// Print one JSON object instead of text.
     #[arg(long)]
     json: bool,
@@ -1263,8 +1275,15 @@ fn bench(args: &BenchArgs) -> anyhow::Result<()> {
         shard_rows: args.shard_rows,
         seconds: args.seconds,
         windows: args.windows,
+        optimizer: OptimizerConfig {
+            kind: args.optimizer.parse::<OptimizerKind>()?,
+            weight_decay: args.weight_decay,
+            ..OptimizerConfig::default()
+        },
+        clip_norm: args.clip_norm,
     };
     let r = backprop::bench::run(&spec)?;
+    let shortest = |v: f32| v.to_string().parse::<f64>().unwrap_or(f64::NAN);
     let p = r.profile;
     let total = (p.forward_ns + p.backward_ns + p.reduction_ns + p.update_ns).max(1) as f64;
     let share = |ns: u64| 100.0 * ns as f64 / total;
@@ -1278,6 +1297,10 @@ fn bench(args: &BenchArgs) -> anyhow::Result<()> {
             "batch_size": spec.batch_size,
             "threads": r.threads,
             "shard_rows": r.shard_rows,
+            "optimizer": spec.optimizer.kind.name(),
+            // through the shortest decimal, so 0.01 does not print as 0.009999999776482582
+            "weight_decay": shortest(spec.optimizer.weight_decay),
+            "clip_norm": spec.clip_norm.map(shortest),
             "samples_per_sec": r.samples_per_sec,
             "min_samples_per_sec": r.min_samples_per_sec,
             "max_samples_per_sec": r.max_samples_per_sec,
@@ -1302,6 +1325,26 @@ fn bench(args: &BenchArgs) -> anyhow::Result<()> {
         out,
         "network {:?} {} hidden, {} head, batch {}, {} threads, shards of {} rows",
         spec.sizes, spec.activation, spec.head, spec.batch_size, r.threads, r.shard_rows
+    )?;
+    let default_rule = spec.optimizer == OptimizerConfig::default() && spec.clip_norm.is_none();
+    writeln!(
+        out,
+        "optimizer {}{}, {}, learning rate 1e-3{}",
+        spec.optimizer.kind,
+        if spec.optimizer.weight_decay > 0.0 {
+            format!(" with weight decay {}", spec.optimizer.weight_decay)
+        } else {
+            String::new()
+        },
+        match spec.clip_norm {
+            Some(c) => format!("gradient norm clipped to {c}"),
+            None => "no clipping".to_string(),
+        },
+        if default_rule {
+            " (the presets' default; see --optimizer)"
+        } else {
+            ""
+        }
     )?;
     writeln!(
         out,

@@ -7,10 +7,19 @@
 //! (L forward, L weight-gradient and L - 1 delta GEMMs per shard), so the test
 //! demands exactly that count: one allocation more, from our code or from
 //! rayon, fails it.
+//!
+//! The same count holds for every update rule: Adam's two state vectors and
+//! the clipping pass (its per-chunk sums of squares) are allocated in
+//! `Trainer::new`, so a step with Adam, weight decay, clipping and a
+//! schedule allocates no more than a plain SGD step. Both a network within
+//! one 16 Ki-parameter chunk (sequential update) and one of two chunks (the
+//! parallel chunked reduction, clipping and update) are counted.
 
 use std::alloc::{GlobalAlloc, Layout, System};
 use std::sync::atomic::{AtomicU64, Ordering};
 
+use backprop::optim::{OptimizerConfig, OptimizerKind};
+use backprop::schedule::LrSchedule;
 use backprop::{Activation, Dataset, Head, Matrix, Mlp, TrainConfig, Trainer};
 
 struct Counting;
@@ -54,83 +63,140 @@ fn data(rows: usize, n_in: usize, n_out: usize) -> (Vec<f32>, Vec<f32>) {
     (x, y)
 }
 
+/// The update rules compared: plain SGD first (the baseline), then Adam,
+/// then Adam with weight decay, clipping and a cosine schedule with warm-up.
+fn rules() -> [(&'static str, TrainConfig); 3] {
+    let sgd = TrainConfig {
+        batch_size: 64,
+        lr: 0.05,
+        epochs: 4,
+        ..TrainConfig::default()
+    };
+    let adam = OptimizerConfig {
+        kind: OptimizerKind::Adam,
+        ..OptimizerConfig::default()
+    };
+    [
+        ("sgd", sgd.clone()),
+        (
+            "adam",
+            TrainConfig {
+                lr: 1e-3,
+                optimizer: adam,
+                ..sgd.clone()
+            },
+        ),
+        (
+            "adam with weight decay, clipping and cosine warm-up",
+            TrainConfig {
+                lr: 1e-3,
+                optimizer: OptimizerConfig {
+                    weight_decay: 0.01,
+                    ..adam
+                },
+                // the mean gradient's norm is above 1e-3: the clip binds
+                clip_norm: Some(1e-3),
+                schedule: LrSchedule::Cosine { min_lr: 1e-4 },
+                warmup_epochs: 1,
+                ..sgd
+            },
+        ),
+    ]
+}
+
 /// One test function: the counter is process-wide, so checks must not overlap.
 #[test]
 fn steps_and_epochs_allocate_only_matrixmultiply_packing_buffers() {
-    let sizes = [20, 48, 24, 10];
-    let layers = sizes.len() - 1;
-    let gemms_per_shard = (3 * layers - 1) as u64;
     // Trainers stay alive to the end: a dropped pool's threads exit
     // asynchronously, and their exit (thread-local destructors) allocates.
     let mut keep = Vec::new();
-    for (threads, shard_rows) in [(1, 64), (2, 16), (3, 7)] {
-        let mut mlp = Mlp::new(
-            &sizes,
-            &[Activation::Relu, Activation::Tanh],
-            Head::SoftmaxCe,
-            1,
-        )
-        .unwrap();
-        let cfg = TrainConfig {
-            batch_size: 64,
-            lr: 0.05,
-            shard_rows,
-            threads,
-            ..TrainConfig::default()
-        };
-        let mut trainer = Trainer::new(&mlp, &cfg).unwrap();
-        let (x, y) = data(64, 20, 10);
-        let shards = 64usize.div_ceil(shard_rows) as u64;
-        let pool = trainer.pool();
-        // every worker thread has started (thread start-up allocates)
-        pool.broadcast(|_| ());
+    // 2 434 parameters (one chunk) and 24 550 (two chunks of 16 Ki)
+    for sizes in [[20, 48, 24, 10], [200, 100, 40, 10]] {
+        let layers = sizes.len() - 1;
+        let gemms_per_shard = (3 * layers - 1) as u64;
+        for (threads, shard_rows) in [(1, 64), (2, 16), (3, 7)] {
+            // (rule, allocations in the counted steps, in the counted epoch)
+            let mut counts = Vec::new();
+            for (rule, cfg) in rules() {
+                let label = format!("{rule}, sizes {sizes:?}, threads {threads}");
+                let mut mlp = Mlp::new(
+                    &sizes,
+                    &[Activation::Relu, Activation::Tanh],
+                    Head::SoftmaxCe,
+                    1,
+                )
+                .unwrap();
+                let cfg = TrainConfig {
+                    shard_rows,
+                    threads,
+                    ..cfg
+                };
+                let mut trainer = Trainer::new(&mlp, &cfg).unwrap();
+                let (x, y) = data(64, sizes[0], 10);
+                let shards = 64usize.div_ceil(shard_rows) as u64;
+                let pool = trainer.pool();
+                // every worker thread has started (thread start-up allocates)
+                pool.broadcast(|_| ());
 
-        // Steps on contiguous batches, run inside the trainer's pool (as
-        // `Trainer::epoch` does) so that entering the pool is not counted.
-        let (counted, steps) = pool.install(|| {
-            // warm-up: every worker has stolen work (and set up its per-thread
-            // state in rayon) before counting starts
-            for _ in 0..20 {
-                trainer.step(&mut mlp, &x, &y, 64).unwrap();
-            }
-            let before = ALLOCS.load(Ordering::SeqCst);
-            for _ in 0..50 {
-                trainer.step(&mut mlp, &x, &y, 64).unwrap();
-            }
-            (ALLOCS.load(Ordering::SeqCst) - before, 50u64)
-        });
-        assert_eq!(
-            counted,
-            steps * shards * gemms_per_shard,
-            "threads {threads}, shards {shards}: {counted} allocations in {steps} steps; \
-             expected only matrixmultiply's {gemms_per_shard} per shard per step"
-        );
+                // Steps on contiguous batches, run inside the trainer's pool
+                // (as `Trainer::epoch` does) so that entering the pool is not
+                // counted.
+                let (counted, steps) = pool.install(|| {
+                    // warm-up: every worker has stolen work (and set up its
+                    // per-thread state in rayon) before counting starts
+                    for _ in 0..20 {
+                        trainer.step(&mut mlp, &x, &y, 64).unwrap();
+                    }
+                    let before = ALLOCS.load(Ordering::SeqCst);
+                    for _ in 0..30 {
+                        trainer.step(&mut mlp, &x, &y, 64).unwrap();
+                    }
+                    (ALLOCS.load(Ordering::SeqCst) - before, 30u64)
+                });
+                assert_eq!(
+                    counted,
+                    steps * shards * gemms_per_shard,
+                    "{label}, shards {shards}: {counted} allocations in {steps} steps; \
+                     expected only matrixmultiply's {gemms_per_shard} per shard per step"
+                );
 
-        // A whole epoch (shuffling, gathering, a last partial batch) allocates
-        // nothing but the same packing buffers, once the first epoch has run.
-        let (x, y) = data(300, 20, 10);
-        let labels = (0..300).map(|r| r % 10).collect();
-        let ds = Dataset::classification(
-            Matrix::from_vec(300, 20, x).unwrap(),
-            labels,
-            10,
-            Head::SoftmaxCe,
-        )
-        .unwrap();
-        assert_eq!(ds.y().as_slice(), y.as_slice());
-        trainer.epoch(&mut mlp, &ds).unwrap();
-        let (counted, expected) = pool.install(|| {
-            let before = ALLOCS.load(Ordering::SeqCst);
-            let stats = trainer.epoch(&mut mlp, &ds).unwrap();
-            let gemm_calls: u64 = (0..stats.steps)
-                .map(|s| {
-                    let rows = (300 - s * 64).min(64);
-                    rows.div_ceil(shard_rows) as u64 * gemms_per_shard
-                })
-                .sum();
-            (ALLOCS.load(Ordering::SeqCst) - before, gemm_calls)
-        });
-        assert_eq!(counted, expected, "threads {threads}: epoch allocations");
-        keep.push((trainer, mlp));
+                // A whole epoch (shuffling, gathering, a last partial batch,
+                // the schedule's rate per batch) allocates nothing but the
+                // same packing buffers, once the first epoch has run.
+                let (x, y) = data(300, sizes[0], 10);
+                let labels = (0..300).map(|r| r % 10).collect();
+                let ds = Dataset::classification(
+                    Matrix::from_vec(300, sizes[0], x).unwrap(),
+                    labels,
+                    10,
+                    Head::SoftmaxCe,
+                )
+                .unwrap();
+                assert_eq!(ds.y().as_slice(), y.as_slice());
+                trainer.epoch(&mut mlp, &ds).unwrap();
+                let (counted_epoch, expected) = pool.install(|| {
+                    let before = ALLOCS.load(Ordering::SeqCst);
+                    let stats = trainer.epoch(&mut mlp, &ds).unwrap();
+                    let gemm_calls: u64 = (0..stats.steps)
+                        .map(|s| {
+                            let rows = (300 - s * 64).min(64);
+                            rows.div_ceil(shard_rows) as u64 * gemms_per_shard
+                        })
+                        .sum();
+                    (ALLOCS.load(Ordering::SeqCst) - before, gemm_calls)
+                });
+                assert_eq!(counted_epoch, expected, "{label}: epoch allocations");
+                counts.push((rule, counted, counted_epoch));
+                keep.push((trainer, mlp));
+            }
+            let (_, sgd_steps, sgd_epoch) = counts[0];
+            for &(rule, steps, epoch) in &counts[1..] {
+                assert!(
+                    steps <= sgd_steps && epoch <= sgd_epoch,
+                    "sizes {sizes:?}, threads {threads}: {rule} allocates {steps} times in the \
+                     counted steps and {epoch} in the epoch, plain SGD {sgd_steps} and {sgd_epoch}"
+                );
+            }
+        }
     }
 }

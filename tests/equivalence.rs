@@ -10,14 +10,29 @@
 //!   more parameters than one chunk of the parallel update;
 //! - with a fixed shard size, the number of threads does not change a bit
 //!   (plain steps and shuffled epochs);
-//! - `Trainer::epoch` without shuffling is `Trainer::step` over consecutive batches.
+//! - `Trainer::epoch` without shuffling is `Trainer::step` over consecutive batches;
+//! - every optimizer (SGD plain, momentum, Nesterov; Adam; AdamW; RMSprop),
+//!   with and without weight decay, with and without gradient-norm clipping
+//!   (set to bind), at a constant rate (`Trainer::step`) and under a cosine
+//!   schedule with warm-up and a step schedule (`Trainer::epoch`, fixed data,
+//!   no shuffling), ends 20 steps within 1e-4 (relative) of the f64
+//!   reference trainer (`RefTrainer`: PyTorch's formulas, the schedule
+//!   computed from `src/schedule.rs`'s documented formulas);
+//! - on a network of three 16 Ki-parameter reduction chunks (a chunk boundary
+//!   inside a bias), every optimizer with weight decay and a binding clip
+//!   stays within 1e-4 of the reference over 20 steps, and, with a cosine
+//!   schedule, warm-up and shuffled epochs added, gives the same bits
+//!   (parameters, optimizer state, epoch losses) with 1, 2, 3 and 8 threads.
 
 mod common;
 
+use backprop::optim::{OptimizerConfig, OptimizerKind};
+use backprop::schedule::LrSchedule;
 use backprop::{Activation, Dataset, Head, Matrix, Mlp, TrainConfig, Trainer};
+use common::reference::{scheduled_lr, RefTrainer};
 use common::{
-    close, hidden_with, out_width, param_name, random_params, random_sizes, random_x, random_y,
-    rng, to_f64, RefNet,
+    close, hidden_with, out_width, param_count, param_name, random_params, random_sizes, random_x,
+    random_y, rng, to_f64, RefNet,
 };
 use rand_chacha::ChaCha8Rng;
 
@@ -359,5 +374,411 @@ fn epoch_without_shuffle_equals_steps() {
                 );
             }
         }
+    }
+}
+
+// ---------------------------------------------------------------------------
+// Optimizers, gradient clipping and learning-rate schedules
+// ---------------------------------------------------------------------------
+
+/// The weight decay of the cases with decay.
+const DECAY: f32 = 0.1;
+
+/// Every update rule, by name, with the base learning rate its tests use.
+fn optimizers(weight_decay: f32) -> Vec<(&'static str, OptimizerConfig, f32)> {
+    let base = OptimizerConfig {
+        weight_decay,
+        ..OptimizerConfig::default()
+    };
+    let kind = |kind| OptimizerConfig { kind, ..base };
+    vec![
+        ("sgd", base, 0.1),
+        (
+            "sgd_momentum",
+            OptimizerConfig {
+                momentum: 0.9,
+                ..base
+            },
+            0.05,
+        ),
+        (
+            "sgd_nesterov",
+            OptimizerConfig {
+                momentum: 0.9,
+                nesterov: true,
+                ..base
+            },
+            0.05,
+        ),
+        ("adam", kind(OptimizerKind::Adam), 0.01),
+        ("adamw", kind(OptimizerKind::AdamW), 0.01),
+        ("rmsprop", kind(OptimizerKind::RmsProp), 0.01),
+    ]
+}
+
+/// How the rate moves: `Trainer::step` at the base rate, or whole epochs
+/// under a schedule (with its warm-up epochs).
+fn schedules(lr: f32) -> [(&'static str, LrSchedule, usize); 3] {
+    [
+        ("constant", LrSchedule::Constant, 0),
+        (
+            "cosine with 1 warm-up epoch",
+            LrSchedule::Cosine { min_lr: lr / 10.0 },
+            1,
+        ),
+        (
+            "step",
+            LrSchedule::Step {
+                every_epochs: 2,
+                gamma: 0.5,
+            },
+            0,
+        ),
+    ]
+}
+
+/// A clipping threshold that binds on a batch: half its gradient's norm.
+fn binding_clip(net: &RefNet, x: &[f32], y: &[f32], rows: usize) -> f32 {
+    let norm = RefTrainer::new(net.clone(), OptimizerConfig::default(), None).grad_norm(
+        &to_f64(x),
+        &to_f64(y),
+        rows,
+    );
+    (0.5 * norm) as f32
+}
+
+/// The reference's parameters are sane, and the engine's within 1e-4 of them.
+#[track_caller]
+fn assert_trained_alike(label: &str, reference: &RefTrainer, mlp: &Mlp) {
+    let want = reference.net.params_f64();
+    let largest = want.iter().fold(0.0f64, |a, p| a.max(p.abs()));
+    assert!(
+        largest < 100.0,
+        "{label}: the reference diverged (|p| up to {largest:e}); lower the learning rate"
+    );
+    assert_params_close(label, &reference.net.sizes, mlp.params(), &want);
+}
+
+/// `STEPS` calls of `Trainer::step` (the base rate throughout) beside as many
+/// reference steps, on random batches of `m` rows (the first one is `first`).
+fn steps_side_by_side(
+    label: &str,
+    r: &mut ChaCha8Rng,
+    reference: &mut RefTrainer,
+    mlp: &mut Mlp,
+    cfg: &TrainConfig,
+    first: (Vec<f32>, Vec<f32>),
+) {
+    let m = cfg.batch_size;
+    let mut trainer =
+        Trainer::new(mlp, cfg).unwrap_or_else(|e| panic!("{label}: Trainer::new: {e}"));
+    let mut batch = Some(first);
+    for step in 0..STEPS {
+        let (x, y) = batch
+            .take()
+            .unwrap_or_else(|| next_batch(r, &reference.net, m));
+        let want_loss = reference.step(&to_f64(&x), &to_f64(&y), m, f64::from(cfg.lr));
+        let loss = trainer
+            .step(mlp, &x, &y, m)
+            .unwrap_or_else(|e| panic!("{label}: step {step}: {e}"));
+        assert!(
+            close(loss, want_loss, 1e-4, 1e-6),
+            "{label}: step {step}: engine loss {loss:e}, reference {want_loss:e}"
+        );
+    }
+    assert_trained_alike(label, reference, mlp);
+}
+
+/// `cfg.epochs` calls of `Trainer::epoch` (no shuffling, so the batches are
+/// the data's consecutive rows) beside the reference stepping through the
+/// same batches at the rates of [`scheduled_lr`].
+fn epochs_side_by_side(
+    label: &str,
+    reference: &mut RefTrainer,
+    mlp: &mut Mlp,
+    cfg: &TrainConfig,
+    data: &Dataset,
+) {
+    assert!(!cfg.shuffle, "{label}: the reference does not shuffle");
+    let mut trainer =
+        Trainer::new(mlp, cfg).unwrap_or_else(|e| panic!("{label}: Trainer::new: {e}"));
+    let (n, bs) = (data.rows(), cfg.batch_size);
+    let (n0, nl) = (data.features(), data.outputs());
+    let (x, y) = (to_f64(data.x().as_slice()), to_f64(data.y().as_slice()));
+    let per_epoch = n.div_ceil(bs);
+    for epoch in 0..cfg.epochs {
+        let mut want_sum = 0.0;
+        for (b, start) in (0..n).step_by(bs).enumerate() {
+            let rows = bs.min(n - start);
+            let (xs, ys) = (
+                &x[start * n0..(start + rows) * n0],
+                &y[start * nl..(start + rows) * nl],
+            );
+            let lr = scheduled_lr(
+                f64::from(cfg.lr),
+                cfg.schedule,
+                cfg.warmup_epochs,
+                cfg.epochs,
+                epoch,
+                b,
+                per_epoch,
+            );
+            let engine_lr = f64::from(trainer.lr_at(epoch, b, per_epoch));
+            assert!(
+                close(engine_lr, lr, 1e-6, 0.0),
+                "{label}: epoch {epoch} batch {b}: the trainer's rate is {engine_lr:e}, the \
+                 schedule's formula gives {lr:e}"
+            );
+            // fixed data cannot be redrawn away from ReLU kinks ([`smooth_pair`]
+            // has none; this guards a change of network)
+            let kink = reference.net.min_abs_relu_z(xs, rows);
+            assert!(
+                kink > 1e-4,
+                "{label}: epoch {epoch} batch {b} has a ReLU pre-activation {kink:e} from the \
+                 kink, where f32 and f64 may differ: change the seed"
+            );
+            want_sum += rows as f64 * reference.step(xs, ys, rows, lr);
+        }
+        let stats = trainer
+            .epoch(mlp, data)
+            .unwrap_or_else(|e| panic!("{label}: epoch {epoch}: {e}"));
+        assert_eq!(stats.steps, per_epoch, "{label}: epoch {epoch}: steps");
+        let want = want_sum / n as f64;
+        assert!(
+            close(stats.loss, want, 1e-4, 1e-6),
+            "{label}: epoch {epoch}: engine loss {:e}, reference {want:e}",
+            stats.loss
+        );
+    }
+    assert_trained_alike(label, reference, mlp);
+}
+
+/// [`random_pair`] without ReLU (ReLU becomes tanh): epochs train on fixed
+/// data, which cannot be redrawn when a pre-activation comes near the kink.
+fn smooth_pair(r: &mut ChaCha8Rng, head: Head, act: Activation) -> (RefNet, Mlp) {
+    let (net, _) = random_pair(r, head, act, 2..=6);
+    let hidden: Vec<_> = net
+        .hidden
+        .iter()
+        .map(|&a| match a {
+            Activation::Relu => Activation::Tanh,
+            a => a,
+        })
+        .collect();
+    let params: Vec<f32> = net.params_f64().iter().map(|&p| p as f32).collect();
+    let smooth = RefNet::from_params(&net.sizes, &hidden, head, &params);
+    let mlp = Mlp::from_params(&net.sizes, &hidden, head, params).expect("Mlp::from_params");
+    (smooth, mlp)
+}
+
+/// Every rule × weight decay or not × clipping or not × (constant rate by
+/// `Trainer::step`, cosine with warm-up and step decay by `Trainer::epoch`):
+/// 20 steps within 1e-4 of the f64 reference trainer. Heads and first hidden
+/// activations rotate through every combination (ReLU only with
+/// `Trainer::step`, see [`smooth_pair`]); threads alternate 1 and 3, each
+/// batch has several shards.
+#[test]
+fn every_optimizer_clip_and_schedule_matches_reference_over_20_steps() {
+    // epoch runs: 19 rows in batches of 5 (the last one of 4), 5 epochs
+    let (n, batch, shard_rows, epochs): (usize, usize, usize, usize) = (19, 5, 2, 5);
+    assert_eq!(epochs * n.div_ceil(batch), STEPS);
+    let mut case = 5000u64;
+    let (mut clipped, mut unclipped) = (0, 0);
+    for weight_decay in [0.0, DECAY] {
+        for (name, optimizer, lr) in optimizers(weight_decay) {
+            for clip in [false, true] {
+                for (schedule_name, schedule, warmup_epochs) in schedules(lr) {
+                    case += 1;
+                    let mut r = rng(case);
+                    let k = case as usize;
+                    let head = Head::ALL[k % 3];
+                    let act = Activation::ALL[(k / 3) % 4];
+                    let by_epoch = schedule != LrSchedule::Constant;
+                    let (net, mut mlp) = if by_epoch {
+                        smooth_pair(&mut r, head, act)
+                    } else {
+                        random_pair(&mut r, head, act, 2..=6)
+                    };
+                    let mut cfg = TrainConfig {
+                        lr,
+                        optimizer,
+                        schedule,
+                        warmup_epochs,
+                        epochs,
+                        ..config(batch, shard_rows, 1 + 2 * (k % 2))
+                    };
+                    let (n0, nl) = (net.sizes[0], *net.sizes.last().unwrap());
+                    let first = if by_epoch {
+                        (random_x(&mut r, n, n0), random_y(&mut r, head, n, nl))
+                    } else {
+                        cfg.batch_size = 10;
+                        cfg.shard_rows = 3;
+                        next_batch(&mut r, &net, 10)
+                    };
+                    if clip {
+                        let rows = cfg.batch_size;
+                        let (x, y) = (&first.0[..rows * n0], &first.1[..rows * nl]);
+                        cfg.clip_norm = Some(binding_clip(&net, x, y, rows));
+                    }
+                    let label = format!(
+                        "{}, optimizer {name} (weight decay {weight_decay}), clip {:?}, \
+                         {schedule_name}",
+                        describe(case, &net, &cfg),
+                        cfg.clip_norm
+                    );
+                    let mut reference = RefTrainer::new(net, optimizer, cfg.clip_norm);
+                    if by_epoch {
+                        let data = Dataset::new(
+                            Matrix::from_vec(n, n0, first.0).unwrap(),
+                            Matrix::from_vec(n, nl, first.1).unwrap(),
+                        )
+                        .unwrap();
+                        epochs_side_by_side(&label, &mut reference, &mut mlp, &cfg, &data);
+                    } else {
+                        steps_side_by_side(&label, &mut r, &mut reference, &mut mlp, &cfg, first);
+                    }
+                    if clip {
+                        assert!(reference.clipped > 0, "{label}: the clip never bound");
+                    }
+                    clipped += reference.clipped;
+                    unclipped += reference.unclipped;
+                }
+            }
+        }
+    }
+    // both sides of `min(1, max / (norm + 1e-6))` were taken
+    assert!(
+        clipped > 0 && unclipped > 0,
+        "{clipped} clipped and {unclipped} unclipped steps with a clip"
+    );
+}
+
+/// A network of 41 055 parameters: three chunks of the trainer's parallel
+/// reduction, clipping sums and update (16 Ki = 16 384 parameters each), the
+/// boundary at 32 768 inside `b1` (32 760..32 890), the last chunk short.
+const BIG: [usize; 4] = [252, 130, 60, 5];
+
+fn bits(v: &[f32]) -> Vec<u32> {
+    v.iter().map(|p| p.to_bits()).collect()
+}
+
+/// Every rule with weight decay, clipping that binds, cosine annealing with 2
+/// warm-up epochs and shuffled epochs (several shards per batch, a short last
+/// batch): parameters, optimizer state and epoch losses have the same bits
+/// with 1, 2, 3 and 8 threads.
+#[test]
+fn every_optimizer_with_clip_and_schedule_is_the_same_for_any_thread_count() {
+    assert_eq!(param_count(&BIG), 41_055);
+    let (n, batch, shard_rows, epochs) = (90, 40, 8, 7);
+    let head = Head::SoftmaxCe;
+    let hidden = [Activation::Relu, Activation::Tanh];
+    let mut r = rng(700);
+    let x = random_x(&mut r, n, BIG[0]);
+    let y = random_y(&mut r, head, n, BIG[3]);
+    let data = Dataset::new(
+        Matrix::from_vec(n, BIG[0], x.clone()).unwrap(),
+        Matrix::from_vec(n, BIG[3], y.clone()).unwrap(),
+    )
+    .unwrap();
+    let start = Mlp::new(&BIG, &hidden, head, 11).unwrap();
+    // the clip binds: half the norm of the whole data's mean gradient
+    let norm = {
+        let cfg = TrainConfig {
+            batch_size: n,
+            threads: 1,
+            ..TrainConfig::default()
+        };
+        let mut t = Trainer::new(&start, &cfg).unwrap();
+        let g = t.gradient(&start, &x, &y, n).unwrap();
+        g.iter().map(|&v| f64::from(v).powi(2)).sum::<f64>().sqrt()
+    };
+    let clip = (0.5 * norm) as f32;
+    for (name, optimizer, lr) in optimizers(0.01) {
+        let run = |threads: usize| -> (Vec<u32>, Vec<Vec<u32>>, Vec<u64>) {
+            let mut mlp = start.clone();
+            let cfg = TrainConfig {
+                batch_size: batch,
+                lr,
+                optimizer,
+                clip_norm: Some(clip),
+                schedule: LrSchedule::Cosine { min_lr: lr / 10.0 },
+                warmup_epochs: 2,
+                epochs,
+                shard_rows,
+                threads,
+                seed: 5,
+                shuffle: true,
+            };
+            let mut trainer = Trainer::new(&mlp, &cfg).expect("Trainer::new");
+            let losses = (0..epochs)
+                .map(|_| {
+                    trainer
+                        .epoch(&mut mlp, &data)
+                        .expect("epoch")
+                        .loss
+                        .to_bits()
+                })
+                .collect();
+            let state = trainer
+                .optimizer()
+                .buffers()
+                .iter()
+                .map(|b| bits(b))
+                .collect();
+            (bits(mlp.params()), state, losses)
+        };
+        let (params, state, losses) = run(1);
+        assert_ne!(bits(start.params()), params, "{name}: nothing was trained");
+        for threads in [2, 3, 8] {
+            let (p, s, l) = run(threads);
+            assert_eq!(
+                l, losses,
+                "{name}: epoch losses differ between 1 and {threads} threads"
+            );
+            if let Some(i) = (0..p.len()).find(|&i| p[i] != params[i]) {
+                panic!(
+                    "{name}: {} (flat #{i}, chunk {}) is {:e} with {threads} threads, {:e} with 1",
+                    param_name(&BIG, i),
+                    i / (16 * 1024),
+                    f32::from_bits(p[i]),
+                    f32::from_bits(params[i]),
+                );
+            }
+            assert!(
+                s == state,
+                "{name}: the optimizer state differs between 1 and {threads} threads"
+            );
+        }
+    }
+}
+
+/// The [`BIG`] network (three reduction chunks, a chunk boundary inside a
+/// bias) with every rule, weight decay and a binding clip: 20 steps of
+/// `Trainer::step` within 1e-4 of the reference, so the chunked clipping sums and the per-chunk walk
+/// over weight and bias segments are the mathematics of one vector.
+#[test]
+fn every_optimizer_on_several_chunks_matches_reference() {
+    let head = Head::SoftmaxCe;
+    let hidden = [Activation::Tanh, Activation::Sigmoid];
+    let (m, shard_rows, threads) = (13, 4, 3);
+    for (k, (name, optimizer, lr)) in optimizers(DECAY).into_iter().enumerate() {
+        let mut r = rng(800 + k as u64);
+        let params = random_params(&mut r, &BIG);
+        let net = RefNet::from_params(&BIG, &hidden, head, &params);
+        let mut mlp = Mlp::from_params(&BIG, &hidden, head, params).unwrap();
+        let first = next_batch(&mut r, &net, m);
+        let cfg = TrainConfig {
+            lr,
+            optimizer,
+            clip_norm: Some(binding_clip(&net, &first.0, &first.1, m)),
+            ..config(m, shard_rows, threads)
+        };
+        let label = format!(
+            "{name} (weight decay {DECAY}), clip {:?}, sizes {BIG:?}",
+            cfg.clip_norm
+        );
+        let mut reference = RefTrainer::new(net, optimizer, cfg.clip_norm);
+        steps_side_by_side(&label, &mut r, &mut reference, &mut mlp, &cfg, first);
+        assert!(reference.clipped > 0, "{label}: the clip never bound");
     }
 }

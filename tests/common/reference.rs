@@ -451,3 +451,131 @@ impl RefOptimizer {
         }
     }
 }
+
+/// `true` for every weight, `false` for every bias, in the flat layout of a
+/// network with these widths: where weight decay applies.
+pub fn weight_mask(sizes: &[usize]) -> Vec<bool> {
+    let mut out = Vec::with_capacity(param_count(sizes));
+    for p in sizes.windows(2) {
+        out.resize(out.len() + p[0] * p[1], true);
+        out.resize(out.len() + p[1], false);
+    }
+    out
+}
+
+/// The learning rate of global step `s = epoch·steps_per_epoch + step`
+/// (both 0-based) in f64, written from the formulas of `src/schedule.rs`'s
+/// module documentation, not from its code: with base rate `η` and a run of
+/// `E` epochs of `S` steps,
+///
+/// - constant: `η`;
+/// - step: `η · γ^⌊e / N⌋`;
+/// - cosine: `η_min + (η - η_min) · (1 + cos(π · s / (E·S))) / 2`;
+/// - warm-up over `W` epochs multiplies by `(s + 1) / (W·S)` while `s < W·S`.
+///
+/// Reduce-on-plateau depends on validation losses and is not modelled
+/// (panics).
+#[track_caller]
+pub fn scheduled_lr(
+    base: f64,
+    schedule: backprop::schedule::LrSchedule,
+    warmup_epochs: usize,
+    epochs: usize,
+    epoch: usize,
+    step: usize,
+    steps_per_epoch: usize,
+) -> f64 {
+    use backprop::schedule::LrSchedule;
+    let s = (epoch * steps_per_epoch + step) as f64;
+    let total = (epochs * steps_per_epoch) as f64;
+    let rate = match schedule {
+        LrSchedule::Constant => base,
+        LrSchedule::Step {
+            every_epochs,
+            gamma,
+        } => {
+            let decays = (epoch / every_epochs) as i32;
+            base * f64::from(gamma).powi(decays)
+        }
+        LrSchedule::Cosine { min_lr } => {
+            let min = f64::from(min_lr);
+            min + (base - min) * (1.0 + (std::f64::consts::PI * s / total).cos()) / 2.0
+        }
+        LrSchedule::Plateau { .. } => panic!("scheduled_lr: plateau is not modelled"),
+    };
+    let warm = (warmup_epochs * steps_per_epoch) as f64;
+    if s < warm {
+        rate * (s + 1.0) / warm
+    } else {
+        rate
+    }
+}
+
+/// The reference network trained by a [`RefOptimizer`] as PyTorch would
+/// train it: mean gradient of the batch ([`RefNet::gradient`]), then
+/// `clip_grad_norm_` over all parameters (`coef = max / (‖g‖₂ + 1e-6)`,
+/// applied only when below 1), then the optimizer's rule with weight decay on
+/// the weights only.
+#[derive(Clone, Debug)]
+pub struct RefTrainer {
+    /// The network, updated in place.
+    pub net: RefNet,
+    /// The update rule and its state.
+    pub opt: RefOptimizer,
+    /// The clipping threshold, if any.
+    pub clip_norm: Option<f64>,
+    /// Steps whose gradient norm was above the threshold (clipped).
+    pub clipped: usize,
+    /// Steps taken with clipping on whose norm was at or below it.
+    pub unclipped: usize,
+}
+
+impl RefTrainer {
+    /// A trainer for `net` with zeroed optimizer state.
+    pub fn new(
+        net: RefNet,
+        cfg: backprop::optim::OptimizerConfig,
+        clip_norm: Option<f32>,
+    ) -> RefTrainer {
+        let decay = weight_mask(&net.sizes);
+        RefTrainer {
+            net,
+            opt: RefOptimizer::new(cfg, decay),
+            clip_norm: clip_norm.map(f64::from),
+            clipped: 0,
+            unclipped: 0,
+        }
+    }
+
+    /// The L2 norm of the mean gradient of the batch.
+    pub fn grad_norm(&self, x: &[f64], y: &[f64], m: usize) -> f64 {
+        let g = self.net.gradient(x, y, m);
+        g.iter().map(|v| v * v).sum::<f64>().sqrt()
+    }
+
+    /// One step at learning rate `lr` on a batch of `m` rows; returns the
+    /// batch's mean loss before the update.
+    #[track_caller]
+    pub fn step(&mut self, x: &[f64], y: &[f64], m: usize, lr: f64) -> f64 {
+        let loss = self.net.loss(x, y, m);
+        let g = self.net.gradient(x, y, m);
+        let coef = match self.clip_norm {
+            None => 1.0,
+            Some(max) => {
+                let norm = g.iter().map(|v| v * v).sum::<f64>().sqrt();
+                let coef = max / (norm + 1e-6);
+                if coef < 1.0 {
+                    self.clipped += 1;
+                    coef
+                } else {
+                    self.unclipped += 1;
+                    1.0
+                }
+            }
+        };
+        let mut p = self.net.params_f64();
+        self.opt.step(lr, coef, &mut p, &g);
+        self.net.set_params_f64(&p);
+        loss
+    }
+}
