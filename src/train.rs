@@ -558,8 +558,11 @@ impl Trainer {
         self.batch_size
     }
 
-    /// One SGD step on the batch of `rows` samples in `x` (`rows × n_0`) and `y`
-    /// (`rows × n_L`). Returns the batch's mean loss, measured before the update.
+    /// One optimizer step on the batch of `rows` samples in `x` (`rows × n_0`)
+    /// and `y` (`rows × n_L`). Returns the batch's mean loss, measured before
+    /// the update. The learning rate is the schedule's at the start of epoch
+    /// [`Trainer::epochs_done`] (single steps know no position inside an
+    /// epoch; [`Trainer::epoch`] schedules every step).
     ///
     /// # Errors
     /// [`Error::Shape`] for a network of another shape or wrongly sized
@@ -568,6 +571,7 @@ impl Trainer {
     /// applied, so `mlp` keeps its last good weights).
     pub fn step(&mut self, mlp: &mut Mlp, x: &[f32], y: &[f32], rows: usize) -> Result<f64> {
         self.check(mlp, x.len(), y.len(), rows)?;
+        self.step_lr = self.scheduler.lr(self.epochs_done, 0, 1);
         let batch = Batch::Rows { x, y };
         let pool = Arc::clone(&self.pool);
         let sum = pool.install(|| self.step_impl(mlp, batch, rows, true))?;

@@ -96,7 +96,10 @@ fn rules() -> [(&'static str, TrainConfig); 3] {
                 },
                 // the mean gradient's norm is above 1e-3: the clip binds
                 clip_norm: Some(1e-3),
-                schedule: LrSchedule::Cosine { min_lr: 1e-4 },
+                schedule: LrSchedule::Cosine {
+                    min_lr: 1e-4,
+                    epochs: 10,
+                },
                 warmup_epochs: 1,
                 ..sgd
             },

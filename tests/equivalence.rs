@@ -423,7 +423,11 @@ fn schedules(lr: f32) -> [(&'static str, LrSchedule, usize); 3] {
         ("constant", LrSchedule::Constant, 0),
         (
             "cosine with 1 warm-up epoch",
-            LrSchedule::Cosine { min_lr: lr / 10.0 },
+            // annealed over the 5 epochs of the epoch runs below
+            LrSchedule::Cosine {
+                min_lr: lr / 10.0,
+                epochs: 5,
+            },
             1,
         ),
         (
@@ -701,7 +705,10 @@ fn every_optimizer_with_clip_and_schedule_is_the_same_for_any_thread_count() {
                 lr,
                 optimizer,
                 clip_norm: Some(clip),
-                schedule: LrSchedule::Cosine { min_lr: lr / 10.0 },
+                schedule: LrSchedule::Cosine {
+                    min_lr: lr / 10.0,
+                    epochs,
+                },
                 warmup_epochs: 2,
                 epochs,
                 shard_rows,

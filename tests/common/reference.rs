@@ -480,14 +480,13 @@ pub fn scheduled_lr(
     base: f64,
     schedule: backprop::schedule::LrSchedule,
     warmup_epochs: usize,
-    epochs: usize,
+    _run_epochs: usize, // (the cosine spans its own epochs)
     epoch: usize,
     step: usize,
     steps_per_epoch: usize,
 ) -> f64 {
     use backprop::schedule::LrSchedule;
     let s = (epoch * steps_per_epoch + step) as f64;
-    let total = (epochs * steps_per_epoch) as f64;
     let rate = match schedule {
         LrSchedule::Constant => base,
         LrSchedule::Step {
@@ -497,9 +496,14 @@ pub fn scheduled_lr(
             let decays = (epoch / every_epochs) as i32;
             base * f64::from(gamma).powi(decays)
         }
-        LrSchedule::Cosine { min_lr } => {
+        LrSchedule::Cosine {
+            min_lr,
+            epochs: span,
+        } => {
             let min = f64::from(min_lr);
-            min + (base - min) * (1.0 + (std::f64::consts::PI * s / total).cos()) / 2.0
+            let total = (span * steps_per_epoch) as f64;
+            let t = (s / total).min(1.0);
+            min + (base - min) * (1.0 + (std::f64::consts::PI * t).cos()) / 2.0
         }
         LrSchedule::Plateau { .. } => panic!("scheduled_lr: plateau is not modelled"),
     };
