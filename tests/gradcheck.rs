@@ -390,10 +390,14 @@ fn weight_decay_is_the_gradient_of_the_l2_penalty_on_weights() {
             let mut offset = 0;
             for pair in case.sizes.windows(2) {
                 let (n_in, n_out) = (pair[0], pair[1]);
-                for i in offset..offset + n_in * n_out {
-                    let t = f64::from(case.params[i]);
+                let weights = offset..offset + n_in * n_out;
+                for (n, &p) in numeric[weights.clone()]
+                    .iter_mut()
+                    .zip(&case.params[weights])
+                {
+                    let t = f64::from(p);
                     let pen = |v: f64| 0.5 * f64::from(lambda) * v * v;
-                    numeric[i] += (pen(t + H) - pen(t - H)) / (2.0 * H);
+                    *n += (pen(t + H) - pen(t - H)) / (2.0 * H);
                 }
                 offset += n_in * n_out + n_out;
             }
