@@ -881,7 +881,7 @@ impl Trainer {
             )));
         }
         if update {
-            self.update(mlp, rows, shards);
+            self.update(mlp, rows, shards)?;
         }
         Ok(loss)
     }
@@ -894,7 +894,7 @@ impl Trainer {
     /// pass reduces and sums each chunk's squares (`f64`), the sums are added
     /// in chunk order (so the norm is the same for any thread count), and a
     /// second pass updates.
-    fn update(&mut self, mlp: &mut Mlp, rows: usize, shards: usize) {
+    fn update(&mut self, mlp: &mut Mlp, rows: usize, shards: usize) -> Result<()> {
         let scale = 1.0 / rows as f32;
         let (first, rest) = self
             .workspaces
@@ -933,6 +933,13 @@ impl Trainer {
                 let sum: f64 = parts.iter().sum();
                 if let Some((red, _)) = timers {
                     add_time(red, t0);
+                }
+                if !sum.is_finite() {
+                    return Err(Error::Diverged(format!(
+                        "the gradient's norm is {} (its sum of squares overflowed or is NaN); \
+                         the update was not applied",
+                        sum.sqrt()
+                    )));
                 }
                 // PyTorch's clip_grad_norm_: coefficient max/(norm + 1e-6), at most 1
                 let norm = sum.sqrt() * f64::from(scale);
@@ -978,6 +985,7 @@ impl Trainer {
                     .for_each(|(i, ((p, g), st))| chunk(i, p, g, st));
             }
         });
+        Ok(())
     }
 
     /// Where the first non-finite value of the failed forward pass appeared:

@@ -1004,6 +1004,11 @@ fn checkpoint_problems_are_named() {
             "metadata key 'checkpoint.future_key' is not used by checkpoint version 3",
         ),
         (
+            // a key of another schedule than the file's (constant)
+            set("checkpoint.lr_gamma", "0.5"),
+            "metadata key 'checkpoint.lr_gamma' is not used by checkpoint version 3",
+        ),
+        (
             edit_of(&base, |t, _| {
                 t.push(("optimizer.0.momentum".into(), Dtype::F32, vec![1], vec![0; 4]))
             }),

@@ -724,9 +724,42 @@ fn decode(file: &Parsed<'_>) -> Result<Checkpoint> {
     };
     check_checkpoint_values(&ckpt, file.src())?;
     let keys = file.sorted_keys();
+    // the version-3 keys this file's settings use, and no others
+    let mut used: Vec<&str> = Vec::new();
+    if v3 {
+        used.extend([
+            OPT_MOMENTUM,
+            OPT_NESTEROV,
+            OPT_BETA1,
+            OPT_BETA2,
+            OPT_ALPHA,
+            OPT_EPS,
+            OPT_WEIGHT_DECAY,
+            OPT_STEP,
+            LR_SCHEDULE,
+            WARMUP_EPOCHS,
+        ]);
+        if ckpt.config.clip_norm.is_some() {
+            used.push(CLIP_NORM);
+        }
+        used.extend(match ckpt.config.schedule {
+            LrSchedule::Constant => &[][..],
+            LrSchedule::Step { .. } => &[LR_STEP_EPOCHS, LR_GAMMA][..],
+            LrSchedule::Cosine { .. } => &[LR_MIN, LR_COSINE_EPOCHS][..],
+            LrSchedule::Plateau { .. } => &[
+                LR_PATIENCE,
+                LR_GAMMA,
+                PLATEAU_BEST_BITS,
+                PLATEAU_BAD_EPOCHS,
+                PLATEAU_FACTOR_BITS,
+            ][..],
+        });
+        debug_assert!(used
+            .iter()
+            .all(|k| CHECKPOINT_KEYS.iter().any(|&(name, _)| name == *k)));
+    }
     let known = |k: &str| {
-        (in_epoch_keys && [BATCHES_DONE, LOSS_SUM_BITS].contains(&k))
-            || (v3 && CHECKPOINT_KEYS.iter().any(|&(name, _)| name == k))
+        (in_epoch_keys && [BATCHES_DONE, LOSS_SUM_BITS].contains(&k)) || used.contains(&k)
     };
     // Reserved keys this version does not use.
     if let Some(k) = keys
