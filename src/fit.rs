@@ -191,6 +191,12 @@ pub struct EpochRecord {
     /// Held-out (validation or test) accuracy in `[0, 1]`, for classifiers
     /// with a held-out set.
     pub val_accuracy: Option<f64>,
+    /// Test loss, when a validation split and test data are both given (the
+    /// validation set is then the held-out set above; the test set is only
+    /// reported).
+    pub test_loss: Option<f64>,
+    /// Test accuracy, as `test_loss`.
+    pub test_accuracy: Option<f64>,
 }
 
 /// What the held-out figures (`val_loss`, `val_accuracy` of [`EpochRecord`])
@@ -246,6 +252,8 @@ pub struct RunInfo {
     pub held_out_rows: Option<usize>,
     /// What the held-out rows are.
     pub held_out: HeldOut,
+    /// Test rows reported beside a validation split, if both are given.
+    pub test_rows: Option<usize>,
     /// Input features.
     pub features: usize,
     /// The network's layer sizes, input to output.
@@ -376,6 +384,7 @@ impl FitOutcome {
 pub struct Prepared {
     train: Dataset,
     held_out: Option<Dataset>,
+    test: Option<Dataset>,
     mlp: Mlp,
     meta: ModelMeta,
     cfg: TrainConfig,
@@ -451,7 +460,7 @@ fn check_spec(spec: &FitSpec) -> Result<()> {
         ));
     }
     let files = spec.read.labels_path.is_some() || spec.test_data.is_some();
-    let own_test = match &spec.data {
+    match &spec.data {
         DataSource::BreastCancer if files => {
             return Err(Error::config(
                 "data",
@@ -470,15 +479,7 @@ fn check_spec(spec: &FitSpec) -> Result<()> {
                 "the tables have a test table already",
             ))
         }
-        DataSource::BreastCancer => true,
-        DataSource::Tables { test, .. } => test.is_some(),
-        DataSource::File(_) => false,
-    };
-    if spec.validation_split.is_some() && (own_test || spec.test_data.is_some()) {
-        return Err(Error::config(
-            "validation_split",
-            "there are test data already: hold out one or the other",
-        ));
+        _ => {}
     }
     if let Some(p) = &spec.checkpoint {
         check_output_path("checkpoint", p)?;
@@ -523,7 +524,7 @@ pub fn prepare(spec: &FitSpec, callbacks: &mut dyn FitCallbacks) -> Result<Prepa
 
     // the data, raw
     let embedded = spec.data == DataSource::BreastCancer;
-    let (train_raw, test_raw, name) = match &spec.data {
+    let (train_raw, val_raw, name, test_raw) = match &spec.data {
         DataSource::File(p) => {
             let raw = load(p, &spec.read.training_options(), callbacks)?;
             let (train_raw, val_raw) = match spec.validation_split {
@@ -533,7 +534,7 @@ pub fn prepare(spec: &FitSpec, callbacks: &mut dyn FitCallbacks) -> Result<Prepa
                 }
                 None => (raw, None),
             };
-            (train_raw, val_raw, p.display().to_string())
+            (train_raw, val_raw, p.display().to_string(), None)
         }
         DataSource::BreastCancer => {
             let train = data::embedded::table(
@@ -542,27 +543,34 @@ pub fn prepare(spec: &FitSpec, callbacks: &mut dyn FitCallbacks) -> Result<Prepa
             );
             let test =
                 data::embedded::table(data::embedded::BREAST_CANCER_TEST, "breast_cancer.test.csv");
-            (train, Some(test), "breast cancer (embedded)".to_string())
+            (
+                train,
+                None,
+                "breast cancer (embedded)".to_string(),
+                Some(test),
+            )
         }
         DataSource::Tables { train, test } => {
-            let (train_raw, val_raw) = match (spec.validation_split, test) {
-                (Some(f), _) => {
+            let (train_raw, val_raw) = match spec.validation_split {
+                Some(f) => {
                     let (a, b) = pipeline::split(train, f, seed)?;
                     (a, Some(b))
                 }
-                (None, t) => ((**train).clone(), t.as_deref().cloned()),
+                None => ((**train).clone(), None),
             };
             let name = train_raw.source_name.clone();
-            (train_raw, val_raw, name)
+            (train_raw, val_raw, name, test.as_deref().cloned())
         }
     };
-    let held_out = if embedded || spec.test_data.is_some() {
+    // A validation split, when given, is the held-out set that schedules
+    // (and early stopping) watch; test data is then only reported.
+    let has_test = embedded
+        || spec.test_data.is_some()
+        || matches!(&spec.data, DataSource::Tables { test: Some(_), .. });
+    let held_out = if val_raw.is_none() && has_test {
         HeldOut::Test
     } else {
-        match &spec.data {
-            DataSource::Tables { test: Some(_), .. } => HeldOut::Test,
-            _ => HeldOut::Validation,
-        }
+        HeldOut::Validation
     };
 
     // the head and the preprocessing
@@ -593,20 +601,21 @@ pub fn prepare(spec: &FitSpec, callbacks: &mut dyn FitCallbacks) -> Result<Prepa
         }
         None => test_raw,
     };
+    let (held_out_raw, test_raw) = match val_raw {
+        Some(v) => (Some(v), test_raw),
+        None => (test_raw, None),
+    };
 
     let mlp = network(spec, base, &meta, head, train_raw.x.cols(), &name, embedded)?;
     let cfg = train_config(spec, checkpoint.as_ref(), embedded)?;
     let train = pipeline::dataset(&train_raw, &meta, mlp.inputs(), mlp.outputs(), head)?;
-    let held_out_data = match &test_raw {
-        Some(v) => Some(pipeline::dataset(
-            v,
-            &meta,
-            mlp.inputs(),
-            mlp.outputs(),
-            head,
-        )?),
-        None => None,
+    let prepare_set = |raw: &Option<RawTable>| -> Result<Option<Dataset>> {
+        raw.as_ref()
+            .map(|v| pipeline::dataset(v, &meta, mlp.inputs(), mlp.outputs(), head))
+            .transpose()
     };
+    let held_out_data = prepare_set(&held_out_raw)?;
+    let test_data = prepare_set(&test_raw)?;
     if matches!(cfg.schedule, LrSchedule::Plateau { .. }) && held_out_data.is_none() {
         return Err(Error::config(
             "lr_schedule",
@@ -629,6 +638,7 @@ pub fn prepare(spec: &FitSpec, callbacks: &mut dyn FitCallbacks) -> Result<Prepa
         train_rows: train.rows(),
         held_out_rows: held_out_data.as_ref().map(Dataset::rows),
         held_out,
+        test_rows: test_data.as_ref().map(Dataset::rows),
         features: train.features(),
         sizes: mlp.sizes().to_vec(),
         hidden: mlp.hidden().to_vec(),
@@ -643,6 +653,7 @@ pub fn prepare(spec: &FitSpec, callbacks: &mut dyn FitCallbacks) -> Result<Prepa
     Ok(Prepared {
         train,
         held_out: held_out_data,
+        test: test_data,
         mlp,
         meta,
         cfg,
@@ -844,6 +855,7 @@ impl Prepared {
         let Prepared {
             train,
             held_out,
+            test,
             mut mlp,
             meta,
             cfg,
@@ -909,13 +921,17 @@ impl Prepared {
             done = epoch;
             samples += stats.samples;
             seconds += stats.seconds;
-            let (val_loss, val_accuracy) = match &held_out {
-                Some(v) => (
-                    Some(mlp.loss(v.x().as_slice(), v.y().as_slice(), v.rows())?),
-                    accuracy_of(&mlp, v, classifier)?,
-                ),
-                None => (None, None),
+            let evaluate = |set: &Option<Dataset>| -> Result<(Option<f64>, Option<f64>)> {
+                Ok(match set {
+                    Some(v) => (
+                        Some(mlp.loss(v.x().as_slice(), v.y().as_slice(), v.rows())?),
+                        accuracy_of(&mlp, v, classifier)?,
+                    ),
+                    None => (None, None),
+                })
             };
+            let (val_loss, val_accuracy) = evaluate(&held_out)?;
+            let (test_loss, test_accuracy) = evaluate(&test)?;
             let report = EpochReport {
                 record: EpochRecord {
                     epoch,
@@ -923,6 +939,8 @@ impl Prepared {
                     val_loss,
                     train_accuracy: accuracy_of(&mlp, &train, classifier)?,
                     val_accuracy,
+                    test_loss,
+                    test_accuracy,
                 },
                 samples: stats.samples,
                 seconds: stats.seconds,
@@ -1026,6 +1044,12 @@ fn with_training_record(
         }
         if let Some(l) = r.val_loss {
             put(&format!("final_{}_loss", held_out.name()), l.to_string());
+        }
+        if let Some(l) = r.test_loss {
+            put("final_test_loss", l.to_string());
+        }
+        if let Some(a) = r.test_accuracy {
+            put("final_test_accuracy", a.to_string());
         }
         if let Some(a) = r.val_accuracy {
             put(

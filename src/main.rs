@@ -93,7 +93,7 @@ struct TrainArgs {
     read: DataArgs,
     /// Held-out data to evaluate after each epoch (its columns are matched to
     /// the training file's by name when both have a header).
-    #[arg(long, value_name = "FILE", conflicts_with = "validation_split")]
+    #[arg(long, value_name = "FILE")]
     test_data: Option<PathBuf>,
     /// Labels of --test-data for IDX/NPY.
     #[arg(long, value_name = "FILE", requires = "test_data")]
@@ -687,10 +687,19 @@ fn train(args: &TrainArgs) -> anyhow::Result<()> {
             "params": outcome.mlp.num_params(),
             "out": args.out.as_ref().map(|p| p.display().to_string()),
         });
+        let mut obj = obj;
+        if let Some(r) = last.filter(|r| r.test_loss.is_some()) {
+            // the test set reported beside a validation split
+            obj["test_loss"] = r.test_loss.into();
+            obj["test_accuracy"] = r.test_accuracy.into();
+        }
         writeln!(out, "{obj}")?;
     } else if !args.quiet {
         if let Some(a) = last.and_then(|r| r.val_accuracy) {
             writeln!(out, "final {held} accuracy {:.2}%", 100.0 * a)?;
+        }
+        if let Some(a) = last.and_then(|r| r.test_accuracy) {
+            writeln!(out, "final test accuracy {:.2}%", 100.0 * a)?;
         }
         writeln!(
             out,
@@ -813,7 +822,9 @@ impl FitCallbacks for Printer {
             info.held_out_rows.map_or(String::new(), |n| format!(
                 ", {}",
                 plural(n, &format!("{} row", info.held_out.name()))
-            )),
+            )) + &info
+                .test_rows
+                .map_or(String::new(), |n| format!(", {}", plural(n, "test row"))),
             plural(info.features, "feature"),
             info.sizes,
             info.hidden,
@@ -873,6 +884,11 @@ impl FitCallbacks for Printer {
                 "samples_per_sec": report.samples_per_sec,
                 "seconds": report.seconds,
             });
+            let mut obj = obj;
+            if r.test_loss.is_some() {
+                obj["test_loss"] = r.test_loss.into();
+                obj["test_accuracy"] = r.test_accuracy.into();
+            }
             self.say(obj);
         } else if self.text {
             let mut line = format!("epoch {:>3}  loss {:.5}", r.epoch, r.train_loss);
@@ -888,6 +904,12 @@ impl FitCallbacks for Printer {
             }
             if let Some(a) = r.val_accuracy {
                 line += &format!("  {short} acc {:6.2}%", 100.0 * a);
+            }
+            if let Some(l) = r.test_loss {
+                line += &format!("  test loss {l:.5}");
+            }
+            if let Some(a) = r.test_accuracy {
+                line += &format!("  test acc {:6.2}%", 100.0 * a);
             }
             line += &format!("  {:.0} samples/s", report.samples_per_sec);
             self.say(line);

@@ -49,6 +49,8 @@ const MAX_EPOCH_TICKS: usize = 10;
 ///         val_loss: Some(1.5 / epoch as f64),
 ///         train_accuracy: Some(0.7 + 0.1 * epoch as f64 / 3.0),
 ///         val_accuracy: Some(0.6 + 0.1 * epoch as f64 / 3.0),
+///         test_loss: None,
+///         test_accuracy: None,
 ///     })
 ///     .collect();
 /// write_curves_svg(&path, &history, HeldOut::Test)?;
@@ -275,6 +277,7 @@ fn curves_svg(history: &[EpochRecord], held_out: HeldOut) -> std::result::Result
     let losses: Vec<Series> = [
         series(history, "train", BLUE, |r| Some(r.train_loss)),
         series(history, held, RED, |r| r.val_loss),
+        series(history, "test", GREEN, |r| r.test_loss),
     ]
     .into_iter()
     .flatten()
@@ -282,6 +285,7 @@ fn curves_svg(history: &[EpochRecord], held_out: HeldOut) -> std::result::Result
     let accuracies: Vec<Series> = [
         series(history, "train", BLUE, |r| r.train_accuracy),
         series(history, held, RED, |r| r.val_accuracy),
+        series(history, "test", GREEN, |r| r.test_accuracy),
     ]
     .into_iter()
     .flatten()
@@ -361,6 +365,8 @@ mod tests {
             val_loss: Some(1.2 * train_loss),
             train_accuracy: Some(0.5 + 0.09 * epoch as f64),
             val_accuracy: Some(0.5 + 0.08 * epoch as f64),
+            test_loss: None,
+            test_accuracy: None,
         }
     }
 
@@ -420,6 +426,21 @@ mod tests {
         assert_eq!(t.iter().filter(|t| *t == "test").count(), 2, "{t:?}");
         assert!(!t.iter().any(|t| t == "validation"), "{t:?}");
         assert!(curves_svg(&[], HeldOut::Test).is_err());
+    }
+
+    #[test]
+    fn test_curves_beside_validation_ones() {
+        let h: Vec<EpochRecord> = (1..=3)
+            .map(|e| EpochRecord {
+                test_loss: Some(1.3 / e as f64),
+                test_accuracy: Some(0.55 + 0.05 * e as f64),
+                ..record(e, 1.0 / e as f64)
+            })
+            .collect();
+        // a legend entry of each in both charts
+        let t = texts(&curves_svg(&h, HeldOut::Validation).unwrap());
+        assert_eq!(t.iter().filter(|t| *t == "validation").count(), 2, "{t:?}");
+        assert_eq!(t.iter().filter(|t| *t == "test").count(), 2, "{t:?}");
     }
 
     #[test]

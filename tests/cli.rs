@@ -1176,3 +1176,86 @@ fn resume_is_byte_identical_for_every_optimizer_and_schedule() {
     assert_eq!(code, 2);
     assert!(err.contains("invalid option --optimizer"), "{err}");
 }
+
+/// `--validation-split` with `--test-data`: the validation split is the
+/// held-out set (plateau watches it), the test set is reported beside it in
+/// the text, the JSON lines, the plot and the training record.
+#[test]
+fn validation_split_and_test_data_together() {
+    let dir = tmp();
+    let svg = dir.path().join("c.svg");
+    let model = dir.path().join("m.st");
+    let (code, out, err) = run(
+        &[
+            "train",
+            "--validation-split",
+            "0.25",
+            "--epochs",
+            "3",
+            "--lr-schedule",
+            "plateau",
+            "--data",
+        ],
+        &[
+            &data("iris.train.csv"),
+            Path::new("--test-data"),
+            &data("iris.test.csv"),
+            Path::new("--plot"),
+            &svg,
+            Path::new("--out"),
+            &model,
+        ],
+    );
+    assert_eq!(code, 0, "{err}");
+    assert!(
+        out.contains("90 training rows, 30 validation rows, 30 test rows"),
+        "{out}"
+    );
+    let epoch = out.lines().find(|l| l.starts_with("epoch   3")).unwrap();
+    assert!(
+        epoch.contains("val loss") && epoch.contains("test loss"),
+        "{epoch}"
+    );
+    assert!(out.contains("final validation accuracy") && out.contains("final test accuracy"));
+    let plot = fs::read_to_string(&svg).unwrap();
+    let legend = |name: &str| plot.lines().filter(|l| l.trim() == name).count();
+    assert_eq!((legend("validation"), legend("test")), (2, 2), "{plot}");
+    let info = bin()
+        .args(["info", "--json", "--model"])
+        .arg(&model)
+        .output()
+        .unwrap();
+    let info: serde_json::Value = serde_json::from_slice(&info.stdout).unwrap();
+    let t = &info["training"];
+    assert!(
+        t["final_validation_loss"].is_string() && t["final_test_loss"].is_string(),
+        "{t}"
+    );
+    let json = bin()
+        .args([
+            "train",
+            "--json",
+            "--validation-split",
+            "0.25",
+            "--epochs",
+            "2",
+            "--data",
+        ])
+        .arg(data("iris.train.csv"))
+        .arg("--test-data")
+        .arg(data("iris.test.csv"))
+        .output()
+        .unwrap();
+    let lines: Vec<serde_json::Value> = String::from_utf8(json.stdout)
+        .unwrap()
+        .lines()
+        .map(|l| serde_json::from_str(l).unwrap())
+        .collect();
+    for l in &lines {
+        assert!(
+            l["validation_loss"].is_number() && l["test_loss"].is_number(),
+            "{l}"
+        );
+    }
+    assert_ne!(lines[0]["validation_loss"], lines[0]["test_loss"]);
+}
