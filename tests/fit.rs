@@ -425,7 +425,7 @@ fn errors_name_the_fields_of_the_spec() {
         ),
         (
             FitSpec {
-                test_data: Some(data.clone()),
+                validation_split: Some(1.5),
                 ..base.clone()
             },
             "validation_split",
