@@ -38,6 +38,7 @@ use crate::network::Mlp;
 use crate::optim::{OptimizerConfig, OptimizerKind};
 use crate::pipeline::{self, ReadOverrides};
 use crate::schedule::LrSchedule;
+use crate::stopping::{EarlyStopState, EarlyStopping, Monitor};
 use crate::train::{EpochOutcome, EpochProgress, TrainConfig, Trainer};
 
 /// Epochs of a run when none are given.
@@ -108,6 +109,10 @@ pub struct FitSpec {
     pub schedule: Option<LrSchedule>,
     /// Epochs of linear warm-up [default: 0, or the checkpoint's].
     pub warmup_epochs: Option<usize>,
+    /// Stop when the validation figure stops improving, and return the best
+    /// epoch's weights (needs `validation_split`) [default: off, or the
+    /// checkpoint's].
+    pub early_stopping: Option<EarlyStopping>,
     /// Worker threads (0: one per core). Changes the speed, never the result.
     pub threads: usize,
     /// Rows per shard [default: [`crate::train::default_shard_rows`], or the
@@ -152,6 +157,7 @@ impl Default for FitSpec {
             clip_norm: None,
             schedule: None,
             warmup_epochs: None,
+            early_stopping: None,
             threads: 0,
             shard_rows: None,
             seed: None,
@@ -319,6 +325,12 @@ pub enum FitEnd {
     Finished,
     /// [`FitCallbacks::on_epoch`] asked to stop after an epoch.
     Stopped,
+    /// Early stopping ran out of patience; the weights returned are those
+    /// after `best_epoch`.
+    EarlyStopped {
+        /// The epoch whose weights are returned.
+        best_epoch: usize,
+    },
     /// The stop flag was set.
     Interrupted(Interruption),
 }
@@ -385,6 +397,7 @@ pub struct Prepared {
     train: Dataset,
     held_out: Option<Dataset>,
     test: Option<Dataset>,
+    early: Option<(EarlyStopping, EarlyStopState)>,
     mlp: Mlp,
     meta: ModelMeta,
     cfg: TrainConfig,
@@ -650,10 +663,49 @@ pub fn prepare(spec: &FitSpec, callbacks: &mut dyn FitCallbacks) -> Result<Prepa
         first_epoch: checkpoint.as_ref().map_or(0, |c| c.epoch),
         resume_in_epoch: start,
     };
+    let early = match (&spec.early_stopping, checkpoint.as_ref()) {
+        (rule, Some(c)) => {
+            let rule = rule.or(c.config.early_stopping);
+            if rule != c.config.early_stopping {
+                return Err(Error::config(
+                    "early_stopping",
+                    format!(
+                        "the checkpoint was trained with {:?}, given {rule:?}",
+                        c.config.early_stopping
+                    ),
+                ));
+            }
+            rule.zip(c.early_stop.clone())
+        }
+        (Some(rule), None) => Some((*rule, EarlyStopState::new(rule.monitor, mlp.num_params()))),
+        (None, None) => None,
+    };
+    if let Some((rule, _)) = &early {
+        rule.validate()?;
+        if held_out != HeldOut::Validation || held_out_data.is_none() {
+            return Err(Error::config(
+                "early_stopping",
+                "early stopping watches a validation split: give validation_split \
+                 (test data are only reported)",
+            ));
+        }
+        let fits = match rule.monitor {
+            Monitor::Loss => true,
+            Monitor::Accuracy => head.is_classifier() && !pipeline::is_multi_label(&meta, head),
+            Monitor::R2 => head == Head::Mse,
+        };
+        if !fits {
+            return Err(Error::config(
+                "early_stopping.monitor",
+                format!("{} does not apply to a {head} head", rule.monitor),
+            ));
+        }
+    }
     Ok(Prepared {
         train,
         held_out: held_out_data,
         test: test_data,
+        early,
         mlp,
         meta,
         cfg,
@@ -856,6 +908,7 @@ impl Prepared {
             train,
             held_out,
             test,
+            mut early,
             mut mlp,
             meta,
             cfg,
@@ -871,6 +924,7 @@ impl Prepared {
         let classifier = mlp.head().is_classifier();
         let save = |mlp: &Mlp,
                     trainer: &Trainer,
+                    early: &Option<(EarlyStopping, EarlyStopState)>,
                     epoch: usize,
                     in_epoch: Option<EpochProgress>|
          -> Result<Option<PathBuf>> {
@@ -884,12 +938,16 @@ impl Prepared {
                 },
                 epoch,
                 rng: trainer.rng_state(),
-                config: CheckpointConfig::from_train_config(&cfg),
+                config: CheckpointConfig {
+                    early_stopping: early.as_ref().map(|(rule, _)| *rule),
+                    ..CheckpointConfig::from_train_config(&cfg)
+                },
                 optimizer_state: OptimizerState {
                     step: trainer.optimizer().step_count(),
                     buffers: trainer.optimizer().buffers(),
                 },
                 plateau: trainer.plateau_state(),
+                early_stop: early.as_ref().map(|(_, state)| state.clone()),
                 in_epoch,
             };
             model_io::save_checkpoint(path, &ckpt)?;
@@ -899,7 +957,17 @@ impl Prepared {
         let (mut samples, mut seconds) = (0usize, 0.0f64);
         let mut done = first_epoch;
         let mut end = FitEnd::Finished;
-        for epoch in first_epoch + 1..=cfg.epochs {
+        // a resumed run that had already run out of patience trains no more
+        let mut last_epoch = cfg.epochs;
+        if let Some((rule, state)) = &early {
+            if state.should_stop(rule) {
+                end = FitEnd::EarlyStopped {
+                    best_epoch: state.best_epoch,
+                };
+                last_epoch = first_epoch;
+            }
+        }
+        for epoch in first_epoch + 1..=last_epoch {
             callbacks.on_epoch_start(epoch);
             let outcome = trainer.epoch_resumable(
                 &mut mlp,
@@ -913,7 +981,7 @@ impl Prepared {
                 EpochOutcome::Interrupted(progress) => {
                     end = FitEnd::Interrupted(Interruption {
                         in_epoch: Some(progress),
-                        checkpoint: save(&mlp, &trainer, done, Some(progress))?,
+                        checkpoint: save(&mlp, &trainer, &early, done, Some(progress))?,
                     });
                     break;
                 }
@@ -947,17 +1015,28 @@ impl Prepared {
                 samples_per_sec: stats.samples as f64 / stats.seconds.max(1e-12),
             };
             trainer.end_epoch(val_loss);
+            let mut out_of_patience = false;
+            if let (Some((rule, state)), Some(v)) = (early.as_mut(), held_out.as_ref()) {
+                let value = match rule.monitor {
+                    Monitor::Loss => val_loss,
+                    Monitor::Accuracy => val_accuracy,
+                    Monitor::R2 => Some(r2_of(&mlp, v)?),
+                }
+                .unwrap_or(f64::NAN);
+                out_of_patience = state.observe(rule, epoch, value, mlp.params());
+            }
             history.push(report.record);
             let flow = callbacks.on_epoch(&report);
             let last = epoch == cfg.epochs;
             let interrupted = !last && stop.load(Ordering::Relaxed);
-            let stopped = !last && !interrupted && flow.is_break();
+            let early_stop = !last && !interrupted && out_of_patience;
+            let stopped = !last && !interrupted && (flow.is_break() || early_stop);
             let written = if (epoch - first_epoch) % checkpoint_every == 0
                 || last
                 || interrupted
                 || stopped
             {
-                save(&mlp, &trainer, epoch, None)?
+                save(&mlp, &trainer, &early, epoch, None)?
             } else {
                 None
             };
@@ -968,14 +1047,41 @@ impl Prepared {
                 });
                 break;
             }
+            if early_stop {
+                end = FitEnd::EarlyStopped {
+                    best_epoch: early.as_ref().map_or(epoch, |(_, s)| s.best_epoch),
+                };
+                break;
+            }
             if stopped {
                 end = FitEnd::Stopped;
                 break;
             }
         }
+        // the run returns the best epoch's weights (not after an interrupt:
+        // those weights are the ones as they are)
+        let mut best = None;
+        if let Some((rule, state)) = &early {
+            if !matches!(end, FitEnd::Interrupted(_)) && state.best_epoch > 0 {
+                mlp.params_mut().copy_from_slice(&state.best_params);
+                best = Some((rule.monitor, state.best_epoch, state.best));
+            }
+        }
         let meta = match end {
             FitEnd::Interrupted(_) => meta,
-            _ => with_training_record(meta, &cfg, done, history.last(), info.held_out),
+            _ => {
+                let mut meta =
+                    with_training_record(meta, &cfg, done, history.last(), info.held_out);
+                if let Some((monitor, epoch, value)) = best {
+                    meta.extra
+                        .insert("train.best_epoch".to_string(), epoch.to_string());
+                    meta.extra.insert(
+                        format!("train.best_validation_{monitor}"),
+                        value.to_string(),
+                    );
+                }
+                meta
+            }
         };
         Ok(FitOutcome {
             mlp,
@@ -990,6 +1096,13 @@ impl Prepared {
             end,
         })
     }
+}
+
+/// The mean R² over the targets of `mlp` on `data` (in the trained units:
+/// R² does not change under the targets' standardisation).
+fn r2_of(mlp: &Mlp, data: &Dataset) -> Result<f64> {
+    let out = mlp.predict(data.x().as_slice(), data.rows())?;
+    Ok(crate::metrics::regression_metrics(&out, data.y())?.1.r2)
 }
 
 /// The accuracy of `mlp` on `data`, for a classifier with class labels.

@@ -57,6 +57,7 @@ pub mod pipeline;
 pub mod plot;
 pub mod presets;
 pub mod schedule;
+pub mod stopping;
 pub mod tensor;
 pub mod train;
 

@@ -19,8 +19,8 @@ use backprop::bench::BenchSpec;
 use backprop::data::{self, LabelColumn, LoadOptions, RawTable};
 use backprop::evaluate::{self, Evaluation};
 use backprop::fit::{
-    self, DataSource, EpochReport, FitCallbacks, FitOutcome, FitSpec, HeldOut, Interruption,
-    RunInfo,
+    self, DataSource, EpochReport, FitCallbacks, FitEnd, FitOutcome, FitSpec, HeldOut,
+    Interruption, RunInfo,
 };
 use backprop::model_io::{self, SavedModel};
 use backprop::optim::{OptimizerConfig, OptimizerKind};
@@ -28,6 +28,7 @@ use backprop::pipeline::ReadOverrides;
 use backprop::plot::write_curves_svg;
 use backprop::presets::Preset;
 use backprop::schedule::{LrSchedule, ScheduleKind};
+use backprop::stopping::{EarlyStopping, Monitor};
 use backprop::{Activation, Error, Head};
 
 #[derive(Parser)]
@@ -182,6 +183,35 @@ struct TrainArgs {
     /// Epochs of linear warm-up (composes with every schedule).
     #[arg(long, value_name = "W")]
     warmup_epochs: Option<usize>,
+    /// Stop when the validation figure (--monitor) has not improved by more
+    /// than --min-delta for --patience epochs, and keep the best epoch's
+    /// weights (needs --validation-split).
+    #[arg(long)]
+    early_stopping: bool,
+    /// Early stopping: epochs without improvement tolerated.
+    #[arg(
+        long,
+        value_name = "N",
+        default_value_t = 10,
+        requires = "early_stopping"
+    )]
+    patience: usize,
+    /// Early stopping: the improvement that counts.
+    #[arg(
+        long,
+        value_name = "D",
+        default_value_t = 0.0,
+        requires = "early_stopping"
+    )]
+    min_delta: f64,
+    /// Early stopping: the validation figure watched.
+    #[arg(
+        long,
+        value_name = "loss|accuracy|r2",
+        default_value = "loss",
+        requires = "early_stopping"
+    )]
+    monitor: String,
     /// Worker threads (0: one per core). Changes the speed, never the result.
     #[arg(long, default_value_t = 0)]
     threads: usize,
@@ -383,7 +413,10 @@ fn error_text(e: &anyhow::Error) -> String {
 /// The flags of the configuration fields that library errors name
 /// ([`FitSpec`] and [`BenchSpec`] fields); unlisted fields are spelled
 /// `--field-name`.
-const FLAGS: [(&str, &str); 9] = [
+const FLAGS: [(&str, &str); 12] = [
+    ("early_stopping.patience", "--patience"),
+    ("early_stopping.min_delta", "--min-delta"),
+    ("early_stopping.monitor", "--monitor"),
     ("data", "--data"),
     ("label_columns", "--label-column"),
     ("kind", "--optimizer"),
@@ -610,6 +643,15 @@ impl TrainArgs {
                 },
             }),
             warmup_epochs: self.warmup_epochs,
+            early_stopping: if self.early_stopping {
+                Some(EarlyStopping {
+                    patience: self.patience,
+                    min_delta: self.min_delta,
+                    monitor: self.monitor.parse::<Monitor>()?,
+                })
+            } else {
+                None
+            },
             threads: self.threads,
             shard_rows: self.shard_rows,
             seed: self.seed,
@@ -688,6 +730,10 @@ fn train(args: &TrainArgs) -> anyhow::Result<()> {
             "out": args.out.as_ref().map(|p| p.display().to_string()),
         });
         let mut obj = obj;
+        if let Some(e) = outcome.meta.extra.get("train.best_epoch") {
+            obj["best_epoch"] = e.parse::<usize>().ok().into();
+            obj["stopped_early"] = matches!(outcome.end, FitEnd::EarlyStopped { .. }).into();
+        }
         if let Some(r) = last.filter(|r| r.test_loss.is_some()) {
             // the test set reported beside a validation split
             obj["test_loss"] = r.test_loss.into();
@@ -700,6 +746,34 @@ fn train(args: &TrainArgs) -> anyhow::Result<()> {
         }
         if let Some(a) = last.and_then(|r| r.test_accuracy) {
             writeln!(out, "final test accuracy {:.2}%", 100.0 * a)?;
+        }
+        if let Some(e) = outcome.meta.extra.get("train.best_epoch") {
+            let best = outcome
+                .meta
+                .extra
+                .iter()
+                .find(|(k, _)| k.starts_with("train.best_validation_"))
+                .map(|(k, v)| {
+                    let v = v.parse::<f64>().map_or(v.clone(), |v| format!("{v:.5}"));
+                    format!("{} {v}", &k["train.best_".len()..].replace('_', " "))
+                })
+                .unwrap_or_default();
+            let record = outcome.history.iter().find(|r| r.epoch.to_string() == *e);
+            writeln!(
+                out,
+                "{}; the model holds the weights of epoch {e} ({best}{})",
+                if matches!(outcome.end, FitEnd::EarlyStopped { .. }) {
+                    "stopped early"
+                } else {
+                    "early stopping watched every epoch"
+                },
+                record
+                    .and_then(|r| r.test_accuracy)
+                    .map_or(String::new(), |a| format!(
+                        ", test accuracy {:.2}%",
+                        100.0 * a
+                    ))
+            )?;
         }
         writeln!(
             out,

@@ -1259,3 +1259,83 @@ fn validation_split_and_test_data_together() {
     }
     assert_ne!(lines[0]["validation_loss"], lines[0]["test_loss"]);
 }
+
+/// Early stopping on a task that overfits (digits, a wide network, a high
+/// rate) stops before the epoch limit; the model is the best epoch's; a run
+/// checkpointed after 3 epochs and resumed (on another thread count) ends
+/// with the same bytes.
+#[test]
+fn early_stopping_keeps_the_best_epoch_and_resumes_bit_for_bit() {
+    let dir = tmp();
+    let common = |out: &Path| {
+        let mut c = bin();
+        c.args(["train", "--data"])
+            .arg(data("digits.train.csv"))
+            .args(["--validation-split", "0.2", "--test-data"])
+            .arg(data("digits.test.csv"))
+            .args(["--layers", "256", "--lr", "0.03"])
+            .args(["--early-stopping", "--patience", "4", "--json", "--out"])
+            .arg(out);
+        c
+    };
+    let full = dir.path().join("full.st");
+    let out = common(&full).args(["--epochs", "60"]).output().unwrap();
+    assert!(
+        out.status.success(),
+        "{}",
+        String::from_utf8_lossy(&out.stderr)
+    );
+    let lines: Vec<serde_json::Value> = String::from_utf8(out.stdout)
+        .unwrap()
+        .lines()
+        .map(|l| serde_json::from_str(l).unwrap())
+        .collect();
+    let summary = lines.last().unwrap();
+    assert_eq!(summary["stopped_early"], true, "{summary}");
+    let epochs = summary["epochs"].as_u64().unwrap();
+    assert!(epochs < 60, "stopped at {epochs}");
+    let best = summary["best_epoch"].as_u64().unwrap();
+    assert_eq!(epochs, best + 4, "patience 4 after the best epoch");
+    // the best epoch has the lowest validation loss of the run
+    let losses: Vec<f64> = lines[..lines.len() - 1]
+        .iter()
+        .map(|l| l["validation_loss"].as_f64().unwrap())
+        .collect();
+    let min = losses.iter().cloned().fold(f64::INFINITY, f64::min);
+    assert_eq!(losses[best as usize - 1], min);
+    let info = bin()
+        .args(["info", "--json", "--model"])
+        .arg(&full)
+        .output()
+        .unwrap();
+    let info: serde_json::Value = serde_json::from_slice(&info.stdout).unwrap();
+    assert_eq!(
+        info["training"]["best_validation_loss"].as_str().unwrap(),
+        min.to_string()
+    );
+    // checkpoint after 3 epochs, resume to the end on 1 thread: same bytes
+    let ckpt = dir.path().join("es.ckpt");
+    let part = dir.path().join("part.st");
+    let mut first = common(&part);
+    first.args(["--epochs", "3", "--checkpoint"]).arg(&ckpt);
+    assert!(first.output().unwrap().status.success());
+    let resumed = dir.path().join("resumed.st");
+    let out = common(&resumed)
+        .args(["--epochs", "60", "--threads", "1", "--resume"])
+        .arg(&ckpt)
+        .output()
+        .unwrap();
+    assert!(
+        out.status.success(),
+        "{}",
+        String::from_utf8_lossy(&out.stderr)
+    );
+    assert_eq!(fs::read(&full).unwrap(), fs::read(&resumed).unwrap());
+    // without a validation split it is a usage error
+    let (code, _, err) = run(
+        &["train", "--early-stopping", "--data"],
+        &[&data("iris.train.csv")],
+    );
+    assert_eq!(code, 2);
+    assert!(err.contains("invalid option --early-stopping"), "{err}");
+}

@@ -493,3 +493,44 @@ fn errors_name_the_fields_of_the_spec() {
         assert_eq!(field(s), *expected, "{s:?}");
     }
 }
+
+/// Early stopping returns the weights of the best epoch: the model scores
+/// exactly that epoch's validation loss, with any thread count.
+#[test]
+fn early_stopping_returns_the_best_epochs_weights() {
+    use backprop::stopping::{EarlyStopping, Monitor};
+    let dir = tempfile::tempdir().unwrap();
+    let data = write_csv(dir.path());
+    let run = |threads: usize| {
+        let s = FitSpec {
+            epochs: 40,
+            lr: Some(0.3),
+            hidden_layers: Some(vec![64]),
+            threads,
+            early_stopping: Some(EarlyStopping {
+                patience: 3,
+                min_delta: 0.0,
+                monitor: Monitor::Loss,
+            }),
+            ..spec(&data)
+        };
+        let prepared = fit::prepare(&s, &mut ()).unwrap();
+        let val = prepared.held_out_data().unwrap().clone();
+        let out = prepared.run(&AtomicBool::new(false), &mut ()).unwrap();
+        (val, out)
+    };
+    let (val, out) = run(1);
+    let best: usize = out.meta.extra["train.best_epoch"].parse().unwrap();
+    let best_loss = out.history[best - 1].val_loss.unwrap();
+    let loss = out
+        .mlp
+        .loss(val.x().as_slice(), val.y().as_slice(), val.rows())
+        .unwrap();
+    assert_eq!(loss.to_bits(), best_loss.to_bits());
+    assert!(out.history.iter().all(|r| r.val_loss.unwrap() >= best_loss));
+    if let fit::FitEnd::EarlyStopped { best_epoch } = out.end {
+        assert_eq!((best_epoch, out.epochs), (best, best + 3));
+    }
+    let (_, two) = run(2);
+    assert_eq!(bits(&out.mlp), bits(&two.mlp));
+}

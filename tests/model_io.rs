@@ -154,10 +154,12 @@ fn tiny_checkpoint() -> Checkpoint {
             clip_norm: None,
             schedule: LrSchedule::Constant,
             warmup_epochs: 0,
+            early_stopping: None,
             epochs_total: 4,
         },
         optimizer_state: OptimizerState::default(),
         plateau: PlateauState::default(),
+        early_stop: None,
         in_epoch: None,
     }
 }
@@ -1334,6 +1336,7 @@ fn resumed_training_is_bitwise_identical_to_uninterrupted() {
             }),
             optimizer_state: Default::default(),
             plateau: Default::default(),
+            early_stop: None,
             in_epoch: None,
         };
         model_io::save_checkpoint(&path, &ckpt).unwrap();

@@ -332,6 +332,7 @@ fn an_interrupted_epoch_resumed_from_a_checkpoint_is_bitwise_identical() {
                     config: CheckpointConfig::from_train_config(&cfg),
                     optimizer_state: Default::default(),
                     plateau: Default::default(),
+                    early_stop: None,
                     in_epoch: Some(progress),
                 };
                 model_io::checkpoint_to_bytes(&ckpt).unwrap()

@@ -7,8 +7,9 @@ use std::path::Path;
 
 use super::safetensors::{read, serialize, write_atomic, Parsed};
 use super::schema::{
-    fmt_f32, parse_f32, parse_hex, parse_uint, read_version, BATCHES_DONE, BATCH_SIZE, CHECKPOINT,
-    CHECKPOINT_KEYS, CHECKPOINT_PREFIX, CLIP_NORM, EPOCH, EPOCHS_TOTAL, IN_EPOCH_VERSION,
+    fmt_f32, parse_f32, parse_hex, parse_uint, read_version, BATCHES_DONE, BATCH_SIZE, BEST_PREFIX,
+    CHECKPOINT, CHECKPOINT_KEYS, CHECKPOINT_PREFIX, CLIP_NORM, EPOCH, EPOCHS_TOTAL, ES_BAD_EPOCHS,
+    ES_BEST_BITS, ES_BEST_EPOCH, ES_MIN_DELTA_BITS, ES_MONITOR, ES_PATIENCE, IN_EPOCH_VERSION,
     LOSS_SUM_BITS, LR, LR_BITS, LR_COSINE_EPOCHS, LR_GAMMA, LR_MIN, LR_PATIENCE, LR_SCHEDULE,
     LR_STEP_EPOCHS, OPTIMIZER, OPTIMIZER_PREFIX, OPTIMIZER_VERSION, OPT_ALPHA, OPT_BETA1,
     OPT_BETA2, OPT_EPS, OPT_MOMENTUM, OPT_NESTEROV, OPT_STEP, OPT_WEIGHT_DECAY, PLATEAU_BAD_EPOCHS,
@@ -19,6 +20,7 @@ use super::{data_err, model, quote, SavedModel, CHECKPOINT_VERSION, OPTIMIZERS};
 use crate::error::{Error, Result};
 use crate::optim::{OptimizerConfig, OptimizerKind};
 use crate::schedule::{LrSchedule, PlateauState};
+use crate::stopping::{EarlyStopState, EarlyStopping, Monitor};
 use crate::train::{EpochProgress, RngState, TrainConfig};
 
 /// The settings a resumed run needs to continue exactly as an uninterrupted
@@ -55,6 +57,8 @@ pub struct CheckpointConfig {
     pub schedule: LrSchedule,
     /// Epochs of linear warm-up.
     pub warmup_epochs: usize,
+    /// Early stopping's settings, if the run stops early.
+    pub early_stopping: Option<EarlyStopping>,
     /// The epoch count the run was started with (a resume may go further).
     pub epochs_total: usize,
 }
@@ -82,6 +86,7 @@ impl CheckpointConfig {
             clip_norm: cfg.clip_norm,
             schedule: cfg.schedule,
             warmup_epochs: cfg.warmup_epochs,
+            early_stopping: None,
             epochs_total: cfg.epochs,
         }
     }
@@ -185,6 +190,7 @@ impl CheckpointConfig {
 ///     config: model_io::CheckpointConfig::from_train_config(&cfg),
 ///     optimizer_state: model_io::OptimizerState::default(), // plain SGD keeps none
 ///     plateau: Default::default(),
+///     early_stop: None,
 ///     in_epoch: None,
 /// };
 /// let bytes = model_io::checkpoint_to_bytes(&ckpt)?;
@@ -211,6 +217,8 @@ pub struct Checkpoint {
     pub optimizer_state: OptimizerState,
     /// Reduce-on-plateau's state (the default for other schedules).
     pub plateau: PlateauState,
+    /// Early stopping's state, with `config.early_stopping`.
+    pub early_stop: Option<EarlyStopState>,
     /// `None` between epochs. `Some` for a checkpoint written inside epoch
     /// `epoch + 1` (after an interrupt): the batches of it already trained,
     /// to be passed as `start` to [`crate::Trainer::epoch_resumable`].
@@ -340,6 +348,48 @@ fn encode(ckpt: &Checkpoint, src: &str) -> Result<Vec<u8>> {
     }
     put(WARMUP_EPOCHS, cfg.warmup_epochs.to_string());
     let mut tensors = tensors;
+    match (&cfg.early_stopping, &ckpt.early_stop) {
+        (None, None) => {}
+        (Some(rule), Some(state)) => {
+            put(ES_PATIENCE, rule.patience.to_string());
+            put(
+                ES_MIN_DELTA_BITS,
+                format!("{:016x}", rule.min_delta.to_bits()),
+            );
+            put(ES_MONITOR, rule.monitor.name().to_string());
+            put(ES_BEST_BITS, format!("{:016x}", state.best.to_bits()));
+            put(ES_BEST_EPOCH, state.best_epoch.to_string());
+            put(ES_BAD_EPOCHS, state.bad_epochs.to_string());
+            let n = ckpt.model.mlp.num_params();
+            if state.best_params.len() != n {
+                return Err(data_err(
+                    src,
+                    format!(
+                        "the best epoch's weights have {} values for {n} parameters",
+                        state.best_params.len()
+                    ),
+                ));
+            }
+            let mut offset = 0;
+            for (l, pair) in ckpt.model.mlp.sizes().windows(2).enumerate() {
+                let (n_in, n_out) = (pair[0], pair[1]);
+                let w = &state.best_params[offset..offset + n_out * n_in];
+                offset += n_out * n_in;
+                let b = &state.best_params[offset..offset + n_out];
+                offset += n_out;
+                check_state_finite(&best_name(l, "weight"), w, src)?;
+                check_state_finite(&best_name(l, "bias"), b, src)?;
+                tensors.insert(best_name(l, "weight"), (vec![n_out, n_in], w));
+                tensors.insert(best_name(l, "bias"), (vec![n_out], b));
+            }
+        }
+        _ => {
+            return Err(data_err(
+                src,
+                "early stopping's settings and state go together: one is missing",
+            ))
+        }
+    }
     let names = o.state_names();
     let sizes = ckpt.model.mlp.sizes();
     let n = ckpt.model.mlp.num_params();
@@ -672,6 +722,67 @@ fn decode(file: &Parsed<'_>) -> Result<Checkpoint> {
         )));
     }
     let optimizer_state = OptimizerState { step, buffers };
+    let (early_stopping, early_stop) = if v3 && file.has(ES_PATIENCE) {
+        let monitor_text = file.require(ES_MONITOR)?;
+        let rule = EarlyStopping {
+            patience: as_usize(narrow(ES_PATIENCE, usize_max)?),
+            min_delta: f64_bits(ES_MIN_DELTA_BITS)?,
+            monitor: monitor_text.parse::<Monitor>().map_err(|_| {
+                file.err(format!(
+                    "{ES_MONITOR} {} is not one of loss, accuracy, r2",
+                    quote(monitor_text)
+                ))
+            })?,
+        };
+        rule.validate()
+            .map_err(|e| file.err(format!("early stopping: {e}")))?;
+        let mut best_params = Vec::with_capacity(model.mlp.num_params());
+        for (l, pair) in sizes.windows(2).enumerate() {
+            let (n_in, n_out) = (pair[0], pair[1]);
+            for (part, shape) in [("weight", vec![n_out, n_in]), ("bias", vec![n_out])] {
+                let t = best_name(l, part);
+                let info = file.tensor(&t)?;
+                if info.dtype != ::safetensors::Dtype::F32 || info.shape != shape {
+                    return Err(file.err(format!(
+                        "tensor '{t}' has dtype {} and shape {:?}, expected F32 {shape:?}",
+                        info.dtype, info.shape
+                    )));
+                }
+                let start = best_params.len();
+                best_params.extend(
+                    file.tensor_bytes(&t)?
+                        .chunks_exact(4)
+                        .map(|c| f32::from_le_bytes([c[0], c[1], c[2], c[3]])),
+                );
+                check_state_finite(&t, &best_params[start..], file.src())?;
+            }
+        }
+        let state = EarlyStopState {
+            best: f64_bits(ES_BEST_BITS)?,
+            best_epoch: as_usize(narrow(ES_BEST_EPOCH, usize_max)?),
+            bad_epochs: as_usize(narrow(ES_BAD_EPOCHS, usize_max)?),
+            best_params,
+        };
+        if state.best.is_nan() || state.best_epoch > epoch {
+            return Err(file.err(format!(
+                "{ES_BEST_BITS}/{ES_BEST_EPOCH} are not a valid state (best {}, epoch {} of {epoch} done)",
+                state.best, state.best_epoch
+            )));
+        }
+        (Some(rule), Some(state))
+    } else {
+        (None, None)
+    };
+    if let Some(t) = file
+        .tensor_names()
+        .into_iter()
+        .find(|n| n.starts_with(BEST_PREFIX) && early_stop.is_none())
+    {
+        return Err(file.err(format!(
+            "tensor {} belongs to early stopping, which this checkpoint does not use",
+            quote(&t)
+        )));
+    }
     let config = CheckpointConfig {
         batch_size,
         lr,
@@ -682,6 +793,7 @@ fn decode(file: &Parsed<'_>) -> Result<Checkpoint> {
         clip_norm,
         schedule,
         warmup_epochs,
+        early_stopping,
         epochs_total,
     };
     let rng = RngState {
@@ -720,6 +832,7 @@ fn decode(file: &Parsed<'_>) -> Result<Checkpoint> {
         config,
         optimizer_state,
         plateau,
+        early_stop,
         in_epoch,
     };
     check_checkpoint_values(&ckpt, file.src())?;
@@ -754,6 +867,16 @@ fn decode(file: &Parsed<'_>) -> Result<Checkpoint> {
                 PLATEAU_FACTOR_BITS,
             ][..],
         });
+        if ckpt.config.early_stopping.is_some() {
+            used.extend([
+                ES_PATIENCE,
+                ES_MIN_DELTA_BITS,
+                ES_MONITOR,
+                ES_BEST_BITS,
+                ES_BEST_EPOCH,
+                ES_BAD_EPOCHS,
+            ]);
+        }
         debug_assert!(used
             .iter()
             .all(|k| CHECKPOINT_KEYS.iter().any(|&(name, _)| name == *k)));
@@ -782,6 +905,11 @@ fn decode(file: &Parsed<'_>) -> Result<Checkpoint> {
         )));
     }
     Ok(ckpt)
+}
+
+/// The tensor of the best epoch's weights of layer `l`'s `part`.
+fn best_name(l: usize, part: &str) -> String {
+    format!("{BEST_PREFIX}{l}.{part}")
 }
 
 /// The tensor of optimizer state `name` for layer `l`'s `part` (`weight`

@@ -66,7 +66,12 @@
 //! `checkpoint.warmup_epochs` give the rest of the run's settings; a plateau
 //! schedule's state is `checkpoint.plateau_best_bits`,
 //! `checkpoint.plateau_bad_epochs` and `checkpoint.plateau_factor_bits`
-//! (`f64` bits in hex). Version 1 and 2 checkpoints are plain SGD at a
+//! (`f64` bits in hex). With early stopping, `checkpoint.es_patience`,
+//! `checkpoint.es_min_delta_bits`, `checkpoint.es_monitor` (the settings),
+//! `checkpoint.es_best_bits`, `checkpoint.es_best_epoch`,
+//! `checkpoint.es_bad_epochs` (the state) and the best epoch's weights as
+//! tensors `checkpoint.best.{i}.weight` and `checkpoint.best.{i}.bias`.
+//! Version 1 and 2 checkpoints are plain SGD at a
 //! constant rate and are still read. [`load_model`]
 //! skips every checkpoint key and every `optimizer.*` tensor, so it reads the
 //! model inside a checkpoint; [`load_checkpoint`] refuses a plain model file.

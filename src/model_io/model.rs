@@ -199,7 +199,8 @@ pub(super) fn decode(file: &Parsed<'_>) -> Result<SavedModel> {
         check_tensor(file, &bias_name(l), &[n_out], &sizes)?;
     }
     for name in file.tensor_names() {
-        let skipped = ckpt && name.starts_with(key::OPTIMIZER_PREFIX);
+        let skipped =
+            ckpt && (name.starts_with(key::OPTIMIZER_PREFIX) || name.starts_with(key::BEST_PREFIX));
         if !(is_layer_tensor(&name, layers) || skipped) {
             return Err(file.err(format!("unexpected tensor {}", quote(&name))));
         }

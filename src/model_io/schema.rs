@@ -157,6 +157,21 @@ pub(super) const PLATEAU_BEST_BITS: &str = "checkpoint.plateau_best_bits";
 pub(super) const PLATEAU_BAD_EPOCHS: &str = "checkpoint.plateau_bad_epochs";
 /// Plateau's factor on the base rate, 16 hex digits of `f64::to_bits`.
 pub(super) const PLATEAU_FACTOR_BITS: &str = "checkpoint.plateau_factor_bits";
+/// Early stopping's patience (absent without early stopping).
+pub(super) const ES_PATIENCE: &str = "checkpoint.es_patience";
+/// Early stopping's `min_delta`, 16 hex digits of `f64::to_bits`.
+pub(super) const ES_MIN_DELTA_BITS: &str = "checkpoint.es_min_delta_bits";
+/// Early stopping's monitored figure (`loss`, `accuracy`, `r2`).
+pub(super) const ES_MONITOR: &str = "checkpoint.es_monitor";
+/// The best monitored value, 16 hex digits of `f64::to_bits`.
+pub(super) const ES_BEST_BITS: &str = "checkpoint.es_best_bits";
+/// The epoch of the best value.
+pub(super) const ES_BEST_EPOCH: &str = "checkpoint.es_best_epoch";
+/// Epochs since the best one.
+pub(super) const ES_BAD_EPOCHS: &str = "checkpoint.es_bad_epochs";
+/// Prefix of the best epoch's weights, `checkpoint.best.{i}.weight|bias`.
+pub(super) const BEST_PREFIX: &str = "checkpoint.best.";
+
 /// The first checkpoint version with the optimizer's constants and state,
 /// clipping and the schedule.
 pub(super) const OPTIMIZER_VERSION: u32 = 3;
@@ -168,7 +183,7 @@ pub(super) const CHECKPOINT_PREFIX: &str = "checkpoint.";
 
 /// The metadata keys a checkpoint holds besides the model's, in the order
 /// of the module docs.
-pub(super) const CHECKPOINT_KEYS: [(&str, Presence); 34] = [
+pub(super) const CHECKPOINT_KEYS: [(&str, Presence); 40] = [
     (CHECKPOINT, Required),
     (EPOCH, Required),
     (EPOCHS_TOTAL, Required),
@@ -203,6 +218,12 @@ pub(super) const CHECKPOINT_KEYS: [(&str, Presence); 34] = [
     (PLATEAU_BEST_BITS, Optional),
     (PLATEAU_BAD_EPOCHS, Optional),
     (PLATEAU_FACTOR_BITS, Optional),
+    (ES_PATIENCE, Optional),
+    (ES_MIN_DELTA_BITS, Optional),
+    (ES_MONITOR, Optional),
+    (ES_BEST_BITS, Optional),
+    (ES_BEST_EPOCH, Optional),
+    (ES_BAD_EPOCHS, Optional),
 ];
 
 /// Whether `key` may appear in a model file (`checkpoint`: in a checkpoint
