@@ -712,7 +712,16 @@ fn train(args: &TrainArgs) -> anyhow::Result<()> {
         write_curves_svg(path, &outcome.history, outcome.held_out)?;
     }
     let held = outcome.held_out.name();
-    let last = outcome.history.last();
+    // the figures of the weights written: the best epoch's with early stopping
+    let best_epoch: Option<usize> = outcome
+        .meta
+        .extra
+        .get("train.best_epoch")
+        .and_then(|e| e.parse().ok());
+    let last = match best_epoch {
+        Some(e) => outcome.history.iter().find(|r| r.epoch == e),
+        None => outcome.history.last(),
+    };
     let mut out = io::stdout().lock();
     if args.json {
         let obj = serde_json::json!({

@@ -258,3 +258,40 @@ fn adam_on_wine_reaches_sklearn() {
     // 0.994..1.000.
     adam_reaches_sklearn("wine", 30, 0.0, SKLEARN_ADAM_WINE);
 }
+
+/// scikit-learn's `MLPClassifier(hidden_layer_sizes=(64,), early_stopping=True)`
+/// on the digits split (standardised features), mean test accuracy over
+/// `random_state` 0..4 (scikit-learn 1.9.1: 0.9639 0.9528 0.9389 0.9472 0.9472).
+const SKLEARN_EARLY_STOPPING_DIGITS: f64 = 0.95;
+
+/// Digits with early stopping (a 10% validation split, patience 10, the
+/// validation loss) and the default optimizer: the best epoch's weights
+/// reach scikit-learn's early-stopping accuracy minus 1 point.
+#[test]
+fn early_stopping_on_digits_reaches_sklearn() {
+    use backprop::stopping::EarlyStopping;
+    let accs: Vec<f64> = ADAM_SEEDS
+        .map(|seed| {
+            let run = FitSpec {
+                data: DataSource::File(data_file("digits", "train")),
+                test_data: Some(data_file("digits", "test")),
+                validation_split: Some(0.1),
+                early_stopping: Some(EarlyStopping::default()),
+                epochs: 200,
+                seed: Some(seed),
+                ..FitSpec::default()
+            }
+            .fit()
+            .unwrap();
+            let best: usize = run.meta.extra["train.best_epoch"].parse().unwrap();
+            assert!(best < 200);
+            run.history[best - run.history[0].epoch]
+                .test_accuracy
+                .unwrap()
+        })
+        .collect();
+    let mean = accs.iter().sum::<f64>() / accs.len() as f64;
+    let threshold = SKLEARN_EARLY_STOPPING_DIGITS - SKLEARN_MARGIN;
+    println!("digits with early stopping: {accs:.4?}, mean {mean:.4} (threshold {threshold})");
+    assert!(mean >= threshold, "{mean} < {threshold}: {accs:?}");
+}
