@@ -370,18 +370,13 @@ fn encode(ckpt: &Checkpoint, src: &str) -> Result<Vec<u8>> {
                     ),
                 ));
             }
-            let mut offset = 0;
-            for (l, pair) in ckpt.model.mlp.sizes().windows(2).enumerate() {
-                let (n_in, n_out) = (pair[0], pair[1]);
-                let w = &state.best_params[offset..offset + n_out * n_in];
-                offset += n_out * n_in;
-                let b = &state.best_params[offset..offset + n_out];
-                offset += n_out;
-                check_state_finite(&best_name(l, "weight"), w, src)?;
-                check_state_finite(&best_name(l, "bias"), b, src)?;
-                tensors.insert(best_name(l, "weight"), (vec![n_out, n_in], w));
-                tensors.insert(best_name(l, "bias"), (vec![n_out], b));
-            }
+            insert_layer_tensors(
+                &mut tensors,
+                ckpt.model.mlp.sizes(),
+                &state.best_params,
+                best_name,
+                src,
+            )?;
         }
         _ => {
             return Err(data_err(
@@ -412,18 +407,13 @@ fn encode(ckpt: &Checkpoint, src: &str) -> Result<Vec<u8>> {
         ));
     }
     for (name, buf) in names.iter().zip(&ckpt.optimizer_state.buffers) {
-        let mut offset = 0;
-        for (l, pair) in sizes.windows(2).enumerate() {
-            let (n_in, n_out) = (pair[0], pair[1]);
-            let w = &buf[offset..offset + n_out * n_in];
-            offset += n_out * n_in;
-            let b = &buf[offset..offset + n_out];
-            offset += n_out;
-            check_state_finite(&state_name(l, "weight", name), w, src)?;
-            check_state_finite(&state_name(l, "bias", name), b, src)?;
-            tensors.insert(state_name(l, "weight", name), (vec![n_out, n_in], w));
-            tensors.insert(state_name(l, "bias", name), (vec![n_out], b));
-        }
+        insert_layer_tensors(
+            &mut tensors,
+            sizes,
+            buf,
+            |l, part| state_name(l, part, name),
+            src,
+        )?;
     }
     serialize(&tensors, &md, src)
 }
@@ -681,27 +671,10 @@ fn decode(file: &Parsed<'_>) -> Result<Checkpoint> {
     let mut expected = std::collections::BTreeSet::new();
     let mut buffers = Vec::with_capacity(names.len());
     for name in names {
-        let mut buf = Vec::new();
-        for (l, pair) in sizes.windows(2).enumerate() {
-            let (n_in, n_out) = (pair[0], pair[1]);
-            for (part, shape) in [("weight", vec![n_out, n_in]), ("bias", vec![n_out])] {
-                let t = state_name(l, part, name);
-                let info = file.tensor(&t)?;
-                if info.dtype != ::safetensors::Dtype::F32 || info.shape != shape {
-                    return Err(file.err(format!(
-                        "tensor '{t}' has dtype {} and shape {:?}, expected F32 {shape:?}",
-                        info.dtype, info.shape
-                    )));
-                }
-                let start = buf.len();
-                buf.extend(
-                    file.tensor_bytes(&t)?
-                        .chunks_exact(4)
-                        .map(|c| f32::from_le_bytes([c[0], c[1], c[2], c[3]])),
-                );
-                check_state_finite(&t, &buf[start..], file.src())?;
-                expected.insert(t);
-            }
+        let buf = read_layer_tensors(file, &sizes, |l, part| state_name(l, part, name))?;
+        for (l, _) in sizes.windows(2).enumerate() {
+            expected.insert(state_name(l, "weight", name));
+            expected.insert(state_name(l, "bias", name));
         }
         buffers.push(buf);
     }
@@ -736,27 +709,7 @@ fn decode(file: &Parsed<'_>) -> Result<Checkpoint> {
         };
         rule.validate()
             .map_err(|e| file.err(format!("early stopping: {e}")))?;
-        let mut best_params = Vec::with_capacity(model.mlp.num_params());
-        for (l, pair) in sizes.windows(2).enumerate() {
-            let (n_in, n_out) = (pair[0], pair[1]);
-            for (part, shape) in [("weight", vec![n_out, n_in]), ("bias", vec![n_out])] {
-                let t = best_name(l, part);
-                let info = file.tensor(&t)?;
-                if info.dtype != ::safetensors::Dtype::F32 || info.shape != shape {
-                    return Err(file.err(format!(
-                        "tensor '{t}' has dtype {} and shape {:?}, expected F32 {shape:?}",
-                        info.dtype, info.shape
-                    )));
-                }
-                let start = best_params.len();
-                best_params.extend(
-                    file.tensor_bytes(&t)?
-                        .chunks_exact(4)
-                        .map(|c| f32::from_le_bytes([c[0], c[1], c[2], c[3]])),
-                );
-                check_state_finite(&t, &best_params[start..], file.src())?;
-            }
-        }
+        let best_params = read_layer_tensors(file, &sizes, best_name)?;
         let state = EarlyStopState {
             best: f64_bits(ES_BEST_BITS)?,
             best_epoch: as_usize(narrow(ES_BEST_EPOCH, usize_max)?),
@@ -905,6 +858,63 @@ fn decode(file: &Parsed<'_>) -> Result<Checkpoint> {
         )));
     }
     Ok(ckpt)
+}
+
+/// Adds `buf` (laid out like the parameters of a network of `sizes`) as one
+/// tensor per layer and part, named by `name(layer, part)`; every value
+/// must be finite. `buf` has exactly the parameter count (checked by callers).
+fn insert_layer_tensors<'a>(
+    tensors: &mut super::safetensors::Tensors<'a>,
+    sizes: &[usize],
+    buf: &'a [f32],
+    name: impl Fn(usize, &str) -> String,
+    src: &str,
+) -> Result<()> {
+    let mut offset = 0;
+    for (l, pair) in sizes.windows(2).enumerate() {
+        let (n_in, n_out) = (pair[0], pair[1]);
+        for (part, shape) in [("weight", vec![n_out, n_in]), ("bias", vec![n_out])] {
+            let len = shape.iter().product::<usize>();
+            let values = &buf[offset..offset + len];
+            offset += len;
+            let t = name(l, part);
+            check_state_finite(&t, values, src)?;
+            tensors.insert(t, (shape, values));
+        }
+    }
+    Ok(())
+}
+
+/// A vector laid out like the parameters, read from one `F32` tensor per
+/// layer and part (`weight` shaped `[out, in]`, `bias` `[out]`) named by
+/// `name(layer, part)`; every value must be finite.
+fn read_layer_tensors(
+    file: &Parsed<'_>,
+    sizes: &[usize],
+    name: impl Fn(usize, &str) -> String,
+) -> Result<Vec<f32>> {
+    let mut buf = Vec::new();
+    for (l, pair) in sizes.windows(2).enumerate() {
+        let (n_in, n_out) = (pair[0], pair[1]);
+        for (part, shape) in [("weight", vec![n_out, n_in]), ("bias", vec![n_out])] {
+            let t = name(l, part);
+            let info = file.tensor(&t)?;
+            if info.dtype != ::safetensors::Dtype::F32 || info.shape != shape {
+                return Err(file.err(format!(
+                    "tensor '{t}' has dtype {} and shape {:?}, expected F32 {shape:?}",
+                    info.dtype, info.shape
+                )));
+            }
+            let start = buf.len();
+            buf.extend(
+                file.tensor_bytes(&t)?
+                    .chunks_exact(4)
+                    .map(|c| f32::from_le_bytes([c[0], c[1], c[2], c[3]])),
+            );
+            check_state_finite(&t, &buf[start..], file.src())?;
+        }
+    }
+    Ok(buf)
 }
 
 /// The tensor of the best epoch's weights of layer `l`'s `part`.
