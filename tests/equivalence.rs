@@ -26,7 +26,7 @@
 
 mod common;
 
-use backprop::optim::{OptimizerConfig, OptimizerKind};
+use backprop::optim::OptimizerConfig;
 use backprop::schedule::LrSchedule;
 use backprop::{Activation, Dataset, Head, Matrix, Mlp, TrainConfig, Trainer};
 use common::reference::{scheduled_lr, RefTrainer};
@@ -384,38 +384,6 @@ fn epoch_without_shuffle_equals_steps() {
 /// The weight decay of the cases with decay.
 const DECAY: f32 = 0.1;
 
-/// Every update rule, by name, with the base learning rate its tests use.
-fn optimizers(weight_decay: f32) -> Vec<(&'static str, OptimizerConfig, f32)> {
-    let base = OptimizerConfig {
-        weight_decay,
-        ..OptimizerConfig::default()
-    };
-    let kind = |kind| OptimizerConfig { kind, ..base };
-    vec![
-        ("sgd", base, 0.1),
-        (
-            "sgd_momentum",
-            OptimizerConfig {
-                momentum: 0.9,
-                ..base
-            },
-            0.05,
-        ),
-        (
-            "sgd_nesterov",
-            OptimizerConfig {
-                momentum: 0.9,
-                nesterov: true,
-                ..base
-            },
-            0.05,
-        ),
-        ("adam", kind(OptimizerKind::Adam), 0.01),
-        ("adamw", kind(OptimizerKind::AdamW), 0.01),
-        ("rmsprop", kind(OptimizerKind::RmsProp), 0.01),
-    ]
-}
-
 /// How the rate moves: `Trainer::step` at the base rate, or whole epochs
 /// under a schedule (with its warm-up epochs).
 fn schedules(lr: f32) -> [(&'static str, LrSchedule, usize); 3] {
@@ -589,7 +557,7 @@ fn every_optimizer_clip_and_schedule_matches_reference_over_20_steps() {
     let mut case = 5000u64;
     let (mut clipped, mut unclipped) = (0, 0);
     for weight_decay in [0.0, DECAY] {
-        for (name, optimizer, lr) in optimizers(weight_decay) {
+        for (name, optimizer, lr) in common::optimizers(weight_decay) {
             for clip in [false, true] {
                 for (schedule_name, schedule, warmup_epochs) in schedules(lr) {
                     case += 1;
@@ -697,7 +665,7 @@ fn every_optimizer_with_clip_and_schedule_is_the_same_for_any_thread_count() {
         g.iter().map(|&v| f64::from(v).powi(2)).sum::<f64>().sqrt()
     };
     let clip = (0.5 * norm) as f32;
-    for (name, optimizer, lr) in optimizers(0.01) {
+    for (name, optimizer, lr) in common::optimizers(0.01) {
         let run = |threads: usize| -> (Vec<u32>, Vec<Vec<u32>>, Vec<u64>) {
             let mut mlp = start.clone();
             let cfg = TrainConfig {
@@ -768,7 +736,7 @@ fn every_optimizer_on_several_chunks_matches_reference() {
     let head = Head::SoftmaxCe;
     let hidden = [Activation::Tanh, Activation::Sigmoid];
     let (m, shard_rows, threads) = (13, 4, 3);
-    for (k, (name, optimizer, lr)) in optimizers(DECAY).into_iter().enumerate() {
+    for (k, (name, optimizer, lr)) in common::optimizers(DECAY).into_iter().enumerate() {
         let mut r = rng(800 + k as u64);
         let params = random_params(&mut r, &BIG);
         let net = RefNet::from_params(&BIG, &hidden, head, &params);

@@ -29,38 +29,6 @@ use rayon::prelude::*;
 /// Layer widths of the test network (W1 13×9, b1, W2 4×13, b2).
 const SIZES: [usize; 3] = [9, 13, 4];
 
-/// Every rule, by name, with the learning rate the tests use for it.
-fn rules(weight_decay: f32) -> Vec<(&'static str, OptimizerConfig, f32)> {
-    let base = OptimizerConfig {
-        weight_decay,
-        ..OptimizerConfig::default()
-    };
-    let with = |kind| OptimizerConfig { kind, ..base };
-    vec![
-        ("sgd", base, 0.1),
-        (
-            "sgd_momentum",
-            OptimizerConfig {
-                momentum: 0.9,
-                ..base
-            },
-            0.05,
-        ),
-        (
-            "sgd_nesterov",
-            OptimizerConfig {
-                momentum: 0.9,
-                nesterov: true,
-                ..base
-            },
-            0.05,
-        ),
-        ("adam", with(OptimizerKind::Adam), 1e-2),
-        ("adamw", with(OptimizerKind::AdamW), 1e-2),
-        ("rmsprop", with(OptimizerKind::RmsProp), 1e-2),
-    ]
-}
-
 /// The bias ranges of a network with these widths, in the flat layout.
 fn bias_ranges(sizes: &[usize]) -> Vec<Range<usize>> {
     let mut at = 0;
@@ -101,7 +69,7 @@ fn every_rule_matches_the_f64_reference_over_20_steps() {
     let biases = bias_ranges(&SIZES);
     let gs = 1.0 / ROWS as f32;
     for weight_decay in [0.0, 0.05] {
-        for (seed, (name, cfg, lr)) in rules(weight_decay).into_iter().enumerate() {
+        for (seed, (name, cfg, lr)) in common::optimizers(weight_decay).into_iter().enumerate() {
             let mut r = rng(100 + seed as u64);
             let mut params = random_params(&mut r, &SIZES);
             let mut reference = to_f64(&params);
@@ -172,7 +140,7 @@ fn matches_pytorch() {
         ("adamw", 0.01, [0.4791885, -1.2371147, 1.9722922, 0.7580479, 0.10563016, -0.3997566]),
         ("rmsprop", 0.01, [0.3366235, -1.2077649, 1.8880405, 0.76346946, -0.026469916, -0.51778626]),
     ];
-    let configs = rules(0.1);
+    let configs = common::optimizers(0.1);
     for (name, lr, expected) in torch {
         let cfg = configs.iter().find(|c| c.0 == name).unwrap().1;
         let mut opt = Optimizer::new(cfg, 6, vec![4..6], 4).unwrap();
@@ -244,7 +212,7 @@ fn any_chunking_gives_the_bits_of_one_chunk() {
     let biases = bias_ranges(&sizes);
     let params = random_params(&mut rng(7), &sizes);
     let grads = gradients(8, n, 5);
-    for (name, cfg, lr) in rules(0.05) {
+    for (name, cfg, lr) in common::optimizers(0.05) {
         let (p1, b1) = run(cfg, lr, n, false, &params, &grads, &biases);
         assert_eq!(b1.len(), cfg.state_names().len(), "{name}");
         for chunk in [1, 7, 64, 16 * 1024, n + 5] {
@@ -273,7 +241,7 @@ fn restore_continues_bit_for_bit() {
     let params = random_params(&mut rng(11), &SIZES);
     let grads = gradients(12, n, 20);
     for weight_decay in [0.0, 0.05] {
-        for (name, cfg, lr) in rules(weight_decay) {
+        for (name, cfg, lr) in common::optimizers(weight_decay) {
             let mut straight = params.clone();
             let mut a = Optimizer::new(cfg, n, biases.clone(), 16).unwrap();
             for g in &grads {
@@ -334,7 +302,10 @@ fn biases_get_no_weight_decay() {
     let is_bias = |i: usize| biases.iter().any(|r| r.contains(&i));
     let params = random_params(&mut rng(31), &SIZES);
     let grads = gradients(32, n, 5);
-    for ((name, cfg, lr), (_, no_decay, _)) in rules(0.5).into_iter().zip(rules(0.0)) {
+    for ((name, cfg, lr), (_, no_decay, _)) in common::optimizers(0.5)
+        .into_iter()
+        .zip(common::optimizers(0.0))
+    {
         // no gradient: the decay alone moves every weight and no bias
         let mut p = params.clone();
         let mut opt = Optimizer::new(cfg, n, biases.clone(), 16).unwrap();
@@ -490,7 +461,7 @@ fn config_errors_name_the_field() {
         assert_eq!(option(cfg), field, "{cfg:?}");
         assert!(Optimizer::new(cfg, 4, vec![], 4).is_err());
     }
-    for (name, cfg, _) in rules(0.01) {
+    for (name, cfg, _) in common::optimizers(0.01) {
         assert!(cfg.validate().is_ok(), "{name}");
     }
     assert!(matches!(
@@ -541,7 +512,7 @@ fn state_names_are_pytorchs() {
     assert_eq!(names(OptimizerKind::Adam, 0.0), ["exp_avg", "exp_avg_sq"]);
     assert_eq!(names(OptimizerKind::AdamW, 0.0), ["exp_avg", "exp_avg_sq"]);
     assert_eq!(names(OptimizerKind::RmsProp, 0.0), ["square_avg"]);
-    for (name, cfg, _) in rules(0.0) {
+    for (name, cfg, _) in common::optimizers(0.0) {
         let mut opt = Optimizer::new(cfg, 10, vec![], 3).unwrap();
         let k = cfg.state_names().len();
         assert_eq!(opt.state_len_per_param(), k, "{name}");
@@ -624,7 +595,7 @@ fn update_chunk_rejects_a_wrong_chunk_length() {
 
 #[test]
 fn empty_parameter_vector() {
-    for (_, cfg, lr) in rules(0.1) {
+    for (_, cfg, lr) in common::optimizers(0.1) {
         let mut opt = Optimizer::new(cfg, 0, vec![], 4).unwrap();
         opt.step(lr, 1.0, &mut [], &[]);
         assert_eq!(opt.step_count(), 1);

@@ -105,3 +105,37 @@ pub fn to_f64(v: &[f32]) -> Vec<f64> {
 pub fn close(a: f64, b: f64, rel: f64, abs: f64) -> bool {
     (a - b).abs() <= abs + rel * a.abs().max(b.abs())
 }
+
+/// Every update rule, by name, with the base learning rate the tests use
+/// for it, all with weight decay `weight_decay` (on weights).
+pub fn optimizers(weight_decay: f32) -> Vec<(&'static str, backprop::optim::OptimizerConfig, f32)> {
+    use backprop::optim::{OptimizerConfig, OptimizerKind};
+    let base = OptimizerConfig {
+        weight_decay,
+        ..OptimizerConfig::default()
+    };
+    let with = |kind| OptimizerConfig { kind, ..base };
+    vec![
+        ("sgd", base, 0.1),
+        (
+            "sgd_momentum",
+            OptimizerConfig {
+                momentum: 0.9,
+                ..base
+            },
+            0.05,
+        ),
+        (
+            "sgd_nesterov",
+            OptimizerConfig {
+                momentum: 0.9,
+                nesterov: true,
+                ..base
+            },
+            0.05,
+        ),
+        ("adam", with(OptimizerKind::Adam), 0.01),
+        ("adamw", with(OptimizerKind::AdamW), 0.01),
+        ("rmsprop", with(OptimizerKind::RmsProp), 0.01),
+    ]
+}
