@@ -31,7 +31,7 @@ use std::sync::atomic::{AtomicBool, Ordering};
 use std::time::Instant;
 
 use crate::activation::{Activation, Head};
-use crate::data::{self, accuracy, Dataset, LoadOptions, RawTable};
+use crate::data::{self, accuracy, ClassMap, ClassWeight, Dataset, LoadOptions, RawTable};
 use crate::error::{Error, Result};
 use crate::model_io::{self, Checkpoint, CheckpointConfig, ModelMeta, OptimizerState, SavedModel};
 use crate::network::Mlp;
@@ -82,7 +82,9 @@ pub struct FitSpec {
     pub test_data: Option<PathBuf>,
     /// The labels file of an IDX/NPY `test_data`.
     pub test_labels: Option<PathBuf>,
-    /// Hold out this fraction of the training file (seeded) for validation.
+    /// Hold out this fraction of the training file for validation: seeded,
+    /// and stratified for single-label classification (each class keeps its
+    /// share in both parts; see [`pipeline::split`]).
     pub validation_split: Option<f64>,
     /// Hidden layer sizes (input and output sizes come from the data)
     /// [default: 16 on the embedded set, else 64; an initial or resumed
@@ -113,6 +115,15 @@ pub struct FitSpec {
     /// epoch's weights (needs `validation_split`) [default: off, or the
     /// checkpoint's].
     pub early_stopping: Option<EarlyStopping>,
+    /// Inverted dropout on the hidden layers: the probability of zeroing a
+    /// unit while training ([`crate::dropout`]) [default: 0, or the
+    /// checkpoint's].
+    pub dropout: Option<f32>,
+    /// Weigh the classes of a single-label classifier in the training loss:
+    /// `balanced` or per class name; multiplies the tables' row weights
+    /// ([`RawTable::weights`]) [default: none, or the checkpoint's].
+    /// Validation and test figures are not weighted.
+    pub class_weight: Option<ClassWeight>,
     /// Worker threads (0: one per core). Changes the speed, never the result.
     pub threads: usize,
     /// Rows per shard [default: [`crate::train::default_shard_rows`], or the
@@ -158,6 +169,8 @@ impl Default for FitSpec {
             schedule: None,
             warmup_epochs: None,
             early_stopping: None,
+            dropout: None,
+            class_weight: None,
             threads: 0,
             shard_rows: None,
             seed: None,
@@ -272,6 +285,8 @@ pub struct RunInfo {
     pub params: usize,
     /// The merged configuration (`epochs` is the total).
     pub config: TrainConfig,
+    /// The class weights of the training loss, if any.
+    pub class_weight: Option<ClassWeight>,
     /// Worker threads in use.
     pub threads: usize,
     /// Rows per shard in use.
@@ -398,6 +413,7 @@ pub struct Prepared {
     held_out: Option<Dataset>,
     test: Option<Dataset>,
     early: Option<(EarlyStopping, EarlyStopState)>,
+    class_weight: Option<ClassWeight>,
     mlp: Mlp,
     meta: ModelMeta,
     cfg: TrainConfig,
@@ -542,7 +558,7 @@ pub fn prepare(spec: &FitSpec, callbacks: &mut dyn FitCallbacks) -> Result<Prepa
             let raw = load(p, &spec.read.training_options(), callbacks)?;
             let (train_raw, val_raw) = match spec.validation_split {
                 Some(f) => {
-                    let (a, b) = pipeline::split(&raw, f, seed)?;
+                    let (a, b) = pipeline::split(&raw, f, seed, stratify(spec, &raw))?;
                     (a, Some(b))
                 }
                 None => (raw, None),
@@ -566,7 +582,7 @@ pub fn prepare(spec: &FitSpec, callbacks: &mut dyn FitCallbacks) -> Result<Prepa
         DataSource::Tables { train, test } => {
             let (train_raw, val_raw) = match spec.validation_split {
                 Some(f) => {
-                    let (a, b) = pipeline::split(train, f, seed)?;
+                    let (a, b) = pipeline::split(train, f, seed, stratify(spec, train))?;
                     (a, Some(b))
                 }
                 None => ((**train).clone(), None),
@@ -622,6 +638,24 @@ pub fn prepare(spec: &FitSpec, callbacks: &mut dyn FitCallbacks) -> Result<Prepa
     let mlp = network(spec, base, &meta, head, train_raw.x.cols(), &name, embedded)?;
     let cfg = train_config(spec, checkpoint.as_ref(), embedded)?;
     let train = pipeline::dataset(&train_raw, &meta, mlp.inputs(), mlp.outputs(), head)?;
+    let class_weight = match (&spec.class_weight, checkpoint.as_ref()) {
+        (cw, Some(c)) => {
+            let cw = cw.clone().or(c.config.class_weight.clone());
+            if cw != c.config.class_weight {
+                return Err(Error::config(
+                    "class_weight",
+                    format!(
+                        "the checkpoint was trained with {}, given {}",
+                        show_class_weight(&c.config.class_weight),
+                        show_class_weight(&cw)
+                    ),
+                ));
+            }
+            cw
+        }
+        (cw, None) => cw.clone(),
+    };
+    let train = weigh(train, class_weight.as_ref(), &meta, head)?;
     let prepare_set = |raw: &Option<RawTable>| -> Result<Option<Dataset>> {
         raw.as_ref()
             .map(|v| pipeline::dataset(v, &meta, mlp.inputs(), mlp.outputs(), head))
@@ -658,6 +692,7 @@ pub fn prepare(spec: &FitSpec, callbacks: &mut dyn FitCallbacks) -> Result<Prepa
         head: mlp.head(),
         params: mlp.num_params(),
         config: cfg.clone(),
+        class_weight: class_weight.clone(),
         threads: trainer.threads(),
         shard_rows: trainer.shard_rows(),
         first_epoch: checkpoint.as_ref().map_or(0, |c| c.epoch),
@@ -706,6 +741,7 @@ pub fn prepare(spec: &FitSpec, callbacks: &mut dyn FitCallbacks) -> Result<Prepa
         held_out: held_out_data,
         test: test_data,
         early,
+        class_weight,
         mlp,
         meta,
         cfg,
@@ -715,6 +751,64 @@ pub fn prepare(spec: &FitSpec, callbacks: &mut dyn FitCallbacks) -> Result<Prepa
         checkpoint: spec.checkpoint.clone(),
         checkpoint_every: spec.checkpoint_every,
     })
+}
+
+/// Whether a validation split of `raw` is stratified: one label column
+/// whose values are classes (the head given, or the default one, is a
+/// classifier).
+fn stratify(spec: &FitSpec, raw: &RawTable) -> bool {
+    if raw.outputs() != 1 {
+        return false;
+    }
+    match spec.head {
+        Some(h) => h.is_classifier() && raw.class_map().is_ok(),
+        None => pipeline::default_head(raw).is_ok_and(|h| h.is_classifier()),
+    }
+}
+
+fn show_class_weight(cw: &Option<ClassWeight>) -> String {
+    cw.as_ref().map_or_else(
+        || "no class weights".to_string(),
+        |c| format!("class weights {c}"),
+    )
+}
+
+/// The training rows with their weights: the class weights of each row's
+/// class times the table's row weights (already on `train`).
+fn weigh(
+    train: Dataset,
+    class_weight: Option<&ClassWeight>,
+    meta: &ModelMeta,
+    head: Head,
+) -> Result<Dataset> {
+    let Some(cw) = class_weight else {
+        return Ok(train);
+    };
+    let (Some(labels), Some(names)) = (train.labels(), &meta.class_names) else {
+        return Err(Error::config(
+            "class_weight",
+            if head.is_classifier() {
+                "class weights need one label column of classes; for multi-label data give \
+                 row weights"
+            } else {
+                "class weights need a classifier; an mse head has no classes"
+            },
+        ));
+    };
+    let classes = ClassMap::from_names(names.clone())?;
+    let mut w = cw.per_row(&classes, labels)?;
+    if let Some(rows) = train.weights() {
+        for (w, &r) in w.iter_mut().zip(rows) {
+            *w *= r;
+        }
+    }
+    if w.iter().all(|&v| v == 0.0) {
+        return Err(Error::config(
+            "class_weight",
+            format!("{cw} gives every training row a weight of 0"),
+        ));
+    }
+    train.with_weights(w)
 }
 
 /// The network: the initial or resumed model's, checked against the spec
@@ -825,6 +919,7 @@ fn train_config(
             threads: spec.threads,
             seed: spec.seed.unwrap_or(DEFAULT_SEED),
             shuffle: spec.shuffle,
+            dropout: spec.dropout.unwrap_or(0.0),
         });
     };
     let cfg = TrainConfig {
@@ -839,6 +934,7 @@ fn train_config(
         threads: spec.threads,
         seed: spec.seed.unwrap_or(c.config.seed),
         shuffle: spec.shuffle,
+        dropout: spec.dropout.unwrap_or(c.config.dropout),
     };
     c.config.check_matches(&cfg)?;
     if c.epoch >= spec.epochs {
@@ -909,6 +1005,7 @@ impl Prepared {
             held_out,
             test,
             mut early,
+            class_weight,
             mut mlp,
             meta,
             cfg,
@@ -940,6 +1037,7 @@ impl Prepared {
                 rng: trainer.rng_state(),
                 config: CheckpointConfig {
                     early_stopping: early.as_ref().map(|(rule, _)| *rule),
+                    class_weight: class_weight.clone(),
                     ..CheckpointConfig::from_train_config(&cfg)
                 },
                 optimizer_state: OptimizerState {
@@ -1072,6 +1170,10 @@ impl Prepared {
             _ => {
                 let mut meta =
                     with_training_record(meta, &cfg, done, history.last(), info.held_out);
+                if let Some(cw) = &class_weight {
+                    meta.extra
+                        .insert("train.class_weight".to_string(), cw.to_string());
+                }
                 if let Some((monitor, epoch, value)) = best {
                     meta.extra
                         .insert("train.best_epoch".to_string(), epoch.to_string());
@@ -1143,6 +1245,9 @@ fn with_training_record(
     }
     if let Some(c) = cfg.clip_norm {
         put("clip_norm", c.to_string());
+    }
+    if cfg.dropout != 0.0 {
+        put("dropout", cfg.dropout.to_string());
     }
     put("lr_schedule", cfg.schedule.to_string());
     if cfg.warmup_epochs > 0 {

@@ -16,7 +16,7 @@ use clap::{Args, Parser, Subcommand};
 use indicatif::{ProgressBar, ProgressStyle};
 
 use backprop::bench::BenchSpec;
-use backprop::data::{self, LabelColumn, LoadOptions, RawTable};
+use backprop::data::{self, ClassWeight, LabelColumn, LoadOptions, RawTable};
 use backprop::evaluate::{self, Evaluation};
 use backprop::fit::{
     self, DataSource, EpochReport, FitCallbacks, FitEnd, FitOutcome, FitSpec, HeldOut,
@@ -99,7 +99,8 @@ struct TrainArgs {
     /// Labels of --test-data for IDX/NPY.
     #[arg(long, value_name = "FILE", requires = "test_data")]
     test_labels: Option<PathBuf>,
-    /// Hold out this fraction of --data (seeded) for validation.
+    /// Hold out this fraction of --data for validation (seeded; stratified
+    /// by class for classification).
     #[arg(long, value_name = "F")]
     validation_split: Option<f64>,
     /// Hidden layer sizes, comma-separated (input and output sizes come from the data).
@@ -212,6 +213,15 @@ struct TrainArgs {
         requires = "early_stopping"
     )]
     monitor: String,
+    /// Inverted dropout on the hidden layers: the probability of zeroing a
+    /// unit while training (none at prediction).
+    #[arg(long, value_name = "P")]
+    dropout: Option<f32>,
+    /// Weigh the classes in the training loss: "balanced" (n_samples /
+    /// (n_classes · count), as scikit-learn) or CLASS=WEIGHT pairs like
+    /// "yes=5,no=1" (classes not named weigh 1).
+    #[arg(long, value_name = "balanced|CLASS=W,...")]
+    class_weight: Option<String>,
     /// Worker threads (0: one per core). Changes the speed, never the result.
     #[arg(long, default_value_t = 0)]
     threads: usize,
@@ -652,6 +662,12 @@ impl TrainArgs {
             } else {
                 None
             },
+            dropout: self.dropout,
+            class_weight: self
+                .class_weight
+                .as_deref()
+                .map(str::parse::<ClassWeight>)
+                .transpose()?,
             threads: self.threads,
             shard_rows: self.shard_rows,
             seed: self.seed,
@@ -915,9 +931,17 @@ impl FitCallbacks for Printer {
             plural(info.params, "parameter")
         ));
         self.say(format_args!(
-            "batch {}, lr {}, {}, shards of {} rows, SIMD: {}{}",
+            "batch {}, lr {}{}{}, {}, shards of {} rows, SIMD: {}{}",
             info.config.batch_size,
             info.config.lr,
+            if info.config.dropout > 0.0 {
+                format!(", dropout {}", info.config.dropout)
+            } else {
+                String::new()
+            },
+            info.class_weight
+                .as_ref()
+                .map_or(String::new(), |c| format!(", class weights {c}")),
             plural(info.threads, "thread"),
             info.shard_rows,
             backprop::kernels::simd_width(),

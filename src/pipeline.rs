@@ -181,12 +181,34 @@ pub fn features(raw: &RawTable, meta: &ModelMeta, inputs: usize) -> Result<Matri
 /// A dataset for a network with `inputs` inputs, `outputs` outputs and
 /// `head`: preprocessed features and the targets (classes encoded with
 /// `meta`'s class names; 0/1 columns for multi-label; for `mse` the numeric
-/// label columns, standardised as `meta` says).
+/// label columns, standardised as `meta` says), with the table's row weights
+/// if it has them.
 ///
 /// # Errors
 /// Wrong column count, missing labels, a label that is not one of the
-/// model's classes, a regression target that is not a number.
+/// model's classes, a regression target that is not a number; bad row
+/// weights ([`Dataset::with_weights`]).
 pub fn dataset(
+    raw: &RawTable,
+    meta: &ModelMeta,
+    inputs: usize,
+    outputs: usize,
+    head: Head,
+) -> Result<Dataset> {
+    let d = unweighted_dataset(raw, meta, inputs, outputs, head)?;
+    match &raw.weights {
+        Some(w) => d.with_weights(w.clone()).map_err(|e| match e {
+            Error::Data { message, .. } => Error::Data {
+                source_name: raw.source_name.clone(),
+                message: format!("row weights: {message}"),
+            },
+            e => e,
+        }),
+        None => Ok(d),
+    }
+}
+
+fn unweighted_dataset(
     raw: &RawTable,
     meta: &ModelMeta,
     inputs: usize,
@@ -335,14 +357,41 @@ fn header_mode(header: Option<bool>) -> HeaderMode {
     }
 }
 
-/// Splits off a validation part: a seeded shuffle of the rows, then the last
-/// `round(fraction · rows)` of them (at least one) are the validation rows;
-/// both parts keep the original row order.
+/// Splits off a validation part of `round(fraction · rows)` rows (at least
+/// one), drawn with a seeded shuffle; both parts keep the original row order.
+///
+/// With `stratify` (single-label classification), each class gives its
+/// share: `floor(fraction · count)` rows, plus one more for the classes with
+/// the largest remainders until the total is reached (scikit-learn's
+/// `StratifiedShuffleSplit` allocates the same way), and never a class's
+/// last row, so that every class is in the training part. The rows of a
+/// class are picked by a seeded shuffle of that class.
+///
+/// ```
+/// use backprop::{data::{csv, LabelColumn, LoadOptions}, pipeline};
+/// let text = "x,y\n".to_string()
+///     + &(0..100).map(|i| format!("{i},{}\n", if i < 90 { "a" } else { "b" })).collect::<String>();
+/// let opts = LoadOptions { label_columns: vec![LabelColumn::Last], ..LoadOptions::default() };
+/// let raw = csv::parse(&text, "t.csv", &opts)?;
+/// let (train, val) = pipeline::split(&raw, 0.2, 7, true)?;
+/// let count = |t: &backprop::data::RawTable, c: &str| {
+///     t.label_text().unwrap().iter().filter(|l| *l == c).count()
+/// };
+/// assert_eq!((count(&val, "a"), count(&val, "b")), (18, 2));
+/// assert_eq!((count(&train, "a"), count(&train, "b")), (72, 8));
+/// # Ok::<(), backprop::Error>(())
+/// ```
 ///
 /// # Errors
 /// [`Error::Config`] (`--validation-split`) unless `0 < fraction < 1` and both
-/// parts get at least one row.
-pub fn split(raw: &RawTable, fraction: f64, seed: u64) -> Result<(RawTable, RawTable)> {
+/// parts get at least one row; with `stratify`, errors of
+/// [`RawTable::class_map`].
+pub fn split(
+    raw: &RawTable,
+    fraction: f64,
+    seed: u64,
+    stratify: bool,
+) -> Result<(RawTable, RawTable)> {
     let n = raw.rows();
     if !(fraction > 0.0 && fraction < 1.0) {
         return Err(Error::config(
@@ -357,20 +406,86 @@ pub fn split(raw: &RawTable, fraction: f64, seed: u64) -> Result<(RawTable, RawT
             format!("{fraction} of {n} rows leaves no training rows"),
         ));
     }
-    let mut order: Vec<usize> = (0..n).collect();
     let mut rng = ChaCha8Rng::seed_from_u64(seed ^ SPLIT_SALT);
-    for i in (1..n).rev() {
-        let j = rng.random_range(0..=i);
-        order.swap(i, j);
+    let mut shuffle = |order: &mut [usize]| {
+        for i in (1..order.len()).rev() {
+            let j = rng.random_range(0..=i);
+            order.swap(i, j);
+        }
+    };
+    let (mut train, mut val) = if stratify {
+        let labels = raw.class_indices(&raw.class_map()?)?;
+        let mut by_class: Vec<Vec<usize>> = Vec::new();
+        for (r, &c) in labels.iter().enumerate() {
+            if by_class.len() <= c {
+                by_class.resize_with(c + 1, Vec::new);
+            }
+            by_class[c].push(r);
+        }
+        let counts: Vec<usize> = by_class.iter().map(Vec::len).collect();
+        let take = stratified_counts(&counts, fraction, n_val);
+        let (mut train, mut val) = (Vec::new(), Vec::new());
+        for (rows, k) in by_class.iter_mut().zip(take) {
+            shuffle(rows);
+            let cut = rows.len() - k;
+            train.extend_from_slice(&rows[..cut]);
+            val.extend_from_slice(&rows[cut..]);
+        }
+        (train, val)
+    } else {
+        let mut order: Vec<usize> = (0..n).collect();
+        shuffle(&mut order);
+        (order[..n - n_val].to_vec(), order[n - n_val..].to_vec())
+    };
+    if val.is_empty() {
+        return Err(Error::config(
+            "validation_split",
+            format!(
+                "{fraction} of {n} rows: every class has a single row, so a stratified \
+                 split can hold none out"
+            ),
+        ));
     }
-    let mut val: Vec<usize> = order[n - n_val..].to_vec();
-    let mut train: Vec<usize> = order[..n - n_val].to_vec();
     val.sort_unstable();
     train.sort_unstable();
     Ok((
         raw.take_rows(&train, "train split")?,
         raw.take_rows(&val, "validation split")?,
     ))
+}
+
+/// Validation rows per class for a stratified split of `total` rows: the
+/// floor of each class's share, then one more for the largest remainders
+/// (ties to the larger class, then the lower index), never a class's last
+/// row.
+fn stratified_counts(counts: &[usize], fraction: f64, total: usize) -> Vec<usize> {
+    let cap = |c: usize| c.saturating_sub(1);
+    let mut take: Vec<usize> = counts
+        .iter()
+        .map(|&c| ((fraction * c as f64).floor() as usize).min(cap(c)))
+        .collect();
+    let mut order: Vec<usize> = (0..counts.len()).collect();
+    let rem = |i: usize| fraction * counts[i] as f64 - take[i] as f64;
+    order.sort_by(|&a, &b| {
+        rem(b)
+            .total_cmp(&rem(a))
+            .then(counts[b].cmp(&counts[a]))
+            .then(a.cmp(&b))
+    });
+    let mut left = total.saturating_sub(take.iter().sum());
+    while left > 0 {
+        let before = left;
+        for &i in &order {
+            if left > 0 && take[i] < cap(counts[i]) {
+                take[i] += 1;
+                left -= 1;
+            }
+        }
+        if left == before {
+            break; // every class is at its cap
+        }
+    }
+    take
 }
 
 /// Mixed into the split's seed so that the split does not replay the epoch

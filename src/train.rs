@@ -20,6 +20,7 @@ use rayon::prelude::*;
 
 use crate::activation::{Activation, Head};
 use crate::data::Dataset;
+use crate::dropout::Dropout;
 use crate::error::{Error, Result};
 use crate::kernels::{self, gemm, simd};
 use crate::network::{layer_forward, Layout, Mlp};
@@ -56,6 +57,10 @@ pub struct TrainConfig {
     pub seed: u64,
     /// Shuffle the rows at the start of every epoch.
     pub shuffle: bool,
+    /// Inverted dropout on the hidden layers: the probability (`0..1`) of
+    /// zeroing a unit during training, with masks keyed by (seed, step, row,
+    /// unit) ([`crate::dropout`]); 0 for none.
+    pub dropout: f32,
 }
 
 impl Default for TrainConfig {
@@ -72,6 +77,7 @@ impl Default for TrainConfig {
             threads: 0,
             seed: 0,
             shuffle: true,
+            dropout: 0.0,
         }
     }
 }
@@ -143,9 +149,13 @@ pub struct EpochProgress {
     /// Batches of the epoch already trained, counted from its start
     /// (fewer than the epoch's batch count).
     pub batches_done: usize,
-    /// The sum of the per-sample losses of those batches, the very `f64`
-    /// the epoch accumulates toward [`EpochStats::loss`].
+    /// The sum of the per-sample losses of those batches (weighted, for a
+    /// weighted dataset), the very `f64` the epoch accumulates toward
+    /// [`EpochStats::loss`].
     pub loss_sum: f64,
+    /// The sum of the weights of those batches' rows: their row count for an
+    /// unweighted dataset.
+    pub weight_sum: f64,
     /// The shuffling RNG at the start of the epoch, before its shuffle: the
     /// epoch's shuffle is drawn again from it.
     pub rng_at_epoch_start: RngState,
@@ -172,6 +182,14 @@ struct Workspace {
     x: Vec<f32>,
     /// Gathered target rows.
     y: Vec<f32>,
+    /// Per hidden layer `l` with dropout: `A_l` with the mask applied (the
+    /// next layer's input), and the mask itself (`0` or `1/(1-p)`).
+    dropped: Vec<Vec<f32>>,
+    masks: Vec<Vec<f32>>,
+    /// Gathered row weights (weighted datasets).
+    w: Vec<f32>,
+    /// Row weights spread over the outputs (weighted element-wise heads).
+    w_outputs: Vec<f32>,
     /// This shard's summed gradient, flat like the parameters.
     grad: Vec<f32>,
     /// This shard's summed loss.
@@ -191,10 +209,22 @@ fn padded(len: usize) -> Vec<f32> {
 }
 
 impl Workspace {
-    fn new(layout: &Layout, rows: usize) -> Workspace {
+    fn new(layout: &Layout, rows: usize, dropout: bool) -> Workspace {
         let sizes = &layout.sizes;
-        let max_hidden = sizes[1..sizes.len() - 1].iter().copied().max().unwrap_or(0);
+        let hidden = &sizes[1..sizes.len() - 1];
+        let max_hidden = hidden.iter().copied().max().unwrap_or(0);
+        let per_hidden = || -> Vec<Vec<f32>> {
+            if dropout {
+                hidden.iter().map(|&n| padded(rows * n)).collect()
+            } else {
+                Vec::new()
+            }
+        };
         Workspace {
+            dropped: per_hidden(),
+            masks: per_hidden(),
+            w: padded(rows),
+            w_outputs: padded(rows * sizes[sizes.len() - 1]),
             acts: sizes[1..].iter().map(|&n| padded(rows * n)).collect(),
             delta: [padded(rows * max_hidden), padded(rows * max_hidden)],
             x: padded(rows * sizes[0]),
@@ -207,15 +237,18 @@ impl Workspace {
     }
 
     /// Forward and backward over rows `r0..r1` of the batch: sets `grad` to
-    /// the summed gradient of those rows and `loss` to their summed loss.
+    /// the summed (weighted) gradient of those rows and `loss` to their
+    /// summed (weighted) loss. With `dropout`, the masks of optimizer step
+    /// `step` are applied after each hidden layer.
     fn run(
         &mut self,
         mlp: &Mlp,
         batch: &Batch<'_>,
         r0: usize,
         r1: usize,
-        profile: bool,
+        ctx: StepCtx<'_>,
     ) -> Result<()> {
+        let profile = ctx.profile;
         let t0 = profile.then(Instant::now);
         let layout = mlp.layout();
         let (n0, nl) = (mlp.inputs(), mlp.outputs());
@@ -226,35 +259,70 @@ impl Workspace {
             delta,
             x: xbuf,
             y: ybuf,
+            dropped,
+            masks,
+            w: wbuf,
+            w_outputs,
             grad,
             loss,
             forward_ns,
             backward_ns,
         } = self;
-        let (x, y): (&[f32], &[f32]) = match *batch {
-            Batch::Rows { x, y } => (&x[r0 * n0..r1 * n0], &y[r0 * nl..r1 * nl]),
-            Batch::Gather { x, y, idx } => {
+        let (x, y, w): (&[f32], &[f32], Option<&[f32]>) = match *batch {
+            Batch::Rows { x, y, w } => (
+                &x[r0 * n0..r1 * n0],
+                &y[r0 * nl..r1 * nl],
+                w.map(|w| &w[r0..r1]),
+            ),
+            Batch::Gather { x, y, w, idx } => {
                 for (i, &r) in idx[r0..r1].iter().enumerate() {
                     xbuf[i * n0..(i + 1) * n0].copy_from_slice(&x[r * n0..(r + 1) * n0]);
                     ybuf[i * nl..(i + 1) * nl].copy_from_slice(&y[r * nl..(r + 1) * nl]);
                 }
-                (&xbuf[..rows * n0], &ybuf[..rows * nl])
+                let w = w.map(|w| {
+                    for (wb, &r) in wbuf.iter_mut().zip(&idx[r0..r1]) {
+                        *wb = w[r];
+                    }
+                    &wbuf[..rows]
+                });
+                (&xbuf[..rows * n0], &ybuf[..rows * nl], w)
+            }
+        };
+        // the dataset index of batch row `i` of this shard: the dropout key
+        let row_id = |i: usize| -> u64 {
+            match *batch {
+                Batch::Rows { .. } => (r0 + i) as u64,
+                Batch::Gather { idx, .. } => idx[r0 + i] as u64,
             }
         };
 
-        // Forward: Z_l = A_{l-1}·W_lᵀ + b_l, A_l = f(Z_l) in place.
+        // Forward: Z_l = A_{l-1}·W_lᵀ + b_l, A_l = f(Z_l) in place; with
+        // dropout, Ã_l = A_l ⊙ M_l feeds the next layer (A_l is kept for f').
         for l in 0..layers {
             let (n_in, n_out) = layout.dims(l);
             let (done, rest) = acts.split_at_mut(l);
-            let a_prev: &[f32] = if l == 0 {
-                x
-            } else {
-                &done[l - 1][..rows * n_in]
+            let a_prev: &[f32] = match (l, ctx.dropout) {
+                (0, _) => x,
+                (_, Some(_)) => &dropped[l - 1][..rows * n_in],
+                (_, None) => &done[l - 1][..rows * n_in],
             };
-            layer_forward(mlp, l, a_prev, rows, &mut rest[0][..rows * n_out])?;
+            let z = &mut rest[0][..rows * n_out];
+            layer_forward(mlp, l, a_prev, rows, z)?;
+            if let (Some(d), true) = (ctx.dropout, l + 1 < layers) {
+                let out = dropped[l][..rows * n_out].chunks_exact_mut(n_out);
+                let mask = masks[l][..rows * n_out].chunks_exact_mut(n_out);
+                for (i, ((a, o), m)) in z.chunks_exact(n_out).zip(out).zip(mask).enumerate() {
+                    simd::dropout_row_simd(a, o, m, d.row(ctx.step, l, row_id(i)));
+                }
+            }
         }
-        // Head: loss from the logits, then dZ_L = A_L - Y over them.
-        *loss = kernels::head_loss_delta(mlp.head(), &mut acts[layers - 1][..rows * nl], y, nl);
+        // Head: loss from the logits, then dZ_L = A_L - Y over them (each row
+        // scaled by its weight, for a weighted batch).
+        let z = &mut acts[layers - 1][..rows * nl];
+        *loss = match w {
+            None => kernels::head_loss_delta(mlp.head(), z, y, nl),
+            Some(w) => kernels::head_loss_delta_weighted(mlp.head(), z, y, w, nl, w_outputs),
+        };
         let t1 = t0.map(|t0| {
             *forward_ns += elapsed_ns(t0);
             Instant::now()
@@ -270,16 +338,20 @@ impl Workspace {
             } else {
                 &cur[..rows * n_out]
             };
-            let a_prev: &[f32] = if l == 0 {
-                x
-            } else {
-                &acts[l - 1][..rows * n_in]
+            let a_prev: &[f32] = match (l, ctx.dropout) {
+                (0, _) => x,
+                (_, Some(_)) => &dropped[l - 1][..rows * n_in],
+                (_, None) => &acts[l - 1][..rows * n_in],
             };
             gemm::weight_grad(dz, rows, n_out, a_prev, n_in, &mut grad[layout.w_range(l)])?;
             simd::col_sums_simd(dz, &mut grad[layout.b_range(l)]);
             if l > 0 {
                 let da = &mut next[..rows * n_in];
                 gemm::input_delta(dz, rows, n_out, mlp.weights(l), n_in, da)?;
+                if ctx.dropout.is_some() {
+                    // dA = dÃ ⊙ M
+                    simd::mul_assign_simd(da, &masks[l - 1][..rows * n_in]);
+                }
                 let act = mlp
                     .activation_after(l - 1)
                     .expect("hidden layer has an activation");
@@ -292,6 +364,17 @@ impl Workspace {
         }
         Ok(())
     }
+}
+
+/// What every shard of a step shares besides the batch.
+#[derive(Clone, Copy)]
+struct StepCtx<'a> {
+    /// Dropout on the hidden layers, if any.
+    dropout: Option<&'a Dropout>,
+    /// The optimizer's step count before this step (the masks' key).
+    step: u64,
+    /// Time forward and backward.
+    profile: bool,
 }
 
 fn elapsed_ns(t: Instant) -> u64 {
@@ -316,14 +399,33 @@ pub struct Profile {
 /// Where a step's rows come from.
 #[derive(Clone, Copy)]
 enum Batch<'a> {
-    /// Contiguous rows: `x` is `m × n_0`, `y` is `m × n_L`.
-    Rows { x: &'a [f32], y: &'a [f32] },
-    /// Rows `idx` of a whole dataset (`x`, `y`), gathered by each shard.
+    /// Contiguous rows: `x` is `m × n_0`, `y` is `m × n_L`, `w` (if weighted)
+    /// `m` weights.
+    Rows {
+        x: &'a [f32],
+        y: &'a [f32],
+        w: Option<&'a [f32]>,
+    },
+    /// Rows `idx` of a whole dataset (`x`, `y`, `w`), gathered by each shard.
     Gather {
         x: &'a [f32],
         y: &'a [f32],
+        w: Option<&'a [f32]>,
         idx: &'a [usize],
     },
+}
+
+impl Batch<'_> {
+    /// The sum of the weights of the batch's `rows` rows, added in row order
+    /// (so it does not depend on the shards); `None` when unweighted.
+    fn weight_sum(&self, rows: usize) -> Option<f64> {
+        match *self {
+            Batch::Rows { w, .. } => w.map(|w| w[..rows].iter().map(|&v| f64::from(v)).sum()),
+            Batch::Gather { w, idx, .. } => {
+                w.map(|w| idx[..rows].iter().map(|&r| f64::from(w[r])).sum())
+            }
+        }
+    }
 }
 
 /// Trains one network shape with mini-batch SGD on its own thread pool.
@@ -362,6 +464,7 @@ pub struct Trainer {
     /// The rate of the next step.
     step_lr: f32,
     shuffle: bool,
+    dropout: Option<Dropout>,
     workspaces: Vec<Workspace>,
     order: Vec<usize>,
     rng: ChaCha8Rng,
@@ -406,8 +509,9 @@ impl Trainer {
                 ));
             }
         }
+        let dropout = Dropout::new(cfg.dropout, cfg.seed)?;
         let workspaces = (0..shards)
-            .map(|_| Workspace::new(&layout, shard_rows))
+            .map(|_| Workspace::new(&layout, shard_rows, dropout.is_some()))
             .collect();
         Ok(Trainer {
             pool: Arc::new(pool),
@@ -423,6 +527,7 @@ impl Trainer {
             epochs_done: 0,
             step_lr: cfg.lr,
             shuffle: cfg.shuffle,
+            dropout,
             workspaces,
             order: Vec::new(),
             rng: ChaCha8Rng::seed_from_u64(cfg.seed),
@@ -570,27 +675,103 @@ impl Trainer {
     /// [`Error::Diverged`] if the loss is not finite (the update is then not
     /// applied, so `mlp` keeps its last good weights).
     pub fn step(&mut self, mlp: &mut Mlp, x: &[f32], y: &[f32], rows: usize) -> Result<f64> {
+        self.step_rows(mlp, x, y, None, rows)
+    }
+
+    /// [`Trainer::step`] with a weight per row (`w`, `rows` long, finite and
+    /// `>= 0`): the loss is `Σ wᵢ·lossᵢ / Σ wᵢ` and its gradient is what the
+    /// update follows. Returns that weighted mean loss (0 if every weight is
+    /// 0; the update then sees a zero gradient).
+    ///
+    /// ```
+    /// use backprop::{Head, Mlp, TrainConfig, Trainer};
+    /// let mlp = Mlp::new(&[1, 1], &[], Head::Mse, 0).unwrap();
+    /// let cfg = TrainConfig { batch_size: 3, threads: 1, ..TrainConfig::default() };
+    /// let (x, y) = ([1.0, 2.0, 3.0], [1.0, 0.0, 5.0]);
+    /// // weight 2 on a row is the row given twice
+    /// let mut a = mlp.clone();
+    /// Trainer::new(&a, &cfg).unwrap().step_weighted(&mut a, &x, &y, &[2.0, 1.0, 0.0], 3).unwrap();
+    /// let mut b = mlp.clone();
+    /// let cfg3 = TrainConfig { batch_size: 3, ..cfg };
+    /// Trainer::new(&b, &cfg3).unwrap().step(&mut b, &[1.0, 1.0, 2.0], &[1.0, 1.0, 0.0], 3).unwrap();
+    /// for (p, q) in a.params().iter().zip(b.params()) {
+    ///     assert!((p - q).abs() < 1e-6, "{p} {q}");
+    /// }
+    /// ```
+    ///
+    /// # Errors
+    /// As [`Trainer::step`]; [`Error::Shape`] unless `w` has `rows` values,
+    /// [`Error::Data`] for a negative or non-finite weight.
+    pub fn step_weighted(
+        &mut self,
+        mlp: &mut Mlp,
+        x: &[f32],
+        y: &[f32],
+        w: &[f32],
+        rows: usize,
+    ) -> Result<f64> {
+        self.step_rows(mlp, x, y, Some(w), rows)
+    }
+
+    fn step_rows(
+        &mut self,
+        mlp: &mut Mlp,
+        x: &[f32],
+        y: &[f32],
+        w: Option<&[f32]>,
+        rows: usize,
+    ) -> Result<f64> {
         self.check(mlp, x.len(), y.len(), rows)?;
+        check_weights(w, rows)?;
         self.step_lr = self.scheduler.lr(self.epochs_done, 0, 1);
-        let batch = Batch::Rows { x, y };
+        let batch = Batch::Rows { x, y, w };
         let pool = Arc::clone(&self.pool);
-        let sum = pool.install(|| self.step_impl(mlp, batch, rows, true))?;
-        Ok(sum / rows as f64)
+        let (sum, weight) = pool.install(|| self.step_impl(mlp, batch, rows, true))?;
+        Ok(if weight > 0.0 { sum / weight } else { 0.0 })
     }
 
     /// The mean gradient of the loss over the batch (flat, in the layout of
-    /// [`Mlp::params`]), without updating anything.
+    /// [`Mlp::params`]), without updating anything. With dropout, the masks
+    /// are those the next step would draw.
     ///
     /// # Errors
     /// As for [`Trainer::step`], except that a non-finite loss is returned
     /// along with the gradient rather than as an error.
     pub fn gradient(&mut self, mlp: &Mlp, x: &[f32], y: &[f32], rows: usize) -> Result<&[f32]> {
+        self.gradient_rows(mlp, x, y, None, rows)
+    }
+
+    /// The gradient of the weighted mean loss `Σ wᵢ·lossᵢ / Σ wᵢ`, as
+    /// [`Trainer::step_weighted`] would follow it.
+    ///
+    /// # Errors
+    /// As [`Trainer::gradient`] and [`Trainer::step_weighted`].
+    pub fn gradient_weighted(
+        &mut self,
+        mlp: &Mlp,
+        x: &[f32],
+        y: &[f32],
+        w: &[f32],
+        rows: usize,
+    ) -> Result<&[f32]> {
+        self.gradient_rows(mlp, x, y, Some(w), rows)
+    }
+
+    fn gradient_rows(
+        &mut self,
+        mlp: &Mlp,
+        x: &[f32],
+        y: &[f32],
+        w: Option<&[f32]>,
+        rows: usize,
+    ) -> Result<&[f32]> {
         self.check(mlp, x.len(), y.len(), rows)?;
-        let batch = Batch::Rows { x, y };
+        check_weights(w, rows)?;
+        let batch = Batch::Rows { x, y, w };
         let pool = Arc::clone(&self.pool);
         pool.install(|| -> Result<()> {
             self.run_shards(mlp, batch, rows)?;
-            let inv = 1.0 / rows as f32;
+            let inv = grad_scale(rows, batch.weight_sum(rows));
             let (first, rest) = self
                 .workspaces
                 .split_first_mut()
@@ -721,7 +902,7 @@ impl Trainer {
                 message: "no rows to train on".into(),
             });
         }
-        let (x, y) = (data.x().as_slice(), data.y().as_slice());
+        let (x, y, w) = (data.x().as_slice(), data.y().as_slice(), data.weights());
         self.check_network(mlp)?;
         if x.len() != n * mlp.inputs() || y.len() != n * mlp.outputs() {
             return Err(Error::shape(
@@ -736,8 +917,8 @@ impl Trainer {
         }
         let bs = self.batch_size;
         let batches = n.div_ceil(bs);
-        let (skip, mut total) = match start {
-            None => (0, 0.0),
+        let (skip, mut total, mut weight) = match start {
+            None => (0, 0.0, 0.0),
             Some(p) => {
                 if p.batches_done >= batches {
                     return Err(Error::config(
@@ -749,17 +930,18 @@ impl Trainer {
                         ),
                     ));
                 }
-                if !p.loss_sum.is_finite() {
+                if !(p.loss_sum.is_finite() && p.weight_sum.is_finite() && p.weight_sum >= 0.0) {
                     return Err(Error::config(
                         "resume",
                         format!(
-                            "the loss sum of the epoch to continue is {}: must be finite",
-                            p.loss_sum
+                            "the loss and weight sums of the epoch to continue are {} and {}: \
+                             must be finite",
+                            p.loss_sum, p.weight_sum
                         ),
                     ));
                 }
                 self.set_rng_state(&p.rng_at_epoch_start);
-                (p.batches_done, p.loss_sum)
+                (p.batches_done, p.loss_sum, p.weight_sum)
             }
         };
         let rng_at_epoch_start = self.rng_state();
@@ -781,16 +963,18 @@ impl Trainer {
             let mut done = skip * bs;
             for (b, idx) in order.chunks(bs).enumerate().skip(skip) {
                 self.step_lr = self.scheduler.lr(self.epochs_done, b, batches);
-                let batch = Batch::Gather { x, y, idx };
-                total += self
-                    .step_impl(mlp, batch, idx.len(), true)
-                    .map_err(|e| match e {
-                        Error::Diverged(m) => Error::Diverged(format!("batch {}: {m}", b + 1)),
-                        e => e,
-                    })?;
+                let batch = Batch::Gather { x, y, w, idx };
+                let (loss, batch_weight) =
+                    self.step_impl(mlp, batch, idx.len(), true)
+                        .map_err(|e| match e {
+                            Error::Diverged(m) => Error::Diverged(format!("batch {}: {m}", b + 1)),
+                            e => e,
+                        })?;
+                total += loss;
+                weight += batch_weight;
                 steps += 1;
                 done += idx.len();
-                on_batch(done, total / done as f64);
+                on_batch(done, mean(total, weight));
                 if b + 1 < batches && stop.load(Ordering::Relaxed) {
                     return Ok((b + 1, steps, done));
                 }
@@ -804,12 +988,13 @@ impl Trainer {
             return Ok(EpochOutcome::Interrupted(EpochProgress {
                 batches_done,
                 loss_sum: total,
+                weight_sum: weight,
                 rng_at_epoch_start,
             }));
         }
         self.epochs_done += 1;
         Ok(EpochOutcome::Completed(EpochStats {
-            loss: total / n as f64,
+            loss: mean(total, weight),
             samples: done - skip * bs,
             steps,
             seconds: started.elapsed().as_secs_f64(),
@@ -852,25 +1037,30 @@ impl Trainer {
     fn run_shards(&mut self, mlp: &Mlp, batch: Batch<'_>, rows: usize) -> Result<()> {
         let sr = self.shard_rows;
         let shards = rows.div_ceil(sr);
-        let profile = self.profile;
+        let ctx = StepCtx {
+            dropout: self.dropout.as_ref(),
+            step: self.optimizer.step_count(),
+            profile: self.profile,
+        };
         let work = &mut self.workspaces[..shards];
         if shards == 1 {
-            return work[0].run(mlp, &batch, 0, rows, profile);
+            return work[0].run(mlp, &batch, 0, rows, ctx);
         }
         work.par_iter_mut()
             .enumerate()
-            .try_for_each(|(s, ws)| ws.run(mlp, &batch, s * sr, ((s + 1) * sr).min(rows), profile))
+            .try_for_each(|(s, ws)| ws.run(mlp, &batch, s * sr, ((s + 1) * sr).min(rows), ctx))
     }
 
-    /// Forward, backward, ordered reduction and (if `update`) the SGD update.
-    /// Returns the batch's summed loss. Must run inside `self.pool`.
+    /// Forward, backward, ordered reduction and (if `update`) the update.
+    /// Returns the batch's summed (weighted) loss and its weight (the row
+    /// count when unweighted). Must run inside `self.pool`.
     fn step_impl(
         &mut self,
         mlp: &mut Mlp,
         batch: Batch<'_>,
         rows: usize,
         update: bool,
-    ) -> Result<f64> {
+    ) -> Result<(f64, f64)> {
         self.run_shards(mlp, batch, rows)?;
         let shards = rows.div_ceil(self.shard_rows);
         let loss: f64 = self.workspaces[..shards].iter().map(|w| w.loss).sum();
@@ -880,10 +1070,11 @@ impl Trainer {
                 self.first_non_finite(mlp, shards)
             )));
         }
+        let weight = batch.weight_sum(rows);
         if update {
-            self.update(mlp, rows, shards)?;
+            self.update(mlp, grad_scale(rows, weight), shards)?;
         }
-        Ok(loss)
+        Ok((loss, weight.unwrap_or(rows as f64)))
     }
 }
 
@@ -894,8 +1085,8 @@ impl Trainer {
     /// pass reduces and sums each chunk's squares (`f64`), the sums are added
     /// in chunk order (so the norm is the same for any thread count), and a
     /// second pass updates.
-    fn update(&mut self, mlp: &mut Mlp, rows: usize, shards: usize) -> Result<()> {
-        let scale = 1.0 / rows as f32;
+    /// `scale` turns the summed gradient into the mean ([`grad_scale`]).
+    fn update(&mut self, mlp: &mut Mlp, scale: f32, shards: usize) -> Result<()> {
         let (first, rest) = self
             .workspaces
             .split_first_mut()
@@ -1016,6 +1207,48 @@ impl Trainer {
         "every layer's output is finite: the loss itself overflowed (targets or outputs too large)"
             .to_string()
     }
+}
+
+/// The factor from a batch's summed gradient to its mean: `1/rows`, or
+/// `1/Σw` for a weighted batch (0 when every weight is 0).
+fn grad_scale(rows: usize, weight: Option<f64>) -> f32 {
+    match weight {
+        None => 1.0 / rows as f32,
+        Some(s) if s > 0.0 => (1.0 / s) as f32,
+        Some(_) => 0.0,
+    }
+}
+
+/// `sum / weight`, or 0 when nothing weighed.
+fn mean(sum: f64, weight: f64) -> f64 {
+    if weight > 0.0 {
+        sum / weight
+    } else {
+        0.0
+    }
+}
+
+/// Row weights, if given, must be `rows` finite values `>= 0`.
+fn check_weights(w: Option<&[f32]>, rows: usize) -> Result<()> {
+    let Some(w) = w else { return Ok(()) };
+    if w.len() != rows {
+        return Err(Error::shape(
+            "Trainer::step_weighted",
+            format!("{rows} weights"),
+            format!("{} weights", w.len()),
+        ));
+    }
+    if let Some(r) = w.iter().position(|v| !(v.is_finite() && *v >= 0.0)) {
+        return Err(Error::Data {
+            source_name: "sample weights".into(),
+            message: format!(
+                "row {}: weight {} must be a finite number >= 0",
+                r + 1,
+                w[r]
+            ),
+        });
+    }
+    Ok(())
 }
 
 /// `g ← g + Σ_s rest[s].grad[offset..]`, in shard order.

@@ -22,14 +22,19 @@
 //!   inside a bias), every optimizer with weight decay and a binding clip
 //!   stays within 1e-4 of the reference over 20 steps, and, with a cosine
 //!   schedule, warm-up and shuffled epochs added, gives the same bits
-//!   (parameters, optimizer state, epoch losses) with 1, 2, 3 and 8 threads.
+//!   (parameters, optimizer state, epoch losses) with 1, 2, 3 and 8 threads;
+//! - row weights and dropout (masks from `backprop::dropout`, held fixed in
+//!   the reference): 20 steps of every head and activation, with SGD
+//!   momentum and Adam, within 1e-4 of the reference trainer on the weighted,
+//!   masked loss; and shuffled epochs of a weighted dataset with dropout on
+//!   [`BIG`] give the same bits with 1, 2, 3 and 8 threads.
 
 mod common;
 
 use backprop::optim::OptimizerConfig;
 use backprop::schedule::LrSchedule;
 use backprop::{Activation, Dataset, Head, Matrix, Mlp, TrainConfig, Trainer};
-use common::reference::{scheduled_lr, RefTrainer};
+use common::reference::{scheduled_lr, Extras, RefTrainer};
 use common::{
     close, hidden_with, out_width, param_count, param_name, random_params, random_sizes, random_x,
     random_y, rng, to_f64, RefNet,
@@ -683,6 +688,7 @@ fn every_optimizer_with_clip_and_schedule_is_the_same_for_any_thread_count() {
                 threads,
                 seed: 5,
                 shuffle: true,
+                dropout: 0.0,
             };
             let mut trainer = Trainer::new(&mlp, &cfg).expect("Trainer::new");
             let losses = (0..epochs)
@@ -755,5 +761,119 @@ fn every_optimizer_on_several_chunks_matches_reference() {
         let mut reference = RefTrainer::new(net, optimizer, cfg.clip_norm);
         steps_side_by_side(&label, &mut r, &mut reference, &mut mlp, &cfg, first);
         assert!(reference.clipped > 0, "{label}: the clip never bound");
+    }
+}
+
+/// Weighted steps with dropout beside the reference stepping on the same
+/// weighted loss under the same masks (those of the trainer's step count).
+#[test]
+fn weights_and_dropout_match_reference_over_20_steps() {
+    const P: f32 = 0.25;
+    let rules: Vec<_> = common::optimizers(0.0)
+        .into_iter()
+        .filter(|(name, ..)| *name == "sgd_momentum" || *name == "adam")
+        .collect();
+    assert_eq!(
+        rules.len(),
+        2,
+        "{:?}",
+        rules.iter().map(|r| r.0).collect::<Vec<_>>()
+    );
+    let mut case = 9000u64;
+    for head in Head::ALL {
+        for act in Activation::ALL {
+            for (name, optimizer, lr) in &rules {
+                case += 1;
+                let mut r = rng(case);
+                let (net, mut mlp) = random_pair(&mut r, head, act, 2..=9);
+                let m = 11;
+                let cfg = TrainConfig {
+                    lr: *lr,
+                    optimizer: *optimizer,
+                    dropout: P,
+                    seed: case,
+                    ..config(m, 3, if case % 2 == 0 { 1 } else { 3 })
+                };
+                let label = format!("case {case}: {name}, {}", describe(case, &net, &cfg));
+                let mut reference = RefTrainer::new(net, *optimizer, None);
+                let mut trainer = Trainer::new(&mlp, &cfg).unwrap();
+                for step in 0..STEPS {
+                    let (x, y) = next_batch(&mut r, &reference.net, m);
+                    let mut w = common::uniform(&mut r, m, 0.0, 2.0);
+                    w[step % m] = 0.0;
+                    let extras = Extras {
+                        w: Some(to_f64(&w)),
+                        masks: Some(Extras::dropout_masks(
+                            &reference.net.sizes,
+                            P,
+                            case,
+                            trainer.optimizer().step_count(),
+                            m,
+                        )),
+                    };
+                    let want =
+                        reference.step_with(&to_f64(&x), &to_f64(&y), m, f64::from(*lr), &extras);
+                    let loss = trainer
+                        .step_weighted(&mut mlp, &x, &y, &w, m)
+                        .unwrap_or_else(|e| panic!("{label}: step {step}: {e}"));
+                    assert!(
+                        close(loss, want, 1e-4, 1e-6),
+                        "{label}: step {step}: engine loss {loss:e}, reference {want:e}"
+                    );
+                }
+                assert_trained_alike(&label, &reference, &mlp);
+            }
+        }
+    }
+}
+
+/// Shuffled epochs of a weighted dataset with dropout, Adam and a binding
+/// clip on [`BIG`]: the same bits for 1, 2, 3 and 8 threads.
+#[test]
+fn weights_and_dropout_are_the_same_for_any_thread_count() {
+    let (n, batch, shard_rows, epochs) = (90, 40, 8, 4);
+    let head = Head::SoftmaxCe;
+    let hidden = [Activation::Relu, Activation::Tanh];
+    let mut r = rng(707);
+    let x = random_x(&mut r, n, BIG[0]);
+    let y = random_y(&mut r, head, n, BIG[3]);
+    let mut w = common::uniform(&mut r, n, 0.0, 3.0);
+    w[5] = 0.0;
+    let data = Dataset::new(
+        Matrix::from_vec(n, BIG[0], x).unwrap(),
+        Matrix::from_vec(n, BIG[3], y).unwrap(),
+    )
+    .unwrap()
+    .with_weights(w)
+    .unwrap();
+    let start = Mlp::new(&BIG, &hidden, head, 12).unwrap();
+    let (_, adam, lr) = common::optimizers(0.01)
+        .into_iter()
+        .find(|(name, ..)| *name == "adam")
+        .unwrap();
+    let run = |threads: usize| -> (Vec<u32>, Vec<u64>) {
+        let mut mlp = start.clone();
+        let cfg = TrainConfig {
+            batch_size: batch,
+            lr,
+            optimizer: adam,
+            clip_norm: Some(0.05),
+            epochs,
+            shard_rows,
+            threads,
+            seed: 6,
+            dropout: 0.4,
+            ..TrainConfig::default()
+        };
+        let mut trainer = Trainer::new(&mlp, &cfg).unwrap();
+        let losses = (0..epochs)
+            .map(|_| trainer.epoch(&mut mlp, &data).unwrap().loss.to_bits())
+            .collect();
+        (bits(mlp.params()), losses)
+    };
+    let one = run(1);
+    assert_ne!(bits(start.params()), one.0, "nothing was trained");
+    for threads in [2, 3, 8] {
+        assert!(run(threads) == one, "{threads} threads differ from 1");
     }
 }

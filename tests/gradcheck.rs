@@ -8,7 +8,11 @@
 //!    with wide layers, several shard sizes and thread counts, and with
 //!    saturated classifier heads;
 //! 4. `Trainer::gradient` leaves the parameters alone and is repeatable, also
-//!    for a short batch after a full one.
+//!    for a short batch after a full one;
+//! 5. weighted losses (`Σ wᵢ·lossᵢ / Σ wᵢ`) and dropout with its masks held
+//!    fixed (those `backprop::dropout` draws for the step): the reference
+//!    against finite differences, the engine against the reference, alone and
+//!    together, at several shard sizes and thread counts.
 //!
 //! Every hidden activation and every head is covered, on seeded random networks.
 //! Batches whose ReLU pre-activations come near the kink are redrawn, as finite
@@ -17,9 +21,10 @@
 mod common;
 
 use backprop::{Activation, Head, Mlp, TrainConfig, Trainer};
+use common::reference::Extras;
 use common::{
     close, hidden_with, out_width, param_name, random_params, random_sizes, random_x, random_y,
-    rng, to_f64, RefNet,
+    rng, to_f64, uniform, RefNet,
 };
 use rand::RngExt;
 
@@ -432,4 +437,148 @@ fn weight_decay_is_the_gradient_of_the_l2_penalty_on_weights() {
             );
         }
     }
+}
+
+/// Dropout probability and seed of the fixed-mask checks.
+const DROPOUT: f32 = 0.3;
+const DROPOUT_SEED: u64 = 9;
+
+/// Row weights in `[0, 3)`, the first row's 0 when there are several (a row
+/// that must not count at all).
+fn row_weights(seed: u64, m: usize) -> Vec<f32> {
+    let mut w = uniform(&mut rng(seed), m, 0.0, 3.0);
+    if m > 1 {
+        w[0] = 0.0;
+    }
+    w
+}
+
+/// The engine's gradient with `weights` (if any) and dropout (if `dropout`)
+/// at optimizer step 0.
+fn engine_gradient_with(
+    case: &Case,
+    weights: Option<&[f32]>,
+    dropout: bool,
+    shard_rows: usize,
+    threads: usize,
+) -> Vec<f64> {
+    let mlp = case.engine();
+    let cfg = TrainConfig {
+        batch_size: case.m,
+        shard_rows,
+        threads,
+        seed: DROPOUT_SEED,
+        dropout: if dropout { DROPOUT } else { 0.0 },
+        ..TrainConfig::default()
+    };
+    let mut trainer = Trainer::new(&mlp, &cfg).unwrap();
+    let g = match weights {
+        Some(w) => trainer.gradient_weighted(&mlp, &case.x, &case.y, w, case.m),
+        None => trainer.gradient(&mlp, &case.x, &case.y, case.m),
+    }
+    .unwrap_or_else(|e| panic!("{}: gradient: {e}", case.label));
+    to_f64(g)
+}
+
+#[test]
+fn weighted_and_dropout_gradients_match_finite_differences_and_the_engine() {
+    let mut checked = 0;
+    for head in Head::ALL {
+        for act in Activation::ALL {
+            for seed in 0..3 {
+                let case = Case::new(head, act, 500 + seed, 2..=12, 1..=12);
+                let net = case.reference();
+                let (x, y) = (to_f64(&case.x), to_f64(&case.y));
+                let w = row_weights(seed, case.m);
+                let masks = Extras::dropout_masks(&case.sizes, DROPOUT, DROPOUT_SEED, 0, case.m);
+                for (what, weighted, dropout) in [
+                    ("weighted", true, false),
+                    ("dropout", false, true),
+                    ("weighted + dropout", true, true),
+                ] {
+                    let extras = Extras {
+                        w: weighted.then(|| to_f64(&w)),
+                        masks: dropout.then(|| masks.clone()),
+                    };
+                    let analytic = net.gradient_with(&x, &y, case.m, &extras);
+                    let numeric = net.numerical_gradient_with(&x, &y, case.m, H, &extras);
+                    assert_all_close(
+                        &case.label,
+                        &format!("{what}: reference vs finite differences"),
+                        &case.sizes,
+                        &analytic,
+                        &numeric,
+                        1e-6,
+                        1e-9,
+                    );
+                    for (shard_rows, threads) in [(1, 1), (4, 2), (64, 3)] {
+                        let engine = engine_gradient_with(
+                            &case,
+                            weighted.then_some(&w[..]),
+                            dropout,
+                            shard_rows,
+                            threads,
+                        );
+                        assert_all_close(
+                            &case.label,
+                            &format!("{what}: engine (shards of {shard_rows}, {threads} threads) vs reference"),
+                            &case.sizes,
+                            &engine,
+                            &analytic,
+                            1e-4,
+                            1e-6,
+                        );
+                    }
+                    checked += analytic.len();
+                }
+            }
+        }
+    }
+    assert!(checked > 3000, "only {checked} components checked");
+}
+
+/// Weight `k` on a row is the row given `k` times; all-equal weights are the
+/// plain mean.
+#[test]
+fn integer_weights_repeat_rows() {
+    let case = Case::new(Head::SoftmaxCe, Activation::Tanh, 600, 3..=9, 4..=4);
+    let n0 = case.sizes[0];
+    let nl = *case.sizes.last().unwrap();
+    let w = [2.0f32, 0.0, 1.0, 3.0];
+    let (mut xr, mut yr) = (Vec::new(), Vec::new());
+    for (i, &k) in w.iter().enumerate() {
+        for _ in 0..k as usize {
+            xr.extend_from_slice(&case.x[i * n0..(i + 1) * n0]);
+            yr.extend_from_slice(&case.y[i * nl..(i + 1) * nl]);
+        }
+    }
+    let repeated = Case {
+        m: 6,
+        x: xr,
+        y: yr,
+        label: format!("{} repeated", case.label),
+        ..Case::new(Head::SoftmaxCe, Activation::Tanh, 600, 3..=9, 4..=4)
+    };
+    let weighted = engine_gradient_with(&case, Some(&w), false, 2, 2);
+    let plain = engine_gradient_with(&repeated, None, false, 2, 2);
+    assert_all_close(
+        &case.label,
+        "weights vs repeated rows",
+        &case.sizes,
+        &weighted,
+        &plain,
+        1e-5,
+        1e-7,
+    );
+    let ones = engine_gradient_with(&case, Some(&[0.5; 4]), false, 2, 2);
+    let unweighted = engine_gradient_with(&case, None, false, 2, 2);
+    assert_all_close(
+        &case.label,
+        "equal weights vs none",
+        &case.sizes,
+        &ones,
+        &unweighted,
+        1e-6,
+        1e-8,
+    );
 }

@@ -11,14 +11,18 @@
 //! optimizer kernels (SGD, momentum, Adam/AdamW, RMSprop) bitwise like the
 //! derivatives (their twins round `a·b + c` once exactly where they do), and
 //! SGD without decay bitwise equal to `axpy`;
-//! GEMM `|c - ref| ≤ k·EPS·Σ|a·b|`, exact for small integers.
+//! GEMM `|c - ref| ≤ k·EPS·Σ|a·b|`, exact for small integers; dropout's
+//! mask and product and `mul_assign` bitwise; the weighted heads like the
+//! unweighted ones, and bitwise equal to them with weights of 1.
 //!
 //! Every failure names the kernel, the index, the input(s) there and both
 //! outputs. Proptest runs from a fixed seed (override with
 //! `PROPTEST_RNG_SEED`); the other random inputs come from seeded ChaCha.
 
 use backprop::kernels::simd::{self, exp8, LANES};
-use backprop::kernels::{gemm, scalar, AdamHyper, MomentumHyper, RmsPropHyper, SgdHyper};
+use backprop::kernels::{
+    gemm, scalar, unit_hash, AdamHyper, DropoutRow, MomentumHyper, RmsPropHyper, SgdHyper,
+};
 use backprop::{Error, MatMut, MatRef};
 use proptest::collection::vec;
 use proptest::prelude::*;
@@ -567,6 +571,185 @@ fn col_sums_rejects_ragged_rows() {
 #[should_panic(expected = "lengths differ")]
 fn zip_kernels_reject_unequal_lengths() {
     simd::add_assign_simd(&mut [0.0; 9], &[0.0; 8]);
+}
+
+// ---------------------------------------------------------------------------
+// Dropout and weighted heads
+// ---------------------------------------------------------------------------
+
+/// Row weights: often exactly 0 or 1, else in `[0, 1]`.
+fn weight() -> impl Strategy<Value = f32> {
+    prop_oneof![Just(0.0f32), Just(1.0f32), 0.0f32..=1.0]
+}
+
+/// A dropout row: any key, any threshold up to 2²⁴ (keep all … drop all),
+/// the scale of a probability.
+fn dropout_row() -> impl Strategy<Value = DropoutRow> {
+    (
+        any::<u32>(),
+        prop_oneof![Just(0u32), Just(1 << 24), 0u32..=1 << 24],
+        1.0f32..20.0,
+    )
+        .prop_map(|(key, threshold, scale)| DropoutRow {
+            key,
+            threshold,
+            scale,
+        })
+}
+
+proptest! {
+    #![proptest_config(config(256))]
+
+    #[test]
+    fn dropout_row_matches_scalar(a in values(), d in dropout_row()) {
+        let n = a.len();
+        let (mut out_s, mut mask_s) = (vec![7.0; n], vec![7.0; n]);
+        simd::dropout_row_simd(&a, &mut out_s, &mut mask_s, d);
+        let (mut out_r, mut mask_r) = (vec![7.0; n], vec![7.0; n]);
+        scalar::dropout_row_scalar(&a, &mut out_r, &mut mask_r, d);
+        // the mask bitwise (not even the sign of zero may differ), the product as `same`
+        prop_assert!(
+            mask_s.iter().zip(&mask_r).all(|(s, r)| s.to_bits() == r.to_bits()),
+            "dropout mask differs: {d:?}"
+        );
+        check("dropout_row", &out_s, &out_r, same, |i| format!("a {} {d:?}", show(a[i])))?;
+        for (j, &m) in mask_s.iter().enumerate() {
+            let keep = unit_hash(d.key, j as u32) >> 8 >= d.threshold;
+            prop_assert_eq!(m, if keep { d.scale } else { 0.0 }, "unit {}", j);
+        }
+    }
+
+    #[test]
+    fn mul_assign_matches_scalar((d, m) in value_pairs()) {
+        let mut s = d.clone();
+        simd::mul_assign_simd(&mut s, &m);
+        let mut r = d.clone();
+        scalar::mul_assign_scalar(&mut r, &m);
+        check("mul_assign", &s, &r, same, |i| format!("d {} m {}", show(d[i]), show(m[i])))?;
+    }
+
+    #[test]
+    fn weighted_bce_and_mse_heads_match_scalar(
+        (z, y, w) in len().prop_flat_map(|n| (vec(sane(), n), vec(target(), n), vec(weight(), n))),
+    ) {
+        let mut s = z.clone();
+        let ls = simd::bce_head_weighted_simd(&mut s, &y, &w);
+        let mut r = z.clone();
+        let lr = scalar::bce_head_weighted_scalar(&mut r, &y, &w);
+        check("bce_head_weighted delta", &s, &r, close_exp, |i| {
+            format!("z {} y {} w {}", show(z[i]), show(y[i]), show(w[i]))
+        })?;
+        let scale: f64 = z
+            .iter()
+            .zip(&y)
+            .map(|(&z, &y)| f64::from(z.max(0.0)) + 0.7 + f64::from((y * z).abs()))
+            .sum();
+        check_loss("bce_head_weighted", ls, lr, 4.0 * f64::from(f32::EPSILON) * scale)?;
+
+        let mut s = z.clone();
+        let ls = simd::mse_head_weighted_simd(&mut s, &y, &w);
+        let mut r = z.clone();
+        let lr = scalar::mse_head_weighted_scalar(&mut r, &y, &w);
+        check("mse_head_weighted delta", &s, &r, same, |i| {
+            format!("z {} y {} w {}", show(z[i]), show(y[i]), show(w[i]))
+        })?;
+        check_loss("mse_head_weighted", ls, lr, 1e-30)?;
+    }
+
+    #[test]
+    fn weighted_softmax_ce_head_matches_scalar(
+        ((rows, cols), z, y, w) in rows_cols().prop_flat_map(|(r, c)| {
+            (Just((r, c)), vec(sane(), r * c), vec(target(), r * c), vec(weight(), r))
+        }),
+    ) {
+        let _ = rows;
+        let mut s = z.clone();
+        let ls = simd::softmax_ce_head_weighted_simd(&mut s, &y, &w, cols);
+        let mut r = z.clone();
+        let lr = scalar::softmax_ce_head_weighted_scalar(&mut r, &y, &w, cols);
+        check("softmax_ce_head_weighted delta", &s, &r, close_exp, |i| {
+            format!("z {} y {} w {} in row {}", show(z[i]), show(y[i]), show(w[i / cols]), i / cols)
+        })?;
+        let scale: f64 = z
+            .chunks(cols)
+            .zip(y.chunks(cols))
+            .map(|(z, y)| {
+                let max = z.iter().fold(f64::NEG_INFINITY, |m, &v| m.max(f64::from(v)));
+                let lse = max + z.iter().map(|&v| (f64::from(v) - max).exp()).sum::<f64>().ln();
+                let ysum: f64 = y.iter().map(|&v| f64::from(v)).sum();
+                lse.abs() * ysum + z.iter().zip(y).map(|(&z, &y)| f64::from((z * y).abs())).sum::<f64>()
+            })
+            .sum();
+        check_loss(
+            "softmax_ce_head_weighted",
+            ls,
+            lr,
+            (cols as f64 + 4.0) * f64::from(f32::EPSILON) * scale,
+        )?;
+    }
+
+    /// Weights of 1 change no bit of the unweighted heads' deltas and losses.
+    #[test]
+    fn unit_weights_are_the_unweighted_heads(
+        ((rows, cols), z, y) in rows_cols().prop_flat_map(|(r, c)| {
+            (Just((r, c)), vec(sane(), r * c), vec(target(), r * c))
+        }),
+    ) {
+        let ones = vec![1.0f32; z.len()];
+        let bits = |v: &[f32]| v.iter().map(|x| x.to_bits()).collect::<Vec<_>>();
+        let (mut a, mut b) = (z.clone(), z.clone());
+        let (la, lb) = (simd::bce_head_simd(&mut a, &y), simd::bce_head_weighted_simd(&mut b, &y, &ones));
+        prop_assert_eq!((bits(&a), la.to_bits()), (bits(&b), lb.to_bits()), "bce");
+        let (mut a, mut b) = (z.clone(), z.clone());
+        let (la, lb) = (simd::mse_head_simd(&mut a, &y), simd::mse_head_weighted_simd(&mut b, &y, &ones));
+        prop_assert_eq!((bits(&a), la.to_bits()), (bits(&b), lb.to_bits()), "mse");
+        let (mut a, mut b) = (z.clone(), z.clone());
+        let la = simd::softmax_ce_head_simd(&mut a, &y, cols);
+        let lb = simd::softmax_ce_head_weighted_simd(&mut b, &y, &ones[..rows], cols);
+        prop_assert_eq!((bits(&a), la.to_bits()), (bits(&b), lb.to_bits()), "softmax");
+    }
+}
+
+/// Over many rows, the share of dropped units is `p` within sampling error,
+/// for every layer, and the masks of neighbouring rows, steps and layers are
+/// not alike.
+#[test]
+fn dropout_drops_the_right_share_independently() {
+    use backprop::dropout::Dropout;
+    for p in [0.1f32, 0.5, 0.9] {
+        let d = Dropout::new(p, 3).unwrap().unwrap();
+        let (rows, units) = (2000usize, 256usize);
+        let a = vec![1.0f32; units];
+        let (mut out, mut mask) = (vec![0.0; units], vec![0.0; units]);
+        let mut dropped = 0usize;
+        let mut same_as_previous_row = 0usize;
+        let mut previous = vec![0.0f32; units];
+        for row in 0..rows as u64 {
+            for (step, layer) in [(0u64, 0usize), (1, 0), (0, 1)] {
+                simd::dropout_row_simd(&a, &mut out, &mut mask, d.row(step, layer, row));
+                dropped += mask.iter().filter(|&&m| m == 0.0).count();
+                if (step, layer) == (0, 0) {
+                    same_as_previous_row +=
+                        mask.iter().zip(&previous).filter(|(a, b)| a == b).count();
+                    previous.copy_from_slice(&mask);
+                }
+            }
+        }
+        let n = (rows * units * 3) as f64;
+        let share = dropped as f64 / n;
+        let sd = (f64::from(p) * (1.0 - f64::from(p)) / n).sqrt();
+        assert!(
+            (share - f64::from(p)).abs() < 5.0 * sd,
+            "p {p}: dropped {share}"
+        );
+        // two independent rows agree on a unit with probability p² + (1-p)²
+        let agree = same_as_previous_row as f64 / ((rows - 1) * units) as f64;
+        let want = f64::from(p * p + (1.0 - p) * (1.0 - p));
+        assert!(
+            (agree - want).abs() < 0.01,
+            "p {p}: neighbouring rows agree {agree}, want {want}"
+        );
+    }
 }
 
 // ---------------------------------------------------------------------------

@@ -155,6 +155,8 @@ fn tiny_checkpoint() -> Checkpoint {
             schedule: LrSchedule::Constant,
             warmup_epochs: 0,
             early_stopping: None,
+            dropout: 0.0,
+            class_weight: None,
             epochs_total: 4,
         },
         optimizer_state: OptimizerState::default(),
@@ -172,6 +174,7 @@ fn tiny_checkpoint_in_epoch() -> Checkpoint {
             batches_done: 3,
             // not an f32, and not short in decimal: only the bits keep it
             loss_sum: 0.1 + 0.2 + 1.0 / 3.0,
+            weight_sum: 96.0,
             rng_at_epoch_start: c.rng,
         }),
         ..c
@@ -1076,6 +1079,7 @@ fn in_epoch_positions_round_trip_exactly() {
         c.in_epoch = Some(EpochProgress {
             batches_done,
             loss_sum,
+            weight_sum: batches_done as f64 * 32.0,
             rng_at_epoch_start: c.rng,
         });
         let bytes = model_io::checkpoint_to_bytes(&c).unwrap();
@@ -1277,6 +1281,67 @@ fn checkpoint_config_checks_resumed_flags() {
         }),
         "invalid option shard_rows: the checkpoint was trained with 16, given 5"
     );
+    assert_eq!(
+        err(TrainConfig {
+            dropout: 0.5,
+            ..cfg.clone()
+        }),
+        "invalid option dropout: the checkpoint was trained with 0, given 0.5"
+    );
+}
+
+#[test]
+fn dropout_class_weights_and_weight_sums_round_trip() {
+    let mut c = tiny_checkpoint_in_epoch();
+    c.config.dropout = 0.3;
+    c.config.class_weight = Some("yes=2.5,no=0.5".parse().unwrap());
+    let p = c.in_epoch.as_mut().unwrap();
+    // a weighted epoch: the weights of the batches done, not their rows
+    p.weight_sum = 0.1 + 0.7;
+    let bytes = model_io::checkpoint_to_bytes(&c).unwrap();
+    let back = model_io::checkpoint_from_bytes(&bytes, SRC).unwrap();
+    assert_eq!(back, c);
+    let (_, meta) = decode(&bytes);
+    assert_eq!(meta["checkpoint.dropout"], "0.3");
+    assert_eq!(meta["checkpoint.class_weight"], "yes=2.5,no=0.5");
+    assert_eq!(
+        meta["checkpoint.weight_sum_bits"],
+        format!("{:016x}", (0.1f64 + 0.7).to_bits())
+    );
+    // unweighted runs write none of the three (their files are as before)
+    let (_, plain) = decode(&model_io::checkpoint_to_bytes(&tiny_checkpoint_in_epoch()).unwrap());
+    for k in [
+        "checkpoint.dropout",
+        "checkpoint.class_weight",
+        "checkpoint.weight_sum_bits",
+    ] {
+        assert!(!plain.contains_key(k), "{k}");
+    }
+    // bad values are named
+    let set = |key: &str, value: &str| {
+        edit_of(&bytes, |_, m| {
+            m.insert(key.into(), value.into());
+        })
+    };
+    for (bytes, want) in [
+        (
+            set("checkpoint.dropout", "1"),
+            "checkpoint.dropout 1 is not a probability in (0, 1)",
+        ),
+        (
+            set("checkpoint.class_weight", "yes"),
+            "checkpoint.class_weight 'yes'",
+        ),
+        (
+            set("checkpoint.weight_sum_bits", "fff0000000000000"),
+            "the weight sum must be finite and >= 0",
+        ),
+    ] {
+        let e = model_io::checkpoint_from_bytes(&bytes, SRC)
+            .unwrap_err()
+            .to_string();
+        assert!(e.contains(want), "{e}");
+    }
 }
 
 #[test]

@@ -261,6 +261,7 @@ pub fn parse_bytes(bytes: &[u8], source_name: &str, opts: &LoadOptions) -> Resul
         target_source: source_name.to_string(),
         row_lines: all.lines,
         ids: roles.id.map(|_| all.ids),
+        weights: None,
         ignored_columns: roles.ignored.iter().map(|&c| column_name(c)).collect(),
         layout: Some(CsvLayout {
             delimiter,

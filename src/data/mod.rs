@@ -21,6 +21,7 @@ pub mod idx;
 pub mod npy;
 mod source;
 mod table;
+mod weights;
 
 pub use array::{Elements, NdArray};
 pub use classes::{is_missing, ClassMap, CONTINUOUS_MIN_DISTINCT, MAX_CLASSES};
@@ -29,6 +30,7 @@ pub use table::{
     CsvLayout, FeatureSelection, HeaderGuess, HeaderMode, LabelColumn, LoadOptions, RawTable,
     RawTarget, SourceKind,
 };
+pub use weights::ClassWeight;
 
 use crate::activation::Head;
 use crate::error::{Error, Result};
@@ -43,6 +45,7 @@ pub struct Dataset {
     x: Matrix,
     y: Matrix,
     labels: Option<Vec<usize>>,
+    weights: Option<Vec<f32>>,
 }
 
 impl Dataset {
@@ -160,7 +163,66 @@ impl Dataset {
         }
         check_finite(op, "x", &x)?;
         check_finite(op, "y", &y)?;
-        Ok(Dataset { x, y, labels })
+        Ok(Dataset {
+            x,
+            y,
+            labels,
+            weights: None,
+        })
+    }
+
+    /// The dataset with a weight per row: training minimises
+    /// `Σ wᵢ·lossᵢ / Σ wᵢ` over each batch (scikit-learn's `sample_weight`;
+    /// a weight of 2 counts a row twice, 0 leaves it out). Class weights are
+    /// per-row weights too ([`ClassWeight::per_row`]).
+    ///
+    /// ```
+    /// use backprop::{data::Dataset, Matrix};
+    /// let x = Matrix::from_vec(2, 1, vec![0.0, 1.0]).unwrap();
+    /// let d = Dataset::new(x, Matrix::from_vec(2, 1, vec![1.0, 3.0]).unwrap()).unwrap();
+    /// let d = d.with_weights(vec![1.0, 0.5]).unwrap();
+    /// assert_eq!(d.weights(), Some(&[1.0, 0.5][..]));
+    /// assert!(d.clone().with_weights(vec![1.0]).is_err());
+    /// assert!(d.clone().with_weights(vec![1.0, -1.0]).is_err());
+    /// assert!(d.with_weights(vec![0.0, 0.0]).is_err());
+    /// ```
+    ///
+    /// # Errors
+    /// [`Error::Shape`] unless there is one weight per row; [`Error::Data`]
+    /// naming the 1-based row of a weight that is negative or not finite, or
+    /// if the weights sum to 0.
+    pub fn with_weights(mut self, weights: Vec<f32>) -> Result<Dataset> {
+        const OP: &str = "sample weights";
+        if weights.len() != self.rows() {
+            return Err(Error::shape(
+                OP,
+                format!("{} weights (one per row)", self.rows()),
+                format!("{} weights", weights.len()),
+            ));
+        }
+        if let Some(r) = weights.iter().position(|w| !(w.is_finite() && *w >= 0.0)) {
+            return Err(data_error(
+                OP,
+                format!(
+                    "row {}: weight {} must be a finite number >= 0",
+                    r + 1,
+                    weights[r]
+                ),
+            ));
+        }
+        if weights.iter().all(|&w| w == 0.0) {
+            return Err(data_error(
+                OP,
+                "every weight is 0: nothing to learn from".into(),
+            ));
+        }
+        self.weights = Some(weights);
+        Ok(self)
+    }
+
+    /// The weight of each row, if the dataset is weighted.
+    pub fn weights(&self) -> Option<&[f32]> {
+        self.weights.as_deref()
     }
 
     /// Number of samples.

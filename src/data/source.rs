@@ -230,6 +230,7 @@ pub fn load_bytes(
                 target_source,
                 row_lines: Vec::new(),
                 ids: None,
+                weights: None,
                 ignored_columns: Vec::new(),
                 layout: None,
                 header_guess: None,

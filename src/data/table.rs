@@ -171,6 +171,10 @@ pub struct RawTable {
     pub row_lines: Vec<usize>,
     /// The id column's text, one per row, if [`LoadOptions::id_column`] was given.
     pub ids: Option<Vec<String>>,
+    /// A weight per row for training (finite, `>= 0`), if the table has
+    /// them: the loss becomes `Σ wᵢ·lossᵢ / Σ wᵢ` ([`crate::Dataset::with_weights`]).
+    /// Splits keep each row's weight.
+    pub weights: Option<Vec<f32>>,
     /// Columns of the file that were neither features, labels nor the id
     /// (with [`LoadOptions::features`] or [`LoadOptions::ignore_columns`]).
     pub ignored_columns: Vec<String>,
@@ -378,6 +382,10 @@ impl RawTable {
                 .ids
                 .as_ref()
                 .map(|ids| rows.iter().map(|&r| ids[r].clone()).collect()),
+            weights: self
+                .weights
+                .as_ref()
+                .map(|w| rows.iter().map(|&r| w[r]).collect()),
             ignored_columns: self.ignored_columns.clone(),
             layout: self.layout.clone(),
             header_guess: None,

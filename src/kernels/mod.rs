@@ -83,6 +83,44 @@ pub struct RmsPropHyper {
     pub eps: f32,
 }
 
+/// One row of inverted dropout ([`simd::dropout_row_simd`],
+/// [`scalar::dropout_row_scalar`]): unit `j` of the row is kept when
+/// `unit_hash(key, j) >> 8 >= threshold` (see [`crate::dropout`]), and a
+/// kept unit is multiplied by `scale`, a dropped one by 0.
+#[derive(Clone, Copy, Debug, PartialEq)]
+pub struct DropoutRow {
+    /// The row's key, from (seed, step, layer, row).
+    pub key: u32,
+    /// `round(p · 2²⁴)` for dropout probability `p`: a unit is dropped when
+    /// the top 24 bits of its hash are below it.
+    pub threshold: u32,
+    /// `1 / (1 - p)`.
+    pub scale: f32,
+}
+
+/// The odd constant that spreads unit indices before hashing (`2³²/φ`).
+pub const UNIT_STRIDE: u32 = 0x9E37_79B9;
+
+/// The hash of unit `j` of a row with key `key`: `lowbias32` (Wellons's
+/// 32-bit integer mixer, a bijection) of `key ^ j·`[`UNIT_STRIDE`]. The
+/// SIMD kernel computes the same eight at a time.
+///
+/// ```
+/// use backprop::kernels::unit_hash;
+/// assert_ne!(unit_hash(1, 0), unit_hash(1, 1));
+/// assert_ne!(unit_hash(1, 0), unit_hash(2, 0));
+/// ```
+#[inline(always)]
+pub fn unit_hash(key: u32, j: u32) -> u32 {
+    let mut x = key ^ j.wrapping_mul(UNIT_STRIDE);
+    x ^= x >> 16;
+    x = x.wrapping_mul(0x7feb_352d);
+    x ^= x >> 15;
+    x = x.wrapping_mul(0x846c_a68b);
+    x ^= x >> 16;
+    x
+}
+
 /// The scalars of an Adam step derived from [`AdamHyper`] once per call, each
 /// computed in `f64` and rounded once to `f32`, as PyTorch computes them from
 /// Python floats.
@@ -155,6 +193,42 @@ pub fn head_loss_delta(head: Head, z: &mut [f32], y: &[f32], cols: usize) -> f64
         Head::SigmoidBce => simd::bce_head_simd(z, y),
         Head::SoftmaxCe => simd::softmax_ce_head_simd(z, y, cols),
         Head::Mse => simd::mse_head_simd(z, y),
+    }
+}
+
+/// The head's loss and delta with a weight per row (`w`, one per row of
+/// `cols`): returns `Σ_r w_r · loss_r` and writes `z ← w_r · (A - Y)` row by
+/// row, so the summed gradient is the weighted sum. `scratch` (at least
+/// `z.len()` long) holds the weights spread over each row's elements for the
+/// element-wise heads when `cols > 1`.
+///
+/// # Panics
+/// If `w.len() · cols != z.len()`, or `scratch` is too short where needed.
+pub fn head_loss_delta_weighted(
+    head: Head,
+    z: &mut [f32],
+    y: &[f32],
+    w: &[f32],
+    cols: usize,
+    scratch: &mut [f32],
+) -> f64 {
+    assert_eq!(w.len() * cols, z.len(), "weighted head: one weight per row");
+    if head == Head::SoftmaxCe {
+        return simd::softmax_ce_head_weighted_simd(z, y, w, cols);
+    }
+    let we: &[f32] = if cols == 1 {
+        w
+    } else {
+        let we = &mut scratch[..z.len()];
+        for (row, &wr) in we.chunks_exact_mut(cols).zip(w) {
+            row.fill(wr);
+        }
+        we
+    };
+    match head {
+        Head::SigmoidBce => simd::bce_head_weighted_simd(z, y, we),
+        Head::Mse => simd::mse_head_weighted_simd(z, y, we),
+        Head::SoftmaxCe => unreachable!("handled above"),
     }
 }
 

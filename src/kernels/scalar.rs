@@ -8,7 +8,7 @@
 //! SIMD kernels call `mul_add`, and only as `wide` does in this build (fused
 //! where it fuses: x86 with FMA, aarch64), so the two agree bit for bit.
 
-use super::{AdamHyper, MomentumHyper, RmsPropHyper, SgdHyper};
+use super::{unit_hash, AdamHyper, DropoutRow, MomentumHyper, RmsPropHyper, SgdHyper};
 use crate::tensor::{MatMut, MatRef};
 
 /// Whether `wide::f32x8::mul_add` is one fused operation in this build.
@@ -161,6 +161,73 @@ pub fn mse_head_scalar(z: &mut [f32], y: &[f32]) -> f64 {
         *z = d;
     }
     loss
+}
+
+/// Weighted sigmoid + BCE head, one weight per element: returns
+/// `Σ w·[softplus(z) - y·z]` and sets `z ← w·(σ(z) - y)`.
+pub fn bce_head_weighted_scalar(z: &mut [f32], y: &[f32], w: &[f32]) -> f64 {
+    assert!(z.len() == y.len() && z.len() == w.len());
+    let mut loss = 0.0f64;
+    for ((z, &y), &w) in z.iter_mut().zip(y).zip(w) {
+        loss += f64::from(w * (softplus_scalar(*z) - y * *z));
+        *z = w * (1.0 / (1.0 + (-*z).exp()) - y);
+    }
+    loss
+}
+
+/// Weighted identity + MSE head, one weight per element: returns
+/// `Σ w·½(z - y)²` and sets `z ← w·(z - y)`.
+pub fn mse_head_weighted_scalar(z: &mut [f32], y: &[f32], w: &[f32]) -> f64 {
+    assert!(z.len() == y.len() && z.len() == w.len());
+    let mut loss = 0.0f64;
+    for ((z, &y), &w) in z.iter_mut().zip(y).zip(w) {
+        let d = *z - y;
+        loss += f64::from(w * (0.5 * d * d));
+        *z = w * d;
+    }
+    loss
+}
+
+/// Weighted softmax + CE head, one weight per row of `cols`: returns
+/// `Σ_rows w·Σ_j y_j (lse - z_j)` and sets `z ← w·(softmax(z) - y)`.
+pub fn softmax_ce_head_weighted_scalar(z: &mut [f32], y: &[f32], w: &[f32], cols: usize) -> f64 {
+    assert_eq!(z.len(), y.len());
+    if cols == 0 {
+        return 0.0;
+    }
+    assert_eq!(z.len(), w.len() * cols);
+    let mut loss = 0.0f64;
+    for ((zr, yr), &wr) in z.chunks_exact_mut(cols).zip(y.chunks_exact(cols)).zip(w) {
+        let max = zr.iter().copied().fold(f32::NEG_INFINITY, f32::max);
+        let sum: f32 = zr.iter().map(|&v| (v - max).exp()).sum();
+        let lse = max + sum.ln();
+        let mut row = 0.0f64;
+        for (zv, &yv) in zr.iter_mut().zip(yr) {
+            row += f64::from(yv * (lse - *zv));
+            *zv = wr * ((*zv - max).exp() / sum - yv);
+        }
+        loss += f64::from(wr) * row;
+    }
+    loss
+}
+
+/// Inverted dropout of one row: `mask[j] ← scale` if
+/// `unit_hash(key, j) >> 8 >= threshold`, else 0; `out[j] ← a[j]·mask[j]`.
+pub fn dropout_row_scalar(a: &[f32], out: &mut [f32], mask: &mut [f32], d: DropoutRow) {
+    assert!(out.len() == a.len() && mask.len() == a.len());
+    for (j, ((&a, o), m)) in a.iter().zip(out).zip(mask).enumerate() {
+        let keep = unit_hash(d.key, j as u32) >> 8 >= d.threshold;
+        *m = if keep { d.scale } else { 0.0 };
+        *o = a * *m;
+    }
+}
+
+/// `d ← d ⊙ m`.
+pub fn mul_assign_scalar(d: &mut [f32], m: &[f32]) {
+    assert_eq!(d.len(), m.len());
+    for (d, &m) in d.iter_mut().zip(m) {
+        *d *= m;
+    }
 }
 
 /// `y ← y + alpha·x`.

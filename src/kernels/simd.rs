@@ -28,9 +28,9 @@
 //! saturating to exactly 0/1 (sigmoid) and ±1 (tanh) far out, never NaN or
 //! infinite for finite inputs.
 
-use wide::{f32x8, i32x8};
+use wide::{f32x8, i32x8, u32x8};
 
-use super::{AdamHyper, MomentumHyper, RmsPropHyper, SgdHyper};
+use super::{AdamHyper, DropoutRow, MomentumHyper, RmsPropHyper, SgdHyper, UNIT_STRIDE};
 
 /// Lanes per vector.
 pub const LANES: usize = 8;
@@ -369,6 +369,154 @@ pub fn mse_head_simd(z: &mut [f32], y: &[f32]) -> f64 {
         let d = z - y;
         (d, f32x8::splat(0.5) * d * d)
     })
+}
+
+/// `(z, y, w) → (z', loss)` lane-wise over three equally long slices,
+/// returning the sum of the per-lane losses over the real elements
+/// (accumulated in `f64` per vector), as [`zip_reduce`] with a weight.
+#[inline(always)]
+fn zip3_reduce(
+    z: &mut [f32],
+    y: &[f32],
+    w: &[f32],
+    f: impl Fn(f32x8, f32x8, f32x8) -> (f32x8, f32x8),
+) -> f64 {
+    assert!(
+        z.len() == y.len() && z.len() == w.len(),
+        "zip3_reduce: lengths differ"
+    );
+    let mut total = 0.0f64;
+    let mut zc = z.chunks_exact_mut(LANES);
+    let mut yc = y.chunks_exact(LANES);
+    let mut wc = w.chunks_exact(LANES);
+    for ((z, y), w) in (&mut zc).zip(&mut yc).zip(&mut wc) {
+        let (out, loss) = f(load(z), load(y), load(w));
+        store(out, z);
+        total += loss.to_array().iter().map(|&v| f64::from(v)).sum::<f64>();
+    }
+    let (zt, yt, wt) = (zc.into_remainder(), yc.remainder(), wc.remainder());
+    if !zt.is_empty() {
+        let (out, loss) = f(
+            load_padded(zt, 0.0),
+            load_padded(yt, 0.0),
+            load_padded(wt, 0.0),
+        );
+        store(out, zt);
+        total += loss.to_array()[..zt.len()]
+            .iter()
+            .map(|&v| f64::from(v))
+            .sum::<f64>();
+    }
+    total
+}
+
+/// Weighted sigmoid + BCE head, one weight per element: returns
+/// `Σ w·[softplus(z) - y·z]` and sets `z ← w·(σ(z) - y)`.
+pub fn bce_head_weighted_simd(z: &mut [f32], y: &[f32], w: &[f32]) -> f64 {
+    zip3_reduce(z, y, w, |z, y, w| {
+        let e = exp8(-z.abs());
+        let softplus = z.fast_max(f32x8::ZERO) + e.ln_1p();
+        let loss = softplus - y * z;
+        let num = z.simd_ge(f32x8::ZERO).select(f32x8::ONE, e);
+        let sig = num / (f32x8::ONE + e);
+        (w * (sig - y), w * loss)
+    })
+}
+
+/// Weighted identity + MSE head, one weight per element: returns
+/// `Σ w·½(z - y)²` and sets `z ← w·(z - y)`.
+pub fn mse_head_weighted_simd(z: &mut [f32], y: &[f32], w: &[f32]) -> f64 {
+    zip3_reduce(z, y, w, |z, y, w| {
+        let d = z - y;
+        (w * d, w * (f32x8::splat(0.5) * d * d))
+    })
+}
+
+/// Weighted softmax + CE head, one weight per row of `cols`: returns
+/// `Σ_rows w·Σ_j y_j (lse - z_j)` and sets `z ← w·(softmax(z) - y)`.
+pub fn softmax_ce_head_weighted_simd(z: &mut [f32], y: &[f32], w: &[f32], cols: usize) -> f64 {
+    assert_eq!(z.len(), y.len(), "softmax_ce_head_weighted: lengths differ");
+    if cols == 0 || z.is_empty() {
+        return 0.0;
+    }
+    assert_eq!(
+        z.len(),
+        w.len() * cols,
+        "softmax_ce_head_weighted: one weight per row of {cols}"
+    );
+    let mut loss = 0.0f64;
+    for ((zr, yr), &wr) in z.chunks_exact_mut(cols).zip(y.chunks_exact(cols)).zip(w) {
+        let (ysum, yz) = dot_and_sum(yr, zr);
+        let (max, sum) = exp_shifted_row(zr);
+        let lse = max + sum.ln();
+        loss += f64::from(wr * (lse * ysum - yz));
+        let inv = f32x8::ONE / f32x8::splat(sum);
+        let wv = f32x8::splat(wr);
+        zip_in_place(yr, zr, |y, e| wv * e.mul_sub(inv, y));
+    }
+    loss
+}
+
+/// `lowbias32` on eight lanes: [`super::unit_hash`] of units `j`.
+#[inline(always)]
+fn unit_hash8(key: u32x8, j: u32x8) -> u32x8 {
+    let mut x = key ^ (j * u32x8::splat(UNIT_STRIDE));
+    x ^= x >> 16;
+    x *= u32x8::splat(0x7feb_352d);
+    x ^= x >> 15;
+    x *= u32x8::splat(0x846c_a68b);
+    x ^= x >> 16;
+    x
+}
+
+/// Inverted dropout of one row: `mask[j] ← scale` if unit `j` is kept (its
+/// [`super::unit_hash`] has top 24 bits `>= threshold`), else 0, and
+/// `out[j] ← a[j]·mask[j]`. The hashes are computed eight units at a time.
+///
+/// ```
+/// use backprop::kernels::{simd, DropoutRow};
+/// let a = [1.0f32; 20];
+/// let (mut out, mut mask) = ([0.0f32; 20], [0.0f32; 20]);
+/// let half = DropoutRow { key: 7, threshold: 1 << 23, scale: 2.0 };
+/// simd::dropout_row_simd(&a, &mut out, &mut mask, half);
+/// assert!(mask.iter().all(|&m| m == 0.0 || m == 2.0));
+/// assert_eq!(out, mask);
+/// ```
+///
+/// # Panics
+/// If the lengths differ.
+pub fn dropout_row_simd(a: &[f32], out: &mut [f32], mask: &mut [f32], d: DropoutRow) {
+    let n = a.len();
+    assert!(
+        out.len() == n && mask.len() == n,
+        "dropout_row: lengths differ"
+    );
+    let key = u32x8::splat(d.key);
+    let threshold = u32x8::splat(d.threshold);
+    let scale_bits: u32x8 = wide::bytemuck::cast(f32x8::splat(d.scale));
+    let lanes = u32x8::new([0, 1, 2, 3, 4, 5, 6, 7]);
+    let mask_at = |at: usize| -> f32x8 {
+        let j = u32x8::splat(at as u32) + lanes;
+        let top: u32x8 = unit_hash8(key, j) >> 8u32;
+        let keep = top.simd_ge(threshold);
+        wide::bytemuck::cast(keep & scale_bits)
+    };
+    let body = n - n % LANES;
+    for at in (0..body).step_by(LANES) {
+        let m = mask_at(at);
+        store_at(m, mask, at);
+        store_at(load_at(a, at) * m, out, at);
+    }
+    if body < n {
+        let m = mask_at(body);
+        store(m, &mut mask[body..]);
+        store(load_padded(&a[body..], 0.0) * m, &mut out[body..]);
+    }
+}
+
+/// `d ← d ⊙ m`: the backward pass of dropout (and any element-wise mask).
+pub fn mul_assign_simd(d: &mut [f32], m: &[f32]) {
+    zip_in_place(m, d, |m, d| d * m);
 }
 
 /// `y ← y + alpha·x` (fused multiply-add where FMA is enabled): the SGD update

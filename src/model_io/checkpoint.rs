@@ -8,15 +8,16 @@ use std::path::Path;
 use super::safetensors::{read, serialize, write_atomic, Parsed};
 use super::schema::{
     fmt_f32, parse_f32, parse_hex, parse_uint, read_version, BATCHES_DONE, BATCH_SIZE, BEST_PREFIX,
-    CHECKPOINT, CHECKPOINT_KEYS, CHECKPOINT_PREFIX, CLIP_NORM, EPOCH, EPOCHS_TOTAL, ES_BAD_EPOCHS,
-    ES_BEST_BITS, ES_BEST_EPOCH, ES_MIN_DELTA_BITS, ES_MONITOR, ES_PATIENCE, IN_EPOCH_VERSION,
-    LOSS_SUM_BITS, LR, LR_BITS, LR_COSINE_EPOCHS, LR_GAMMA, LR_MIN, LR_PATIENCE, LR_SCHEDULE,
-    LR_STEP_EPOCHS, OPTIMIZER, OPTIMIZER_PREFIX, OPTIMIZER_VERSION, OPT_ALPHA, OPT_BETA1,
-    OPT_BETA2, OPT_EPS, OPT_MOMENTUM, OPT_NESTEROV, OPT_STEP, OPT_WEIGHT_DECAY, PLATEAU_BAD_EPOCHS,
-    PLATEAU_BEST_BITS, PLATEAU_FACTOR_BITS, RNG_SEED, RNG_STREAM, RNG_WORD_POS, SEED, SHARD_ROWS,
-    SHUFFLE, WARMUP_EPOCHS,
+    CHECKPOINT, CHECKPOINT_KEYS, CHECKPOINT_PREFIX, CLASS_WEIGHT, CLIP_NORM, DROPOUT, EPOCH,
+    EPOCHS_TOTAL, ES_BAD_EPOCHS, ES_BEST_BITS, ES_BEST_EPOCH, ES_MIN_DELTA_BITS, ES_MONITOR,
+    ES_PATIENCE, IN_EPOCH_VERSION, LOSS_SUM_BITS, LR, LR_BITS, LR_COSINE_EPOCHS, LR_GAMMA, LR_MIN,
+    LR_PATIENCE, LR_SCHEDULE, LR_STEP_EPOCHS, OPTIMIZER, OPTIMIZER_PREFIX, OPTIMIZER_VERSION,
+    OPT_ALPHA, OPT_BETA1, OPT_BETA2, OPT_EPS, OPT_MOMENTUM, OPT_NESTEROV, OPT_STEP,
+    OPT_WEIGHT_DECAY, PLATEAU_BAD_EPOCHS, PLATEAU_BEST_BITS, PLATEAU_FACTOR_BITS, RNG_SEED,
+    RNG_STREAM, RNG_WORD_POS, SEED, SHARD_ROWS, SHUFFLE, WARMUP_EPOCHS, WEIGHT_SUM_BITS,
 };
 use super::{data_err, model, quote, SavedModel, CHECKPOINT_VERSION, OPTIMIZERS};
+use crate::data::ClassWeight;
 use crate::error::{Error, Result};
 use crate::optim::{OptimizerConfig, OptimizerKind};
 use crate::schedule::{LrSchedule, PlateauState};
@@ -59,6 +60,10 @@ pub struct CheckpointConfig {
     pub warmup_epochs: usize,
     /// Early stopping's settings, if the run stops early.
     pub early_stopping: Option<EarlyStopping>,
+    /// The dropout probability (0: none).
+    pub dropout: f32,
+    /// The class weights, if the run weighs its classes.
+    pub class_weight: Option<ClassWeight>,
     /// The epoch count the run was started with (a resume may go further).
     pub epochs_total: usize,
 }
@@ -87,6 +92,8 @@ impl CheckpointConfig {
             schedule: cfg.schedule,
             warmup_epochs: cfg.warmup_epochs,
             early_stopping: None,
+            dropout: cfg.dropout,
+            class_weight: None,
             epochs_total: cfg.epochs,
         }
     }
@@ -106,6 +113,7 @@ impl CheckpointConfig {
             clip_norm: self.clip_norm,
             schedule: self.schedule,
             warmup_epochs: self.warmup_epochs,
+            dropout: self.dropout,
         }
     }
 
@@ -162,6 +170,9 @@ impl CheckpointConfig {
                 ),
                 format!("{} with {} warm-up epochs", cfg.schedule, cfg.warmup_epochs),
             );
+        }
+        if cfg.dropout.to_bits() != self.dropout.to_bits() {
+            return conflict("dropout", self.dropout.to_string(), cfg.dropout.to_string());
         }
         if cfg.effective_shard_rows() != self.shard_rows {
             return conflict(
@@ -307,6 +318,20 @@ fn encode(ckpt: &Checkpoint, src: &str) -> Result<Vec<u8>> {
             LOSS_SUM_BITS.to_string(),
             format!("{:016x}", p.loss_sum.to_bits()),
         );
+        // rows done, as an unweighted epoch counts them
+        let rows = (p.batches_done as f64) * (cfg.batch_size as f64);
+        if p.weight_sum.to_bits() != rows.to_bits() {
+            md.insert(
+                WEIGHT_SUM_BITS.to_string(),
+                format!("{:016x}", p.weight_sum.to_bits()),
+            );
+        }
+    }
+    if cfg.dropout != 0.0 {
+        md.insert(DROPOUT.to_string(), fmt_f32(cfg.dropout));
+    }
+    if let Some(cw) = &cfg.class_weight {
+        md.insert(CLASS_WEIGHT.to_string(), cw.to_string());
     }
     let o = &cfg.optimizer;
     let mut put = |k: &str, v: String| {
@@ -466,6 +491,16 @@ fn check_checkpoint_values(ckpt: &Checkpoint, src: &str) -> Result<()> {
                 format!(
                     "{BATCHES_DONE} is 0: must be at least 1 \
                      (a checkpoint between epochs has no in-epoch keys)"
+                ),
+            ));
+        }
+        if !(p.weight_sum.is_finite() && p.weight_sum >= 0.0) {
+            return Err(data_err(
+                src,
+                format!(
+                    "{WEIGHT_SUM_BITS} {:016x} is {}: the weight sum must be finite and >= 0",
+                    p.weight_sum.to_bits(),
+                    p.weight_sum
                 ),
             ));
         }
@@ -736,6 +771,23 @@ fn decode(file: &Parsed<'_>) -> Result<Checkpoint> {
             quote(&t)
         )));
     }
+    let dropout = match file.get(DROPOUT) {
+        Some(_) if v3 => {
+            let d = f32_key(DROPOUT)?;
+            if !(d > 0.0 && d < 1.0) {
+                return Err(file.err(format!("{DROPOUT} {d} is not a probability in (0, 1)")));
+            }
+            d
+        }
+        _ => 0.0,
+    };
+    let class_weight = match file.get(CLASS_WEIGHT) {
+        Some(t) if v3 => Some(
+            t.parse::<ClassWeight>()
+                .map_err(|e| file.err(format!("{CLASS_WEIGHT} {}: {e}", quote(t))))?,
+        ),
+        _ => None,
+    };
     let config = CheckpointConfig {
         batch_size,
         lr,
@@ -747,6 +799,8 @@ fn decode(file: &Parsed<'_>) -> Result<Checkpoint> {
         schedule,
         warmup_epochs,
         early_stopping,
+        dropout,
+        class_weight,
         epochs_total,
     };
     let rng = RngState {
@@ -762,9 +816,14 @@ fn decode(file: &Parsed<'_>) -> Result<Checkpoint> {
                 let batches_done = as_usize(narrow(BATCHES_DONE, usize_max)?);
                 let loss_sum =
                     f64::from_bits(u64::from_be_bytes(hex(file, LOSS_SUM_BITS, bits_text)?));
+                let weight_sum = match file.get(WEIGHT_SUM_BITS) {
+                    Some(_) if v3 => f64_bits(WEIGHT_SUM_BITS)?,
+                    _ => (batches_done as f64) * (batch_size as f64),
+                };
                 Some(EpochProgress {
                     batches_done,
                     loss_sum,
+                    weight_sum,
                     rng_at_epoch_start: rng,
                 })
             }
@@ -820,6 +879,15 @@ fn decode(file: &Parsed<'_>) -> Result<Checkpoint> {
                 PLATEAU_FACTOR_BITS,
             ][..],
         });
+        if ckpt.config.dropout != 0.0 {
+            used.push(DROPOUT);
+        }
+        if ckpt.config.class_weight.is_some() {
+            used.push(CLASS_WEIGHT);
+        }
+        if ckpt.in_epoch.is_some() && file.has(WEIGHT_SUM_BITS) {
+            used.push(WEIGHT_SUM_BITS);
+        }
         if ckpt.config.early_stopping.is_some() {
             used.extend([
                 ES_PATIENCE,

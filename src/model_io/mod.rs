@@ -71,6 +71,11 @@
 //! `checkpoint.es_best_bits`, `checkpoint.es_best_epoch`,
 //! `checkpoint.es_bad_epochs` (the state) and the best epoch's weights as
 //! tensors `checkpoint.best.{i}.weight` and `checkpoint.best.{i}.bias`.
+//! `checkpoint.dropout` (the probability, absent without dropout) and
+//! `checkpoint.class_weight` (`balanced` or `name=weight,…`, absent without
+//! class weights) complete the settings; a checkpoint written inside an
+//! epoch of a weighted dataset adds `checkpoint.weight_sum_bits`, the `f64`
+//! bits of the weights of the batches done (absent: their row count).
 //! Version 1 and 2 checkpoints are plain SGD at a
 //! constant rate and are still read. [`load_model`]
 //! skips every checkpoint key and every `optimizer.*` tensor, so it reads the

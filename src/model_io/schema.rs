@@ -169,6 +169,14 @@ pub(super) const ES_BEST_BITS: &str = "checkpoint.es_best_bits";
 pub(super) const ES_BEST_EPOCH: &str = "checkpoint.es_best_epoch";
 /// Epochs since the best one.
 pub(super) const ES_BAD_EPOCHS: &str = "checkpoint.es_bad_epochs";
+/// The dropout probability, when the run uses dropout.
+pub(super) const DROPOUT: &str = "checkpoint.dropout";
+/// The class weights (`balanced` or `name=weight,…`), when the run uses them.
+pub(super) const CLASS_WEIGHT: &str = "checkpoint.class_weight";
+/// With a weighted dataset and an in-epoch position: the sum of the weights
+/// of the batches done, 16 hex digits of `f64::to_bits` (absent: their row
+/// count).
+pub(super) const WEIGHT_SUM_BITS: &str = "checkpoint.weight_sum_bits";
 /// Prefix of the best epoch's weights, `checkpoint.best.{i}.weight|bias`.
 pub(super) const BEST_PREFIX: &str = "checkpoint.best.";
 
@@ -183,7 +191,7 @@ pub(super) const CHECKPOINT_PREFIX: &str = "checkpoint.";
 
 /// The metadata keys a checkpoint holds besides the model's, in the order
 /// of the module docs.
-pub(super) const CHECKPOINT_KEYS: [(&str, Presence); 40] = [
+pub(super) const CHECKPOINT_KEYS: [(&str, Presence); 43] = [
     (CHECKPOINT, Required),
     (EPOCH, Required),
     (EPOCHS_TOTAL, Required),
@@ -224,6 +232,9 @@ pub(super) const CHECKPOINT_KEYS: [(&str, Presence); 40] = [
     (ES_BEST_BITS, Optional),
     (ES_BEST_EPOCH, Optional),
     (ES_BAD_EPOCHS, Optional),
+    (DROPOUT, Optional),
+    (CLASS_WEIGHT, Optional),
+    (WEIGHT_SUM_BITS, Optional),
 ];
 
 /// Whether `key` may appear in a model file (`checkpoint`: in a checkpoint

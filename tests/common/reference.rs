@@ -26,6 +26,66 @@ pub struct RefNet {
     pub b: Vec<Vec<f64>>,
 }
 
+/// What a batch may add to the plain mean loss: a weight per row (the loss
+/// is then `Σ wᵢ·lossᵢ / Σ wᵢ`) and fixed dropout masks (`masks[row][l][j]`
+/// multiplies unit `j` of hidden layer `l` of that row after its activation:
+/// 0 or `1/(1-p)`).
+#[derive(Clone, Debug, Default)]
+pub struct Extras {
+    /// One weight per row.
+    pub w: Option<Vec<f64>>,
+    /// Per row, per hidden layer, per unit.
+    pub masks: Option<Vec<Vec<Vec<f64>>>>,
+}
+
+impl Extras {
+    /// The masks `backprop::dropout` draws for rows `0..m` (batch positions,
+    /// as `Trainer::step`/`gradient` key them) at optimizer step `step`.
+    pub fn dropout_masks(
+        sizes: &[usize],
+        rate: f32,
+        seed: u64,
+        step: u64,
+        m: usize,
+    ) -> Vec<Vec<Vec<f64>>> {
+        let d = backprop::dropout::Dropout::new(rate, seed)
+            .expect("a valid rate")
+            .expect("a positive rate");
+        let hidden = &sizes[1..sizes.len() - 1];
+        (0..m)
+            .map(|row| {
+                hidden
+                    .iter()
+                    .enumerate()
+                    .map(|(l, &n)| {
+                        (0..n)
+                            .map(|j| {
+                                if d.keeps(step, l, row as u64, j as u32) {
+                                    f64::from(d.scale())
+                                } else {
+                                    0.0
+                                }
+                            })
+                            .collect()
+                    })
+                    .collect()
+            })
+            .collect()
+    }
+
+    fn weight(&self, i: usize) -> f64 {
+        self.w.as_ref().map_or(1.0, |w| w[i])
+    }
+
+    fn total(&self, m: usize) -> f64 {
+        self.w.as_ref().map_or(m as f64, |w| w[..m].iter().sum())
+    }
+
+    fn mask(&self, i: usize) -> Option<&[Vec<f64>]> {
+        self.masks.as_ref().map(|m| m[i].as_slice())
+    }
+}
+
 /// Number of parameters of a network with these layer widths.
 pub fn param_count(sizes: &[usize]) -> usize {
     sizes.windows(2).map(|p| p[1] * p[0] + p[1]).sum()
@@ -203,6 +263,16 @@ impl RefNet {
     /// Forward pass of one sample: the pre-activations `z[l]` of every layer and
     /// the activations `a[0] = x, a[1], …, a[L]` (`a[L]` is the head's output).
     fn forward_sample(&self, x: &[f64]) -> (Vec<Vec<f64>>, Vec<Vec<f64>>) {
+        self.forward_masked(x, None)
+    }
+
+    /// [`RefNet::forward_sample`] with each hidden layer's activations
+    /// multiplied by its mask (so `a[l]` is what the next layer sees).
+    fn forward_masked(
+        &self,
+        x: &[f64],
+        mask: Option<&[Vec<f64>]>,
+    ) -> (Vec<Vec<f64>>, Vec<Vec<f64>>) {
         let layers = self.layers();
         let mut zs = Vec::with_capacity(layers);
         let mut acts = vec![x.to_vec()];
@@ -218,7 +288,10 @@ impl RefNet {
                 *zj = s;
             }
             let a = if l + 1 < layers {
-                z.iter().map(|&v| activate(self.hidden[l], v)).collect()
+                z.iter()
+                    .enumerate()
+                    .map(|(j, &v)| activate(self.hidden[l], v) * mask.map_or(1.0, |m| m[l][j]))
+                    .collect()
             } else {
                 head_output(self.head, &z)
             };
@@ -262,20 +335,33 @@ impl RefNet {
     /// Mean loss over the batch of `m` rows (`x`: `m × n_0`, `y`: `m × n_L`).
     #[track_caller]
     pub fn loss(&self, x: &[f64], y: &[f64], m: usize) -> f64 {
+        self.loss_with(x, y, m, &Extras::default())
+    }
+
+    /// The (weighted, masked) mean loss `Σ wᵢ·lossᵢ / Σ wᵢ`.
+    #[track_caller]
+    pub fn loss_with(&self, x: &[f64], y: &[f64], m: usize, e: &Extras) -> f64 {
         let (n0, nl) = (self.sizes[0], *self.sizes.last().unwrap());
         assert_eq!(x.len(), m * n0, "x is m × n0");
         assert_eq!(y.len(), m * nl, "y is m × nL");
         let mut total = 0.0;
         for i in 0..m {
-            let (zs, _) = self.forward_sample(&x[i * n0..(i + 1) * n0]);
-            total += head_loss(self.head, &zs[self.layers() - 1], &y[i * nl..(i + 1) * nl]);
+            let (zs, _) = self.forward_masked(&x[i * n0..(i + 1) * n0], e.mask(i));
+            total += e.weight(i)
+                * head_loss(self.head, &zs[self.layers() - 1], &y[i * nl..(i + 1) * nl]);
         }
-        total / m as f64
+        total / e.total(m)
     }
 
     /// Analytic gradient of [`RefNet::loss`], in the flat layout.
     #[track_caller]
     pub fn gradient(&self, x: &[f64], y: &[f64], m: usize) -> Vec<f64> {
+        self.gradient_with(x, y, m, &Extras::default())
+    }
+
+    /// Analytic gradient of [`RefNet::loss_with`].
+    #[track_caller]
+    pub fn gradient_with(&self, x: &[f64], y: &[f64], m: usize, e: &Extras) -> Vec<f64> {
         let (n0, nl) = (self.sizes[0], *self.sizes.last().unwrap());
         assert_eq!(x.len(), m * n0, "x is m × n0");
         assert_eq!(y.len(), m * nl, "y is m × nL");
@@ -283,13 +369,15 @@ impl RefNet {
         let mut dw: Vec<Vec<f64>> = self.w.iter().map(|w| vec![0.0; w.len()]).collect();
         let mut db: Vec<Vec<f64>> = self.b.iter().map(|b| vec![0.0; b.len()]).collect();
         for i in 0..m {
-            let (zs, acts) = self.forward_sample(&x[i * n0..(i + 1) * n0]);
+            let mask = e.mask(i);
+            let (zs, acts) = self.forward_masked(&x[i * n0..(i + 1) * n0], mask);
             let yi = &y[i * nl..(i + 1) * nl];
-            // dZ_L = (A_L - Y) / m, for every head.
+            // dZ_L = w_i (A_L - Y) / Σw, for every head.
+            let scale = e.weight(i) / e.total(m);
             let mut delta: Vec<f64> = acts[layers]
                 .iter()
                 .zip(yi)
-                .map(|(&a, &t)| (a - t) / m as f64)
+                .map(|(&a, &t)| (a - t) * scale)
                 .collect();
             for l in (0..layers).rev() {
                 let (n_in, n_out) = (self.sizes[l], self.sizes[l + 1]);
@@ -308,7 +396,8 @@ impl RefNet {
                         for (j, dj) in delta.iter().enumerate() {
                             s += self.w[l][j * n_in + k] * dj;
                         }
-                        *nk = s * derivative(self.hidden[l - 1], zs[l - 1][k]);
+                        let keep = mask.map_or(1.0, |m| m[l - 1][k]);
+                        *nk = s * keep * derivative(self.hidden[l - 1], zs[l - 1][k]);
                     }
                     delta = next;
                 }
@@ -339,6 +428,18 @@ impl RefNet {
     /// Central finite differences of [`RefNet::loss`] in f64, step `h`, in the
     /// flat layout.
     pub fn numerical_gradient(&self, x: &[f64], y: &[f64], m: usize, h: f64) -> Vec<f64> {
+        self.numerical_gradient_with(x, y, m, h, &Extras::default())
+    }
+
+    /// Central finite differences of [`RefNet::loss_with`].
+    pub fn numerical_gradient_with(
+        &self,
+        x: &[f64],
+        y: &[f64],
+        m: usize,
+        h: f64,
+        e: &Extras,
+    ) -> Vec<f64> {
         let base = self.params_f64();
         let mut probe = self.clone();
         let mut p = base.clone();
@@ -346,10 +447,10 @@ impl RefNet {
         for i in 0..base.len() {
             p[i] = base[i] + h;
             probe.set_params_f64(&p);
-            let up = probe.loss(x, y, m);
+            let up = probe.loss_with(x, y, m, e);
             p[i] = base[i] - h;
             probe.set_params_f64(&p);
-            let down = probe.loss(x, y, m);
+            let down = probe.loss_with(x, y, m, e);
             p[i] = base[i];
             out.push((up - down) / (2.0 * h));
         }
@@ -561,8 +662,14 @@ impl RefTrainer {
     /// batch's mean loss before the update.
     #[track_caller]
     pub fn step(&mut self, x: &[f64], y: &[f64], m: usize, lr: f64) -> f64 {
-        let loss = self.net.loss(x, y, m);
-        let g = self.net.gradient(x, y, m);
+        self.step_with(x, y, m, lr, &Extras::default())
+    }
+
+    /// [`RefTrainer::step`] on the weighted, masked loss.
+    #[track_caller]
+    pub fn step_with(&mut self, x: &[f64], y: &[f64], m: usize, lr: f64, e: &Extras) -> f64 {
+        let loss = self.net.loss_with(x, y, m, e);
+        let g = self.net.gradient_with(x, y, m, e);
         let coef = match self.clip_norm {
             None => 1.0,
             Some(max) => {
