@@ -491,3 +491,26 @@ fn stratified_counts(counts: &[usize], fraction: f64, total: usize) -> Vec<usize
 /// Mixed into the split's seed so that the split does not replay the epoch
 /// shuffles of the same seed.
 const SPLIT_SALT: u64 = 0x5EED_0000_5B11_7000;
+
+#[cfg(test)]
+mod tests {
+    use super::stratified_counts;
+
+    #[test]
+    fn stratified_counts_keep_shares_and_a_row_of_every_class() {
+        // exact shares
+        assert_eq!(stratified_counts(&[90, 10], 0.2, 20), [18, 2]);
+        // remainders: 0.25·[5, 3, 2] = [1.25, 0.75, 0.5], total round(2.5) = 3
+        // (rounded half away from zero by `split`): floors [1, 0, 0], then
+        // the largest remainders 0.75 and 0.5
+        assert_eq!(stratified_counts(&[5, 3, 2], 0.25, 3), [1, 1, 1]);
+        // a class of one row stays in training
+        assert_eq!(stratified_counts(&[9, 1], 0.5, 5), [5, 0]);
+        // every class at its cap: fewer than asked
+        assert_eq!(stratified_counts(&[2, 1, 1], 0.9, 4), [1, 0, 0]);
+        // the total is reached when caps allow it
+        let c = stratified_counts(&[7, 7, 7], 1.0 / 3.0, 7);
+        assert_eq!(c.iter().sum::<usize>(), 7);
+        assert!(c.iter().all(|&k| (2..=3).contains(&k)), "{c:?}");
+    }
+}

@@ -13,7 +13,9 @@
 //! `Trainer::new`, so a step with Adam, weight decay, clipping and a
 //! schedule allocates no more than a plain SGD step. Both a network within
 //! one 16 Ki-parameter chunk (sequential update) and one of two chunks (the
-//! parallel chunked reduction, clipping and update) are counted.
+//! parallel chunked reduction, clipping and update) are counted. Dropout
+//! (its masks and dropped activations live in the shards' workspaces) and
+//! row weights (gathered into a workspace buffer) add no allocation either.
 
 use std::alloc::{GlobalAlloc, Layout, System};
 use std::sync::atomic::{AtomicU64, Ordering};
@@ -64,8 +66,9 @@ fn data(rows: usize, n_in: usize, n_out: usize) -> (Vec<f32>, Vec<f32>) {
 }
 
 /// The update rules compared: plain SGD first (the baseline), then Adam,
-/// then Adam with weight decay, clipping and a cosine schedule with warm-up.
-fn rules() -> [(&'static str, TrainConfig); 3] {
+/// then Adam with weight decay, clipping and a cosine schedule with warm-up,
+/// then SGD with dropout on weighted rows (the `true`).
+fn rules() -> [(&'static str, TrainConfig, bool); 4] {
     let sgd = TrainConfig {
         batch_size: 64,
         lr: 0.05,
@@ -77,7 +80,7 @@ fn rules() -> [(&'static str, TrainConfig); 3] {
         ..OptimizerConfig::default()
     };
     [
-        ("sgd", sgd.clone()),
+        ("sgd", sgd.clone(), false),
         (
             "adam",
             TrainConfig {
@@ -85,6 +88,7 @@ fn rules() -> [(&'static str, TrainConfig); 3] {
                 optimizer: adam,
                 ..sgd.clone()
             },
+            false,
         ),
         (
             "adam with weight decay, clipping and cosine warm-up",
@@ -101,8 +105,17 @@ fn rules() -> [(&'static str, TrainConfig); 3] {
                     epochs: 10,
                 },
                 warmup_epochs: 1,
+                ..sgd.clone()
+            },
+            false,
+        ),
+        (
+            "sgd with dropout on weighted rows",
+            TrainConfig {
+                dropout: 0.3,
                 ..sgd
             },
+            true,
         ),
     ]
 }
@@ -120,7 +133,7 @@ fn steps_and_epochs_allocate_only_matrixmultiply_packing_buffers() {
         for (threads, shard_rows) in [(1, 64), (2, 16), (3, 7)] {
             // (rule, allocations in the counted steps, in the counted epoch)
             let mut counts = Vec::new();
-            for (rule, cfg) in rules() {
+            for (rule, cfg, weighted) in rules() {
                 let label = format!("{rule}, sizes {sizes:?}, threads {threads}");
                 let mut mlp = Mlp::new(
                     &sizes,
@@ -136,6 +149,14 @@ fn steps_and_epochs_allocate_only_matrixmultiply_packing_buffers() {
                 };
                 let mut trainer = Trainer::new(&mlp, &cfg).unwrap();
                 let (x, y) = data(64, sizes[0], 10);
+                let w: Vec<f32> = (0..64).map(|r| (r % 3) as f32 * 0.5).collect();
+                let mut step = |trainer: &mut Trainer, mlp: &mut Mlp| {
+                    if weighted {
+                        trainer.step_weighted(mlp, &x, &y, &w, 64).unwrap();
+                    } else {
+                        trainer.step(mlp, &x, &y, 64).unwrap();
+                    }
+                };
                 let shards = 64usize.div_ceil(shard_rows) as u64;
                 let pool = trainer.pool();
                 // every worker thread has started (thread start-up allocates)
@@ -148,11 +169,11 @@ fn steps_and_epochs_allocate_only_matrixmultiply_packing_buffers() {
                     // warm-up: every worker has stolen work (and set up its
                     // per-thread state in rayon) before counting starts
                     for _ in 0..20 {
-                        trainer.step(&mut mlp, &x, &y, 64).unwrap();
+                        step(&mut trainer, &mut mlp);
                     }
                     let before = ALLOCS.load(Ordering::SeqCst);
                     for _ in 0..30 {
-                        trainer.step(&mut mlp, &x, &y, 64).unwrap();
+                        step(&mut trainer, &mut mlp);
                     }
                     (ALLOCS.load(Ordering::SeqCst) - before, 30u64)
                 });
@@ -176,6 +197,12 @@ fn steps_and_epochs_allocate_only_matrixmultiply_packing_buffers() {
                 )
                 .unwrap();
                 assert_eq!(ds.y().as_slice(), y.as_slice());
+                let ds = if weighted {
+                    ds.with_weights((0..300).map(|r| (r % 4) as f32).collect())
+                        .unwrap()
+                } else {
+                    ds
+                };
                 trainer.epoch(&mut mlp, &ds).unwrap();
                 let (counted_epoch, expected) = pool.install(|| {
                     let before = ALLOCS.load(Ordering::SeqCst);

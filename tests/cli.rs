@@ -1339,3 +1339,98 @@ fn early_stopping_keeps_the_best_epoch_and_resumes_bit_for_bit() {
     assert_eq!(code, 2);
     assert!(err.contains("invalid option --early-stopping"), "{err}");
 }
+
+/// `--dropout` and `--class-weight`: the same bytes on 1 and 3 threads; a
+/// run checkpointed after 3 epochs and resumed to 6 gives the bytes of one
+/// 6-epoch run; `info` shows both; bad values are usage errors naming the
+/// flag.
+#[test]
+fn dropout_and_class_weights_from_the_command_line() {
+    let dir = tmp();
+    let imbalanced =
+        Path::new(env!("CARGO_MANIFEST_DIR")).join("tests/fixtures/data/breast_cancer_95_5.csv");
+    let train = |out: &Path, extra: &[&str]| {
+        bin()
+            .args([
+                "train",
+                "--quiet",
+                "--dropout",
+                "0.2",
+                "--class-weight",
+                "balanced",
+            ])
+            .args(["--batch-size", "64", "--shard-rows", "16"])
+            .args(extra)
+            .arg("--data")
+            .arg(&imbalanced)
+            .arg("--out")
+            .arg(out)
+            .assert()
+            .success();
+        fs::read(out).unwrap()
+    };
+    let (one, three) = (dir.path().join("one.st"), dir.path().join("three.st"));
+    let bytes = train(&one, &["--epochs", "6", "--threads", "1"]);
+    assert_eq!(bytes, train(&three, &["--epochs", "6", "--threads", "3"]));
+    let ckpt = dir.path().join("c.ckpt");
+    train(
+        &dir.path().join("part.st"),
+        &["--epochs", "3", "--checkpoint", ckpt.to_str().unwrap()],
+    );
+    let resumed = dir.path().join("resumed.st");
+    bin()
+        .args([
+            "train",
+            "--quiet",
+            "--epochs",
+            "6",
+            "--threads",
+            "2",
+            "--resume",
+        ])
+        .arg(&ckpt)
+        .arg("--data")
+        .arg(&imbalanced)
+        .arg("--out")
+        .arg(&resumed)
+        .assert()
+        .success();
+    assert_eq!(fs::read(&resumed).unwrap(), bytes);
+    let (code, out, err) = run(&["info", "--model"], &[&one]);
+    assert_eq!(code, 0, "{err}");
+    assert!(
+        out.contains("dropout 0.2") && out.contains("class_weight balanced"),
+        "{out}"
+    );
+
+    for (flags, want) in [
+        (
+            &["--dropout", "1"][..],
+            "--dropout: 1 is not a probability in [0, 1)",
+        ),
+        (
+            &["--dropout=-0.1"][..],
+            "--dropout: -0.1 is not a probability",
+        ),
+        (
+            &["--class-weight", "malignant=2"][..],
+            "--class-weight: 'malignant' is not a class",
+        ),
+        (
+            &["--class-weight", "0=two"][..],
+            "--class-weight: '0=two': 'two' is not a number",
+        ),
+        (
+            &["--class-weight", "balanced", "--head", "mse"][..],
+            "--class-weight",
+        ),
+    ] {
+        let mut args = vec!["train", "--epochs", "1", "--data"];
+        let path = imbalanced.to_str().unwrap();
+        args.push(path);
+        args.extend_from_slice(flags);
+        let (code, _, err) = run(&args, &[]);
+        assert_eq!(code, 2, "{flags:?}: {err}");
+        assert!(err.contains(want), "{flags:?}: {err}");
+    }
+}

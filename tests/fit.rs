@@ -534,3 +534,144 @@ fn early_stopping_returns_the_best_epochs_weights() {
     let (_, two) = run(2);
     assert_eq!(bits(&out.mlp), bits(&two.mlp));
 }
+
+/// [`spec`] with dropout, class weights and early stopping.
+fn regularised(data: &Path) -> FitSpec {
+    FitSpec {
+        dropout: Some(0.3),
+        class_weight: Some("1=3".parse().unwrap()),
+        early_stopping: Some(backprop::stopping::EarlyStopping {
+            patience: 10,
+            ..Default::default()
+        }),
+        shard_rows: Some(4),
+        ..spec(data)
+    }
+}
+
+#[test]
+fn dropout_and_class_weights_keep_thread_identity_and_resume() {
+    let dir = tempfile::tempdir().unwrap();
+    let (data, ckpt) = (write_csv(dir.path()), dir.path().join("run.ckpt"));
+    let full = regularised(&data).fit().unwrap();
+    // each of them changes the result
+    for (what, other) in [
+        (
+            "dropout",
+            FitSpec {
+                dropout: None,
+                ..regularised(&data)
+            },
+        ),
+        (
+            "class weights",
+            FitSpec {
+                class_weight: None,
+                ..regularised(&data)
+            },
+        ),
+    ] {
+        let other = other.fit().unwrap();
+        assert_ne!(bits(&other.mlp), bits(&full.mlp), "{what} changed nothing");
+    }
+    assert_eq!(full.meta.extra["train.dropout"], "0.3");
+    assert_eq!(full.meta.extra["train.class_weight"], "1=3");
+    for threads in [2, 3, 8] {
+        let again = FitSpec {
+            threads,
+            ..regularised(&data)
+        }
+        .fit()
+        .unwrap();
+        assert_eq!(bits(&again.mlp), bits(&full.mlp), "{threads} threads");
+        assert_eq!(again.history, full.history, "{threads} threads");
+    }
+
+    // interrupted inside epoch 3, resumed on 3 threads
+    let stop = AtomicBool::new(false);
+    let mut cb = StopAt::new(&stop, 3, 100);
+    let part = fit::prepare(
+        &FitSpec {
+            checkpoint: Some(ckpt.clone()),
+            checkpoint_every: 100,
+            ..regularised(&data)
+        },
+        &mut cb,
+    )
+    .unwrap()
+    .run(&stop, &mut cb)
+    .unwrap();
+    let progress = part.interruption().unwrap().in_epoch.unwrap();
+    // a weighted epoch: the weights of the rows done, not their count
+    assert_ne!(progress.weight_sum, (progress.batches_done * 16) as f64);
+    let saved = model_io::load_checkpoint(&ckpt).unwrap();
+    assert_eq!(saved.in_epoch, Some(progress));
+    assert_eq!(saved.config.dropout, 0.3);
+    let stop = AtomicBool::new(false);
+    let resumed = fit::prepare(
+        &FitSpec {
+            resume: Some(ckpt.clone()),
+            threads: 3,
+            dropout: None,      // the checkpoint's
+            class_weight: None, // the checkpoint's
+            ..regularised(&data)
+        },
+        &mut (),
+    )
+    .unwrap()
+    .run(&stop, &mut ())
+    .unwrap();
+    assert_eq!(bits(&resumed.mlp), bits(&full.mlp));
+    assert_eq!(resumed.history, full.history[2..]);
+    assert_eq!(
+        model_io::to_bytes(&resumed.mlp, &resumed.meta).unwrap(),
+        model_io::to_bytes(&full.mlp, &full.meta).unwrap()
+    );
+    // other settings than the checkpoint's are refused, naming the field
+    for (field, spec) in [
+        (
+            "dropout",
+            FitSpec {
+                resume: Some(ckpt.clone()),
+                dropout: Some(0.5),
+                ..regularised(&data)
+            },
+        ),
+        (
+            "class_weight",
+            FitSpec {
+                resume: Some(ckpt.clone()),
+                class_weight: Some(backprop::data::ClassWeight::Balanced),
+                ..regularised(&data)
+            },
+        ),
+    ] {
+        let e = fit::prepare(&spec, &mut ()).unwrap_err();
+        assert_eq!(option_of(e), field);
+    }
+}
+
+/// Class weights need classes; bad weights name the field.
+#[test]
+fn class_weight_errors_name_the_field() {
+    let dir = tempfile::tempdir().unwrap();
+    let data = write_csv(dir.path());
+    for (cw, head, want) in [
+        ("2=1", None, "'2' is not a class; the classes are 0, 1"),
+        ("1=1", Some(Head::Mse), "class weights need a classifier"),
+        ("0=0,1=0", None, "gives every training row a weight of 0"),
+    ] {
+        let e = fit::prepare(
+            &FitSpec {
+                class_weight: Some(cw.parse().unwrap()),
+                head,
+                ..spec(&data)
+            },
+            &mut (),
+        )
+        .unwrap_err();
+        let text = e.to_string();
+        assert_eq!(option_of(e), "class_weight", "{text}");
+        assert!(text.contains(want), "{text}");
+    }
+}
