@@ -44,6 +44,8 @@ pub struct BenchSpec {
     /// Clip the mean gradient's L2 norm to this (`None`: no clipping, which
     /// saves a pass over the gradient).
     pub clip_norm: Option<f32>,
+    /// Dropout probability on the hidden layers (0: none, the presets').
+    pub dropout: f32,
 }
 
 /// What a benchmark measured.
@@ -96,6 +98,7 @@ const BATCHES: usize = 8;
 ///     windows: 2,
 ///     optimizer: OptimizerConfig { kind: OptimizerKind::Adam, ..OptimizerConfig::default() },
 ///     clip_norm: Some(1.0),
+///     dropout: 0.1,
 /// };
 /// let report = run(&spec)?;
 /// assert!(report.samples_per_sec > 0.0 && report.steps >= 2);
@@ -104,7 +107,7 @@ const BATCHES: usize = 8;
 ///
 /// # Errors
 /// [`Error::Config`] for an impossible network or configuration (optimizer
-/// constants and clipping threshold included).
+/// constants, clipping threshold and dropout included).
 pub fn run(spec: &BenchSpec) -> Result<BenchReport> {
     if !(spec.seconds.is_finite() && spec.seconds > 0.0) {
         return Err(Error::config(
@@ -124,6 +127,7 @@ pub fn run(spec: &BenchSpec) -> Result<BenchReport> {
         shard_rows: spec.shard_rows,
         optimizer: spec.optimizer,
         clip_norm: spec.clip_norm,
+        dropout: spec.dropout,
         ..TrainConfig::default()
     };
     let mut trainer = Trainer::new(&mlp, &cfg)?;

@@ -365,6 +365,9 @@ struct BenchArgs {
     /// gradient per step).
     #[arg(long, value_name = "C")]
     clip_norm: Option<f32>,
+    /// Dropout probability on the hidden layers.
+    #[arg(long, value_name = "P", default_value_t = 0.0)]
+    dropout: f32,
     /// Print one JSON object instead of text.
     #[arg(long)]
     json: bool,
@@ -1410,6 +1413,7 @@ fn bench(args: &BenchArgs) -> anyhow::Result<()> {
             ..OptimizerConfig::default()
         },
         clip_norm: args.clip_norm,
+        dropout: args.dropout,
     };
     let r = backprop::bench::run(&spec)?;
     let shortest = |v: f32| v.to_string().parse::<f64>().unwrap_or(f64::NAN);
@@ -1430,6 +1434,7 @@ fn bench(args: &BenchArgs) -> anyhow::Result<()> {
             // through the shortest decimal, so 0.01 does not print as 0.009999999776482582
             "weight_decay": shortest(spec.optimizer.weight_decay),
             "clip_norm": spec.clip_norm.map(shortest),
+            "dropout": shortest(spec.dropout),
             "samples_per_sec": r.samples_per_sec,
             "min_samples_per_sec": r.min_samples_per_sec,
             "max_samples_per_sec": r.max_samples_per_sec,
@@ -1455,10 +1460,12 @@ fn bench(args: &BenchArgs) -> anyhow::Result<()> {
         "network {:?} {} hidden, {} head, batch {}, {} threads, shards of {} rows",
         spec.sizes, spec.activation, spec.head, spec.batch_size, r.threads, r.shard_rows
     )?;
-    let default_rule = spec.optimizer == OptimizerConfig::default() && spec.clip_norm.is_none();
+    let default_rule = spec.optimizer == OptimizerConfig::default()
+        && spec.clip_norm.is_none()
+        && spec.dropout == 0.0;
     writeln!(
         out,
-        "optimizer {}{}, {}, learning rate 1e-3{}",
+        "optimizer {}{}, {}{}, learning rate 1e-3{}",
         spec.optimizer.kind,
         if spec.optimizer.weight_decay > 0.0 {
             format!(" with weight decay {}", spec.optimizer.weight_decay)
@@ -1468,6 +1475,11 @@ fn bench(args: &BenchArgs) -> anyhow::Result<()> {
         match spec.clip_norm {
             Some(c) => format!("gradient norm clipped to {c}"),
             None => "no clipping".to_string(),
+        },
+        if spec.dropout > 0.0 {
+            format!(", dropout {}", spec.dropout)
+        } else {
+            String::new()
         },
         if default_rule {
             " (the presets' default; see --optimizer)"
