@@ -287,6 +287,9 @@ pub struct RunInfo {
     pub config: TrainConfig,
     /// The class weights of the training loss, if any.
     pub class_weight: Option<ClassWeight>,
+    /// Where the training rows' own weights come from, if they have any
+    /// (`column:NAME`, `table`).
+    pub row_weights: Option<String>,
     /// Worker threads in use.
     pub threads: usize,
     /// Rows per shard in use.
@@ -414,6 +417,7 @@ pub struct Prepared {
     test: Option<Dataset>,
     early: Option<(EarlyStopping, EarlyStopState)>,
     class_weight: Option<ClassWeight>,
+    row_weights: Option<String>,
     mlp: Mlp,
     meta: ModelMeta,
     cfg: TrainConfig,
@@ -541,6 +545,25 @@ pub fn prepare(spec: &FitSpec, callbacks: &mut dyn FitCallbacks) -> Result<Prepa
         Some(p) => Some(model_io::load_checkpoint(p)?),
         None => None,
     };
+    // a checkpoint's weight column is read again (else it would be a feature)
+    if let Some(col) = checkpoint
+        .as_ref()
+        .and_then(|c| c.config.row_weights.as_deref())
+        .and_then(|w| w.strip_prefix("column:"))
+    {
+        if spec.read.weight_column.as_deref() != Some(col) {
+            return Err(Error::config(
+                "weight_column",
+                format!(
+                    "the checkpoint was trained with row weights from column:{col}, given {}",
+                    spec.read
+                        .weight_column
+                        .as_ref()
+                        .map_or("no weight column".to_string(), |c| format!("column:{c}"))
+                ),
+            ));
+        }
+    }
     let init = match &spec.init_model {
         Some(p) => Some(model_io::load_model(p)?),
         None => None,
@@ -591,6 +614,11 @@ pub fn prepare(spec: &FitSpec, callbacks: &mut dyn FitCallbacks) -> Result<Prepa
             (train_raw, val_raw, name, test.as_deref().cloned())
         }
     };
+    // held-out figures are not weighted
+    let val_raw = val_raw.map(|mut v| {
+        v.weights = None;
+        v
+    });
     // A validation split, when given, is the held-out set that schedules
     // (and early stopping) watch; test data is then only reported.
     let has_test = embedded
@@ -655,6 +683,25 @@ pub fn prepare(spec: &FitSpec, callbacks: &mut dyn FitCallbacks) -> Result<Prepa
         }
         (cw, None) => cw.clone(),
     };
+    let row_weights = train_raw.weights.as_ref().map(|_| {
+        spec.read
+            .weight_column
+            .as_ref()
+            .map_or_else(|| "table".to_string(), |c| format!("column:{c}"))
+    });
+    if let Some(c) = checkpoint.as_ref() {
+        if row_weights != c.config.row_weights {
+            let show = |w: &Option<String>| w.clone().unwrap_or_else(|| "no row weights".into());
+            return Err(Error::config(
+                "weight_column",
+                format!(
+                    "the checkpoint was trained with {}, given {}",
+                    show(&c.config.row_weights),
+                    show(&row_weights)
+                ),
+            ));
+        }
+    }
     let train = weigh(train, class_weight.as_ref(), &meta, head)?;
     let prepare_set = |raw: &Option<RawTable>| -> Result<Option<Dataset>> {
         raw.as_ref()
@@ -693,6 +740,7 @@ pub fn prepare(spec: &FitSpec, callbacks: &mut dyn FitCallbacks) -> Result<Prepa
         params: mlp.num_params(),
         config: cfg.clone(),
         class_weight: class_weight.clone(),
+        row_weights: row_weights.clone(),
         threads: trainer.threads(),
         shard_rows: trainer.shard_rows(),
         first_epoch: checkpoint.as_ref().map_or(0, |c| c.epoch),
@@ -742,6 +790,7 @@ pub fn prepare(spec: &FitSpec, callbacks: &mut dyn FitCallbacks) -> Result<Prepa
         test: test_data,
         early,
         class_weight,
+        row_weights,
         mlp,
         meta,
         cfg,
@@ -1006,6 +1055,7 @@ impl Prepared {
             test,
             mut early,
             class_weight,
+            row_weights,
             mut mlp,
             meta,
             cfg,
@@ -1038,6 +1088,7 @@ impl Prepared {
                 config: CheckpointConfig {
                     early_stopping: early.as_ref().map(|(rule, _)| *rule),
                     class_weight: class_weight.clone(),
+                    row_weights: row_weights.clone(),
                     ..CheckpointConfig::from_train_config(&cfg)
                 },
                 optimizer_state: OptimizerState {
@@ -1173,6 +1224,10 @@ impl Prepared {
                 if let Some(cw) = &class_weight {
                     meta.extra
                         .insert("train.class_weight".to_string(), cw.to_string());
+                }
+                if let Some(w) = &row_weights {
+                    meta.extra
+                        .insert("train.row_weights".to_string(), w.clone());
                 }
                 if let Some((monitor, epoch, value)) = best {
                     meta.extra

@@ -222,6 +222,11 @@ struct TrainArgs {
     /// "yes=5,no=1" (classes not named weigh 1).
     #[arg(long, value_name = "balanced|CLASS=W,...")]
     class_weight: Option<String>,
+    /// A CSV column of row weights (numbers >= 0): the loss is
+    /// Σ w·loss / Σ w, as scikit-learn's sample_weight; multiplies
+    /// --class-weight.
+    #[arg(long, value_name = "NAME")]
+    weight_column: Option<String>,
     /// Worker threads (0: one per core). Changes the speed, never the result.
     #[arg(long, default_value_t = 0)]
     threads: usize,
@@ -539,6 +544,7 @@ impl DataArgs {
             labels_path: self.labels.clone(),
             ignore_columns: self.ignore_columns.clone(),
             id_column: id_column.cloned(),
+            weight_column: None,
         })
     }
 }
@@ -628,7 +634,10 @@ impl TrainArgs {
                 .data
                 .clone()
                 .map_or(DataSource::BreastCancer, DataSource::File),
-            read: self.read.overrides(None)?,
+            read: ReadOverrides {
+                weight_column: self.weight_column.clone(),
+                ..self.read.overrides(None)?
+            },
             test_data: self.test_data.clone(),
             test_labels: self.test_labels.clone(),
             validation_split: self.validation_split,
@@ -934,7 +943,7 @@ impl FitCallbacks for Printer {
             plural(info.params, "parameter")
         ));
         self.say(format_args!(
-            "batch {}, lr {}{}{}, {}, shards of {} rows, SIMD: {}{}",
+            "batch {}, lr {}{}{}{}, {}, shards of {} rows, SIMD: {}{}",
             info.config.batch_size,
             info.config.lr,
             if info.config.dropout > 0.0 {
@@ -945,6 +954,14 @@ impl FitCallbacks for Printer {
             info.class_weight
                 .as_ref()
                 .map_or(String::new(), |c| format!(", class weights {c}")),
+            match info.row_weights.as_deref() {
+                Some(w) => format!(
+                    ", row weights from {}",
+                    w.strip_prefix("column:")
+                        .map_or("the table".to_string(), |c| format!("column '{c}'"))
+                ),
+                None => String::new(),
+            },
             plural(info.threads, "thread"),
             info.shard_rows,
             backprop::kernels::simd_width(),

@@ -294,6 +294,9 @@ pub struct ReadOverrides {
     pub ignore_columns: Vec<String>,
     /// A column to copy through as the row id.
     pub id_column: Option<String>,
+    /// A training file's column of row weights ([`RawTable::weights`]);
+    /// not used to read new data for a model.
+    pub weight_column: Option<String>,
 }
 
 impl ReadOverrides {
@@ -309,6 +312,7 @@ impl ReadOverrides {
             labels_path: self.labels_path.clone(),
             ignore_columns: self.ignore_columns.clone(),
             id_column: self.id_column.clone(),
+            weight_column: self.weight_column.clone(),
             ..LoadOptions::default()
         }
     }
@@ -345,6 +349,7 @@ impl ReadOverrides {
                 }
             }),
             id_column: self.id_column.clone(),
+            weight_column: None,
         }
     }
 }

@@ -150,7 +150,7 @@ fn steps_and_epochs_allocate_only_matrixmultiply_packing_buffers() {
                 let mut trainer = Trainer::new(&mlp, &cfg).unwrap();
                 let (x, y) = data(64, sizes[0], 10);
                 let w: Vec<f32> = (0..64).map(|r| (r % 3) as f32 * 0.5).collect();
-                let mut step = |trainer: &mut Trainer, mlp: &mut Mlp| {
+                let step = |trainer: &mut Trainer, mlp: &mut Mlp| {
                     if weighted {
                         trainer.step_weighted(mlp, &x, &y, &w, 64).unwrap();
                     } else {

@@ -675,3 +675,61 @@ fn class_weight_errors_name_the_field() {
         assert!(text.contains(want), "{text}");
     }
 }
+
+/// A weight column: the rows' weights change the result, are recorded, and
+/// a resumed run must read them again.
+#[test]
+fn a_weight_column_weighs_rows_and_is_checked_on_resume() {
+    let dir = tempfile::tempdir().unwrap();
+    // the CSV of [`csv_text`] with a weight column `w` in front of the label
+    let text: String = csv_text()
+        .lines()
+        .enumerate()
+        .map(|(i, l)| {
+            let (x, y) = l.rsplit_once(',').unwrap();
+            let w = if i == 0 {
+                "w".to_string()
+            } else {
+                ((i % 4) as f32 * 0.5).to_string()
+            };
+            format!("{x},{w},{y}\n")
+        })
+        .collect();
+    let data = dir.path().join("weighted.csv");
+    std::fs::write(&data, text).unwrap();
+    let ckpt = dir.path().join("w.ckpt");
+    let weighted = |epochs: usize, resume: Option<&Path>, column: Option<&str>| FitSpec {
+        read: backprop::pipeline::ReadOverrides {
+            weight_column: column.map(str::to_string),
+            ..Default::default()
+        },
+        epochs,
+        checkpoint: Some(ckpt.clone()),
+        resume: resume.map(Path::to_path_buf),
+        ..spec(&data)
+    };
+    let run = weighted(4, None, Some("w")).fit().unwrap();
+    assert_eq!(run.meta.feature_names, ["a", "b", "c"]);
+    assert_eq!(run.meta.extra["train.row_weights"], "column:w");
+    let ignored = FitSpec {
+        read: backprop::pipeline::ReadOverrides {
+            ignore_columns: vec!["w".into()],
+            ..Default::default()
+        },
+        ..spec(&data)
+    }
+    .fit()
+    .unwrap();
+    assert_ne!(
+        bits(&ignored.mlp),
+        bits(&run.mlp),
+        "the weights changed nothing"
+    );
+    // 2 epochs, then resumed to 4: the same bits; without the column: refused
+    weighted(2, None, Some("w")).fit().unwrap();
+    let e = fit::prepare(&weighted(4, Some(&ckpt), None), &mut ()).unwrap_err();
+    assert!(e.to_string().contains("column:w"), "{e}");
+    assert_eq!(option_of(e), "weight_column");
+    let resumed = weighted(4, Some(&ckpt), Some("w")).fit().unwrap();
+    assert_eq!(bits(&resumed.mlp), bits(&run.mlp));
+}

@@ -157,6 +157,7 @@ fn tiny_checkpoint() -> Checkpoint {
             early_stopping: None,
             dropout: 0.0,
             class_weight: None,
+            row_weights: None,
             epochs_total: 4,
         },
         optimizer_state: OptimizerState::default(),
@@ -1295,6 +1296,7 @@ fn dropout_class_weights_and_weight_sums_round_trip() {
     let mut c = tiny_checkpoint_in_epoch();
     c.config.dropout = 0.3;
     c.config.class_weight = Some("yes=2.5,no=0.5".parse().unwrap());
+    c.config.row_weights = Some("column:w".into());
     let p = c.in_epoch.as_mut().unwrap();
     // a weighted epoch: the weights of the batches done, not their rows
     p.weight_sum = 0.1 + 0.7;
@@ -1304,6 +1306,7 @@ fn dropout_class_weights_and_weight_sums_round_trip() {
     let (_, meta) = decode(&bytes);
     assert_eq!(meta["checkpoint.dropout"], "0.3");
     assert_eq!(meta["checkpoint.class_weight"], "yes=2.5,no=0.5");
+    assert_eq!(meta["checkpoint.row_weights"], "column:w");
     assert_eq!(
         meta["checkpoint.weight_sum_bits"],
         format!("{:016x}", (0.1f64 + 0.7).to_bits())
@@ -1313,6 +1316,7 @@ fn dropout_class_weights_and_weight_sums_round_trip() {
     for k in [
         "checkpoint.dropout",
         "checkpoint.class_weight",
+        "checkpoint.row_weights",
         "checkpoint.weight_sum_bits",
     ] {
         assert!(!plain.contains_key(k), "{k}");

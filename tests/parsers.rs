@@ -554,6 +554,69 @@ fn csv_label_column_errors() {
 }
 
 #[test]
+fn csv_weight_column() {
+    let opts = |w: &str| LoadOptions {
+        weight_column: Some(w.to_string()),
+        ..LoadOptions::default()
+    };
+    let text = "a,w,b,y\n1,0.5,2,x\n3,0,4,y\n5,2,6,x\n";
+    let t = csv::parse(text, "d.csv", &opts("w")).unwrap();
+    assert_eq!(t.feature_names, ["a", "b"]);
+    assert_eq!(t.x.as_slice(), [1.0, 2.0, 3.0, 4.0, 5.0, 6.0]);
+    assert_eq!(t.weights.as_deref(), Some(&[0.5, 0.0, 2.0][..]));
+    // without a header: by position
+    let t = csv::parse(
+        "1,0.5,2,x\n3,1,4,y\n",
+        "d.csv",
+        &LoadOptions {
+            header: HeaderMode::Absent,
+            ..opts("column 2")
+        },
+    )
+    .unwrap();
+    assert_eq!(t.weights.as_deref(), Some(&[0.5, 1.0][..]));
+    // splits keep each row's weight
+    let t = csv::parse(text, "d.csv", &opts("w")).unwrap();
+    assert_eq!(
+        t.take_rows(&[2, 0], "part").unwrap().weights,
+        Some(vec![2.0, 0.5])
+    );
+    for (text, w, want) in [
+        (
+            "a,w,y\n1,-1,x\n",
+            "w",
+            "d.csv:2: column 'w': weight -1 is negative",
+        ),
+        ("a,w,y\n1,NA,x\n", "w", "d.csv:2: column 'w':"),
+        (
+            "a,w,y\n1,inf,x\n",
+            "w",
+            "d.csv:2: column 'w': 'inf' is not finite",
+        ),
+        ("a,w,y\n1,1,x\n", "v", "no weight column named 'v'"),
+        (
+            "a,w,y\n1,1,x\n",
+            "y",
+            "the weight column cannot also be a label column",
+        ),
+    ] {
+        let e = csv_err_with(text, opts(w));
+        assert!(e.contains(want), "{text:?} {w}: {e}");
+    }
+    let e = load_err(
+        &[(
+            "x.npy",
+            &npy_bytes(
+                "{'descr': '<f4', 'fortran_order': False, 'shape': (1,), }",
+                &[0; 4],
+            ),
+        )],
+        opts("w"),
+    );
+    assert!(e.contains("a weight column is a CSV column"), "{e}");
+}
+
+#[test]
 fn csv_option_errors() {
     let delimiter = |d| LoadOptions {
         delimiter: Some(d),
@@ -1045,11 +1108,19 @@ fn load_options() -> impl Strategy<Value = LoadOptions> {
         Just(Some(b';')),
         Just(Some(b'\t'))
     ];
-    (label, header, delimiter).prop_map(|(label, header, delimiter)| LoadOptions {
-        label_columns: label.into_iter().collect(),
-        header,
-        delimiter,
-        ..LoadOptions::default()
+    let weights = prop_oneof![
+        3 => Just(None),
+        1 => Just(Some("column 2".to_string())),
+        1 => Just(Some("sepal_width".to_string())),
+    ];
+    (label, header, delimiter, weights).prop_map(|(label, header, delimiter, weight_column)| {
+        LoadOptions {
+            label_columns: label.into_iter().collect(),
+            header,
+            delimiter,
+            weight_column,
+            ..LoadOptions::default()
+        }
     })
 }
 

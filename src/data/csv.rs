@@ -261,7 +261,7 @@ pub fn parse_bytes(bytes: &[u8], source_name: &str, opts: &LoadOptions) -> Resul
         target_source: source_name.to_string(),
         row_lines: all.lines,
         ids: roles.id.map(|_| all.ids),
-        weights: None,
+        weights: roles.weight.map(|_| all.weights),
         ignored_columns: roles.ignored.iter().map(|&c| column_name(c)).collect(),
         layout: Some(CsvLayout {
             delimiter,
@@ -492,6 +492,8 @@ enum Role {
     Label(usize),
     /// The id column.
     Id,
+    /// The row-weight column.
+    Weight,
     /// Not read.
     Skip,
 }
@@ -501,6 +503,7 @@ struct Roles {
     roles: Vec<Role>,
     labels: Vec<usize>,
     id: Option<usize>,
+    weight: Option<usize>,
     ignored: Vec<usize>,
 }
 
@@ -577,6 +580,20 @@ fn assign_roles(
         ),
         None => None,
     };
+    // the row-weight column
+    let weight = match &opts.weight_column {
+        Some(name) => {
+            let c = find_column(names, n_cols, name, source_name)?
+                .ok_or_else(|| unknown("weight column", name))?;
+            if Some(c) == id {
+                return Err(derr(
+                    "the weight column cannot also be the id column".to_string(),
+                ));
+            }
+            Some(c)
+        }
+        None => None,
+    };
 
     // the label columns
     let mut labels: Vec<usize> = Vec::new();
@@ -646,6 +663,11 @@ fn assign_roles(
                     "the id column cannot also be a label column".to_string(),
                 ));
             }
+            if Some(c) == weight {
+                return Err(derr(
+                    "the weight column cannot also be a label column".to_string(),
+                ));
+            }
             labels.push(c);
         }
     }
@@ -655,6 +677,9 @@ fn assign_roles(
     if let Some(c) = id {
         roles[c] = Role::Id;
     }
+    if let Some(c) = weight {
+        roles[c] = Role::Weight;
+    }
 
     // the features
     let mut ignored = Vec::new();
@@ -663,7 +688,7 @@ fn assign_roles(
             .ok_or_else(|| unknown("column to ignore", name))?;
         if roles[c] != Role::Skip {
             return Err(derr(format!(
-                "column {} is ignored but is also the label or the id",
+                "column {} is ignored but is also the label, the id or the weights",
                 show(name)
             )));
         }
@@ -767,6 +792,7 @@ fn assign_roles(
         roles,
         labels,
         id,
+        weight,
         ignored,
     })
 }
@@ -777,6 +803,7 @@ struct Part {
     x: Vec<f32>,
     labels: Vec<String>,
     ids: Vec<String>,
+    weights: Vec<f32>,
     lines: Vec<usize>,
 }
 
@@ -789,6 +816,7 @@ impl Part {
         self.x.append(&mut other.x);
         self.labels.append(&mut other.labels);
         self.ids.append(&mut other.ids);
+        self.weights.append(&mut other.weights);
         self.lines.append(&mut other.lines);
     }
 }
@@ -902,6 +930,20 @@ impl Context<'_> {
                             .map_err(|_| not_utf8(c))?
                             .to_string(),
                     ),
+                    Role::Weight => {
+                        let w = feature_value(field)
+                            .map_err(|m| perr(line, format!("{}: {m}", self.column(c))))?;
+                        if w < 0.0 {
+                            return Err(perr(
+                                line,
+                                format!(
+                                    "{}: weight {w} is negative; row weights must be numbers >= 0",
+                                    self.column(c)
+                                ),
+                            ));
+                        }
+                        part.weights.push(w);
+                    }
                     Role::Skip => {}
                 }
             }

@@ -175,6 +175,12 @@ pub fn load_bytes(
             csv::parse_bytes(bytes, source_name, &opts)
         }
         SourceKind::Idx | SourceKind::Npy => {
+            if opts.weight_column.is_some() {
+                return Err(Error::config(
+                    "weight_column",
+                    format!("{source_name} is not a CSV file; a weight column is a CSV column"),
+                ));
+            }
             if opts
                 .label_columns
                 .iter()

@@ -87,6 +87,9 @@ pub struct LoadOptions {
     pub features: Option<FeatureSelection>,
     /// A CSV column kept as text, one value per row ([`RawTable::ids`]).
     pub id_column: Option<String>,
+    /// A CSV column of row weights for training ([`RawTable::weights`]):
+    /// finite numbers `>= 0`, neither a feature nor a label.
+    pub weight_column: Option<String>,
 }
 
 impl Default for LoadOptions {
@@ -100,6 +103,7 @@ impl Default for LoadOptions {
             ignore_columns: Vec::new(),
             features: None,
             id_column: None,
+            weight_column: None,
         }
     }
 }

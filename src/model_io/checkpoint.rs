@@ -14,7 +14,8 @@ use super::schema::{
     LR_PATIENCE, LR_SCHEDULE, LR_STEP_EPOCHS, OPTIMIZER, OPTIMIZER_PREFIX, OPTIMIZER_VERSION,
     OPT_ALPHA, OPT_BETA1, OPT_BETA2, OPT_EPS, OPT_MOMENTUM, OPT_NESTEROV, OPT_STEP,
     OPT_WEIGHT_DECAY, PLATEAU_BAD_EPOCHS, PLATEAU_BEST_BITS, PLATEAU_FACTOR_BITS, RNG_SEED,
-    RNG_STREAM, RNG_WORD_POS, SEED, SHARD_ROWS, SHUFFLE, WARMUP_EPOCHS, WEIGHT_SUM_BITS,
+    RNG_STREAM, RNG_WORD_POS, ROW_WEIGHTS, SEED, SHARD_ROWS, SHUFFLE, WARMUP_EPOCHS,
+    WEIGHT_SUM_BITS,
 };
 use super::{data_err, model, quote, SavedModel, CHECKPOINT_VERSION, OPTIMIZERS};
 use crate::data::ClassWeight;
@@ -64,6 +65,9 @@ pub struct CheckpointConfig {
     pub dropout: f32,
     /// The class weights, if the run weighs its classes.
     pub class_weight: Option<ClassWeight>,
+    /// Where the rows' own weights came from, if they had any
+    /// (`column:NAME`, `table`).
+    pub row_weights: Option<String>,
     /// The epoch count the run was started with (a resume may go further).
     pub epochs_total: usize,
 }
@@ -94,6 +98,7 @@ impl CheckpointConfig {
             early_stopping: None,
             dropout: cfg.dropout,
             class_weight: None,
+            row_weights: None,
             epochs_total: cfg.epochs,
         }
     }
@@ -332,6 +337,9 @@ fn encode(ckpt: &Checkpoint, src: &str) -> Result<Vec<u8>> {
     }
     if let Some(cw) = &cfg.class_weight {
         md.insert(CLASS_WEIGHT.to_string(), cw.to_string());
+    }
+    if let Some(w) = &cfg.row_weights {
+        md.insert(ROW_WEIGHTS.to_string(), w.clone());
     }
     let o = &cfg.optimizer;
     let mut put = |k: &str, v: String| {
@@ -788,6 +796,10 @@ fn decode(file: &Parsed<'_>) -> Result<Checkpoint> {
         ),
         _ => None,
     };
+    let row_weights = match file.get(ROW_WEIGHTS) {
+        Some(t) if v3 => Some(t.to_string()),
+        _ => None,
+    };
     let config = CheckpointConfig {
         batch_size,
         lr,
@@ -801,6 +813,7 @@ fn decode(file: &Parsed<'_>) -> Result<Checkpoint> {
         early_stopping,
         dropout,
         class_weight,
+        row_weights,
         epochs_total,
     };
     let rng = RngState {
@@ -884,6 +897,9 @@ fn decode(file: &Parsed<'_>) -> Result<Checkpoint> {
         }
         if ckpt.config.class_weight.is_some() {
             used.push(CLASS_WEIGHT);
+        }
+        if ckpt.config.row_weights.is_some() {
+            used.push(ROW_WEIGHTS);
         }
         if ckpt.in_epoch.is_some() && file.has(WEIGHT_SUM_BITS) {
             used.push(WEIGHT_SUM_BITS);

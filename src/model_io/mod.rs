@@ -73,7 +73,8 @@
 //! tensors `checkpoint.best.{i}.weight` and `checkpoint.best.{i}.bias`.
 //! `checkpoint.dropout` (the probability, absent without dropout) and
 //! `checkpoint.class_weight` (`balanced` or `name=weight,…`, absent without
-//! class weights) complete the settings; a checkpoint written inside an
+//! class weights) and `checkpoint.row_weights` (where per-row weights came
+//! from: `column:NAME` or `table`; absent without them) complete the settings; a checkpoint written inside an
 //! epoch of a weighted dataset adds `checkpoint.weight_sum_bits`, the `f64`
 //! bits of the weights of the batches done (absent: their row count).
 //! Version 1 and 2 checkpoints are plain SGD at a

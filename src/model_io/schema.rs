@@ -173,6 +173,9 @@ pub(super) const ES_BAD_EPOCHS: &str = "checkpoint.es_bad_epochs";
 pub(super) const DROPOUT: &str = "checkpoint.dropout";
 /// The class weights (`balanced` or `name=weight,…`), when the run uses them.
 pub(super) const CLASS_WEIGHT: &str = "checkpoint.class_weight";
+/// Where the row weights came from, when the training rows had weights:
+/// `column:NAME` (a CSV column) or `table` (given with the tables).
+pub(super) const ROW_WEIGHTS: &str = "checkpoint.row_weights";
 /// With a weighted dataset and an in-epoch position: the sum of the weights
 /// of the batches done, 16 hex digits of `f64::to_bits` (absent: their row
 /// count).
@@ -191,7 +194,7 @@ pub(super) const CHECKPOINT_PREFIX: &str = "checkpoint.";
 
 /// The metadata keys a checkpoint holds besides the model's, in the order
 /// of the module docs.
-pub(super) const CHECKPOINT_KEYS: [(&str, Presence); 43] = [
+pub(super) const CHECKPOINT_KEYS: [(&str, Presence); 44] = [
     (CHECKPOINT, Required),
     (EPOCH, Required),
     (EPOCHS_TOTAL, Required),
@@ -235,6 +238,7 @@ pub(super) const CHECKPOINT_KEYS: [(&str, Presence); 43] = [
     (DROPOUT, Optional),
     (CLASS_WEIGHT, Optional),
     (WEIGHT_SUM_BITS, Optional),
+    (ROW_WEIGHTS, Optional),
 ];
 
 /// Whether `key` may appear in a model file (`checkpoint`: in a checkpoint
