@@ -2,7 +2,8 @@
 //! accepts is consistent: `rows × features` finite values, one label per row
 //! and label column, one line number per row. The first input byte picks the
 //! options (label columns, header mode, delimiter or sniffing, selection by
-//! name); the rest are the file's bytes, as `load` would see them.
+//! name); the rest are the file's bytes, as `load` would see them. When
+//! their length is a multiple of 3, column `c` is read as row weights.
 #![no_main]
 
 use backprop::data::{csv, FeatureSelection, HeaderMode, LabelColumn, LoadOptions, RawTarget};
@@ -30,6 +31,7 @@ fuzz_target!(|data: &[u8]| {
             names: vec!["a".to_string(), "c".to_string()],
             layout: None,
         }),
+        weight_column: (rest.len() % 3 == 0).then(|| "c".to_string()),
         ..LoadOptions::default()
     };
     if let Ok(t) = csv::parse_bytes(rest, "fuzz.csv", &opts) {
@@ -39,6 +41,10 @@ fuzz_target!(|data: &[u8]| {
         assert!(t.x.as_slice().iter().all(|v| v.is_finite()));
         assert_eq!(t.row_lines.len(), t.rows());
         assert!(t.row_lines.windows(2).all(|w| w[0] < w[1]));
+        if let Some(w) = &t.weights {
+            assert_eq!(w.len(), t.rows());
+            assert!(w.iter().all(|v| v.is_finite() && *v >= 0.0));
+        }
         match &t.target {
             RawTarget::Text(labels) => assert_eq!(labels.len(), t.rows() * t.target_names.len()),
             RawTarget::None => assert!(t.target_names.is_empty()),
