@@ -58,6 +58,7 @@ pub mod pipeline;
 pub mod plot;
 pub mod presets;
 pub mod schedule;
+pub mod shard;
 pub mod stopping;
 pub mod tensor;
 pub mod train;

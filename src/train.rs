@@ -22,10 +22,11 @@ use crate::activation::{Activation, Head};
 use crate::data::Dataset;
 use crate::dropout::Dropout;
 use crate::error::{Error, Result};
-use crate::kernels::{self, gemm, simd};
-use crate::network::{layer_forward, Layout, Mlp};
+use crate::kernels::simd;
+use crate::network::{Layout, Mlp};
 use crate::optim::{Optimizer, OptimizerConfig};
 use crate::schedule::{LrSchedule, PlateauState, Scheduler};
+use crate::shard::{elapsed_ns, parts_per_shard, Batch, StepCtx, Workspace};
 
 /// Parameters per chunk of the parallel reduction and update (64 KiB of `f32`).
 const REDUCE_CHUNK: usize = 16 * 1024;
@@ -171,216 +172,6 @@ pub enum EpochOutcome {
     Interrupted(EpochProgress),
 }
 
-/// Scratch of one shard, allocated once for `shard_rows` rows.
-struct Workspace {
-    /// Per layer `l`: `Z_l`, then `A_l` in place (`shard_rows × n_{l+1}`); the
-    /// output layer's buffer ends up holding `dZ_L`.
-    acts: Vec<Vec<f32>>,
-    /// Two ping-pong buffers for `dA_{l-1}` / `dZ_{l-1}`.
-    delta: [Vec<f32>; 2],
-    /// Gathered input rows (shuffled epochs).
-    x: Vec<f32>,
-    /// Gathered target rows.
-    y: Vec<f32>,
-    /// Per hidden layer `l` with dropout: `A_l` with the mask applied (the
-    /// next layer's input), and the mask itself (`0` or `1/(1-p)`).
-    dropped: Vec<Vec<f32>>,
-    masks: Vec<Vec<f32>>,
-    /// Gathered row weights (weighted datasets).
-    w: Vec<f32>,
-    /// Row weights spread over the outputs (weighted element-wise heads).
-    w_outputs: Vec<f32>,
-    /// This shard's summed gradient, flat like the parameters.
-    grad: Vec<f32>,
-    /// This shard's summed loss.
-    loss: f64,
-    /// Nanoseconds spent in forward and backward (only when profiling).
-    forward_ns: u64,
-    backward_ns: u64,
-}
-
-/// Padding after each buffer so that two shards' buffers never share a cache line.
-const PAD: usize = 16;
-
-fn padded(len: usize) -> Vec<f32> {
-    let mut v = Vec::with_capacity(len + PAD);
-    v.resize(len, 0.0);
-    v
-}
-
-impl Workspace {
-    fn new(layout: &Layout, rows: usize, dropout: bool) -> Workspace {
-        let sizes = &layout.sizes;
-        let hidden = &sizes[1..sizes.len() - 1];
-        let max_hidden = hidden.iter().copied().max().unwrap_or(0);
-        let per_hidden = || -> Vec<Vec<f32>> {
-            if dropout {
-                hidden.iter().map(|&n| padded(rows * n)).collect()
-            } else {
-                Vec::new()
-            }
-        };
-        Workspace {
-            dropped: per_hidden(),
-            masks: per_hidden(),
-            w: padded(rows),
-            w_outputs: padded(rows * sizes[sizes.len() - 1]),
-            acts: sizes[1..].iter().map(|&n| padded(rows * n)).collect(),
-            delta: [padded(rows * max_hidden), padded(rows * max_hidden)],
-            x: padded(rows * sizes[0]),
-            y: padded(rows * sizes[sizes.len() - 1]),
-            grad: padded(layout.len),
-            loss: 0.0,
-            forward_ns: 0,
-            backward_ns: 0,
-        }
-    }
-
-    /// Forward and backward over rows `r0..r1` of the batch: sets `grad` to
-    /// the summed (weighted) gradient of those rows and `loss` to their
-    /// summed (weighted) loss. With `dropout`, the masks of optimizer step
-    /// `step` are applied after each hidden layer.
-    fn run(
-        &mut self,
-        mlp: &Mlp,
-        batch: &Batch<'_>,
-        r0: usize,
-        r1: usize,
-        ctx: StepCtx<'_>,
-    ) -> Result<()> {
-        let profile = ctx.profile;
-        let t0 = profile.then(Instant::now);
-        let layout = mlp.layout();
-        let (n0, nl) = (mlp.inputs(), mlp.outputs());
-        let layers = layout.layers();
-        let rows = r1 - r0;
-        let Workspace {
-            acts,
-            delta,
-            x: xbuf,
-            y: ybuf,
-            dropped,
-            masks,
-            w: wbuf,
-            w_outputs,
-            grad,
-            loss,
-            forward_ns,
-            backward_ns,
-        } = self;
-        let (x, y, w): (&[f32], &[f32], Option<&[f32]>) = match *batch {
-            Batch::Rows { x, y, w } => (
-                &x[r0 * n0..r1 * n0],
-                &y[r0 * nl..r1 * nl],
-                w.map(|w| &w[r0..r1]),
-            ),
-            Batch::Gather { x, y, w, idx } => {
-                for (i, &r) in idx[r0..r1].iter().enumerate() {
-                    xbuf[i * n0..(i + 1) * n0].copy_from_slice(&x[r * n0..(r + 1) * n0]);
-                    ybuf[i * nl..(i + 1) * nl].copy_from_slice(&y[r * nl..(r + 1) * nl]);
-                }
-                let w = w.map(|w| {
-                    for (wb, &r) in wbuf.iter_mut().zip(&idx[r0..r1]) {
-                        *wb = w[r];
-                    }
-                    &wbuf[..rows]
-                });
-                (&xbuf[..rows * n0], &ybuf[..rows * nl], w)
-            }
-        };
-        // the dataset index of batch row `i` of this shard: the dropout key
-        let row_id = |i: usize| -> u64 {
-            match *batch {
-                Batch::Rows { .. } => (r0 + i) as u64,
-                Batch::Gather { idx, .. } => idx[r0 + i] as u64,
-            }
-        };
-
-        // Forward: Z_l = A_{l-1}·W_lᵀ + b_l, A_l = f(Z_l) in place; with
-        // dropout, Ã_l = A_l ⊙ M_l feeds the next layer (A_l is kept for f').
-        for l in 0..layers {
-            let (n_in, n_out) = layout.dims(l);
-            let (done, rest) = acts.split_at_mut(l);
-            let a_prev: &[f32] = match (l, ctx.dropout) {
-                (0, _) => x,
-                (_, Some(_)) => &dropped[l - 1][..rows * n_in],
-                (_, None) => &done[l - 1][..rows * n_in],
-            };
-            let z = &mut rest[0][..rows * n_out];
-            layer_forward(mlp, l, a_prev, rows, z)?;
-            if let (Some(d), true) = (ctx.dropout, l + 1 < layers) {
-                let out = dropped[l][..rows * n_out].chunks_exact_mut(n_out);
-                let mask = masks[l][..rows * n_out].chunks_exact_mut(n_out);
-                for (i, ((a, o), m)) in z.chunks_exact(n_out).zip(out).zip(mask).enumerate() {
-                    simd::dropout_row_simd(a, o, m, d.row(ctx.step, l, row_id(i)));
-                }
-            }
-        }
-        // Head: loss from the logits, then dZ_L = A_L - Y over them (each row
-        // scaled by its weight, for a weighted batch).
-        let z = &mut acts[layers - 1][..rows * nl];
-        *loss = match w {
-            None => kernels::head_loss_delta(mlp.head(), z, y, nl),
-            Some(w) => kernels::head_loss_delta_weighted(mlp.head(), z, y, w, nl, w_outputs),
-        };
-        let t1 = t0.map(|t0| {
-            *forward_ns += elapsed_ns(t0);
-            Instant::now()
-        });
-
-        // Backward, l = L..1 (0-based: layers-1..0).
-        let [d_a, d_b] = delta;
-        let (mut cur, mut next) = (d_a, d_b);
-        for l in (0..layers).rev() {
-            let (n_in, n_out) = layout.dims(l);
-            let dz: &[f32] = if l == layers - 1 {
-                &acts[l][..rows * n_out]
-            } else {
-                &cur[..rows * n_out]
-            };
-            let a_prev: &[f32] = match (l, ctx.dropout) {
-                (0, _) => x,
-                (_, Some(_)) => &dropped[l - 1][..rows * n_in],
-                (_, None) => &acts[l - 1][..rows * n_in],
-            };
-            gemm::weight_grad(dz, rows, n_out, a_prev, n_in, &mut grad[layout.w_range(l)])?;
-            simd::col_sums_simd(dz, &mut grad[layout.b_range(l)]);
-            if l > 0 {
-                let da = &mut next[..rows * n_in];
-                gemm::input_delta(dz, rows, n_out, mlp.weights(l), n_in, da)?;
-                if ctx.dropout.is_some() {
-                    // dA = dÃ ⊙ M
-                    simd::mul_assign_simd(da, &masks[l - 1][..rows * n_in]);
-                }
-                let act = mlp
-                    .activation_after(l - 1)
-                    .expect("hidden layer has an activation");
-                kernels::activate_backward(act, &acts[l - 1][..rows * n_in], da);
-                std::mem::swap(&mut cur, &mut next);
-            }
-        }
-        if let Some(t1) = t1 {
-            *backward_ns += elapsed_ns(t1);
-        }
-        Ok(())
-    }
-}
-
-/// What every shard of a step shares besides the batch.
-#[derive(Clone, Copy)]
-struct StepCtx<'a> {
-    /// Dropout on the hidden layers, if any.
-    dropout: Option<&'a Dropout>,
-    /// The optimizer's step count before this step (the masks' key).
-    step: u64,
-    /// Time forward and backward.
-    profile: bool,
-}
-
-fn elapsed_ns(t: Instant) -> u64 {
-    u64::try_from(t.elapsed().as_nanos()).unwrap_or(u64::MAX)
-}
-
 /// Where a trainer's time went since profiling was switched on, in
 /// nanoseconds summed over threads (so with several threads the total exceeds
 /// the wall-clock time).
@@ -394,38 +185,6 @@ pub struct Profile {
     pub reduction_ns: u64,
     /// The optimizer update.
     pub update_ns: u64,
-}
-
-/// Where a step's rows come from.
-#[derive(Clone, Copy)]
-enum Batch<'a> {
-    /// Contiguous rows: `x` is `m × n_0`, `y` is `m × n_L`, `w` (if weighted)
-    /// `m` weights.
-    Rows {
-        x: &'a [f32],
-        y: &'a [f32],
-        w: Option<&'a [f32]>,
-    },
-    /// Rows `idx` of a whole dataset (`x`, `y`, `w`), gathered by each shard.
-    Gather {
-        x: &'a [f32],
-        y: &'a [f32],
-        w: Option<&'a [f32]>,
-        idx: &'a [usize],
-    },
-}
-
-impl Batch<'_> {
-    /// The sum of the weights of the batch's `rows` rows, added in row order
-    /// (so it does not depend on the shards); `None` when unweighted.
-    fn weight_sum(&self, rows: usize) -> Option<f64> {
-        match *self {
-            Batch::Rows { w, .. } => w.map(|w| w[..rows].iter().map(|&v| f64::from(v)).sum()),
-            Batch::Gather { w, idx, .. } => {
-                w.map(|w| idx[..rows].iter().map(|&r| f64::from(w[r])).sum())
-            }
-        }
-    }
 }
 
 /// Trains one network shape with mini-batch SGD on its own thread pool.
@@ -1041,6 +800,7 @@ impl Trainer {
             dropout: self.dropout.as_ref(),
             step: self.optimizer.step_count(),
             profile: self.profile,
+            parts: parts_per_shard(self.pool.current_num_threads(), shards),
         };
         let work = &mut self.workspaces[..shards];
         if shards == 1 {

@@ -16,6 +16,10 @@
 //! parallel chunked reduction, clipping and update) are counted. Dropout
 //! (its masks and dropped activations live in the shards' workspaces) and
 //! row weights (gathered into a workspace buffer) add no allocation either.
+//! With more threads than shards, each GEMM of a shard is cut into blocks,
+//! each its own `sgemm` call (so its own packing buffer), forked with
+//! `rayon::join`, which allocates nothing: the count is then the number of
+//! blocks, computed from `backprop::shard`'s documented rule.
 
 use std::alloc::{GlobalAlloc, Layout, System};
 use std::sync::atomic::{AtomicU64, Ordering};
@@ -120,6 +124,28 @@ fn rules() -> [(&'static str, TrainConfig, bool); 4] {
     ]
 }
 
+/// The `sgemm` calls of a step of `rows` rows: per shard, the forward and
+/// input-delta products cut into blocks of rows, the weight gradients into
+/// blocks of units (`backprop::shard::block_rows`), one call per block;
+/// without blocks that is `3L - 1` per shard.
+fn gemm_calls(sizes: &[usize], rows: usize, shard_rows: usize, threads: usize) -> u64 {
+    use backprop::shard::{block_rows, parts_per_shard};
+    let shards = rows.div_ceil(shard_rows);
+    let parts = parts_per_shard(threads, shards);
+    let layers = sizes.len() - 1;
+    (0..shards)
+        .map(|s| {
+            let m = shard_rows.min(rows - s * shard_rows);
+            let row_blocks = m.div_ceil(block_rows(m, parts));
+            let unit_blocks: usize = sizes[1..]
+                .iter()
+                .map(|&n| n.div_ceil(block_rows(n, parts)))
+                .sum();
+            (row_blocks * (2 * layers - 1) + unit_blocks) as u64
+        })
+        .sum()
+}
+
 /// One test function: the counter is process-wide, so checks must not overlap.
 #[test]
 fn steps_and_epochs_allocate_only_matrixmultiply_packing_buffers() {
@@ -129,8 +155,10 @@ fn steps_and_epochs_allocate_only_matrixmultiply_packing_buffers() {
     // 2 434 parameters (one chunk) and 24 550 (two chunks of 16 Ki)
     for sizes in [[20, 48, 24, 10], [200, 100, 40, 10]] {
         let layers = sizes.len() - 1;
-        let gemms_per_shard = (3 * layers - 1) as u64;
-        for (threads, shard_rows) in [(1, 64), (2, 16), (3, 7)] {
+        let _ = layers;
+        // (threads, shard_rows): one shard, several, many; and one shard
+        // of the 64-row batch cut into blocks by 3 threads
+        for (threads, shard_rows) in [(1, 64), (2, 16), (3, 7), (3, 64)] {
             // (rule, allocations in the counted steps, in the counted epoch)
             let mut counts = Vec::new();
             for (rule, cfg, weighted) in rules() {
@@ -179,9 +207,9 @@ fn steps_and_epochs_allocate_only_matrixmultiply_packing_buffers() {
                 });
                 assert_eq!(
                     counted,
-                    steps * shards * gemms_per_shard,
+                    steps * gemm_calls(&sizes, 64, shard_rows, threads),
                     "{label}, shards {shards}: {counted} allocations in {steps} steps; \
-                     expected only matrixmultiply's {gemms_per_shard} per shard per step"
+                     expected only matrixmultiply's, one per sgemm call"
                 );
 
                 // A whole epoch (shuffling, gathering, a last partial batch,
@@ -210,7 +238,7 @@ fn steps_and_epochs_allocate_only_matrixmultiply_packing_buffers() {
                     let gemm_calls: u64 = (0..stats.steps)
                         .map(|s| {
                             let rows = (300 - s * 64).min(64);
-                            rows.div_ceil(shard_rows) as u64 * gemms_per_shard
+                            gemm_calls(&sizes, rows, shard_rows, threads)
                         })
                         .sum();
                     (ALLOCS.load(Ordering::SeqCst) - before, gemm_calls)

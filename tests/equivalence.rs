@@ -877,3 +877,80 @@ fn weights_and_dropout_are_the_same_for_any_thread_count() {
         assert!(run(threads) == one, "{threads} threads differ from 1");
     }
 }
+
+/// More threads than shards: each shard's GEMMs and element-wise kernels are
+/// cut into blocks (`backprop::shard`), which changes no bit. On [`BIG`]
+/// (130 and 60 units: several blocks of units in the weight gradients) with
+/// one shard per batch and with several shard sizes, for every optimizer
+/// (with a binding clip) and with dropout on weighted rows: the parameters,
+/// the optimizer state and every epoch's loss are the same for 1, 2, 3, 8
+/// and 16 threads.
+#[test]
+fn blocks_inside_shards_do_not_change_a_bit() {
+    use backprop::shard::{block_rows, parts_per_shard};
+    let (n, batch, epochs): (usize, usize, usize) = (150, 70, 2);
+    let head = Head::SoftmaxCe;
+    let hidden = [Activation::Relu, Activation::Sigmoid];
+    let mut r = rng(4242);
+    let x = random_x(&mut r, n, BIG[0]);
+    let y = random_y(&mut r, head, n, BIG[3]);
+    let w = common::uniform(&mut r, n, 0.0, 2.0);
+    let plain = Dataset::new(
+        Matrix::from_vec(n, BIG[0], x).unwrap(),
+        Matrix::from_vec(n, BIG[3], y).unwrap(),
+    )
+    .unwrap();
+    let weighted = plain.clone().with_weights(w).unwrap();
+    let start = Mlp::new(&BIG, &hidden, head, 3).unwrap();
+    // one shard of 70 rows (up to 5 blocks of 16), two of 35, five of 14
+    for shard_rows in [batch, 35, 14] {
+        let shards = batch.div_ceil(shard_rows);
+        assert!(
+            block_rows(shard_rows, parts_per_shard(16, shards)) < shard_rows || shard_rows < 32,
+            "shards of {shard_rows} rows are not cut at 16 threads"
+        );
+        for (name, optimizer, lr) in common::optimizers(0.01) {
+            for (data, dropout) in [(&plain, 0.0), (&weighted, 0.3)] {
+                let run = |threads: usize| -> (Vec<u32>, Vec<Vec<u32>>, Vec<u64>) {
+                    let mut mlp = start.clone();
+                    let cfg = TrainConfig {
+                        batch_size: batch,
+                        lr,
+                        optimizer,
+                        clip_norm: Some(0.5),
+                        epochs,
+                        shard_rows,
+                        threads,
+                        seed: 8,
+                        dropout,
+                        ..TrainConfig::default()
+                    };
+                    let mut trainer = Trainer::new(&mlp, &cfg).unwrap();
+                    let losses = (0..epochs)
+                        .map(|_| trainer.epoch(&mut mlp, data).unwrap().loss.to_bits())
+                        .collect();
+                    let state = trainer
+                        .optimizer()
+                        .buffers()
+                        .iter()
+                        .map(|b| bits(b))
+                        .collect();
+                    (bits(mlp.params()), state, losses)
+                };
+                let one = run(1);
+                for threads in [2, 3, 8, 16] {
+                    let other = run(threads);
+                    if other != one {
+                        let i = (0..one.0.len()).find(|&i| one.0[i] != other.0[i]);
+                        panic!(
+                            "{name}, shards of {shard_rows}, dropout {dropout}: {threads} threads \
+                             differ from 1 (first parameter {:?}: {})",
+                            i,
+                            i.map_or(String::new(), |i| param_name(&BIG, i)),
+                        );
+                    }
+                }
+            }
+        }
+    }
+}

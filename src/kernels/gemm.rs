@@ -106,6 +106,15 @@ pub fn weight_grad(
     dw: &mut [f32],
 ) -> Result<()> {
     let dz = checked_view("weight_grad: dZ", dz, m, n)?;
+    weight_grad_view(dz, a, k, dw)
+}
+
+/// [`weight_grad`] for `dZ` given as a (strided) view: `dW ← dZᵀ·A` for `dZ`
+/// `m×n`, `A` (`m×k`) and `dW` (`n×k`). With `dZ` a block of columns of a
+/// larger delta, `dW` is the matching block of rows of the full gradient,
+/// each element computed as the full product computes it.
+pub fn weight_grad_view(dz: MatRef<'_>, a: &[f32], k: usize, dw: &mut [f32]) -> Result<()> {
+    let (m, n) = (dz.rows(), dz.cols());
     let a = checked_view("weight_grad: A", a, m, k)?;
     let mut dw = checked_view_mut("weight_grad: dW", dw, n, k)?;
     gemm(1.0, dz.t(), a, 0.0, &mut dw)

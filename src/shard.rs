@@ -1,0 +1,525 @@
+//! One shard's forward and backward passes, in its preallocated
+//! [`Workspace`], optionally cut into blocks that run in parallel on the
+//! trainer's pool.
+//!
+//! When a step has fewer shards than the pool has threads, each shard's work
+//! is split further ([`StepCtx::parts`] blocks per shard, see
+//! [`parts_per_shard`]): the forward GEMM, bias, activation and dropout of a
+//! layer by blocks of rows; the input-delta GEMM, the dropout mask and the
+//! activation derivative by blocks of rows; the weight-gradient GEMM by
+//! blocks of its output's rows (the layer's units). Each block is its own
+//! `matrixmultiply` call on a sub-view, and a block of an output computes
+//! each of its elements exactly as the whole product does (the sum over `k`
+//! is not cut, and `α = 1`, `β ∈ {0, 1}` round alike in the full and edge
+//! tiles), so the result does not depend on the number of blocks: the same
+//! bits for any thread count. The head and the bias gradient (a few
+//! operations per row) stay whole. Blocks are forked with `rayon::join`
+//! (no heap allocation) on the pool the shards already run on: no second
+//! pool, no more threads than the pool has.
+
+use std::time::Instant;
+
+use crate::dropout::Dropout;
+use crate::error::Result;
+use crate::kernels::{self, gemm, simd};
+use crate::network::{layer_forward, Layout, Mlp};
+use crate::tensor::MatRef;
+
+/// Rows of a block are a multiple of this (the widest `matrixmultiply`
+/// micro-kernel's rows), except the last block's.
+const BLOCK_ALIGN: usize = 16;
+
+/// Padding after each buffer so that two shards' buffers never share a cache line.
+const PAD: usize = 16;
+
+fn padded(len: usize) -> Vec<f32> {
+    let mut v = Vec::with_capacity(len + PAD);
+    v.resize(len, 0.0);
+    v
+}
+
+/// Blocks per shard for `threads` threads and `shards` shards: 1 when there
+/// are at least as many shards as threads, else `⌈threads / shards⌉`.
+///
+/// ```
+/// use backprop::shard::parts_per_shard;
+/// assert_eq!(parts_per_shard(2, 2), 1);
+/// assert_eq!(parts_per_shard(2, 1), 2);
+/// assert_eq!(parts_per_shard(16, 2), 8);
+/// assert_eq!(parts_per_shard(3, 2), 2);
+/// ```
+pub fn parts_per_shard(threads: usize, shards: usize) -> usize {
+    if shards == 0 || threads <= shards {
+        1
+    } else {
+        threads.div_ceil(shards)
+    }
+}
+
+/// The rows of each block when `rows` are cut into `parts` blocks:
+/// `⌈rows / parts⌉` rounded up to a multiple of 16 (all of `rows` for one
+/// part). The last block takes what is left.
+///
+/// ```
+/// use backprop::shard::block_rows;
+/// assert_eq!(block_rows(256, 1), 256);
+/// assert_eq!(block_rows(256, 2), 128);
+/// assert_eq!(block_rows(128, 3), 48); // 48 + 48 + 32
+/// assert_eq!(block_rows(10, 4), 16);  // one block
+/// ```
+pub fn block_rows(rows: usize, parts: usize) -> usize {
+    if parts <= 1 {
+        return rows.max(1);
+    }
+    rows.div_ceil(parts).div_ceil(BLOCK_ALIGN) * BLOCK_ALIGN
+}
+
+/// What every shard of a step shares besides the batch.
+#[derive(Clone, Copy)]
+pub(crate) struct StepCtx<'a> {
+    /// Dropout on the hidden layers, if any.
+    pub dropout: Option<&'a Dropout>,
+    /// The optimizer's step count before this step (the masks' key).
+    pub step: u64,
+    /// Time forward and backward.
+    pub profile: bool,
+    /// Blocks each GEMM of a shard is cut into ([`parts_per_shard`]).
+    pub parts: usize,
+}
+
+/// Where a step's rows come from.
+#[derive(Clone, Copy)]
+pub(crate) enum Batch<'a> {
+    /// Contiguous rows: `x` is `m × n_0`, `y` is `m × n_L`, `w` (if weighted)
+    /// `m` weights.
+    Rows {
+        x: &'a [f32],
+        y: &'a [f32],
+        w: Option<&'a [f32]>,
+    },
+    /// Rows `idx` of a whole dataset (`x`, `y`, `w`), gathered by each shard.
+    Gather {
+        x: &'a [f32],
+        y: &'a [f32],
+        w: Option<&'a [f32]>,
+        idx: &'a [usize],
+    },
+}
+
+impl Batch<'_> {
+    /// The sum of the weights of the batch's `rows` rows, added in row order
+    /// (so it does not depend on the shards); `None` when unweighted.
+    pub fn weight_sum(&self, rows: usize) -> Option<f64> {
+        match *self {
+            Batch::Rows { w, .. } => w.map(|w| w[..rows].iter().map(|&v| f64::from(v)).sum()),
+            Batch::Gather { w, idx, .. } => {
+                w.map(|w| idx[..rows].iter().map(|&r| f64::from(w[r])).sum())
+            }
+        }
+    }
+
+    /// The dataset index of batch row `r` (the dropout key's row).
+    fn row_id(&self, r: usize) -> u64 {
+        match *self {
+            Batch::Rows { .. } => r as u64,
+            Batch::Gather { idx, .. } => idx[r] as u64,
+        }
+    }
+}
+
+pub(crate) fn elapsed_ns(t: Instant) -> u64 {
+    u64::try_from(t.elapsed().as_nanos()).unwrap_or(u64::MAX)
+}
+
+/// Scratch of one shard, allocated once for `shard_rows` rows.
+pub(crate) struct Workspace {
+    /// Per layer `l`: `Z_l`, then `A_l` in place (`shard_rows × n_{l+1}`); the
+    /// output layer's buffer ends up holding `dZ_L`.
+    pub acts: Vec<Vec<f32>>,
+    /// Two ping-pong buffers for `dA_{l-1}` / `dZ_{l-1}`.
+    delta: [Vec<f32>; 2],
+    /// Gathered input rows (shuffled epochs).
+    x: Vec<f32>,
+    /// Gathered target rows.
+    y: Vec<f32>,
+    /// Per hidden layer `l` with dropout: `A_l` with the mask applied (the
+    /// next layer's input), and the mask itself (`0` or `1/(1-p)`).
+    dropped: Vec<Vec<f32>>,
+    masks: Vec<Vec<f32>>,
+    /// Gathered row weights (weighted datasets).
+    w: Vec<f32>,
+    /// Row weights spread over the outputs (weighted element-wise heads).
+    w_outputs: Vec<f32>,
+    /// This shard's summed gradient, flat like the parameters.
+    pub grad: Vec<f32>,
+    /// This shard's summed loss.
+    pub loss: f64,
+    /// Nanoseconds spent in forward and backward (only when profiling).
+    pub forward_ns: u64,
+    pub backward_ns: u64,
+}
+
+/// Something with rows that splits into two disjoint parts at a row.
+trait Rows: Sized + Send {
+    fn rows(&self) -> usize;
+    fn split(self, at: usize) -> (Self, Self);
+}
+
+/// Runs `f` on `b` cut into blocks of `block` rows (the last one shorter),
+/// halving recursively with `rayon::join`; the first error wins.
+fn in_blocks<B: Rows>(b: B, block: usize, f: &(impl Fn(B) -> Result<()> + Sync)) -> Result<()> {
+    let n = b.rows();
+    if n <= block {
+        return f(b);
+    }
+    let at = n.div_ceil(block) / 2 * block;
+    let (left, right) = b.split(at);
+    let (l, r) = rayon::join(|| in_blocks(left, block, f), || in_blocks(right, block, f));
+    l.and(r)
+}
+
+/// Splits a row-major slice of rows of `width` at row `at`; an empty slice
+/// (a buffer not in use) stays empty on both sides.
+fn cut(s: &[f32], at: usize, width: usize) -> (&[f32], &[f32]) {
+    if s.is_empty() {
+        (s, s)
+    } else {
+        s.split_at(at * width)
+    }
+}
+
+fn cut_mut(s: &mut [f32], at: usize, width: usize) -> (&mut [f32], &mut [f32]) {
+    if s.is_empty() {
+        s.split_at_mut(0)
+    } else {
+        s.split_at_mut(at * width)
+    }
+}
+
+/// Rows `r0..r0 + rows` of one layer's forward pass.
+struct Forward<'a> {
+    r0: usize,
+    rows: usize,
+    a_prev: &'a [f32],
+    z: &'a mut [f32],
+    /// Empty without dropout (or for the output layer).
+    dropped: &'a mut [f32],
+    masks: &'a mut [f32],
+    n_in: usize,
+    n_out: usize,
+}
+
+impl Rows for Forward<'_> {
+    fn rows(&self) -> usize {
+        self.rows
+    }
+    fn split(self, at: usize) -> (Self, Self) {
+        let (a1, a2) = cut(self.a_prev, at, self.n_in);
+        let (z1, z2) = cut_mut(self.z, at, self.n_out);
+        let (d1, d2) = cut_mut(self.dropped, at, self.n_out);
+        let (m1, m2) = cut_mut(self.masks, at, self.n_out);
+        let (n_in, n_out) = (self.n_in, self.n_out);
+        (
+            Forward {
+                r0: self.r0,
+                rows: at,
+                a_prev: a1,
+                z: z1,
+                dropped: d1,
+                masks: m1,
+                n_in,
+                n_out,
+            },
+            Forward {
+                r0: self.r0 + at,
+                rows: self.rows - at,
+                a_prev: a2,
+                z: z2,
+                dropped: d2,
+                masks: m2,
+                n_in,
+                n_out,
+            },
+        )
+    }
+}
+
+/// Rows of `dA = dZ·W`, masked by dropout's mask and multiplied by the
+/// activation's derivative at `a`.
+struct Delta<'a> {
+    rows: usize,
+    dz: &'a [f32],
+    da: &'a mut [f32],
+    /// Empty without dropout.
+    mask: &'a [f32],
+    a: &'a [f32],
+    n_in: usize,
+    n_out: usize,
+}
+
+impl Rows for Delta<'_> {
+    fn rows(&self) -> usize {
+        self.rows
+    }
+    fn split(self, at: usize) -> (Self, Self) {
+        let (n_in, n_out) = (self.n_in, self.n_out);
+        let (dz1, dz2) = cut(self.dz, at, n_out);
+        let (da1, da2) = cut_mut(self.da, at, n_in);
+        let (m1, m2) = cut(self.mask, at, n_in);
+        let (a1, a2) = cut(self.a, at, n_in);
+        (
+            Delta {
+                rows: at,
+                dz: dz1,
+                da: da1,
+                mask: m1,
+                a: a1,
+                n_in,
+                n_out,
+            },
+            Delta {
+                rows: self.rows - at,
+                dz: dz2,
+                da: da2,
+                mask: m2,
+                a: a2,
+                n_in,
+                n_out,
+            },
+        )
+    }
+}
+
+/// Rows `o0..o0 + rows` of a weight gradient `dW` (`n_out × n_in`): units
+/// of the layer.
+struct WeightRows<'a> {
+    o0: usize,
+    rows: usize,
+    dw: &'a mut [f32],
+    n_in: usize,
+}
+
+impl Rows for WeightRows<'_> {
+    fn rows(&self) -> usize {
+        self.rows
+    }
+    fn split(self, at: usize) -> (Self, Self) {
+        let (d1, d2) = self.dw.split_at_mut(at * self.n_in);
+        (
+            WeightRows {
+                o0: self.o0,
+                rows: at,
+                dw: d1,
+                n_in: self.n_in,
+            },
+            WeightRows {
+                o0: self.o0 + at,
+                rows: self.rows - at,
+                dw: d2,
+                n_in: self.n_in,
+            },
+        )
+    }
+}
+
+impl Workspace {
+    pub fn new(layout: &Layout, rows: usize, dropout: bool) -> Workspace {
+        let sizes = &layout.sizes;
+        let hidden = &sizes[1..sizes.len() - 1];
+        let max_hidden = hidden.iter().copied().max().unwrap_or(0);
+        let per_hidden = || -> Vec<Vec<f32>> {
+            if dropout {
+                hidden.iter().map(|&n| padded(rows * n)).collect()
+            } else {
+                Vec::new()
+            }
+        };
+        Workspace {
+            dropped: per_hidden(),
+            masks: per_hidden(),
+            w: padded(rows),
+            w_outputs: padded(rows * sizes[sizes.len() - 1]),
+            acts: sizes[1..].iter().map(|&n| padded(rows * n)).collect(),
+            delta: [padded(rows * max_hidden), padded(rows * max_hidden)],
+            x: padded(rows * sizes[0]),
+            y: padded(rows * sizes[sizes.len() - 1]),
+            grad: padded(layout.len),
+            loss: 0.0,
+            forward_ns: 0,
+            backward_ns: 0,
+        }
+    }
+
+    /// Forward and backward over rows `r0..r1` of the batch: sets `grad` to
+    /// the summed (weighted) gradient of those rows and `loss` to their
+    /// summed (weighted) loss. With dropout, the masks of optimizer step
+    /// `ctx.step` are applied after each hidden layer.
+    pub fn run(
+        &mut self,
+        mlp: &Mlp,
+        batch: &Batch<'_>,
+        r0: usize,
+        r1: usize,
+        ctx: StepCtx<'_>,
+    ) -> Result<()> {
+        let t0 = ctx.profile.then(Instant::now);
+        let layout = mlp.layout();
+        let (n0, nl) = (mlp.inputs(), mlp.outputs());
+        let layers = layout.layers();
+        let rows = r1 - r0;
+        let block = block_rows(rows, ctx.parts);
+        let Workspace {
+            acts,
+            delta,
+            x: xbuf,
+            y: ybuf,
+            dropped,
+            masks,
+            w: wbuf,
+            w_outputs,
+            grad,
+            loss,
+            forward_ns,
+            backward_ns,
+        } = self;
+        let (x, y, w): (&[f32], &[f32], Option<&[f32]>) = match *batch {
+            Batch::Rows { x, y, w } => (
+                &x[r0 * n0..r1 * n0],
+                &y[r0 * nl..r1 * nl],
+                w.map(|w| &w[r0..r1]),
+            ),
+            Batch::Gather { x, y, w, idx } => {
+                for (i, &r) in idx[r0..r1].iter().enumerate() {
+                    xbuf[i * n0..(i + 1) * n0].copy_from_slice(&x[r * n0..(r + 1) * n0]);
+                    ybuf[i * nl..(i + 1) * nl].copy_from_slice(&y[r * nl..(r + 1) * nl]);
+                }
+                let w = w.map(|w| {
+                    for (wb, &r) in wbuf.iter_mut().zip(&idx[r0..r1]) {
+                        *wb = w[r];
+                    }
+                    &wbuf[..rows]
+                });
+                (&xbuf[..rows * n0], &ybuf[..rows * nl], w)
+            }
+        };
+
+        // Forward: Z_l = A_{l-1}·W_lᵀ + b_l, A_l = f(Z_l) in place; with
+        // dropout, Ã_l = A_l ⊙ M_l feeds the next layer (A_l is kept for f').
+        for l in 0..layers {
+            let (n_in, n_out) = layout.dims(l);
+            let (done, rest) = acts.split_at_mut(l);
+            let hidden = dropped.len();
+            let (dropped_done, dropped_rest) = dropped.split_at_mut(l.min(hidden));
+            let a_prev: &[f32] = match (l, ctx.dropout) {
+                (0, _) => x,
+                (_, Some(_)) => &dropped_done[l - 1][..rows * n_in],
+                (_, None) => &done[l - 1][..rows * n_in],
+            };
+            let hidden_dropout = ctx.dropout.filter(|_| l + 1 < layers);
+            let (d, m): (&mut [f32], &mut [f32]) = match hidden_dropout {
+                Some(_) => (
+                    &mut dropped_rest[0][..rows * n_out],
+                    &mut masks[l][..rows * n_out],
+                ),
+                None => (&mut [], &mut []),
+            };
+            let whole = Forward {
+                r0,
+                rows,
+                a_prev,
+                z: &mut rest[0][..rows * n_out],
+                dropped: d,
+                masks: m,
+                n_in,
+                n_out,
+            };
+            in_blocks(whole, block, &|b: Forward<'_>| {
+                layer_forward(mlp, l, b.a_prev, b.rows, b.z)?;
+                if let Some(d) = hidden_dropout {
+                    let rows = b.z.chunks_exact(n_out);
+                    let out = b.dropped.chunks_exact_mut(n_out);
+                    let mask = b.masks.chunks_exact_mut(n_out);
+                    for (i, ((a, o), m)) in rows.zip(out).zip(mask).enumerate() {
+                        let row = batch.row_id(b.r0 + i);
+                        simd::dropout_row_simd(a, o, m, d.row(ctx.step, l, row));
+                    }
+                }
+                Ok(())
+            })?;
+        }
+        // Head: loss from the logits, then dZ_L = A_L - Y over them (each row
+        // scaled by its weight, for a weighted batch).
+        let z = &mut acts[layers - 1][..rows * nl];
+        *loss = match w {
+            None => kernels::head_loss_delta(mlp.head(), z, y, nl),
+            Some(w) => kernels::head_loss_delta_weighted(mlp.head(), z, y, w, nl, w_outputs),
+        };
+        let t1 = t0.map(|t0| {
+            *forward_ns += elapsed_ns(t0);
+            Instant::now()
+        });
+
+        // Backward, l = L..1 (0-based: layers-1..0).
+        let [d_a, d_b] = delta;
+        let (mut cur, mut next) = (d_a, d_b);
+        for l in (0..layers).rev() {
+            let (n_in, n_out) = layout.dims(l);
+            let dz: &[f32] = if l == layers - 1 {
+                &acts[l][..rows * n_out]
+            } else {
+                &cur[..rows * n_out]
+            };
+            let a_prev: &[f32] = match (l, ctx.dropout) {
+                (0, _) => x,
+                (_, Some(_)) => &dropped[l - 1][..rows * n_in],
+                (_, None) => &acts[l - 1][..rows * n_in],
+            };
+            let (gw, gb) =
+                grad[layout.w_range(l).start..layout.b_range(l).end].split_at_mut(n_out * n_in);
+            // dW_l = dZ_lᵀ·A_{l-1}, by blocks of the layer's units
+            let units = WeightRows {
+                o0: 0,
+                rows: n_out,
+                dw: gw,
+                n_in,
+            };
+            in_blocks(units, block_rows(n_out, ctx.parts), &|b: WeightRows<'_>| {
+                let dz_cols = MatRef::with_strides(&dz[b.o0..], rows, b.rows, n_out, 1);
+                gemm::weight_grad_view(dz_cols, a_prev, n_in, b.dw)
+            })?;
+            simd::col_sums_simd(dz, gb);
+            if l > 0 {
+                let act = mlp
+                    .activation_after(l - 1)
+                    .expect("hidden layer has an activation");
+                let mask: &[f32] = match ctx.dropout {
+                    Some(_) => &masks[l - 1][..rows * n_in],
+                    None => &[],
+                };
+                let whole = Delta {
+                    rows,
+                    dz,
+                    da: &mut next[..rows * n_in],
+                    mask,
+                    a: &acts[l - 1][..rows * n_in],
+                    n_in,
+                    n_out,
+                };
+                in_blocks(whole, block, &|b: Delta<'_>| {
+                    gemm::input_delta(b.dz, b.rows, n_out, mlp.weights(l), n_in, b.da)?;
+                    if !b.mask.is_empty() {
+                        // dA = dÃ ⊙ M
+                        simd::mul_assign_simd(b.da, b.mask);
+                    }
+                    kernels::activate_backward(act, b.a, b.da);
+                    Ok(())
+                })?;
+                std::mem::swap(&mut cur, &mut next);
+            }
+        }
+        if let Some(t1) = t1 {
+            *backward_ns += elapsed_ns(t1);
+        }
+        Ok(())
+    }
+}
