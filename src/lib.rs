@@ -43,6 +43,7 @@
 pub mod activation;
 pub mod bench;
 pub mod data;
+pub mod dist;
 pub mod dropout;
 pub mod error;
 pub mod evaluate;

@@ -20,6 +20,7 @@ use rayon::prelude::*;
 
 use crate::activation::{Activation, Head};
 use crate::data::Dataset;
+use crate::dist::{split_range, Collective};
 use crate::dropout::Dropout;
 use crate::error::{Error, Result};
 use crate::kernels::simd;
@@ -225,6 +226,7 @@ pub struct Trainer {
     shuffle: bool,
     dropout: Option<Dropout>,
     workspaces: Vec<Workspace>,
+    group: Option<Group>,
     order: Vec<usize>,
     rng: ChaCha8Rng,
     profile: bool,
@@ -293,6 +295,7 @@ impl Trainer {
             profile: false,
             reduction_ns: AtomicU64::new(0),
             update_ns: AtomicU64::new(0),
+            group: None,
         })
     }
 
@@ -526,6 +529,12 @@ impl Trainer {
     ) -> Result<&[f32]> {
         self.check(mlp, x.len(), y.len(), rows)?;
         check_weights(w, rows)?;
+        if self.group.is_some() {
+            return Err(Error::config(
+                "mpi",
+                "Trainer::gradient runs in one process; this trainer is in a group",
+            ));
+        }
         let batch = Batch::Rows { x, y, w };
         let pool = Arc::clone(&self.pool);
         pool.install(|| -> Result<()> {
@@ -792,23 +801,41 @@ impl Trainer {
         Ok(())
     }
 
-    /// Runs every shard of the batch (in parallel when there are several).
+    /// The shards of a batch of `rows` rows this process runs: all of them,
+    /// or with a group, this rank's run of them ([`split_range`]).
+    fn local_shards(&self, rows: usize) -> std::ops::Range<usize> {
+        let shards = rows.div_ceil(self.shard_rows);
+        match &self.group {
+            None => 0..shards,
+            Some(g) => split_range(shards, g.comm.size(), g.comm.rank()),
+        }
+    }
+
+    /// Runs this process's shards of the batch (in parallel when there are
+    /// several); workspace `i` holds local shard `i`.
     fn run_shards(&mut self, mlp: &Mlp, batch: Batch<'_>, rows: usize) -> Result<()> {
         let sr = self.shard_rows;
-        let shards = rows.div_ceil(sr);
+        let local = self.local_shards(rows);
         let ctx = StepCtx {
             dropout: self.dropout.as_ref(),
             step: self.optimizer.step_count(),
             profile: self.profile,
-            parts: parts_per_shard(self.pool.current_num_threads(), shards),
+            parts: parts_per_shard(self.pool.current_num_threads(), local.len()),
         };
-        let work = &mut self.workspaces[..shards];
-        if shards == 1 {
-            return work[0].run(mlp, &batch, 0, rows, ctx);
+        let first = local.start;
+        let work = &mut self.workspaces[..local.len()];
+        let range = |s: usize| ((first + s) * sr, ((first + s + 1) * sr).min(rows));
+        match work {
+            [] => Ok(()),
+            [ws] => {
+                let (r0, r1) = range(0);
+                ws.run(mlp, &batch, r0, r1, ctx)
+            }
+            work => work.par_iter_mut().enumerate().try_for_each(|(s, ws)| {
+                let (r0, r1) = range(s);
+                ws.run(mlp, &batch, r0, r1, ctx)
+            }),
         }
-        work.par_iter_mut()
-            .enumerate()
-            .try_for_each(|(s, ws)| ws.run(mlp, &batch, s * sr, ((s + 1) * sr).min(rows), ctx))
     }
 
     /// Forward, backward, ordered reduction and (if `update`) the update.
@@ -823,7 +850,10 @@ impl Trainer {
     ) -> Result<(f64, f64)> {
         self.run_shards(mlp, batch, rows)?;
         let shards = rows.div_ceil(self.shard_rows);
-        let loss: f64 = self.workspaces[..shards].iter().map(|w| w.loss).sum();
+        let loss: f64 = match &mut self.group {
+            None => self.workspaces[..shards].iter().map(|w| w.loss).sum(),
+            Some(g) => g.batch_loss(&self.workspaces, shards)?,
+        };
         if !loss.is_finite() {
             return Err(Error::Diverged(format!(
                 "the loss of a batch of {rows} rows is {loss} ({}); the update was not applied",
@@ -832,7 +862,11 @@ impl Trainer {
         }
         let weight = batch.weight_sum(rows);
         if update {
-            self.update(mlp, grad_scale(rows, weight), shards)?;
+            if self.group.is_some() {
+                self.update_group(mlp, grad_scale(rows, weight), shards)?;
+            } else {
+                self.update(mlp, grad_scale(rows, weight), shards)?;
+            }
         }
         Ok((loss, weight.unwrap_or(rows as f64)))
     }
@@ -939,6 +973,173 @@ impl Trainer {
         Ok(())
     }
 
+    /// Joins a multi-process job: from now on this trainer runs only its
+    /// rank's shards of each batch and exchanges gradients and parameters
+    /// with the other ranks as [`crate::dist`] describes, so that every rank
+    /// ends each step with the model one process would have. Every rank
+    /// must hold the same model, data and configuration and make the same
+    /// calls. The optimizer state is kept current on each slice's owner
+    /// only; [`Trainer::gather_optimizer_state`] completes it (before a
+    /// checkpoint). [`Trainer::gradient`] is not available in a group.
+    ///
+    /// # Errors
+    /// [`Error::Config`] (`mpi`) for a group of 0 ranks or a rank outside it.
+    pub fn set_group(&mut self, comm: Arc<dyn Collective>) -> Result<()> {
+        let (size, rank) = (comm.size(), comm.rank());
+        if size == 0 || rank >= size {
+            return Err(Error::config(
+                "mpi",
+                format!("rank {rank} of a group of {size}"),
+            ));
+        }
+        let n = self.layout.len;
+        let shards = self.batch_size.div_ceil(self.shard_rows);
+        let chunks = n.div_ceil(REDUCE_CHUNK).max(1);
+        let max_local = shards.div_ceil(size);
+        let max_slice = chunks.div_ceil(size) * REDUCE_CHUNK;
+        self.group = Some(Group {
+            comm,
+            send: vec![0.0; max_local * n],
+            recv: vec![0.0; shards * max_slice.min(n)],
+            own: vec![0.0; max_slice.min(n)],
+            local_losses: Vec::with_capacity(max_local),
+            losses: Vec::with_capacity(shards),
+            parts: Vec::with_capacity(chunks),
+            parts_all: Vec::with_capacity(chunks),
+            send_counts: Vec::with_capacity(size),
+            recv_counts: Vec::with_capacity(size),
+        });
+        Ok(())
+    }
+
+    /// The parameters owned by `rank` of `size`: whole reduction chunks.
+    fn owned(n: usize, size: usize, rank: usize) -> std::ops::Range<usize> {
+        let c = split_range(n.div_ceil(REDUCE_CHUNK).max(1), size, rank);
+        (c.start * REDUCE_CHUNK).min(n)..(c.end * REDUCE_CHUNK).min(n)
+    }
+
+    /// In a group, gives every rank the whole optimizer state (each slice's
+    /// owner has it); a no-op otherwise.
+    ///
+    /// # Errors
+    /// As the group's [`Collective`].
+    pub fn gather_optimizer_state(&mut self) -> Result<()> {
+        let Some(g) = &mut self.group else {
+            return Ok(());
+        };
+        let k = self.optimizer.state_len_per_param();
+        if k == 0 {
+            return Ok(());
+        }
+        let (size, rank) = (g.comm.size(), g.comm.rank());
+        let n = self.layout.len;
+        let counts: Vec<usize> = (0..size)
+            .map(|r| k * Trainer::owned(n, size, r).len())
+            .collect();
+        let mine = Trainer::owned(n, size, rank);
+        let state = self.optimizer.state_mut();
+        let own = state[k * mine.start..k * mine.end].to_vec();
+        g.comm.all_gather_f32(&own, state, &counts)
+    }
+
+    /// [`Trainer::update`] across a group: the all-to-all of the shards'
+    /// gradient slices, the owner's ordered reduction, clipping and update
+    /// of its slice, and the all-gather of the parameters.
+    fn update_group(&mut self, mlp: &mut Mlp, scale: f32, shards: usize) -> Result<()> {
+        let g = self.group.as_mut().expect("a group");
+        let (size, rank) = (g.comm.size(), g.comm.rank());
+        let params = mlp.params_mut();
+        let n = params.len();
+        let local = split_range(shards, size, rank);
+        // 1. every local shard's slice of each owner, owner by owner
+        g.send_counts.clear();
+        g.recv_counts.clear();
+        let mut at = 0;
+        for o in 0..size {
+            let slice = Trainer::owned(n, size, o);
+            for ws in &self.workspaces[..local.len()] {
+                g.send[at..at + slice.len()].copy_from_slice(&ws.grad[slice.clone()]);
+                at += slice.len();
+            }
+            g.send_counts.push(local.len() * slice.len());
+        }
+        let mine = Trainer::owned(n, size, rank);
+        let len = mine.len();
+        for r in 0..size {
+            g.recv_counts.push(split_range(shards, size, r).len() * len);
+        }
+        g.comm.all_to_all_f32(
+            &g.send[..at],
+            &g.send_counts,
+            &mut g.recv[..shards * len],
+            &g.recv_counts,
+        )?;
+        // 2. the ordered sum, as `reduce_chunk` adds shard buffers
+        let (sum, rest) = g.recv[..shards * len].split_at_mut(len);
+        if len > 0 {
+            for other in rest.chunks_exact(len) {
+                simd::add_assign_simd(sum, other);
+            }
+        }
+        // 3. clipping: every chunk's squares, added in chunk order
+        let grad_scale = match self.clip_norm {
+            None => scale,
+            Some(max_norm) => {
+                g.parts.clear();
+                g.parts.extend(
+                    sum.chunks(REDUCE_CHUNK)
+                        .map(|c| c.iter().map(|&v| f64::from(v) * f64::from(v)).sum::<f64>()),
+                );
+                g.recv_counts.clear();
+                g.recv_counts.extend(
+                    (0..size).map(|r| Trainer::owned(n, size, r).len().div_ceil(REDUCE_CHUNK)),
+                );
+                let chunks: usize = g.recv_counts.iter().sum();
+                g.parts_all.resize(chunks, 0.0);
+                g.comm
+                    .all_gather_f64(&g.parts, &mut g.parts_all, &g.recv_counts)?;
+                let total: f64 = g.parts_all.iter().sum();
+                if !total.is_finite() {
+                    return Err(Error::Diverged(format!(
+                        "the gradient's norm is {} (its sum of squares overflowed or is NaN); \
+                         the update was not applied",
+                        total.sqrt()
+                    )));
+                }
+                let norm = total.sqrt() * f64::from(scale);
+                let coef = (f64::from(max_norm) / (norm + 1e-6)).min(1.0);
+                (f64::from(scale) * coef) as f32
+            }
+        };
+        // 4. the owner's update of its chunks
+        let s = self.optimizer.begin_step(self.step_lr, grad_scale);
+        let k = self.optimizer.state_len_per_param();
+        let first_chunk = mine.start / REDUCE_CHUNK;
+        let own_params = &mut params[mine.clone()];
+        self.optimizer.with_state(|opt, state| {
+            let state = &mut state[k * mine.start..k * mine.end];
+            let chunks = own_params
+                .chunks_mut(REDUCE_CHUNK)
+                .zip(sum.chunks(REDUCE_CHUNK))
+                .enumerate();
+            for (i, (p, gr)) in chunks {
+                let st: &mut [f32] = if k == 0 {
+                    &mut []
+                } else {
+                    let from = i * k * REDUCE_CHUNK;
+                    &mut state[from..from + k * p.len()]
+                };
+                opt.update_chunk(&s, first_chunk + i, p, gr, st);
+            }
+        });
+        // 5. everyone gets every slice
+        g.own[..len].copy_from_slice(&params[mine]);
+        g.recv_counts.clear();
+        g.recv_counts
+            .extend((0..size).map(|r| Trainer::owned(n, size, r).len()));
+        g.comm.all_gather_f32(&g.own[..len], params, &g.recv_counts)
+    }
+
     /// Where the first non-finite value of the failed forward pass appeared:
     /// in the parameters, or in the output of which layer.
     fn first_non_finite(&self, mlp: &Mlp, shards: usize) -> String {
@@ -966,6 +1167,47 @@ impl Trainer {
         }
         "every layer's output is finite: the loss itself overflowed (targets or outputs too large)"
             .to_string()
+    }
+}
+
+/// A trainer's share of a multi-process job ([`Trainer::set_group`]) and the
+/// buffers of its exchanges, allocated once.
+struct Group {
+    comm: Arc<dyn Collective>,
+    /// Outgoing gradient slices: local shards × parameters.
+    send: Vec<f32>,
+    /// Incoming gradient slices of the owned parameters, in shard order.
+    recv: Vec<f32>,
+    /// The owned parameters, sent in the all-gather.
+    own: Vec<f32>,
+    /// This rank's shards' losses, every shard's, and per-chunk sums of
+    /// squares.
+    local_losses: Vec<f64>,
+    losses: Vec<f64>,
+    parts: Vec<f64>,
+    parts_all: Vec<f64>,
+    send_counts: Vec<usize>,
+    recv_counts: Vec<usize>,
+}
+
+impl Group {
+    /// The batch's summed loss: every shard's loss, added in shard order.
+    fn batch_loss(&mut self, workspaces: &[Workspace], shards: usize) -> Result<f64> {
+        let size = self.comm.size();
+        let local = split_range(shards, size, self.comm.rank());
+        self.recv_counts.clear();
+        self.recv_counts
+            .extend((0..size).map(|r| split_range(shards, size, r).len()));
+        self.local_losses.clear();
+        self.local_losses
+            .extend(workspaces[..local.len()].iter().map(|w| w.loss));
+        self.losses.resize(shards, 0.0);
+        self.comm.all_gather_f64(
+            &self.local_losses,
+            &mut self.losses[..shards],
+            &self.recv_counts,
+        )?;
+        Ok(self.losses[..shards].iter().sum())
     }
 }
 

@@ -8,6 +8,7 @@ use backprop::{Activation, Head};
 use rand::{RngExt, SeedableRng};
 use rand_chacha::ChaCha8Rng;
 
+#[allow(unused_imports)] // each test binary uses a subset
 pub use reference::{param_count, param_name, RefNet};
 
 /// The one RNG of the tests, always seeded.
