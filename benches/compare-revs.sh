@@ -89,7 +89,7 @@ prepare() {
     while read -r target; do
         case $target in backprop | instructions) continue ;; esac
         (cd "$wt" && "$tmp/$rev/$target" --bench --list >"$tmp/$rev.$target.list" 2>/dev/null) || true
-        if python3 "$helper" list "$tmp/$rev.$target.list" "$filter" | grep -q .; then
+        if [ -n "$(python3 "$helper" list "$tmp/$rev.$target.list" "$filter")" ]; then
             echo "$target" >>"$tmp/$rev.suites"
         fi
     done <"$tmp/$rev.targets"

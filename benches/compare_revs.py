@@ -141,7 +141,7 @@ def fmt_count(n):
 
 
 def pct(ratio):
-    return f"{(ratio - 1) * 100:+.1f}%"
+    return f"{(ratio - 1) * 100:+.1f}%".replace("-", "−")
 
 
 def verdict(a, b, unit, min_change_pct):
@@ -237,7 +237,7 @@ def report(results, meta_file, out_md):
                 f"{fmt_value(mb, unit)} [{fmt_value(min(b), unit)} – {fmt_value(max(b), unit)}]",
                 f"{ratio:.3f}",
                 f"{faster_in}/{len(rounds)}",
-                f"**{v}** ({pct(ratio)})" if v else "no change detected",
+                f"**{v}** (time {pct(ratio)})" if v else "no change detected",
                 f"{(instr_delta[key] - 1) * 100:+.3f}%" if key in instr_delta else "",
             ]
         )
