@@ -26,8 +26,9 @@ import shutil
 import statistics
 import sys
 
-# Instruction counts repeat to within ±0.005% run to run (a rayon hand-over
-# in the training step); a change below this many percent is reported as none.
+# Instruction counts repeat exactly for the kernels and to within a few dozen
+# instructions (0.01% of T's step: rayon's hand-back) for a training step; a
+# change below this many percent is reported as none.
 INSTR_TOLERANCE_PCT = 0.1
 
 
