@@ -141,8 +141,9 @@ def fmt_count(n):
     return f"{n:,}".replace(",", " ")
 
 
-def pct(ratio):
-    return f"{(ratio - 1) * 100:+.1f}%".replace("-", "−")
+def pct(ratio, digits=1):
+    """A ratio's change in percent, signed, with a typographic minus."""
+    return f"{(ratio - 1) * 100:+.{digits}f}%".replace("-", "−")
 
 
 def verdict(a, b, unit, min_change_pct):
@@ -208,10 +209,10 @@ def report(results, meta_file, out_md):
                 name,
                 fmt_count(a["instructions"]),
                 fmt_count(b["instructions"]),
-                f"{(ri - 1) * 100:+.3f}%",
+                pct(ri, 3),
                 fmt_count(a["cycles"]),
                 fmt_count(b["cycles"]),
-                f"{(rc - 1) * 100:+.3f}%",
+                pct(rc, 3),
                 ("**fewer**" if ri < 1 else "**more**") if changed else "no change detected",
             ]
         )
@@ -239,7 +240,7 @@ def report(results, meta_file, out_md):
                 f"{ratio:.3f}",
                 f"{faster_in}/{len(rounds)}",
                 f"**{v}** (time {pct(ratio)})" if v else "no change detected",
-                f"{(instr_delta[key] - 1) * 100:+.3f}%" if key in instr_delta else "",
+                pct(instr_delta[key], 3) if key in instr_delta else "",
             ]
         )
 
