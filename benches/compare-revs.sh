@@ -70,8 +70,10 @@ prepare() {
             printf '\n[[bench]]\nname = "instructions"\nharness = false\n' >>"$wt/Cargo.toml"
         if grep -q '^gungraun = ' "$wt/Cargo.toml"; then
             sed -i "s/^gungraun = .*/gungraun = \"=$gungraun_version\"/" "$wt/Cargo.toml"
-        else
+        elif grep -q '^\[dev-dependencies\]' "$wt/Cargo.toml"; then
             sed -i "/^\[dev-dependencies\]/a gungraun = \"=$gungraun_version\"" "$wt/Cargo.toml"
+        else
+            printf '\n[dev-dependencies]\ngungraun = "=%s"\n' "$gungraun_version" >>"$wt/Cargo.toml"
         fi
     fi
     log "$rev: building (native)"
@@ -126,7 +128,11 @@ main() {
     rounds=${ROUNDS:-5}
     seconds=${BENCH_SECONDS:-3}
     instructions=${INSTRUCTIONS:-1}
-    local presets=${PRESETS:-T M B L} threads=${THREADS:-1 $(nproc)}
+    local presets=${PRESETS:-T M B L} threads=${THREADS:-}
+    if [ -z "$threads" ]; then
+        threads=1
+        if [ "$(nproc)" -gt 1 ]; then threads="1 $(nproc)"; fi
+    fi
 
     a=$(git rev-parse --verify --quiet "$rev_a^{commit}") || {
         log "'$rev_a' is not a commit"
