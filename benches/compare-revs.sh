@@ -22,7 +22,8 @@
 #    checkout's copy of that file and its gungraun dev-dependency, so they
 #    are measured by the same harness (it uses long-stable API only).
 # 4. Prints the table and writes it as markdown to
-#    target/compare-revs/<A>-<B>.md (the raw values beside it, .jsonl).
+#    target/compare-revs/<A>-<B>.md (the raw values beside it, .jsonl; the
+#    callgrind profiles in target/compare-revs/gungraun/<A>-<B>/).
 #
 # The verdict: "faster"/"slower" only when every round of one revision beat
 # every round of the other (the rounds' ranges do not overlap) and the
@@ -200,7 +201,8 @@ main() {
     if [ "$instructions" = 1 ]; then
         for rev in A B; do
             log "$rev: instruction counts (valgrind)"
-            (cd "$tmp/wt-$rev" && GUNGRAUN_WORKSPACE_ROOT="$tmp/wt-$rev" GUNGRAUN_HOME="$tmp/gungraun-$rev" \
+            rm -rf "$out/gungraun/$name/$rev"
+            (cd "$tmp/wt-$rev" && GUNGRAUN_WORKSPACE_ROOT="$tmp/wt-$rev" GUNGRAUN_HOME="$out/gungraun/$name/$rev" \
                 "$tmp/$rev/v3/instructions" --bench --output-format=json >"$tmp/gungraun-$rev.json")
             python3 "$helper" gungraun "$tmp/gungraun-$rev.json" "$rev" >>"$results"
         done
