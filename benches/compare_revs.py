@@ -20,6 +20,7 @@ explains it.
 
 import glob
 import json
+import math
 import os
 import re
 import shutil
@@ -146,12 +147,25 @@ def pct(ratio, digits=1):
     return f"{(ratio - 1) * 100:+.{digits}f}%".replace("-", "−")
 
 
+def false_alarm(n):
+    """The chance that the ranges of n rounds of two equal revisions fall
+    apart: 2 of the C(2n, n) equally likely rankings."""
+    return 2 / math.comb(2 * n, n)
+
+
+# Fewer rounds than this give no verdict: at 3 the ranges of equal revisions
+# fall apart 10% of the time, at 4 2.9%.
+MIN_ROUNDS = 4
+
+
 def verdict(a, b, unit, min_change_pct):
     """The rule: a change only when the rounds' [min, max] ranges do not
     overlap, i.e. every round of one revision beat every round of the other,
     and the medians differ by at least `min_change_pct`. With n rounds of two
     equal revisions, ranges fall apart by chance with probability
-    2 / C(2n, n): 2.9% at 4 rounds, 0.8% at 5, 0.2% at 6."""
+    `false_alarm(n)`: 2.9% at 4 rounds, 0.8% at 5, 0.2% at 6."""
+    if len(a) < MIN_ROUNDS:
+        return "too few rounds"
     ratio = time_ratio(statistics.median(a), statistics.median(b), unit)
     if abs(ratio - 1) * 100 < min_change_pct:
         return None
@@ -239,7 +253,11 @@ def report(results, meta_file, out_md):
                 f"{fmt_value(mb, unit)} [{fmt_value(min(b), unit)} – {fmt_value(max(b), unit)}]",
                 f"{ratio:.3f}",
                 f"{faster_in}/{len(rounds)}",
-                f"**{v}** (time {pct(ratio)})" if v else "no change detected",
+                (
+                    v
+                    if v == "too few rounds"
+                    else f"**{v}** (time {pct(ratio)})" if v else "no change detected"
+                ),
                 pct(instr_delta[key], 3) if key in instr_delta else "",
             ]
         )
@@ -255,14 +273,16 @@ def report(results, meta_file, out_md):
     if meta.get("note"):
         lines += ["", meta["note"]]
     if rows:
+        n = int(meta["rounds"])
         lines += [
             "",
             "Times: median of the rounds' values [lowest – highest]; criterion rows are "
             "its median time per iteration, `bench/…` rows `backprop bench` samples/s. "
             "`B/A`: B's time over A's (below 1: B is faster). Verdict: faster or slower "
             "only when the rounds' ranges do not overlap and the medians differ by at "
-            f"least {meta['min_change_pct']}%. Instructions: the matching one-step count "
-            "below.",
+            f"least {meta['min_change_pct']}% (if A = B, ranges of {n} rounds fall apart "
+            f"by chance in {false_alarm(n):.1%} of the rows; under {MIN_ROUNDS} rounds, no "
+            "verdict). Instructions: the matching one-step count below.",
             "",
             table(
                 [
