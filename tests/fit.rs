@@ -732,4 +732,15 @@ fn a_weight_column_weighs_rows_and_is_checked_on_resume() {
     assert_eq!(option_of(e), "weight_column");
     let resumed = weighted(4, Some(&ckpt), Some("w")).fit().unwrap();
     assert_eq!(bits(&resumed.mlp), bits(&run.mlp));
+    // the same bits on 2 and 3 threads, with several shards per batch
+    let sharded = |threads: usize| FitSpec {
+        threads,
+        shard_rows: Some(4),
+        checkpoint: None,
+        ..weighted(4, None, Some("w"))
+    };
+    let one = sharded(1).fit().unwrap();
+    for threads in [2, 3] {
+        assert_eq!(bits(&sharded(threads).fit().unwrap().mlp), bits(&one.mlp));
+    }
 }
