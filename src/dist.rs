@@ -157,6 +157,31 @@ impl LocalGroup {
     }
 }
 
+impl LocalGroup {
+    /// An all-gather of values that `post` puts into a [`Posted`] and `part`
+    /// reads back.
+    fn all_gather<T: Copy>(
+        &self,
+        send: &[T],
+        recv: &mut [T],
+        counts: &[usize],
+        post: impl FnOnce(&[T]) -> Posted,
+        part: impl Fn(&Posted) -> &Vec<T>,
+    ) -> Result<()> {
+        check_len("sent", counts[self.rank], send.len())?;
+        check_len("received", counts.iter().sum(), recv.len())?;
+        self.exchange(post(send), |slots| {
+            let mut at = 0;
+            for slot in slots {
+                let v = part(slot);
+                recv[at..at + v.len()].copy_from_slice(v);
+                at += v.len();
+            }
+        });
+        Ok(())
+    }
+}
+
 fn check_len(what: &str, want: usize, got: usize) -> Result<()> {
     if want == got {
         Ok(())
@@ -207,36 +232,18 @@ impl Collective for LocalGroup {
     }
 
     fn all_gather_f32(&self, send: &[f32], recv: &mut [f32], counts: &[usize]) -> Result<()> {
-        check_len("sent", counts[self.rank], send.len())?;
-        check_len("received", counts.iter().sum(), recv.len())?;
-        let post = Posted {
-            f32s: send.to_vec(),
+        let post = |v: &[f32]| Posted {
+            f32s: v.to_vec(),
             ..Posted::default()
         };
-        self.exchange(post, |slots| {
-            let mut at = 0;
-            for slot in slots {
-                recv[at..at + slot.f32s.len()].copy_from_slice(&slot.f32s);
-                at += slot.f32s.len();
-            }
-        });
-        Ok(())
+        self.all_gather(send, recv, counts, post, |p| &p.f32s)
     }
 
     fn all_gather_f64(&self, send: &[f64], recv: &mut [f64], counts: &[usize]) -> Result<()> {
-        check_len("sent", counts[self.rank], send.len())?;
-        check_len("received", counts.iter().sum(), recv.len())?;
-        let post = Posted {
-            f64s: send.to_vec(),
+        let post = |v: &[f64]| Posted {
+            f64s: v.to_vec(),
             ..Posted::default()
         };
-        self.exchange(post, |slots| {
-            let mut at = 0;
-            for slot in slots {
-                recv[at..at + slot.f64s.len()].copy_from_slice(&slot.f64s);
-                at += slot.f64s.len();
-            }
-        });
-        Ok(())
+        self.all_gather(send, recv, counts, post, |p| &p.f64s)
     }
 }

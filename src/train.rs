@@ -919,17 +919,7 @@ impl Trainer {
                 if let Some((red, _)) = timers {
                     add_time(red, t0);
                 }
-                if !sum.is_finite() {
-                    return Err(Error::Diverged(format!(
-                        "the gradient's norm is {} (its sum of squares overflowed or is NaN); \
-                         the update was not applied",
-                        sum.sqrt()
-                    )));
-                }
-                // PyTorch's clip_grad_norm_: coefficient max/(norm + 1e-6), at most 1
-                let norm = sum.sqrt() * f64::from(scale);
-                let coef = (f64::from(max_norm) / (norm + 1e-6)).min(1.0);
-                (f64::from(scale) * coef) as f32
+                clipped_scale(sum, scale, max_norm)?
             }
         };
         let reduced = self.clip_norm.is_some();
@@ -1098,17 +1088,7 @@ impl Trainer {
                 g.parts_all.resize(chunks, 0.0);
                 g.comm
                     .all_gather_f64(&g.parts, &mut g.parts_all, &g.recv_counts)?;
-                let total: f64 = g.parts_all.iter().sum();
-                if !total.is_finite() {
-                    return Err(Error::Diverged(format!(
-                        "the gradient's norm is {} (its sum of squares overflowed or is NaN); \
-                         the update was not applied",
-                        total.sqrt()
-                    )));
-                }
-                let norm = total.sqrt() * f64::from(scale);
-                let coef = (f64::from(max_norm) / (norm + 1e-6)).min(1.0);
-                (f64::from(scale) * coef) as f32
+                clipped_scale(g.parts_all.iter().sum(), scale, max_norm)?
             }
         };
         // 4. the owner's update of its chunks
@@ -1209,6 +1189,23 @@ impl Group {
         )?;
         Ok(self.losses[..shards].iter().sum())
     }
+}
+
+/// The gradient scale after clipping: `sum` is the summed gradient's sum of
+/// squares (added in chunk order), `scale` turns the sum into the mean; as
+/// PyTorch's `clip_grad_norm_`, the coefficient is `max/(norm + 1e-6)`, at
+/// most 1.
+fn clipped_scale(sum: f64, scale: f32, max_norm: f32) -> Result<f32> {
+    if !sum.is_finite() {
+        return Err(Error::Diverged(format!(
+            "the gradient's norm is {} (its sum of squares overflowed or is NaN); \
+             the update was not applied",
+            sum.sqrt()
+        )));
+    }
+    let norm = sum.sqrt() * f64::from(scale);
+    let coef = (f64::from(max_norm) / (norm + 1e-6)).min(1.0);
+    Ok((f64::from(scale) * coef) as f32)
 }
 
 /// The factor from a batch's summed gradient to its mean: `1/rows`, or
