@@ -208,6 +208,38 @@ fn check_loss(name: &str, simd: f64, reference: f64, floor: f64) -> Result<(), T
     }
 }
 
+/// The magnitude a softmax + CE loss's rounding scales with: per row
+/// `|lse|·Σy + Σ|y·z|`.
+fn softmax_ce_loss_scale(z: &[f32], y: &[f32], cols: usize) -> f64 {
+    z.chunks(cols)
+        .zip(y.chunks(cols))
+        .map(|(z, y)| {
+            let max = z
+                .iter()
+                .fold(f64::NEG_INFINITY, |m, &v| m.max(f64::from(v)));
+            let lse = max
+                + z.iter()
+                    .map(|&v| (f64::from(v) - max).exp())
+                    .sum::<f64>()
+                    .ln();
+            let ysum: f64 = y.iter().map(|&v| f64::from(v)).sum();
+            lse.abs() * ysum
+                + z.iter()
+                    .zip(y)
+                    .map(|(&z, &y)| f64::from((z * y).abs()))
+                    .sum::<f64>()
+        })
+        .sum()
+}
+
+/// The magnitude a BCE loss's rounding scales with: softplus(z) and y·z per element.
+fn bce_loss_scale(z: &[f32], y: &[f32]) -> f64 {
+    z.iter()
+        .zip(y)
+        .map(|(&z, &y)| f64::from(z.max(0.0)) + 0.7 + f64::from((y * z).abs()))
+        .sum()
+}
+
 fn run(f: fn(&mut [f32]), x: &[f32]) -> Vec<f32> {
     let mut v = x.to_vec();
     f(&mut v);
@@ -428,11 +460,7 @@ proptest! {
         let lr = scalar::bce_head_scalar(&mut r, &y);
         check("bce_head delta", &s, &r, close_exp, |i| format!("z {} y {}", show(z[i]), show(y[i])))?;
         // floor: a few roundings of every term's parts, softplus(z) and y·z
-        let scale: f64 = z
-            .iter()
-            .zip(&y)
-            .map(|(&z, &y)| f64::from(z.max(0.0)) + 0.7 + f64::from((y * z).abs()))
-            .sum();
+        let scale = bce_loss_scale(&z, &y);
         check_loss("bce_head", ls, lr, 4.0 * f64::from(f32::EPSILON) * scale)?;
     }
 
@@ -454,16 +482,7 @@ proptest! {
             format!("z {} y {} in row {} = {:?}", show(z[i]), show(y[i]), i / cols, &z[i / cols * cols..][..cols])
         })?;
         // floor: the rounding of lse·Σy - Σy·z over a row of `cols`
-        let scale: f64 = z
-            .chunks(cols)
-            .zip(y.chunks(cols))
-            .map(|(z, y)| {
-                let max = z.iter().fold(f64::NEG_INFINITY, |m, &v| m.max(f64::from(v)));
-                let lse = max + z.iter().map(|&v| (f64::from(v) - max).exp()).sum::<f64>().ln();
-                let ysum: f64 = y.iter().map(|&v| f64::from(v)).sum();
-                lse.abs() * ysum + z.iter().zip(y).map(|(&z, &y)| f64::from((z * y).abs())).sum::<f64>()
-            })
-            .sum();
+        let scale = softmax_ce_loss_scale(&z, &y, cols);
         check_loss(
             "softmax_ce_head",
             ls,
@@ -639,11 +658,7 @@ proptest! {
         check("bce_head_weighted delta", &s, &r, close_exp, |i| {
             format!("z {} y {} w {}", show(z[i]), show(y[i]), show(w[i]))
         })?;
-        let scale: f64 = z
-            .iter()
-            .zip(&y)
-            .map(|(&z, &y)| f64::from(z.max(0.0)) + 0.7 + f64::from((y * z).abs()))
-            .sum();
+        let scale = bce_loss_scale(&z, &y);
         check_loss("bce_head_weighted", ls, lr, 4.0 * f64::from(f32::EPSILON) * scale)?;
 
         let mut s = z.clone();
@@ -670,16 +685,7 @@ proptest! {
         check("softmax_ce_head_weighted delta", &s, &r, close_exp, |i| {
             format!("z {} y {} w {} in row {}", show(z[i]), show(y[i]), show(w[i / cols]), i / cols)
         })?;
-        let scale: f64 = z
-            .chunks(cols)
-            .zip(y.chunks(cols))
-            .map(|(z, y)| {
-                let max = z.iter().fold(f64::NEG_INFINITY, |m, &v| m.max(f64::from(v)));
-                let lse = max + z.iter().map(|&v| (f64::from(v) - max).exp()).sum::<f64>().ln();
-                let ysum: f64 = y.iter().map(|&v| f64::from(v)).sum();
-                lse.abs() * ysum + z.iter().zip(y).map(|(&z, &y)| f64::from((z * y).abs())).sum::<f64>()
-            })
-            .sum();
+        let scale = softmax_ce_loss_scale(&z, &y, cols);
         check_loss(
             "softmax_ce_head_weighted",
             ls,

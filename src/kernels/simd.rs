@@ -307,14 +307,18 @@ fn row_max(row: &[f32]) -> f32 {
 /// Sigmoid + BCE head: returns `Σ [softplus(z) - y·z]` (the summed binary
 /// cross-entropy, from the logits) and sets `z ← σ(z) - y` (the output delta).
 pub fn bce_head_simd(z: &mut [f32], y: &[f32]) -> f64 {
-    zip_reduce(z, y, |z, y| {
-        let e = exp8(-z.abs());
-        let softplus = z.fast_max(f32x8::ZERO) + e.ln_1p();
-        let loss = softplus - y * z;
-        let num = z.simd_ge(f32x8::ZERO).select(f32x8::ONE, e);
-        let sig = num / (f32x8::ONE + e);
-        (sig - y, loss)
-    })
+    zip_reduce(z, y, bce8)
+}
+
+/// `(σ(z) - y, softplus(z) - y·z)` on eight lanes.
+#[inline(always)]
+fn bce8(z: f32x8, y: f32x8) -> (f32x8, f32x8) {
+    let e = exp8(-z.abs());
+    let softplus = z.fast_max(f32x8::ZERO) + e.ln_1p();
+    let loss = softplus - y * z;
+    let num = z.simd_ge(f32x8::ZERO).select(f32x8::ONE, e);
+    let sig = num / (f32x8::ONE + e);
+    (sig - y, loss)
 }
 
 /// Softmax + CE head on rows of `cols`: returns `Σ_rows Σ_j y_j (lse - z_j)`
@@ -414,12 +418,8 @@ fn zip3_reduce(
 /// `Σ w·[softplus(z) - y·z]` and sets `z ← w·(σ(z) - y)`.
 pub fn bce_head_weighted_simd(z: &mut [f32], y: &[f32], w: &[f32]) -> f64 {
     zip3_reduce(z, y, w, |z, y, w| {
-        let e = exp8(-z.abs());
-        let softplus = z.fast_max(f32x8::ZERO) + e.ln_1p();
-        let loss = softplus - y * z;
-        let num = z.simd_ge(f32x8::ZERO).select(f32x8::ONE, e);
-        let sig = num / (f32x8::ONE + e);
-        (w * (sig - y), w * loss)
+        let (delta, loss) = bce8(z, y);
+        (w * delta, w * loss)
     })
 }
 
