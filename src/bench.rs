@@ -11,9 +11,11 @@
 //! figures (`BENCHMARKS.md`) are plain SGD without either, at a constant rate
 //! of 1e-3.
 
+use std::sync::Arc;
 use std::time::{Duration, Instant};
 
 use crate::activation::{Activation, Head};
+use crate::dist::Collective;
 use crate::error::{Error, Result};
 use crate::network::Mlp;
 use crate::optim::OptimizerConfig;
@@ -63,6 +65,8 @@ pub struct BenchReport {
     pub threads: usize,
     /// Rows per shard actually used.
     pub shard_rows: usize,
+    /// Processes of the job (1 without a group).
+    pub ranks: usize,
     /// Steps timed in all windows.
     pub steps: u64,
     /// Phase times, summed over threads, in the timed windows of a separate
@@ -109,6 +113,18 @@ const BATCHES: usize = 8;
 /// [`Error::Config`] for an impossible network or configuration (optimizer
 /// constants, clipping threshold and dropout included).
 pub fn run(spec: &BenchSpec) -> Result<BenchReport> {
+    run_in(spec, None)
+}
+
+/// [`run`] as one rank of a multi-process job ([`Trainer::set_group`]):
+/// every rank must call it with the same spec. Each step trains the whole
+/// batch of `spec.batch_size` rows, its shards divided among the ranks, so
+/// samples/s are those of the job; the windows end after the same step on
+/// every rank.
+///
+/// # Errors
+/// As [`run`], and the group's.
+pub fn run_in(spec: &BenchSpec, group: Option<Arc<dyn Collective>>) -> Result<BenchReport> {
     if !(spec.seconds.is_finite() && spec.seconds > 0.0) {
         return Err(Error::config(
             "seconds",
@@ -131,6 +147,9 @@ pub fn run(spec: &BenchSpec) -> Result<BenchReport> {
         ..TrainConfig::default()
     };
     let mut trainer = Trainer::new(&mlp, &cfg)?;
+    if let Some(g) = group {
+        trainer.set_group(g)?;
+    }
     let m = spec.batch_size;
     let (x, y) = synthetic(&spec.sizes, spec.head, m * BATCHES, 1);
     let (n0, nl) = (mlp.inputs(), mlp.outputs());
@@ -139,28 +158,35 @@ pub fn run(spec: &BenchSpec) -> Result<BenchReport> {
 
     let (rates, steps, profile) = pool.install(|| -> Result<_> {
         let mut b = 0usize;
-        let mut step = |trainer: &mut Trainer, mlp: &mut Mlp| -> Result<()> {
+        // One step; `last` is this process's vote that it be the last of
+        // its window (in a group, every rank stops after the same step, the
+        // first one any rank voted so). Returns whether the window ends.
+        let mut step = |trainer: &mut Trainer, mlp: &mut Mlp, last: bool| -> Result<bool> {
             let (xs, ys) = (
                 &x[b * m * n0..(b + 1) * m * n0],
                 &y[b * m * nl..(b + 1) * m * nl],
             );
             b = (b + 1) % BATCHES;
-            trainer.step(mlp, xs, ys, m).map(|_| ())
+            trainer.vote_stop(last);
+            trainer.step(mlp, xs, ys, m)?;
+            Ok(trainer.stop_voted())
         };
         // warm-up: a quarter of a window, at least 3 steps
         let start = Instant::now();
         let mut n = 0;
-        while n < 3 || start.elapsed() < window / 4 {
-            step(&mut trainer, &mut mlp)?;
+        while !step(
+            &mut trainer,
+            &mut mlp,
+            n >= 2 && start.elapsed() >= window / 4,
+        )? {
             n += 1;
         }
         let mut rates = Vec::with_capacity(spec.windows);
         let mut steps = 0u64;
         for _ in 0..spec.windows {
             let start = Instant::now();
-            let mut n = 0u64;
-            while n < 1 || start.elapsed() < window {
-                step(&mut trainer, &mut mlp)?;
+            let mut n = 1u64;
+            while !step(&mut trainer, &mut mlp, start.elapsed() >= window)? {
                 n += 1;
             }
             rates.push((n * m as u64) as f64 / start.elapsed().as_secs_f64());
@@ -169,9 +195,7 @@ pub fn run(spec: &BenchSpec) -> Result<BenchReport> {
         // one more window with the phase timers on
         trainer.set_profiling(true);
         let start = Instant::now();
-        while start.elapsed() < window {
-            step(&mut trainer, &mut mlp)?;
-        }
+        while !step(&mut trainer, &mut mlp, start.elapsed() >= window)? {}
         let profile = trainer.profile();
         trainer.set_profiling(false);
         Ok((rates, steps, profile))
@@ -190,6 +214,7 @@ pub fn run(spec: &BenchSpec) -> Result<BenchReport> {
         gflops: median * flops_per_sample(&spec.sizes) as f64 / 1e9,
         threads: trainer.threads(),
         shard_rows: trainer.shard_rows(),
+        ranks: trainer.ranks(),
         steps,
         profile,
         peak_rss_bytes: peak_rss_bytes(),

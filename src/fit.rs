@@ -426,6 +426,9 @@ pub struct Prepared {
     info: RunInfo,
     checkpoint: Option<PathBuf>,
     checkpoint_every: usize,
+    /// Whether this process writes the checkpoints: not the ranks of a
+    /// group other than 0.
+    writes: bool,
 }
 
 /// Checks that `path` (the value of `option`) can be written: its folder
@@ -799,6 +802,7 @@ pub fn prepare(spec: &FitSpec, callbacks: &mut dyn FitCallbacks) -> Result<Prepa
         info,
         checkpoint: spec.checkpoint.clone(),
         checkpoint_every: spec.checkpoint_every,
+        writes: true,
     })
 }
 
@@ -1032,6 +1036,22 @@ impl Prepared {
         self.held_out.as_ref()
     }
 
+    /// Runs the session as one rank of a multi-process job
+    /// ([`Trainer::set_group`]): every rank must prepare the same spec and
+    /// call [`Prepared::run`]. Each batch's shards are divided among the
+    /// ranks; the stop flag and a callback's break are agreed on by all
+    /// ranks, so they stop together; the checkpoints are written by rank 0
+    /// alone, after the optimizer state is gathered from the ranks that own
+    /// its slices. The outcome is the same on every rank, and bitwise the
+    /// one-process outcome.
+    ///
+    /// # Errors
+    /// As [`Trainer::set_group`].
+    pub fn set_group(&mut self, comm: std::sync::Arc<dyn crate::dist::Collective>) -> Result<()> {
+        self.writes = comm.rank() == 0;
+        self.trainer.set_group(comm)
+    }
+
     /// Trains up to [`FitSpec::epochs`] in total. After each epoch the
     /// held-out loss (and accuracy, for classifiers) and the training
     /// accuracy are measured, [`FitCallbacks::on_epoch`] is told, and a
@@ -1064,6 +1084,7 @@ impl Prepared {
             info,
             checkpoint,
             checkpoint_every,
+            writes,
         } = self;
         let started = Instant::now();
         callbacks.on_start(&info);
@@ -1078,6 +1099,9 @@ impl Prepared {
             let Some(path) = &checkpoint else {
                 return Ok(None);
             };
+            if !writes {
+                return Ok(Some(path.clone()));
+            }
             let ckpt = Checkpoint {
                 model: SavedModel {
                     mlp: mlp.clone(),
@@ -1128,6 +1152,9 @@ impl Prepared {
             let stats = match outcome {
                 EpochOutcome::Completed(stats) => stats,
                 EpochOutcome::Interrupted(progress) => {
+                    if checkpoint.is_some() {
+                        trainer.gather_optimizer_state()?;
+                    }
                     end = FitEnd::Interrupted(Interruption {
                         in_epoch: Some(progress),
                         checkpoint: save(&mlp, &trainer, &early, done, Some(progress))?,
@@ -1177,14 +1204,19 @@ impl Prepared {
             history.push(report.record);
             let flow = callbacks.on_epoch(&report);
             let last = epoch == cfg.epochs;
-            let interrupted = !last && stop.load(Ordering::Relaxed);
+            // one rank's signal or failed print stops every rank
+            let interrupted = !last && trainer.any_rank(stop.load(Ordering::Relaxed))?;
             let early_stop = !last && !interrupted && out_of_patience;
-            let stopped = !last && !interrupted && (flow.is_break() || early_stop);
+            let broke = !last && !interrupted && trainer.any_rank(flow.is_break())?;
+            let stopped = broke || (!last && !interrupted && early_stop);
             let written = if (epoch - first_epoch) % checkpoint_every == 0
                 || last
                 || interrupted
                 || stopped
             {
+                if checkpoint.is_some() {
+                    trainer.gather_optimizer_state()?;
+                }
                 save(&mlp, &trainer, &early, epoch, None)?
             } else {
                 None

@@ -17,6 +17,7 @@ use indicatif::{ProgressBar, ProgressStyle};
 
 use backprop::bench::BenchSpec;
 use backprop::data::{self, ClassWeight, LabelColumn, LoadOptions, RawTable};
+use backprop::dist::Job;
 use backprop::evaluate::{self, Evaluation};
 use backprop::fit::{
     self, DataSource, EpochReport, FitCallbacks, FitEnd, FitOutcome, FitSpec, HeldOut,
@@ -380,27 +381,59 @@ struct BenchArgs {
 
 fn main() -> ExitCode {
     let cli = Cli::parse();
+    // under mpirun: one rank of the job (train and bench share the work;
+    // rank 0 alone prints and writes)
+    let job = match Job::join() {
+        Ok(job) => job,
+        Err(e) => {
+            eprintln!("error: {}", error_text(&e.into()));
+            return ExitCode::from(2);
+        }
+    };
     let result = match cli.command {
-        Command::Train(args) => train(&args),
+        Command::Train(args) => train(&args, &job),
+        Command::Bench(args) => bench(&args, &job),
+        _ if job.size() > 1 => Err(usage(
+            "mpirun",
+            format!(
+                "started as {} processes: only train and bench run as an MPI job; \
+                 run eval, predict and info without mpirun",
+                job.size()
+            ),
+        )),
         Command::Eval(args) => eval(&args),
         Command::Predict(args) => predict(&args),
         Command::Info(args) => info(&args),
-        Command::Bench(args) => bench(&args),
     };
     match result {
         Ok(()) => ExitCode::SUCCESS,
         // a closed pipe (`backprop … | head`) is not an error
         Err(e) if is_broken_pipe(&e) => ExitCode::SUCCESS,
+        // every rank agreed to stop (the library votes on it)
         Err(e) if e.downcast_ref::<Interrupted>().is_some() => {
-            eprintln!("{e}");
+            if job.rank() == 0 {
+                eprintln!("{e}");
+            }
             ExitCode::from(130)
         }
         Err(e) => {
-            eprintln!("error: {}", error_text(&e));
             let usage = e
                 .chain()
                 .any(|c| matches!(c.downcast_ref::<Error>(), Some(Error::Config { .. })));
-            ExitCode::from(if usage { 2 } else { 1 })
+            let code = if usage { 2 } else { 1 };
+            if job.size() > 1 {
+                eprintln!(
+                    "error (rank {} of {}): {}",
+                    job.rank(),
+                    job.size(),
+                    error_text(&e)
+                );
+                // the other ranks may be waiting for this one: end them all
+                job.abort(i32::from(code));
+            } else {
+                eprintln!("error: {}", error_text(&e));
+            }
+            ExitCode::from(code)
         }
     }
 }
@@ -694,7 +727,7 @@ impl TrainArgs {
     }
 }
 
-fn train(args: &TrainArgs) -> anyhow::Result<()> {
+fn train(args: &TrainArgs, job: &Job) -> anyhow::Result<()> {
     if let Some(p) = &args.plot {
         let svg = p.extension().is_some_and(|e| e.eq_ignore_ascii_case("svg"));
         if !svg {
@@ -713,8 +746,11 @@ fn train(args: &TrainArgs) -> anyhow::Result<()> {
         }
     }
     let spec = args.spec()?;
-    let mut printer = Printer::new(args);
-    let prepared = fit::prepare(&spec, &mut printer)?;
+    let mut printer = Printer::new(args, job);
+    let mut prepared = fit::prepare(&spec, &mut printer)?;
+    if let Some(group) = job.group() {
+        prepared.set_group(group)?;
+    }
     let stop = interrupt_flag()?;
     let result = prepared.run(&stop, &mut printer);
     printer.clear_bar();
@@ -729,6 +765,13 @@ fn train(args: &TrainArgs) -> anyhow::Result<()> {
     };
     if let Some(e) = printer.error.take() {
         return Err(e.into());
+    }
+    if job.rank() != 0 {
+        // every rank holds the same outcome; rank 0 writes and reports it
+        return match outcome.interruption() {
+            Some(_) => Err(Interrupted(String::new()).into()),
+            None => Ok(()),
+        };
     }
     if let Some(i) = outcome.interruption() {
         return Err(interrupted(args, &outcome, i)?.into());
@@ -872,6 +915,8 @@ struct Printer {
     text: bool,
     /// A JSON line per epoch.
     json: bool,
+    /// Processes of the job (1 without mpirun).
+    ranks: usize,
     held_out: HeldOut,
     train_rows: u64,
     bar: Option<ProgressBar>,
@@ -883,11 +928,14 @@ struct Printer {
 }
 
 impl Printer {
-    fn new(args: &TrainArgs) -> Printer {
+    /// The printer of `job`'s rank: silent but on rank 0.
+    fn new(args: &TrainArgs, job: &Job) -> Printer {
+        let speaks = job.rank() == 0;
         Printer {
-            notes: !args.json,
-            text: !args.json && !args.quiet,
-            json: args.json,
+            notes: speaks && !args.json,
+            text: speaks && !args.json && !args.quiet,
+            json: speaks && args.json,
+            ranks: job.size(),
             held_out: HeldOut::default(),
             train_rows: 0,
             bar: None,
@@ -943,7 +991,7 @@ impl FitCallbacks for Printer {
             plural(info.params, "parameter")
         ));
         self.say(format_args!(
-            "batch {}, lr {}{}{}{}, {}, shards of {} rows, SIMD: {}{}",
+            "batch {}, lr {}{}{}{}, {}{}, shards of {} rows, SIMD: {}{}",
             info.config.batch_size,
             info.config.lr,
             if info.config.dropout > 0.0 {
@@ -961,6 +1009,11 @@ impl FitCallbacks for Printer {
                         .map_or("the table".to_string(), |c| format!("column '{c}'"))
                 ),
                 None => String::new(),
+            },
+            if self.ranks > 1 {
+                format!("{} MPI processes × ", self.ranks)
+            } else {
+                String::new()
             },
             plural(info.threads, "thread"),
             info.shard_rows,
@@ -1399,7 +1452,7 @@ fn info(args: &InfoArgs) -> anyhow::Result<()> {
 // bench
 // ---------------------------------------------------------------------------
 
-fn bench(args: &BenchArgs) -> anyhow::Result<()> {
+fn bench(args: &BenchArgs, job: &Job) -> anyhow::Result<()> {
     let preset = args.config.as_deref().map(Preset::by_name).transpose()?;
     let missing = |what: &'static str| usage(what, "is required without --config");
     let spec = BenchSpec {
@@ -1432,7 +1485,10 @@ fn bench(args: &BenchArgs) -> anyhow::Result<()> {
         clip_norm: args.clip_norm,
         dropout: args.dropout,
     };
-    let r = backprop::bench::run(&spec)?;
+    let r = backprop::bench::run_in(&spec, job.group())?;
+    if job.rank() != 0 {
+        return Ok(());
+    }
     let shortest = |v: f32| v.to_string().parse::<f64>().unwrap_or(f64::NAN);
     let p = r.profile;
     let total = (p.forward_ns + p.backward_ns + p.reduction_ns + p.update_ns).max(1) as f64;
@@ -1446,6 +1502,7 @@ fn bench(args: &BenchArgs) -> anyhow::Result<()> {
             "head": spec.head.name(),
             "batch_size": spec.batch_size,
             "threads": r.threads,
+            "ranks": r.ranks,
             "shard_rows": r.shard_rows,
             "optimizer": spec.optimizer.kind.name(),
             // through the shortest decimal, so 0.01 does not print as 0.009999999776482582
@@ -1474,8 +1531,18 @@ fn bench(args: &BenchArgs) -> anyhow::Result<()> {
     }
     writeln!(
         out,
-        "network {:?} {} hidden, {} head, batch {}, {} threads, shards of {} rows",
-        spec.sizes, spec.activation, spec.head, spec.batch_size, r.threads, r.shard_rows
+        "network {:?} {} hidden, {} head, batch {}, {}{}, shards of {} rows",
+        spec.sizes,
+        spec.activation,
+        spec.head,
+        spec.batch_size,
+        if r.ranks > 1 {
+            format!("{} MPI processes × ", r.ranks)
+        } else {
+            String::new()
+        },
+        plural(r.threads, "thread"),
+        r.shard_rows
     )?;
     let default_rule = spec.optimizer == OptimizerConfig::default()
         && spec.clip_norm.is_none()

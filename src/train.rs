@@ -20,7 +20,7 @@ use rayon::prelude::*;
 
 use crate::activation::{Activation, Head};
 use crate::data::Dataset;
-use crate::dist::{split_range, Collective};
+use crate::dist::{owned, split_range, Collective};
 use crate::dropout::Dropout;
 use crate::error::{Error, Result};
 use crate::kernels::simd;
@@ -29,8 +29,9 @@ use crate::optim::{Optimizer, OptimizerConfig};
 use crate::schedule::{LrSchedule, PlateauState, Scheduler};
 use crate::shard::{elapsed_ns, parts_per_shard, Batch, StepCtx, Workspace};
 
-/// Parameters per chunk of the parallel reduction and update (64 KiB of `f32`).
-const REDUCE_CHUNK: usize = 16 * 1024;
+/// Parameters per chunk of the parallel reduction and update (64 KiB of
+/// `f32`); in a group, owners hold whole chunks ([`crate::dist::owned`]).
+pub const REDUCE_CHUNK: usize = 16 * 1024;
 
 /// Everything that shapes a training run.
 #[derive(Clone, Debug, PartialEq)]
@@ -227,6 +228,10 @@ pub struct Trainer {
     dropout: Option<Dropout>,
     workspaces: Vec<Workspace>,
     group: Option<Group>,
+    /// This process's vote to stop, cast with the next step
+    /// ([`Trainer::vote_stop`]), and the outcome of the last step's vote.
+    stop_vote: bool,
+    stop_voted: bool,
     order: Vec<usize>,
     rng: ChaCha8Rng,
     profile: bool,
@@ -296,6 +301,8 @@ impl Trainer {
             reduction_ns: AtomicU64::new(0),
             update_ns: AtomicU64::new(0),
             group: None,
+            stop_vote: false,
+            stop_voted: false,
         })
     }
 
@@ -604,6 +611,10 @@ impl Trainer {
     ///   [`Trainer::rng_state`] equals `rng_at_epoch_start` and a checkpoint
     ///   stores one RNG position. If it is set after the last batch, the epoch
     ///   is [`EpochOutcome::Completed`]. The flag is only read, never cleared.
+    /// - In a group ([`Trainer::set_group`]) `stop` is read before each
+    ///   batch and voted on in its exchange ([`Trainer::vote_stop`]): every
+    ///   rank stops after the same batch, the first in whose exchange some
+    ///   rank had seen the flag set.
     /// - `on_batch(rows_done, mean_loss_so_far)` as in [`Trainer::epoch_with`],
     ///   with `rows_done` counted from the start of the epoch (a resumed epoch
     ///   does not report the skipped batches again).
@@ -731,6 +742,7 @@ impl Trainer {
             let mut done = skip * bs;
             for (b, idx) in order.chunks(bs).enumerate().skip(skip) {
                 self.step_lr = self.scheduler.lr(self.epochs_done, b, batches);
+                self.stop_vote = stop.load(Ordering::Relaxed);
                 let batch = Batch::Gather { x, y, w, idx };
                 let (loss, batch_weight) =
                     self.step_impl(mlp, batch, idx.len(), true)
@@ -743,7 +755,14 @@ impl Trainer {
                 steps += 1;
                 done += idx.len();
                 on_batch(done, mean(total, weight));
-                if b + 1 < batches && stop.load(Ordering::Relaxed) {
+                // in a group, the ranks stop together: after the batch in
+                // whose exchange a rank voted with its flag
+                let halt = if self.group.is_some() {
+                    self.stop_voted
+                } else {
+                    stop.load(Ordering::Relaxed)
+                };
+                if b + 1 < batches && halt {
                     return Ok((b + 1, steps, done));
                 }
             }
@@ -851,13 +870,29 @@ impl Trainer {
         self.run_shards(mlp, batch, rows)?;
         let shards = rows.div_ceil(self.shard_rows);
         let loss: f64 = match &mut self.group {
-            None => self.workspaces[..shards].iter().map(|w| w.loss).sum(),
-            Some(g) => g.batch_loss(&self.workspaces, shards)?,
+            None => {
+                self.stop_voted = self.stop_vote;
+                self.workspaces[..shards].iter().map(|w| w.loss).sum()
+            }
+            Some(g) => {
+                let (loss, voted) = g.batch_loss(&self.workspaces, shards, self.stop_vote)?;
+                self.stop_voted = voted;
+                loss
+            }
         };
         if !loss.is_finite() {
             return Err(Error::Diverged(format!(
                 "the loss of a batch of {rows} rows is {loss} ({}); the update was not applied",
-                self.first_non_finite(mlp, shards)
+                match &self.group {
+                    // a rank sees only its own shards' outputs
+                    Some(g) => format!(
+                        "rank {} of {}, in its own shards: {}",
+                        g.comm.rank(),
+                        g.comm.size(),
+                        self.first_non_finite(mlp, self.local_shards(rows).len())
+                    ),
+                    None => self.first_non_finite(mlp, shards),
+                }
             )));
         }
         let weight = batch.weight_sum(rows);
@@ -992,8 +1027,8 @@ impl Trainer {
             send: vec![0.0; max_local * n],
             recv: vec![0.0; shards * max_slice.min(n)],
             own: vec![0.0; max_slice.min(n)],
-            local_losses: Vec::with_capacity(max_local),
-            losses: Vec::with_capacity(shards),
+            local_losses: Vec::with_capacity(max_local + 1),
+            losses: Vec::with_capacity(shards + size),
             parts: Vec::with_capacity(chunks),
             parts_all: Vec::with_capacity(chunks),
             send_counts: Vec::with_capacity(size),
@@ -1002,10 +1037,48 @@ impl Trainer {
         Ok(())
     }
 
-    /// The parameters owned by `rank` of `size`: whole reduction chunks.
-    fn owned(n: usize, size: usize, rank: usize) -> std::ops::Range<usize> {
-        let c = split_range(n.div_ceil(REDUCE_CHUNK).max(1), size, rank);
-        (c.start * REDUCE_CHUNK).min(n)..(c.end * REDUCE_CHUNK).min(n)
+    /// This process's rank in its group ([`Trainer::set_group`]), 0 alone.
+    pub fn rank(&self) -> usize {
+        self.group.as_ref().map_or(0, |g| g.comm.rank())
+    }
+
+    /// The number of ranks of its group, 1 alone.
+    pub fn ranks(&self) -> usize {
+        self.group.as_ref().map_or(1, |g| g.comm.size())
+    }
+
+    /// Casts this process's vote to stop with the next step: in a group the
+    /// votes travel with the step's loss exchange (no extra message), and
+    /// after it [`Trainer::stop_voted`] says whether any rank voted yes, the
+    /// same answer on every rank. Alone, the vote is simply the answer. For
+    /// loops that stop on a clock or a signal: every rank must stop after
+    /// the same step.
+    pub fn vote_stop(&mut self, stop: bool) {
+        self.stop_vote = stop;
+    }
+
+    /// Whether any rank voted to stop with the last step
+    /// ([`Trainer::vote_stop`]).
+    pub fn stop_voted(&self) -> bool {
+        self.stop_voted
+    }
+
+    /// Whether `flag` is set on any rank of the group (a collective call:
+    /// every rank must make it); `flag` itself without a group. For
+    /// decisions between epochs that a signal or a failed print may make
+    /// on one rank only.
+    ///
+    /// # Errors
+    /// As the group's [`Collective`].
+    pub fn any_rank(&self, flag: bool) -> Result<bool> {
+        let Some(g) = &self.group else {
+            return Ok(flag);
+        };
+        let size = g.comm.size();
+        let mut all = vec![0.0; size];
+        g.comm
+            .all_gather_f64(&[f64::from(u8::from(flag))], &mut all, &vec![1; size])?;
+        Ok(all.iter().any(|&v| v != 0.0))
     }
 
     /// In a group, gives every rank the whole optimizer state (each slice's
@@ -1023,10 +1096,8 @@ impl Trainer {
         }
         let (size, rank) = (g.comm.size(), g.comm.rank());
         let n = self.layout.len;
-        let counts: Vec<usize> = (0..size)
-            .map(|r| k * Trainer::owned(n, size, r).len())
-            .collect();
-        let mine = Trainer::owned(n, size, rank);
+        let counts: Vec<usize> = (0..size).map(|r| k * owned(n, size, r).len()).collect();
+        let mine = owned(n, size, rank);
         let state = self.optimizer.state_mut();
         let own = state[k * mine.start..k * mine.end].to_vec();
         g.comm.all_gather_f32(&own, state, &counts)
@@ -1046,14 +1117,14 @@ impl Trainer {
         g.recv_counts.clear();
         let mut at = 0;
         for o in 0..size {
-            let slice = Trainer::owned(n, size, o);
+            let slice = owned(n, size, o);
             for ws in &self.workspaces[..local.len()] {
                 g.send[at..at + slice.len()].copy_from_slice(&ws.grad[slice.clone()]);
                 at += slice.len();
             }
             g.send_counts.push(local.len() * slice.len());
         }
-        let mine = Trainer::owned(n, size, rank);
+        let mine = owned(n, size, rank);
         let len = mine.len();
         for r in 0..size {
             g.recv_counts.push(split_range(shards, size, r).len() * len);
@@ -1081,9 +1152,8 @@ impl Trainer {
                         .map(|c| c.iter().map(|&v| f64::from(v) * f64::from(v)).sum::<f64>()),
                 );
                 g.recv_counts.clear();
-                g.recv_counts.extend(
-                    (0..size).map(|r| Trainer::owned(n, size, r).len().div_ceil(REDUCE_CHUNK)),
-                );
+                g.recv_counts
+                    .extend((0..size).map(|r| owned(n, size, r).len().div_ceil(REDUCE_CHUNK)));
                 let chunks: usize = g.recv_counts.iter().sum();
                 g.parts_all.resize(chunks, 0.0);
                 g.comm
@@ -1116,7 +1186,7 @@ impl Trainer {
         g.own[..len].copy_from_slice(&params[mine]);
         g.recv_counts.clear();
         g.recv_counts
-            .extend((0..size).map(|r| Trainer::owned(n, size, r).len()));
+            .extend((0..size).map(|r| owned(n, size, r).len()));
         g.comm.all_gather_f32(&g.own[..len], params, &g.recv_counts)
     }
 
@@ -1172,22 +1242,39 @@ struct Group {
 
 impl Group {
     /// The batch's summed loss: every shard's loss, added in shard order.
-    fn batch_loss(&mut self, workspaces: &[Workspace], shards: usize) -> Result<f64> {
+    /// Each rank's stop `vote` travels with its losses (one more value after
+    /// them); also returns whether any rank voted to stop.
+    fn batch_loss(
+        &mut self,
+        workspaces: &[Workspace],
+        shards: usize,
+        vote: bool,
+    ) -> Result<(f64, bool)> {
         let size = self.comm.size();
         let local = split_range(shards, size, self.comm.rank());
         self.recv_counts.clear();
         self.recv_counts
-            .extend((0..size).map(|r| split_range(shards, size, r).len()));
+            .extend((0..size).map(|r| split_range(shards, size, r).len() + 1));
         self.local_losses.clear();
         self.local_losses
             .extend(workspaces[..local.len()].iter().map(|w| w.loss));
-        self.losses.resize(shards, 0.0);
+        self.local_losses.push(if vote { 1.0 } else { 0.0 });
+        self.losses.resize(shards + size, 0.0);
         self.comm.all_gather_f64(
             &self.local_losses,
-            &mut self.losses[..shards],
+            &mut self.losses[..shards + size],
             &self.recv_counts,
         )?;
-        Ok(self.losses[..shards].iter().sum())
+        // shard order is rank order; each rank's part ends with its vote
+        let (mut sum, mut at, mut voted) = (0.0, 0, false);
+        for &n in &self.recv_counts {
+            for &l in &self.losses[at..at + n - 1] {
+                sum += l;
+            }
+            voted |= self.losses[at + n - 1] != 0.0;
+            at += n;
+        }
+        Ok((sum, voted))
     }
 }
 

@@ -1434,3 +1434,24 @@ fn dropout_and_class_weights_from_the_command_line() {
         assert!(err.contains(want), "{flags:?}: {err}");
     }
 }
+
+/// Started by mpirun as one of several processes, a build without the `mpi`
+/// feature refuses rather than train P separate models into one file.
+#[cfg(not(feature = "mpi"))]
+#[test]
+fn under_a_launcher_a_build_without_mpi_refuses() {
+    for var in ["OMPI_COMM_WORLD_SIZE", "PMI_SIZE"] {
+        bin()
+            .env(var, "2")
+            .args(["train", "--epochs", "1"])
+            .assert()
+            .code(2)
+            .stderr(predicate::str::contains("without the `mpi` feature"));
+    }
+    // one process under a launcher is an ordinary run
+    bin()
+        .env("OMPI_COMM_WORLD_SIZE", "1")
+        .args(["train", "--epochs", "1", "--quiet"])
+        .assert()
+        .success();
+}

@@ -1,89 +1,9 @@
-//! Data parallelism over several processes (ranks), with the bits of one.
-//!
-//! A [`Collective`] is what the ranks of a job can do together: all-to-all
-//! and all-gather of variable-sized parts. A [`crate::Trainer`] given one
-//! ([`crate::Trainer::set_group`]) trains a global batch whose fixed shards
-//! are divided among the ranks ([`split_range`]: rank `r` gets a contiguous
-//! run, lower ranks first), every rank drawing the same shuffle. A step:
-//!
-//! 1. each rank runs its shards' forward and backward passes;
-//! 2. the parameters are divided into owners' slices of whole reduction
-//!    chunks ([`split_range`] over the chunks); each rank sends, for every
-//!    slice, its shards' gradients of that slice to the slice's owner
-//!    (all-to-all). The owner receives them in shard order, because the
-//!    ranks hold consecutive runs of shards in rank order;
-//! 3. the owner adds them in shard order, exactly as one process adds its
-//!    shards' buffers, sums each chunk's squares if clipping (the per-chunk
-//!    sums are all-gathered and added in chunk order, as one process does),
-//!    and applies the optimizer to its slice, whose state only it keeps
-//!    current;
-//! 4. the updated slices are all-gathered, so every rank holds the whole
-//!    model for the next step.
-//!
-//! The shards' losses are all-gathered and added in shard order. Every sum
-//! therefore has the order of the single-process run, and the model after a
-//! run on P ranks is bitwise the one-process model.
-//!
-//! Traffic per step and rank, for `n` parameters, `S` shards of which the
-//! rank holds `S_r`: it sends `S_r·n·(P-1)/P` floats of gradients and
-//! receives about `S·n/P·(P-1)/P`, then sends `n/P` and receives
-//! `n·(P-1)/P` floats of parameters; plus `S` losses and, with clipping, one
-//! `f64` per chunk.
-//!
-//! [`LocalGroup`] runs the ranks as threads of one process (for tests and
-//! for checking the design without MPI); the `mpi` feature adds an MPI one.
+//! [`LocalGroup`]: the ranks of a job as threads of one process.
 
 use std::sync::{Arc, Barrier, Mutex};
 
-use crate::error::{Error, Result};
-
-/// What the ranks of a job do together. Every rank must make the same calls
-/// in the same order (they are collective); counts are in elements.
-pub trait Collective: Send + Sync {
-    /// This rank, `0..size()`.
-    fn rank(&self) -> usize;
-    /// The number of ranks.
-    fn size(&self) -> usize;
-    /// Sends `send_counts[d]` consecutive values of `send` to each rank `d`
-    /// (in rank order) and receives `recv_counts[s]` values from each rank
-    /// `s` into consecutive parts of `recv` (in rank order).
-    ///
-    /// # Errors
-    /// [`Error::Config`] (`mpi`) if the transport fails.
-    fn all_to_all_f32(
-        &self,
-        send: &[f32],
-        send_counts: &[usize],
-        recv: &mut [f32],
-        recv_counts: &[usize],
-    ) -> Result<()>;
-    /// Every rank contributes `send` (`counts[rank]` values); `recv` gets all
-    /// contributions in rank order.
-    ///
-    /// # Errors
-    /// As [`Collective::all_to_all_f32`].
-    fn all_gather_f32(&self, send: &[f32], recv: &mut [f32], counts: &[usize]) -> Result<()>;
-    /// [`Collective::all_gather_f32`] for `f64`.
-    ///
-    /// # Errors
-    /// As [`Collective::all_to_all_f32`].
-    fn all_gather_f64(&self, send: &[f64], recv: &mut [f64], counts: &[usize]) -> Result<()>;
-}
-
-/// Part `i` of `n` items cut into `parts` consecutive runs, the first
-/// `n % parts` runs one longer: the shards of a rank, the chunks of an owner.
-///
-/// ```
-/// use backprop::dist::split_range;
-/// assert_eq!(split_range(5, 2, 0), 0..3);
-/// assert_eq!(split_range(5, 2, 1), 3..5);
-/// assert_eq!(split_range(2, 3, 2), 2..2); // more ranks than items
-/// ```
-pub fn split_range(n: usize, parts: usize, i: usize) -> std::ops::Range<usize> {
-    let (base, extra) = (n / parts, n % parts);
-    let start = i * base + i.min(extra);
-    start..start + base + usize::from(i < extra)
-}
+use super::{check_len, Collective};
+use crate::error::Result;
 
 /// The ranks of a job as threads of this process, exchanging through shared
 /// memory: [`LocalGroup::new`] gives one handle per rank.
@@ -179,18 +99,6 @@ impl LocalGroup {
             }
         });
         Ok(())
-    }
-}
-
-fn check_len(what: &str, want: usize, got: usize) -> Result<()> {
-    if want == got {
-        Ok(())
-    } else {
-        Err(Error::shape(
-            "collective",
-            format!("{want} values {what}"),
-            format!("{got}"),
-        ))
     }
 }
 
