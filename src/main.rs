@@ -394,7 +394,7 @@ fn main() -> ExitCode {
         Command::Train(args) => train(&args, &job),
         Command::Bench(args) => bench(&args, &job),
         _ if job.size() > 1 => Err(usage(
-            "mpirun",
+            "mpi",
             format!(
                 "started as {} processes: only train and bench run as an MPI job; \
                  run eval, predict and info without mpirun",
@@ -445,6 +445,10 @@ fn error_text(e: &anyhow::Error) -> String {
     let mut text = String::new();
     for cause in e.chain() {
         let part = match cause.downcast_ref::<Error>() {
+            // the job's launch, not a flag (`dist::Job`)
+            Some(Error::Config { option, reason }) if *option == "mpi" => {
+                format!("mpirun: {reason}")
+            }
             Some(Error::Config { option, reason }) => {
                 format!("invalid option {}: {reason}", flag(option))
             }

@@ -408,3 +408,72 @@ fn eval_predict_and_info_refuse_to_run_as_a_job() {
         "{err}"
     );
 }
+
+/// Ctrl-C reaches every rank through mpirun (SIGINT); the ranks vote, stop
+/// after the same batch, and rank 0's checkpoint of the unfinished epoch
+/// resumes in one process to the bits of a run that never stopped.
+#[test]
+fn an_interrupted_job_resumes_alone_bit_for_bit() {
+    use std::io::{BufRead, BufReader};
+    let dir = tempfile::tempdir().unwrap();
+    let train = data("digits.train.csv");
+    let ck = path(dir.path(), "int.ckpt");
+    let common = [
+        "train",
+        "--data",
+        &train,
+        "--epochs",
+        "300",
+        "--batch-size",
+        "32",
+        "--shard-rows",
+        "8",
+        "--threads",
+        "1",
+        "--optimizer",
+        "adam",
+    ];
+    let mut cmd = launcher(3);
+    cmd.args(common)
+        .args(["--checkpoint", &ck, "--checkpoint-every", "1000"]);
+    let mut child = spawn(cmd);
+    // wait for the second epoch's line: every rank is in its training loop
+    let stdout = child.stdout.take().unwrap();
+    let mut lines = BufReader::new(stdout).lines();
+    let start = Instant::now();
+    loop {
+        let line = lines
+            .next()
+            .expect("the job printed its epochs")
+            .expect("utf-8");
+        if line.starts_with("epoch   2") {
+            break;
+        }
+        assert!(start.elapsed() < Duration::from_secs(60), "no epoch 2");
+    }
+    let sent = Command::new("kill")
+        .args(["-INT", &child.id().to_string()])
+        .status()
+        .unwrap();
+    assert!(sent.success());
+    // drain stdout so that no rank blocks on a full pipe
+    std::thread::spawn(move || lines.for_each(drop));
+    let out = wait(child, Duration::from_secs(60), "the interrupted job");
+    let err = String::from_utf8_lossy(&out.stderr);
+    assert!(!out.status.success(), "it ran to the end: {err}");
+    assert!(err.contains("interrupted in epoch"), "stderr:\n{err}");
+    let (resumed, straight) = (
+        path(dir.path(), "resumed.safetensors"),
+        path(dir.path(), "straight.safetensors"),
+    );
+    let mut args: Vec<&str> = common.to_vec();
+    args.extend(["--quiet", "--resume", &ck, "--out", &resumed]);
+    ok(0, &args);
+    let mut args: Vec<&str> = common.to_vec();
+    args.extend(["--quiet", "--out", &straight]);
+    ok(0, &args);
+    assert!(
+        std::fs::read(&resumed).unwrap() == std::fs::read(&straight).unwrap(),
+        "the resumed model differs from the straight run's"
+    );
+}
