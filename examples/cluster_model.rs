@@ -42,8 +42,8 @@ fn main() {
         let params: usize = preset.sizes.windows(2).map(|w| (w[0] + 1) * w[1]).sum();
         let batch = preset.batch;
         println!(
-            "\n{name}: {params} parameters, batch {batch}, one machine {rate:.0} samples/s \
-             ({:.2} ms per step)",
+            "\n**{name}**: {params} parameters, batch {batch}, one machine {rate:.0} samples/s \
+             ({:.2} ms per step)\n",
             1e3 * batch as f64 / rate
         );
         println!("| P | rows per rank | compute ms | MB sent per rank | comm ms at 10 / 25 / 100 Gbit/s | speed-up at 10 / 25 / 100 |");
@@ -94,6 +94,6 @@ fn main() {
                 None => format!("{gbit} Gbit/s: not below P = 64"),
             })
             .collect();
-        println!("communication overtakes compute at {}", said.join(", "));
+        println!("\nCommunication overtakes compute at {}.", said.join(", "));
     }
 }
