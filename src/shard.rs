@@ -7,7 +7,11 @@
 //! [`parts_per_shard`]): the forward GEMM, bias, activation and dropout of a
 //! layer by blocks of rows; the input-delta GEMM, the dropout mask and the
 //! activation derivative by blocks of rows; the weight-gradient GEMM by
-//! blocks of its output's rows (the layer's units). Each block is its own
+//! blocks of its output's rows (the layer's units). A forward or input-delta
+//! product with more columns than rows (a wide layer on a short shard) is
+//! cut by blocks of columns instead ([`crate::tensor::ColBlock`]), so that
+//! each block packs its part of the weight matrix rather than all of it;
+//! dropout then follows by rows. Each block is its own
 //! `matrixmultiply` call on a sub-view, and a block of an output computes
 //! each of its elements exactly as the whole product does (the sum over `k`
 //! is not cut, and `α = 1`, `β ∈ {0, 1}` round alike in the full and edge
@@ -23,7 +27,7 @@ use crate::dropout::Dropout;
 use crate::error::Result;
 use crate::kernels::{self, gemm, simd};
 use crate::network::{layer_forward, Layout, Mlp};
-use crate::tensor::MatRef;
+use crate::tensor::{ColBlock, MatRef};
 
 /// Rows of a block are a multiple of this (the widest `matrixmultiply`
 /// micro-kernel's rows), except the last block's.
@@ -322,6 +326,25 @@ impl Rows for WeightRows<'_> {
     }
 }
 
+/// A block of a layer's units (output columns), split by columns.
+impl Rows for ColBlock<'_> {
+    fn rows(&self) -> usize {
+        self.cols()
+    }
+    fn split(self, at: usize) -> (Self, Self) {
+        ColBlock::split(self, at)
+    }
+}
+
+/// Whether a product whose output has `rows` rows and `cols` columns, and
+/// whose weight operand has `cols` (forward) or its input dimension
+/// (input delta) as the split side, is better cut by columns: each block
+/// then packs its own part of the weights and all of the (smaller) rows,
+/// instead of all of the weights.
+fn by_columns(parts: usize, rows: usize, cols: usize) -> bool {
+    parts > 1 && cols > rows
+}
+
 impl Workspace {
     pub fn new(layout: &Layout, rows: usize, dropout: bool) -> Workspace {
         let sizes = &layout.sizes;
@@ -423,18 +446,48 @@ impl Workspace {
                 ),
                 None => (&mut [], &mut []),
             };
+            let z = &mut rest[0][..rows * n_out];
+            let columns = by_columns(ctx.parts, rows, n_out);
+            if columns {
+                // blocks of units: Z[:, u] = A·W[u]ᵀ + b[u], then f
+                let act = mlp.activation_after(l);
+                let (w, b) = (mlp.weights(l), mlp.bias(l));
+                let a = MatRef::new(a_prev, rows, n_in);
+                let units = ColBlock::new(z, rows, n_out);
+                in_blocks(units, block_rows(n_out, ctx.parts), &|mut c: ColBlock<
+                    '_,
+                >| {
+                    let (u0, len) = (c.first_col(), c.cols());
+                    for r in 0..rows {
+                        c.row_mut(r).copy_from_slice(&b[u0..u0 + len]);
+                    }
+                    let wt = MatRef::with_strides(&w[u0 * n_in..], n_in, len, 1, n_in);
+                    gemm::gemm_cols(1.0, a, wt, 1.0, &mut c)?;
+                    if let Some(act) = act {
+                        for r in 0..rows {
+                            kernels::activate(act, c.row_mut(r));
+                        }
+                    }
+                    Ok(())
+                })?;
+                if hidden_dropout.is_none() {
+                    continue;
+                }
+            }
             let whole = Forward {
                 r0,
                 rows,
                 a_prev,
-                z: &mut rest[0][..rows * n_out],
+                z,
                 dropped: d,
                 masks: m,
                 n_in,
                 n_out,
             };
             in_blocks(whole, block, &|b: Forward<'_>| {
-                layer_forward(mlp, l, b.a_prev, b.rows, b.z)?;
+                if !columns {
+                    layer_forward(mlp, l, b.a_prev, b.rows, b.z)?;
+                }
                 if let Some(d) = hidden_dropout {
                     let rows = b.z.chunks_exact(n_out);
                     let out = b.dropped.chunks_exact_mut(n_out);
@@ -496,12 +549,36 @@ impl Workspace {
                     Some(_) => &masks[l - 1][..rows * n_in],
                     None => &[],
                 };
+                let a_act = &acts[l - 1][..rows * n_in];
+                if by_columns(ctx.parts, rows, n_in) {
+                    // blocks of the previous layer's units: dA[:, i] = dZ·W[:, i]
+                    let (w, dz_m) = (mlp.weights(l), MatRef::new(dz, rows, n_out));
+                    let units = ColBlock::new(&mut next[..rows * n_in], rows, n_in);
+                    in_blocks(units, block_rows(n_in, ctx.parts), &|mut c: ColBlock<
+                        '_,
+                    >| {
+                        let (i0, len) = (c.first_col(), c.cols());
+                        let wc = MatRef::with_strides(&w[i0..], n_out, len, n_in, 1);
+                        gemm::gemm_cols(1.0, dz_m, wc, 0.0, &mut c)?;
+                        for r in 0..rows {
+                            let at = r * n_in + i0..r * n_in + i0 + len;
+                            let da = c.row_mut(r);
+                            if !mask.is_empty() {
+                                simd::mul_assign_simd(da, &mask[at.clone()]);
+                            }
+                            kernels::activate_backward(act, &a_act[at], da);
+                        }
+                        Ok(())
+                    })?;
+                    std::mem::swap(&mut cur, &mut next);
+                    continue;
+                }
                 let whole = Delta {
                     rows,
                     dz,
                     da: &mut next[..rows * n_in],
                     mask,
-                    a: &acts[l - 1][..rows * n_in],
+                    a: a_act,
                     n_in,
                     n_out,
                 };

@@ -322,3 +322,119 @@ impl<'a> MatMut<'a> {
         }
     }
 }
+
+/// Columns `c0..c0 + cols` of a row-major `rows × width` matrix, borrowed
+/// exclusively. [`ColBlock::split`] cuts a block into two blocks of
+/// disjoint columns, which different threads may then write at the same
+/// time: a column block of a row-major matrix is not one contiguous slice,
+/// so it cannot be a `&mut [f32]` beside its neighbour.
+///
+/// ```
+/// use backprop::tensor::ColBlock;
+/// let mut m = vec![0.0f32; 2 * 5];
+/// let (mut left, mut right) = ColBlock::new(&mut m, 2, 5).split(3);
+/// std::thread::scope(|s| {
+///     s.spawn(move || left.row_mut(1).fill(1.0));
+///     s.spawn(move || right.row_mut(0).fill(2.0));
+/// });
+/// assert_eq!(m, [0., 0., 0., 2., 2., 1., 1., 1., 0., 0.]);
+/// ```
+#[derive(Debug)]
+pub struct ColBlock<'a> {
+    /// The whole matrix's first element.
+    base: std::ptr::NonNull<f32>,
+    rows: usize,
+    width: usize,
+    c0: usize,
+    cols: usize,
+    _borrow: std::marker::PhantomData<&'a mut [f32]>,
+}
+
+// SAFETY: a `ColBlock` stands for an exclusive borrow of its columns, as a
+// `&mut [f32]` does for its elements, and `&mut [f32]` is `Send`: no other
+// `ColBlock` of the same matrix covers these columns (`split` hands out
+// disjoint ones, and the matrix itself stays borrowed for `'a`).
+unsafe impl Send for ColBlock<'_> {}
+
+impl<'a> ColBlock<'a> {
+    /// All columns of the row-major `rows × width` matrix in `data`.
+    ///
+    /// # Panics
+    /// If `data.len() != rows * width`.
+    #[track_caller]
+    pub fn new(data: &'a mut [f32], rows: usize, width: usize) -> Self {
+        assert_eq!(
+            Some(data.len()),
+            rows.checked_mul(width),
+            "ColBlock::new: {rows}×{width} needs {} values",
+            rows.saturating_mul(width)
+        );
+        ColBlock {
+            base: std::ptr::NonNull::from(data).cast(),
+            rows,
+            width,
+            c0: 0,
+            cols: width,
+            _borrow: std::marker::PhantomData,
+        }
+    }
+
+    /// The first `at` columns and the rest.
+    ///
+    /// # Panics
+    /// If `at > self.cols()`.
+    #[track_caller]
+    pub fn split(self, at: usize) -> (Self, Self) {
+        assert!(at <= self.cols, "ColBlock::split: {at} > {}", self.cols);
+        let right = ColBlock {
+            c0: self.c0 + at,
+            cols: self.cols - at,
+            ..self
+        };
+        (ColBlock { cols: at, ..self }, right)
+    }
+
+    /// Rows of the block.
+    pub fn rows(&self) -> usize {
+        self.rows
+    }
+    /// Columns of the block.
+    pub fn cols(&self) -> usize {
+        self.cols
+    }
+    /// The block's first column in the whole matrix.
+    pub fn first_col(&self) -> usize {
+        self.c0
+    }
+    /// The row stride (the whole matrix's width).
+    pub fn rs(&self) -> usize {
+        self.width
+    }
+
+    /// Row `r` of the block: `cols()` contiguous values.
+    ///
+    /// # Panics
+    /// If `r >= self.rows()`.
+    #[track_caller]
+    pub fn row_mut(&mut self, r: usize) -> &mut [f32] {
+        assert!(r < self.rows, "ColBlock::row_mut: row {r} of {}", self.rows);
+        // SAFETY: row r's columns c0..c0+cols lie inside the rows × width
+        // matrix (r < rows, c0 + cols <= width); they belong to this block
+        // alone, and `&mut self` keeps the returned slice the only live
+        // reference into the block.
+        unsafe {
+            std::slice::from_raw_parts_mut(
+                self.base.as_ptr().add(r * self.width + self.c0),
+                self.cols,
+            )
+        }
+    }
+
+    /// The block's element (0, 0), for a GEMM writing the block through
+    /// strides (`rs()`, 1): every element it may write is this block's.
+    pub(crate) fn as_mut_ptr(&mut self) -> *mut f32 {
+        // SAFETY: c0 <= width, so the offset stays inside the matrix (or
+        // one past its end for an empty block of the last columns).
+        unsafe { self.base.as_ptr().add(self.c0) }
+    }
+}

@@ -132,16 +132,26 @@ fn gemm_calls(sizes: &[usize], rows: usize, shard_rows: usize, threads: usize) -
     use backprop::shard::{block_rows, parts_per_shard};
     let shards = rows.div_ceil(shard_rows);
     let parts = parts_per_shard(threads, shards);
-    let layers = sizes.len() - 1;
     (0..shards)
         .map(|s| {
             let m = shard_rows.min(rows - s * shard_rows);
-            let row_blocks = m.div_ceil(block_rows(m, parts));
-            let unit_blocks: usize = sizes[1..]
+            // a product is cut by rows, or by columns when it has more
+            // columns than rows (and there is more than one part)
+            let blocks = |cols: usize| {
+                if parts > 1 && cols > m {
+                    cols.div_ceil(block_rows(cols, parts))
+                } else {
+                    m.div_ceil(block_rows(m, parts))
+                }
+            };
+            let forward: usize = sizes[1..].iter().map(|&n| blocks(n)).sum();
+            // input deltas into every layer's input but the first
+            let input_delta: usize = sizes[1..sizes.len() - 1].iter().map(|&n| blocks(n)).sum();
+            let weight_grad: usize = sizes[1..]
                 .iter()
                 .map(|&n| n.div_ceil(block_rows(n, parts)))
                 .sum();
-            (row_blocks * (2 * layers - 1) + unit_blocks) as u64
+            (forward + input_delta + weight_grad) as u64
         })
         .sum()
 }

@@ -16,7 +16,7 @@
 //! `matrixmultiply`; nothing else here allocates.
 
 use crate::error::{Error, Result};
-use crate::tensor::{required_len, MatMut, MatRef};
+use crate::tensor::{required_len, ColBlock, MatMut, MatRef};
 
 /// `C ← alpha·A·B + beta·C`.
 ///
@@ -80,6 +80,66 @@ pub fn gemm(alpha: f32, a: MatRef<'_>, b: MatRef<'_>, beta: f32, c: &mut MatMut<
             c_data.as_mut_ptr(),
             stride(rsc),
             stride(csc),
+        );
+    }
+    Ok(())
+}
+
+/// [`gemm`] into a block of columns of a larger matrix: `C ← α·A·B + β·C`
+/// for the block `C` (`m×n`), written through its row stride, so that the
+/// blocks of one matrix can be computed in parallel.
+///
+/// # Errors
+/// [`Error::Shape`] if the shapes do not chain.
+pub fn gemm_cols(
+    alpha: f32,
+    a: MatRef<'_>,
+    b: MatRef<'_>,
+    beta: f32,
+    c: &mut ColBlock<'_>,
+) -> Result<()> {
+    let (m, k, n) = (a.rows(), a.cols(), b.cols());
+    if b.rows() != k || c.rows() != m || c.cols() != n {
+        return Err(Error::shape(
+            "gemm_cols",
+            format!("A {m}×{k} · B {k}×{n} into C {m}×{n}"),
+            format!(
+                "A {m}×{k} · B {}×{} into C {}×{}",
+                b.rows(),
+                b.cols(),
+                c.rows(),
+                c.cols()
+            ),
+        ));
+    }
+    if m == 0 || n == 0 {
+        return Ok(());
+    }
+    assert!(a.data().len() >= required_len(m, k, a.rs(), a.cs()));
+    assert!(b.data().len() >= required_len(k, n, b.rs(), b.cs()));
+    let stride = |s: usize| isize::try_from(s).expect("stride fits in isize");
+    let rsc = c.rs();
+    // SAFETY: A and B lie inside their slices at the given strides (asserted
+    // above). C's elements (i, j), i < m, j < n, are at offset i·rs + j from
+    // the block's first element: inside the whole matrix (the block's
+    // columns end at or before the row's end) and all this block's, which
+    // holds them exclusively, so they alias neither A, B nor another block.
+    unsafe {
+        matrixmultiply::sgemm(
+            m,
+            k,
+            n,
+            alpha,
+            a.data().as_ptr(),
+            stride(a.rs()),
+            stride(a.cs()),
+            b.data().as_ptr(),
+            stride(b.rs()),
+            stride(b.cs()),
+            beta,
+            c.as_mut_ptr(),
+            stride(rsc),
+            1,
         );
     }
     Ok(())
