@@ -48,6 +48,7 @@ pub mod dropout;
 pub mod error;
 pub mod evaluate;
 pub mod fit;
+pub mod infer;
 pub mod kernels;
 pub mod meta;
 pub mod metrics;

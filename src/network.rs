@@ -259,6 +259,28 @@ impl Mlp {
         Ok(out)
     }
 
+    /// [`Mlp::predict`] into a caller's buffer (`rows × n_L`), in chunks of
+    /// [`crate::infer::DEFAULT_CHUNK_ROWS`] rows on the calling thread, with
+    /// the same bits. Memory does not grow with `rows`; for many rows on
+    /// many threads, keep an [`crate::infer::Inference`].
+    ///
+    /// ```
+    /// use backprop::{Activation, Head, Mlp};
+    /// let mlp = Mlp::new(&[3, 5, 2], &[Activation::Tanh], Head::SoftmaxCe, 1)?;
+    /// let x: Vec<f32> = (0..3 * 700).map(|i| (i % 11) as f32 / 11.0).collect();
+    /// let mut out = vec![0.0; 2 * 700];
+    /// mlp.predict_into(&x, 700, &mut out)?;
+    /// assert_eq!(out, mlp.predict(&x, 700)?.as_slice());
+    /// # Ok::<(), backprop::Error>(())
+    /// ```
+    ///
+    /// # Errors
+    /// [`Error::Shape`] unless `x` is `rows × n_0` and `out` is `rows × n_L`.
+    pub fn predict_into(&self, x: &[f32], rows: usize, out: &mut [f32]) -> Result<()> {
+        crate::infer::Inference::on_this_thread(self, crate::infer::DEFAULT_CHUNK_ROWS)?
+            .predict_into(self, x, rows, out)
+    }
+
     /// The mean loss over `rows` samples with targets `y` (`rows × n_L`),
     /// computed from the logits as in `docs/backprop.md` (MSE with the ½).
     ///

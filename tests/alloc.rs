@@ -162,6 +162,7 @@ fn steps_and_epochs_allocate_only_matrixmultiply_packing_buffers() {
     // Trainers stay alive to the end: a dropped pool's threads exit
     // asynchronously, and their exit (thread-local destructors) allocates.
     let mut keep = Vec::new();
+    let mut keep_inference = Vec::new();
     // 2 434 parameters (one chunk) and 24 550 (two chunks of 16 Ki)
     for sizes in [[20, 48, 24, 10], [200, 100, 40, 10]] {
         let layers = sizes.len() - 1;
@@ -266,5 +267,44 @@ fn steps_and_epochs_allocate_only_matrixmultiply_packing_buffers() {
                 );
             }
         }
+    }
+
+    // Chunked prediction and evaluation (`infer::Inference`): once a first
+    // pass has run, a pass over 1000 rows allocates only matrixmultiply's
+    // packing buffers, one per layer and chunk.
+    let sizes = [20, 48, 24, 10];
+    let mlp = Mlp::new(
+        &sizes,
+        &[Activation::Relu, Activation::Tanh],
+        Head::SoftmaxCe,
+        1,
+    )
+    .unwrap();
+    let (x, y) = data(1000, sizes[0], 10);
+    let labels: Vec<usize> = (0..1000).map(|r| r % 10).collect();
+    for threads in [1, 3] {
+        let pool = std::sync::Arc::new(
+            rayon::ThreadPoolBuilder::new()
+                .num_threads(threads)
+                .build()
+                .unwrap(),
+        );
+        let mut inf = backprop::infer::Inference::with_pool(&mlp, pool.clone(), 64).unwrap();
+        let mut out = vec![0.0; 1000 * 10];
+        let counted = pool.install(|| {
+            inf.predict_into(&mlp, &x, 1000, &mut out).unwrap();
+            inf.evaluate(&mlp, &x, &y, 1000, Some(&labels)).unwrap();
+            let before = ALLOCS.load(Ordering::SeqCst);
+            inf.predict_into(&mlp, &x, 1000, &mut out).unwrap();
+            inf.evaluate(&mlp, &x, &y, 1000, Some(&labels)).unwrap();
+            ALLOCS.load(Ordering::SeqCst) - before
+        });
+        let chunks = 1000u64.div_ceil(64);
+        assert_eq!(
+            counted,
+            2 * chunks * 3,
+            "{threads} threads: prediction and evaluation allocate {counted} times"
+        );
+        keep_inference.push((inf, pool));
     }
 }

@@ -331,7 +331,7 @@ pub fn accuracy(outputs: &Matrix, labels: &[usize]) -> f64 {
 }
 
 /// The class predicted by one row of outputs (see [`accuracy`]).
-fn predicted_class(row: &[f32]) -> usize {
+pub(crate) fn predicted_class(row: &[f32]) -> usize {
     if let [p] = row {
         return usize::from(*p >= 0.5);
     }

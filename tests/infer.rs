@@ -1,0 +1,173 @@
+//! Chunked, parallel forward passes (`backprop::infer`): a row's outputs do
+//! not depend on its chunk-mates, so predictions, losses and accuracies are
+//! bitwise the same for any chunk size and thread count, and equal to the
+//! whole-batch `Mlp::predict`.
+
+mod common;
+
+use backprop::data::accuracy;
+use backprop::infer::Inference;
+use backprop::{Activation, Head, Mlp};
+use common::{random_x, random_y, rng};
+
+fn bits(v: &[f32]) -> Vec<u32> {
+    v.iter().map(|x| x.to_bits()).collect()
+}
+
+fn networks() -> Vec<(Mlp, &'static str)> {
+    vec![
+        (
+            Mlp::new(
+                &[13, 70, 33, 5],
+                &[Activation::Relu, Activation::Tanh],
+                Head::SoftmaxCe,
+                1,
+            )
+            .unwrap(),
+            "softmax",
+        ),
+        (
+            Mlp::new(&[9, 40, 1], &[Activation::Sigmoid], Head::SigmoidBce, 2).unwrap(),
+            "binary",
+        ),
+        (
+            Mlp::new(
+                &[9, 17, 17, 3],
+                &[Activation::Tanh, Activation::Relu],
+                Head::SigmoidBce,
+                3,
+            )
+            .unwrap(),
+            "multi-label",
+        ),
+        (
+            Mlp::new(&[6, 24, 2], &[Activation::Relu], Head::Mse, 4).unwrap(),
+            "regression",
+        ),
+    ]
+}
+
+#[test]
+fn predictions_are_the_same_for_any_chunk_size_and_thread_count() {
+    let rows = 531;
+    for (mlp, name) in networks() {
+        let mut r = rng(11);
+        let x = random_x(&mut r, rows, mlp.inputs());
+        let whole = mlp.predict(&x, rows).unwrap();
+        for threads in [1, 2, 3, 8] {
+            for chunk in [1, 7, 16, 100, 256, rows, 10_000] {
+                let mut inf = Inference::new(&mlp, threads, chunk).unwrap();
+                let mut out = vec![f32::NAN; rows * mlp.outputs()];
+                inf.predict_into(&mlp, &x, rows, &mut out).unwrap();
+                assert_eq!(
+                    bits(&out),
+                    bits(whole.as_slice()),
+                    "{name}: {threads} threads, chunks of {chunk}"
+                );
+            }
+        }
+        let mut alone = vec![0.0; rows * mlp.outputs()];
+        mlp.predict_into(&x, rows, &mut alone).unwrap();
+        assert_eq!(
+            bits(&alone),
+            bits(whole.as_slice()),
+            "{name}: Mlp::predict_into"
+        );
+    }
+}
+
+/// A row predicted among other rows, in any position, or alone gives the
+/// same bits.
+#[test]
+fn a_row_does_not_depend_on_its_chunk_mates() {
+    for (mlp, name) in networks() {
+        let mut r = rng(5);
+        let n0 = mlp.inputs();
+        let row = random_x(&mut r, 1, n0);
+        let alone = mlp.predict(&row, 1).unwrap();
+        for (mates, at) in [(15, 0), (15, 7), (40, 39), (255, 100)] {
+            let mut x = random_x(&mut r, mates, n0);
+            x.splice(at * n0..at * n0, row.iter().copied());
+            let mut inf = Inference::new(&mlp, 2, 64).unwrap();
+            let mut out = vec![0.0; (mates + 1) * mlp.outputs()];
+            inf.predict_into(&mlp, &x, mates + 1, &mut out).unwrap();
+            let k = mlp.outputs();
+            assert_eq!(
+                bits(&out[at * k..(at + 1) * k]),
+                bits(alone.as_slice()),
+                "{name}: row {at} of {}",
+                mates + 1
+            );
+        }
+    }
+}
+
+#[test]
+fn losses_and_accuracies_are_the_same_for_any_chunk_size_and_thread_count() {
+    let rows = 403;
+    for (mlp, name) in networks() {
+        let mut r = rng(8);
+        let x = random_x(&mut r, rows, mlp.inputs());
+        let y = random_y(&mut r, mlp.head(), rows, mlp.outputs());
+        let single = matches!(name, "softmax" | "binary");
+        let labels: Option<Vec<usize>> = single.then(|| {
+            y.chunks_exact(mlp.outputs())
+                .map(|t| {
+                    if t.len() == 1 {
+                        usize::from(t[0] == 1.0)
+                    } else {
+                        t.iter().position(|&v| v == 1.0).unwrap()
+                    }
+                })
+                .collect()
+        });
+        let mut first = None;
+        for threads in [1, 2, 3] {
+            for chunk in [1, 8, 50, 256, 1000] {
+                let mut inf = Inference::new(&mlp, threads, chunk).unwrap();
+                let f = inf.evaluate(&mlp, &x, &y, rows, labels.as_deref()).unwrap();
+                let got = (f.loss.to_bits(), f.accuracy.map(f64::to_bits));
+                match first {
+                    None => first = Some(got),
+                    Some(want) => {
+                        assert_eq!(got, want, "{name}: {threads} threads, chunks of {chunk}")
+                    }
+                }
+            }
+        }
+        let f = Inference::new(&mlp, 2, 64)
+            .unwrap()
+            .evaluate(&mlp, &x, &y, rows, labels.as_deref())
+            .unwrap();
+        // the whole-batch figures: the same accuracy; the loss summed in
+        // another order (the softmax head sums row by row too: same bits)
+        let whole = mlp.loss(&x, &y, rows).unwrap();
+        if name == "softmax" {
+            assert_eq!(f.loss.to_bits(), whole.to_bits(), "{name}");
+        } else {
+            assert!(
+                (f.loss - whole).abs() <= 1e-12 * whole.abs().max(1.0),
+                "{name}"
+            );
+        }
+        if let Some(l) = &labels {
+            let p = mlp.predict(&x, rows).unwrap();
+            assert_eq!(f.accuracy, Some(accuracy(&p, l)), "{name}");
+        }
+    }
+}
+
+#[test]
+fn wrong_shapes_are_errors() {
+    let (mlp, _) = networks().remove(0);
+    let other = Mlp::new(&[13, 8, 5], &[Activation::Relu], Head::SoftmaxCe, 1).unwrap();
+    let mut inf = Inference::new(&mlp, 2, 16).unwrap();
+    let x = vec![0.0; 13 * 4];
+    let mut out = vec![0.0; 5 * 4];
+    assert!(inf.predict_into(&mlp, &x[1..], 4, &mut out).is_err());
+    assert!(inf.predict_into(&mlp, &x, 4, &mut out[1..]).is_err());
+    assert!(inf.predict_into(&other, &x, 4, &mut out).is_err());
+    assert!(inf.evaluate(&mlp, &x, &out, 0, None).is_err());
+    assert!(inf.evaluate(&mlp, &x, &out, 4, Some(&[0, 1])).is_err());
+    assert!(Inference::new(&mlp, 1, 0).is_err());
+}
