@@ -8,8 +8,11 @@
 //! the model's, picked by name.
 
 use crate::activation::Head;
+use crate::data::predicted_class;
 use crate::data::RawTable;
 use crate::error::{Error, Result};
+use crate::infer::{Inference, DEFAULT_CHUNK_ROWS};
+use crate::kernels;
 use crate::metrics::{
     binary_metrics_at, confusion_matrix, per_class_metrics, predicted_classes_at,
     regression_metrics, BinaryMetrics, ClassMetrics, RegressionMetrics,
@@ -99,6 +102,22 @@ pub fn target_name(meta: &ModelMeta, j: usize, outputs: usize) -> String {
 /// # Errors
 /// As [`pipeline::dataset`]; [`Error::Config`] for a threshold outside `(0, 1)`.
 pub fn evaluate(mlp: &Mlp, meta: &ModelMeta, raw: &RawTable, threshold: f32) -> Result<Evaluation> {
+    let mut infer = Inference::on_this_thread(mlp, DEFAULT_CHUNK_ROWS)?;
+    evaluate_with(&mut infer, mlp, meta, raw, threshold)
+}
+
+/// [`evaluate`] on `infer`'s threads, in its chunks (the same figures for
+/// any thread count and chunk size).
+///
+/// # Errors
+/// As [`evaluate`].
+pub fn evaluate_with(
+    infer: &mut Inference,
+    mlp: &Mlp,
+    meta: &ModelMeta,
+    raw: &RawTable,
+    threshold: f32,
+) -> Result<Evaluation> {
     if !(threshold > 0.0 && threshold < 1.0) {
         return Err(Error::config(
             "threshold",
@@ -107,8 +126,11 @@ pub fn evaluate(mlp: &Mlp, meta: &ModelMeta, raw: &RawTable, threshold: f32) -> 
     }
     let data = pipeline::dataset(raw, meta, mlp.inputs(), mlp.outputs(), mlp.head())?;
     let (x, rows) = (data.x().as_slice(), data.rows());
-    let loss = mlp.loss(x, data.y().as_slice(), rows)?;
-    let mut outputs = mlp.predict(x, rows)?;
+    let loss = infer
+        .evaluate(mlp, x, data.y().as_slice(), rows, None)?
+        .loss;
+    let mut outputs = Matrix::zeros(rows, mlp.outputs());
+    infer.predict_into(mlp, x, rows, outputs.as_mut_slice())?;
     let k = outputs.cols();
     if mlp.head() == Head::Mse {
         pipeline::to_target_units(meta, &mut outputs);
@@ -192,6 +214,7 @@ pub struct Predictions {
 /// - regression: one column per target, named after it, in its units.
 ///
 /// The id column of `raw`, if read, comes first under its name `id_name`.
+/// [`predict_csv`] writes the same table as it goes, without holding it.
 ///
 /// # Errors
 /// As [`pipeline::features`].
@@ -202,35 +225,95 @@ pub fn predict(
     threshold: f32,
     id_name: Option<&str>,
 ) -> Result<Predictions> {
-    let x = pipeline::features(raw, meta, mlp.inputs())?;
-    let mut outputs = mlp.predict(x.as_slice(), x.rows())?;
-    let k = outputs.cols();
-    let mut header: Vec<String> = id_name.map(str::to_string).into_iter().collect();
-    let cell = |v: f32| v.to_string();
-    let body: Vec<Vec<String>> = match (&meta.class_names, mlp.head()) {
-        (_, Head::Mse) => {
-            pipeline::to_target_units(meta, &mut outputs);
-            header.extend((0..k).map(|j| target_name(meta, j, k)));
-            rows_of(&outputs, |row| row.iter().map(|&v| cell(v)).collect())
+    let mut infer = Inference::on_this_thread(mlp, DEFAULT_CHUNK_ROWS)?;
+    let mut table = Predictions {
+        header: Vec::new(),
+        rows: Vec::new(),
+    };
+    each_prediction(&mut infer, mlp, meta, raw, threshold, id_name, |cells| {
+        match cells {
+            Cells::Header(h) => table.header = h.to_vec(),
+            Cells::Row(r) => table.rows.push(r.to_vec()),
         }
+        Ok(())
+    })?;
+    Ok(table)
+}
+
+/// Where [`predict_csv`] writes: a writer, and the name its errors give.
+pub struct CsvOut<'a> {
+    /// The destination (buffer it: rows are written one by one).
+    pub writer: &'a mut dyn std::io::Write,
+    /// Its name in error messages (a file name, "standard output").
+    pub name: &'a str,
+}
+
+/// [`predict`]'s table as RFC 4180 CSV, written to `out` chunk by chunk
+/// as `infer` (its threads, its chunk size) computes them: memory does not
+/// grow with the rows. The bytes are those of [`Predictions::to_csv`].
+///
+/// # Errors
+/// As [`predict`]; [`Error::Io`] naming `out.name` when writing fails (a
+/// closed pipe included).
+pub fn predict_csv(
+    infer: &mut Inference,
+    mlp: &Mlp,
+    meta: &ModelMeta,
+    raw: &RawTable,
+    threshold: f32,
+    id_name: Option<&str>,
+    out: CsvOut<'_>,
+) -> Result<()> {
+    let name = out.name;
+    let mut w = csv::Writer::from_writer(out.writer);
+    let fail = |e: csv::Error| match e.into_kind() {
+        csv::ErrorKind::Io(source) => Error::Io {
+            path: name.into(),
+            source,
+        },
+        other => Error::Data {
+            source_name: name.to_string(),
+            message: format!("{other:?}"),
+        },
+    };
+    each_prediction(infer, mlp, meta, raw, threshold, id_name, |cells| {
+        match cells {
+            Cells::Header(h) => w.write_record(h),
+            Cells::Row(r) => w.write_record(r),
+        }
+        .map_err(fail)
+    })?;
+    w.flush().map_err(|source| Error::Io {
+        path: name.into(),
+        source,
+    })
+}
+
+/// A line of the predictions table.
+enum Cells<'a> {
+    Header(&'a [String]),
+    Row(&'a [String]),
+}
+
+/// Computes the predictions chunk by chunk and hands the header, then every
+/// row in order, to `emit`.
+fn each_prediction(
+    infer: &mut Inference,
+    mlp: &Mlp,
+    meta: &ModelMeta,
+    raw: &RawTable,
+    threshold: f32,
+    id_name: Option<&str>,
+    mut emit: impl FnMut(Cells<'_>) -> Result<()>,
+) -> Result<()> {
+    let x = pipeline::features(raw, meta, mlp.inputs())?;
+    let (head, k) = (mlp.head(), mlp.outputs());
+    let mut header: Vec<String> = id_name.map(str::to_string).into_iter().collect();
+    match (&meta.class_names, head) {
+        (_, Head::Mse) => header.extend((0..k).map(|j| target_name(meta, j, k))),
         (Some(names), _) => {
             header.push("class".to_string());
             header.extend(names.iter().map(|n| format!("p_{n}")));
-            let classes = predicted_classes_at(&outputs, threshold);
-            rows_of(&outputs, |row| row.to_vec())
-                .into_iter()
-                .zip(classes)
-                .map(|(row, c)| {
-                    let mut out = vec![names[c].clone()];
-                    if row.len() == 1 && names.len() == 2 {
-                        out.push(cell(1.0 - row[0]));
-                        out.push(cell(row[0]));
-                    } else {
-                        out.extend(row.iter().map(|&p| cell(p)));
-                    }
-                    out
-                })
-                .collect()
         }
         (None, _) => {
             for j in 0..k {
@@ -238,29 +321,48 @@ pub fn predict(
                 header.push(n.clone());
                 header.push(format!("p_{n}"));
             }
-            rows_of(&outputs, |row| {
-                row.iter()
-                    .flat_map(|&p| [u8::from(p >= threshold).to_string(), cell(p)])
-                    .collect()
-            })
         }
-    };
-    let rows = match &raw.ids {
-        Some(ids) => body
-            .into_iter()
-            .zip(ids)
-            .map(|(mut row, id)| {
-                row.insert(0, id.clone());
-                row
-            })
-            .collect(),
-        None => body,
-    };
-    Ok(Predictions { header, rows })
-}
-
-fn rows_of<T>(m: &Matrix, f: impl Fn(&[f32]) -> Vec<T>) -> Vec<Vec<T>> {
-    (0..m.rows()).map(|r| f(m.row(r))).collect()
+    }
+    emit(Cells::Header(&header))?;
+    let cell = |v: f32| v.to_string();
+    let mut row: Vec<String> = Vec::with_capacity(header.len());
+    infer.for_each_chunk(mlp, x.as_slice(), x.rows(), |r0, logits| {
+        kernels::head_activate(head, logits, k);
+        for (i, out) in logits.chunks_exact_mut(k).enumerate() {
+            row.clear();
+            if let Some(ids) = &raw.ids {
+                row.push(ids[r0 + i].clone());
+            }
+            match (&meta.class_names, head) {
+                (_, Head::Mse) => {
+                    pipeline::to_target_units_row(meta, out);
+                    row.extend(out.iter().map(|&v| cell(v)));
+                }
+                (Some(names), _) => {
+                    let c = if out.len() == 1 {
+                        usize::from(out[0] >= threshold)
+                    } else {
+                        predicted_class(out)
+                    };
+                    row.push(names[c].clone());
+                    if out.len() == 1 && names.len() == 2 {
+                        row.push(cell(1.0 - out[0]));
+                        row.push(cell(out[0]));
+                    } else {
+                        row.extend(out.iter().map(|&p| cell(p)));
+                    }
+                }
+                (None, _) => {
+                    for &p in out.iter() {
+                        row.push(u8::from(p >= threshold).to_string());
+                        row.push(cell(p));
+                    }
+                }
+            }
+            emit(Cells::Row(&row))?;
+        }
+        Ok(())
+    })
 }
 
 impl Predictions {

@@ -31,14 +31,16 @@ use std::sync::atomic::{AtomicBool, Ordering};
 use std::time::Instant;
 
 use crate::activation::{Activation, Head};
-use crate::data::{self, accuracy, ClassMap, ClassWeight, Dataset, LoadOptions, RawTable};
+use crate::data::{self, ClassMap, ClassWeight, Dataset, LoadOptions, RawTable};
 use crate::error::{Error, Result};
+use crate::infer::{Inference, DEFAULT_CHUNK_ROWS};
 use crate::model_io::{self, Checkpoint, CheckpointConfig, ModelMeta, OptimizerState, SavedModel};
 use crate::network::Mlp;
 use crate::optim::{OptimizerConfig, OptimizerKind};
 use crate::pipeline::{self, ReadOverrides};
 use crate::schedule::LrSchedule;
 use crate::stopping::{EarlyStopState, EarlyStopping, Monitor};
+use crate::tensor::Matrix;
 use crate::train::{EpochOutcome, EpochProgress, TrainConfig, Trainer};
 
 /// Epochs of a run when none are given.
@@ -1087,6 +1089,8 @@ impl Prepared {
             writes,
         } = self;
         let started = Instant::now();
+        // held-out figures: chunked forward passes on the trainer's threads
+        let mut infer = Inference::with_pool(&mlp, trainer.pool(), DEFAULT_CHUNK_ROWS)?;
         callbacks.on_start(&info);
         let first_epoch = info.first_epoch;
         let classifier = mlp.head().is_classifier();
@@ -1165,23 +1169,29 @@ impl Prepared {
             done = epoch;
             samples += stats.samples;
             seconds += stats.seconds;
-            let evaluate = |set: &Option<Dataset>| -> Result<(Option<f64>, Option<f64>)> {
-                Ok(match set {
-                    Some(v) => (
-                        Some(mlp.loss(v.x().as_slice(), v.y().as_slice(), v.rows())?),
-                        accuracy_of(&mlp, v, classifier)?,
-                    ),
-                    None => (None, None),
-                })
+            let (val_loss, val_accuracy) =
+                figures(&mut infer, &mlp, held_out.as_ref(), classifier)?;
+            let (test_loss, test_accuracy) = figures(&mut infer, &mlp, test.as_ref(), classifier)?;
+            let train_accuracy = match train.labels() {
+                Some(l) if classifier => {
+                    infer
+                        .evaluate(
+                            &mlp,
+                            train.x().as_slice(),
+                            train.y().as_slice(),
+                            train.rows(),
+                            Some(l),
+                        )?
+                        .accuracy
+                }
+                _ => None,
             };
-            let (val_loss, val_accuracy) = evaluate(&held_out)?;
-            let (test_loss, test_accuracy) = evaluate(&test)?;
             let report = EpochReport {
                 record: EpochRecord {
                     epoch,
                     train_loss: stats.loss,
                     val_loss,
-                    train_accuracy: accuracy_of(&mlp, &train, classifier)?,
+                    train_accuracy,
                     val_accuracy,
                     test_loss,
                     test_accuracy,
@@ -1196,7 +1206,7 @@ impl Prepared {
                 let value = match rule.monitor {
                     Monitor::Loss => val_loss,
                     Monitor::Accuracy => val_accuracy,
-                    Monitor::R2 => Some(r2_of(&mlp, v)?),
+                    Monitor::R2 => Some(r2_of(&mut infer, &mlp, v)?),
                 }
                 .unwrap_or(f64::NAN);
                 out_of_patience = state.observe(rule, epoch, value, mlp.params());
@@ -1289,20 +1299,26 @@ impl Prepared {
 
 /// The mean R² over the targets of `mlp` on `data` (in the trained units:
 /// R² does not change under the targets' standardisation).
-fn r2_of(mlp: &Mlp, data: &Dataset) -> Result<f64> {
-    let out = mlp.predict(data.x().as_slice(), data.rows())?;
+fn r2_of(infer: &mut Inference, mlp: &Mlp, data: &Dataset) -> Result<f64> {
+    let mut out = Matrix::zeros(data.rows(), mlp.outputs());
+    infer.predict_into(mlp, data.x().as_slice(), data.rows(), out.as_mut_slice())?;
     Ok(crate::metrics::regression_metrics(&out, data.y())?.1.r2)
 }
 
-/// The accuracy of `mlp` on `data`, for a classifier with class labels.
-fn accuracy_of(mlp: &Mlp, data: &Dataset, classifier: bool) -> Result<Option<f64>> {
-    match data.labels() {
-        Some(l) if classifier => Ok(Some(accuracy(
-            &mlp.predict(data.x().as_slice(), data.rows())?,
-            l,
-        ))),
-        _ => Ok(None),
-    }
+/// The loss and, for a classifier with class labels, the accuracy of `mlp`
+/// on `data`, if there is such a set.
+fn figures(
+    infer: &mut Inference,
+    mlp: &Mlp,
+    data: Option<&Dataset>,
+    classifier: bool,
+) -> Result<(Option<f64>, Option<f64>)> {
+    let Some(v) = data else {
+        return Ok((None, None));
+    };
+    let labels = v.labels().filter(|_| classifier);
+    let f = infer.evaluate(mlp, v.x().as_slice(), v.y().as_slice(), v.rows(), labels)?;
+    Ok((Some(f.loss), f.accuracy))
 }
 
 /// `meta` with the run's settings and final metrics in its `extra` entries

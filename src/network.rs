@@ -228,34 +228,14 @@ impl Mlp {
         self.hidden.get(l).copied()
     }
 
-    /// The logits `Z_L` of `rows` samples (row-major `rows × n_0` in `x`).
-    fn logits(&self, x: &[f32], rows: usize) -> Result<Matrix> {
-        if rows.checked_mul(self.inputs()) != Some(x.len()) {
-            return Err(Error::shape(
-                "Mlp::predict",
-                format!("{rows} rows × {} inputs", self.inputs()),
-                format!("{} values", x.len()),
-            ));
-        }
-        let mut prev = x.to_vec();
-        for l in 0..self.num_layers() {
-            let (n_in, n_out) = self.layout.dims(l);
-            let mut z = vec![0.0f32; rows * n_out];
-            layer_forward(self, l, &prev, rows, &mut z)?;
-            debug_assert_eq!(prev.len(), rows * n_in);
-            prev = z;
-        }
-        Matrix::from_vec(rows, self.outputs(), prev)
-    }
-
     /// The head's outputs for `rows` samples: probabilities (sigmoid or
     /// softmax) or regression values.
     ///
     /// # Errors
     /// [`Error::Shape`] unless `x.len() == rows * n_0`.
     pub fn predict(&self, x: &[f32], rows: usize) -> Result<Matrix> {
-        let mut out = self.logits(x, rows)?;
-        kernels::head_activate(self.head, out.as_mut_slice(), self.outputs());
+        let mut out = Matrix::zeros(rows, self.outputs());
+        self.predict_into(x, rows, out.as_mut_slice())?;
         Ok(out)
     }
 
@@ -282,28 +262,17 @@ impl Mlp {
     }
 
     /// The mean loss over `rows` samples with targets `y` (`rows × n_L`),
-    /// computed from the logits as in `docs/backprop.md` (MSE with the ½).
+    /// computed from the logits as in `docs/backprop.md` (MSE with the ½),
+    /// row by row, the rows' losses added in row order
+    /// ([`crate::infer::Inference::evaluate`]).
     ///
     /// # Errors
     /// [`Error::Shape`] if `x` or `y` has the wrong length; [`Error::Config`]
     /// if `rows == 0`.
     pub fn loss(&self, x: &[f32], y: &[f32], rows: usize) -> Result<f64> {
-        if rows == 0 {
-            return Err(Error::config(
-                "rows",
-                "the loss of zero samples is undefined",
-            ));
-        }
-        if rows.checked_mul(self.outputs()) != Some(y.len()) {
-            return Err(Error::shape(
-                "Mlp::loss",
-                format!("{rows} rows × {} outputs", self.outputs()),
-                format!("{} target values", y.len()),
-            ));
-        }
-        let mut z = self.logits(x, rows)?;
-        let sum = kernels::head_loss_delta(self.head, z.as_mut_slice(), y, self.outputs());
-        Ok(sum / rows as f64)
+        let mut infer =
+            crate::infer::Inference::on_this_thread(self, crate::infer::DEFAULT_CHUNK_ROWS)?;
+        Ok(infer.evaluate(self, x, y, rows, None)?.loss)
     }
 }
 

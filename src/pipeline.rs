@@ -267,14 +267,19 @@ fn unweighted_dataset(
 /// assert_eq!(out.as_slice(), [100.0, 85.0]);
 /// ```
 pub fn to_target_units(meta: &ModelMeta, outputs: &mut Matrix) {
+    let cols = outputs.cols().max(1);
+    for row in outputs.as_mut_slice().chunks_exact_mut(cols) {
+        to_target_units_row(meta, row);
+    }
+}
+
+/// [`to_target_units`] for one row of outputs.
+pub fn to_target_units_row(meta: &ModelMeta, row: &mut [f32]) {
     let Some(s) = &meta.target_standardizer else {
         return;
     };
-    let cols = outputs.cols().max(1);
-    for row in outputs.as_mut_slice().chunks_exact_mut(cols) {
-        for ((v, &m), &d) in row.iter_mut().zip(&s.mean).zip(&s.std) {
-            *v = (f64::from(*v) * f64::from(d) + f64::from(m)) as f32;
-        }
+    for ((v, &m), &d) in row.iter_mut().zip(&s.mean).zip(&s.std) {
+        *v = (f64::from(*v) * f64::from(d) + f64::from(m)) as f32;
     }
 }
 

@@ -1,7 +1,7 @@
 //! Chunked, parallel forward passes (`backprop::infer`): a row's outputs do
 //! not depend on its chunk-mates, so predictions, losses and accuracies are
 //! bitwise the same for any chunk size and thread count, and equal to the
-//! whole-batch `Mlp::predict`.
+//! whole set in one chunk.
 
 mod common;
 
@@ -139,14 +139,26 @@ fn losses_and_accuracies_are_the_same_for_any_chunk_size_and_thread_count() {
             .unwrap()
             .evaluate(&mlp, &x, &y, rows, labels.as_deref())
             .unwrap();
-        // the whole-batch figures: the same accuracy; the loss summed in
-        // another order (the softmax head sums row by row too: same bits)
+        // the whole-set figures of `Mlp`: the same bits
         let whole = mlp.loss(&x, &y, rows).unwrap();
+        assert_eq!(f.loss.to_bits(), whole.to_bits(), "{name}");
+        // and the loss of the whole set in one call of the head's kernel:
+        // the same sum in another order for the element-wise heads
+        let mut z = Inference::new(&mlp, 1, rows).unwrap();
+        let mut logits = vec![0.0; rows * mlp.outputs()];
+        z.for_each_chunk(&mlp, &x, rows, |_, l| {
+            logits.copy_from_slice(l);
+            Ok(())
+        })
+        .unwrap();
+        let one_call =
+            backprop::kernels::head_loss_delta(mlp.head(), &mut logits, &y, mlp.outputs())
+                / rows as f64;
         if name == "softmax" {
-            assert_eq!(f.loss.to_bits(), whole.to_bits(), "{name}");
+            assert_eq!(f.loss.to_bits(), one_call.to_bits(), "{name}");
         } else {
             assert!(
-                (f.loss - whole).abs() <= 1e-12 * whole.abs().max(1.0),
+                (f.loss - one_call).abs() <= 1e-12 * one_call.abs().max(1.0),
                 "{name}"
             );
         }

@@ -148,7 +148,7 @@ pub use self::checkpoint::{
     checkpoint_from_bytes, checkpoint_to_bytes, load_checkpoint, save_checkpoint, Checkpoint,
     CheckpointConfig, OptimizerState,
 };
-pub use self::safetensors::write_atomic;
+pub use self::safetensors::{write_atomic, write_atomic_by};
 pub use crate::meta::ModelMeta;
 
 use self::safetensors::{read, Parsed};

@@ -279,6 +279,34 @@ pub fn write_atomic(path: &Path, bytes: &[u8]) -> Result<()> {
     write_atomic_with(path, |file| file.write_all(bytes))
 }
 
+/// [`write_atomic`] for contents produced as they are written (predictions
+/// streamed chunk by chunk): `write` writes them into a buffered temporary
+/// file, which replaces `path` only if it returns `Ok` — on an error the
+/// old file stays and no partial file is left.
+///
+/// # Errors
+/// [`Error::Io`] naming `path`; `write`'s own error.
+pub fn write_atomic_by(
+    path: &Path,
+    write: impl FnOnce(&mut dyn Write) -> Result<()>,
+) -> Result<()> {
+    let mut failed = None;
+    let written = write_atomic_with(path, |file| {
+        let mut buf = io::BufWriter::with_capacity(1 << 16, file);
+        match write(&mut buf) {
+            Ok(()) => buf.flush(),
+            Err(e) => {
+                failed = Some(e);
+                Err(io::Error::other("not written"))
+            }
+        }
+    });
+    match failed {
+        Some(e) => Err(e),
+        None => written,
+    }
+}
+
 /// [`write_atomic`] with the writing of the contents done by `write` (so tests
 /// can make it fail half-way, as a full disk would).
 fn write_atomic_with(
