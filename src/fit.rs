@@ -150,6 +150,37 @@ pub struct FitSpec {
     pub checkpoint: Option<PathBuf>,
     /// Epochs between checkpoints (at least 1).
     pub checkpoint_every: usize,
+    /// How the per-epoch training accuracy is measured.
+    pub train_metrics: TrainMetrics,
+}
+
+/// How the per-epoch training figures are measured. The training loss is
+/// always the running mean of the epoch's forward passes.
+#[derive(Clone, Copy, Debug, Default, PartialEq, Eq)]
+pub enum TrainMetrics {
+    /// The accuracy of the epoch's training forward passes, each batch
+    /// before its update (and with dropout's masks), as Keras reports it:
+    /// free, since the passes run anyway.
+    #[default]
+    Running,
+    /// The accuracy of a separate pass over the whole training set after
+    /// the epoch, with the epoch's final weights: exact, at the cost of
+    /// that pass.
+    Full,
+}
+
+impl std::str::FromStr for TrainMetrics {
+    type Err = Error;
+    fn from_str(s: &str) -> Result<TrainMetrics> {
+        match s {
+            "running" => Ok(TrainMetrics::Running),
+            "full" => Ok(TrainMetrics::Full),
+            other => Err(Error::config(
+                "train_metrics",
+                format!("{other:?}: give running or full"),
+            )),
+        }
+    }
 }
 
 impl Default for FitSpec {
@@ -183,6 +214,7 @@ impl Default for FitSpec {
             resume: None,
             checkpoint: None,
             checkpoint_every: 1,
+            train_metrics: TrainMetrics::default(),
         }
     }
 }
@@ -431,6 +463,7 @@ pub struct Prepared {
     /// Whether this process writes the checkpoints: not the ranks of a
     /// group other than 0.
     writes: bool,
+    train_metrics: TrainMetrics,
 }
 
 /// Checks that `path` (the value of `option`) can be written: its folder
@@ -805,6 +838,7 @@ pub fn prepare(spec: &FitSpec, callbacks: &mut dyn FitCallbacks) -> Result<Prepa
         checkpoint: spec.checkpoint.clone(),
         checkpoint_every: spec.checkpoint_every,
         writes: true,
+        train_metrics: spec.train_metrics,
     })
 }
 
@@ -1087,6 +1121,7 @@ impl Prepared {
             checkpoint,
             checkpoint_every,
             writes,
+            train_metrics,
         } = self;
         let started = Instant::now();
         // held-out figures: chunked forward passes on the trainer's threads
@@ -1172,17 +1207,11 @@ impl Prepared {
             let (val_loss, val_accuracy) =
                 figures(&mut infer, &mlp, held_out.as_ref(), classifier)?;
             let (test_loss, test_accuracy) = figures(&mut infer, &mlp, test.as_ref(), classifier)?;
-            let train_accuracy = match train.labels() {
-                Some(l) if classifier => {
-                    infer
-                        .evaluate(
-                            &mlp,
-                            train.x().as_slice(),
-                            train.y().as_slice(),
-                            train.rows(),
-                            Some(l),
-                        )?
-                        .accuracy
+            let train_accuracy = match (train.labels(), train_metrics) {
+                (Some(_), TrainMetrics::Running) if classifier => stats.accuracy(train.rows()),
+                (Some(l), TrainMetrics::Full) if classifier => {
+                    let (x, y) = (train.x().as_slice(), train.y().as_slice());
+                    infer.evaluate(&mlp, x, y, train.rows(), Some(l))?.accuracy
                 }
                 _ => None,
             };

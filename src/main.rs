@@ -274,6 +274,12 @@ struct TrainArgs {
     /// No progress bar and no per-epoch lines.
     #[arg(long)]
     quiet: bool,
+    /// The per-epoch train accuracy: `running` (of the epoch's training
+    /// passes, each batch before its update, as Keras reports it; free) or
+    /// `full` (a separate pass over the training set with the epoch's final
+    /// weights).
+    #[arg(long, value_name = "running|full", default_value = "running")]
+    train_metrics: fit::TrainMetrics,
 }
 
 #[derive(Args)]
@@ -742,6 +748,7 @@ impl TrainArgs {
             resume: self.resume.clone(),
             checkpoint: self.checkpoint.clone(),
             checkpoint_every: self.checkpoint_every,
+            train_metrics: self.train_metrics,
         })
     }
 }

@@ -23,6 +23,7 @@
 
 use std::time::Instant;
 
+use crate::activation::Head;
 use crate::dropout::Dropout;
 use crate::error::Result;
 use crate::kernels::{self, gemm, simd};
@@ -158,6 +159,10 @@ pub(crate) struct Workspace {
     pub grad: Vec<f32>,
     /// This shard's summed loss.
     pub loss: f64,
+    /// Rows whose predicted class (the largest logit; for one sigmoid
+    /// output, a logit of at least 0) is their target's, for the heads of
+    /// single-label classification; 0 for the others.
+    pub correct: u64,
     /// Nanoseconds spent in forward and backward (only when profiling).
     pub forward_ns: u64,
     pub backward_ns: u64,
@@ -368,6 +373,7 @@ impl Workspace {
             y: padded(rows * sizes[sizes.len() - 1]),
             grad: padded(layout.len),
             loss: 0.0,
+            correct: 0,
             forward_ns: 0,
             backward_ns: 0,
         }
@@ -402,6 +408,7 @@ impl Workspace {
             w_outputs,
             grad,
             loss,
+            correct,
             forward_ns,
             backward_ns,
         } = self;
@@ -503,6 +510,7 @@ impl Workspace {
         // Head: loss from the logits, then dZ_L = A_L - Y over them (each row
         // scaled by its weight, for a weighted batch).
         let z = &mut acts[layers - 1][..rows * nl];
+        *correct = count_correct(mlp.head(), z, y, nl);
         *loss = match w {
             None => kernels::head_loss_delta(mlp.head(), z, y, nl),
             Some(w) => kernels::head_loss_delta_weighted(mlp.head(), z, y, w, nl, w_outputs),
@@ -599,4 +607,40 @@ impl Workspace {
         }
         Ok(())
     }
+}
+
+/// Whether a head's rows have one class each, predicted by its logits:
+/// softmax, or a single sigmoid output.
+pub(crate) fn counts_classes(head: Head, outputs: usize) -> bool {
+    head == Head::SoftmaxCe || (head == Head::SigmoidBce && outputs == 1)
+}
+
+/// Rows of logits `z` (rows of `cols`) whose class is their target's in `y`:
+/// the first largest logit against the first largest target (a one-hot
+/// row's class), or for one sigmoid output `z ≥ 0` (a probability of at
+/// least ½) against `y ≥ ½`. 0 for heads that do not predict one class.
+pub(crate) fn count_correct(head: Head, z: &[f32], y: &[f32], cols: usize) -> u64 {
+    if !counts_classes(head, cols) {
+        return 0;
+    }
+    if cols == 1 {
+        return z
+            .iter()
+            .zip(y)
+            .filter(|(&z, &y)| (z >= 0.0) == (y >= 0.5))
+            .count() as u64;
+    }
+    let first_max = |row: &[f32]| {
+        let mut best = 0;
+        for (j, &v) in row.iter().enumerate() {
+            if v > row[best] {
+                best = j;
+            }
+        }
+        best
+    };
+    z.chunks_exact(cols)
+        .zip(y.chunks_exact(cols))
+        .filter(|(z, y)| first_max(z) == first_max(y))
+        .count() as u64
 }

@@ -129,6 +129,19 @@ pub struct EpochStats {
     pub steps: usize,
     /// Wall-clock seconds of the epoch.
     pub seconds: f64,
+    /// For the heads of single-label classification: the rows of the whole
+    /// epoch whose class the training forward passes predicted right (each
+    /// before its batch's update, with dropout's masks, as Keras reports a
+    /// running accuracy); `None` for other heads, or when a resumed epoch's
+    /// checkpoint did not record the count.
+    pub correct: Option<u64>,
+}
+
+impl EpochStats {
+    /// [`EpochStats::correct`] over the epoch's `rows`.
+    pub fn accuracy(&self, rows: usize) -> Option<f64> {
+        self.correct.map(|c| c as f64 / rows.max(1) as f64)
+    }
 }
 
 /// The position of a trainer's shuffling RNG (ChaCha8), enough to continue
@@ -162,6 +175,9 @@ pub struct EpochProgress {
     /// The shuffling RNG at the start of the epoch, before its shuffle: the
     /// epoch's shuffle is drawn again from it.
     pub rng_at_epoch_start: RngState,
+    /// Rows of those batches predicted right ([`EpochStats::correct`]);
+    /// `None` when not counted.
+    pub correct: Option<u64>,
 }
 
 /// How [`Trainer::epoch_resumable`] ended.
@@ -495,7 +511,7 @@ impl Trainer {
         self.step_lr = self.scheduler.lr(self.epochs_done, 0, 1);
         let batch = Batch::Rows { x, y, w };
         let pool = Arc::clone(&self.pool);
-        let (sum, weight) = pool.install(|| self.step_impl(mlp, batch, rows, true))?;
+        let (sum, weight, _) = pool.install(|| self.step_impl(mlp, batch, rows, true))?;
         Ok(if weight > 0.0 { sum / weight } else { 0.0 })
     }
 
@@ -696,6 +712,9 @@ impl Trainer {
         }
         let bs = self.batch_size;
         let batches = n.div_ceil(bs);
+        let counts =
+            crate::shard::counts_classes(self.head, self.layout.sizes[self.layout.sizes.len() - 1]);
+        let mut correct = if counts { Some(0u64) } else { None };
         let (skip, mut total, mut weight) = match start {
             None => (0, 0.0, 0.0),
             Some(p) => {
@@ -720,6 +739,7 @@ impl Trainer {
                     ));
                 }
                 self.set_rng_state(&p.rng_at_epoch_start);
+                correct = correct.and(p.correct);
                 (p.batches_done, p.loss_sum, p.weight_sum)
             }
         };
@@ -744,14 +764,17 @@ impl Trainer {
                 self.step_lr = self.scheduler.lr(self.epochs_done, b, batches);
                 self.stop_vote = stop.load(Ordering::Relaxed);
                 let batch = Batch::Gather { x, y, w, idx };
-                let (loss, batch_weight) =
-                    self.step_impl(mlp, batch, idx.len(), true)
-                        .map_err(|e| match e {
-                            Error::Diverged(m) => Error::Diverged(format!("batch {}: {m}", b + 1)),
-                            e => e,
-                        })?;
+                let (loss, batch_weight, batch_correct) = self
+                    .step_impl(mlp, batch, idx.len(), true)
+                    .map_err(|e| match e {
+                        Error::Diverged(m) => Error::Diverged(format!("batch {}: {m}", b + 1)),
+                        e => e,
+                    })?;
                 total += loss;
                 weight += batch_weight;
+                if let Some(c) = correct.as_mut() {
+                    *c += batch_correct;
+                }
                 steps += 1;
                 done += idx.len();
                 on_batch(done, mean(total, weight));
@@ -777,6 +800,7 @@ impl Trainer {
                 loss_sum: total,
                 weight_sum: weight,
                 rng_at_epoch_start,
+                correct,
             }));
         }
         self.epochs_done += 1;
@@ -785,6 +809,7 @@ impl Trainer {
             samples: done - skip * bs,
             steps,
             seconds: started.elapsed().as_secs_f64(),
+            correct,
         }))
     }
 
@@ -866,18 +891,23 @@ impl Trainer {
         batch: Batch<'_>,
         rows: usize,
         update: bool,
-    ) -> Result<(f64, f64)> {
+    ) -> Result<(f64, f64, u64)> {
         self.run_shards(mlp, batch, rows)?;
         let shards = rows.div_ceil(self.shard_rows);
-        let loss: f64 = match &mut self.group {
+        let (loss, correct) = match &mut self.group {
             None => {
                 self.stop_voted = self.stop_vote;
-                self.workspaces[..shards].iter().map(|w| w.loss).sum()
+                let w = &self.workspaces[..shards];
+                (
+                    w.iter().map(|w| w.loss).sum(),
+                    w.iter().map(|w| w.correct).sum(),
+                )
             }
             Some(g) => {
-                let (loss, voted) = g.batch_loss(&self.workspaces, shards, self.stop_vote)?;
+                let (loss, correct, voted) =
+                    g.batch_loss(&self.workspaces, shards, self.stop_vote)?;
                 self.stop_voted = voted;
-                loss
+                (loss, correct)
             }
         };
         if !loss.is_finite() {
@@ -903,7 +933,7 @@ impl Trainer {
                 self.update(mlp, grad_scale(rows, weight), shards)?;
             }
         }
-        Ok((loss, weight.unwrap_or(rows as f64)))
+        Ok((loss, weight.unwrap_or(rows as f64), correct))
     }
 }
 
@@ -1027,8 +1057,8 @@ impl Trainer {
             send: vec![0.0; max_local * n],
             recv: vec![0.0; shards * max_slice.min(n)],
             own: vec![0.0; max_slice.min(n)],
-            local_losses: Vec::with_capacity(max_local + 1),
-            losses: Vec::with_capacity(shards + size),
+            local_losses: Vec::with_capacity(max_local + 2),
+            losses: Vec::with_capacity(shards + 2 * size),
             parts: Vec::with_capacity(chunks),
             parts_all: Vec::with_capacity(chunks),
             send_counts: Vec::with_capacity(size),
@@ -1242,39 +1272,45 @@ struct Group {
 
 impl Group {
     /// The batch's summed loss: every shard's loss, added in shard order.
-    /// Each rank's stop `vote` travels with its losses (one more value after
-    /// them); also returns whether any rank voted to stop.
+    /// Each rank's count of rows predicted right and its stop `vote` travel
+    /// with its losses (two more values after them); also returns the
+    /// batch's count and whether any rank voted to stop.
     fn batch_loss(
         &mut self,
         workspaces: &[Workspace],
         shards: usize,
         vote: bool,
-    ) -> Result<(f64, bool)> {
+    ) -> Result<(f64, u64, bool)> {
         let size = self.comm.size();
-        let local = split_range(shards, size, self.comm.rank());
+        let local = &workspaces[..split_range(shards, size, self.comm.rank()).len()];
         self.recv_counts.clear();
         self.recv_counts
-            .extend((0..size).map(|r| split_range(shards, size, r).len() + 1));
+            .extend((0..size).map(|r| split_range(shards, size, r).len() + 2));
         self.local_losses.clear();
+        self.local_losses.extend(local.iter().map(|w| w.loss));
+        // counts below 2^53 travel exactly as f64
         self.local_losses
-            .extend(workspaces[..local.len()].iter().map(|w| w.loss));
+            .push(local.iter().map(|w| w.correct).sum::<u64>() as f64);
         self.local_losses.push(if vote { 1.0 } else { 0.0 });
-        self.losses.resize(shards + size, 0.0);
+        let all = shards + 2 * size;
+        self.losses.resize(all, 0.0);
         self.comm.all_gather_f64(
             &self.local_losses,
-            &mut self.losses[..shards + size],
+            &mut self.losses[..all],
             &self.recv_counts,
         )?;
-        // shard order is rank order; each rank's part ends with its vote
-        let (mut sum, mut at, mut voted) = (0.0, 0, false);
+        // shard order is rank order; each rank's part ends with its count
+        // and its vote
+        let (mut sum, mut at, mut correct, mut voted) = (0.0, 0, 0u64, false);
         for &n in &self.recv_counts {
-            for &l in &self.losses[at..at + n - 1] {
+            for &l in &self.losses[at..at + n - 2] {
                 sum += l;
             }
+            correct += self.losses[at + n - 2] as u64;
             voted |= self.losses[at + n - 1] != 0.0;
             at += n;
         }
-        Ok((sum, voted))
+        Ok((sum, correct, voted))
     }
 }
 

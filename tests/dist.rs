@@ -20,8 +20,9 @@ fn bits(v: &[f32]) -> Vec<u32> {
     v.iter().map(|x| x.to_bits()).collect()
 }
 
-/// Parameters, optimizer state and epoch losses after `epochs` epochs.
-type Run = (Vec<u32>, Vec<Vec<u32>>, Vec<u64>);
+/// Parameters, optimizer state, and each epoch's loss and rows predicted
+/// right, after `epochs` epochs.
+type Run = (Vec<u32>, Vec<Vec<u32>>, Vec<(u64, Option<u64>)>);
 
 fn train(mlp: &Mlp, cfg: &TrainConfig, data: &Dataset, comm: Option<Arc<dyn Collective>>) -> Run {
     let mut mlp = mlp.clone();
@@ -30,7 +31,10 @@ fn train(mlp: &Mlp, cfg: &TrainConfig, data: &Dataset, comm: Option<Arc<dyn Coll
         trainer.set_group(c).unwrap();
     }
     let losses = (0..cfg.epochs)
-        .map(|_| trainer.epoch(&mut mlp, data).unwrap().loss.to_bits())
+        .map(|_| {
+            let stats = trainer.epoch(&mut mlp, data).unwrap();
+            (stats.loss.to_bits(), stats.correct)
+        })
         .collect();
     trainer.gather_optimizer_state().unwrap();
     let state = trainer
@@ -182,7 +186,7 @@ fn a_stop_seen_by_one_rank_stops_every_rank_after_the_same_batch() {
                 panic!("{out:?}")
             };
             assert_eq!(bits(mlp.params()), straight.0);
-            assert_eq!(vec![stats.loss.to_bits()], straight.2);
+            assert_eq!(vec![(stats.loss.to_bits(), stats.correct)], straight.2);
         }
     }
 }

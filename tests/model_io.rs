@@ -177,6 +177,7 @@ fn tiny_checkpoint_in_epoch() -> Checkpoint {
             loss_sum: 0.1 + 0.2 + 1.0 / 3.0,
             weight_sum: 96.0,
             rng_at_epoch_start: c.rng,
+            correct: None,
         }),
         ..c
     }
@@ -1082,6 +1083,7 @@ fn in_epoch_positions_round_trip_exactly() {
             loss_sum,
             weight_sum: batches_done as f64 * 32.0,
             rng_at_epoch_start: c.rng,
+            correct: None,
         });
         let bytes = model_io::checkpoint_to_bytes(&c).unwrap();
         let back = model_io::checkpoint_from_bytes(&bytes, SRC).unwrap();
@@ -1682,4 +1684,22 @@ fn export_for_python() {
         );
         std::fs::write(dir.join(format!("{name}.io.safetensors")), io).unwrap();
     }
+}
+
+/// The running accuracy's count of an unfinished epoch survives the
+/// checkpoint, and a count above the rows done is refused.
+#[test]
+fn the_in_epoch_count_of_rows_predicted_right_round_trips() {
+    let mut c = tiny_checkpoint_in_epoch();
+    let p = c.in_epoch.as_mut().unwrap();
+    p.correct = Some(70);
+    let bytes = model_io::checkpoint_to_bytes(&c).unwrap();
+    let back = model_io::checkpoint_from_bytes(&bytes, SRC).unwrap();
+    assert_eq!(back.in_epoch.unwrap().correct, Some(70));
+    // 3 batches of 32 rows: at most 96
+    c.in_epoch.as_mut().unwrap().correct = Some(97);
+    let err = model_io::checkpoint_to_bytes(&c)
+        .and_then(|b| model_io::checkpoint_from_bytes(&b, SRC))
+        .unwrap_err();
+    assert!(err.to_string().contains("checkpoint.correct 97"), "{err}");
 }

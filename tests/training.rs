@@ -511,3 +511,47 @@ fn a_progress_that_does_not_fit_the_data_is_an_error() {
     assert!(matches!(err, Error::Config { .. }), "{err}");
     assert_eq!(mlp.params(), before.as_slice(), "nothing was trained");
 }
+
+/// The running accuracy of an epoch counts each batch's predictions before
+/// its update: with one batch and no shuffling, it is the accuracy of the
+/// initial weights on the training set.
+#[test]
+fn the_running_accuracy_is_that_of_the_weights_before_each_update() {
+    use backprop::data::accuracy;
+    let (rows, sizes) = (90, [5, 12, 4]);
+    let x: Vec<f32> = (0..rows * sizes[0])
+        .map(|i| ((i * 29 % 97) as f32 / 48.0) - 1.0)
+        .collect();
+    let labels: Vec<usize> = (0..rows).map(|r| (r * 7 + r / 5) % 4).collect();
+    let data = Dataset::classification(
+        Matrix::from_vec(rows, sizes[0], x.clone()).unwrap(),
+        labels.clone(),
+        4,
+        Head::SoftmaxCe,
+    )
+    .unwrap();
+    let mut mlp = Mlp::new(&sizes, &[Activation::Tanh], Head::SoftmaxCe, 9).unwrap();
+    let before = accuracy(&mlp.predict(&x, rows).unwrap(), &labels);
+    let cfg = TrainConfig {
+        batch_size: rows,
+        lr: 0.5,
+        shuffle: false,
+        ..TrainConfig::default()
+    };
+    let mut trainer = Trainer::new(&mlp, &cfg).unwrap();
+    let stats = trainer.epoch(&mut mlp, &data).unwrap();
+    assert_eq!(stats.accuracy(rows), Some(before));
+    // the next epoch sees the updated weights
+    let after = accuracy(&mlp.predict(&x, rows).unwrap(), &labels);
+    let stats = trainer.epoch(&mut mlp, &data).unwrap();
+    assert_eq!(stats.accuracy(rows), Some(after));
+    // a regression head counts nothing
+    let reg = Dataset::new(
+        Matrix::from_vec(rows, sizes[0], x).unwrap(),
+        Matrix::from_vec(rows, 1, vec![0.5; rows]).unwrap(),
+    )
+    .unwrap();
+    let mut mse = Mlp::new(&[5, 3, 1], &[Activation::Relu], Head::Mse, 1).unwrap();
+    let mut t = Trainer::new(&mse, &cfg).unwrap();
+    assert_eq!(t.epoch(&mut mse, &reg).unwrap().correct, None);
+}

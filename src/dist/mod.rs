@@ -123,8 +123,8 @@ pub struct Traffic {
 /// - gradients, all-to-all: for each other owner, the rank's shards' slices
 ///   of that owner's parameters (`f32`); it receives, from every other rank,
 ///   that rank's shards' slices of its own;
-/// - losses, all-gather: its shards' losses and its stop vote (`f64`) to
-///   every other rank;
+/// - losses, all-gather: its shards' losses, its count of rows predicted
+///   right and its stop vote (`f64`) to every other rank;
 /// - clipping, all-gather: one sum of squares per owned chunk (`f64`);
 /// - parameters, all-gather: its owned slice (`f32`) to every other rank.
 ///
@@ -149,9 +149,9 @@ pub fn traffic(params: usize, shards: usize, ranks: usize, rank: usize, clip: bo
         // gradients
         t.sent_bytes += 4 * shards_of(rank) * slice(o);
         t.received_bytes += 4 * shards_of(o) * slice(rank);
-        // losses and votes
-        t.sent_bytes += 8 * (shards_of(rank) + 1);
-        t.received_bytes += 8 * (shards_of(o) + 1);
+        // losses, counts of rows predicted right, votes
+        t.sent_bytes += 8 * (shards_of(rank) + 2);
+        t.received_bytes += 8 * (shards_of(o) + 2);
         // sums of squares
         if clip {
             t.sent_bytes += 8 * chunks(rank);

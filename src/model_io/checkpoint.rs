@@ -8,8 +8,8 @@ use std::path::Path;
 use super::safetensors::{read, serialize, write_atomic, Parsed};
 use super::schema::{
     fmt_f32, parse_f32, parse_hex, parse_uint, read_version, BATCHES_DONE, BATCH_SIZE, BEST_PREFIX,
-    CHECKPOINT, CHECKPOINT_KEYS, CHECKPOINT_PREFIX, CLASS_WEIGHT, CLIP_NORM, DROPOUT, EPOCH,
-    EPOCHS_TOTAL, ES_BAD_EPOCHS, ES_BEST_BITS, ES_BEST_EPOCH, ES_MIN_DELTA_BITS, ES_MONITOR,
+    CHECKPOINT, CHECKPOINT_KEYS, CHECKPOINT_PREFIX, CLASS_WEIGHT, CLIP_NORM, CORRECT, DROPOUT,
+    EPOCH, EPOCHS_TOTAL, ES_BAD_EPOCHS, ES_BEST_BITS, ES_BEST_EPOCH, ES_MIN_DELTA_BITS, ES_MONITOR,
     ES_PATIENCE, IN_EPOCH_VERSION, LOSS_SUM_BITS, LR, LR_BITS, LR_COSINE_EPOCHS, LR_GAMMA, LR_MIN,
     LR_PATIENCE, LR_SCHEDULE, LR_STEP_EPOCHS, OPTIMIZER, OPTIMIZER_PREFIX, OPTIMIZER_VERSION,
     OPT_ALPHA, OPT_BETA1, OPT_BETA2, OPT_EPS, OPT_MOMENTUM, OPT_NESTEROV, OPT_STEP,
@@ -323,6 +323,9 @@ fn encode(ckpt: &Checkpoint, src: &str) -> Result<Vec<u8>> {
             LOSS_SUM_BITS.to_string(),
             format!("{:016x}", p.loss_sum.to_bits()),
         );
+        if let Some(c) = p.correct {
+            md.insert(CORRECT.to_string(), c.to_string());
+        }
         // rows done, as an unweighted epoch counts them
         let rows = (p.batches_done as f64) * (cfg.batch_size as f64);
         if p.weight_sum.to_bits() != rows.to_bits() {
@@ -509,6 +512,16 @@ fn check_checkpoint_values(ckpt: &Checkpoint, src: &str) -> Result<()> {
                     "{WEIGHT_SUM_BITS} {:016x} is {}: the weight sum must be finite and >= 0",
                     p.weight_sum.to_bits(),
                     p.weight_sum
+                ),
+            ));
+        }
+        let rows_done = (p.batches_done as u128) * (cfg.batch_size as u128);
+        if let Some(c) = p.correct.filter(|&c| u128::from(c) > rows_done) {
+            return Err(data_err(
+                src,
+                format!(
+                    "{CORRECT} {c} is more than the {rows_done} rows of the {} batches done",
+                    p.batches_done
                 ),
             ));
         }
@@ -833,11 +846,16 @@ fn decode(file: &Parsed<'_>) -> Result<Checkpoint> {
                     Some(_) if v3 => f64_bits(WEIGHT_SUM_BITS)?,
                     _ => (batches_done as f64) * (batch_size as f64),
                 };
+                let correct = match file.get(CORRECT) {
+                    Some(_) => Some(narrow(CORRECT, u128::from(u64::MAX))? as u64),
+                    None => None,
+                };
                 Some(EpochProgress {
                     batches_done,
                     loss_sum,
                     weight_sum,
                     rng_at_epoch_start: rng,
+                    correct,
                 })
             }
             (Some(_), None) => {
@@ -903,6 +921,9 @@ fn decode(file: &Parsed<'_>) -> Result<Checkpoint> {
         }
         if ckpt.in_epoch.is_some() && file.has(WEIGHT_SUM_BITS) {
             used.push(WEIGHT_SUM_BITS);
+        }
+        if ckpt.in_epoch.is_some_and(|p| p.correct.is_some()) {
+            used.push(CORRECT);
         }
         if ckpt.config.early_stopping.is_some() {
             used.extend([

@@ -76,7 +76,11 @@
 //! class weights) and `checkpoint.row_weights` (where per-row weights came
 //! from: `column:NAME` or `table`; absent without them) complete the settings; a checkpoint written inside an
 //! epoch of a weighted dataset adds `checkpoint.weight_sum_bits`, the `f64`
-//! bits of the weights of the batches done (absent: their row count).
+//! bits of the weights of the batches done (absent: their row count), and
+//! one written inside an epoch of a single-label classifier adds
+//! `checkpoint.correct`, the rows of those batches predicted right (the
+//! running train accuracy continues from it; absent in older checkpoints,
+//! whose resumed epoch then reports no train accuracy).
 //! Version 1 and 2 checkpoints are plain SGD at a
 //! constant rate and are still read. [`load_model`]
 //! skips every checkpoint key and every `optimizer.*` tensor, so it reads the

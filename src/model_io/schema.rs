@@ -180,6 +180,10 @@ pub(super) const ROW_WEIGHTS: &str = "checkpoint.row_weights";
 /// of the batches done, 16 hex digits of `f64::to_bits` (absent: their row
 /// count).
 pub(super) const WEIGHT_SUM_BITS: &str = "checkpoint.weight_sum_bits";
+/// With an in-epoch position of a single-label classifier: the rows of the
+/// batches done whose class the training passes predicted right (the
+/// epoch's running accuracy continues from it).
+pub(super) const CORRECT: &str = "checkpoint.correct";
 /// Prefix of the best epoch's weights, `checkpoint.best.{i}.weight|bias`.
 pub(super) const BEST_PREFIX: &str = "checkpoint.best.";
 
@@ -194,7 +198,7 @@ pub(super) const CHECKPOINT_PREFIX: &str = "checkpoint.";
 
 /// The metadata keys a checkpoint holds besides the model's, in the order
 /// of the module docs.
-pub(super) const CHECKPOINT_KEYS: [(&str, Presence); 44] = [
+pub(super) const CHECKPOINT_KEYS: [(&str, Presence); 45] = [
     (CHECKPOINT, Required),
     (EPOCH, Required),
     (EPOCHS_TOTAL, Required),
@@ -239,6 +243,7 @@ pub(super) const CHECKPOINT_KEYS: [(&str, Presence); 44] = [
     (CLASS_WEIGHT, Optional),
     (WEIGHT_SUM_BITS, Optional),
     (ROW_WEIGHTS, Optional),
+    (CORRECT, Optional),
 ];
 
 /// Whether `key` may appear in a model file (`checkpoint`: in a checkpoint
