@@ -230,3 +230,95 @@ pub fn peak_rss_bytes() -> Option<u64> {
     let kb: u64 = line.split_whitespace().nth(1)?.parse().ok()?;
     Some(kb * 1024)
 }
+
+/// Forward-only throughput ([`run_forward`]): `rows` synthetic rows pushed
+/// through [`crate::infer::Inference`] (head activation included) in chunks
+/// of `chunk_rows` on `spec.threads` threads, the median samples/s of
+/// `spec.windows` timed windows after a warm-up. GFLOP/s count the forward
+/// FLOPs only (`2·n_in·n_out` per layer and row).
+///
+/// ```
+/// use backprop::bench::{run_forward, BenchSpec};
+/// use backprop::optim::OptimizerConfig;
+/// use backprop::{Activation, Head};
+/// let spec = BenchSpec {
+///     sizes: vec![8, 16, 3],
+///     activation: Activation::Relu,
+///     head: Head::SoftmaxCe,
+///     batch_size: 1,
+///     threads: 2,
+///     shard_rows: 0,
+///     seconds: 0.02,
+///     windows: 2,
+///     optimizer: OptimizerConfig::default(),
+///     clip_norm: None,
+///     dropout: 0.0,
+/// };
+/// let r = run_forward(&spec, 1000, 64)?;
+/// assert!(r.samples_per_sec > 0.0 && r.steps >= 2);
+/// # Ok::<(), backprop::Error>(())
+/// ```
+///
+/// # Errors
+/// As [`run`] for the network and the timing; [`Error::Config`] for 0
+/// rows or a chunk of 0 rows.
+pub fn run_forward(spec: &BenchSpec, rows: usize, chunk_rows: usize) -> Result<BenchReport> {
+    if !(spec.seconds.is_finite() && spec.seconds > 0.0) {
+        return Err(Error::config(
+            "seconds",
+            format!("{} is not a positive duration", spec.seconds),
+        ));
+    }
+    if spec.windows == 0 {
+        return Err(Error::config("windows", "must be at least 1"));
+    }
+    if rows == 0 {
+        return Err(Error::config("rows", "must be at least 1"));
+    }
+    let hidden = vec![spec.activation; spec.sizes.len().saturating_sub(2)];
+    let mlp = Mlp::new(&spec.sizes, &hidden, spec.head, 0)?;
+    let mut infer = crate::infer::Inference::new(&mlp, spec.threads, chunk_rows)?;
+    let (x, _) = synthetic(&spec.sizes, spec.head, rows, 1);
+    let mut out = vec![0.0f32; rows * mlp.outputs()];
+    let window = Duration::from_secs_f64(spec.seconds / spec.windows as f64);
+    let mut pass = || infer.predict_into(&mlp, &x, rows, &mut out);
+    // warm-up: a quarter of a window, at least one pass
+    let start = Instant::now();
+    pass()?;
+    while start.elapsed() < window / 4 {
+        pass()?;
+    }
+    let mut rates = Vec::with_capacity(spec.windows);
+    let mut steps = 0u64;
+    for _ in 0..spec.windows {
+        let start = Instant::now();
+        let mut n = 0u64;
+        while n < 1 || start.elapsed() < window {
+            pass()?;
+            n += 1;
+        }
+        rates.push((n * rows as u64) as f64 / start.elapsed().as_secs_f64());
+        steps += n;
+    }
+    rates.sort_by(f64::total_cmp);
+    let median = if rates.len() % 2 == 1 {
+        rates[rates.len() / 2]
+    } else {
+        0.5 * (rates[rates.len() / 2 - 1] + rates[rates.len() / 2])
+    };
+    let forward_flops: usize = spec.sizes.windows(2).map(|w| 2 * w[0] * w[1]).sum();
+    Ok(BenchReport {
+        samples_per_sec: median,
+        min_samples_per_sec: rates[0],
+        max_samples_per_sec: rates[rates.len() - 1],
+        gflops: median * forward_flops as f64 / 1e9,
+        threads: infer.threads(),
+        shard_rows: chunk_rows,
+        ranks: 1,
+        steps,
+        profile: Profile::default(),
+        peak_rss_bytes: peak_rss_bytes(),
+        dataset_bytes: (x.len() * 4) as u64,
+        param_bytes: (mlp.num_params() * 4) as u64,
+    })
+}

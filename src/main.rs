@@ -395,6 +395,16 @@ struct BenchArgs {
     /// Dropout probability on the hidden layers.
     #[arg(long, value_name = "P", default_value_t = 0.0)]
     dropout: f32,
+    /// Measure prediction instead of training: forward passes (and the
+    /// head) over --rows synthetic rows, in chunks of --chunk-rows.
+    #[arg(long)]
+    predict: bool,
+    /// With --predict: rows per pass.
+    #[arg(long, value_name = "N", default_value_t = 65_536, requires = "predict")]
+    rows: usize,
+    /// With --predict: rows per chunk.
+    #[arg(long, value_name = "N", default_value_t = backprop::infer::DEFAULT_CHUNK_ROWS, requires = "predict")]
+    chunk_rows: usize,
     /// Print one JSON object instead of text.
     #[arg(long)]
     json: bool,
@@ -1493,6 +1503,54 @@ fn info(args: &InfoArgs) -> anyhow::Result<()> {
 // bench
 // ---------------------------------------------------------------------------
 
+/// `bench --predict`: forward-only throughput.
+fn bench_predict(
+    args: &BenchArgs,
+    preset: Option<&Preset>,
+    spec: &BenchSpec,
+) -> anyhow::Result<()> {
+    let r = backprop::bench::run_forward(spec, args.rows, args.chunk_rows)?;
+    let mut out = io::stdout().lock();
+    if args.json {
+        let obj = serde_json::json!({
+            "predict": true,
+            "config": preset.map(|p| p.name),
+            "layers": spec.sizes,
+            "activation": spec.activation.name(),
+            "head": spec.head.name(),
+            "rows": args.rows,
+            "chunk_rows": r.shard_rows,
+            "threads": r.threads,
+            "samples_per_sec": r.samples_per_sec,
+            "min_samples_per_sec": r.min_samples_per_sec,
+            "max_samples_per_sec": r.max_samples_per_sec,
+            "gflops": r.gflops,
+            "windows": spec.windows,
+            "passes": r.steps,
+            "peak_rss_bytes": r.peak_rss_bytes,
+            "simd": backprop::kernels::simd_width(),
+        });
+        writeln!(out, "{obj}")?;
+        return Ok(());
+    }
+    writeln!(
+        out,
+        "prediction: network {:?} {} hidden, {} head, {} rows per pass in chunks of {}, {}",
+        spec.sizes,
+        spec.activation,
+        spec.head,
+        args.rows,
+        r.shard_rows,
+        plural(r.threads, "thread")
+    )?;
+    writeln!(
+        out,
+        "{:.0} rows/s (median of {} windows; min {:.0}, max {:.0}), {:.1} GFLOP/s (forward only)",
+        r.samples_per_sec, spec.windows, r.min_samples_per_sec, r.max_samples_per_sec, r.gflops
+    )?;
+    Ok(())
+}
+
 fn bench(args: &BenchArgs, job: &Job) -> anyhow::Result<()> {
     let preset = args.config.as_deref().map(Preset::by_name).transpose()?;
     let missing = |what: &'static str| usage(what, "is required without --config");
@@ -1510,10 +1568,13 @@ fn bench(args: &BenchArgs, job: &Job) -> anyhow::Result<()> {
             .head
             .or(preset.map(|p| p.head))
             .ok_or_else(|| missing("--head"))?,
-        batch_size: args
-            .batch_size
-            .or(preset.map(|p| p.batch))
-            .ok_or_else(|| missing("--batch-size"))?,
+        batch_size: match (args.batch_size, preset, args.predict) {
+            (Some(b), _, _) => b,
+            (None, Some(p), _) => p.batch,
+            // prediction has no batches, only chunks
+            (None, None, true) => 1,
+            (None, None, false) => return Err(missing("--batch-size")),
+        },
         threads: args.threads,
         shard_rows: args.shard_rows,
         seconds: args.seconds,
@@ -1526,6 +1587,12 @@ fn bench(args: &BenchArgs, job: &Job) -> anyhow::Result<()> {
         clip_norm: args.clip_norm,
         dropout: args.dropout,
     };
+    if args.predict {
+        if job.size() > 1 {
+            return Err(usage("--predict", "prediction runs in one process"));
+        }
+        return bench_predict(args, preset, &spec);
+    }
     let r = backprop::bench::run_in(&spec, job.group())?;
     if job.rank() != 0 {
         return Ok(());
