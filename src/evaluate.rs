@@ -103,11 +103,12 @@ pub fn target_name(meta: &ModelMeta, j: usize, outputs: usize) -> String {
 /// As [`pipeline::dataset`]; [`Error::Config`] for a threshold outside `(0, 1)`.
 pub fn evaluate(mlp: &Mlp, meta: &ModelMeta, raw: &RawTable, threshold: f32) -> Result<Evaluation> {
     let mut infer = Inference::on_this_thread(mlp, DEFAULT_CHUNK_ROWS)?;
-    evaluate_with(&mut infer, mlp, meta, raw, threshold)
+    evaluate_with(&mut infer, mlp, meta, &mut raw.clone(), threshold)
 }
 
 /// [`evaluate`] on `infer`'s threads, in its chunks (the same figures for
-/// any thread count and chunk size).
+/// any thread count and chunk size), taking the features out of `raw`
+/// instead of copying them ([`pipeline::take_features`]).
 ///
 /// # Errors
 /// As [`evaluate`].
@@ -115,7 +116,7 @@ pub fn evaluate_with(
     infer: &mut Inference,
     mlp: &Mlp,
     meta: &ModelMeta,
-    raw: &RawTable,
+    raw: &mut RawTable,
     threshold: f32,
 ) -> Result<Evaluation> {
     if !(threshold > 0.0 && threshold < 1.0) {
@@ -124,7 +125,7 @@ pub fn evaluate_with(
             format!("{threshold} is not a probability strictly between 0 and 1"),
         ));
     }
-    let data = pipeline::dataset(raw, meta, mlp.inputs(), mlp.outputs(), mlp.head())?;
+    let data = pipeline::take_dataset(raw, meta, mlp.inputs(), mlp.outputs(), mlp.head())?;
     let (x, rows) = (data.x().as_slice(), data.rows());
     let loss = infer
         .evaluate(mlp, x, data.y().as_slice(), rows, None)?
@@ -230,7 +231,8 @@ pub fn predict(
         header: Vec::new(),
         rows: Vec::new(),
     };
-    each_prediction(&mut infer, mlp, meta, raw, threshold, id_name, |cells| {
+    let x = pipeline::features(raw, meta, mlp.inputs())?;
+    each_prediction(&mut infer, mlp, meta, x, raw, threshold, id_name, |cells| {
         match cells {
             Cells::Header(h) => table.header = h.to_vec(),
             Cells::Row(r) => table.rows.push(r.to_vec()),
@@ -250,7 +252,9 @@ pub struct CsvOut<'a> {
 
 /// [`predict`]'s table as RFC 4180 CSV, written to `out` chunk by chunk
 /// as `infer` (its threads, its chunk size) computes them: memory does not
-/// grow with the rows. The bytes are those of [`Predictions::to_csv`].
+/// grow with the rows. The bytes are those of [`Predictions::to_csv`]. The
+/// features are taken out of `raw`, not copied
+/// ([`pipeline::take_features`]).
 ///
 /// # Errors
 /// As [`predict`]; [`Error::Io`] naming `out.name` when writing fails (a
@@ -259,7 +263,7 @@ pub fn predict_csv(
     infer: &mut Inference,
     mlp: &Mlp,
     meta: &ModelMeta,
-    raw: &RawTable,
+    raw: &mut RawTable,
     threshold: f32,
     id_name: Option<&str>,
     out: CsvOut<'_>,
@@ -276,7 +280,8 @@ pub fn predict_csv(
             message: format!("{other:?}"),
         },
     };
-    each_prediction(infer, mlp, meta, raw, threshold, id_name, |cells| {
+    let x = pipeline::take_features(raw, meta, mlp.inputs())?;
+    each_prediction(infer, mlp, meta, x, raw, threshold, id_name, |cells| {
         match cells {
             Cells::Header(h) => w.write_record(h),
             Cells::Row(r) => w.write_record(r),
@@ -297,16 +302,17 @@ enum Cells<'a> {
 
 /// Computes the predictions chunk by chunk and hands the header, then every
 /// row in order, to `emit`.
+#[allow(clippy::too_many_arguments)] // private: the two public callers' parts
 fn each_prediction(
     infer: &mut Inference,
     mlp: &Mlp,
     meta: &ModelMeta,
+    x: Matrix,
     raw: &RawTable,
     threshold: f32,
     id_name: Option<&str>,
     mut emit: impl FnMut(Cells<'_>) -> Result<()>,
 ) -> Result<()> {
-    let x = pipeline::features(raw, meta, mlp.inputs())?;
     let (head, k) = (mlp.head(), mlp.outputs());
     let mut header: Vec<String> = id_name.map(str::to_string).into_iter().collect();
     match (&meta.class_names, head) {

@@ -1145,9 +1145,9 @@ impl FitCallbacks for Printer {
 fn eval(args: &EvalArgs) -> anyhow::Result<()> {
     let SavedModel { mlp, meta } = model_io::load_model(&args.model)?;
     let opts = args.read.overrides(None)?.model_options(&meta, true);
-    let raw = load(&args.data, &opts, args.json)?;
+    let mut raw = load(&args.data, &opts, args.json)?;
     let mut infer = Inference::new(&mlp, args.threads, args.chunk_rows)?;
-    let report = evaluate::evaluate_with(&mut infer, &mlp, &meta, &raw, args.threshold)?;
+    let report = evaluate::evaluate_with(&mut infer, &mlp, &meta, &mut raw, args.threshold)?;
     let mut out = io::stdout().lock();
     if args.json {
         writeln!(out, "{}", report_json(&report))?;
@@ -1339,10 +1339,10 @@ fn predict(args: &PredictArgs) -> anyhow::Result<()> {
         .read
         .overrides(args.id_column.as_ref())?
         .model_options(&meta, false);
-    let raw = load(&args.data, &opts, false)?;
+    let mut raw = load(&args.data, &opts, false)?;
     let mut infer = Inference::new(&mlp, args.threads, args.chunk_rows)?;
     let id = args.id_column.as_deref();
-    let (th, mlp, meta, raw) = (args.threshold, &mlp, &meta, &raw);
+    let (th, mlp, meta, raw) = (args.threshold, &mlp, &meta, &mut raw);
     // rows are written as their chunk completes
     match args.out.as_deref() {
         Some(p) if p != Path::new("-") => model_io::write_atomic_by(p, |writer| {

@@ -157,18 +157,38 @@ fn multi_label_targets(raw: &RawTable) -> Result<Matrix> {
 /// # Errors
 /// [`Error::Data`] naming the file if the column count differs.
 pub fn features(raw: &RawTable, meta: &ModelMeta, inputs: usize) -> Result<Matrix> {
-    if raw.x.cols() != inputs {
+    prepared_features(raw.x.clone(), raw, meta, inputs)
+}
+
+/// [`features`] without a copy: takes the features out of `raw` (leaving
+/// it an empty matrix, its labels, ids and weights in place) and scales or
+/// standardises them where they are.
+///
+/// # Errors
+/// As [`features`].
+pub fn take_features(raw: &mut RawTable, meta: &ModelMeta, inputs: usize) -> Result<Matrix> {
+    let x = std::mem::take(&mut raw.x);
+    prepared_features(x, raw, meta, inputs)
+}
+
+/// `x` (the features of `raw`) scaled or standardised as `meta` says.
+fn prepared_features(
+    mut x: Matrix,
+    raw: &RawTable,
+    meta: &ModelMeta,
+    inputs: usize,
+) -> Result<Matrix> {
+    if x.cols() != inputs {
         return Err(Error::Data {
             source_name: raw.source_name.clone(),
             message: format!(
                 "{} feature column{}, but the model takes {inputs} input{}",
-                raw.x.cols(),
-                if raw.x.cols() == 1 { "" } else { "s" },
+                x.cols(),
+                if x.cols() == 1 { "" } else { "s" },
                 if inputs == 1 { "" } else { "s" },
             ),
         });
     }
-    let mut x = raw.x.clone();
     if let Some(s) = meta.pixel_scale {
         scale(&mut x, s);
     }
@@ -195,7 +215,34 @@ pub fn dataset(
     outputs: usize,
     head: Head,
 ) -> Result<Dataset> {
-    let d = unweighted_dataset(raw, meta, inputs, outputs, head)?;
+    let x = features(raw, meta, inputs)?;
+    dataset_of(x, raw, meta, outputs, head)
+}
+
+/// [`dataset`] without a copy of the features ([`take_features`]).
+///
+/// # Errors
+/// As [`dataset`].
+pub fn take_dataset(
+    raw: &mut RawTable,
+    meta: &ModelMeta,
+    inputs: usize,
+    outputs: usize,
+    head: Head,
+) -> Result<Dataset> {
+    let x = take_features(raw, meta, inputs)?;
+    dataset_of(x, raw, meta, outputs, head)
+}
+
+/// The dataset of the prepared features `x` and the targets of `raw`.
+fn dataset_of(
+    x: Matrix,
+    raw: &RawTable,
+    meta: &ModelMeta,
+    outputs: usize,
+    head: Head,
+) -> Result<Dataset> {
+    let d = unweighted_dataset(x, raw, meta, outputs, head)?;
     match &raw.weights {
         Some(w) => d.with_weights(w.clone()).map_err(|e| match e {
             Error::Data { message, .. } => Error::Data {
@@ -209,13 +256,12 @@ pub fn dataset(
 }
 
 fn unweighted_dataset(
+    x: Matrix,
     raw: &RawTable,
     meta: &ModelMeta,
-    inputs: usize,
     outputs: usize,
     head: Head,
 ) -> Result<Dataset> {
-    let x = features(raw, meta, inputs)?;
     let check_outputs = |k: usize| {
         if k != outputs {
             return Err(Error::Data {

@@ -1233,3 +1233,55 @@ fn csv_load_speed() {
         len as f64 / load_s / 1e6
     );
 }
+
+/// An f4 NPY file read straight from disk (no copy of its bytes) gives the
+/// table the in-memory parser gives, and so the same model; other NPY
+/// files take the in-memory path. A damaged f4 file is the parser's error.
+#[test]
+fn npy_files_read_from_disk_equal_the_in_memory_parse() {
+    let labels = fixture("y_i64.npy");
+    for name in [
+        "x_f32.npy",
+        "x_f64.npy",
+        "x_fortran.npy",
+        "x_i64.npy",
+        "x_u8.npy",
+    ] {
+        let opts = LoadOptions {
+            labels_path: Some(labels.clone()),
+            ..LoadOptions::default()
+        };
+        let path = fixture(name);
+        let streamed = load(&path, &opts).unwrap();
+        let bytes = fixture_bytes(name);
+        let label_bytes = fixture_bytes("y_i64.npy");
+        let label_name = labels.display().to_string();
+        let in_memory = load_bytes(
+            &bytes,
+            &path.display().to_string(),
+            SourceKind::Npy,
+            Some((&label_bytes, &label_name)),
+            &opts,
+        )
+        .unwrap();
+        assert_eq!(streamed, in_memory, "{name}");
+    }
+    // truncated: the same error either way
+    let dir = tempfile::tempdir().unwrap();
+    let bytes = fixture_bytes("x_f32.npy");
+    let cut = dir.path().join("cut.npy");
+    std::fs::write(&cut, &bytes[..bytes.len() - 3]).unwrap();
+    let opts = LoadOptions::default();
+    let from_disk = load(&cut, &opts).unwrap_err().to_string();
+    let in_memory = load_bytes(
+        &bytes[..bytes.len() - 3],
+        &cut.display().to_string(),
+        SourceKind::Npy,
+        None,
+        &opts,
+    )
+    .unwrap_err()
+    .to_string();
+    assert_eq!(from_disk, in_memory);
+    assert!(from_disk.contains("needs"), "{from_disk}");
+}

@@ -88,6 +88,15 @@ impl NdArray {
     /// no rows, no columns, or a value that is NaN, infinite or beyond the `f32`
     /// range (naming its 1-based row and column).
     pub fn to_matrix(&self, source_name: &str) -> Result<Matrix> {
+        self.clone().into_matrix(source_name)
+    }
+
+    /// [`NdArray::to_matrix`], consuming the array: `f32` data becomes the
+    /// matrix without a copy.
+    ///
+    /// # Errors
+    /// As [`NdArray::to_matrix`].
+    pub fn into_matrix(self, source_name: &str) -> Result<Matrix> {
         let err = |message: String| data_error(source_name, message);
         let Some((&rows, rest)) = self.shape.split_first() else {
             return Err(err(format!(
@@ -125,14 +134,14 @@ impl NdArray {
                 i % cols + 1
             ))
         };
-        let values: Vec<f32> = match &self.data {
+        let values: Vec<f32> = match self.data {
             Elements::U8(v) => v.iter().map(|&b| f32::from(b)).collect(),
             Elements::I64(v) => v.iter().map(|&b| b as f32).collect(),
             Elements::F32(v) => {
                 if let Some(i) = v.iter().position(|f| !f.is_finite()) {
                     return Err(bad(i, &v[i], "is not finite"));
                 }
-                v.clone()
+                v
             }
             Elements::F64(v) => {
                 if let Some(i) = v.iter().position(|f| !f.is_finite()) {

@@ -183,6 +183,110 @@ fn to_c_order<T: Copy>(v: &[T], shape: &[usize]) -> Vec<T> {
     out
 }
 
+/// Reads an NPY file of little-endian `f4` elements in C order from `r`
+/// straight into its elements, never holding the file's bytes: the one
+/// copy of the data is the result. `Ok(None)` when the file is not such an
+/// NPY file — another dtype or order, a header this reader does not take,
+/// a length that does not match the shape: [`parse`] on the whole file
+/// reads those, and names their errors.
+///
+/// ```
+/// use backprop::data::npy;
+/// // np.save of np.array([[1, 2], [3, 4]], dtype='<f4')
+/// let mut file = b"\x93NUMPY\x01\x00\x76\x00".to_vec();
+/// let mut header = b"{'descr': '<f4', 'fortran_order': False, 'shape': (2, 2), }".to_vec();
+/// header.resize(117, b' ');
+/// header.push(b'\n');
+/// file.extend(header);
+/// for v in [1.0f32, 2.0, 3.0, 4.0] {
+///     file.extend(v.to_le_bytes());
+/// }
+/// let a = npy::read_f32(&mut file.as_slice(), "x.npy")?.expect("an f4 array");
+/// assert_eq!(a, npy::parse(&file, "x.npy")?);
+/// assert!(npy::read_f32(&mut &file[..file.len() - 1], "x.npy")?.is_none());
+/// # Ok::<(), backprop::Error>(())
+/// ```
+///
+/// # Errors
+/// [`crate::Error::Io`]-free: a read failure is a data error naming
+/// `source_name`.
+pub fn read_f32(r: &mut impl std::io::Read, source_name: &str) -> Result<Option<NpyArray>> {
+    let io = |e: std::io::Error| data_error(source_name, format!("cannot read: {e}"));
+    let mut pre = [0u8; 8];
+    if !read_full(r, &mut pre).map_err(io)? || !pre.starts_with(MAGIC) {
+        return Ok(None);
+    }
+    let len_size = match (pre[6], pre[7]) {
+        (1, 0) => 2,
+        (2, 0) | (3, 0) => 4,
+        _ => return Ok(None),
+    };
+    let mut len = [0u8; 4];
+    if !read_full(r, &mut len[..len_size]).map_err(io)? {
+        return Ok(None);
+    }
+    let header_len = u32::from_le_bytes(len) as usize;
+    if header_len > 1 << 20 {
+        return Ok(None);
+    }
+    let mut header = vec![0u8; header_len];
+    if !read_full(r, &mut header).map_err(io)? {
+        return Ok(None);
+    }
+    let Ok(header) = Header::parse(&header) else {
+        return Ok(None);
+    };
+    let little = header.dtype.text.starts_with('<')
+        || (header.dtype.text.starts_with('=') && cfg!(target_endian = "little"));
+    if header.fortran_order || header.dtype.kind != b'f' || header.dtype.size != 4 || !little {
+        return Ok(None);
+    }
+    let Some(n) = header
+        .shape
+        .iter()
+        .try_fold(1usize, |a, &d| a.checked_mul(d))
+        .filter(|n| n.checked_mul(4).is_some())
+    else {
+        return Ok(None);
+    };
+    let mut values = Vec::with_capacity(n);
+    let mut buf = vec![0u8; 1 << 16];
+    while values.len() < n {
+        let want = ((n - values.len()) * 4).min(buf.len());
+        if !read_full(r, &mut buf[..want]).map_err(io)? {
+            return Ok(None);
+        }
+        values.extend(
+            buf[..want]
+                .chunks_exact(4)
+                .map(|c| f32::from_le_bytes([c[0], c[1], c[2], c[3]])),
+        );
+    }
+    // nothing may follow the data
+    if read_full(r, &mut [0u8; 1]).map_err(io)? {
+        return Ok(None);
+    }
+    Ok(Some(NdArray {
+        shape: header.shape,
+        dtype: header.dtype.text,
+        data: Elements::F32(values),
+    }))
+}
+
+/// Fills `buf` from `r`: `Ok(false)` if the input ended first.
+fn read_full(r: &mut impl std::io::Read, buf: &mut [u8]) -> std::io::Result<bool> {
+    let mut at = 0;
+    while at < buf.len() {
+        match r.read(&mut buf[at..]) {
+            Ok(0) => return Ok(false),
+            Ok(k) => at += k,
+            Err(e) if e.kind() == std::io::ErrorKind::Interrupted => {}
+            Err(e) => return Err(e),
+        }
+    }
+    Ok(true)
+}
+
 /// A supported element type.
 struct Dtype {
     /// `f`, `i`, `u` or `b`.

@@ -101,6 +101,24 @@ pub fn load(path: &Path, opts: &LoadOptions) -> Result<RawTable> {
     } else {
         path.display().to_string()
     };
+    // an f4 NPY file goes straight into its matrix, without its bytes in
+    // memory beside it
+    if path.as_os_str() != "-" {
+        let file = std::fs::File::open(path).map_err(|source| Error::Io {
+            path: path.to_path_buf(),
+            source,
+        })?;
+        let mut reader = std::io::BufReader::with_capacity(1 << 16, file);
+        if let Some(array) = npy::read_f32(&mut reader, &name)? {
+            check_array_options(&name, opts)?;
+            let labels = match &opts.labels_path {
+                Some(p) => Some((read(p)?, p.display().to_string())),
+                None => None,
+            };
+            let labels = labels.as_ref().map(|(b, n)| (b.as_slice(), n.as_str()));
+            return array_table(array, &name, SourceKind::Npy, labels);
+        }
+    }
     let bytes = read(path)?;
     let kind = SourceKind::detect(&name, &bytes);
     let labels = match &opts.labels_path {
@@ -175,74 +193,91 @@ pub fn load_bytes(
             csv::parse_bytes(bytes, source_name, &opts)
         }
         SourceKind::Idx | SourceKind::Npy => {
-            if opts.weight_column.is_some() {
-                return Err(Error::config(
-                    "weight_column",
-                    format!("{source_name} is not a CSV file; a weight column is a CSV column"),
-                ));
-            }
-            if opts
-                .label_columns
-                .iter()
-                .any(|l| matches!(l, LabelColumn::Index(_) | LabelColumn::Name(_)))
-            {
-                return Err(Error::config(
-                    "label_columns",
+            check_array_options(source_name, opts)?;
+            let array = parse_array(bytes, source_name, kind)?;
+            array_table(array, source_name, kind, labels)
+        }
+    }
+}
+
+/// The options that only a CSV file can honour, refused for IDX and NPY.
+fn check_array_options(source_name: &str, opts: &LoadOptions) -> Result<()> {
+    if opts.weight_column.is_some() {
+        return Err(Error::config(
+            "weight_column",
+            format!("{source_name} is not a CSV file; a weight column is a CSV column"),
+        ));
+    }
+    if opts
+        .label_columns
+        .iter()
+        .any(|l| matches!(l, LabelColumn::Index(_) | LabelColumn::Name(_)))
+    {
+        return Err(Error::config(
+            "label_columns",
+            format!(
+                "{source_name} is not a CSV file; IDX and NPY labels come from a \
+                 separate file (--labels)"
+            ),
+        ));
+    }
+    Ok(())
+}
+
+/// The table of an IDX or NPY feature array and its labels file's bytes.
+fn array_table(
+    array: super::NdArray,
+    source_name: &str,
+    kind: SourceKind,
+    labels: Option<(&[u8], &str)>,
+) -> Result<RawTable> {
+    let pixels = array.is_u8();
+    let noun = if pixels { "pixel" } else { "feature" };
+    let x = array.into_matrix(source_name)?;
+    let feature_names = (1..=x.cols()).map(|c| format!("{noun} {c}")).collect();
+    let (target, target_source, width) = match labels {
+        None => (RawTarget::None, source_name.to_string(), 0),
+        Some((label_bytes, label_name)) => {
+            let label_kind = SourceKind::detect(label_name, label_bytes);
+            let array = parse_array(label_bytes, label_name, label_kind)?;
+            let width = array.label_width();
+            let text = array.to_labels(label_name)?;
+            if width == 0 || text.len() / width != x.rows() {
+                return Err(data_error(
+                    label_name,
                     format!(
-                        "{source_name} is not a CSV file; IDX and NPY labels come from a \
-                         separate file (--labels)"
+                        "{} label{} for the {} samples of {source_name}; need one \
+                         per sample",
+                        text.len() / width.max(1),
+                        if text.len() == width { "" } else { "s" },
+                        x.rows()
                     ),
                 ));
             }
-            let array = parse_array(bytes, source_name, kind)?;
-            let x = array.to_matrix(source_name)?;
-            let noun = if array.is_u8() { "pixel" } else { "feature" };
-            let feature_names = (1..=x.cols()).map(|c| format!("{noun} {c}")).collect();
-            let (target, target_source, width) = match labels {
-                None => (RawTarget::None, source_name.to_string(), 0),
-                Some((label_bytes, label_name)) => {
-                    let label_kind = SourceKind::detect(label_name, label_bytes);
-                    let array = parse_array(label_bytes, label_name, label_kind)?;
-                    let width = array.label_width();
-                    let text = array.to_labels(label_name)?;
-                    if width == 0 || text.len() / width != x.rows() {
-                        return Err(data_error(
-                            label_name,
-                            format!(
-                                "{} label{} for the {} samples of {source_name}; need one \
-                                 per sample",
-                                text.len() / width.max(1),
-                                if text.len() == width { "" } else { "s" },
-                                x.rows()
-                            ),
-                        ));
-                    }
-                    (RawTarget::Text(text), label_name.to_string(), width)
-                }
-            };
-            let target_names = match width {
-                0 => Vec::new(),
-                1 => vec!["label".to_string()],
-                k => (1..=k).map(|i| format!("label {i}")).collect(),
-            };
-            Ok(RawTable {
-                source_name: source_name.to_string(),
-                feature_names,
-                x,
-                target,
-                target_names,
-                kind,
-                pixel_data: array.is_u8(),
-                target_source,
-                row_lines: Vec::new(),
-                ids: None,
-                weights: None,
-                ignored_columns: Vec::new(),
-                layout: None,
-                header_guess: None,
-            })
+            (RawTarget::Text(text), label_name.to_string(), width)
         }
-    }
+    };
+    let target_names = match width {
+        0 => Vec::new(),
+        1 => vec!["label".to_string()],
+        k => (1..=k).map(|i| format!("label {i}")).collect(),
+    };
+    Ok(RawTable {
+        source_name: source_name.to_string(),
+        feature_names,
+        x,
+        target,
+        target_names,
+        kind,
+        pixel_data: pixels,
+        target_source,
+        row_lines: Vec::new(),
+        ids: None,
+        weights: None,
+        ignored_columns: Vec::new(),
+        layout: None,
+        header_guess: None,
+    })
 }
 
 /// An IDX or NPY file (a CSV labels file is an error).

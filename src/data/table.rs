@@ -269,7 +269,9 @@ impl RawTable {
             .enumerate()
             .map(|(i, l)| super::csv::parse_number(l).map_err(|m| self.cell_error(i / k, i % k, m)))
             .collect::<Result<Vec<f32>>>()?;
-        Matrix::from_vec(self.rows(), k, values)
+        // the label count, not `rows()`: the features may have been taken
+        // ([`crate::pipeline::take_features`])
+        Matrix::from_vec(values.len() / k, k, values)
     }
 
     /// The classes of the labels ([`ClassMap::fit_named`], naming the labels
