@@ -703,7 +703,9 @@ pub fn prepare(spec: &FitSpec, callbacks: &mut dyn FitCallbacks) -> Result<Prepa
 
     let mlp = network(spec, base, &meta, head, train_raw.x.cols(), &name, embedded)?;
     let cfg = train_config(spec, checkpoint.as_ref(), embedded)?;
-    let train = pipeline::dataset(&train_raw, &meta, mlp.inputs(), mlp.outputs(), head)?;
+    // the features move from the tables into the datasets (no copy)
+    let mut train_raw = train_raw;
+    let train = pipeline::take_dataset(&mut train_raw, &meta, mlp.inputs(), mlp.outputs(), head)?;
     let class_weight = match (&spec.class_weight, checkpoint.as_ref()) {
         (cw, Some(c)) => {
             let cw = cw.clone().or(c.config.class_weight.clone());
@@ -741,13 +743,12 @@ pub fn prepare(spec: &FitSpec, callbacks: &mut dyn FitCallbacks) -> Result<Prepa
         }
     }
     let train = weigh(train, class_weight.as_ref(), &meta, head)?;
-    let prepare_set = |raw: &Option<RawTable>| -> Result<Option<Dataset>> {
-        raw.as_ref()
-            .map(|v| pipeline::dataset(v, &meta, mlp.inputs(), mlp.outputs(), head))
+    let prepare_set = |raw: Option<RawTable>| -> Result<Option<Dataset>> {
+        raw.map(|mut v| pipeline::take_dataset(&mut v, &meta, mlp.inputs(), mlp.outputs(), head))
             .transpose()
     };
-    let held_out_data = prepare_set(&held_out_raw)?;
-    let test_data = prepare_set(&test_raw)?;
+    let held_out_data = prepare_set(held_out_raw)?;
+    let test_data = prepare_set(test_raw)?;
     if matches!(cfg.schedule, LrSchedule::Plateau { .. }) && held_out_data.is_none() {
         return Err(Error::config(
             "lr_schedule",
