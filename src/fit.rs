@@ -257,6 +257,9 @@ pub struct EpochReport {
     pub seconds: f64,
     /// `samples / seconds`.
     pub samples_per_sec: f64,
+    /// The held-out R² (the mean over the targets, as early stopping's
+    /// `r2` monitor sees it), for an `mse` head with a held-out set.
+    pub val_r2: Option<f64>,
 }
 
 /// What a prepared run is about to do, for [`FitCallbacks::on_start`].
@@ -1149,6 +1152,10 @@ impl Prepared {
             };
             let (val_loss, val_accuracy) = evaluate(&held_out)?;
             let (test_loss, test_accuracy) = evaluate(&test)?;
+            let val_r2 = match &held_out {
+                Some(v) if mlp.head() == Head::Mse => Some(r2_of(&mlp, v)?),
+                _ => None,
+            };
             let report = EpochReport {
                 record: EpochRecord {
                     epoch,
@@ -1162,14 +1169,15 @@ impl Prepared {
                 samples: stats.samples,
                 seconds: stats.seconds,
                 samples_per_sec: stats.samples as f64 / stats.seconds.max(1e-12),
+                val_r2,
             };
             trainer.end_epoch(val_loss);
             let mut out_of_patience = false;
-            if let (Some((rule, state)), Some(v)) = (early.as_mut(), held_out.as_ref()) {
+            if let (Some((rule, state)), Some(_)) = (early.as_mut(), held_out.as_ref()) {
                 let value = match rule.monitor {
                     Monitor::Loss => val_loss,
                     Monitor::Accuracy => val_accuracy,
-                    Monitor::R2 => Some(r2_of(&mlp, v)?),
+                    Monitor::R2 => val_r2,
                 }
                 .unwrap_or(f64::NAN);
                 out_of_patience = state.observe(rule, epoch, value, mlp.params());
