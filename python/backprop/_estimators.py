@@ -681,3 +681,20 @@ class MLPRegressor(RegressorMixin, _BaseMLP):
     def _adopt_targets(self, model):
         if model.head != "mse":
             raise ValueError(f"the model is a classifier ({model.head} head); load it with MLPClassifier")
+
+
+def expected_failed_checks(estimator):
+    """The scikit-learn estimator checks that fail, each with its reason
+    (``parametrize_with_checks(..., expected_failed_checks=...)``)."""
+    return dict(_EXPECTED_FAILED_CHECKS.get(type(estimator).__name__, {}))
+
+
+_SAMPLE_WEIGHT_REASON = (
+    "mini-batch training: a repeated row fills two batch slots, changing the batches and "
+    "the number of steps, where a weight of 2 does not; the fits agree to about 1e-3, "
+    "not to the check's rtol of 1e-7"
+)
+_EXPECTED_FAILED_CHECKS = {
+    "MLPClassifier": {"check_sample_weight_equivalence_on_dense_data": _SAMPLE_WEIGHT_REASON},
+    "MLPRegressor": {"check_sample_weight_equivalence_on_dense_data": _SAMPLE_WEIGHT_REASON},
+}
