@@ -221,6 +221,8 @@ class _BaseMLP(BaseEstimator):
     def _train(self, X, req, sample_weight, incremental, labels=None, targets=None):
         if sample_weight is not None:
             sample_weight = _check_sample_weight(sample_weight, X, dtype=np.float32)
+            if (sample_weight < 0).any():
+                raise ValueError("sample_weight must be >= 0 (negative values were given)")
             keep = sample_weight != 0
             if not keep.any():
                 raise ValueError("sample_weight is 0 for every sample; nothing to train on")
@@ -385,6 +387,17 @@ class _BaseMLP(BaseEstimator):
         extra.update(kw)
         return extra
 
+    @staticmethod
+    def _target_names(y, k):
+        """The column names of a pandas ``y`` (a Series' name), else ``y0``…"""
+        cols = getattr(y, "columns", None)
+        if cols is not None and len(cols) == k:
+            return [str(c) for c in cols]
+        name = getattr(y, "name", None)
+        if k == 1 and name is not None:
+            return [str(name)]
+        return ["y"] if k == 1 else [f"y{i}" for i in range(k)]
+
     def _feature_names(self):
         if hasattr(self, "feature_names_in_"):
             return [str(n) for n in self.feature_names_in_]
@@ -529,6 +542,7 @@ class MLPClassifier(ClassifierMixin, _BaseMLP):
         hidden = self._validate_params()
         if incremental and not hasattr(self, "classes_") and classes is None:
             raise ValueError("classes must be passed on the first call to partial_fit.")
+        y_in = y
         X, y, first = self._prepare(X, y, incremental, classes)
         if first:
             for attr in ("_model_bytes", "_checkpoint", "loss_curve_"):
@@ -544,13 +558,13 @@ class MLPClassifier(ClassifierMixin, _BaseMLP):
         labels = targets = None
         if self._multilabel:
             targets = y
-            req.target_names = [f"label_{i}" for i in range(y.shape[1])]
+            req.target_names = self._target_names(y_in, y.shape[1])
             if self.class_weight is not None:
                 raise ValueError("class_weight needs single-label classes; for multi-label y give sample_weight")
             extra = self._extra(**{"python.y_dtype": str(self._y_dtype)})
         else:
             req.class_names = self._class_names()
-            req.target_names = ["y"]
+            req.target_names = self._target_names(y_in, 1)
             labels = np.searchsorted(self.classes_, y)
             if not np.array_equal(self.classes_[np.clip(labels, 0, len(self.classes_) - 1)], y):
                 raise ValueError(f"y holds labels that are not among classes_ {self.classes_}")
@@ -646,6 +660,7 @@ class MLPRegressor(RegressorMixin, _BaseMLP):
 
     def _fit(self, X, y, sample_weight, incremental):
         hidden = self._validate_params()
+        y_in = y
         first = not hasattr(self, "_model_bytes") or (not incremental and not self.warm_start)
         X, y = validate_data(
             self, X, y, multi_output=True, y_numeric=True, dtype=np.float32, order="C", reset=first
@@ -659,7 +674,7 @@ class MLPRegressor(RegressorMixin, _BaseMLP):
         self.n_outputs_ = y2.shape[1]
         req = self._request(hidden, X.shape[0], y2.shape[1], "mse", incremental)
         req.feature_names = self._feature_names()
-        req.target_names = [f"y{i}" for i in range(y2.shape[1])]
+        req.target_names = self._target_names(y_in, y2.shape[1])
         req.extra = self._extra()
         return self._train(X, req, sample_weight, incremental, targets=y2)
 

@@ -20,7 +20,7 @@ use std::path::PathBuf;
 use std::sync::atomic::{AtomicBool, Ordering};
 use std::time::Duration;
 
-use backprop::data::{scale, ClassWeight, RawTable, RawTarget, SourceKind};
+use backprop::data::{scale, ClassWeight, CsvLayout, RawTable, RawTarget, SourceKind};
 use backprop::fit::{self as session, DataSource, EpochReport, FitCallbacks, FitEnd, FitSpec};
 use backprop::model_io::{self, ModelMeta, SavedModel};
 use backprop::optim::{OptimizerConfig, OptimizerKind};
@@ -503,6 +503,7 @@ fn fit<'py>(
         }
         _ => return Err(value_err("give labels or targets, not both")),
     };
+    let has_weights = sample_weight.is_some();
     let weights = match &sample_weight {
         Some(w) => {
             let w = w.as_slice().map_err(|_| value_err("sample_weight must be contiguous"))?;
@@ -582,6 +583,17 @@ fn fit<'py>(
     match start {
         Start::New => {
             let mut meta = req.meta();
+            // named columns (a pandas DataFrame): the model reads a CSV as
+            // that frame written with its targets after the features, so
+            // the command line picks the columns by name
+            if req.feature_names.len() == cols {
+                meta.csv_layout = Some(CsvLayout {
+                    delimiter: b',',
+                    header: true,
+                    columns: cols + target_names.len(),
+                    label_positions: (cols..cols + target_names.len()).collect(),
+                });
+            }
             meta.feature_names = feature_names;
             meta.target_names = target_names;
             let mut sizes = vec![cols];
@@ -607,6 +619,26 @@ fn fit<'py>(
             c.config.early_stopping = None;
             c.early_stop = None;
             c.in_epoch = None;
+            // this call's settings, over the state (scikit-learn's
+            // partial_fit reads its parameters on every call): the batch
+            // size (`auto` follows the rows given), rate, optimizer
+            // constants (a new kind is refused by the checkpoint's check),
+            // clipping, dropout, shuffling and weights
+            let optimizer = req.optimizer_config()?;
+            if optimizer.kind == c.config.optimizer.kind {
+                c.config.optimizer = optimizer;
+            }
+            c.config.batch_size = req.batch_size;
+            c.config.lr = req.lr;
+            c.config.clip_norm = req.clip_norm;
+            c.config.schedule = LrSchedule::Constant;
+            c.config.warmup_epochs = 0;
+            c.config.dropout = req.dropout;
+            c.config.shuffle = req.shuffle;
+            c.config.class_weight = req.class_weight();
+            c.config.row_weights = has_weights.then(|| "table".to_string());
+            spec.seed = None;
+            spec.schedule = Some(LrSchedule::Constant);
             spec.epochs = c.epoch + req.epochs;
             spec.early_stopping = None;
             spec.validation_split = None;
