@@ -334,6 +334,13 @@ pub trait FitCallbacks: Send {
         let _ = report;
         ControlFlow::Continue(())
     }
+    /// Whether each epoch measures the training accuracy of a classifier,
+    /// a forward pass over every training row
+    /// ([`EpochRecord::train_accuracy`] is `None` when not). It changes no
+    /// bit of the training. Default: yes.
+    fn wants_train_accuracy(&self) -> bool {
+        true
+    }
 }
 
 /// No callbacks.
@@ -1161,7 +1168,10 @@ impl Prepared {
                     epoch,
                     train_loss: stats.loss,
                     val_loss,
-                    train_accuracy: accuracy_of(&mlp, &train, classifier)?,
+                    train_accuracy: match callbacks.wants_train_accuracy() {
+                        true => accuracy_of(&mlp, &train, classifier)?,
+                        false => None,
+                    },
                     val_accuracy,
                     test_loss,
                     test_accuracy,

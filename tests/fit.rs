@@ -799,3 +799,31 @@ fn epoch_reports_carry_the_held_out_r2_of_regressions() {
         .unwrap();
     assert_eq!(r2s.0, vec![None; 4]);
 }
+
+/// Declines the training accuracy.
+struct NoTrainAccuracy;
+
+impl FitCallbacks for NoTrainAccuracy {
+    fn wants_train_accuracy(&self) -> bool {
+        false
+    }
+}
+
+/// A run that skips the training accuracy records none and trains the same
+/// bits.
+#[test]
+fn the_training_accuracy_can_be_skipped_without_changing_a_bit() {
+    let dir = tempfile::tempdir().unwrap();
+    let data = write_csv(dir.path());
+    let with = spec(&data).fit().unwrap();
+    let mut cb = NoTrainAccuracy;
+    let without = fit::prepare(&spec(&data), &mut cb)
+        .unwrap()
+        .run(&AtomicBool::new(false), &mut cb)
+        .unwrap();
+    assert!(with.history.iter().all(|r| r.train_accuracy.is_some()));
+    assert!(without.history.iter().all(|r| r.train_accuracy.is_none()));
+    assert_eq!(bits(&with.mlp), bits(&without.mlp));
+    let val = |h: &[fit::EpochRecord]| h.iter().map(|r| r.val_loss).collect::<Vec<_>>();
+    assert_eq!(val(&with.history), val(&without.history));
+}
