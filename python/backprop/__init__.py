@@ -62,8 +62,10 @@ scikit-learn's, or ``{class: weight}``; multiplies ``sample_weight``) and
 ``clip_norm`` (clip the mean gradient's L2 norm).
 
 Features are used as given (scikit-learn's MLP does not standardise them;
-use a ``StandardScaler`` pipeline). A float32 C-contiguous ``X`` is read in
-place; anything else is converted once. ``save(path)`` writes the model file
+use a ``StandardScaler`` pipeline). A float32 C-contiguous ``X`` reaches the
+library without a conversion; anything else is converted once. The library
+copies the rows into its own table and training set (its types own their
+memory); training holds one copy. ``predict`` reads ``X`` in place. ``save(path)`` writes the model file
 of ``backprop train --out``, and ``MLPClassifier.load(path)`` /
 ``MLPRegressor.load(path)`` read one, including the command line's (whose
 standardisation or pixel scaling is applied in ``predict``).

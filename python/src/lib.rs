@@ -5,14 +5,18 @@
 //! `backprop/_estimators.py` hold the scikit-learn conventions. Every loop
 //! and every piece of arithmetic stays in the library.
 //!
-//! What is copied: `fit` reads the features of a float32 C-contiguous array
-//! in place and copies them once into the library's table ([`RawTable`]),
-//! which owns its rows; the library then makes its own training copy
-//! ([`backprop::pipeline::dataset`], the held-out rows of a validation
-//! split apart). `predict` runs the network on the array's memory in place
-//! when the model has no preprocessing (models trained here have none) and
-//! on one preprocessed copy otherwise (a command-line model that
-//! standardises or scales its features).
+//! What is copied: NumPy converts nothing for a float32 C-contiguous array,
+//! and `fit` reads it in place, copying its rows once into the library's
+//! table ([`RawTable`], which owns its rows: the library's types hold
+//! `Vec<f32>`, never borrowed memory). [`session::prepare`] then clones that
+//! table (or splits it into training and validation rows) and makes the
+//! training set from the clone ([`backprop::pipeline::dataset`]: one more
+//! copy of the features); the table and its clone are freed before the
+//! first epoch, so training holds one copy of the rows. `predict` runs the
+//! network on the array's memory in place when the model has no
+//! preprocessing (models trained here have none) and on one preprocessed
+//! copy otherwise (a command-line model that standardises or scales its
+//! features).
 
 use std::collections::BTreeMap;
 use std::ops::ControlFlow;
@@ -374,6 +378,11 @@ struct Hooks {
 }
 
 impl FitCallbacks for Hooks {
+    /// scikit-learn reports no training accuracy: skip that pass.
+    fn wants_train_accuracy(&self) -> bool {
+        false
+    }
+
     fn on_epoch(&mut self, report: &EpochReport) -> ControlFlow<()> {
         let r = report.record;
         self.records.push((r, report.val_r2));
@@ -413,6 +422,8 @@ struct Trained {
 fn train(spec: FitSpec, hooks: Hooks, stop: &AtomicBool, ckpt: PathBuf) -> backprop::Result<Trained> {
     let mut hooks = hooks;
     let prepared = session::prepare(&spec, &mut hooks)?;
+    // the table's copy of the rows is not needed once the training set is made
+    drop(spec);
     let out = prepared.run(stop, &mut hooks)?;
     let model = model_io::to_bytes(&out.mlp, &out.meta)?;
     let checkpoint = match std::fs::read(&ckpt) {
