@@ -15,6 +15,8 @@ python3 -m venv "$work/venv"
 py="$work/venv/bin/python"
 "$py" -m pip install -q --upgrade pip
 "$py" -m pip install -q maturin numpy scikit-learn pandas pytest
+echo "== the Python crate: cargo fmt --check, cargo clippy -D warnings"
+(cd python && cargo fmt --check && PYO3_PYTHON="$py" cargo clippy -q --all-targets -- -D warnings)
 echo "== pip install ./python"
 "$py" -m pip install -q ./python
 echo "== the command line for the round trips"

@@ -32,7 +32,9 @@ use backprop::pipeline::{self, ReadOverrides};
 use backprop::schedule::LrSchedule;
 use backprop::stopping::{EarlyStopState, EarlyStopping, Monitor};
 use backprop::{Activation, Error, Head, Matrix, Mlp};
-use numpy::{PyArray1, PyArray2, PyArrayMethods, PyReadonlyArray1, PyReadonlyArray2, PyUntypedArrayMethods};
+use numpy::{
+    PyArray1, PyArray2, PyArrayMethods, PyReadonlyArray1, PyReadonlyArray2, PyUntypedArrayMethods,
+};
 use pyo3::exceptions::{PyFileNotFoundError, PyOSError, PyValueError};
 use pyo3::prelude::*;
 use pyo3::types::{PyBytes, PyDict, PyList};
@@ -74,6 +76,9 @@ fn parse_activation(name: &str) -> PyResult<Activation> {
 // ---------------------------------------------------------------------------
 // Models
 // ---------------------------------------------------------------------------
+
+/// A layer's weights (`[out, in]`) and biases.
+type Layer<'py> = (Bound<'py, PyArray2<f32>>, Bound<'py, PyArray1<f32>>);
 
 /// A trained network with its metadata: what a model file holds.
 #[pyclass(frozen, module = "backprop._core")]
@@ -191,11 +196,7 @@ impl Model {
     }
 
     /// Layer `l`'s weights (`[out, in]`, as stored) and biases, copied.
-    fn layer<'py>(
-        &self,
-        py: Python<'py>,
-        l: usize,
-    ) -> PyResult<(Bound<'py, PyArray2<f32>>, Bound<'py, PyArray1<f32>>)> {
+    fn layer<'py>(&self, py: Python<'py>, l: usize) -> PyResult<Layer<'py>> {
         let mlp = &self.saved.mlp;
         if l >= mlp.num_layers() {
             return Err(value_err(format!(
@@ -419,17 +420,20 @@ struct Trained {
     end: FitEnd,
 }
 
-fn train(spec: FitSpec, hooks: Hooks, stop: &AtomicBool, ckpt: PathBuf) -> backprop::Result<Trained> {
+fn train(
+    spec: FitSpec,
+    hooks: Hooks,
+    stop: &AtomicBool,
+    ckpt: PathBuf,
+) -> backprop::Result<Trained> {
     let mut hooks = hooks;
     let prepared = session::prepare(&spec, &mut hooks)?;
     // the table's copy of the rows is not needed once the training set is made
     drop(spec);
     let out = prepared.run(stop, &mut hooks)?;
     let model = model_io::to_bytes(&out.mlp, &out.meta)?;
-    let checkpoint = match std::fs::read(&ckpt) {
-        Ok(b) => Some(b),
-        Err(_) => None,
-    };
+    // written after the last epoch or on a stop (not after an error)
+    let checkpoint = std::fs::read(&ckpt).ok();
     Ok(Trained {
         model,
         checkpoint,
@@ -482,7 +486,9 @@ fn fit<'py>(
                 .class_names
                 .as_ref()
                 .ok_or_else(|| value_err("labels need class_names"))?;
-            let l = l.as_slice().map_err(|_| value_err("labels must be contiguous"))?;
+            let l = l
+                .as_slice()
+                .map_err(|_| value_err("labels must be contiguous"))?;
             if l.len() != rows {
                 return Err(value_err(format!("{} labels for {rows} rows", l.len())));
             }
@@ -496,12 +502,17 @@ fn fit<'py>(
                         .ok_or_else(|| value_err(format!("label index {i} out of range")))
                 })
                 .collect::<PyResult<Vec<String>>>()?;
-            (text, vec![req.target_names.first().cloned().unwrap_or("y".into())])
+            (
+                text,
+                vec![req.target_names.first().cloned().unwrap_or("y".into())],
+            )
         }
         (None, Some(t)) => {
             let (t, trows, k) = rows_of(t)?;
             if trows != rows {
-                return Err(value_err(format!("{trows} target rows for {rows} rows of X")));
+                return Err(value_err(format!(
+                    "{trows} target rows for {rows} rows of X"
+                )));
             }
             // shortest text that reads back as the same f32
             let text = t.iter().map(|v| v.to_string()).collect();
@@ -517,7 +528,9 @@ fn fit<'py>(
     let has_weights = sample_weight.is_some();
     let weights = match &sample_weight {
         Some(w) => {
-            let w = w.as_slice().map_err(|_| value_err("sample_weight must be contiguous"))?;
+            let w = w
+                .as_slice()
+                .map_err(|_| value_err("sample_weight must be contiguous"))?;
             if w.len() != rows {
                 return Err(value_err(format!(
                     "sample_weight has {} values for {rows} rows",
