@@ -14,7 +14,9 @@ trap 'rm -rf "$work"' EXIT
 python3 -m venv "$work/venv"
 py="$work/venv/bin/python"
 "$py" -m pip install -q --upgrade pip
-"$py" -m pip install -q maturin numpy scikit-learn pandas pytest
+# the versions the suite was last run with (scikit-learn's checks change
+# between releases); the package itself asks for numpy>=1.23, scikit-learn>=1.6
+"$py" -m pip install -q maturin==1.16.0 numpy==2.4.6 scikit-learn==1.9.1 pandas==3.1.1 pytest==9.2.0
 echo "== the Python crate: cargo fmt --check, cargo clippy -D warnings"
 (cd python && cargo fmt --check && PYO3_PYTHON="$py" cargo clippy -q --all-targets -- -D warnings)
 echo "== pip install ./python"
