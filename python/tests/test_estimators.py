@@ -459,3 +459,17 @@ def test_adaptive_learning_rate_and_verbose(capsys):
                         learning_rate_init=0.1, max_iter=15, random_state=0, verbose=True).fit(X, y)
     out = capsys.readouterr().out
     assert out.count("Iteration") == clf.n_iter_ and "loss = " in out
+
+
+def test_regressor_partial_fit_and_feature_names():
+    tr = pd.read_csv(DATA / "diabetes.train.csv")
+    te = pd.read_csv(DATA / "diabetes.test.csv")
+    X, y = tr.drop(columns="progression"), tr.progression / 100
+    reg = MLPRegressor((16,), random_state=0, learning_rate_init=0.01)
+    for part in np.array_split(np.arange(len(X)), 4):
+        reg.partial_fit(X.iloc[part], y.iloc[part])
+    assert reg.n_iter_ == 4 and len(reg.loss_curve_) == 4
+    assert list(reg.feature_names_in_) == list(X.columns)
+    assert reg.predict(te.drop(columns="progression")).shape == (len(te),)
+    with pytest.raises(ValueError, match="feature names"):
+        reg.predict(te.drop(columns="progression")[list(X.columns[::-1])])
