@@ -352,9 +352,8 @@ class _BaseMLP(BaseEstimator):
         self._checkpoint = None
         self._partial = False
         self.n_features_in_ = model.sizes[0]
-        names = model.feature_names
-        if names and extra.get("python.feature_names_in", "true" if "python.estimator" not in extra else "false") == "true":
-            self.feature_names_in_ = np.asarray(names, dtype=object)
+        if model.reads_by_name:
+            self.feature_names_in_ = np.asarray(model.feature_names, dtype=object)
         self.n_iter_ = int(extra.get("train.epochs", "0"))
         self.loss_curve_ = []
         self.best_loss_ = None
@@ -383,7 +382,6 @@ class _BaseMLP(BaseEstimator):
 
     def _extra(self, **kw):
         extra = {"python.estimator": type(self).__name__}
-        extra["python.feature_names_in"] = "true" if hasattr(self, "feature_names_in_") else "false"
         extra.update(kw)
         return extra
 

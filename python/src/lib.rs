@@ -183,6 +183,15 @@ impl Model {
         self.saved.meta.feature_names.clone()
     }
 
+    /// Whether the model picks its features by name (it was trained on a
+    /// CSV with a header, or on a pandas DataFrame): its feature names are
+    /// real column names, not made-up ones (`pixel 1`).
+    #[getter]
+    fn reads_by_name(&self) -> bool {
+        let meta = &self.saved.meta;
+        meta.csv_layout.is_some() && !meta.feature_names.is_empty()
+    }
+
     /// The target names.
     #[getter]
     fn target_names(&self) -> Vec<String> {
