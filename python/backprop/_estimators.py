@@ -288,6 +288,11 @@ class _BaseMLP(BaseEstimator):
             self.validation_scores_ = scores
             self.best_validation_score_ = max(scores) if scores else None
             self.best_loss_ = None
+        elif incremental and continued:
+            # partial_fit validates nothing: earlier scores stay as they were
+            self.validation_scores_ = getattr(self, "validation_scores_", None)
+            self.best_validation_score_ = getattr(self, "best_validation_score_", None)
+            self.best_loss_ = min(self.loss_curve_) if self.loss_curve_ else None
         else:
             self.validation_scores_ = None
             self.best_validation_score_ = None

@@ -31,7 +31,7 @@ use backprop::optim::{OptimizerConfig, OptimizerKind};
 use backprop::pipeline::{self, ReadOverrides};
 use backprop::schedule::LrSchedule;
 use backprop::stopping::{EarlyStopState, EarlyStopping, Monitor};
-use backprop::{Activation, Error, Head, Matrix, Mlp};
+use backprop::{Activation, Error, Head, Matrix, Mlp, TrainConfig};
 use numpy::{
     PyArray1, PyArray2, PyArrayMethods, PyReadonlyArray1, PyReadonlyArray2, PyUntypedArrayMethods,
 };
@@ -660,6 +660,15 @@ fn fit<'py>(
             let optimizer = req.optimizer_config()?;
             if optimizer.kind == c.config.optimizer.kind {
                 c.config.optimizer = optimizer;
+            }
+            if c.config.batch_size != req.batch_size {
+                // the shard size a new run with this batch size would take
+                c.config.shard_rows = TrainConfig {
+                    batch_size: req.batch_size,
+                    shard_rows: 0,
+                    ..TrainConfig::default()
+                }
+                .effective_shard_rows();
             }
             c.config.batch_size = req.batch_size;
             c.config.lr = req.lr;

@@ -480,3 +480,16 @@ def test_regressor_partial_fit_and_feature_names():
     assert reg.predict(te.drop(columns="progression")).shape == (len(te),)
     with pytest.raises(ValueError, match="feature names"):
         reg.predict(te.drop(columns="progression")[list(X.columns[::-1])])
+
+
+def test_partial_fit_takes_new_settings_between_calls():
+    X, y, _, _ = digits(400)
+    clf = MLPClassifier((16,), random_state=0, class_weight="balanced")
+    clf.partial_fit(X[:100], y[:100], classes=np.arange(10), sample_weight=np.linspace(0.5, 1, 100))
+    clf.partial_fit(X[100:250], y[100:250])  # batch 'auto' follows the rows, no weights
+    clf.set_params(learning_rate_init=0.01, batch_size=32)
+    clf.partial_fit(X[250:], y[250:], sample_weight=np.linspace(1, 2, 150))
+    assert clf.n_iter_ == 3
+    clf.set_params(solver="sgd")
+    with pytest.raises(ValueError, match="optimizer"):
+        clf.partial_fit(X[:50], y[:50])
