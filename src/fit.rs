@@ -291,6 +291,9 @@ pub struct EpochReport {
     pub seconds: f64,
     /// `samples / seconds`.
     pub samples_per_sec: f64,
+    /// The held-out R² (the mean over the targets, as early stopping's
+    /// `r2` monitor sees it), for an `mse` head with a held-out set.
+    pub val_r2: Option<f64>,
 }
 
 /// What a prepared run is about to do, for [`FitCallbacks::on_start`].
@@ -364,6 +367,14 @@ pub trait FitCallbacks: Send {
     fn on_epoch(&mut self, report: &EpochReport) -> ControlFlow<()> {
         let _ = report;
         ControlFlow::Continue(())
+    }
+    /// Whether each epoch reports the training accuracy of a classifier
+    /// ([`EpochRecord::train_accuracy`] is `None` when not): free with
+    /// [`TrainMetrics::Running`], a forward pass over every training row
+    /// with [`TrainMetrics::Full`]. It changes no bit of the training.
+    /// Default: yes.
+    fn wants_train_accuracy(&self) -> bool {
+        true
     }
 }
 
@@ -1209,11 +1220,16 @@ impl Prepared {
                 figures(&mut infer, &mlp, held_out.as_ref(), classifier)?;
             let (test_loss, test_accuracy) = figures(&mut infer, &mlp, test.as_ref(), classifier)?;
             let train_accuracy = match (train.labels(), train_metrics) {
+                _ if !callbacks.wants_train_accuracy() => None,
                 (Some(_), TrainMetrics::Running) if classifier => stats.accuracy(train.rows()),
                 (Some(l), TrainMetrics::Full) if classifier => {
                     let (x, y) = (train.x().as_slice(), train.y().as_slice());
                     infer.evaluate(&mlp, x, y, train.rows(), Some(l))?.accuracy
                 }
+                _ => None,
+            };
+            let val_r2 = match &held_out {
+                Some(v) if mlp.head() == Head::Mse => Some(r2_of(&mut infer, &mlp, v)?),
                 _ => None,
             };
             let report = EpochReport {
@@ -1229,14 +1245,15 @@ impl Prepared {
                 samples: stats.samples,
                 seconds: stats.seconds,
                 samples_per_sec: stats.samples as f64 / stats.seconds.max(1e-12),
+                val_r2,
             };
             trainer.end_epoch(val_loss);
             let mut out_of_patience = false;
-            if let (Some((rule, state)), Some(v)) = (early.as_mut(), held_out.as_ref()) {
+            if let (Some((rule, state)), Some(_)) = (early.as_mut(), held_out.as_ref()) {
                 let value = match rule.monitor {
                     Monitor::Loss => val_loss,
                     Monitor::Accuracy => val_accuracy,
-                    Monitor::R2 => Some(r2_of(&mut infer, &mlp, v)?),
+                    Monitor::R2 => val_r2,
                 }
                 .unwrap_or(f64::NAN);
                 out_of_patience = state.observe(rule, epoch, value, mlp.params());

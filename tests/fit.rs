@@ -744,3 +744,86 @@ fn a_weight_column_weighs_rows_and_is_checked_on_resume() {
         assert_eq!(bits(&sharded(threads).fit().unwrap().mlp), bits(&one.mlp));
     }
 }
+
+/// Records each epoch's held-out R².
+struct R2s(Vec<Option<f64>>);
+
+impl FitCallbacks for R2s {
+    fn on_epoch(&mut self, report: &EpochReport) -> ControlFlow<()> {
+        self.0.push(report.val_r2);
+        ControlFlow::Continue(())
+    }
+}
+
+/// An `mse` run reports the held-out R² of every epoch: the last one is
+/// the final model's `1 - SSE/SST` on the validation rows; a classifier
+/// reports none.
+#[test]
+fn epoch_reports_carry_the_held_out_r2_of_regressions() {
+    let dir = tempfile::tempdir().unwrap();
+    let data = write_csv(dir.path());
+    let s = FitSpec {
+        head: Some(Head::Mse),
+        lr: Some(0.05),
+        ..spec(&data)
+    };
+    let mut r2s = R2s(Vec::new());
+    let prepared = fit::prepare(&s, &mut r2s).unwrap();
+    let val = prepared.held_out_data().unwrap().clone();
+    let out = prepared.run(&AtomicBool::new(false), &mut r2s).unwrap();
+    assert_eq!(r2s.0.len(), 4);
+    assert!(r2s
+        .0
+        .iter()
+        .all(|r| r.is_some_and(|v| v.is_finite() && v <= 1.0)));
+    let pred = out.mlp.predict(val.x().as_slice(), val.rows()).unwrap();
+    let y = val.y().as_slice();
+    let mean = y.iter().map(|&v| f64::from(v)).sum::<f64>() / y.len() as f64;
+    let sst: f64 = y.iter().map(|&v| (f64::from(v) - mean).powi(2)).sum();
+    let sse: f64 = y
+        .iter()
+        .zip(pred.as_slice())
+        .map(|(&t, &p)| (f64::from(t) - f64::from(p)).powi(2))
+        .sum();
+    let last = r2s.0[3].unwrap();
+    assert!(
+        (last - (1.0 - sse / sst)).abs() < 1e-9,
+        "{last} vs {}",
+        1.0 - sse / sst
+    );
+
+    let mut r2s = R2s(Vec::new());
+    fit::prepare(&spec(&data), &mut r2s)
+        .unwrap()
+        .run(&AtomicBool::new(false), &mut r2s)
+        .unwrap();
+    assert_eq!(r2s.0, vec![None; 4]);
+}
+
+/// Declines the training accuracy.
+struct NoTrainAccuracy;
+
+impl FitCallbacks for NoTrainAccuracy {
+    fn wants_train_accuracy(&self) -> bool {
+        false
+    }
+}
+
+/// A run that skips the training accuracy records none and trains the same
+/// bits.
+#[test]
+fn the_training_accuracy_can_be_skipped_without_changing_a_bit() {
+    let dir = tempfile::tempdir().unwrap();
+    let data = write_csv(dir.path());
+    let with = spec(&data).fit().unwrap();
+    let mut cb = NoTrainAccuracy;
+    let without = fit::prepare(&spec(&data), &mut cb)
+        .unwrap()
+        .run(&AtomicBool::new(false), &mut cb)
+        .unwrap();
+    assert!(with.history.iter().all(|r| r.train_accuracy.is_some()));
+    assert!(without.history.iter().all(|r| r.train_accuracy.is_none()));
+    assert_eq!(bits(&with.mlp), bits(&without.mlp));
+    let val = |h: &[fit::EpochRecord]| h.iter().map(|r| r.val_loss).collect::<Vec<_>>();
+    assert_eq!(val(&with.history), val(&without.history));
+}

@@ -1,0 +1,81 @@
+"""backprop: scikit-learn compatible multi-layer perceptrons on the backprop
+Rust engine (cache-blocked GEMMs, SIMD kernels, rayon-sharded mini-batches;
+the same bits for any thread count).
+
+    from backprop import MLPClassifier, MLPRegressor
+
+The estimators take scikit-learn's parameters with scikit-learn's defaults.
+Where the meaning differs, this is the exact mapping onto the library
+(``backprop::fit::FitSpec``):
+
+- ``solver``: ``'sgd'``, ``'adam'``, and also ``'adamw'`` and ``'rmsprop'``
+  (PyTorch's update rules; sklearn's SGD momentum and Nesterov updates are
+  the same as PyTorch's at a constant rate). ``'lbfgs'`` is not supported.
+- ``alpha``: scikit-learn adds ``alpha / (2 * n_batch) * ||W||^2`` to each
+  batch's loss (weights only, not biases). Its gradient is weight decay
+  ``alpha / batch_size`` (the library's ``weight_decay``), times
+  ``n_outputs`` for the regressor, whose squared error the library sums
+  over the outputs where scikit-learn averages. The library uses the
+  nominal ``batch_size`` for every batch (scikit-learn divides a short last
+  batch by its own size). With ``solver='adamw'``, ``alpha`` is AdamW's
+  decoupled decay λ as it is.
+- ``batch_size``: ``'auto'`` is ``min(200, n_samples)``; larger than
+  ``n_samples`` is clipped with a warning.
+- ``learning_rate`` (SGD only, as in scikit-learn): ``'constant'``, or
+  ``'adaptive'``: the rate is divided by 5 once the validation loss has not
+  improved for more than ``n_iter_no_change`` epochs (the library's plateau
+  schedule; it watches the validation split, so it needs
+  ``early_stopping=True``; scikit-learn watches the training loss or the
+  validation score). ``'invscaling'`` is not supported.
+- ``tol``, ``n_iter_no_change``: without early stopping, training stops once
+  the training loss has not fallen by more than ``tol`` below the best loss
+  for ``n_iter_no_change + 1`` epochs in a row (scikit-learn: a count above
+  ``n_iter_no_change``; scikit-learn also moves its best loss on any
+  improvement, the library only on one larger than ``tol``). With
+  ``early_stopping=True``, the same rule on the validation score
+  (accuracy; R² for the regressor; for multi-label data the validation
+  loss, and ``validation_scores_`` holds its negative), on a seeded split of
+  ``validation_fraction`` of the rows, stratified for single-label classes;
+  the weights of the best epoch are kept. ``partial_fit`` never stops.
+- ``random_state``: an int is the library's seed (``backprop train --seed``):
+  initialisation, shuffling, the validation split and dropout masks; the
+  same seed gives the same bits for any ``n_threads``. ``None`` or a
+  ``RandomState`` draws a seed. The initialisation is the library's:
+  Glorot-uniform, or He-uniform before ReLU layers (scikit-learn uses
+  Glorot-uniform everywhere), so results equal scikit-learn's in
+  distribution, not in bits.
+- ``loss_curve_``, ``best_loss_``: the training loss of each epoch (the mean
+  over the epoch's batches of the batch loss, without the ``alpha`` term,
+  which scikit-learn includes).
+- ``warm_start=True``: ``fit`` continues from the fitted weights with a new
+  optimizer, as scikit-learn does. ``partial_fit`` trains one epoch and
+  continues the optimizer's state, its step count and the shuffling RNG
+  (the library's checkpoint); a pickle of an estimator with
+  ``warm_start=True`` or trained by ``partial_fit`` carries that state.
+- ``sample_weight``: the loss is ``sum(w * loss) / sum(w)``. Samples of weight
+  0 are left out; uniform weights train as no weights.
+- ``verbose``: one line per epoch on ``sys.stdout``.
+
+Ours: ``n_threads`` (``None``: one per core), ``dropout`` (inverted dropout
+on the hidden layers), ``class_weight`` (classifier: ``'balanced'``, as
+scikit-learn's, or ``{class: weight}``; multiplies ``sample_weight``) and
+``clip_norm`` (clip the mean gradient's L2 norm).
+
+Features are used as given (scikit-learn's MLP does not standardise them;
+use a ``StandardScaler`` pipeline). A float32 C-contiguous ``X`` reaches the
+library without a conversion; anything else is converted once. The library
+copies the rows into its own table and training set (its types own their
+memory); training holds one copy. ``predict`` reads ``X`` in place. ``save(path)`` writes the model file
+of ``backprop train --out``, and ``MLPClassifier.load(path)`` /
+``MLPRegressor.load(path)`` read one, including the command line's (whose
+standardisation or pixel scaling is applied in ``predict``).
+
+While ``fit`` runs the GIL is released; Ctrl-C stops it after the current
+batch with ``KeyboardInterrupt``, leaving the estimator fitted with the
+weights as they were then.
+"""
+
+from ._core import __version__
+from ._estimators import MLPClassifier, MLPRegressor
+
+__all__ = ["MLPClassifier", "MLPRegressor", "__version__"]

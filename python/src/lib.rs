@@ -1,0 +1,773 @@
+//! `backprop._core`: the Python front end of the `backprop` library, as
+//! `src/main.rs` is its command-line front end. It turns NumPy arrays into
+//! the library's tables, a training request into a [`FitSpec`], and the
+//! [`session::FitOutcome`] back into Python objects; the estimators in
+//! `backprop/_estimators.py` hold the scikit-learn conventions. Every loop
+//! and every piece of arithmetic stays in the library.
+//!
+//! What is copied: NumPy converts nothing for a float32 C-contiguous array,
+//! and `fit` reads it in place, copying its rows once into the library's
+//! table ([`RawTable`], which owns its rows: the library's types hold
+//! `Vec<f32>`, never borrowed memory). [`session::prepare`] then clones that
+//! table (or splits it into training and validation rows) and makes the
+//! training set from the clone ([`backprop::pipeline::dataset`]: one more
+//! copy of the features); the table and its clone are freed before the
+//! first epoch, so training holds one copy of the rows. `predict` runs the
+//! network on the array's memory in place when the model has no
+//! preprocessing (models trained here have none) and on one preprocessed
+//! copy otherwise (a command-line model that standardises or scales its
+//! features).
+
+use std::collections::BTreeMap;
+use std::ops::ControlFlow;
+use std::path::PathBuf;
+use std::sync::atomic::{AtomicBool, Ordering};
+use std::time::Duration;
+
+use backprop::data::{scale, ClassWeight, CsvLayout, RawTable, RawTarget, SourceKind};
+use backprop::fit::{self as session, DataSource, EpochReport, FitCallbacks, FitEnd, FitSpec};
+use backprop::model_io::{self, ModelMeta, SavedModel};
+use backprop::optim::{OptimizerConfig, OptimizerKind};
+use backprop::pipeline::{self, ReadOverrides};
+use backprop::schedule::LrSchedule;
+use backprop::stopping::{EarlyStopState, EarlyStopping, Monitor};
+use backprop::{Activation, Error, Head, Matrix, Mlp, TrainConfig};
+use numpy::{
+    PyArray1, PyArray2, PyArrayMethods, PyReadonlyArray1, PyReadonlyArray2, PyUntypedArrayMethods,
+};
+use pyo3::exceptions::{PyFileNotFoundError, PyOSError, PyValueError};
+use pyo3::prelude::*;
+use pyo3::types::{PyBytes, PyDict, PyList};
+
+/// The library's error as the Python exception scikit-learn users expect:
+/// `OSError` (`FileNotFoundError`) for files, `ValueError` for everything
+/// else (bad data, impossible settings, a diverged run).
+fn py_err(e: Error) -> PyErr {
+    match &e {
+        Error::Io { source, .. } if source.kind() == std::io::ErrorKind::NotFound => {
+            PyFileNotFoundError::new_err(e.to_string())
+        }
+        Error::Io { .. } => PyOSError::new_err(e.to_string()),
+        _ => PyValueError::new_err(e.to_string()),
+    }
+}
+
+fn value_err(msg: impl Into<String>) -> PyErr {
+    PyValueError::new_err(msg.into())
+}
+
+/// The rows of a C-contiguous 2-D array, in place.
+fn rows_of<'a>(x: &'a PyReadonlyArray2<'_, f32>) -> PyResult<(&'a [f32], usize, usize)> {
+    let shape = x.shape();
+    let slice = x
+        .as_slice()
+        .map_err(|_| value_err("X must be a C-contiguous float32 array"))?;
+    Ok((slice, shape[0], shape[1]))
+}
+
+fn parse_head(name: &str) -> PyResult<Head> {
+    name.parse::<Head>().map_err(py_err)
+}
+
+fn parse_activation(name: &str) -> PyResult<Activation> {
+    name.parse::<Activation>().map_err(py_err)
+}
+
+// ---------------------------------------------------------------------------
+// Models
+// ---------------------------------------------------------------------------
+
+/// A layer's weights (`[out, in]`) and biases.
+type Layer<'py> = (Bound<'py, PyArray2<f32>>, Bound<'py, PyArray1<f32>>);
+
+/// A trained network with its metadata: what a model file holds.
+#[pyclass(frozen, module = "backprop._core")]
+struct Model {
+    saved: SavedModel,
+}
+
+#[pymethods]
+impl Model {
+    /// Reads a model from the bytes of a model (or checkpoint) file.
+    #[new]
+    fn new(bytes: &[u8]) -> PyResult<Model> {
+        let saved = model_io::from_bytes(bytes, "model bytes").map_err(py_err)?;
+        Ok(Model { saved })
+    }
+
+    /// Reads the model file at `path` (as written by `backprop train --out`).
+    #[staticmethod]
+    fn load(path: PathBuf) -> PyResult<Model> {
+        let saved = model_io::load_model(&path).map_err(py_err)?;
+        Ok(Model { saved })
+    }
+
+    /// Writes the model file to `path`, atomically.
+    fn save(&self, path: PathBuf) -> PyResult<()> {
+        model_io::save_model(&path, &self.saved.mlp, &self.saved.meta).map_err(py_err)
+    }
+
+    /// The bytes of the model file.
+    fn to_bytes<'py>(&self, py: Python<'py>) -> PyResult<Bound<'py, PyBytes>> {
+        let bytes = model_io::to_bytes(&self.saved.mlp, &self.saved.meta).map_err(py_err)?;
+        Ok(PyBytes::new(py, &bytes))
+    }
+
+    /// The network's outputs for the rows of `x` (float32, C-contiguous,
+    /// `rows × inputs`): probabilities for the classifier heads, values in
+    /// the targets' units for `mse`. The features are preprocessed as the
+    /// model says (pixel scale, standardisation) first. The GIL is released.
+    fn predict<'py>(
+        &self,
+        py: Python<'py>,
+        x: PyReadonlyArray2<'py, f32>,
+    ) -> PyResult<Bound<'py, PyArray2<f32>>> {
+        let (slice, rows, cols) = rows_of(&x)?;
+        let SavedModel { mlp, meta } = &self.saved;
+        if cols != mlp.inputs() {
+            return Err(value_err(format!(
+                "X has {cols} features, but the model takes {} inputs",
+                mlp.inputs()
+            )));
+        }
+        let out = py
+            .detach(|| -> backprop::Result<Matrix> {
+                let mut out = if meta.pixel_scale.is_none() && meta.standardizer.is_none() {
+                    mlp.predict(slice, rows)?
+                } else {
+                    let mut copy = Matrix::from_vec(rows, cols, slice.to_vec())?;
+                    if let Some(s) = meta.pixel_scale {
+                        scale(&mut copy, s);
+                    }
+                    if let Some(st) = &meta.standardizer {
+                        st.apply(&mut copy);
+                    }
+                    mlp.predict(copy.as_slice(), rows)?
+                };
+                pipeline::to_target_units(meta, &mut out);
+                Ok(out)
+            })
+            .map_err(py_err)?;
+        let k = out.cols();
+        PyArray1::from_vec(py, out.into_vec()).reshape([rows, k])
+    }
+
+    /// Layer sizes, input to output.
+    #[getter]
+    fn sizes(&self) -> Vec<usize> {
+        self.saved.mlp.sizes().to_vec()
+    }
+
+    /// The hidden activations' names.
+    #[getter]
+    fn activations(&self) -> Vec<String> {
+        let hidden = self.saved.mlp.hidden();
+        hidden.iter().map(|a| a.name().to_string()).collect()
+    }
+
+    /// The head: `sigmoid`, `softmax` or `mse`.
+    #[getter]
+    fn head(&self) -> String {
+        self.saved.mlp.head().name().to_string()
+    }
+
+    /// The class of each output (2 names for a one-output sigmoid), if any.
+    #[getter]
+    fn class_names(&self) -> Option<Vec<String>> {
+        self.saved.meta.class_names.clone()
+    }
+
+    /// The feature names (empty if unknown).
+    #[getter]
+    fn feature_names(&self) -> Vec<String> {
+        self.saved.meta.feature_names.clone()
+    }
+
+    /// Whether the model picks its features by name (it was trained on a
+    /// CSV with a header, or on a pandas DataFrame): its feature names are
+    /// real column names, not made-up ones (`pixel 1`).
+    #[getter]
+    fn reads_by_name(&self) -> bool {
+        let meta = &self.saved.meta;
+        meta.csv_layout.is_some() && !meta.feature_names.is_empty()
+    }
+
+    /// The target names.
+    #[getter]
+    fn target_names(&self) -> Vec<String> {
+        self.saved.meta.target_names.clone()
+    }
+
+    /// The free-form metadata entries (`train.*` records, `python.*`).
+    #[getter]
+    fn extra(&self) -> BTreeMap<String, String> {
+        self.saved.meta.extra.clone()
+    }
+
+    /// Layer `l`'s weights (`[out, in]`, as stored) and biases, copied.
+    fn layer<'py>(&self, py: Python<'py>, l: usize) -> PyResult<Layer<'py>> {
+        let mlp = &self.saved.mlp;
+        if l >= mlp.num_layers() {
+            return Err(value_err(format!(
+                "layer {l} of a {}-layer network",
+                mlp.num_layers()
+            )));
+        }
+        let (n_in, n_out) = (mlp.sizes()[l], mlp.sizes()[l + 1]);
+        let w = PyArray1::from_slice(py, mlp.weights(l)).reshape([n_out, n_in])?;
+        Ok((w, PyArray1::from_slice(py, mlp.bias(l))))
+    }
+}
+
+// ---------------------------------------------------------------------------
+// Training
+// ---------------------------------------------------------------------------
+
+/// What `fit` is asked to train on and how; built by the estimators.
+#[pyclass(module = "backprop._core", get_all, set_all)]
+#[derive(Clone, Debug)]
+struct FitRequest {
+    /// `sigmoid`, `softmax` or `mse`.
+    head: String,
+    hidden: Vec<usize>,
+    activation: String,
+    /// `sgd`, `adam`, `adamw`, `rmsprop`.
+    optimizer: String,
+    lr: f32,
+    batch_size: usize,
+    /// Epochs of this call (with a checkpoint: on top of its epochs).
+    epochs: usize,
+    weight_decay: f32,
+    momentum: f32,
+    nesterov: bool,
+    beta1: f32,
+    beta2: f32,
+    eps: f32,
+    /// `constant`, or `plateau` (× `plateau_gamma` after `plateau_patience`
+    /// epochs without improvement of the validation loss).
+    schedule: String,
+    plateau_patience: usize,
+    plateau_gamma: f32,
+    shuffle: bool,
+    seed: u64,
+    threads: usize,
+    dropout: f32,
+    clip_norm: Option<f32>,
+    /// `balanced`, or per class name.
+    class_weight: Option<BTreeMap<String, f32>>,
+    class_weight_balanced: bool,
+    validation_fraction: Option<f64>,
+    /// Early stopping on the validation split: `(patience, min_delta,
+    /// monitor)` with monitor `loss`, `accuracy` or `r2`.
+    early_stopping: Option<(usize, f64, String)>,
+    /// Stop when the training loss has not improved by more than
+    /// `min_delta` for `patience` epochs: `(patience, min_delta)`.
+    loss_stopping: Option<(usize, f64)>,
+    verbose: bool,
+    feature_names: Vec<String>,
+    /// One name per target column (single-label classifiers: one).
+    target_names: Vec<String>,
+    /// The classes of a single-label classifier, in output order.
+    class_names: Option<Vec<String>>,
+    /// Entries for the model's metadata (`ModelMeta::extra`).
+    extra: BTreeMap<String, String>,
+}
+
+#[pymethods]
+impl FitRequest {
+    #[new]
+    fn new() -> FitRequest {
+        FitRequest {
+            head: "softmax".into(),
+            hidden: vec![100],
+            activation: "relu".into(),
+            optimizer: "adam".into(),
+            lr: 0.001,
+            batch_size: 200,
+            epochs: 200,
+            weight_decay: 0.0,
+            momentum: 0.0,
+            nesterov: false,
+            beta1: 0.9,
+            beta2: 0.999,
+            eps: 1e-8,
+            schedule: "constant".into(),
+            plateau_patience: 2,
+            plateau_gamma: 0.2,
+            shuffle: true,
+            seed: 0,
+            threads: 0,
+            dropout: 0.0,
+            clip_norm: None,
+            class_weight: None,
+            class_weight_balanced: false,
+            validation_fraction: None,
+            early_stopping: None,
+            loss_stopping: None,
+            verbose: false,
+            feature_names: Vec::new(),
+            target_names: Vec::new(),
+            class_names: None,
+            extra: BTreeMap::new(),
+        }
+    }
+
+    fn __repr__(&self) -> String {
+        format!("{self:?}")
+    }
+}
+
+impl FitRequest {
+    fn optimizer_config(&self) -> PyResult<OptimizerConfig> {
+        let kind: OptimizerKind = self.optimizer.parse().map_err(py_err)?;
+        let sgd = kind == OptimizerKind::Sgd;
+        let c = OptimizerConfig {
+            kind,
+            momentum: if sgd { self.momentum } else { 0.0 },
+            nesterov: sgd && self.nesterov && self.momentum > 0.0,
+            beta1: self.beta1,
+            beta2: self.beta2,
+            eps: self.eps,
+            weight_decay: self.weight_decay,
+            ..OptimizerConfig::default()
+        };
+        c.validate().map_err(py_err)?;
+        Ok(c)
+    }
+
+    fn schedule(&self) -> PyResult<LrSchedule> {
+        match self.schedule.as_str() {
+            "constant" => Ok(LrSchedule::Constant),
+            "plateau" => Ok(LrSchedule::Plateau {
+                patience: self.plateau_patience,
+                gamma: self.plateau_gamma,
+            }),
+            s => Err(value_err(format!("unknown schedule '{s}'"))),
+        }
+    }
+
+    fn class_weight(&self) -> Option<ClassWeight> {
+        if self.class_weight_balanced {
+            return Some(ClassWeight::Balanced);
+        }
+        self.class_weight
+            .as_ref()
+            .map(|m| ClassWeight::Given(m.iter().map(|(k, &v)| (k.clone(), v)).collect()))
+    }
+
+    /// The metadata of a new model for this request.
+    fn meta(&self) -> ModelMeta {
+        ModelMeta {
+            class_names: self.class_names.clone(),
+            feature_names: self.feature_names.clone(),
+            target_names: self.target_names.clone(),
+            extra: self.extra.clone(),
+            ..ModelMeta::default()
+        }
+    }
+}
+
+/// Where the training starts from.
+enum Start {
+    /// A new network, seeded.
+    New,
+    /// A model's weights, with a new optimizer (`warm_start`).
+    Model(Vec<u8>),
+    /// A checkpoint: weights, optimizer state, shuffling RNG and epoch
+    /// count (`partial_fit`).
+    Checkpoint(Vec<u8>),
+}
+
+/// The session's hooks: the history, `verbose` printing, and the stop on a
+/// training loss that no longer improves.
+struct Hooks {
+    verbose: bool,
+    loss_stop: Option<(EarlyStopping, EarlyStopState)>,
+    converged: bool,
+    records: Vec<(session::EpochRecord, Option<f64>)>,
+}
+
+impl FitCallbacks for Hooks {
+    /// scikit-learn reports no training accuracy: skip that pass.
+    fn wants_train_accuracy(&self) -> bool {
+        false
+    }
+
+    fn on_epoch(&mut self, report: &EpochReport) -> ControlFlow<()> {
+        let r = report.record;
+        self.records.push((r, report.val_r2));
+        if self.verbose {
+            let mut line = format!("Iteration {}, loss = {:.8}", r.epoch, r.train_loss);
+            if let Some(a) = r.val_accuracy {
+                line.push_str(&format!(", validation accuracy = {a:.6}"));
+            } else if let Some(v) = report.val_r2 {
+                line.push_str(&format!(", validation R2 = {v:.6}"));
+            }
+            Python::attach(|py| {
+                let _ = py
+                    .import("builtins")
+                    .and_then(|b| b.getattr("print"))
+                    .and_then(|p| p.call1((line,)));
+            });
+        }
+        if let Some((rule, state)) = &mut self.loss_stop {
+            if state.observe(rule, r.epoch, r.train_loss, &[]) {
+                self.converged = true;
+                return ControlFlow::Break(());
+            }
+        }
+        ControlFlow::Continue(())
+    }
+}
+
+/// What a training call gives back, before it becomes a Python dict.
+struct Trained {
+    model: Vec<u8>,
+    checkpoint: Option<Vec<u8>>,
+    hooks: Hooks,
+    epochs: usize,
+    end: FitEnd,
+}
+
+fn train(
+    spec: FitSpec,
+    hooks: Hooks,
+    stop: &AtomicBool,
+    ckpt: PathBuf,
+) -> backprop::Result<Trained> {
+    let mut hooks = hooks;
+    let prepared = session::prepare(&spec, &mut hooks)?;
+    // the table's copy of the rows is not needed once the training set is made
+    drop(spec);
+    let out = prepared.run(stop, &mut hooks)?;
+    let model = model_io::to_bytes(&out.mlp, &out.meta)?;
+    // written after the last epoch or on a stop (not after an error)
+    let checkpoint = std::fs::read(&ckpt).ok();
+    Ok(Trained {
+        model,
+        checkpoint,
+        hooks,
+        epochs: out.epochs,
+        end: out.end,
+    })
+}
+
+/// Trains a network on `x` (float32, C-contiguous, `rows × features`) and
+/// either `labels` (class indices into `request.class_names`, single-label
+/// classification) or `targets` (float32 `rows × k`: 0/1 columns for
+/// multi-label, values for regression), with optional per-row
+/// `sample_weight`. `start_model` continues from a model's weights with a
+/// new optimizer; `start_checkpoint` continues a checkpoint (weights,
+/// optimizer, shuffling) for `request.epochs` more epochs.
+///
+/// The GIL is released while training; the calling thread checks for
+/// signals every 10 ms, and a Ctrl-C (any exception raised by a signal
+/// handler) stops the run after the current batch. The result is a dict:
+/// `model` (model file bytes), `checkpoint` (checkpoint bytes, absent after
+/// an interrupt), `history` (per epoch: `train_loss`, `val_loss`,
+/// `val_accuracy`, `val_r2`), `epochs` (in total), `end` (`finished`,
+/// `converged`, `early_stopped`, `interrupted`), `best_epoch`, and
+/// `interrupt` (the exception to raise, after an interrupt).
+#[pyfunction]
+#[pyo3(signature = (request, x, labels=None, targets=None, sample_weight=None, start_model=None, start_checkpoint=None))]
+#[allow(clippy::too_many_arguments)]
+fn fit<'py>(
+    py: Python<'py>,
+    request: &FitRequest,
+    x: PyReadonlyArray2<'py, f32>,
+    labels: Option<PyReadonlyArray1<'py, i64>>,
+    targets: Option<PyReadonlyArray2<'py, f32>>,
+    sample_weight: Option<PyReadonlyArray1<'py, f32>>,
+    start_model: Option<Vec<u8>>,
+    start_checkpoint: Option<Vec<u8>>,
+) -> PyResult<Bound<'py, PyDict>> {
+    let req = request.clone();
+    let head = parse_head(&req.head)?;
+    let activation = parse_activation(&req.activation)?;
+    let (slice, rows, cols) = rows_of(&x)?;
+    if rows == 0 {
+        return Err(value_err("X has 0 rows; at least 1 is required"));
+    }
+    // the targets as the library's table holds them: label text
+    let (target, target_names) = match (&labels, &targets) {
+        (Some(l), None) => {
+            let names = req
+                .class_names
+                .as_ref()
+                .ok_or_else(|| value_err("labels need class_names"))?;
+            let l = l
+                .as_slice()
+                .map_err(|_| value_err("labels must be contiguous"))?;
+            if l.len() != rows {
+                return Err(value_err(format!("{} labels for {rows} rows", l.len())));
+            }
+            let text = l
+                .iter()
+                .map(|&i| {
+                    usize::try_from(i)
+                        .ok()
+                        .and_then(|i| names.get(i))
+                        .cloned()
+                        .ok_or_else(|| value_err(format!("label index {i} out of range")))
+                })
+                .collect::<PyResult<Vec<String>>>()?;
+            (
+                text,
+                vec![req.target_names.first().cloned().unwrap_or("y".into())],
+            )
+        }
+        (None, Some(t)) => {
+            let (t, trows, k) = rows_of(t)?;
+            if trows != rows {
+                return Err(value_err(format!(
+                    "{trows} target rows for {rows} rows of X"
+                )));
+            }
+            // shortest text that reads back as the same f32
+            let text = t.iter().map(|v| v.to_string()).collect();
+            let names = if req.target_names.len() == k {
+                req.target_names.clone()
+            } else {
+                (0..k).map(|i| format!("y{i}")).collect()
+            };
+            (text, names)
+        }
+        _ => return Err(value_err("give labels or targets, not both")),
+    };
+    let has_weights = sample_weight.is_some();
+    let weights = match &sample_weight {
+        Some(w) => {
+            let w = w
+                .as_slice()
+                .map_err(|_| value_err("sample_weight must be contiguous"))?;
+            if w.len() != rows {
+                return Err(value_err(format!(
+                    "sample_weight has {} values for {rows} rows",
+                    w.len()
+                )));
+            }
+            Some(w.to_vec())
+        }
+        None => None,
+    };
+    let feature_names = if req.feature_names.len() == cols {
+        req.feature_names.clone()
+    } else {
+        (0..cols).map(|i| format!("x{i}")).collect()
+    };
+    let table = RawTable {
+        source_name: "X".into(),
+        feature_names: feature_names.clone(),
+        x: Matrix::from_vec(rows, cols, slice.to_vec()).map_err(py_err)?,
+        target: RawTarget::Text(target),
+        target_names: target_names.clone(),
+        kind: SourceKind::Npy,
+        pixel_data: false,
+        target_source: "y".into(),
+        row_lines: Vec::new(),
+        ids: None,
+        weights,
+        ignored_columns: Vec::new(),
+        layout: None,
+        header_guess: None,
+    };
+
+    let start = match (start_model, start_checkpoint) {
+        (_, Some(c)) => Start::Checkpoint(c),
+        (Some(m), None) => Start::Model(m),
+        (None, None) => Start::New,
+    };
+    let dir = tempfile::tempdir().map_err(|e| PyOSError::new_err(e.to_string()))?;
+    let ckpt_path = dir.path().join("run.ckpt");
+    let mut spec = FitSpec {
+        data: DataSource::Tables {
+            train: Box::new(table),
+            test: None,
+        },
+        read: ReadOverrides::default(),
+        validation_split: req.validation_fraction,
+        head: Some(head),
+        epochs: req.epochs,
+        batch_size: Some(req.batch_size),
+        lr: Some(req.lr),
+        optimizer: Some(req.optimizer_config()?),
+        clip_norm: req.clip_norm,
+        schedule: Some(req.schedule()?),
+        warmup_epochs: Some(0),
+        early_stopping: match &req.early_stopping {
+            Some((patience, min_delta, monitor)) => Some(EarlyStopping {
+                patience: *patience,
+                min_delta: *min_delta,
+                monitor: monitor.parse::<Monitor>().map_err(py_err)?,
+            }),
+            None => None,
+        },
+        dropout: Some(req.dropout),
+        class_weight: req.class_weight(),
+        threads: req.threads,
+        seed: Some(req.seed),
+        shuffle: req.shuffle,
+        standardize: false,
+        standardize_targets: false,
+        checkpoint: Some(ckpt_path.clone()),
+        checkpoint_every: usize::MAX,
+        ..FitSpec::default()
+    };
+    match start {
+        Start::New => {
+            let mut meta = req.meta();
+            // named columns (a pandas DataFrame): the model reads a CSV as
+            // that frame written with its targets after the features, so
+            // the command line picks the columns by name
+            if req.feature_names.len() == cols {
+                meta.csv_layout = Some(CsvLayout {
+                    delimiter: b',',
+                    header: true,
+                    columns: cols + target_names.len(),
+                    label_positions: (cols..cols + target_names.len()).collect(),
+                });
+            }
+            meta.feature_names = feature_names;
+            meta.target_names = target_names;
+            let mut sizes = vec![cols];
+            sizes.extend(&req.hidden);
+            sizes.push(pipeline::output_size(&meta, head));
+            let mlp = Mlp::new(&sizes, &vec![activation; req.hidden.len()], head, req.seed)
+                .map_err(py_err)?;
+            let path = dir.path().join("init.safetensors");
+            model_io::save_model(&path, &mlp, &meta).map_err(py_err)?;
+            spec.init_model = Some(path);
+            spec.hidden_layers = Some(req.hidden.clone());
+            spec.activation = Some(activation);
+        }
+        Start::Model(bytes) => {
+            let path = dir.path().join("init.safetensors");
+            std::fs::write(&path, bytes).map_err(|e| PyOSError::new_err(e.to_string()))?;
+            spec.init_model = Some(path);
+        }
+        Start::Checkpoint(bytes) => {
+            let mut c = model_io::checkpoint_from_bytes(&bytes, "checkpoint").map_err(py_err)?;
+            // continuing on new rows: no early stopping (scikit-learn's
+            // partial_fit has none), no position inside an epoch
+            c.config.early_stopping = None;
+            c.early_stop = None;
+            c.in_epoch = None;
+            // this call's settings, over the state (scikit-learn's
+            // partial_fit reads its parameters on every call): the batch
+            // size (`auto` follows the rows given), rate, optimizer
+            // constants (a new kind is refused by the checkpoint's check),
+            // clipping, dropout, shuffling and weights
+            let optimizer = req.optimizer_config()?;
+            if optimizer.kind == c.config.optimizer.kind {
+                c.config.optimizer = optimizer;
+            }
+            if c.config.batch_size != req.batch_size {
+                // the shard size a new run with this batch size would take
+                c.config.shard_rows = TrainConfig {
+                    batch_size: req.batch_size,
+                    shard_rows: 0,
+                    ..TrainConfig::default()
+                }
+                .effective_shard_rows();
+            }
+            c.config.batch_size = req.batch_size;
+            c.config.lr = req.lr;
+            c.config.clip_norm = req.clip_norm;
+            c.config.schedule = LrSchedule::Constant;
+            c.config.warmup_epochs = 0;
+            c.config.dropout = req.dropout;
+            c.config.shuffle = req.shuffle;
+            c.config.class_weight = req.class_weight();
+            c.config.row_weights = has_weights.then(|| "table".to_string());
+            spec.seed = None;
+            spec.schedule = Some(LrSchedule::Constant);
+            spec.epochs = c.epoch + req.epochs;
+            spec.early_stopping = None;
+            spec.validation_split = None;
+            let path = dir.path().join("resume.ckpt");
+            model_io::save_checkpoint(&path, &c).map_err(py_err)?;
+            spec.resume = Some(path);
+        }
+    }
+    let hooks = Hooks {
+        verbose: req.verbose,
+        loss_stop: req.loss_stopping.map(|(patience, min_delta)| {
+            let rule = EarlyStopping {
+                patience,
+                min_delta,
+                monitor: Monitor::Loss,
+            };
+            (rule, EarlyStopState::new(Monitor::Loss, 0))
+        }),
+        converged: false,
+        records: Vec::new(),
+    };
+
+    // train on a thread of its own; this one releases the GIL and checks
+    // for signals until it is done
+    let stop = AtomicBool::new(false);
+    let mut interrupt: Option<PyErr> = None;
+    let result = std::thread::scope(|s| {
+        let handle = s.spawn(|| train(spec, hooks, &stop, ckpt_path));
+        while !handle.is_finished() {
+            py.detach(|| std::thread::sleep(Duration::from_millis(10)));
+            if interrupt.is_none() {
+                if let Err(e) = py.check_signals() {
+                    stop.store(true, Ordering::Relaxed);
+                    interrupt = Some(e);
+                }
+            }
+        }
+        handle.join()
+    });
+    let trained = match result {
+        Ok(r) => r.map_err(py_err)?,
+        Err(_) => {
+            return Err(pyo3::exceptions::PyRuntimeError::new_err(
+                "the training thread panicked",
+            ))
+        }
+    };
+    drop(dir);
+
+    let d = PyDict::new(py);
+    d.set_item("model", PyBytes::new(py, &trained.model))?;
+    let interrupted = matches!(trained.end, FitEnd::Interrupted(_));
+    match (&trained.checkpoint, interrupted) {
+        (Some(c), false) => d.set_item("checkpoint", PyBytes::new(py, c))?,
+        _ => d.set_item("checkpoint", py.None())?,
+    }
+    let history = PyList::empty(py);
+    for (r, r2) in &trained.hooks.records {
+        let e = PyDict::new(py);
+        e.set_item("epoch", r.epoch)?;
+        e.set_item("train_loss", r.train_loss)?;
+        e.set_item("val_loss", r.val_loss)?;
+        e.set_item("val_accuracy", r.val_accuracy)?;
+        e.set_item("val_r2", *r2)?;
+        history.append(e)?;
+    }
+    d.set_item("history", history)?;
+    d.set_item("epochs", trained.epochs)?;
+    let (end, best) = match trained.end {
+        FitEnd::Finished if trained.hooks.converged => ("converged", None),
+        FitEnd::Finished => ("finished", None),
+        FitEnd::Stopped => ("converged", None),
+        FitEnd::EarlyStopped { best_epoch } => ("early_stopped", Some(best_epoch)),
+        FitEnd::Interrupted(_) => ("interrupted", None),
+    };
+    d.set_item("end", end)?;
+    d.set_item("best_epoch", best)?;
+    d.set_item("interrupt", interrupt.map(|e| e.into_value(py)))?;
+    Ok(d)
+}
+
+/// The Rust core of the `backprop` Python package.
+#[pymodule]
+fn _core(m: &Bound<'_, PyModule>) -> PyResult<()> {
+    m.add_class::<Model>()?;
+    m.add_class::<FitRequest>()?;
+    m.add_function(wrap_pyfunction!(fit, m)?)?;
+    m.add("__version__", env!("CARGO_PKG_VERSION"))?;
+    Ok(())
+}

@@ -1,0 +1,495 @@
+"""The estimators beyond scikit-learn's checks: accuracy against
+scikit-learn on the repository's fixed splits, determinism across thread
+counts, the GIL and Ctrl-C while fitting, pickling, model files shared with
+the command line, labels and targets of every kind, and errors."""
+
+import copy
+import os
+import pickle
+import shutil
+import signal
+import subprocess
+import threading
+import time
+import warnings
+from pathlib import Path
+
+import numpy as np
+import pandas as pd
+import pytest
+from sklearn.neural_network import MLPClassifier as SkClassifier
+from sklearn.neural_network import MLPRegressor as SkRegressor
+from sklearn.preprocessing import StandardScaler
+
+import backprop
+from backprop import MLPClassifier, MLPRegressor
+
+ROOT = Path(__file__).resolve().parents[2]
+DATA = ROOT / "data"
+
+
+def load(name, scale=True):
+    tr = pd.read_csv(DATA / f"{name}.train.csv")
+    te = pd.read_csv(DATA / f"{name}.test.csv")
+    X, y = tr.iloc[:, :-1].to_numpy(), tr.iloc[:, -1].to_numpy()
+    Xt, yt = te.iloc[:, :-1].to_numpy(), te.iloc[:, -1].to_numpy()
+    if scale:
+        s = StandardScaler().fit(X)
+        X, Xt = s.transform(X), s.transform(Xt)
+    return X, y, Xt, yt
+
+
+@pytest.fixture(autouse=True)
+def quiet_convergence():
+    with warnings.catch_warnings():
+        warnings.simplefilter("ignore", category=UserWarning)
+        yield
+
+
+# ---------------------------------------------------------------------------
+# accuracy against scikit-learn, same parameters, mean over seeds 0..4
+# ---------------------------------------------------------------------------
+
+SEEDS = range(5)
+
+
+@pytest.mark.parametrize("name", ["digits", "breast_cancer"])
+def test_classifier_accuracy_within_one_point_of_sklearn(name):
+    X, y, Xt, yt = load(name)
+    params = dict(hidden_layer_sizes=(64,), solver="adam", learning_rate_init=0.001, alpha=1e-4)
+    ours = np.mean([MLPClassifier(random_state=s, **params).fit(X, y).score(Xt, yt) for s in SEEDS])
+    theirs = np.mean([SkClassifier(random_state=s, **params).fit(X, y).score(Xt, yt) for s in SEEDS])
+    print(f"{name}: backprop {ours:.4f}, scikit-learn {theirs:.4f}")
+    assert abs(ours - theirs) <= 0.01, (ours, theirs)
+
+
+def test_regressor_r2_within_002_of_sklearn():
+    X, y, Xt, yt = load("diabetes")
+    # targets standardised for both (R² does not change)
+    ys = StandardScaler().fit(y.reshape(-1, 1))
+    y, yt = ys.transform(y.reshape(-1, 1)).ravel(), ys.transform(yt.reshape(-1, 1)).ravel()
+    params = dict(hidden_layer_sizes=(64,), solver="adam", learning_rate_init=0.001, alpha=1.0)
+    ours = np.mean([MLPRegressor(random_state=s, **params).fit(X, y).score(Xt, yt) for s in SEEDS])
+    theirs = np.mean([SkRegressor(random_state=s, **params).fit(X, y).score(Xt, yt) for s in SEEDS])
+    print(f"diabetes R²: backprop {ours:.4f}, scikit-learn {theirs:.4f}")
+    assert ours > 0.2
+    assert abs(ours - theirs) <= 0.02, (ours, theirs)
+
+
+# ---------------------------------------------------------------------------
+# determinism, threads, signals
+# ---------------------------------------------------------------------------
+
+
+def digits(n=None):
+    X, y, Xt, yt = load("digits")
+    return X[:n].astype(np.float32), y[:n], Xt.astype(np.float32), yt
+
+
+@pytest.mark.parametrize("solver", ["adam", "sgd", "rmsprop", "adamw"])
+def test_same_random_state_same_bits_for_any_thread_count(solver):
+    X, y, Xt, _ = digits(600)
+    fits = [
+        MLPClassifier((32, 16), solver=solver, random_state=7, max_iter=15, dropout=0.1,
+                      n_threads=t, batch_size=64).fit(X, y)
+        for t in (1, 2, 3)
+    ]
+    for f in fits[1:]:
+        for a, b in zip(fits[0].coefs_ + fits[0].intercepts_, f.coefs_ + f.intercepts_):
+            assert np.array_equal(a.view(np.uint32), b.view(np.uint32))
+        assert fits[0].loss_curve_ == f.loss_curve_
+        assert np.array_equal(fits[0].predict_proba(Xt), f.predict_proba(Xt))
+    other = MLPClassifier((32, 16), solver=solver, random_state=8, max_iter=15, batch_size=64).fit(X, y)
+    assert not np.array_equal(other.coefs_[0], fits[0].coefs_[0])
+
+
+def test_fit_releases_the_gil():
+    X, y, _, _ = digits()
+    X = np.tile(X, (4, 1))
+    y = np.tile(y, 4)
+    ticks = []
+    done = threading.Event()
+
+    def count():
+        while not done.is_set():
+            ticks.append(time.perf_counter())
+            time.sleep(0.001)
+
+    t = threading.Thread(target=count)
+    clf = MLPClassifier((128,), max_iter=120, tol=0, random_state=0, n_threads=1)
+    t.start()
+    time.sleep(0.05)
+    start = time.perf_counter()
+    clf.fit(X, y)
+    end = time.perf_counter()
+    done.set()
+    t.join()
+    during = [s for s in ticks if start < s < end]
+    # the other thread kept running: ticks all through the fit, no long gap
+    assert end - start > 0.3
+    assert len(during) > 0.3 * (end - start) / 0.002, (len(during), end - start)
+    gaps = np.diff([start] + during + [end])
+    assert gaps.max() < 0.25, gaps.max()
+
+
+def test_ctrl_c_interrupts_fit_and_leaves_the_estimator_usable():
+    X, y, Xt, yt = digits()
+    X = np.tile(X, (8, 1))
+    y = np.tile(y, 8)
+    # 300 epochs (tens of seconds), no convergence stop: the interrupt ends it
+    clf = MLPClassifier((256,), max_iter=300, tol=0, n_iter_no_change=5000, random_state=0,
+                        batch_size=32)
+    # Python's own Ctrl-C handler (a shell starting Python in the background
+    # ignores SIGINT, and Python then keeps it ignored)
+    previous = signal.signal(signal.SIGINT, signal.default_int_handler)
+    timer = threading.Timer(0.5, lambda: os.kill(os.getpid(), signal.SIGINT))
+    try:
+        timer.start()
+        start = time.perf_counter()
+        with pytest.raises(KeyboardInterrupt):
+            clf.fit(X, y)
+        elapsed = time.perf_counter() - start
+        timer.join()
+    finally:
+        signal.signal(signal.SIGINT, previous)
+    assert elapsed < 5, elapsed
+    assert clf.n_iter_ < 300
+    # fitted with the weights as they were: usable, and better than chance
+    assert clf.predict(Xt).shape == yt.shape
+    assert clf.score(Xt, yt) > 0.5
+    # and it trains again
+    clf.set_params(max_iter=3)
+    clf.fit(X[:500], y[:500])
+    assert clf.n_iter_ == 3
+
+
+# ---------------------------------------------------------------------------
+# pickling, partial_fit, warm_start
+# ---------------------------------------------------------------------------
+
+
+def test_pickle_and_deepcopy_predict_the_same():
+    X, y, Xt, _ = digits(500)
+    clf = MLPClassifier((32,), max_iter=10, random_state=0).fit(X, y)
+    for other in (pickle.loads(pickle.dumps(clf)), copy.deepcopy(clf)):
+        assert np.array_equal(other.predict_proba(Xt), clf.predict_proba(Xt))
+        assert np.array_equal(other.classes_, clf.classes_)
+        for a, b in zip(other.coefs_, clf.coefs_):
+            assert np.array_equal(a, b)
+    # a plain fit does not pickle the optimizer's state
+    assert "_checkpoint" not in clf.__getstate__()
+    reg = MLPRegressor((16,), max_iter=5, random_state=0).fit(X, Xt[:500, 0] if len(Xt) >= 500 else X[:, 0])
+    assert np.array_equal(pickle.loads(pickle.dumps(reg)).predict(Xt), reg.predict(Xt))
+
+
+def test_partial_fit_continues_bit_for_bit_through_a_pickle():
+    X, y, Xt, _ = digits(900)
+    parts = np.array_split(np.arange(900), 3)
+    classes = np.unique(y)
+    a = MLPClassifier((32,), random_state=3, batch_size=50)
+    for p in parts:
+        a.partial_fit(X[p], y[p], classes=classes)
+    b = MLPClassifier((32,), random_state=3, batch_size=50)
+    b.partial_fit(X[parts[0]], y[parts[0]], classes=classes)
+    b = pickle.loads(pickle.dumps(b))
+    assert b._checkpoint is not None
+    for p in parts[1:]:
+        b.partial_fit(X[p], y[p])
+    assert a.n_iter_ == b.n_iter_ == 3
+    assert len(a.loss_curve_) == 3
+    for u, v in zip(a.coefs_ + a.intercepts_, b.coefs_ + b.intercepts_):
+        assert np.array_equal(u, v)
+    # a fresh optimizer (no checkpoint) gives other bits: the state matters
+    c = MLPClassifier((32,), random_state=3, batch_size=50)
+    c.partial_fit(X[parts[0]], y[parts[0]], classes=classes)
+    c._checkpoint = None
+    for p in parts[1:]:
+        c.partial_fit(X[p], y[p])
+    assert not np.array_equal(c.coefs_[0], a.coefs_[0])
+
+
+def test_partial_fit_first_call_takes_every_class():
+    X, y, Xt, _ = digits(300)
+    clf = MLPClassifier((16,), random_state=0)
+    with pytest.raises(ValueError, match="classes must be passed"):
+        clf.partial_fit(X, y)
+    few = y < 5
+    clf.partial_fit(X[few], y[few], classes=np.arange(10))
+    assert np.array_equal(clf.classes_, np.arange(10))
+    assert clf.predict_proba(Xt).shape == (len(Xt), 10)
+    clf.partial_fit(X[~few], y[~few])
+    with pytest.raises(ValueError, match="not in `self.classes_`"):
+        clf.partial_fit(X[:10], np.full(10, 11))
+
+
+def test_warm_start_continues_from_the_fitted_weights():
+    X, y, _, _ = digits(500)
+    clf = MLPClassifier((32,), max_iter=5, random_state=0, warm_start=True).fit(X, y)
+    first = clf.loss_curve_[-1]
+    clf.fit(X, y)
+    assert clf.n_iter_ == 10 and len(clf.loss_curve_) == 10
+    assert clf.loss_curve_[5] < first + 0.05  # no restart from random weights
+    cold = MLPClassifier((32,), max_iter=5, random_state=0).fit(X, y)
+    assert cold.loss_curve_[0] > clf.loss_curve_[5]
+    with pytest.raises(ValueError, match="same classes"):
+        clf.fit(X[y < 5], y[y < 5])
+    assert "_checkpoint" in clf.__getstate__()
+
+
+# ---------------------------------------------------------------------------
+# model files: save/load, and the command line both ways
+# ---------------------------------------------------------------------------
+
+
+def test_save_load_round_trip(tmp_path):
+    X, y, Xt, _ = load("iris", scale=False)
+    clf = MLPClassifier((8,), max_iter=50, random_state=0).fit(X, y)
+    clf.save(tmp_path / "iris.safetensors")
+    back = MLPClassifier.load(tmp_path / "iris.safetensors")
+    assert list(back.classes_) == ["setosa", "versicolor", "virginica"]
+    assert np.array_equal(back.predict(Xt), clf.predict(Xt))
+    assert np.array_equal(back.predict_proba(Xt), clf.predict_proba(Xt))
+    assert back.hidden_layer_sizes == (8,) and back.n_features_in_ == 4
+    X, y, Xt, _ = load("diabetes")
+    reg = MLPRegressor((16,), max_iter=20, random_state=0).fit(X, y)
+    reg.save(tmp_path / "d.safetensors")
+    assert np.array_equal(MLPRegressor.load(tmp_path / "d.safetensors").predict(Xt), reg.predict(Xt))
+    with pytest.raises(ValueError, match="regressor"):
+        MLPClassifier.load(tmp_path / "d.safetensors")
+    with pytest.raises(FileNotFoundError):
+        MLPClassifier.load(tmp_path / "missing.safetensors")
+    (tmp_path / "bad.safetensors").write_bytes(b"\x10\0\0")
+    with pytest.raises(ValueError, match="truncated"):
+        MLPClassifier.load(tmp_path / "bad.safetensors")
+    # integer labels keep their dtype through the file
+    Xd, yd, _, _ = digits(300)
+    d = MLPClassifier((8,), max_iter=3, random_state=0).fit(Xd, yd)
+    d.save(tmp_path / "dg.safetensors")
+    assert MLPClassifier.load(tmp_path / "dg.safetensors").classes_.dtype == d.classes_.dtype
+
+
+def cli():
+    exe = os.environ.get("BACKPROP_CLI") or str(ROOT / "target" / "release" / "backprop")
+    if not Path(exe).exists():
+        if shutil.which("cargo") is None:
+            pytest.skip("no backprop binary and no cargo to build it")
+        subprocess.run(["cargo", "build", "--release", "--bin", "backprop"], cwd=ROOT, check=True)
+    return exe
+
+
+def cli_predictions(exe, model, data, out):
+    subprocess.run([exe, "predict", "--model", str(model), "--data", str(data), "--out", str(out)],
+                   check=True, capture_output=True)
+    return pd.read_csv(out)
+
+
+def test_a_cli_model_predicts_in_python_as_backprop_predict(tmp_path):
+    exe = cli()
+    model = tmp_path / "digits.safetensors"
+    subprocess.run([exe, "train", "--data", str(DATA / "digits.train.csv"), "--layers", "32",
+                    "--epochs", "3", "--quiet", "--out", str(model)], check=True)
+    ours = cli_predictions(exe, model, DATA / "digits.test.csv", tmp_path / "p.csv")
+    clf = MLPClassifier.load(model)
+    te = pd.read_csv(DATA / "digits.test.csv").drop(columns="label")
+    assert list(clf.feature_names_in_) == list(te.columns)
+    proba = clf.predict_proba(te)
+    pred = clf.predict(te)
+    assert np.array_equal(pred.astype(str), ours.iloc[:, 0].astype(str).to_numpy()), ours.columns
+    probs = ours.iloc[:, 1:].to_numpy(dtype=np.float64)
+    assert np.allclose(proba, probs, atol=1e-6), np.abs(proba - probs).max()
+
+    # regression: standardised features and targets, applied by predict
+    model = tmp_path / "diabetes.safetensors"
+    subprocess.run([exe, "train", "--data", str(DATA / "diabetes.train.csv"), "--head", "mse",
+                    "--epochs", "3", "--quiet", "--out", str(model)], check=True)
+    ours = cli_predictions(exe, model, DATA / "diabetes.test.csv", tmp_path / "r.csv")
+    reg = MLPRegressor.load(model)
+    te = pd.read_csv(DATA / "diabetes.test.csv").drop(columns="progression")
+    assert np.allclose(reg.predict(te), ours.iloc[:, 0].to_numpy(), rtol=1e-5)
+
+
+def test_a_python_model_predicts_in_the_cli_as_in_python(tmp_path):
+    exe = cli()
+    tr = pd.read_csv(DATA / "iris.train.csv")
+    te = pd.read_csv(DATA / "iris.test.csv")
+    clf = MLPClassifier((8,), max_iter=100, random_state=0).fit(tr.iloc[:, :-1], tr.species)
+    assert list(clf.feature_names_in_) == list(tr.columns[:-1])
+    clf.save(tmp_path / "iris.safetensors")
+    ours = cli_predictions(exe, tmp_path / "iris.safetensors", DATA / "iris.test.csv", tmp_path / "p.csv")
+    assert np.array_equal(ours.iloc[:, 0].to_numpy(), clf.predict(te.iloc[:, :-1]))
+    assert np.allclose(ours.iloc[:, 1:].to_numpy(np.float64), clf.predict_proba(te.iloc[:, :-1]), atol=1e-6)
+
+
+# ---------------------------------------------------------------------------
+# data in: dtypes and copies, labels, targets, weights
+# ---------------------------------------------------------------------------
+
+
+def test_float32_c_contiguous_input_reaches_the_library_uncopied(monkeypatch):
+    seen = []
+    real = backprop._estimators._core.fit
+
+    def spy(req, x, **kw):
+        seen.append(x)
+        return real(req, x, **kw)
+
+    monkeypatch.setattr(backprop._estimators._core, "fit", spy)
+    X, y, _, _ = digits(200)
+    X32 = np.ascontiguousarray(X, dtype=np.float32)
+    MLPClassifier((8,), max_iter=2).fit(X32, y)
+    assert seen[-1] is X32
+    MLPClassifier((8,), max_iter=2).fit(X32.astype(np.float64), y)  # converted once
+    assert seen[-1].dtype == np.float32 and seen[-1].flags.c_contiguous
+    MLPClassifier((8,), max_iter=2).fit(np.asfortranarray(X32), y)
+    assert seen[-1].flags.c_contiguous
+
+
+def test_string_labels_multilabel_and_multioutput():
+    X, y, Xt, yt = load("iris", scale=False)
+    clf = MLPClassifier((16,), max_iter=300, random_state=0, learning_rate_init=0.01).fit(X, y)
+    assert clf.classes_.tolist() == ["setosa", "versicolor", "virginica"]
+    assert clf.score(Xt, yt) > 0.85
+    assert clf.out_activation_ == "softmax" and clf.n_outputs_ == 3
+    # multi-label: one sigmoid per column
+    Xd, yd, Xdt, ydt = digits()
+    Y = np.stack([yd % 2, (yd >= 5).astype(int), (yd == 0).astype(int)], axis=1)
+    Yt = np.stack([ydt % 2, (ydt >= 5).astype(int), (ydt == 0).astype(int)], axis=1)
+    ml = MLPClassifier((32,), max_iter=50, random_state=0).fit(Xd, Y)
+    assert ml.out_activation_ == "logistic" and ml.n_outputs_ == 3
+    assert ml.predict(Xdt).shape == Yt.shape and ml.predict(Xdt).dtype == Y.dtype
+    assert ml.predict_proba(Xdt).shape == Yt.shape
+    assert (ml.predict(Xdt) == Yt).mean() > 0.9
+    # binary: one logistic output, probabilities in two columns
+    b = MLPClassifier((8,), max_iter=50, random_state=0).fit(Xd, yd % 2 == 0)
+    assert b.out_activation_ == "logistic" and b.n_outputs_ == 1
+    assert b.predict_proba(Xdt).shape == (len(Xdt), 2) and b.predict(Xdt).dtype == bool
+    # multi-output regression
+    Xr, yr, Xrt, yrt = load("diabetes")
+    Yr = np.stack([yr, -yr / 2], axis=1)
+    Yr = (Yr - Yr.mean(0)) / Yr.std(0)
+    reg = MLPRegressor((32,), max_iter=100, random_state=0).fit(Xr, Yr)
+    assert reg.n_outputs_ == 2 and reg.out_activation_ == "identity"
+    assert reg.predict(Xrt).shape == (len(Xrt), 2)
+
+
+def test_fitted_attributes_and_early_stopping():
+    X, y, Xt, _ = digits()
+    clf = MLPClassifier((32, 16), max_iter=100, random_state=0, early_stopping=True,
+                        n_iter_no_change=3).fit(X, y)
+    assert [c.shape for c in clf.coefs_] == [(64, 32), (32, 16), (16, 10)]
+    assert [b.shape for b in clf.intercepts_] == [(32,), (16,), (10,)]
+    assert clf.n_layers_ == 4 and clf.n_features_in_ == 64
+    assert len(clf.validation_scores_) == clf.n_iter_ < 100
+    assert clf.best_validation_score_ == max(clf.validation_scores_) and clf.best_loss_ is None
+    assert all(0 <= s <= 1 for s in clf.validation_scores_)
+    # the best epoch's weights are kept: predicting with coefs_ agrees
+    h = X
+    for w, b in zip(clf.coefs_[:-1], clf.intercepts_[:-1]):
+        h = np.maximum(h @ w + b, 0)
+    z = h @ clf.coefs_[-1] + clf.intercepts_[-1]
+    assert np.array_equal(np.argmax(z, 1), np.argmax(clf.predict_proba(X), 1))
+    reg = MLPRegressor((16,), max_iter=50, random_state=0, early_stopping=True).fit(X, y.astype(float))
+    assert len(reg.validation_scores_) == reg.n_iter_
+    # tol: a loss that stops improving ends the run before max_iter
+    quick = MLPClassifier((32,), max_iter=1000, random_state=0, tol=1e-2).fit(X, y)
+    assert quick.n_iter_ < 1000 and quick.best_loss_ == min(quick.loss_curve_)
+
+
+def test_class_weight_sample_weight_dropout_clip_norm():
+    X, y, Xt, yt = digits(600)
+    base = dict(hidden_layer_sizes=(32,), max_iter=20, random_state=0, learning_rate_init=0.01)
+    plain = MLPClassifier(**base).fit(X, y)
+    heavy = MLPClassifier(class_weight={0: 50.0}, **base).fit(X, y)
+    assert (heavy.predict(Xt) == 0).sum() > (plain.predict(Xt) == 0).sum()
+    balanced = MLPClassifier(class_weight="balanced", **base).fit(X, y)
+    assert balanced.score(Xt, yt) > 0.8
+    w = np.where(y == 0, 50.0, 1.0)
+    sw = MLPClassifier(**base).fit(X, y, sample_weight=w)
+    assert np.array_equal(sw.coefs_[0], heavy.coefs_[0])  # the same loss, the same bits
+    ones = MLPClassifier(**base).fit(X, y, sample_weight=np.ones(len(y)))
+    assert np.array_equal(ones.coefs_[0], plain.coefs_[0])
+    d = MLPClassifier(dropout=0.3, **base).fit(X, y)
+    assert not np.array_equal(d.coefs_[0], plain.coefs_[0]) and d.score(Xt, yt) > 0.8
+    c = MLPClassifier(clip_norm=0.01, **base).fit(X, y)
+    assert not np.array_equal(c.coefs_[0], plain.coefs_[0])
+    with pytest.raises(ValueError, match="class_weight"):
+        MLPClassifier(class_weight="heavy", **base).fit(X, y)
+    with pytest.raises(ValueError, match="sample_weight"):
+        MLPClassifier(**base).fit(X, y, sample_weight=-w)
+
+
+@pytest.mark.parametrize(
+    "params, match",
+    [
+        (dict(solver="lbfgs"), "lbfgs"),
+        (dict(solver="newton"), "solver"),
+        (dict(activation="gelu"), "activation"),
+        (dict(hidden_layer_sizes=(0,)), "hidden_layer_sizes"),
+        (dict(learning_rate_init=0.0), "learning_rate_init"),
+        (dict(solver="sgd", learning_rate="invscaling"), "invscaling"),
+        (dict(solver="sgd", learning_rate="adaptive"), "early_stopping"),
+        (dict(validation_fraction=1.0, early_stopping=True), "validation_fraction"),
+        (dict(batch_size=0), "batch_size"),
+        (dict(beta_1=1.0), "beta_1"),
+        (dict(dropout=1.0), "dropout"),
+        (dict(n_threads=0), "n_threads"),
+        (dict(max_iter=0), "max_iter"),
+        (dict(learning_rate_init=1e30, max_iter=5), "diverged"),
+    ],
+)
+def test_bad_parameters_are_value_errors(params, match):
+    X, y, _, _ = digits(200)
+    with pytest.raises(ValueError, match=match):
+        MLPClassifier(**params).fit(X, y)
+
+
+def test_bad_data_are_value_errors():
+    X, y, _, _ = digits(200)
+    bad = X.copy()
+    bad[3, 4] = np.nan
+    with pytest.raises(ValueError, match="NaN"):
+        MLPClassifier(max_iter=2).fit(bad, y)
+    with pytest.raises(ValueError, match="one class"):
+        MLPClassifier(max_iter=2).fit(X, np.zeros(len(y)))
+    with pytest.raises(ValueError, match="Unknown label type"):
+        MLPClassifier(max_iter=2).fit(X, np.linspace(0, 1, len(y)))
+    clf = MLPClassifier((8,), max_iter=2).fit(X, y)
+    with pytest.raises(ValueError, match="features"):
+        clf.predict(X[:, :10])
+    with pytest.raises(ValueError, match="features"):
+        clf.partial_fit(X[:, :10], y)
+
+
+def test_adaptive_learning_rate_and_verbose(capsys):
+    X, y, _, _ = digits(500)
+    clf = MLPClassifier((16,), solver="sgd", learning_rate="adaptive", early_stopping=True,
+                        learning_rate_init=0.1, max_iter=15, random_state=0, verbose=True).fit(X, y)
+    out = capsys.readouterr().out
+    assert out.count("Iteration") == clf.n_iter_ and "loss = " in out
+
+
+def test_regressor_partial_fit_and_feature_names():
+    tr = pd.read_csv(DATA / "diabetes.train.csv")
+    te = pd.read_csv(DATA / "diabetes.test.csv")
+    X, y = tr.drop(columns="progression"), tr.progression / 100
+    reg = MLPRegressor((16,), random_state=0, learning_rate_init=0.01)
+    for part in np.array_split(np.arange(len(X)), 4):
+        reg.partial_fit(X.iloc[part], y.iloc[part])
+    assert reg.n_iter_ == 4 and len(reg.loss_curve_) == 4
+    assert list(reg.feature_names_in_) == list(X.columns)
+    assert reg.predict(te.drop(columns="progression")).shape == (len(te),)
+    with pytest.raises(ValueError, match="feature names"):
+        reg.predict(te.drop(columns="progression")[list(X.columns[::-1])])
+
+
+def test_partial_fit_takes_new_settings_between_calls():
+    X, y, _, _ = digits(400)
+    clf = MLPClassifier((16,), random_state=0, class_weight="balanced")
+    clf.partial_fit(X[:100], y[:100], classes=np.arange(10), sample_weight=np.linspace(0.5, 1, 100))
+    clf.partial_fit(X[100:250], y[100:250])  # batch 'auto' follows the rows, no weights
+    clf.set_params(learning_rate_init=0.01, batch_size=32)
+    clf.partial_fit(X[250:], y[250:], sample_weight=np.linspace(1, 2, 150))
+    assert clf.n_iter_ == 3
+    clf.set_params(solver="sgd")
+    with pytest.raises(ValueError, match="optimizer"):
+        clf.partial_fit(X[:50], y[:50])
