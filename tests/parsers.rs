@@ -1285,3 +1285,69 @@ fn npy_files_read_from_disk_equal_the_in_memory_parse() {
     assert_eq!(from_disk, in_memory);
     assert!(from_disk.contains("needs"), "{from_disk}");
 }
+
+/// A CSV read block by block (`csv::parse_blocks`, as `load` reads files)
+/// gives the table, or the error, of the whole text parsed at once: with
+/// headers or not, CRLF, blank lines, a BOM, quoted fields with line breaks
+/// that appear only late, a ragged row late in the file, and blocks from a
+/// few bytes to larger than the file.
+#[test]
+fn csv_read_in_blocks_equals_the_whole_text() {
+    fn text(rows: usize, header: bool, crlf: bool, late: &str) -> Vec<u8> {
+        let nl = if crlf { "\r\n" } else { "\n" };
+        let mut t = String::new();
+        if header {
+            t += &format!("a,b,c,kind{nl}");
+        }
+        for r in 0..rows {
+            if r % 997 == 5 {
+                t += nl; // a blank line
+            }
+            let kind = ["cat", "dog", "emu"][r % 3];
+            t += &format!("{},{}.5,-{}e-3,{kind}{nl}", r % 17, r % 101, r % 7);
+            if r == rows - 40 {
+                t += late;
+            }
+        }
+        t.into_bytes()
+    }
+    let opts = LoadOptions::default();
+    let cases: Vec<(&str, Vec<u8>)> = vec![
+        ("plain", text(30_000, true, false, "")),
+        ("no header", text(30_000, false, false, "")),
+        ("crlf", text(30_000, true, true, "")),
+        ("bom", {
+            let mut t = b"\xEF\xBB\xBF".to_vec();
+            t.extend(text(30_000, true, false, ""));
+            t
+        }),
+        ("late quotes", text(30_000, true, false, "1,2,3,\"a\nb\"\n")),
+        ("late ragged row", text(30_000, true, false, "1,2\n")),
+        ("late bad number", text(30_000, true, false, "1,x,3,cat\n")),
+        ("short", text(50, true, false, "")),
+    ];
+    for (name, bytes) in &cases {
+        let whole = csv::parse_bytes(bytes, "t.csv", &opts);
+        for block in [100, 4096, 65_536, 1 << 20, 1 << 24] {
+            let read = csv::parse_blocks(
+                bytes.as_slice(),
+                "t.csv",
+                &opts,
+                Some(bytes.len() as u64),
+                block,
+            );
+            match (&whole, &read) {
+                (Ok(w), Ok(r)) => assert!(w == r, "{name}, blocks of {block}: the tables differ"),
+                (Err(w), Err(r)) => {
+                    assert_eq!(w.to_string(), r.to_string(), "{name}, blocks of {block}")
+                }
+                _ => panic!("{name}, blocks of {block}: {whole:?} against {read:?}"),
+            }
+        }
+        if *name == "late ragged row" || *name == "late bad number" {
+            assert!(whole.is_err(), "{name}");
+        } else {
+            assert!(whole.is_ok(), "{name}: {whole:?}");
+        }
+    }
+}

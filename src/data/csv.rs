@@ -81,10 +81,15 @@ pub fn parse(text: &str, source_name: &str, opts: &LoadOptions) -> Result<RawTab
     parse_bytes(text.as_bytes(), source_name, opts)
 }
 
-/// [`parse`] on bytes: label, id and header fields must be UTF-8 (an error
-/// names the line otherwise).
-pub fn parse_bytes(bytes: &[u8], source_name: &str, opts: &LoadOptions) -> Result<RawTable> {
-    let bytes = bytes.strip_prefix(b"\xEF\xBB\xBF").unwrap_or(bytes);
+/// The delimiter, header and column roles of a CSV whose first bytes are
+/// `bytes` (all of it when `complete`); `None` when `bytes` holds fewer
+/// than the sampled rows and more may follow.
+fn prologue(
+    bytes: &[u8],
+    complete: bool,
+    source_name: &str,
+    opts: &LoadOptions,
+) -> Result<Option<Prologue>> {
     let perr = |line: usize, message: String| Error::Parse {
         source_name: source_name.to_string(),
         line,
@@ -125,6 +130,10 @@ pub fn parse_bytes(bytes: &[u8], source_name: &str, opts: &LoadOptions) -> Resul
         if sample.len() >= SAMPLE_ROWS {
             break;
         }
+    }
+    if !complete && sample.len() < SAMPLE_ROWS {
+        // the sample must be the one the whole file gives: read on
+        return Ok(None);
     }
     let Some((first_line, first)) = sample.first() else {
         return Err(derr("the file is empty".to_string()));
@@ -183,14 +192,189 @@ pub fn parse_bytes(bytes: &[u8], source_name: &str, opts: &LoadOptions) -> Resul
         body_start += 1;
     }
     let body_first_line = 1 + count_line_breaks(&bytes[..body_start]);
-    let body = &bytes[body_start..];
-    let ctx = Context {
-        source_name,
+    Ok(Some(Prologue {
         delimiter,
         n_cols,
-        roles: &roles,
-        names: names.as_deref(),
+        header,
+        header_guess,
+        names,
+        roles,
+        body_start,
+        body_first_line,
+    }))
+}
+
+/// What the first rows of a file decide: the delimiter, the header and the
+/// columns' roles, and where the data rows start.
+struct Prologue {
+    delimiter: u8,
+    n_cols: usize,
+    header: bool,
+    header_guess: Option<HeaderGuess>,
+    names: Option<Vec<String>>,
+    roles: Roles,
+    body_start: usize,
+    body_first_line: usize,
+}
+
+impl Prologue {
+    fn context<'a>(&'a self, source_name: &'a str) -> Context<'a> {
+        Context {
+            source_name,
+            delimiter: self.delimiter,
+            n_cols: self.n_cols,
+            roles: &self.roles,
+            names: self.names.as_deref(),
+        }
+    }
+}
+
+/// [`parse`] on bytes: label, id and header fields must be UTF-8 (an error
+/// names the line otherwise).
+pub fn parse_bytes(bytes: &[u8], source_name: &str, opts: &LoadOptions) -> Result<RawTable> {
+    let bytes = bytes.strip_prefix(b"\xEF\xBB\xBF").unwrap_or(bytes);
+    let pro = prologue(bytes, true, source_name, opts)?.expect("a complete input");
+    let body = &bytes[pro.body_start..];
+    let all = parse_body(&pro.context(source_name), body, pro.body_first_line)?;
+    finish(pro, all, source_name)
+}
+
+/// Bytes [`parse_reader`] reads at a time.
+const READ_BLOCK: usize = 8 << 20;
+
+/// [`parse_bytes`] on a reader, block by block: the text is never held
+/// whole, only about one block (8 MiB) of it beside the rows parsed so far.
+/// The table and the errors are those of [`parse_bytes`] on the whole
+/// input. `size_hint` (the file's size, when known) lets the feature
+/// matrix be allocated once instead of grown.
+///
+/// ```
+/// use backprop::data::{csv, LoadOptions};
+/// let text = "a,b,label\n1,2,x\n3,4,\"y\nz\"\n";
+/// let opts = LoadOptions::default();
+/// let whole = csv::parse(text, "t.csv", &opts)?;
+/// let read = csv::parse_reader(text.as_bytes(), "t.csv", &opts, None)?;
+/// assert_eq!(read, whole);
+/// # Ok::<(), backprop::Error>(())
+/// ```
+///
+/// # Errors
+/// As [`parse_bytes`]; a failing read is a data error naming `source_name`.
+pub fn parse_reader(
+    r: impl std::io::Read,
+    source_name: &str,
+    opts: &LoadOptions,
+    size_hint: Option<u64>,
+) -> Result<RawTable> {
+    parse_blocks(r, source_name, opts, size_hint, READ_BLOCK)
+}
+
+/// [`parse_reader`] with blocks of `block` bytes (tests use tiny ones).
+#[doc(hidden)]
+pub fn parse_blocks(
+    mut r: impl std::io::Read,
+    source_name: &str,
+    opts: &LoadOptions,
+    size_hint: Option<u64>,
+    block: usize,
+) -> Result<RawTable> {
+    const BOM: &[u8] = b"\xEF\xBB\xBF";
+    let block = block.max(1);
+    let mut buf: Vec<u8> = Vec::new();
+    let mut eof = false;
+    // reads until `buf` holds at least `want` bytes or the input ends
+    let mut fill = |buf: &mut Vec<u8>, want: usize, eof: &mut bool| -> Result<()> {
+        let mut chunk = vec![0u8; block.min(1 << 20)];
+        while !*eof && buf.len() < want {
+            match r.read(&mut chunk) {
+                Ok(0) => *eof = true,
+                Ok(k) => buf.extend_from_slice(&chunk[..k]),
+                Err(e) if e.kind() == std::io::ErrorKind::Interrupted => {}
+                Err(e) => return Err(data_error(source_name, format!("cannot read: {e}"))),
+            }
+        }
+        Ok(())
     };
+    // the first rows decide the delimiter (its first 64 KiB), the header and
+    // the roles (the first rows sampled): read until they are all there
+    let mut want = block.max(1 << 17);
+    let (bom, pro) = loop {
+        fill(&mut buf, want, &mut eof)?;
+        let bom = if buf.starts_with(BOM) { BOM.len() } else { 0 };
+        let end = if eof {
+            buf.len()
+        } else {
+            bom + records_end(&buf[bom..])
+        };
+        if eof || end - bom >= 1 << 16 {
+            if let Some(p) = prologue(&buf[bom..end], eof, source_name, opts)? {
+                break (bom, p);
+            }
+        }
+        want = buf.len() * 2;
+    };
+    let ctx = pro.context(source_name);
+    let mut all = Part::default();
+    let mut start = bom + pro.body_start;
+    let mut line = pro.body_first_line;
+    let mut reserved = false;
+    loop {
+        let end = if eof {
+            buf.len()
+        } else {
+            start + records_end(&buf[start..])
+        };
+        let piece = &buf[start..end];
+        if !piece.is_empty() {
+            let part = parse_body(&ctx, piece, line)?;
+            if !reserved {
+                // the feature matrix at its final size, estimated from the
+                // first block's bytes per row
+                reserved = true;
+                if let (Some(size), false) = (size_hint, eof || part.lines.is_empty()) {
+                    let per_row = piece.len() as f64 / part.lines.len() as f64;
+                    let rows = (size as f64 / per_row * 1.02) as usize + 16;
+                    let width = part.x.len() / part.lines.len();
+                    all.x.reserve_exact(rows.saturating_mul(width));
+                }
+            }
+            line += count_line_breaks(piece);
+            all.append_into(part);
+        }
+        if eof {
+            break;
+        }
+        let cut = end > start;
+        buf.drain(..end);
+        start = 0;
+        // no whole record (a long one, or quotes): read on
+        let want = if cut {
+            block
+        } else {
+            (buf.len() * 2).max(block)
+        };
+        fill(&mut buf, want, &mut eof)?;
+    }
+    finish(pro, all, source_name)
+}
+
+/// The length of the whole records at the start of `bytes`: up to and
+/// including its last line break before any quote (0 if there is none). A
+/// quote may open a field that holds line breaks, so no cut is made after
+/// one: from the first quote on, the input is parsed whole, as
+/// [`parse_bytes`] does.
+fn records_end(bytes: &[u8]) -> usize {
+    let quote = bytes.iter().position(|&b| b == b'"').unwrap_or(bytes.len());
+    bytes[..quote]
+        .iter()
+        .rposition(|&b| b == b'\n')
+        .map_or(0, |i| i + 1)
+}
+
+/// Parses `body`, whose first line is `first_line`, in parallel pieces
+/// when it is large.
+fn parse_body(ctx: &Context<'_>, body: &[u8], body_first_line: usize) -> Result<Part> {
+    let derr = |message: String| data_error(ctx.source_name, message);
     let pieces = split_body(body);
     let parts: Vec<Result<Part>> = if pieces.len() == 1 {
         vec![ctx.parse_piece(body, body_first_line)]
@@ -223,6 +407,21 @@ pub fn parse_bytes(bytes: &[u8], source_name: &str, opts: &LoadOptions) -> Resul
     for part in parts {
         all.append(part?);
     }
+    Ok(all)
+}
+
+/// The table of the parsed rows.
+fn finish(pro: Prologue, all: Part, source_name: &str) -> Result<RawTable> {
+    let derr = |message: String| data_error(source_name, message);
+    let Prologue {
+        delimiter,
+        n_cols,
+        header,
+        header_guess,
+        names,
+        roles,
+        ..
+    } = pro;
     if all.lines.is_empty() {
         return Err(derr(if header {
             "no data rows after the header".to_string()
@@ -808,6 +1007,16 @@ struct Part {
 }
 
 impl Part {
+    /// [`Part::append`] that keeps `self`'s buffers (and the room reserved
+    /// in them) even when `self` is still empty.
+    fn append_into(&mut self, mut other: Part) {
+        self.x.append(&mut other.x);
+        self.labels.append(&mut other.labels);
+        self.ids.append(&mut other.ids);
+        self.weights.append(&mut other.weights);
+        self.lines.append(&mut other.lines);
+    }
+
     fn append(&mut self, mut other: Part) {
         if self.lines.is_empty() {
             *self = other;

@@ -119,8 +119,30 @@ pub fn load(path: &Path, opts: &LoadOptions) -> Result<RawTable> {
             return array_table(array, &name, SourceKind::Npy, labels);
         }
     }
-    let bytes = read(path)?;
+    // a plain CSV is parsed as it is read; other inputs are read whole
+    let io = |source| Error::Io {
+        path: path.to_path_buf(),
+        source,
+    };
+    let (mut input, size): (Box<dyn Read>, Option<u64>) = if path.as_os_str() == "-" {
+        (Box::new(std::io::stdin().lock()), None)
+    } else {
+        let file = std::fs::File::open(path).map_err(io)?;
+        let size = file.metadata().ok().map(|m| m.len());
+        (Box::new(file), size)
+    };
+    let mut bytes = Vec::with_capacity(16);
+    input
+        .by_ref()
+        .take(16)
+        .read_to_end(&mut bytes)
+        .map_err(io)?;
     let kind = SourceKind::detect(&name, &bytes);
+    if kind == SourceKind::Csv && !idx::is_gzip(&bytes) {
+        let opts = csv_options(&name, opts, false)?;
+        return csv::parse_reader(bytes.as_slice().chain(input), &name, &opts, size);
+    }
+    input.read_to_end(&mut bytes).map_err(io)?;
     let labels = match &opts.labels_path {
         Some(p) if kind != SourceKind::Csv => Some((read(p)?, p.display().to_string())),
         _ => None,
@@ -162,25 +184,7 @@ pub fn load_bytes(
 ) -> Result<RawTable> {
     match kind {
         SourceKind::Csv => {
-            if opts.labels_path.is_some() || labels.is_some() {
-                return Err(Error::config(
-                    "read.labels_path",
-                    format!(
-                        "{source_name} is a CSV file, which holds its labels in a column; \
-                         a labels file is for IDX and NPY data"
-                    ),
-                ));
-            }
-            let mut opts = opts.clone();
-            let lower = source_name.to_ascii_lowercase();
-            if opts.delimiter.is_none()
-                && lower
-                    .strip_suffix(".gz")
-                    .unwrap_or(&lower)
-                    .ends_with(".tsv")
-            {
-                opts.delimiter = Some(b'\t');
-            }
+            let opts = csv_options(source_name, opts, labels.is_some())?;
             if idx::is_gzip(bytes) {
                 let mut text = Vec::new();
                 flate2::read::MultiGzDecoder::new(bytes)
@@ -198,6 +202,31 @@ pub fn load_bytes(
             array_table(array, source_name, kind, labels)
         }
     }
+}
+
+/// `opts` for a CSV file: a labels file is refused, and a `.tsv` name
+/// means tabs unless a delimiter is given.
+fn csv_options(source_name: &str, opts: &LoadOptions, labels: bool) -> Result<LoadOptions> {
+    if opts.labels_path.is_some() || labels {
+        return Err(Error::config(
+            "read.labels_path",
+            format!(
+                "{source_name} is a CSV file, which holds its labels in a column; \
+                 a labels file is for IDX and NPY data"
+            ),
+        ));
+    }
+    let mut opts = opts.clone();
+    let lower = source_name.to_ascii_lowercase();
+    if opts.delimiter.is_none()
+        && lower
+            .strip_suffix(".gz")
+            .unwrap_or(&lower)
+            .ends_with(".tsv")
+    {
+        opts.delimiter = Some(b'\t');
+    }
+    Ok(opts)
 }
 
 /// The options that only a CSV file can honour, refused for IDX and NPY.
