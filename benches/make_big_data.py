@@ -6,6 +6,7 @@ clusters with noise features), as NPY (x.npy f32 C-order, y.npy int64) and
 as CSV (64 feature columns and a `label` column, with a header).
 
     python3 benches/make_big_data.py /tmp/big 500000
+    python3 benches/make_big_data.py /tmp/big5m 5000000 --no-csv
 """
 import os
 import sys
@@ -14,8 +15,10 @@ import numpy as np
 
 
 def main():
-    out = sys.argv[1] if len(sys.argv) > 1 else "big"
-    rows = int(sys.argv[2]) if len(sys.argv) > 2 else 500_000
+    args = [a for a in sys.argv[1:] if not a.startswith("--")]
+    write_csv = "--no-csv" not in sys.argv
+    out = args[0] if args else "big"
+    rows = int(args[1]) if len(args) > 1 else 500_000
     os.makedirs(out, exist_ok=True)
     rng = np.random.default_rng(7)
     classes, features, informative = 10, 64, 16
@@ -25,6 +28,9 @@ def main():
     x[:, :informative] += centres[y]
     np.save(os.path.join(out, "x.npy"), np.ascontiguousarray(x, dtype=np.float32))
     np.save(os.path.join(out, "y.npy"), y.astype(np.int64))
+    if not write_csv:
+        print(f"{rows} rows x {features} features -> {out}/x.npy, y.npy")
+        return
     header = ",".join([f"f{i}" for i in range(features)] + ["label"])
     with open(os.path.join(out, "big.csv"), "w") as f:
         f.write(header + "\n")
