@@ -35,53 +35,18 @@ use crate::tensor::{required_len, ColBlock, MatMut, MatRef};
 /// assert_eq!(c.as_slice(), &[14., 32., 32., 77.]);
 /// ```
 pub fn gemm(alpha: f32, a: MatRef<'_>, b: MatRef<'_>, beta: f32, c: &mut MatMut<'_>) -> Result<()> {
-    let (m, k, n) = (a.rows(), a.cols(), b.cols());
-    if b.rows() != k || c.rows() != m || c.cols() != n {
-        return Err(Error::shape(
-            "gemm",
-            format!("A {m}×{k} · B {k}×{n} into C {m}×{n}"),
-            format!(
-                "A {m}×{k} · B {}×{} into C {}×{}",
-                b.rows(),
-                b.cols(),
-                c.rows(),
-                c.cols()
-            ),
-        ));
-    }
-    if m == 0 || n == 0 {
+    if !chained("gemm", a, b, c.rows(), c.cols())? {
         return Ok(());
     }
-    let (rsc, csc) = (c.rs(), c.cs());
-    // The views' constructors checked that every element they describe lies
-    // inside their slice; check again here since the unsafe call relies on it.
-    assert!(a.data().len() >= required_len(m, k, a.rs(), a.cs()));
-    assert!(b.data().len() >= required_len(k, n, b.rs(), b.cs()));
+    let (m, n, rsc, csc) = (c.rows(), c.cols(), c.rs(), c.cs());
     let c_data = c.data_mut();
     assert!(c_data.len() >= required_len(m, n, rsc, csc));
-    let stride = |s: usize| isize::try_from(s).expect("stride fits in isize");
-    // SAFETY: A (m×k), B (k×n) and C (m×n) lie entirely inside their slices
-    // at the given non-negative strides (asserted just above); C is borrowed
-    // mutably, so it aliases neither A nor B, and MatMut's constructor
-    // rejected strides under which two elements of C share one location.
-    unsafe {
-        matrixmultiply::sgemm(
-            m,
-            k,
-            n,
-            alpha,
-            a.data().as_ptr(),
-            stride(a.rs()),
-            stride(a.cs()),
-            b.data().as_ptr(),
-            stride(b.rs()),
-            stride(b.cs()),
-            beta,
-            c_data.as_mut_ptr(),
-            stride(rsc),
-            stride(csc),
-        );
-    }
+    // SAFETY: A and B lie inside their slices (checked by `chained`), C
+    // (m×n) inside its slice at its strides (asserted just above); C is
+    // borrowed mutably, so it aliases neither A nor B, and MatMut's
+    // constructor rejected strides under which two elements of C share one
+    // location.
+    unsafe { sgemm(alpha, a, b, beta, c_data.as_mut_ptr(), rsc, csc) };
     Ok(())
 }
 
@@ -98,37 +63,74 @@ pub fn gemm_cols(
     beta: f32,
     c: &mut ColBlock<'_>,
 ) -> Result<()> {
+    if !chained("gemm_cols", a, b, c.rows(), c.cols())? {
+        return Ok(());
+    }
+    let rsc = c.rs();
+    // SAFETY: A and B lie inside their slices (checked by `chained`). C's
+    // elements (i, j), i < m, j < n, are at offset i·rs + j from the block's
+    // first element: inside the whole matrix (the block's columns end at or
+    // before the row's end) and all this block's, which holds them
+    // exclusively, so they alias neither A, B nor another block.
+    unsafe { sgemm(alpha, a, b, beta, c.as_mut_ptr(), rsc, 1) };
+    Ok(())
+}
+
+/// Checks that `A·B` fits into a `c_rows × c_cols` output and that A and B
+/// lie inside their slices; `false` when the product is empty.
+fn chained(
+    op: &'static str,
+    a: MatRef<'_>,
+    b: MatRef<'_>,
+    c_rows: usize,
+    c_cols: usize,
+) -> Result<bool> {
     let (m, k, n) = (a.rows(), a.cols(), b.cols());
-    if b.rows() != k || c.rows() != m || c.cols() != n {
+    if b.rows() != k || c_rows != m || c_cols != n {
         return Err(Error::shape(
-            "gemm_cols",
+            op,
             format!("A {m}×{k} · B {k}×{n} into C {m}×{n}"),
             format!(
-                "A {m}×{k} · B {}×{} into C {}×{}",
+                "A {m}×{k} · B {}×{} into C {c_rows}×{c_cols}",
                 b.rows(),
                 b.cols(),
-                c.rows(),
-                c.cols()
             ),
         ));
     }
     if m == 0 || n == 0 {
-        return Ok(());
+        return Ok(false);
     }
+    // The views' constructors checked that every element they describe lies
+    // inside their slice; check again here since the unsafe call relies on it.
     assert!(a.data().len() >= required_len(m, k, a.rs(), a.cs()));
     assert!(b.data().len() >= required_len(k, n, b.rs(), b.cs()));
+    Ok(true)
+}
+
+/// `C ← α·A·B + β·C` through `matrixmultiply::sgemm`, C written at `c` with
+/// strides (`rsc`, `csc`).
+///
+/// # Safety
+/// A and B must lie inside their slices (as [`chained`] checks); every
+/// element `c + i·rsc + j·csc` (`i < A.rows()`, `j < B.cols()`) must be
+/// valid for writes, distinct, and alias neither A nor B, and nothing else
+/// may access them during the call.
+unsafe fn sgemm(
+    alpha: f32,
+    a: MatRef<'_>,
+    b: MatRef<'_>,
+    beta: f32,
+    c: *mut f32,
+    rsc: usize,
+    csc: usize,
+) {
     let stride = |s: usize| isize::try_from(s).expect("stride fits in isize");
-    let rsc = c.rs();
-    // SAFETY: A and B lie inside their slices at the given strides (asserted
-    // above). C's elements (i, j), i < m, j < n, are at offset i·rs + j from
-    // the block's first element: inside the whole matrix (the block's
-    // columns end at or before the row's end) and all this block's, which
-    // holds them exclusively, so they alias neither A, B nor another block.
+    // SAFETY: the caller's contract above is matrixmultiply's.
     unsafe {
         matrixmultiply::sgemm(
-            m,
-            k,
-            n,
+            a.rows(),
+            a.cols(),
+            b.cols(),
             alpha,
             a.data().as_ptr(),
             stride(a.rs()),
@@ -137,12 +139,11 @@ pub fn gemm_cols(
             stride(b.rs()),
             stride(b.cs()),
             beta,
-            c.as_mut_ptr(),
+            c,
             stride(rsc),
-            1,
+            stride(csc),
         );
     }
-    Ok(())
 }
 
 /// Forward product `Z ← A·Wᵀ + Z` for `A` (`m×k`), `W` (`n×k`, PyTorch
