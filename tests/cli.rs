@@ -1455,3 +1455,84 @@ fn under_a_launcher_a_build_without_mpi_refuses() {
         .assert()
         .success();
 }
+
+/// `eval` and `predict` print the same bytes for any `--threads` and
+/// `--chunk-rows`; `predict` writes the same CSV to stdout, to `--out -`
+/// and to a file, and reads standard input as a pipe.
+#[test]
+fn eval_and_predict_do_not_depend_on_threads_or_chunks() {
+    let dir = tmp();
+    let model = train_digits(dir.path(), &[], "m.safetensors");
+    let test = data("digits.test.csv");
+    let run = |args: &[&str]| {
+        bin()
+            .args(args)
+            .arg("--model")
+            .arg(&model)
+            .arg("--data")
+            .arg(&test)
+            .assert()
+            .success()
+            .get_output()
+            .stdout
+            .clone()
+    };
+    for cmd in ["eval", "predict"] {
+        let base = run(&[cmd, "--threads", "1", "--chunk-rows", "1000"]);
+        assert!(!base.is_empty());
+        for (t, c) in [("2", "1"), ("3", "7"), ("2", "256")] {
+            let other = run(&[cmd, "--threads", t, "--chunk-rows", c]);
+            assert!(other == base, "{cmd} with {t} threads, chunks of {c}");
+        }
+    }
+    let stdout = run(&["predict"]);
+    assert!(run(&["predict", "--out", "-"]) == stdout);
+    let file = dir.path().join("p.csv");
+    bin()
+        .args(["predict", "--threads", "3", "--chunk-rows", "5", "--out"])
+        .arg(&file)
+        .arg("--model")
+        .arg(&model)
+        .args(["--data", "-"])
+        .write_stdin(fs::read(&test).unwrap())
+        .assert()
+        .success()
+        .stdout("");
+    assert!(
+        fs::read(&file).unwrap() == stdout,
+        "the file differs from stdout"
+    );
+    // a chunk of 0 rows is a usage error
+    bin()
+        .args(["eval", "--chunk-rows", "0", "--model"])
+        .arg(&model)
+        .arg("--data")
+        .arg(&test)
+        .assert()
+        .code(2)
+        .stderr(predicate::str::contains("--chunk-rows"));
+}
+
+/// `--train-metrics full` keeps the separate pass: the same bytes for any
+/// thread count; a bad value is a usage error.
+#[test]
+fn train_metrics_full_is_the_same_for_any_thread_count() {
+    let dir = tmp();
+    let full = |t: &str, name: &str| {
+        fs::read(train_digits(
+            dir.path(),
+            &["--threads", t, "--train-metrics", "full"],
+            name,
+        ))
+        .unwrap()
+    };
+    let a = full("1", "f1");
+    assert!(
+        a == full("3", "f3"),
+        "--train-metrics full differs between thread counts"
+    );
+    bin()
+        .args(["train", "--train-metrics", "sometimes"])
+        .assert()
+        .code(2);
+}
