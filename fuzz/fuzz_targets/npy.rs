@@ -1,12 +1,20 @@
 //! The NPY parser returns Ok or Err for any bytes, never panics, and allocates
 //! nothing before the header's shape matches the data length. An accepted
-//! array converts to features and labels without panicking.
+//! array converts to features and labels without panicking. The streaming f4
+//! reader (`npy::read_f32`) never panics, and what it returns the parser
+//! returns too.
 #![no_main]
 
 use backprop::data::npy;
 use libfuzzer_sys::fuzz_target;
 
 fuzz_target!(|data: &[u8]| {
+    // the streaming f4 reader accepts only what the parser reads the same
+    for len in [Some(data.len() as u64), None] {
+        if let Ok(Some(a)) = npy::read_f32(&mut &data[..], "fuzz.npy", len) {
+            assert_eq!(Ok(a), npy::parse(data, "fuzz.npy").map_err(|e| e.to_string()));
+        }
+    }
     if let Ok(a) = npy::parse(data, "fuzz.npy") {
         // A zero dimension makes the array empty, whatever the others (whose
         // product alone may not fit in usize).

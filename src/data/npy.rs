@@ -188,7 +188,9 @@ fn to_c_order<T: Copy>(v: &[T], shape: &[usize]) -> Vec<T> {
 /// copy of the data is the result. `Ok(None)` when the file is not such an
 /// NPY file — another dtype or order, a header this reader does not take,
 /// a length that does not match the shape: [`parse`] on the whole file
-/// reads those, and names their errors.
+/// reads those, and names their errors. `total_len`, the input's length in
+/// bytes when known (a file's size), must match the shape before the
+/// elements are allocated; without it they are allocated as they arrive.
 ///
 /// ```
 /// use backprop::data::npy;
@@ -201,16 +203,23 @@ fn to_c_order<T: Copy>(v: &[T], shape: &[usize]) -> Vec<T> {
 /// for v in [1.0f32, 2.0, 3.0, 4.0] {
 ///     file.extend(v.to_le_bytes());
 /// }
-/// let a = npy::read_f32(&mut file.as_slice(), "x.npy")?.expect("an f4 array");
+/// let len = Some(file.len() as u64);
+/// let a = npy::read_f32(&mut file.as_slice(), "x.npy", len)?.expect("an f4 array");
 /// assert_eq!(a, npy::parse(&file, "x.npy")?);
-/// assert!(npy::read_f32(&mut &file[..file.len() - 1], "x.npy")?.is_none());
+/// assert!(npy::read_f32(&mut &file[..file.len() - 1], "x.npy", None)?.is_none());
+/// // a size that does not match the shape: left to `parse`
+/// assert!(npy::read_f32(&mut file.as_slice(), "x.npy", Some(1 << 40))?.is_none());
 /// # Ok::<(), backprop::Error>(())
 /// ```
 ///
 /// # Errors
 /// [`crate::Error::Io`]-free: a read failure is a data error naming
 /// `source_name`.
-pub fn read_f32(r: &mut impl std::io::Read, source_name: &str) -> Result<Option<NpyArray>> {
+pub fn read_f32(
+    r: &mut impl std::io::Read,
+    source_name: &str,
+    total_len: Option<u64>,
+) -> Result<Option<NpyArray>> {
     let io = |e: std::io::Error| data_error(source_name, format!("cannot read: {e}"));
     let mut pre = [0u8; 8];
     if !read_full(r, &mut pre).map_err(io)? || !pre.starts_with(MAGIC) {
@@ -249,7 +258,15 @@ pub fn read_f32(r: &mut impl std::io::Read, source_name: &str) -> Result<Option<
     else {
         return Ok(None);
     };
-    let mut values = Vec::with_capacity(n);
+    // The header's shape is untrusted: allocate it whole only when the
+    // input's length (a file's size) confirms it, else grow with the data.
+    let data_start = (8 + len_size + header_len) as u64;
+    let capacity = match total_len {
+        Some(total) if total.checked_sub(data_start) == Some(n as u64 * 4) => n,
+        Some(_) => return Ok(None),
+        None => n.min(1 << 20),
+    };
+    let mut values = Vec::with_capacity(capacity);
     let mut buf = vec![0u8; 1 << 16];
     while values.len() < n {
         let want = ((n - values.len()) * 4).min(buf.len());

@@ -108,8 +108,9 @@ pub fn load(path: &Path, opts: &LoadOptions) -> Result<RawTable> {
             path: path.to_path_buf(),
             source,
         })?;
+        let size = file.metadata().ok().map(|m| m.len());
         let mut reader = std::io::BufReader::with_capacity(1 << 16, file);
-        if let Some(array) = npy::read_f32(&mut reader, &name)? {
+        if let Some(array) = npy::read_f32(&mut reader, &name, size)? {
             check_array_options(&name, opts)?;
             let labels = match &opts.labels_path {
                 Some(p) => Some((read(p)?, p.display().to_string())),
