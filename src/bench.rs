@@ -125,15 +125,7 @@ pub fn run(spec: &BenchSpec) -> Result<BenchReport> {
 /// # Errors
 /// As [`run`], and the group's.
 pub fn run_in(spec: &BenchSpec, group: Option<Arc<dyn Collective>>) -> Result<BenchReport> {
-    if !(spec.seconds.is_finite() && spec.seconds > 0.0) {
-        return Err(Error::config(
-            "seconds",
-            format!("{} is not a positive duration", spec.seconds),
-        ));
-    }
-    if spec.windows == 0 {
-        return Err(Error::config("windows", "must be at least 1"));
-    }
+    check_timing(spec)?;
     let hidden = vec![spec.activation; spec.sizes.len().saturating_sub(2)];
     let mut mlp = Mlp::new(&spec.sizes, &hidden, spec.head, 0)?;
     let cfg = TrainConfig {
@@ -200,17 +192,11 @@ pub fn run_in(spec: &BenchSpec, group: Option<Arc<dyn Collective>>) -> Result<Be
         trainer.set_profiling(false);
         Ok((rates, steps, profile))
     })?;
-    let mut sorted = rates.clone();
-    sorted.sort_by(f64::total_cmp);
-    let median = if sorted.len() % 2 == 1 {
-        sorted[sorted.len() / 2]
-    } else {
-        0.5 * (sorted[sorted.len() / 2 - 1] + sorted[sorted.len() / 2])
-    };
+    let (min, median, max) = spread(rates);
     Ok(BenchReport {
         samples_per_sec: median,
-        min_samples_per_sec: sorted[0],
-        max_samples_per_sec: sorted[sorted.len() - 1],
+        min_samples_per_sec: min,
+        max_samples_per_sec: max,
         gflops: median * flops_per_sample(&spec.sizes) as f64 / 1e9,
         threads: trainer.threads(),
         shard_rows: trainer.shard_rows(),
@@ -263,15 +249,7 @@ pub fn peak_rss_bytes() -> Option<u64> {
 /// As [`run`] for the network and the timing; [`Error::Config`] for 0
 /// rows or a chunk of 0 rows.
 pub fn run_forward(spec: &BenchSpec, rows: usize, chunk_rows: usize) -> Result<BenchReport> {
-    if !(spec.seconds.is_finite() && spec.seconds > 0.0) {
-        return Err(Error::config(
-            "seconds",
-            format!("{} is not a positive duration", spec.seconds),
-        ));
-    }
-    if spec.windows == 0 {
-        return Err(Error::config("windows", "must be at least 1"));
-    }
+    check_timing(spec)?;
     if rows == 0 {
         return Err(Error::config("rows", "must be at least 1"));
     }
@@ -300,17 +278,12 @@ pub fn run_forward(spec: &BenchSpec, rows: usize, chunk_rows: usize) -> Result<B
         rates.push((n * rows as u64) as f64 / start.elapsed().as_secs_f64());
         steps += n;
     }
-    rates.sort_by(f64::total_cmp);
-    let median = if rates.len() % 2 == 1 {
-        rates[rates.len() / 2]
-    } else {
-        0.5 * (rates[rates.len() / 2 - 1] + rates[rates.len() / 2])
-    };
+    let (min, median, max) = spread(rates);
     let forward_flops: usize = spec.sizes.windows(2).map(|w| 2 * w[0] * w[1]).sum();
     Ok(BenchReport {
         samples_per_sec: median,
-        min_samples_per_sec: rates[0],
-        max_samples_per_sec: rates[rates.len() - 1],
+        min_samples_per_sec: min,
+        max_samples_per_sec: max,
         gflops: median * forward_flops as f64 / 1e9,
         threads: infer.threads(),
         shard_rows: chunk_rows,
@@ -321,4 +294,30 @@ pub fn run_forward(spec: &BenchSpec, rows: usize, chunk_rows: usize) -> Result<B
         dataset_bytes: (x.len() * 4) as u64,
         param_bytes: (mlp.num_params() * 4) as u64,
     })
+}
+
+/// A positive duration cut into at least one window.
+fn check_timing(spec: &BenchSpec) -> Result<()> {
+    if !(spec.seconds.is_finite() && spec.seconds > 0.0) {
+        return Err(Error::config(
+            "seconds",
+            format!("{} is not a positive duration", spec.seconds),
+        ));
+    }
+    if spec.windows == 0 {
+        return Err(Error::config("windows", "must be at least 1"));
+    }
+    Ok(())
+}
+
+/// The slowest, median and fastest of the windows' rates (at least one).
+fn spread(mut rates: Vec<f64>) -> (f64, f64, f64) {
+    rates.sort_by(f64::total_cmp);
+    let n = rates.len();
+    let median = if n % 2 == 1 {
+        rates[n / 2]
+    } else {
+        0.5 * (rates[n / 2 - 1] + rates[n / 2])
+    };
+    (rates[0], median, rates[n - 1])
 }
