@@ -445,6 +445,10 @@ fn main() -> ExitCode {
             if job.rank() == 0 {
                 eprintln!("{e}");
             }
+            // rank 0 has written its files: only now may the others exit
+            if let Err(e) = job.wait_for_all() {
+                eprintln!("error (rank {} of {}): {e}", job.rank(), job.size());
+            }
             ExitCode::from(130)
         }
         Err(e) => {

@@ -91,6 +91,24 @@ impl Job {
         None
     }
 
+    /// Returns once every rank of the job has called it; alone, at once.
+    /// Ranks that end with a non-zero code call it first, after rank 0 has
+    /// written its files: a launcher ends the whole job as soon as one rank
+    /// exits with an error, and would kill rank 0 in the middle of its
+    /// writes.
+    ///
+    /// # Errors
+    /// As [`Collective::all_gather_f64`].
+    pub fn wait_for_all(&self) -> Result<()> {
+        match self.group() {
+            Some(g) => {
+                let mut all = vec![0.0; self.size];
+                g.all_gather_f64(&[0.0], &mut all, &vec![1; self.size])
+            }
+            None => Ok(()),
+        }
+    }
+
     /// After a failure on this rank: in a job of several processes, ends
     /// every rank with exit code `code` and does not return; alone, returns
     /// (the caller exits as usual).
