@@ -127,12 +127,24 @@ pub fn evaluate_with(
     }
     let data = pipeline::take_dataset(raw, meta, mlp.inputs(), mlp.outputs(), mlp.head())?;
     let (x, rows) = (data.x().as_slice(), data.rows());
+    // One forward pass gives the loss and the predictions. A classifier of
+    // several outputs keeps only each row's predicted class; the metrics of
+    // the other models need every output.
+    let k = mlp.outputs();
+    let multi_label = pipeline::is_multi_label(meta, mlp.head());
+    let keep_outputs = mlp.head() == Head::Mse || multi_label || k == 1;
+    let mut outputs = Matrix::zeros(if keep_outputs { rows } else { 0 }, k);
+    let mut predicted: Vec<usize> = Vec::with_capacity(if keep_outputs { 0 } else { rows });
     let loss = infer
-        .evaluate(mlp, x, data.y().as_slice(), rows, None)?
+        .evaluate_each(mlp, x, data.targets(), None, |r, p| {
+            if keep_outputs {
+                outputs.as_mut_slice()[r * k..(r + 1) * k].copy_from_slice(p);
+            } else {
+                predicted.push(predicted_class(p));
+            }
+            Ok(())
+        })?
         .loss;
-    let mut outputs = Matrix::zeros(rows, mlp.outputs());
-    infer.predict_into(mlp, x, rows, outputs.as_mut_slice())?;
-    let k = outputs.cols();
     if mlp.head() == Head::Mse {
         pipeline::to_target_units(meta, &mut outputs);
         let truth = raw.numeric_targets()?;
@@ -148,7 +160,7 @@ pub fn evaluate_with(
             mean,
         }));
     }
-    if pipeline::is_multi_label(meta, mlp.head()) {
+    if multi_label {
         let y = data.y();
         let mut per_label = Vec::with_capacity(k);
         let mut exact = vec![true; rows];
@@ -175,7 +187,9 @@ pub fn evaluate_with(
     }
     let labels = data.labels().unwrap_or(&[]);
     let classes = meta.class_names.clone().unwrap_or_default();
-    let predicted = predicted_classes_at(&outputs, threshold);
+    if keep_outputs {
+        predicted = predicted_classes_at(&outputs, threshold);
+    }
     let correct = predicted.iter().zip(labels).filter(|(p, l)| p == l).count();
     let confusion = confusion_matrix(labels, &predicted, classes.len());
     let per_class = per_class_metrics(&confusion);

@@ -1223,8 +1223,10 @@ impl Prepared {
                 _ if !callbacks.wants_train_accuracy() => None,
                 (Some(_), TrainMetrics::Running) if classifier => stats.accuracy(train.rows()),
                 (Some(l), TrainMetrics::Full) if classifier => {
-                    let (x, y) = (train.x().as_slice(), train.y().as_slice());
-                    infer.evaluate(&mlp, x, y, train.rows(), Some(l))?.accuracy
+                    let x = train.x().as_slice();
+                    infer
+                        .evaluate_targets(&mlp, x, train.targets(), Some(l))?
+                        .accuracy
                 }
                 _ => None,
             };
@@ -1349,7 +1351,7 @@ impl Prepared {
 fn r2_of(infer: &mut Inference, mlp: &Mlp, data: &Dataset) -> Result<f64> {
     let mut out = Matrix::zeros(data.rows(), mlp.outputs());
     infer.predict_into(mlp, data.x().as_slice(), data.rows(), out.as_mut_slice())?;
-    Ok(crate::metrics::regression_metrics(&out, data.y())?.1.r2)
+    Ok(crate::metrics::regression_metrics(&out, &data.y())?.1.r2)
 }
 
 /// The loss and, for a classifier with class labels, the accuracy of `mlp`
@@ -1364,7 +1366,7 @@ fn figures(
         return Ok((None, None));
     };
     let labels = v.labels().filter(|_| classifier);
-    let f = infer.evaluate(mlp, v.x().as_slice(), v.y().as_slice(), v.rows(), labels)?;
+    let f = infer.evaluate_targets(mlp, v.x().as_slice(), v.targets(), labels)?;
     Ok((Some(f.loss), f.accuracy))
 }
 

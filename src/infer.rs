@@ -21,7 +21,7 @@ use std::sync::Arc;
 
 use rayon::prelude::*;
 
-use crate::data::predicted_class;
+use crate::data::{predicted_class, Targets};
 use crate::error::{Error, Result};
 use crate::kernels;
 use crate::network::{layer_forward, Mlp};
@@ -50,6 +50,8 @@ pub struct Inference {
     slots: Vec<Slot>,
     /// One row's logits, for the head's loss (which overwrites them).
     row: Vec<f32>,
+    /// One row's targets.
+    target: Vec<f32>,
 }
 
 impl std::fmt::Debug for Inference {
@@ -136,6 +138,7 @@ impl Inference {
             sizes,
             slots,
             row: vec![0.0; outputs],
+            target: vec![0.0; outputs],
         })
     }
 
@@ -264,41 +267,109 @@ impl Inference {
         labels: Option<&[usize]>,
     ) -> Result<Figures> {
         let nl = mlp.outputs();
+        if rows.checked_mul(nl) != Some(y.len()) {
+            return Err(Error::shape(
+                "Inference::evaluate",
+                format!("{rows} rows × {nl} targets"),
+                format!("{} target values", y.len()),
+            ));
+        }
+        self.evaluate_targets(mlp, x, Targets::Values { y, width: nl }, labels)
+    }
+
+    /// [`Inference::evaluate`] with the targets of a dataset
+    /// ([`crate::data::Dataset::targets`]): class indices are expanded row
+    /// by row, never into a matrix of all rows.
+    ///
+    /// # Errors
+    /// As [`Inference::evaluate`]; [`Error::Shape`] if `y` is not as wide
+    /// as the network's output or has not as many rows as `x`.
+    pub fn evaluate_targets(
+        &mut self,
+        mlp: &Mlp,
+        x: &[f32],
+        y: Targets<'_>,
+        labels: Option<&[usize]>,
+    ) -> Result<Figures> {
+        self.evaluate_impl(mlp, x, y, labels, None)
+    }
+
+    /// [`Inference::evaluate_targets`] that also shows each row's head
+    /// outputs (what [`Inference::predict_into`] writes), in row order, to
+    /// `visit(row, outputs)`: the figures and whatever the caller keeps of
+    /// the predictions, from one forward pass.
+    ///
+    /// # Errors
+    /// As [`Inference::evaluate_targets`]; the first error of `visit`.
+    pub fn evaluate_each(
+        &mut self,
+        mlp: &Mlp,
+        x: &[f32],
+        y: Targets<'_>,
+        labels: Option<&[usize]>,
+        mut visit: impl FnMut(usize, &[f32]) -> Result<()>,
+    ) -> Result<Figures> {
+        self.evaluate_impl(mlp, x, y, labels, Some(&mut visit))
+    }
+
+    fn evaluate_impl(
+        &mut self,
+        mlp: &Mlp,
+        x: &[f32],
+        y: Targets<'_>,
+        labels: Option<&[usize]>,
+        mut visit: Option<&mut RowVisitor<'_>>,
+    ) -> Result<Figures> {
+        let (n0, nl) = (mlp.inputs(), mlp.outputs());
+        let rows = y.rows();
         if rows == 0 {
             return Err(Error::config(
                 "rows",
                 "the loss of zero samples is undefined",
             ));
         }
-        if rows.checked_mul(nl) != Some(y.len()) || labels.is_some_and(|l| l.len() != rows) {
+        if y.width() != nl
+            || rows.checked_mul(n0) != Some(x.len())
+            || labels.is_some_and(|l| l.len() != rows)
+        {
             return Err(Error::shape(
                 "Inference::evaluate",
-                format!("{rows} rows × {nl} targets and {rows} labels"),
+                format!("{rows} rows × {nl} targets, {rows} rows of x and {rows} labels"),
                 format!(
-                    "{} target values and {} labels",
-                    y.len(),
+                    "{} × {} targets, {} values of x and {} labels",
+                    rows,
+                    y.width(),
+                    x.len(),
                     labels.map_or(0, <[usize]>::len)
                 ),
             ));
         }
         let head = mlp.head();
         let mut row_buf = std::mem::take(&mut self.row);
+        let mut target = std::mem::take(&mut self.target);
         let (mut loss, mut correct) = (0.0f64, 0usize);
         let result = self.for_each_chunk(mlp, x, rows, |r0, logits| {
             for (i, z) in logits.chunks_exact(nl).enumerate() {
                 let r = r0 + i;
-                if let Some(labels) = labels {
-                    // the class of the probabilities, as `predict` reports it
+                if labels.is_some() || visit.is_some() {
+                    // the probabilities, as `predict` reports them
                     row_buf.copy_from_slice(z);
                     kernels::head_activate(head, &mut row_buf, nl);
-                    correct += usize::from(predicted_class(&row_buf) == labels[r]);
+                    if let Some(labels) = labels {
+                        correct += usize::from(predicted_class(&row_buf) == labels[r]);
+                    }
+                    if let Some(visit) = visit.as_mut() {
+                        visit(r, &row_buf)?;
+                    }
                 }
                 row_buf.copy_from_slice(z);
-                loss += kernels::head_loss_delta(head, &mut row_buf, &y[r * nl..(r + 1) * nl], nl);
+                y.write_row(r, &mut target);
+                loss += kernels::head_loss_delta(head, &mut row_buf, &target, nl);
             }
             Ok(())
         });
         self.row = row_buf;
+        self.target = target;
         result?;
         Ok(Figures {
             loss: loss / rows as f64,
@@ -306,6 +377,9 @@ impl Inference {
         })
     }
 }
+
+/// What [`Inference::evaluate_each`] shows each row's outputs to.
+type RowVisitor<'a> = dyn FnMut(usize, &[f32]) -> Result<()> + 'a;
 
 /// One chunk's forward pass into its slot.
 fn forward_chunk(mlp: &Mlp, x: &[f32], slot: &mut Slot) -> Result<()> {

@@ -24,6 +24,7 @@
 use std::time::Instant;
 
 use crate::activation::Head;
+use crate::data::Targets;
 use crate::dropout::Dropout;
 use crate::error::Result;
 use crate::kernels::{self, gemm, simd};
@@ -102,10 +103,11 @@ pub(crate) enum Batch<'a> {
         y: &'a [f32],
         w: Option<&'a [f32]>,
     },
-    /// Rows `idx` of a whole dataset (`x`, `y`, `w`), gathered by each shard.
+    /// Rows `idx` of a whole dataset (`x`, `y`, `w`), gathered by each
+    /// shard (class targets expanded there).
     Gather {
         x: &'a [f32],
-        y: &'a [f32],
+        y: Targets<'a>,
         w: Option<&'a [f32]>,
         idx: &'a [usize],
     },
@@ -421,7 +423,7 @@ impl Workspace {
             Batch::Gather { x, y, w, idx } => {
                 for (i, &r) in idx[r0..r1].iter().enumerate() {
                     xbuf[i * n0..(i + 1) * n0].copy_from_slice(&x[r * n0..(r + 1) * n0]);
-                    ybuf[i * nl..(i + 1) * nl].copy_from_slice(&y[r * nl..(r + 1) * nl]);
+                    y.write_row(r, &mut ybuf[i * nl..(i + 1) * nl]);
                 }
                 let w = w.map(|w| {
                     for (wb, &r) in wbuf.iter_mut().zip(&idx[r0..r1]) {

@@ -697,9 +697,9 @@ impl Trainer {
                 message: "no rows to train on".into(),
             });
         }
-        let (x, y, w) = (data.x().as_slice(), data.y().as_slice(), data.weights());
+        let (x, y, w) = (data.x().as_slice(), data.targets(), data.weights());
         self.check_network(mlp)?;
-        if x.len() != n * mlp.inputs() || y.len() != n * mlp.outputs() {
+        if x.len() != n * mlp.inputs() || y.rows() != n || y.width() != mlp.outputs() {
             return Err(Error::shape(
                 "Trainer::epoch",
                 format!(

@@ -24,6 +24,7 @@
 use std::alloc::{GlobalAlloc, Layout, System};
 use std::sync::atomic::{AtomicU64, Ordering};
 
+use backprop::data::Targets;
 use backprop::optim::{OptimizerConfig, OptimizerKind};
 use backprop::schedule::LrSchedule;
 use backprop::{Activation, Dataset, Head, Matrix, Mlp, TrainConfig, Trainer};
@@ -31,12 +32,15 @@ use backprop::{Activation, Dataset, Head, Matrix, Mlp, TrainConfig, Trainer};
 struct Counting;
 
 static ALLOCS: AtomicU64 = AtomicU64::new(0);
+/// Bytes asked for by `alloc`, `alloc_zeroed` and `realloc` (new sizes).
+static BYTES: AtomicU64 = AtomicU64::new(0);
 
 // SAFETY: forwards every call unchanged to the system allocator; the counter
 // has no effect on the memory handed out.
 unsafe impl GlobalAlloc for Counting {
     unsafe fn alloc(&self, layout: Layout) -> *mut u8 {
         ALLOCS.fetch_add(1, Ordering::Relaxed);
+        BYTES.fetch_add(layout.size() as u64, Ordering::Relaxed);
         // SAFETY: same contract as our caller's.
         unsafe { System.alloc(layout) }
     }
@@ -46,11 +50,13 @@ unsafe impl GlobalAlloc for Counting {
     }
     unsafe fn alloc_zeroed(&self, layout: Layout) -> *mut u8 {
         ALLOCS.fetch_add(1, Ordering::Relaxed);
+        BYTES.fetch_add(layout.size() as u64, Ordering::Relaxed);
         // SAFETY: same contract as our caller's.
         unsafe { System.alloc_zeroed(layout) }
     }
     unsafe fn realloc(&self, ptr: *mut u8, layout: Layout, new_size: usize) -> *mut u8 {
         ALLOCS.fetch_add(1, Ordering::Relaxed);
+        BYTES.fetch_add(new_size as u64, Ordering::Relaxed);
         // SAFETY: same contract as our caller's.
         unsafe { System.realloc(ptr, layout, new_size) }
     }
@@ -269,9 +275,10 @@ fn steps_and_epochs_allocate_only_matrixmultiply_packing_buffers() {
         }
     }
 
-    // Chunked prediction and evaluation (`infer::Inference`): once a first
-    // pass has run, a pass over 1000 rows allocates only matrixmultiply's
-    // packing buffers, one per layer and chunk.
+    // Chunked prediction and evaluation (`infer::Inference`), with stored
+    // targets or class indices: once a first pass has run, a pass over 1000
+    // rows allocates only matrixmultiply's packing buffers, one per layer
+    // and chunk.
     let sizes = [20, 48, 24, 10];
     let mlp = Mlp::new(
         &sizes,
@@ -291,20 +298,58 @@ fn steps_and_epochs_allocate_only_matrixmultiply_packing_buffers() {
         );
         let mut inf = backprop::infer::Inference::with_pool(&mlp, pool.clone(), 64).unwrap();
         let mut out = vec![0.0; 1000 * 10];
+        // every worker thread has started (thread start-up allocates)
+        pool.broadcast(|_| ());
         let counted = pool.install(|| {
-            inf.predict_into(&mlp, &x, 1000, &mut out).unwrap();
-            inf.evaluate(&mlp, &x, &y, 1000, Some(&labels)).unwrap();
+            let classes = Targets::classes(&labels, 10).unwrap();
+            // warm-up: every worker has run chunks (its first GEMM and
+            // rayon's per-thread state) before counting starts
+            for _ in 0..5 {
+                inf.predict_into(&mlp, &x, 1000, &mut out).unwrap();
+                inf.evaluate(&mlp, &x, &y, 1000, Some(&labels)).unwrap();
+                inf.evaluate_targets(&mlp, &x, classes, Some(&labels))
+                    .unwrap();
+            }
             let before = ALLOCS.load(Ordering::SeqCst);
             inf.predict_into(&mlp, &x, 1000, &mut out).unwrap();
             inf.evaluate(&mlp, &x, &y, 1000, Some(&labels)).unwrap();
+            inf.evaluate_targets(&mlp, &x, classes, Some(&labels))
+                .unwrap();
             ALLOCS.load(Ordering::SeqCst) - before
         });
         let chunks = 1000u64.div_ceil(64);
         assert_eq!(
             counted,
-            2 * chunks * 3,
+            3 * chunks * 3,
             "{threads} threads: prediction and evaluation allocate {counted} times"
         );
         keep_inference.push((inf, pool));
     }
+    class_targets_are_stored_as_indices();
+}
+
+/// A classification set holds its class indices, not a one-hot matrix of
+/// all rows: building one allocates no `rows × classes` floats, and its
+/// targets are expanded row by row where they are read (the epoch above
+/// trains on such a set and allocates nothing for it).
+///
+/// Called by the one test of this file: the counters are global, and the
+/// test harness allocates when another test ends.
+fn class_targets_are_stored_as_indices() {
+    let (rows, classes) = (100_000, 10);
+    let x = Matrix::zeros(rows, 2);
+    let labels: Vec<usize> = (0..rows).map(|r| r % classes).collect();
+    let before = BYTES.load(Ordering::SeqCst);
+    let ds = Dataset::classification(x, labels, classes, Head::SoftmaxCe).unwrap();
+    let bytes = BYTES.load(Ordering::SeqCst) - before;
+    let one_hot = (rows * classes * 4) as u64;
+    assert!(
+        bytes < one_hot / 100,
+        "building the set allocated {bytes} bytes; a one-hot matrix is {one_hot}"
+    );
+    let t = ds.targets();
+    assert_eq!((t.rows(), t.width()), (rows, classes));
+    let mut row = [9.0; 10];
+    t.write_row(13, &mut row);
+    assert_eq!(row, [0., 0., 0., 1., 0., 0., 0., 0., 0., 0.]);
 }

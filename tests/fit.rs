@@ -777,7 +777,8 @@ fn epoch_reports_carry_the_held_out_r2_of_regressions() {
         .iter()
         .all(|r| r.is_some_and(|v| v.is_finite() && v <= 1.0)));
     let pred = out.mlp.predict(val.x().as_slice(), val.rows()).unwrap();
-    let y = val.y().as_slice();
+    let y = val.y();
+    let y = y.as_slice();
     let mean = y.iter().map(|&v| f64::from(v)).sum::<f64>() / y.len() as f64;
     let sst: f64 = y.iter().map(|&v| (f64::from(v) - mean).powi(2)).sum();
     let sse: f64 = y

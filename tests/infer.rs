@@ -139,6 +139,39 @@ fn losses_and_accuracies_are_the_same_for_any_chunk_size_and_thread_count() {
             .unwrap()
             .evaluate(&mlp, &x, &y, rows, labels.as_deref())
             .unwrap();
+        // the class indices expanded row by row: the same bits as their
+        // one-hot (or 0/1) matrix
+        if let Some(l) = labels.as_deref() {
+            let classes = backprop::data::Targets::classes(l, mlp.outputs()).unwrap();
+            let g = Inference::new(&mlp, 3, 50)
+                .unwrap()
+                .evaluate_targets(&mlp, &x, classes, Some(l))
+                .unwrap();
+            assert_eq!(g.loss.to_bits(), f.loss.to_bits(), "{name}");
+            assert_eq!(g.accuracy, f.accuracy, "{name}");
+        }
+        // one pass for the figures and every row's outputs: the figures of
+        // `evaluate` and the outputs of `predict_into`, bit for bit
+        let mut inf = Inference::new(&mlp, 3, 37).unwrap();
+        let nl = mlp.outputs();
+        let mut seen = vec![f32::NAN; rows * nl];
+        let mut next = 0;
+        let targets = backprop::data::Targets::values(&y, nl).unwrap();
+        let g = inf
+            .evaluate_each(&mlp, &x, targets, labels.as_deref(), |r, p| {
+                assert_eq!(r, next, "rows in order");
+                next += 1;
+                seen[r * nl..(r + 1) * nl].copy_from_slice(p);
+                Ok(())
+            })
+            .unwrap();
+        assert_eq!(next, rows);
+        assert_eq!(g.loss.to_bits(), f.loss.to_bits(), "{name}");
+        assert_eq!(g.accuracy, f.accuracy, "{name}");
+        let mut predicted = vec![0.0; rows * nl];
+        inf.predict_into(&mlp, &x, rows, &mut predicted).unwrap();
+        let bits = |v: &[f32]| v.iter().map(|x| x.to_bits()).collect::<Vec<_>>();
+        assert_eq!(bits(&seen), bits(&predicted), "{name}");
         // the whole-set figures of `Mlp`: the same bits
         let whole = mlp.loss(&x, &y, rows).unwrap();
         assert_eq!(f.loss.to_bits(), whole.to_bits(), "{name}");

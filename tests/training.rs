@@ -103,7 +103,8 @@ fn unshuffled_epoch_equals_steps_over_consecutive_batches_including_the_partial_
 
     let mut by_steps = net(4);
     let mut t = Trainer::new(&by_steps, &cfg).unwrap();
-    let (x, y) = (data.x().as_slice(), data.y().as_slice());
+    let y = data.y();
+    let (x, y) = (data.x().as_slice(), y.as_slice());
     let mut loss_sum = 0.0;
     for (r0, r1) in [(0, 16), (16, 32), (32, 45)] {
         let rows = r1 - r0;
@@ -121,7 +122,8 @@ fn the_partial_batch_is_averaged_over_its_own_rows() {
     // One step on 3 rows must equal the mean gradient of those 3 rows, not of a
     // full batch: compare with a trainer whose batch size is exactly 3.
     let data = dataset(3, 5);
-    let (x, y) = (data.x().as_slice(), data.y().as_slice());
+    let y = data.y();
+    let (x, y) = (data.x().as_slice(), y.as_slice());
     let mut a = net(2);
     let mut b = net(2);
     let big = TrainConfig {

@@ -21,6 +21,7 @@ pub mod idx;
 pub mod npy;
 mod source;
 mod table;
+mod targets;
 mod weights;
 
 pub use array::{Elements, NdArray};
@@ -30,22 +31,36 @@ pub use table::{
     CsvLayout, FeatureSelection, HeaderGuess, HeaderMode, LabelColumn, LoadOptions, RawTable,
     RawTarget, SourceKind,
 };
+pub use targets::Targets;
 pub use weights::ClassWeight;
+
+use std::borrow::Cow;
 
 use crate::activation::Head;
 use crate::error::{Error, Result};
 use crate::tensor::Matrix;
 
-/// Features `x` (`rows × features`), training targets `y` (`rows × outputs`) and,
-/// for classification, the class index of each row.
+/// Features `x` (`rows × features`), training targets (`rows × outputs`)
+/// and, for classification, the class index of each row.
 ///
-/// Every value of `x` and `y` is finite, and `x` and `y` have the same number of rows.
+/// A classification set stores its class indices only: the targets the head
+/// trains on (one-hot, or 0/1 for one sigmoid output) are expanded row by
+/// row as a shard gathers them ([`Dataset::targets`]).
+///
+/// Every value of `x` and of the targets is finite, and they have the same
+/// number of rows.
 #[derive(Clone, Debug, PartialEq)]
 pub struct Dataset {
     x: Matrix,
-    y: Matrix,
-    labels: Option<Vec<usize>>,
+    y: Stored,
     weights: Option<Vec<f32>>,
+}
+
+/// The targets as a [`Dataset`] holds them.
+#[derive(Clone, Debug, PartialEq)]
+enum Stored {
+    Values(Matrix),
+    Classes { labels: Vec<usize>, width: usize },
 }
 
 impl Dataset {
@@ -68,7 +83,7 @@ impl Dataset {
     /// assert_eq!(err, "Dataset::new: y row 2, column 1 is NaN; all values must be finite");
     /// ```
     pub fn new(x: Matrix, y: Matrix) -> Result<Dataset> {
-        Self::build("Dataset::new", x, y, None)
+        Self::build("Dataset::new", x, y)
     }
 
     /// A classification dataset: `labels[r]` is the class (`0..n_classes`) of row `r`.
@@ -128,32 +143,32 @@ impl Dataset {
                 ),
             ));
         }
-        let y = if head == Head::SigmoidBce && n_classes == 2 {
-            let data = labels.iter().map(|&l| l as f32).collect();
-            Matrix::from_vec(labels.len(), 1, data)?
+        let width = if head == Head::SigmoidBce && n_classes == 2 {
+            1
         } else {
-            let len = labels.len().checked_mul(n_classes).ok_or_else(|| {
-                data_error(
-                    OP,
-                    format!("{} rows × {n_classes} classes is too large", labels.len()),
-                )
-            })?;
-            let mut data = vec![0.0; len];
-            for (r, &l) in labels.iter().enumerate() {
-                data[r * n_classes + l] = 1.0;
-            }
-            Matrix::from_vec(labels.len(), n_classes, data)?
+            n_classes
         };
-        Self::build(OP, x, y, Some(labels))
+        // `Dataset::y` can build the encoded matrix: its size must exist
+        let fits = labels
+            .len()
+            .checked_mul(width)
+            .is_some_and(|n| n <= isize::MAX as usize / 4);
+        if !fits {
+            return Err(data_error(
+                OP,
+                format!("{} rows × {n_classes} classes is too large", labels.len()),
+            ));
+        }
+        check_finite(OP, "x", &x)?;
+        Ok(Dataset {
+            x,
+            y: Stored::Classes { labels, width },
+            weights: None,
+        })
     }
 
     /// Checks row counts and finiteness, then assembles the dataset.
-    fn build(
-        op: &'static str,
-        x: Matrix,
-        y: Matrix,
-        labels: Option<Vec<usize>>,
-    ) -> Result<Dataset> {
+    fn build(op: &'static str, x: Matrix, y: Matrix) -> Result<Dataset> {
         if x.rows() != y.rows() {
             return Err(Error::shape(
                 op,
@@ -165,8 +180,7 @@ impl Dataset {
         check_finite(op, "y", &y)?;
         Ok(Dataset {
             x,
-            y,
-            labels,
+            y: Stored::Values(y),
             weights: None,
         })
     }
@@ -235,9 +249,12 @@ impl Dataset {
         self.x.cols()
     }
 
-    /// Number of target columns (columns of `y`): the width of the output layer.
+    /// Number of target columns: the width of the output layer.
     pub fn outputs(&self) -> usize {
-        self.y.cols()
+        match &self.y {
+            Stored::Values(y) => y.cols(),
+            Stored::Classes { width, .. } => *width,
+        }
     }
 
     /// The features, `rows × features`.
@@ -245,20 +262,51 @@ impl Dataset {
         &self.x
     }
 
-    /// The training targets, `rows × outputs`.
-    pub fn y(&self) -> &Matrix {
-        &self.y
+    /// The training targets, read row by row without a copy: the values
+    /// stored, or the class indices in the head's encoding.
+    pub fn targets(&self) -> Targets<'_> {
+        match &self.y {
+            Stored::Values(y) => Targets::Values {
+                y: y.as_slice(),
+                width: y.cols(),
+            },
+            Stored::Classes { labels, width } => Targets::Classes {
+                labels,
+                width: *width,
+            },
+        }
+    }
+
+    /// The training targets as a `rows × outputs` matrix: borrowed for
+    /// stored values; for a classification set, built here (one-hot, or one
+    /// 0/1 column), `rows × outputs` floats that the library's own paths
+    /// never allocate ([`Dataset::targets`]).
+    pub fn y(&self) -> Cow<'_, Matrix> {
+        match &self.y {
+            Stored::Values(y) => Cow::Borrowed(y),
+            Stored::Classes { labels, width } => {
+                let mut data = vec![0.0; labels.len() * width];
+                self.targets().write_rows(0, labels.len(), &mut data);
+                Cow::Owned(
+                    Matrix::from_vec(labels.len(), *width, data)
+                        .expect("labels × width values make the matrix"),
+                )
+            }
+        }
     }
 
     /// The class index of each row, for a classification dataset.
     pub fn labels(&self) -> Option<&[usize]> {
-        self.labels.as_deref()
+        match &self.y {
+            Stored::Values(_) => None,
+            Stored::Classes { labels, .. } => Some(labels),
+        }
     }
 
-    /// The number of classes of a classification dataset: 2 when `y` is one
-    /// sigmoid column, else the width of the one-hot `y`.
+    /// The number of classes of a classification dataset: 2 when the
+    /// targets are one sigmoid column, else their width (one-hot).
     pub fn n_classes(&self) -> Option<usize> {
-        self.labels.as_ref().map(|_| self.outputs().max(2))
+        self.labels().map(|_| self.outputs().max(2))
     }
 }
 
@@ -462,7 +510,7 @@ mod tests {
     fn sigmoid_binary_is_one_column() {
         let d = Dataset::classification(m(3, 1, &[1., 2., 3.]), vec![1, 0, 1], 2, Head::SigmoidBce)
             .unwrap();
-        assert_eq!(d.y(), &m(3, 1, &[1., 0., 1.]));
+        assert_eq!(*d.y(), m(3, 1, &[1., 0., 1.]));
         assert_eq!((d.outputs(), d.n_classes()), (1, Some(2)));
         assert_eq!(d.labels(), Some(&[1, 0, 1][..]));
     }
@@ -471,9 +519,9 @@ mod tests {
     fn sigmoid_multiclass_and_softmax_binary_are_one_hot() {
         let x = m(2, 1, &[1., 2.]);
         let d = Dataset::classification(x.clone(), vec![2, 0], 3, Head::SigmoidBce).unwrap();
-        assert_eq!(d.y(), &m(2, 3, &[0., 0., 1., 1., 0., 0.]));
+        assert_eq!(*d.y(), m(2, 3, &[0., 0., 1., 1., 0., 0.]));
         let d = Dataset::classification(x, vec![1, 0], 2, Head::SoftmaxCe).unwrap();
-        assert_eq!(d.y(), &m(2, 2, &[0., 1., 1., 0.]));
+        assert_eq!(*d.y(), m(2, 2, &[0., 1., 1., 0.]));
         assert_eq!(d.n_classes(), Some(2));
     }
 
