@@ -241,15 +241,19 @@ pub fn predict(
     id_name: Option<&str>,
 ) -> Result<Predictions> {
     let mut infer = Inference::on_this_thread(mlp, DEFAULT_CHUNK_ROWS)?;
-    let mut table = Predictions {
-        header: Vec::new(),
-        rows: Vec::new(),
-    };
     let x = pipeline::features(raw, meta, mlp.inputs())?;
-    each_prediction(&mut infer, mlp, meta, x, raw, threshold, id_name, |cells| {
-        match cells {
-            Cells::Header(h) => table.header = h.to_vec(),
-            Cells::Row(r) => table.rows.push(r.to_vec()),
+    let (head, k) = (mlp.head(), mlp.outputs());
+    let mut table = Predictions {
+        header: header(meta, head, k, id_name),
+        rows: Vec::with_capacity(x.rows()),
+    };
+    infer.for_each_chunk(mlp, x.as_slice(), x.rows(), |r0, logits| {
+        kernels::head_activate(head, logits, k);
+        for (i, out) in logits.chunks_exact_mut(k).enumerate() {
+            let id = raw.ids.as_ref().map(|ids| ids[r0 + i].as_str());
+            let mut row = Vec::with_capacity(table.header.len());
+            row_cells(meta, head, threshold, id, out, &mut row);
+            table.rows.push(row);
         }
         Ok(())
     })?;
@@ -258,15 +262,17 @@ pub fn predict(
 
 /// Where [`predict_csv`] writes: a writer, and the name its errors give.
 pub struct CsvOut<'a> {
-    /// The destination (buffer it: rows are written one by one).
+    /// The destination (written a chunk's rows at a time).
     pub writer: &'a mut dyn std::io::Write,
     /// Its name in error messages (a file name, "standard output").
     pub name: &'a str,
 }
 
 /// [`predict`]'s table as RFC 4180 CSV, written to `out` chunk by chunk
-/// as `infer` (its threads, its chunk size) computes them: memory does not
-/// grow with the rows. The bytes are those of [`Predictions::to_csv`]. The
+/// as `infer` (its threads, its chunk size) computes them, each chunk's
+/// text formatted on the chunk's thread ([`Inference::predict_text`]):
+/// memory does not grow with the rows. The bytes are those of
+/// [`Predictions::to_csv`]. The
 /// features are taken out of `raw`, not copied
 /// ([`pipeline::take_features`]).
 ///
@@ -283,51 +289,40 @@ pub fn predict_csv(
     out: CsvOut<'_>,
 ) -> Result<()> {
     let name = out.name;
-    let mut w = csv::Writer::from_writer(out.writer);
-    let fail = |e: csv::Error| match e.into_kind() {
-        csv::ErrorKind::Io(source) => Error::Io {
-            path: name.into(),
-            source,
-        },
-        other => Error::Data {
-            source_name: name.to_string(),
-            message: format!("{other:?}"),
-        },
-    };
-    let x = pipeline::take_features(raw, meta, mlp.inputs())?;
-    each_prediction(infer, mlp, meta, x, raw, threshold, id_name, |cells| {
-        match cells {
-            Cells::Header(h) => w.write_record(h),
-            Cells::Row(r) => w.write_record(r),
-        }
-        .map_err(fail)
-    })?;
-    w.flush().map_err(|source| Error::Io {
+    let io = |source: std::io::Error| Error::Io {
         path: name.into(),
         source,
-    })
-}
-
-/// A line of the predictions table.
-enum Cells<'a> {
-    Header(&'a [String]),
-    Row(&'a [String]),
-}
-
-/// Computes the predictions chunk by chunk and hands the header, then every
-/// row in order, to `emit`.
-#[allow(clippy::too_many_arguments)] // private: the two public callers' parts
-fn each_prediction(
-    infer: &mut Inference,
-    mlp: &Mlp,
-    meta: &ModelMeta,
-    x: Matrix,
-    raw: &RawTable,
-    threshold: f32,
-    id_name: Option<&str>,
-    mut emit: impl FnMut(Cells<'_>) -> Result<()>,
-) -> Result<()> {
+    };
+    let x = pipeline::take_features(raw, meta, mlp.inputs())?;
     let (head, k) = (mlp.head(), mlp.outputs());
+    let mut text = CsvLine::default();
+    for h in header(meta, head, k, id_name) {
+        text.text(&h);
+    }
+    text.end();
+    out.writer.write_all(&text.buf).map_err(io)?;
+    let ids = raw.ids.as_deref();
+    let format = |r0: usize, outputs: &mut [f32], buf: &mut Vec<u8>| -> Result<()> {
+        let mut line = CsvLine {
+            buf: std::mem::take(buf),
+            ..CsvLine::default()
+        };
+        for (i, row) in outputs.chunks_exact_mut(k).enumerate() {
+            let id = ids.map(|ids| ids[r0 + i].as_str());
+            row_cells(meta, head, threshold, id, row, &mut line);
+            line.end();
+        }
+        *buf = line.buf;
+        Ok(())
+    };
+    infer.predict_text(mlp, x.as_slice(), x.rows(), &format, |bytes| {
+        out.writer.write_all(bytes).map_err(io)
+    })?;
+    out.writer.flush().map_err(io)
+}
+
+/// The predictions table's column names.
+fn header(meta: &ModelMeta, head: Head, k: usize, id_name: Option<&str>) -> Vec<String> {
     let mut header: Vec<String> = id_name.map(str::to_string).into_iter().collect();
     match (&meta.class_names, head) {
         (_, Head::Mse) => header.extend((0..k).map(|j| target_name(meta, j, k))),
@@ -343,46 +338,128 @@ fn each_prediction(
             }
         }
     }
-    emit(Cells::Header(&header))?;
-    let cell = |v: f32| v.to_string();
-    let mut row: Vec<String> = Vec::with_capacity(header.len());
-    infer.for_each_chunk(mlp, x.as_slice(), x.rows(), |r0, logits| {
-        kernels::head_activate(head, logits, k);
-        for (i, out) in logits.chunks_exact_mut(k).enumerate() {
-            row.clear();
-            if let Some(ids) = &raw.ids {
-                row.push(ids[r0 + i].clone());
-            }
-            match (&meta.class_names, head) {
-                (_, Head::Mse) => {
-                    pipeline::to_target_units_row(meta, out);
-                    row.extend(out.iter().map(|&v| cell(v)));
-                }
-                (Some(names), _) => {
-                    let c = if out.len() == 1 {
-                        usize::from(out[0] >= threshold)
-                    } else {
-                        predicted_class(out)
-                    };
-                    row.push(names[c].clone());
-                    if out.len() == 1 && names.len() == 2 {
-                        row.push(cell(1.0 - out[0]));
-                        row.push(cell(out[0]));
-                    } else {
-                        row.extend(out.iter().map(|&p| cell(p)));
-                    }
-                }
-                (None, _) => {
-                    for &p in out.iter() {
-                        row.push(u8::from(p >= threshold).to_string());
-                        row.push(cell(p));
-                    }
-                }
-            }
-            emit(Cells::Row(&row))?;
+    header
+}
+
+/// Where [`row_cells`] puts a row's cells.
+trait CellSink {
+    fn text(&mut self, s: &str);
+    fn number(&mut self, v: f32);
+}
+
+/// A row as strings ([`Predictions`]).
+impl CellSink for Vec<String> {
+    fn text(&mut self, s: &str) {
+        self.push(s.to_string());
+    }
+    fn number(&mut self, v: f32) {
+        self.push(v.to_string());
+    }
+}
+
+/// Rows as RFC 4180 CSV bytes, as the `csv` crate writes them (its
+/// defaults: `,`, `\n` after each record, a field quoted when it holds a
+/// comma, a quote, `\r` or `\n`, quotes doubled, a record of one empty
+/// field written `""`), without an allocation per cell.
+#[derive(Default)]
+struct CsvLine {
+    buf: Vec<u8>,
+    /// Fields of the record so far.
+    fields: usize,
+    /// Whether the record's only field so far is empty.
+    empty: bool,
+}
+
+impl CsvLine {
+    fn separate(&mut self) {
+        if self.fields > 0 {
+            self.buf.push(b',');
         }
-        Ok(())
-    })
+        self.fields += 1;
+    }
+
+    /// Ends the record.
+    fn end(&mut self) {
+        if self.fields == 1 && self.empty {
+            self.buf.extend_from_slice(b"\"\"");
+        }
+        self.buf.push(b'\n');
+        self.fields = 0;
+        self.empty = false;
+    }
+}
+
+impl CellSink for CsvLine {
+    fn text(&mut self, s: &str) {
+        self.separate();
+        self.empty = s.is_empty();
+        if s.bytes().any(|b| matches!(b, b',' | b'"' | b'\r' | b'\n')) {
+            self.buf.push(b'"');
+            for b in s.bytes() {
+                if b == b'"' {
+                    self.buf.push(b'"');
+                }
+                self.buf.push(b);
+            }
+            self.buf.push(b'"');
+        } else {
+            self.buf.extend_from_slice(s.as_bytes());
+        }
+    }
+
+    fn number(&mut self, v: f32) {
+        use std::io::Write as _;
+        self.separate();
+        self.empty = false;
+        // writing into a Vec cannot fail
+        let _ = write!(self.buf, "{v}");
+    }
+}
+
+/// One row's cells: its id, then as [`predict`] says; `out` holds the
+/// row's head outputs (regression values are turned into target units in
+/// place).
+fn row_cells(
+    meta: &ModelMeta,
+    head: Head,
+    threshold: f32,
+    id: Option<&str>,
+    out: &mut [f32],
+    row: &mut impl CellSink,
+) {
+    if let Some(id) = id {
+        row.text(id);
+    }
+    match (&meta.class_names, head) {
+        (_, Head::Mse) => {
+            pipeline::to_target_units_row(meta, out);
+            for &v in out.iter() {
+                row.number(v);
+            }
+        }
+        (Some(names), _) => {
+            let c = if out.len() == 1 {
+                usize::from(out[0] >= threshold)
+            } else {
+                predicted_class(out)
+            };
+            row.text(&names[c]);
+            if out.len() == 1 && names.len() == 2 {
+                row.number(1.0 - out[0]);
+                row.number(out[0]);
+            } else {
+                for &p in out.iter() {
+                    row.number(p);
+                }
+            }
+        }
+        (None, _) => {
+            for &p in out.iter() {
+                row.text(if p >= threshold { "1" } else { "0" });
+                row.number(p);
+            }
+        }
+    }
 }
 
 impl Predictions {
@@ -401,5 +478,58 @@ impl Predictions {
             source_name: "predictions".into(),
             message: e.to_string(),
         })
+    }
+}
+
+#[cfg(test)]
+mod tests {
+    use super::{CellSink, CsvLine};
+
+    /// `CsvLine` writes the bytes of the `csv` crate's writer (with its
+    /// defaults), which `Predictions::to_csv` uses.
+    #[test]
+    fn csv_lines_are_the_csv_crates_bytes() {
+        let cells = [
+            "plain",
+            "a,b",
+            "q\"uote",
+            "multi\nline",
+            "cr\rlf",
+            "",
+            " sp ",
+            "\"",
+            "é",
+            "1e-7",
+        ];
+        let numbers = [0.5f32, 1e-7, -3.25, f32::MAX, 0.1 + 0.2, 1.0, 0.0, -0.0];
+        let mut records: Vec<Vec<String>> = vec![vec![String::new()], vec!["x".into()]];
+        for (i, c) in cells.iter().enumerate() {
+            let mut r = vec![c.to_string()];
+            r.extend(numbers[i % numbers.len()..].iter().map(|v| v.to_string()));
+            r.push(cells[(i + 3) % cells.len()].to_string());
+            records.push(r);
+        }
+        // flexible: records of several lengths in one test
+        let mut want = csv::WriterBuilder::new()
+            .flexible(true)
+            .from_writer(Vec::new());
+        let mut line = CsvLine::default();
+        for r in &records {
+            want.write_record(r).unwrap();
+            for cell in r {
+                // numbers through `number`, as predictions write them
+                match cell.parse::<f32>() {
+                    Ok(v) if v.to_string() == *cell => line.number(v),
+                    _ => line.text(cell),
+                }
+            }
+            line.end();
+        }
+        let want = want.into_inner().unwrap();
+        assert_eq!(
+            String::from_utf8_lossy(&line.buf),
+            String::from_utf8_lossy(&want)
+        );
+        assert_eq!(line.buf, want);
     }
 }

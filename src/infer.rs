@@ -37,6 +37,15 @@ struct Slot {
     b: Vec<f32>,
     /// The chunk's logits (`chunk × outputs`).
     out: Vec<f32>,
+    /// Evaluation: the head's outputs (`chunk × outputs`), each row's loss,
+    /// and one row's scratch for the loss kernel (logits, then targets).
+    probs: Vec<f32>,
+    losses: Vec<f64>,
+    row: Vec<f32>,
+    target: Vec<f32>,
+    /// [`Inference::predict_text`]: the chunk's text (its capacity is kept
+    /// from one chunk to the next).
+    text: Vec<u8>,
     /// Rows of the chunk in this wave (0: no chunk).
     rows: usize,
 }
@@ -48,10 +57,6 @@ pub struct Inference {
     chunk: usize,
     sizes: Vec<usize>,
     slots: Vec<Slot>,
-    /// One row's logits, for the head's loss (which overwrites them).
-    row: Vec<f32>,
-    /// One row's targets.
-    target: Vec<f32>,
 }
 
 impl std::fmt::Debug for Inference {
@@ -129,6 +134,11 @@ impl Inference {
                 a: vec![0.0; chunk_rows * width],
                 b: vec![0.0; chunk_rows * width],
                 out: vec![0.0; chunk_rows * outputs],
+                probs: vec![0.0; chunk_rows * outputs],
+                losses: vec![0.0; chunk_rows],
+                row: vec![0.0; outputs],
+                target: vec![0.0; outputs],
+                text: Vec::new(),
                 rows: 0,
             })
             .collect();
@@ -137,8 +147,6 @@ impl Inference {
             chunk: chunk_rows,
             sizes,
             slots,
-            row: vec![0.0; outputs],
-            target: vec![0.0; outputs],
         })
     }
 
@@ -185,8 +193,26 @@ impl Inference {
         rows: usize,
         mut visit: impl FnMut(usize, &mut [f32]) -> Result<()>,
     ) -> Result<()> {
+        let nl = mlp.outputs();
+        self.waves(mlp, x, rows, &|_, _| Ok(()), |r0, slot| {
+            visit(r0, &mut slot.out[..slot.rows * nl])
+        })
+    }
+
+    /// The chunks of `rows` rows of `x` in waves of one per slot: each
+    /// chunk's forward pass and then `post(first_row, slot)` run in
+    /// parallel, and `visit(first_row, slot)` sees the chunks of a wave in
+    /// row order on the calling thread.
+    fn waves(
+        &mut self,
+        mlp: &Mlp,
+        x: &[f32],
+        rows: usize,
+        post: &PostChunk<'_>,
+        mut visit: impl FnMut(usize, &mut Slot) -> Result<()>,
+    ) -> Result<()> {
         self.check(mlp, x, rows)?;
-        let (n0, nl, chunk) = (mlp.inputs(), mlp.outputs(), self.chunk);
+        let (n0, chunk) = (mlp.inputs(), self.chunk);
         let wave = chunk * self.slots.len();
         let mut first = 0;
         while first < rows {
@@ -197,7 +223,8 @@ impl Inference {
                 if slot.rows == 0 {
                     return Ok(());
                 }
-                forward_chunk(mlp, &x[r0 * n0..r1 * n0], slot)
+                forward_chunk(mlp, &x[r0 * n0..r1 * n0], slot)?;
+                post(r0, slot)
             };
             let slots = &mut self.slots;
             match &self.pool {
@@ -211,7 +238,7 @@ impl Inference {
             }
             for (i, slot) in self.slots.iter_mut().enumerate() {
                 if slot.rows > 0 {
-                    visit(first + i * chunk, &mut slot.out[..slot.rows * nl])?;
+                    visit(first + i * chunk, slot)?;
                 }
             }
             first += wave;
@@ -242,11 +269,55 @@ impl Inference {
             ));
         }
         let head = mlp.head();
-        self.for_each_chunk(mlp, x, rows, |r0, logits| {
-            kernels::head_activate(head, logits, nl);
-            out[r0 * nl..r0 * nl + logits.len()].copy_from_slice(logits);
-            Ok(())
-        })
+        self.waves(
+            mlp,
+            x,
+            rows,
+            &|_, slot| {
+                kernels::head_activate(head, &mut slot.out[..slot.rows * nl], nl);
+                Ok(())
+            },
+            |r0, slot| {
+                let n = slot.rows * nl;
+                out[r0 * nl..r0 * nl + n].copy_from_slice(&slot.out[..n]);
+                Ok(())
+            },
+        )
+    }
+
+    /// The head's outputs of `rows` rows of `x` turned into bytes chunk by
+    /// chunk, in parallel: `format(first_row, outputs, text)` appends a
+    /// chunk's bytes to `text` (empty, with the capacity of earlier chunks)
+    /// on the chunk's thread, where `outputs` holds the chunk's rows as
+    /// [`Inference::predict_into`] writes them (to use or overwrite); then
+    /// `write(text)` gets the chunks in row order on the calling thread.
+    /// For predictions written as text, whose formatting costs as much as
+    /// the forward pass.
+    ///
+    /// # Errors
+    /// As [`Inference::for_each_chunk`]; the first error of `format` or
+    /// `write`.
+    pub fn predict_text(
+        &mut self,
+        mlp: &Mlp,
+        x: &[f32],
+        rows: usize,
+        format: &ChunkFormat<'_>,
+        mut write: impl FnMut(&[u8]) -> Result<()>,
+    ) -> Result<()> {
+        let (head, nl) = (mlp.head(), mlp.outputs());
+        self.waves(
+            mlp,
+            x,
+            rows,
+            &|r0, slot| {
+                let out = &mut slot.out[..slot.rows * nl];
+                kernels::head_activate(head, out, nl);
+                slot.text.clear();
+                format(r0, out, &mut slot.text)
+            },
+            |_, slot| write(&slot.text),
+        )
     }
 
     /// The mean loss over `rows` rows of `x` with targets `y` (`rows × n_L`),
@@ -345,38 +416,62 @@ impl Inference {
             ));
         }
         let head = mlp.head();
-        let mut row_buf = std::mem::take(&mut self.row);
-        let mut target = std::mem::take(&mut self.target);
-        let (mut loss, mut correct) = (0.0f64, 0usize);
-        let result = self.for_each_chunk(mlp, x, rows, |r0, logits| {
-            for (i, z) in logits.chunks_exact(nl).enumerate() {
-                let r = r0 + i;
-                if labels.is_some() || visit.is_some() {
-                    // the probabilities, as `predict` reports them
-                    row_buf.copy_from_slice(z);
-                    kernels::head_activate(head, &mut row_buf, nl);
-                    if let Some(labels) = labels {
-                        correct += usize::from(predicted_class(&row_buf) == labels[r]);
-                    }
-                    if let Some(visit) = visit.as_mut() {
-                        visit(r, &row_buf)?;
-                    }
-                }
-                row_buf.copy_from_slice(z);
-                y.write_row(r, &mut target);
-                loss += kernels::head_loss_delta(head, &mut row_buf, &target, nl);
+        let probs = labels.is_some() || visit.is_some();
+        // in parallel: each row's loss (from its logits, as in training)
+        // and, if wanted, its head outputs
+        let post = |r0: usize, slot: &mut Slot| -> Result<()> {
+            let Slot {
+                out,
+                probs: p,
+                losses,
+                row,
+                target,
+                rows: n,
+                ..
+            } = slot;
+            let z = &out[..*n * nl];
+            if probs {
+                p[..z.len()].copy_from_slice(z);
+                kernels::head_activate(head, &mut p[..z.len()], nl);
+            }
+            for (i, (z, loss)) in z.chunks_exact(nl).zip(&mut losses[..*n]).enumerate() {
+                row.copy_from_slice(z);
+                y.write_row(r0 + i, target);
+                *loss = kernels::head_loss_delta(head, row, target, nl);
             }
             Ok(())
-        });
-        self.row = row_buf;
-        self.target = target;
-        result?;
+        };
+        // in row order: the sum of the losses, the classes, the visitor
+        let (mut loss, mut correct) = (0.0f64, 0usize);
+        self.waves(mlp, x, rows, &post, |r0, slot| {
+            for (i, &l) in slot.losses[..slot.rows].iter().enumerate() {
+                loss += l;
+                if !probs {
+                    continue;
+                }
+                let (r, p) = (r0 + i, &slot.probs[i * nl..(i + 1) * nl]);
+                if let Some(labels) = labels {
+                    correct += usize::from(predicted_class(p) == labels[r]);
+                }
+                if let Some(visit) = visit.as_mut() {
+                    visit(r, p)?;
+                }
+            }
+            Ok(())
+        })?;
         Ok(Figures {
             loss: loss / rows as f64,
             accuracy: labels.map(|_| correct as f64 / rows as f64),
         })
     }
 }
+
+/// How [`Inference::predict_text`] turns a chunk's outputs into bytes:
+/// `(first_row, outputs, text)`.
+pub type ChunkFormat<'a> = dyn Fn(usize, &mut [f32], &mut Vec<u8>) -> Result<()> + Sync + 'a;
+
+/// What runs on each chunk after its forward pass, in parallel.
+type PostChunk<'a> = dyn Fn(usize, &mut Slot) -> Result<()> + Sync + 'a;
 
 /// What [`Inference::evaluate_each`] shows each row's outputs to.
 type RowVisitor<'a> = dyn FnMut(usize, &[f32]) -> Result<()> + 'a;
