@@ -9,7 +9,7 @@
 
 use crate::activation::Head;
 use crate::data::predicted_class;
-use crate::data::RawTable;
+use crate::data::{Features, RawTable};
 use crate::error::{Error, Result};
 use crate::infer::{Inference, DEFAULT_CHUNK_ROWS};
 use crate::kernels;
@@ -126,7 +126,7 @@ pub fn evaluate_with(
         ));
     }
     let data = pipeline::take_dataset(raw, meta, mlp.inputs(), mlp.outputs(), mlp.head())?;
-    let (x, rows) = (data.x().as_slice(), data.rows());
+    let (x, rows) = (data.prepared(), data.rows());
     // One forward pass gives the loss and the predictions. A classifier of
     // several outputs keeps only each row's predicted class; the metrics of
     // the other models need every output.
@@ -293,7 +293,11 @@ pub fn predict_csv(
         path: name.into(),
         source,
     };
-    let x = pipeline::take_features(raw, meta, mlp.inputs())?;
+    let (x, prep) = pipeline::take_features(raw, meta, mlp.inputs())?;
+    let features = Features {
+        x: x.as_slice(),
+        prep: (!prep.is_identity()).then_some(&prep),
+    };
     let (head, k) = (mlp.head(), mlp.outputs());
     let mut text = CsvLine::default();
     for h in header(meta, head, k, id_name) {
@@ -315,7 +319,7 @@ pub fn predict_csv(
         *buf = line.buf;
         Ok(())
     };
-    infer.predict_text(mlp, x.as_slice(), x.rows(), &format, |bytes| {
+    infer.predict_text(mlp, features, x.rows(), &format, |bytes| {
         out.writer.write_all(bytes).map_err(io)
     })?;
     out.writer.flush().map_err(io)

@@ -1223,7 +1223,7 @@ impl Prepared {
                 _ if !callbacks.wants_train_accuracy() => None,
                 (Some(_), TrainMetrics::Running) if classifier => stats.accuracy(train.rows()),
                 (Some(l), TrainMetrics::Full) if classifier => {
-                    let x = train.x().as_slice();
+                    let x = train.prepared();
                     infer
                         .evaluate_targets(&mlp, x, train.targets(), Some(l))?
                         .accuracy
@@ -1350,7 +1350,7 @@ impl Prepared {
 /// R² does not change under the targets' standardisation).
 fn r2_of(infer: &mut Inference, mlp: &Mlp, data: &Dataset) -> Result<f64> {
     let mut out = Matrix::zeros(data.rows(), mlp.outputs());
-    infer.predict_into(mlp, data.x().as_slice(), data.rows(), out.as_mut_slice())?;
+    infer.predict_into(mlp, data.prepared(), data.rows(), out.as_mut_slice())?;
     Ok(crate::metrics::regression_metrics(&out, &data.y())?.1.r2)
 }
 
@@ -1366,7 +1366,7 @@ fn figures(
         return Ok((None, None));
     };
     let labels = v.labels().filter(|_| classifier);
-    let f = infer.evaluate_targets(mlp, v.x().as_slice(), v.targets(), labels)?;
+    let f = infer.evaluate_targets(mlp, v.prepared(), v.targets(), labels)?;
     Ok((Some(f.loss), f.accuracy))
 }
 

@@ -21,7 +21,7 @@ use std::sync::Arc;
 
 use rayon::prelude::*;
 
-use crate::data::{predicted_class, Targets};
+use crate::data::{predicted_class, Features, Targets};
 use crate::error::{Error, Result};
 use crate::kernels;
 use crate::network::{layer_forward, Mlp};
@@ -46,6 +46,9 @@ struct Slot {
     /// [`Inference::predict_text`]: the chunk's text (its capacity is kept
     /// from one chunk to the next).
     text: Vec<u8>,
+    /// The chunk's prepared input rows, for features that still need
+    /// preparing ([`Features::prep`]).
+    input: Vec<f32>,
     /// Rows of the chunk in this wave (0: no chunk).
     rows: usize,
 }
@@ -139,6 +142,7 @@ impl Inference {
                 row: vec![0.0; outputs],
                 target: vec![0.0; outputs],
                 text: Vec::new(),
+                input: vec![0.0; chunk_rows * sizes[0]],
                 rows: 0,
             })
             .collect();
@@ -186,15 +190,15 @@ impl Inference {
     /// # Errors
     /// [`Error::Shape`] if `mlp` is not shaped as at construction or `x` is
     /// not `rows × n_0`; the first error of `visit`.
-    pub fn for_each_chunk(
+    pub fn for_each_chunk<'x>(
         &mut self,
         mlp: &Mlp,
-        x: &[f32],
+        x: impl Into<Features<'x>>,
         rows: usize,
         mut visit: impl FnMut(usize, &mut [f32]) -> Result<()>,
     ) -> Result<()> {
         let nl = mlp.outputs();
-        self.waves(mlp, x, rows, &|_, _| Ok(()), |r0, slot| {
+        self.waves(mlp, x.into(), rows, &|_, _| Ok(()), |r0, slot| {
             visit(r0, &mut slot.out[..slot.rows * nl])
         })
     }
@@ -206,12 +210,12 @@ impl Inference {
     fn waves(
         &mut self,
         mlp: &Mlp,
-        x: &[f32],
+        x: Features<'_>,
         rows: usize,
         post: &PostChunk<'_>,
         mut visit: impl FnMut(usize, &mut Slot) -> Result<()>,
     ) -> Result<()> {
-        self.check(mlp, x, rows)?;
+        self.check(mlp, x.x, rows)?;
         let (n0, chunk) = (mlp.inputs(), self.chunk);
         let wave = chunk * self.slots.len();
         let mut first = 0;
@@ -223,7 +227,18 @@ impl Inference {
                 if slot.rows == 0 {
                     return Ok(());
                 }
-                forward_chunk(mlp, &x[r0 * n0..r1 * n0], slot)?;
+                match x.prep {
+                    None => forward_chunk(mlp, &x.x[r0 * n0..r1 * n0], slot)?,
+                    Some(_) => {
+                        // features read in place: prepared into the slot
+                        let mut input = std::mem::take(&mut slot.input);
+                        let part = &mut input[..slot.rows * n0];
+                        x.write_rows(r0, r1, n0, part);
+                        let done = forward_chunk(mlp, part, slot);
+                        slot.input = input;
+                        done?;
+                    }
+                }
                 post(r0, slot)
             };
             let slots = &mut self.slots;
@@ -253,10 +268,10 @@ impl Inference {
     /// # Errors
     /// As [`Inference::for_each_chunk`]; [`Error::Shape`] if `out` is not
     /// `rows × n_L`.
-    pub fn predict_into(
+    pub fn predict_into<'x>(
         &mut self,
         mlp: &Mlp,
-        x: &[f32],
+        x: impl Into<Features<'x>>,
         rows: usize,
         out: &mut [f32],
     ) -> Result<()> {
@@ -271,7 +286,7 @@ impl Inference {
         let head = mlp.head();
         self.waves(
             mlp,
-            x,
+            x.into(),
             rows,
             &|_, slot| {
                 kernels::head_activate(head, &mut slot.out[..slot.rows * nl], nl);
@@ -297,10 +312,10 @@ impl Inference {
     /// # Errors
     /// As [`Inference::for_each_chunk`]; the first error of `format` or
     /// `write`.
-    pub fn predict_text(
+    pub fn predict_text<'x>(
         &mut self,
         mlp: &Mlp,
-        x: &[f32],
+        x: impl Into<Features<'x>>,
         rows: usize,
         format: &ChunkFormat<'_>,
         mut write: impl FnMut(&[u8]) -> Result<()>,
@@ -308,7 +323,7 @@ impl Inference {
         let (head, nl) = (mlp.head(), mlp.outputs());
         self.waves(
             mlp,
-            x,
+            x.into(),
             rows,
             &|r0, slot| {
                 let out = &mut slot.out[..slot.rows * nl];
@@ -329,10 +344,10 @@ impl Inference {
     /// # Errors
     /// As [`Inference::for_each_chunk`]; [`Error::Shape`] if `y` or `labels`
     /// has the wrong length; [`Error::Config`] (`rows`) for no rows.
-    pub fn evaluate(
+    pub fn evaluate<'x>(
         &mut self,
         mlp: &Mlp,
-        x: &[f32],
+        x: impl Into<Features<'x>>,
         y: &[f32],
         rows: usize,
         labels: Option<&[usize]>,
@@ -355,14 +370,14 @@ impl Inference {
     /// # Errors
     /// As [`Inference::evaluate`]; [`Error::Shape`] if `y` is not as wide
     /// as the network's output or has not as many rows as `x`.
-    pub fn evaluate_targets(
+    pub fn evaluate_targets<'x>(
         &mut self,
         mlp: &Mlp,
-        x: &[f32],
+        x: impl Into<Features<'x>>,
         y: Targets<'_>,
         labels: Option<&[usize]>,
     ) -> Result<Figures> {
-        self.evaluate_impl(mlp, x, y, labels, None)
+        self.evaluate_impl(mlp, x.into(), y, labels, None)
     }
 
     /// [`Inference::evaluate_targets`] that also shows each row's head
@@ -372,21 +387,21 @@ impl Inference {
     ///
     /// # Errors
     /// As [`Inference::evaluate_targets`]; the first error of `visit`.
-    pub fn evaluate_each(
+    pub fn evaluate_each<'x>(
         &mut self,
         mlp: &Mlp,
-        x: &[f32],
+        x: impl Into<Features<'x>>,
         y: Targets<'_>,
         labels: Option<&[usize]>,
         mut visit: impl FnMut(usize, &[f32]) -> Result<()>,
     ) -> Result<Figures> {
-        self.evaluate_impl(mlp, x, y, labels, Some(&mut visit))
+        self.evaluate_impl(mlp, x.into(), y, labels, Some(&mut visit))
     }
 
     fn evaluate_impl(
         &mut self,
         mlp: &Mlp,
-        x: &[f32],
+        x: Features<'_>,
         y: Targets<'_>,
         labels: Option<&[usize]>,
         mut visit: Option<&mut RowVisitor<'_>>,
@@ -400,7 +415,7 @@ impl Inference {
             ));
         }
         if y.width() != nl
-            || rows.checked_mul(n0) != Some(x.len())
+            || rows.checked_mul(n0) != Some(x.x.len())
             || labels.is_some_and(|l| l.len() != rows)
         {
             return Err(Error::shape(
@@ -410,7 +425,7 @@ impl Inference {
                     "{} × {} targets, {} values of x and {} labels",
                     rows,
                     y.width(),
-                    x.len(),
+                    x.x.len(),
                     labels.map_or(0, <[usize]>::len)
                 ),
             ));

@@ -85,6 +85,11 @@ struct DataArgs {
     /// CSV columns to leave out (header names, or 'column N'), e.g. IDs.
     #[arg(long, value_name = "NAME,...", value_delimiter = ',')]
     ignore_columns: Vec<String>,
+    /// Read an f4 NPY file's features into memory instead of mapping the file
+    /// (by default they are read in place: the file must not change while
+    /// backprop runs). Changes no result.
+    #[arg(long)]
+    no_mmap: bool,
 }
 
 #[derive(Args)]
@@ -617,6 +622,7 @@ impl DataArgs {
             ignore_columns: self.ignore_columns.clone(),
             id_column: id_column.cloned(),
             weight_column: None,
+            no_memory_map: self.no_mmap,
         })
     }
 }

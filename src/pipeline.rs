@@ -8,8 +8,8 @@ use rand_chacha::ChaCha8Rng;
 
 use crate::activation::Head;
 use crate::data::{
-    scale, ClassMap, Dataset, FeatureSelection, HeaderMode, LabelColumn, LoadOptions, RawTable,
-    Standardizer,
+    scale, ClassMap, Dataset, FeatureSelection, HeaderMode, LabelColumn, LoadOptions, Prep,
+    RawTable, Standardizer,
 };
 use crate::error::{Error, Result};
 use crate::meta::ModelMeta;
@@ -162,22 +162,33 @@ pub fn features(raw: &RawTable, meta: &ModelMeta, inputs: usize) -> Result<Matri
 
 /// [`features`] without a copy: takes the features out of `raw` (leaving
 /// it an empty matrix, its labels, ids and weights in place) and scales or
-/// standardises them where they are.
+/// standardises them where they are — or, for features read in place from
+/// a memory map ([`Matrix::is_mapped`]), leaves them as they are and
+/// returns the [`Prep`] that their readers (a shard's gather, an inference
+/// chunk) apply row by row, to the same bits. The returned `Prep` is the
+/// identity when the features were prepared here.
 ///
 /// # Errors
 /// As [`features`].
-pub fn take_features(raw: &mut RawTable, meta: &ModelMeta, inputs: usize) -> Result<Matrix> {
-    let x = std::mem::take(&mut raw.x);
-    prepared_features(x, raw, meta, inputs)
-}
-
-/// `x` (the features of `raw`) scaled or standardised as `meta` says.
-fn prepared_features(
-    mut x: Matrix,
-    raw: &RawTable,
+pub fn take_features(
+    raw: &mut RawTable,
     meta: &ModelMeta,
     inputs: usize,
-) -> Result<Matrix> {
+) -> Result<(Matrix, Prep)> {
+    let x = std::mem::take(&mut raw.x);
+    check_inputs(&x, raw, inputs)?;
+    let prep = Prep {
+        scale: meta.pixel_scale,
+        standardizer: meta.standardizer.clone(),
+    };
+    if x.is_mapped() {
+        return Ok((x, prep));
+    }
+    Ok((prepared_features(x, raw, meta, inputs)?, Prep::default()))
+}
+
+/// `Err` unless `x` (the features of `raw`) has `inputs` columns.
+fn check_inputs(x: &Matrix, raw: &RawTable, inputs: usize) -> Result<()> {
     if x.cols() != inputs {
         return Err(Error::Data {
             source_name: raw.source_name.clone(),
@@ -189,6 +200,17 @@ fn prepared_features(
             ),
         });
     }
+    Ok(())
+}
+
+/// `x` (the features of `raw`) scaled or standardised as `meta` says.
+fn prepared_features(
+    mut x: Matrix,
+    raw: &RawTable,
+    meta: &ModelMeta,
+    inputs: usize,
+) -> Result<Matrix> {
+    check_inputs(&x, raw, inputs)?;
     if let Some(s) = meta.pixel_scale {
         scale(&mut x, s);
     }
@@ -230,8 +252,8 @@ pub fn take_dataset(
     outputs: usize,
     head: Head,
 ) -> Result<Dataset> {
-    let x = take_features(raw, meta, inputs)?;
-    dataset_of(x, raw, meta, outputs, head)
+    let (x, prep) = take_features(raw, meta, inputs)?;
+    dataset_of(x, raw, meta, outputs, head)?.with_prep(prep)
 }
 
 /// The dataset of the prepared features `x` and the targets of `raw`.
@@ -348,6 +370,9 @@ pub struct ReadOverrides {
     /// A training file's column of row weights ([`RawTable::weights`]);
     /// not used to read new data for a model.
     pub weight_column: Option<String>,
+    /// Read f4 NPY features into memory instead of mapping them
+    /// ([`LoadOptions::memory_map`]).
+    pub no_memory_map: bool,
 }
 
 impl ReadOverrides {
@@ -364,6 +389,7 @@ impl ReadOverrides {
             ignore_columns: self.ignore_columns.clone(),
             id_column: self.id_column.clone(),
             weight_column: self.weight_column.clone(),
+            memory_map: !self.no_memory_map,
             ..LoadOptions::default()
         }
     }
@@ -401,6 +427,7 @@ impl ReadOverrides {
             }),
             id_column: self.id_column.clone(),
             weight_column: None,
+            memory_map: !self.no_memory_map,
         }
     }
 }

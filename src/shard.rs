@@ -24,7 +24,7 @@
 use std::time::Instant;
 
 use crate::activation::Head;
-use crate::data::Targets;
+use crate::data::{Prep, Targets};
 use crate::dropout::Dropout;
 use crate::error::Result;
 use crate::kernels::{self, gemm, simd};
@@ -110,6 +110,9 @@ pub(crate) enum Batch<'a> {
         y: Targets<'a>,
         w: Option<&'a [f32]>,
         idx: &'a [usize],
+        /// What each gathered row of `x` still needs (features read in
+        /// place from a memory map).
+        prep: Option<&'a Prep>,
     },
 }
 
@@ -420,9 +423,13 @@ impl Workspace {
                 &y[r0 * nl..r1 * nl],
                 w.map(|w| &w[r0..r1]),
             ),
-            Batch::Gather { x, y, w, idx } => {
+            Batch::Gather { x, y, w, idx, prep } => {
                 for (i, &r) in idx[r0..r1].iter().enumerate() {
-                    xbuf[i * n0..(i + 1) * n0].copy_from_slice(&x[r * n0..(r + 1) * n0]);
+                    let row = &mut xbuf[i * n0..(i + 1) * n0];
+                    row.copy_from_slice(&x[r * n0..(r + 1) * n0]);
+                    if let Some(p) = prep {
+                        p.apply_row(row);
+                    }
                     y.write_row(r, &mut ybuf[i * nl..(i + 1) * nl]);
                 }
                 let w = w.map(|w| {

@@ -3,14 +3,38 @@
 //! A transpose is a view with its strides swapped ([`MatRef::t`]); nothing is
 //! copied. The GEMM wrappers in [`crate::kernels::gemm`] take these views.
 
+use std::sync::Arc;
+
+use crate::data::MappedF32;
 use crate::error::{Error, Result};
 
-/// An owned, row-major `rows × cols` matrix of `f32`.
-#[derive(Clone, Debug, PartialEq, Default)]
+/// A row-major `rows × cols` matrix of `f32`: owned, or (from an f4 NPY
+/// file) read in place from a read-only memory map, which the first
+/// mutable access copies into memory.
+#[derive(Clone, Debug, Default)]
 pub struct Matrix {
     rows: usize,
     cols: usize,
-    data: Vec<f32>,
+    data: Storage,
+}
+
+/// Where a [`Matrix`]'s values live.
+#[derive(Clone, Debug)]
+enum Storage {
+    Owned(Vec<f32>),
+    Mapped(Arc<MappedF32>),
+}
+
+impl Default for Storage {
+    fn default() -> Self {
+        Storage::Owned(Vec::new())
+    }
+}
+
+impl PartialEq for Matrix {
+    fn eq(&self, other: &Matrix) -> bool {
+        self.rows == other.rows && self.cols == other.cols && self.as_slice() == other.as_slice()
+    }
 }
 
 impl Matrix {
@@ -19,7 +43,7 @@ impl Matrix {
         Matrix {
             rows,
             cols,
-            data: vec![0.0; rows * cols],
+            data: Storage::Owned(vec![0.0; rows * cols]),
         }
     }
 
@@ -38,7 +62,33 @@ impl Matrix {
                 format!("{} values", data.len()),
             ));
         }
-        Ok(Matrix { rows, cols, data })
+        Ok(Matrix {
+            rows,
+            cols,
+            data: Storage::Owned(data),
+        })
+    }
+
+    /// The values of a memory map, in place; fails unless it holds
+    /// `rows * cols` values.
+    pub fn from_mapped(rows: usize, cols: usize, data: Arc<MappedF32>) -> Result<Self> {
+        if rows.checked_mul(cols) != Some(data.len()) {
+            return Err(Error::shape(
+                "Matrix::from_mapped",
+                format!("{rows}×{cols} = {} values", rows.saturating_mul(cols)),
+                format!("{} values", data.len()),
+            ));
+        }
+        Ok(Matrix {
+            rows,
+            cols,
+            data: Storage::Mapped(data),
+        })
+    }
+
+    /// Whether the values are read in place from a memory map.
+    pub fn is_mapped(&self) -> bool {
+        matches!(self.data, Storage::Mapped(_))
     }
 
     /// Number of rows.
@@ -53,17 +103,30 @@ impl Matrix {
 
     /// The row-major elements.
     pub fn as_slice(&self) -> &[f32] {
-        &self.data
+        match &self.data {
+            Storage::Owned(v) => v,
+            Storage::Mapped(m) => m.as_slice(),
+        }
     }
 
-    /// The row-major elements, mutably.
+    /// The row-major elements, mutably (a memory-mapped matrix is copied
+    /// into memory first).
     pub fn as_mut_slice(&mut self) -> &mut [f32] {
-        &mut self.data
+        if let Storage::Mapped(m) = &self.data {
+            self.data = Storage::Owned(m.as_slice().to_vec());
+        }
+        match &mut self.data {
+            Storage::Owned(v) => v,
+            Storage::Mapped(_) => unreachable!("copied into memory above"),
+        }
     }
 
     /// Consumes the matrix, returning its row-major elements.
     pub fn into_vec(self) -> Vec<f32> {
-        self.data
+        match self.data {
+            Storage::Owned(v) => v,
+            Storage::Mapped(m) => m.as_slice().to_vec(),
+        }
     }
 
     /// Row `r` as a slice.
@@ -73,7 +136,7 @@ impl Matrix {
     #[track_caller]
     pub fn row(&self, r: usize) -> &[f32] {
         assert!(r < self.rows, "row {r} out of {} rows", self.rows);
-        &self.data[r * self.cols..(r + 1) * self.cols]
+        &self.as_slice()[r * self.cols..(r + 1) * self.cols]
     }
 
     /// Element `(r, c)`.
@@ -88,17 +151,18 @@ impl Matrix {
             self.rows,
             self.cols
         );
-        self.data[r * self.cols + c]
+        self.as_slice()[r * self.cols + c]
     }
 
     /// A view of the whole matrix.
     pub fn view(&self) -> MatRef<'_> {
-        MatRef::new(&self.data, self.rows, self.cols)
+        MatRef::new(self.as_slice(), self.rows, self.cols)
     }
 
     /// A mutable view of the whole matrix.
     pub fn view_mut(&mut self) -> MatMut<'_> {
-        MatMut::new(&mut self.data, self.rows, self.cols)
+        let (rows, cols) = (self.rows, self.cols);
+        MatMut::new(self.as_mut_slice(), rows, cols)
     }
 }
 

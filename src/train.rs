@@ -763,7 +763,13 @@ impl Trainer {
             for (b, idx) in order.chunks(bs).enumerate().skip(skip) {
                 self.step_lr = self.scheduler.lr(self.epochs_done, b, batches);
                 self.stop_vote = stop.load(Ordering::Relaxed);
-                let batch = Batch::Gather { x, y, w, idx };
+                let batch = Batch::Gather {
+                    x,
+                    y,
+                    w,
+                    idx,
+                    prep: data.prep(),
+                };
                 let (loss, batch_weight, batch_correct) = self
                     .step_impl(mlp, batch, idx.len(), true)
                     .map_err(|e| match e {

@@ -1536,3 +1536,163 @@ fn train_metrics_full_is_the_same_for_any_thread_count() {
         .assert()
         .code(2);
 }
+
+/// An NPY file of `rows × cols` little-endian values of NumPy type `descr`
+/// (`<f4`, `<i8`), each `bytes` long.
+fn write_npy(path: &Path, descr: &str, shape: &[usize], values: &[u8]) {
+    let shape = match shape {
+        [n] => format!("({n},)"),
+        [r, c] => format!("({r}, {c})"),
+        _ => unreachable!("1-D or 2-D"),
+    };
+    let mut header =
+        format!("{{'descr': '{descr}', 'fortran_order': False, 'shape': {shape}, }}").into_bytes();
+    // magic (6) + version (2) + length (2) + header, padded to 64 with '\n' last
+    while (10 + header.len() + 1) % 64 != 0 {
+        header.push(b' ');
+    }
+    header.push(b'\n');
+    let mut bytes = b"\x93NUMPY\x01\x00".to_vec();
+    bytes.extend((header.len() as u16).to_le_bytes());
+    bytes.extend(header);
+    bytes.extend(values);
+    fs::write(path, bytes).unwrap();
+}
+
+/// A CSV of digits as NPY: f4 features and i8 labels.
+fn digits_npy(dir: &Path, csv: &str, stem: &str) -> (PathBuf, PathBuf) {
+    let text = fs::read_to_string(data(csv)).unwrap();
+    let mut lines = text.lines();
+    let header = lines.next().unwrap();
+    let cols = header.split(',').count() - 1;
+    let (mut x, mut y, mut rows) = (Vec::new(), Vec::new(), 0);
+    for line in lines.filter(|l| !l.is_empty()) {
+        let fields: Vec<&str> = line.split(',').collect();
+        for f in &fields[..cols] {
+            x.extend(f.parse::<f32>().unwrap().to_le_bytes());
+        }
+        y.extend(fields[cols].parse::<i64>().unwrap().to_le_bytes());
+        rows += 1;
+    }
+    let (xp, yp) = (
+        dir.join(format!("{stem}.x.npy")),
+        dir.join(format!("{stem}.y.npy")),
+    );
+    write_npy(&xp, "<f4", &[rows, cols], &x);
+    write_npy(&yp, "<i8", &[rows], &y);
+    (xp, yp)
+}
+
+/// An f4 NPY file is read in place from a memory map, its standardisation
+/// applied to each batch as it is gathered and to each chunk as it is
+/// evaluated or predicted: the model files, the per-epoch test figures,
+/// `eval` and `predict` are byte-identical to reading the file into memory
+/// (`--no-mmap`), which standardises it where it is, at any thread count
+/// and chunk size.
+#[test]
+fn memory_mapped_and_read_npy_files_give_the_same_bytes() {
+    let dir = tmp();
+    let (x, y) = digits_npy(dir.path(), "digits.train.csv", "train");
+    let (xt, yt) = digits_npy(dir.path(), "digits.test.csv", "test");
+    let s = |p: &Path| p.to_str().unwrap().to_string();
+    // (model file, per-epoch figures, eval output, predictions)
+    type Outputs = (Vec<u8>, String, Vec<u8>, Vec<u8>);
+    let mut first: Option<Outputs> = None;
+    for (mmap, threads, chunk) in [(true, "1", "256"), (false, "1", "5"), (true, "3", "7")] {
+        let model = dir.path().join(format!("m-{mmap}-{threads}.safetensors"));
+        let mut train: Vec<String> = [
+            "train",
+            "--json",
+            "--epochs",
+            "3",
+            "--layers",
+            "24",
+            "--optimizer",
+            "adam",
+        ]
+        .iter()
+        .map(|a| a.to_string())
+        .collect();
+        train.extend(["--data".into(), s(&x), "--labels".into(), s(&y)]);
+        train.extend(["--test-data".into(), s(&xt), "--test-labels".into(), s(&yt)]);
+        train.extend([
+            "--threads".into(),
+            threads.into(),
+            "--out".into(),
+            s(&model),
+        ]);
+        let mut eval: Vec<String> = ["eval", "--json", "--model", &s(&model)]
+            .iter()
+            .map(|a| a.to_string())
+            .collect();
+        eval.extend(["--data".into(), s(&xt), "--labels".into(), s(&yt)]);
+        eval.extend([
+            "--threads".into(),
+            threads.into(),
+            "--chunk-rows".into(),
+            chunk.into(),
+        ]);
+        let mut predict: Vec<String> = ["predict", "--model", &s(&model), "--data", &s(&xt)]
+            .iter()
+            .map(|a| a.to_string())
+            .collect();
+        predict.extend([
+            "--threads".into(),
+            threads.into(),
+            "--chunk-rows".into(),
+            chunk.into(),
+        ]);
+        if !mmap {
+            for args in [&mut train, &mut eval, &mut predict] {
+                args.push("--no-mmap".into());
+            }
+        }
+        let out = |args: &[String]| {
+            bin()
+                .args(args)
+                .assert()
+                .success()
+                .get_output()
+                .stdout
+                .clone()
+        };
+        // the per-epoch JSON lines without their timings
+        let epochs: String = String::from_utf8(out(&train))
+            .unwrap()
+            .lines()
+            .filter_map(|l| serde_json::from_str::<serde_json::Value>(l).ok())
+            .filter(|v| v.get("epoch").is_some())
+            .map(|mut v| {
+                let o = v.as_object_mut().unwrap();
+                o.remove("samples_per_sec");
+                o.remove("seconds");
+                v.to_string()
+            })
+            .collect();
+        assert!(epochs.contains("test_accuracy"), "{epochs}");
+        let got = (fs::read(&model).unwrap(), epochs, out(&eval), out(&predict));
+        match &first {
+            None => first = Some(got),
+            Some(want) => assert!(
+                *want == got,
+                "mmap {mmap}, {threads} threads, chunks of {chunk}: different bytes"
+            ),
+        }
+        if mmap && threads == "3" {
+            // 2 epochs with a checkpoint, then resumed to 3: the same model
+            let ck = s(&dir.path().join("m.ckpt"));
+            let mut two = train.clone();
+            two[3] = "2".into();
+            two.extend(["--checkpoint".into(), ck.clone()]);
+            out(&two);
+            let mut resumed = train.clone();
+            resumed.extend(["--resume".into(), ck]);
+            out(&resumed);
+            let want = &first.as_ref().unwrap().0;
+            assert!(
+                fs::read(&model).unwrap() == *want,
+                "resumed from a checkpoint: a different model"
+            );
+        }
+    }
+}

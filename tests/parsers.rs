@@ -344,6 +344,30 @@ fn npy_features_of_each_type() {
         assert_eq!(t.x.as_slice(), &X, "{name}");
         assert!(!t.pixel_data);
     }
+    // an f4 file is read in place from a memory map, unless told not to;
+    // a change to the matrix copies it and leaves the file alone
+    let mapped = load(&fixture("x_f32.npy"), &LoadOptions::default()).unwrap();
+    assert!(mapped.x.is_mapped());
+    let read = LoadOptions {
+        memory_map: false,
+        ..LoadOptions::default()
+    };
+    let t = load(&fixture("x_f32.npy"), &read).unwrap();
+    assert!(!t.x.is_mapped());
+    assert_eq!(t, mapped);
+    let mut changed = mapped.x.clone();
+    changed.as_mut_slice()[0] = 99.0;
+    assert!(!changed.is_mapped());
+    assert_eq!(mapped.x.as_slice(), &X);
+    let again = load(&fixture("x_f32.npy"), &LoadOptions::default()).unwrap();
+    assert_eq!(again.x.as_slice(), &X);
+    // the other element types are parsed
+    for name in ["x_f64.npy", "x_fortran.npy"] {
+        assert!(!load(&fixture(name), &LoadOptions::default())
+            .unwrap()
+            .x
+            .is_mapped());
+    }
     let t = load(&fixture("x_i64.npy"), &LoadOptions::default()).unwrap();
     assert_eq!(t.x.as_slice(), &[1.0, -2.0, 3.0, -4.0, 5.0, 1048576.0]);
     let t = load(&fixture("x_u8.npy"), &LoadOptions::default()).unwrap();

@@ -21,6 +21,8 @@ pub enum Elements {
     F32(Vec<f32>),
     /// Double-precision floats.
     F64(Vec<f64>),
+    /// Single-precision floats read in place from a memory-mapped file.
+    MappedF32(std::sync::Arc<super::MappedF32>),
 }
 
 impl Elements {
@@ -31,6 +33,7 @@ impl Elements {
             Elements::I64(v) => v.len(),
             Elements::F32(v) => v.len(),
             Elements::F64(v) => v.len(),
+            Elements::MappedF32(m) => m.len(),
         }
     }
 
@@ -143,6 +146,13 @@ impl NdArray {
                 }
                 v
             }
+            Elements::MappedF32(m) => {
+                let v = m.as_slice();
+                if let Some(i) = v.iter().position(|f| !f.is_finite()) {
+                    return Err(bad(i, &v[i], "is not finite"));
+                }
+                return Matrix::from_mapped(rows, cols, m);
+            }
             Elements::F64(v) => {
                 if let Some(i) = v.iter().position(|f| !f.is_finite()) {
                     return Err(bad(i, &v[i], "is not finite"));
@@ -186,6 +196,11 @@ impl NdArray {
             Elements::I64(v) => v.iter().map(i64::to_string).collect(),
             Elements::F32(v) => v.iter().map(|&f| float_text(f64::from(f), f)).collect(),
             Elements::F64(v) => v.iter().map(|&f| float_text(f, f)).collect(),
+            Elements::MappedF32(m) => m
+                .as_slice()
+                .iter()
+                .map(|&f| float_text(f64::from(f), f))
+                .collect(),
         })
     }
 }

@@ -18,7 +18,9 @@ mod classes;
 pub mod csv;
 pub mod embedded;
 pub mod idx;
+mod mapped;
 pub mod npy;
+mod prep;
 mod source;
 mod table;
 mod targets;
@@ -26,6 +28,8 @@ mod weights;
 
 pub use array::{Elements, NdArray};
 pub use classes::{is_missing, ClassMap, CONTINUOUS_MIN_DISTINCT, MAX_CLASSES};
+pub use mapped::MappedF32;
+pub use prep::{Features, Prep};
 pub use source::{load, load_bytes};
 pub use table::{
     CsvLayout, FeatureSelection, HeaderGuess, HeaderMode, LabelColumn, LoadOptions, RawTable,
@@ -54,6 +58,8 @@ pub struct Dataset {
     x: Matrix,
     y: Stored,
     weights: Option<Vec<f32>>,
+    /// What the rows of `x` still need before use (identity: nothing).
+    prep: Prep,
 }
 
 /// The targets as a [`Dataset`] holds them.
@@ -164,6 +170,7 @@ impl Dataset {
             x,
             y: Stored::Classes { labels, width },
             weights: None,
+            prep: Prep::default(),
         })
     }
 
@@ -182,6 +189,7 @@ impl Dataset {
             x,
             y: Stored::Values(y),
             weights: None,
+            prep: Prep::default(),
         })
     }
 
@@ -234,6 +242,53 @@ impl Dataset {
         Ok(self)
     }
 
+    /// The dataset with features `x` that are used prepared by `prep`
+    /// (scaled, standardised), row by row as they are read — for features
+    /// read in place from a memory map, which are not changed. The result
+    /// is the same, bit for bit, as preparing `x` first.
+    ///
+    /// # Errors
+    /// [`Error::Data`] naming the 1-based row and column of the first value
+    /// that `prep` makes NaN or infinite.
+    pub fn with_prep(mut self, prep: Prep) -> Result<Dataset> {
+        let cols = self.x.cols();
+        if !prep.is_identity() && cols > 0 {
+            let mut row = vec![0.0; cols];
+            for (r, raw) in self.x.as_slice().chunks_exact(cols).enumerate() {
+                row.copy_from_slice(raw);
+                prep.apply_row(&mut row);
+                if let Some(c) = row.iter().position(|v| !v.is_finite()) {
+                    return Err(data_error(
+                        "prepared features",
+                        format!(
+                            "x row {}, column {} is {} once standardised; all values must be \
+                             finite",
+                            r + 1,
+                            c + 1,
+                            row[c]
+                        ),
+                    ));
+                }
+            }
+        }
+        self.prep = prep;
+        Ok(self)
+    }
+
+    /// The features with the preparation they still need
+    /// ([`Dataset::with_prep`]).
+    pub fn prepared(&self) -> Features<'_> {
+        Features {
+            x: self.x.as_slice(),
+            prep: self.prep(),
+        }
+    }
+
+    /// The preparation the rows of [`Dataset::x`] still need, if any.
+    pub fn prep(&self) -> Option<&Prep> {
+        (!self.prep.is_identity()).then_some(&self.prep)
+    }
+
     /// The weight of each row, if the dataset is weighted.
     pub fn weights(&self) -> Option<&[f32]> {
         self.weights.as_deref()
@@ -257,7 +312,8 @@ impl Dataset {
         }
     }
 
-    /// The features, `rows × features`.
+    /// The features, `rows × features`, as stored: before the preparation
+    /// of [`Dataset::prep`], if any ([`Dataset::prepared`] pairs them).
     pub fn x(&self) -> &Matrix {
         &self.x
     }
@@ -470,9 +526,15 @@ impl Standardizer {
         );
         let cols = x.cols().max(1);
         for row in x.as_mut_slice().chunks_exact_mut(cols) {
-            for ((v, &m), &s) in row.iter_mut().zip(&self.mean).zip(&self.std) {
-                *v = ((f64::from(*v) - f64::from(m)) / f64::from(s)) as f32;
-            }
+            self.apply_row(row);
+        }
+    }
+
+    /// [`Standardizer::apply`] on one row of as many values as columns.
+    #[inline]
+    pub fn apply_row(&self, row: &mut [f32]) {
+        for ((v, &m), &s) in row.iter_mut().zip(&self.mean).zip(&self.std) {
+            *v = ((f64::from(*v) - f64::from(m)) / f64::from(s)) as f32;
         }
     }
 }

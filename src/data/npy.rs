@@ -19,6 +19,7 @@
 //! anything is allocated; they must be equal.
 
 use super::array::{data_error, shape_text, Elements, NdArray};
+use super::MappedF32;
 use crate::error::Result;
 
 /// An NPY file's contents: `dtype` is the `descr` string, e.g. `<f4`.
@@ -130,6 +131,8 @@ pub fn parse(bytes: &[u8], source_name: &str) -> Result<NpyArray> {
             Elements::I64(v) => Elements::I64(to_c_order(&v, &header.shape)),
             Elements::F32(v) => Elements::F32(to_c_order(&v, &header.shape)),
             Elements::F64(v) => Elements::F64(to_c_order(&v, &header.shape)),
+            // `decode` copies: a parsed array is never mapped
+            mapped @ Elements::MappedF32(_) => mapped,
         }
     } else {
         elements
@@ -221,6 +224,48 @@ pub fn read_f32(
     total_len: Option<u64>,
 ) -> Result<Option<NpyArray>> {
     let io = |e: std::io::Error| data_error(source_name, format!("cannot read: {e}"));
+    let Some((header, data_start, n)) = f4_header(r, source_name)? else {
+        return Ok(None);
+    };
+    // The header's shape is untrusted: allocate it whole only when the
+    // input's length (a file's size) confirms it, else grow with the data.
+    let capacity = match total_len {
+        Some(total) if total.checked_sub(data_start) == Some(n as u64 * 4) => n,
+        Some(_) => return Ok(None),
+        None => n.min(1 << 20),
+    };
+    let mut values = Vec::with_capacity(capacity);
+    let mut buf = vec![0u8; 1 << 16];
+    while values.len() < n {
+        let want = ((n - values.len()) * 4).min(buf.len());
+        if !read_full(r, &mut buf[..want]).map_err(io)? {
+            return Ok(None);
+        }
+        values.extend(
+            buf[..want]
+                .chunks_exact(4)
+                .map(|c| f32::from_le_bytes([c[0], c[1], c[2], c[3]])),
+        );
+    }
+    // nothing may follow the data
+    if read_full(r, &mut [0u8; 1]).map_err(io)? {
+        return Ok(None);
+    }
+    Ok(Some(NdArray {
+        shape: header.shape,
+        dtype: header.dtype.text,
+        data: Elements::F32(values),
+    }))
+}
+
+/// The header of a little-endian, C-order f4 NPY file read from `r`, the
+/// data's byte offset and its number of elements; `Ok(None)` for any other
+/// input.
+fn f4_header(
+    r: &mut impl std::io::Read,
+    source_name: &str,
+) -> Result<Option<(Header, u64, usize)>> {
+    let io = |e: std::io::Error| data_error(source_name, format!("cannot read: {e}"));
     let mut pre = [0u8; 8];
     if !read_full(r, &mut pre).map_err(io)? || !pre.starts_with(MAGIC) {
         return Ok(None);
@@ -258,36 +303,38 @@ pub fn read_f32(
     else {
         return Ok(None);
     };
-    // The header's shape is untrusted: allocate it whole only when the
-    // input's length (a file's size) confirms it, else grow with the data.
-    let data_start = (8 + len_size + header_len) as u64;
-    let capacity = match total_len {
-        Some(total) if total.checked_sub(data_start) == Some(n as u64 * 4) => n,
-        Some(_) => return Ok(None),
-        None => n.min(1 << 20),
-    };
-    let mut values = Vec::with_capacity(capacity);
-    let mut buf = vec![0u8; 1 << 16];
-    while values.len() < n {
-        let want = ((n - values.len()) * 4).min(buf.len());
-        if !read_full(r, &mut buf[..want]).map_err(io)? {
-            return Ok(None);
-        }
-        values.extend(
-            buf[..want]
-                .chunks_exact(4)
-                .map(|c| f32::from_le_bytes([c[0], c[1], c[2], c[3]])),
-        );
-    }
-    // nothing may follow the data
-    if read_full(r, &mut [0u8; 1]).map_err(io)? {
+    Ok(Some((header, (8 + len_size + header_len) as u64, n)))
+}
+
+/// [`read_f32`] without reading the data: a little-endian, C-order f4 NPY
+/// file is memory-mapped, and its array's elements are read in place
+/// ([`Elements::MappedF32`]) — the data set is not copied into memory, and
+/// the system loads its pages as they are used. `Ok(None)` when the file is
+/// not such an NPY file or its length does not match the shape (the other
+/// readers take it from there), or cannot be viewed in place
+/// ([`MappedF32::map`]).
+///
+/// # Errors
+/// A data error naming `source_name` when the file cannot be read or
+/// mapped.
+pub fn map_f32(file: &std::fs::File, source_name: &str) -> Result<Option<NpyArray>> {
+    let mut reader = std::io::BufReader::with_capacity(4096, file);
+    let Some((header, data_start, n)) = f4_header(&mut reader, source_name)? else {
         return Ok(None);
+    };
+    let Ok(offset) = usize::try_from(data_start) else {
+        return Ok(None);
+    };
+    let map = MappedF32::map(file, offset)
+        .map_err(|e| data_error(source_name, format!("cannot map: {e}")))?;
+    match map {
+        Some(m) if m.len() == n => Ok(Some(NdArray {
+            shape: header.shape,
+            dtype: header.dtype.text,
+            data: Elements::MappedF32(std::sync::Arc::new(m)),
+        })),
+        _ => Ok(None),
     }
-    Ok(Some(NdArray {
-        shape: header.shape,
-        dtype: header.dtype.text,
-        data: Elements::F32(values),
-    }))
 }
 
 /// Fills `buf` from `r`: `Ok(false)` if the input ended first.

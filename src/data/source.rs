@@ -101,16 +101,32 @@ pub fn load(path: &Path, opts: &LoadOptions) -> Result<RawTable> {
     } else {
         path.display().to_string()
     };
-    // an f4 NPY file goes straight into its matrix, without its bytes in
-    // memory beside it
+    // an f4 NPY file is mapped and read in place, or read straight into
+    // its matrix, without its bytes in memory beside it
     if path.as_os_str() != "-" {
         let file = std::fs::File::open(path).map_err(|source| Error::Io {
             path: path.to_path_buf(),
             source,
         })?;
         let size = file.metadata().ok().map(|m| m.len());
-        let mut reader = std::io::BufReader::with_capacity(1 << 16, file);
-        if let Some(array) = npy::read_f32(&mut reader, &name, size)? {
+        let mapped = match opts.memory_map {
+            true => npy::map_f32(&file, &name)?,
+            false => None,
+        };
+        let array = match mapped {
+            Some(array) => Some(array),
+            None => {
+                // from the start: `map_f32` may have read the header
+                let mut file = &file;
+                std::io::Seek::rewind(&mut file).map_err(|source| Error::Io {
+                    path: path.to_path_buf(),
+                    source,
+                })?;
+                let mut reader = std::io::BufReader::with_capacity(1 << 16, file);
+                npy::read_f32(&mut reader, &name, size)?
+            }
+        };
+        if let Some(array) = array {
             check_array_options(&name, opts)?;
             let labels = match &opts.labels_path {
                 Some(p) => Some((read(p)?, p.display().to_string())),

@@ -90,6 +90,10 @@ pub struct LoadOptions {
     /// A CSV column of row weights for training ([`RawTable::weights`]):
     /// finite numbers `>= 0`, neither a feature nor a label.
     pub weight_column: Option<String>,
+    /// Read an f4 NPY file's features in place from a memory map
+    /// ([`super::npy::map_f32`]; the default) rather than into memory. The
+    /// values, and every result, are the same either way.
+    pub memory_map: bool,
 }
 
 impl Default for LoadOptions {
@@ -104,6 +108,7 @@ impl Default for LoadOptions {
             features: None,
             id_column: None,
             weight_column: None,
+            memory_map: true,
         }
     }
 }

@@ -1,0 +1,92 @@
+//! [`MappedF32`]: `f32` values read in place from a memory-mapped file (an
+//! f4 NPY file's data), so that a data set is not copied into memory to be
+//! trained on, evaluated or predicted.
+
+use std::fs::File;
+
+/// `len` little-endian `f32` values at byte `offset` of a read-only memory
+/// map of a file.
+pub struct MappedF32 {
+    map: memmap2::Mmap,
+    offset: usize,
+    len: usize,
+}
+
+impl std::fmt::Debug for MappedF32 {
+    fn fmt(&self, f: &mut std::fmt::Formatter<'_>) -> std::fmt::Result {
+        f.debug_struct("MappedF32")
+            .field("offset", &self.offset)
+            .field("len", &self.len)
+            .finish_non_exhaustive()
+    }
+}
+
+/// Equal when the values are (as the owned arrays compare).
+impl PartialEq for MappedF32 {
+    fn eq(&self, other: &MappedF32) -> bool {
+        self.as_slice() == other.as_slice()
+    }
+}
+
+impl MappedF32 {
+    /// Maps `file` read-only and views its bytes from `offset` to the end as
+    /// `f32` values. `Ok(None)` when they cannot be viewed in place: a
+    /// big-endian machine, a length that is not a whole number of values,
+    /// or a misaligned start.
+    ///
+    /// The file must not be truncated or rewritten while the map lives:
+    /// another process doing so would change the values read, or make a
+    /// read fault (SIGBUS). That is the contract of every memory map; a user
+    /// who cannot promise it reads the file instead (`--no-mmap`).
+    ///
+    /// # Errors
+    /// The system's error when the file cannot be mapped.
+    pub fn map(file: &File, offset: usize) -> std::io::Result<Option<MappedF32>> {
+        if cfg!(target_endian = "big") {
+            return Ok(None);
+        }
+        // SAFETY: the map is read-only and private to this process; its
+        // bytes are only ever read as plain values (no references into it
+        // outlive `self`), and the caller documents that the file must stay
+        // unchanged while it is mapped (see above).
+        let map = unsafe { memmap2::Mmap::map(file)? };
+        let Some(bytes) = map.len().checked_sub(offset) else {
+            return Ok(None);
+        };
+        let aligned =
+            (map.as_ptr() as usize).wrapping_add(offset) % std::mem::align_of::<f32>() == 0;
+        if bytes % 4 != 0 || !aligned {
+            return Ok(None);
+        }
+        Ok(Some(MappedF32 {
+            map,
+            offset,
+            len: bytes / 4,
+        }))
+    }
+
+    /// The values.
+    pub fn as_slice(&self) -> &[f32] {
+        if self.len == 0 {
+            return &[];
+        }
+        // SAFETY: `map` constructed this view only if bytes
+        // `offset..offset + 4·len` lie inside the map and start at an
+        // address aligned for f32; every bit pattern is a valid f32, the
+        // bytes are initialised (file contents), the map is never written,
+        // and the slice borrows `self`, which owns the map.
+        unsafe {
+            std::slice::from_raw_parts(self.map.as_ptr().add(self.offset).cast::<f32>(), self.len)
+        }
+    }
+
+    /// The number of values.
+    pub fn len(&self) -> usize {
+        self.len
+    }
+
+    /// Whether there are no values.
+    pub fn is_empty(&self) -> bool {
+        self.len == 0
+    }
+}
