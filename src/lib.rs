@@ -41,6 +41,7 @@
 #![warn(missing_docs)]
 
 pub mod activation;
+mod aligned;
 pub mod bench;
 pub mod data;
 pub mod dist;

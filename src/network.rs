@@ -10,6 +10,7 @@ use rand::{RngExt, SeedableRng};
 use rand_chacha::ChaCha8Rng;
 
 use crate::activation::{Activation, Head};
+use crate::aligned::AlignedVec;
 use crate::error::{Error, Result};
 use crate::kernels::{self, gemm};
 use crate::tensor::Matrix;
@@ -101,7 +102,8 @@ pub struct Mlp {
     layout: Layout,
     hidden: Vec<Activation>,
     head: Head,
-    params: Vec<f32>,
+    /// On a cache line ([`AlignedVec`]): the update kernels stream it.
+    params: AlignedVec,
 }
 
 impl Mlp {
@@ -119,7 +121,7 @@ impl Mlp {
         let layout = Layout::new(sizes)?;
         check_hidden(&layout, hidden)?;
         let mut rng = ChaCha8Rng::seed_from_u64(seed);
-        let mut params = vec![0.0f32; layout.len];
+        let mut params = AlignedVec::zeros(layout.len);
         for l in 0..layout.layers() {
             let (n_in, n_out) = layout.dims(l);
             let relu = hidden.get(l) == Some(&Activation::Relu);
@@ -164,7 +166,7 @@ impl Mlp {
             layout,
             hidden: hidden.to_vec(),
             head,
-            params,
+            params: AlignedVec::from_slice(&params),
         })
     }
 

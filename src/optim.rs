@@ -43,6 +43,7 @@ use std::fmt;
 use std::ops::Range;
 use std::str::FromStr;
 
+use crate::aligned::AlignedVec;
 use crate::error::{Error, Result};
 use crate::kernels::{simd, AdamHyper, MomentumHyper, RmsPropHyper, SgdHyper};
 
@@ -319,7 +320,8 @@ pub struct Optimizer {
     /// Sorted, disjoint, non-empty bias ranges.
     bias: Vec<Range<usize>>,
     chunk: usize,
-    state: Vec<f32>,
+    /// On a cache line ([`AlignedVec`]), as the parameters and gradients.
+    state: AlignedVec,
 }
 
 impl fmt::Debug for Optimizer {
@@ -388,7 +390,7 @@ impl Optimizer {
             step: 0,
             bias: merged,
             chunk,
-            state: vec![0.0; k * n_params],
+            state: AlignedVec::zeros(k * n_params),
         })
     }
 

@@ -24,6 +24,7 @@
 use std::time::Instant;
 
 use crate::activation::Head;
+use crate::aligned::AlignedVec;
 use crate::data::{Prep, Targets};
 use crate::dropout::Dropout;
 use crate::error::Result;
@@ -161,7 +162,7 @@ pub(crate) struct Workspace {
     /// Row weights spread over the outputs (weighted element-wise heads).
     w_outputs: Vec<f32>,
     /// This shard's summed gradient, flat like the parameters.
-    pub grad: Vec<f32>,
+    pub grad: AlignedVec,
     /// This shard's summed loss.
     pub loss: f64,
     /// Rows whose predicted class (the largest logit; for one sigmoid
@@ -376,7 +377,7 @@ impl Workspace {
             delta: [padded(rows * max_hidden), padded(rows * max_hidden)],
             x: padded(rows * sizes[0]),
             y: padded(rows * sizes[sizes.len() - 1]),
-            grad: padded(layout.len),
+            grad: AlignedVec::zeros(layout.len),
             loss: 0.0,
             correct: 0,
             forward_ns: 0,
