@@ -1313,8 +1313,9 @@ fn npy_files_read_from_disk_equal_the_in_memory_parse() {
 /// A CSV read block by block (`csv::parse_blocks`, as `load` reads files)
 /// gives the table, or the error, of the whole text parsed at once: with
 /// headers or not, CRLF, blank lines, a BOM, quoted fields with line breaks
-/// that appear only late, a ragged row late in the file, and blocks from a
-/// few bytes to larger than the file.
+/// that appear only late or in every row (doubled quotes, delimiters, plain
+/// quotes inside unquoted fields, a sniffed `;`), a ragged row late in the
+/// file, and blocks from a few bytes to larger than the file.
 #[test]
 fn csv_read_in_blocks_equals_the_whole_text() {
     fn text(rows: usize, header: bool, crlf: bool, late: &str) -> Vec<u8> {
@@ -1346,6 +1347,30 @@ fn csv_read_in_blocks_equals_the_whole_text() {
             t
         }),
         ("late quotes", text(30_000, true, false, "1,2,3,\"a\nb\"\n")),
+        ("quotes everywhere", {
+            // quoted labels with line breaks, doubled quotes and commas,
+            // plain quotes inside unquoted fields, CRLF
+            let mut t = String::from("a,\"b\",c,kind\r\n");
+            for r in 0..20_000 {
+                let kind = match r % 5 {
+                    0 => "\"c\"\"a\r\nt\"".to_string(),
+                    1 => "d\"o\"g".to_string(),
+                    2 => "\"e,\nm\"\"\"".to_string(),
+                    3 => "\"\"".to_string(),
+                    _ => "\"plain\"".to_string(),
+                };
+                t += &format!("{},{}.5,{},{kind}\r\n", r % 17, r % 101, r % 7);
+            }
+            t.into_bytes()
+        }),
+        ("quotes, sniffed ;", {
+            let mut t = String::new();
+            for r in 0..20_000 {
+                let kind = ["\"x;\n\"\"y\"", "z\"", "\"w\""][r % 3];
+                t += &format!("{};{};{kind}\n", r % 17, r % 5);
+            }
+            t.into_bytes()
+        }),
         ("late ragged row", text(30_000, true, false, "1,2\n")),
         ("late bad number", text(30_000, true, false, "1,x,3,cat\n")),
         ("short", text(50, true, false, "")),
@@ -1374,4 +1399,34 @@ fn csv_read_in_blocks_equals_the_whole_text() {
             assert!(whole.is_ok(), "{name}: {whole:?}");
         }
     }
+}
+
+/// A CSV whose every row holds a quoted field with line breaks, commas and
+/// doubled quotes is still read block by block: the largest allocation is
+/// far below the text's size (the whole text would be one allocation).
+#[test]
+fn quoted_csv_is_read_in_blocks_not_whole() {
+    let mut text = String::from("a,b,note\n");
+    for r in 0..50_000 {
+        text += &format!(
+            "{},{}.5,\"note {r}\nline two, with a \"\"quote\"\"\"\n",
+            r % 17,
+            r % 101
+        );
+    }
+    let opts = LoadOptions {
+        label_columns: vec![],
+        ignore_columns: vec!["note".into()],
+        ..LoadOptions::default()
+    };
+    let whole = csv::parse_bytes(text.as_bytes(), "q.csv", &opts).unwrap();
+    let (read, peak) =
+        peak_alloc(|| csv::parse_blocks(text.as_bytes(), "q.csv", &opts, None, 1 << 16));
+    assert_eq!(read.unwrap(), whole);
+    assert_eq!(whole.x.rows(), 50_000);
+    assert!(
+        peak < text.len() / 2,
+        "largest allocation {peak} bytes for {} bytes of text",
+        text.len()
+    );
 }

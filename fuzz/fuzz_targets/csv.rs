@@ -4,6 +4,8 @@
 //! options (label columns, header mode, delimiter or sniffing, selection by
 //! name); the rest are the file's bytes, as `load` would see them. When
 //! their length is a multiple of 3, column `c` is read as row weights.
+//! Read in small blocks, as `load` streams a file, they give the same table
+//! or the same error.
 #![no_main]
 
 use backprop::data::{csv, FeatureSelection, HeaderMode, LabelColumn, LoadOptions, RawTarget};
@@ -34,7 +36,17 @@ fuzz_target!(|data: &[u8]| {
         weight_column: (rest.len() % 3 == 0).then(|| "c".to_string()),
         ..LoadOptions::default()
     };
-    if let Ok(t) = csv::parse_bytes(rest, "fuzz.csv", &opts) {
+    let whole = csv::parse_bytes(rest, "fuzz.csv", &opts);
+    // read in blocks (as a file is), cut at line breaks outside quoted
+    // fields: the same table, or the same error
+    let block = 1 + rest.len() % 61;
+    let blocks = csv::parse_blocks(rest, "fuzz.csv", &opts, None, block);
+    match (&whole, &blocks) {
+        (Ok(w), Ok(b)) => assert!(w == b, "blocks of {block}: another table"),
+        (Err(w), Err(b)) => assert_eq!(w.to_string(), b.to_string(), "blocks of {block}"),
+        _ => panic!("blocks of {block}: {whole:?} against {blocks:?}"),
+    }
+    if let Ok(t) = whole {
         assert!(t.rows() > 0);
         assert_eq!(t.x.cols(), t.feature_names.len());
         assert!(t.x.cols() > 0);

@@ -38,6 +38,12 @@
 //! core, and the pieces are parsed at once; each knows its first line number,
 //! and the first error of the first failing piece is reported, so errors are
 //! exactly those of a sequential read.
+//!
+//! # Memory
+//!
+//! [`parse_reader`] reads a file in blocks of 8 MiB, each cut at its last
+//! line break outside a quoted field, so the text is never held whole: only
+//! a block, and the parsed values.
 
 use super::array::data_error;
 use super::show;
@@ -301,10 +307,16 @@ pub fn parse_blocks(
     let (bom, pro) = loop {
         fill(&mut buf, want, &mut eof)?;
         let bom = if buf.starts_with(BOM) { BOM.len() } else { 0 };
+        // The delimiter the prologue will use: sniffing reads the first
+        // 64 KiB only, which are the same bytes here and in the prologue's
+        // input whenever it runs (it gets at least 64 KiB, or everything).
+        let delimiter = opts
+            .delimiter
+            .unwrap_or_else(|| sniff_delimiter(&buf[bom..]));
         let end = if eof {
             buf.len()
         } else {
-            bom + records_end(&buf[bom..])
+            bom + records_end(&buf[bom..], delimiter)
         };
         if eof || end - bom >= 1 << 16 {
             if let Some(p) = prologue(&buf[bom..end], eof, source_name, opts)? {
@@ -322,7 +334,7 @@ pub fn parse_blocks(
         let end = if eof {
             buf.len()
         } else {
-            start + records_end(&buf[start..])
+            start + records_end(&buf[start..], ctx.delimiter)
         };
         let piece = &buf[start..end];
         if !piece.is_empty() {
@@ -358,17 +370,39 @@ pub fn parse_blocks(
     finish(pro, all, source_name)
 }
 
-/// The length of the whole records at the start of `bytes`: up to and
-/// including its last line break before any quote (0 if there is none). A
-/// quote may open a field that holds line breaks, so no cut is made after
-/// one: from the first quote on, the input is parsed whole, as
-/// [`parse_bytes`] does.
-fn records_end(bytes: &[u8]) -> usize {
-    let quote = bytes.iter().position(|&b| b == b'"').unwrap_or(bytes.len());
-    bytes[..quote]
-        .iter()
-        .rposition(|&b| b == b'\n')
-        .map_or(0, |i| i + 1)
+/// The length of the whole records at the start of `bytes`, which starts
+/// at a record's start: up to and including its last line break outside a
+/// quoted field (0 if there is none). Quoted fields are found as the `csv`
+/// crate reads them: a quote at a field's start (after `delimiter`, a line
+/// break or the start) opens one, a doubled quote inside it is a quote, a
+/// quote followed by anything else closes it, and a quote anywhere else is
+/// a plain character. A quote that ends `bytes` might be the first of a
+/// doubled one: the records end before it.
+fn records_end(bytes: &[u8], delimiter: u8) -> usize {
+    let (mut end, mut field_start, mut quoted) = (0, true, false);
+    let mut i = 0;
+    while i < bytes.len() {
+        let b = bytes[i];
+        if quoted {
+            if b == b'"' {
+                match bytes.get(i + 1) {
+                    Some(b'"') => i += 1, // a doubled quote: stays quoted
+                    Some(_) => quoted = false,
+                    None => return end,
+                }
+            }
+            field_start = false;
+        } else {
+            if b == b'"' && field_start {
+                quoted = true;
+            } else if b == b'\n' {
+                end = i + 1;
+            }
+            field_start = !quoted && (b == delimiter || b == b'\n' || b == b'\r');
+        }
+        i += 1;
+    }
+    end
 }
 
 /// Parses `body`, whose first line is `first_line`, in parallel pieces
