@@ -108,7 +108,8 @@ pub fn evaluate(mlp: &Mlp, meta: &ModelMeta, raw: &RawTable, threshold: f32) -> 
 
 /// [`evaluate`] on `infer`'s threads, in its chunks (the same figures for
 /// any thread count and chunk size), taking the features out of `raw`
-/// instead of copying them ([`pipeline::take_features`]).
+/// instead of copying them ([`pipeline::take_features`]) and, for a
+/// classifier, dropping its label text once encoded.
 ///
 /// # Errors
 /// As [`evaluate`].
@@ -126,6 +127,10 @@ pub fn evaluate_with(
         ));
     }
     let data = pipeline::take_dataset(raw, meta, mlp.inputs(), mlp.outputs(), mlp.head())?;
+    if mlp.head() != Head::Mse {
+        // the label text (a string per row) is encoded in `data` now
+        raw.target = crate::data::RawTarget::None;
+    }
     let (x, rows) = (data.prepared(), data.rows());
     // One forward pass gives the loss and the predictions. A classifier of
     // several outputs keeps only each row's predicted class; the metrics of

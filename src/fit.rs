@@ -753,6 +753,8 @@ pub fn prepare(spec: &FitSpec, callbacks: &mut dyn FitCallbacks) -> Result<Prepa
             ));
         }
     }
+    // the table's label text (a string per row) is encoded in `train` now
+    drop(train_raw);
     let train = weigh(train, class_weight.as_ref(), &meta, head)?;
     let prepare_set = |raw: Option<RawTable>| -> Result<Option<Dataset>> {
         raw.map(|mut v| pipeline::take_dataset(&mut v, &meta, mlp.inputs(), mlp.outputs(), head))
