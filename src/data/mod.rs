@@ -261,7 +261,7 @@ impl Dataset {
                     return Err(data_error(
                         "prepared features",
                         format!(
-                            "x row {}, column {} is {} once standardised; all values must be \
+                            "x row {}, column {} is {} once scaled or standardised; all values must be \
                              finite",
                             r + 1,
                             c + 1,
@@ -616,6 +616,41 @@ mod tests {
         );
         let huge = Dataset::classification(x.clone(), vec![0, 1], usize::MAX, Head::SoftmaxCe);
         assert!(huge.unwrap_err().to_string().contains("too large"));
+    }
+
+    #[test]
+    fn with_prep_checks_the_prepared_values() {
+        let x = m(2, 2, &[1.0, 2.0, 3.0, 1e10]);
+        let d = Dataset::new(x.clone(), m(2, 1, &[0., 1.])).unwrap();
+        let halve = Prep {
+            scale: Some(2.0),
+            standardizer: None,
+        };
+        let d = d.with_prep(halve.clone()).unwrap();
+        assert_eq!(d.prep(), Some(&halve));
+        let mut rows = [0.0; 4];
+        d.prepared().write_rows(0, 2, 2, &mut rows);
+        assert_eq!(rows, [0.5, 1.0, 1.5, 5e9]);
+        // a value that standardisation overflows is named
+        let tiny = Prep {
+            scale: None,
+            standardizer: Some(Standardizer {
+                mean: vec![0.0, 0.0],
+                std: vec![1.0, 1e-30],
+            }),
+        };
+        let err = Dataset::new(x, m(2, 1, &[0., 1.]))
+            .unwrap()
+            .with_prep(tiny)
+            .unwrap_err()
+            .to_string();
+        assert!(err.contains("x row 2, column 2 is inf"), "{err}");
+        // the identity is no preparation
+        let d = Dataset::new(m(1, 1, &[1.0]), m(1, 1, &[0.]))
+            .unwrap()
+            .with_prep(Prep::default())
+            .unwrap();
+        assert_eq!(d.prep(), None);
     }
 
     #[test]
