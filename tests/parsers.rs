@@ -383,6 +383,22 @@ fn npy_labels_of_each_type() {
     let t = labels("y_i64.npy");
     assert_eq!(t.target, text_target(&["2", "0", "1"]));
     assert_eq!(t.class_map().unwrap().names(), ["0", "1", "2"]);
+    // an array's labels are codes into their distinct values; a part of the
+    // rows keeps only the values it uses, as if read alone
+    assert!(matches!(t.target, RawTarget::Codes { .. }));
+    let part = t.take_rows(&[2, 0], "part").unwrap();
+    assert_eq!(part.target, text_target(&["1", "2"]));
+    match &part.target {
+        RawTarget::Codes { values, codes } => {
+            assert_eq!(
+                (values.as_slice(), codes.as_slice()),
+                (&["1".to_string(), "2".to_string()][..], &[0, 1][..])
+            )
+        }
+        other => panic!("{other:?}"),
+    }
+    assert_eq!(part.class_map().unwrap().names(), ["1", "2"]);
+    assert_eq!(part.class_indices(&t.class_map().unwrap()).unwrap(), [1, 2]);
     // Float labels keep their value: 1.5 is a regression target, or a string class.
     let t = labels("y_f32.npy");
     assert_eq!(t.target, text_target(&["1", "0", "1.5"]));

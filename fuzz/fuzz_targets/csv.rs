@@ -60,6 +60,7 @@ fuzz_target!(|data: &[u8]| {
         match &t.target {
             RawTarget::Text(labels) => assert_eq!(labels.len(), t.rows() * t.target_names.len()),
             RawTarget::None => assert!(t.target_names.is_empty()),
+            RawTarget::Codes { .. } => panic!("a CSV's labels are text"),
         }
         if let Ok(y) = t.numeric_targets() {
             assert!(y.as_slice().iter().all(|v| v.is_finite()));

@@ -205,6 +205,80 @@ impl NdArray {
     }
 }
 
+impl NdArray {
+    /// [`NdArray::to_labels`] as codes into the distinct label texts (in
+    /// order of first appearance): `(values, codes)`, element `i` being
+    /// `values[codes[i]]`. Each distinct element is rendered once, so the
+    /// labels of many rows cost 4 bytes each.
+    ///
+    /// ```
+    /// use backprop::data::{Elements, NdArray};
+    /// let a = NdArray { shape: vec![4], dtype: "<f4".into(), data: Elements::F32(vec![1.0, -0.0, 1.0, 0.0]) };
+    /// let (values, codes) = a.to_label_codes("y.npy").unwrap();
+    /// assert_eq!((values, codes), (vec!["1".to_string(), "0".to_string()], vec![0, 1, 0, 1]));
+    /// assert_eq!(a.to_labels("y.npy").unwrap(), ["1", "0", "1", "0"]);
+    /// ```
+    ///
+    /// # Errors
+    /// As [`NdArray::to_labels`]; [`Error::Data`] for more than 2³² distinct
+    /// labels.
+    pub fn to_label_codes(&self, source_name: &str) -> Result<(Vec<String>, Vec<u32>)> {
+        // the shape's check, on no elements
+        NdArray {
+            shape: self.shape.clone(),
+            dtype: String::new(),
+            data: Elements::U8(Vec::new()),
+        }
+        .to_labels(source_name)?;
+        let mut values: Vec<String> = Vec::new();
+        let mut by_text: std::collections::HashMap<String, u32> = std::collections::HashMap::new();
+        let mut by_bits: std::collections::HashMap<u64, u32> = std::collections::HashMap::new();
+        let mut codes = Vec::with_capacity(self.len());
+        let mut push = |bits: u64, text: &dyn Fn() -> String| -> Result<()> {
+            let code = match by_bits.get(&bits) {
+                Some(&c) => c,
+                None => {
+                    let t = text();
+                    let c = match by_text.get(&t) {
+                        Some(&c) => c,
+                        None => {
+                            let c = u32::try_from(values.len()).map_err(|_| {
+                                data_error(source_name, "more than 2^32 distinct labels".into())
+                            })?;
+                            by_text.insert(t.clone(), c);
+                            values.push(t);
+                            c
+                        }
+                    };
+                    by_bits.insert(bits, c);
+                    c
+                }
+            };
+            codes.push(code);
+            Ok(())
+        };
+        match &self.data {
+            Elements::U8(v) => v
+                .iter()
+                .try_for_each(|&b| push(u64::from(b), &|| b.to_string()))?,
+            Elements::I64(v) => v
+                .iter()
+                .try_for_each(|&i| push(i as u64, &|| i.to_string()))?,
+            Elements::F32(v) => v
+                .iter()
+                .try_for_each(|&f| push(u64::from(f.to_bits()), &|| float_text(f64::from(f), f)))?,
+            Elements::F64(v) => v
+                .iter()
+                .try_for_each(|&f| push(f.to_bits(), &|| float_text(f, f)))?,
+            Elements::MappedF32(m) => m
+                .as_slice()
+                .iter()
+                .try_for_each(|&f| push(u64::from(f.to_bits()), &|| float_text(f64::from(f), f)))?,
+        }
+        Ok((values, codes))
+    }
+}
+
 /// `f` as label text: `-0` becomes `0`, integral values print without `.0`.
 fn float_text<T: std::fmt::Display>(as_f64: f64, f: T) -> String {
     if as_f64 == 0.0 {

@@ -287,20 +287,24 @@ fn array_table(
             let label_kind = SourceKind::detect(label_name, label_bytes);
             let array = parse_array(label_bytes, label_name, label_kind)?;
             let width = array.label_width();
-            let text = array.to_labels(label_name)?;
-            if width == 0 || text.len() / width != x.rows() {
+            let (values, codes) = array.to_label_codes(label_name)?;
+            if width == 0 || codes.len() / width != x.rows() {
                 return Err(data_error(
                     label_name,
                     format!(
                         "{} label{} for the {} samples of {source_name}; need one \
                          per sample",
-                        text.len() / width.max(1),
-                        if text.len() == width { "" } else { "s" },
+                        codes.len() / width.max(1),
+                        if codes.len() == width { "" } else { "s" },
                         x.rows()
                     ),
                 ));
             }
-            (RawTarget::Text(text), label_name.to_string(), width)
+            (
+                RawTarget::Codes { values, codes },
+                label_name.to_string(),
+                width,
+            )
         }
     };
     let target_names = match width {

@@ -134,15 +134,101 @@ pub enum SourceKind {
     Npy,
 }
 
-/// The targets as read, before the task is chosen.
-#[derive(Clone, Debug, PartialEq)]
+/// The targets as read, before the task is chosen. Two tables are equal
+/// when their label text is, however it is stored.
+#[derive(Clone, Debug)]
 pub enum RawTarget {
     /// No label column or labels file.
     None,
     /// The label text, row-major: `rows × target_names.len()` strings (CSV
-    /// fields trimmed of surrounding spaces, array values rendered by
-    /// [`super::NdArray::to_labels`]).
+    /// fields trimmed of surrounding spaces).
     Text(Vec<String>),
+    /// The label text of an array file, row-major, as codes: element `i` is
+    /// `values[codes[i]]` (values rendered by [`super::NdArray::to_labels`],
+    /// each distinct one once, in order of first appearance). A string per
+    /// distinct value instead of per row.
+    Codes {
+        /// The distinct labels.
+        values: Vec<String>,
+        /// Per element, its label's index in `values`.
+        codes: Vec<u32>,
+    },
+}
+
+impl PartialEq for RawTarget {
+    fn eq(&self, other: &RawTarget) -> bool {
+        match (self.text(), other.text()) {
+            (None, None) => true,
+            (Some(a), Some(b)) => a.len() == b.len() && a.iter().eq(b.iter()),
+            _ => false,
+        }
+    }
+}
+
+impl RawTarget {
+    /// The label text, if any.
+    pub fn text(&self) -> Option<LabelText<'_>> {
+        match self {
+            RawTarget::None => None,
+            RawTarget::Text(t) => Some(LabelText::Text(t)),
+            RawTarget::Codes { values, codes } => Some(LabelText::Codes { values, codes }),
+        }
+    }
+}
+
+/// A table's label text, row-major, however it is stored ([`RawTarget`]).
+#[derive(Clone, Copy, Debug)]
+pub enum LabelText<'a> {
+    /// A string per element.
+    Text(&'a [String]),
+    /// Codes into distinct values.
+    Codes {
+        /// The distinct labels.
+        values: &'a [String],
+        /// Per element, its label's index in `values`.
+        codes: &'a [u32],
+    },
+}
+
+impl<'a> LabelText<'a> {
+    /// The number of elements.
+    pub fn len(&self) -> usize {
+        match self {
+            LabelText::Text(t) => t.len(),
+            LabelText::Codes { codes, .. } => codes.len(),
+        }
+    }
+
+    /// Whether there are no elements.
+    pub fn is_empty(&self) -> bool {
+        self.len() == 0
+    }
+
+    /// Element `i`.
+    ///
+    /// # Panics
+    /// If `i` is out of range.
+    pub fn get(&self, i: usize) -> &'a str {
+        match *self {
+            LabelText::Text(t) => &t[i],
+            LabelText::Codes { values, codes } => &values[codes[i] as usize],
+        }
+    }
+
+    /// The elements in order.
+    pub fn iter(self) -> impl Iterator<Item = &'a str> + 'a {
+        (0..self.len()).map(move |i| self.get(i))
+    }
+
+    /// Every distinct label at least once, in order of first appearance
+    /// (with repeats for [`LabelText::Text`]): what the set of classes and
+    /// the first label of each kind depend on.
+    fn distinct(self) -> &'a [String] {
+        match self {
+            LabelText::Text(t) => t,
+            LabelText::Codes { values, .. } => values,
+        }
+    }
 }
 
 /// How header detection decided, when it was not sure.
@@ -209,17 +295,17 @@ impl RawTable {
     pub fn outputs(&self) -> usize {
         match self.target {
             RawTarget::None => 0,
-            RawTarget::Text(_) => self.target_names.len(),
+            RawTarget::Text(_) | RawTarget::Codes { .. } => self.target_names.len(),
         }
     }
 
     /// The label text, row-major (`rows × outputs()`).
     ///
     /// Fails with [`Error::Data`] if the table has no targets.
-    pub fn label_text(&self) -> Result<&[String]> {
-        match &self.target {
-            RawTarget::Text(v) => Ok(v),
-            RawTarget::None => Err(data_error(
+    pub fn label_text(&self) -> Result<LabelText<'_>> {
+        match self.target.text() {
+            Some(t) => Ok(t),
+            None => Err(data_error(
                 &self.source_name,
                 match self.kind {
                     SourceKind::Csv => "no label column was read".to_string(),
@@ -233,7 +319,7 @@ impl RawTable {
     ///
     /// Fails with [`Error::Data`] without targets or with several target
     /// columns (those are multi-output: see [`RawTable::numeric_targets`]).
-    pub fn labels(&self) -> Result<&[String]> {
+    pub fn labels(&self) -> Result<LabelText<'_>> {
         let text = self.label_text()?;
         if self.target_names.len() != 1 {
             return Err(data_error(
@@ -284,7 +370,12 @@ impl RawTable {
     pub fn class_map(&self) -> Result<ClassMap> {
         let labels = self.labels()?;
         self.check_missing()?;
-        ClassMap::fit_named(labels, &self.target_source)
+        if labels.is_empty() {
+            return ClassMap::fit_named(&[], &self.target_source);
+        }
+        // the classes depend on the set of labels and on the first of each
+        // kind only: the distinct values of a coded table give the same map
+        ClassMap::fit_named(labels.distinct(), &self.target_source)
     }
 
     /// The class index of each row under `classes` (fitted on a training table,
@@ -306,25 +397,41 @@ impl RawTable {
     pub fn class_indices(&self, classes: &ClassMap) -> Result<Vec<usize>> {
         let labels = self.labels()?;
         self.check_missing()?;
-        labels
-            .iter()
-            .enumerate()
-            .map(|(r, l)| {
-                classes
-                    .index_of(l)
-                    .ok_or_else(|| self.cell_error(r, 0, classes.unknown(l)))
-            })
-            .collect()
+        match labels {
+            LabelText::Text(t) => t
+                .iter()
+                .enumerate()
+                .map(|(r, l)| {
+                    classes
+                        .index_of(l)
+                        .ok_or_else(|| self.cell_error(r, 0, classes.unknown(l)))
+                })
+                .collect(),
+            LabelText::Codes { values, codes } => {
+                let of_value: Vec<Option<usize>> =
+                    values.iter().map(|v| classes.index_of(v)).collect();
+                codes
+                    .iter()
+                    .enumerate()
+                    .map(|(r, &c)| {
+                        of_value[c as usize].ok_or_else(|| {
+                            self.cell_error(r, 0, classes.unknown(&values[c as usize]))
+                        })
+                    })
+                    .collect()
+            }
+        }
     }
 
     /// `Err` at the first missing-value label.
     fn check_missing(&self) -> Result<()> {
         let k = self.target_names.len().max(1);
-        match self
-            .label_text()?
-            .iter()
-            .position(|l| classes::is_missing(l))
-        {
+        let text = self.label_text()?;
+        // a missing marker among the distinct values, then its first row
+        if !text.distinct().iter().any(|l| classes::is_missing(l)) {
+            return Ok(());
+        }
+        match text.iter().position(classes::is_missing) {
             None => Ok(()),
             Some(i) => Err(self.cell_error(
                 i / k,
@@ -332,7 +439,7 @@ impl RawTable {
                 format!(
                     "the label {} marks a missing value; every row needs a label \
                      (drop the row or fill it in)",
-                    super::show(&self.label_text()?[i])
+                    super::show(text.get(i))
                 ),
             )),
         }
@@ -377,6 +484,26 @@ impl RawTable {
                     .flat_map(|&r| t[r * k..(r + 1) * k].iter().cloned())
                     .collect(),
             ),
+            RawTarget::Codes { values, codes } => {
+                // the values these rows use, renumbered in order of first
+                // appearance, as if the part had been read alone
+                let mut renumber: Vec<Option<u32>> = vec![None; values.len()];
+                let mut kept = Vec::new();
+                let codes = rows
+                    .iter()
+                    .flat_map(|&r| codes[r * k..(r + 1) * k].iter())
+                    .map(|&c| {
+                        *renumber[c as usize].get_or_insert_with(|| {
+                            kept.push(values[c as usize].clone());
+                            (kept.len() - 1) as u32
+                        })
+                    })
+                    .collect();
+                RawTarget::Codes {
+                    values: kept,
+                    codes,
+                }
+            }
         };
         let pick = |v: &[usize]| rows.iter().filter_map(|&r| v.get(r).copied()).collect();
         Ok(RawTable {
