@@ -268,8 +268,10 @@ fn a_write_failing_on_rank_0_ends_every_rank_with_its_message() {
     std::fs::create_dir(&dir).unwrap();
     let (mut child, ck) = long_job(&dir, 3);
     wait_for(&ck, &mut child);
-    // only rank 0 writes: its next checkpoint fails, the others wait for it
-    std::fs::remove_dir_all(&dir).unwrap();
+    // only rank 0 writes: its next checkpoint fails, the others wait for it.
+    // The directory is moved away in one step (removing it races with a
+    // write in progress: "directory not empty").
+    std::fs::rename(&dir, root.path().join("gone")).unwrap();
     let out = wait(
         child,
         Duration::from_secs(60),
