@@ -176,12 +176,12 @@ pub fn take_features(
     inputs: usize,
 ) -> Result<(Matrix, Prep)> {
     let x = std::mem::take(&mut raw.x);
-    check_inputs(&x, raw, inputs)?;
-    let prep = Prep {
-        scale: meta.pixel_scale,
-        standardizer: meta.standardizer.clone(),
-    };
     if x.is_mapped() {
+        check_inputs(&x, raw, inputs)?;
+        let prep = Prep {
+            scale: meta.pixel_scale,
+            standardizer: meta.standardizer.clone(),
+        };
         return Ok((x, prep));
     }
     Ok((prepared_features(x, raw, meta, inputs)?, Prep::default()))

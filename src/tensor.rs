@@ -55,35 +55,29 @@ impl Matrix {
     /// assert!(backprop::Matrix::from_vec(2, 2, vec![1.0]).is_err());
     /// ```
     pub fn from_vec(rows: usize, cols: usize, data: Vec<f32>) -> Result<Self> {
-        if rows.checked_mul(cols) != Some(data.len()) {
-            return Err(Error::shape(
-                "Matrix::from_vec",
-                format!("{rows}×{cols} = {} values", rows.saturating_mul(cols)),
-                format!("{} values", data.len()),
-            ));
-        }
-        Ok(Matrix {
-            rows,
-            cols,
-            data: Storage::Owned(data),
-        })
+        Matrix::with_storage("Matrix::from_vec", rows, cols, Storage::Owned(data))
     }
 
     /// The values of a memory map, in place; fails unless it holds
     /// `rows * cols` values.
     pub fn from_mapped(rows: usize, cols: usize, data: Arc<MappedF32>) -> Result<Self> {
-        if rows.checked_mul(cols) != Some(data.len()) {
+        Matrix::with_storage("Matrix::from_mapped", rows, cols, Storage::Mapped(data))
+    }
+
+    /// `data` as a `rows × cols` matrix, if it holds that many values.
+    fn with_storage(op: &'static str, rows: usize, cols: usize, data: Storage) -> Result<Self> {
+        let len = match &data {
+            Storage::Owned(v) => v.len(),
+            Storage::Mapped(m) => m.len(),
+        };
+        if rows.checked_mul(cols) != Some(len) {
             return Err(Error::shape(
-                "Matrix::from_mapped",
+                op,
                 format!("{rows}×{cols} = {} values", rows.saturating_mul(cols)),
-                format!("{} values", data.len()),
+                format!("{len} values"),
             ));
         }
-        Ok(Matrix {
-            rows,
-            cols,
-            data: Storage::Mapped(data),
-        })
+        Ok(Matrix { rows, cols, data })
     }
 
     /// Whether the values are read in place from a memory map.

@@ -278,15 +278,12 @@ impl Dataset {
     /// The features with the preparation they still need
     /// ([`Dataset::with_prep`]).
     pub fn prepared(&self) -> Features<'_> {
-        Features {
-            x: self.x.as_slice(),
-            prep: self.prep(),
-        }
+        Features::new(self.x.as_slice(), &self.prep)
     }
 
     /// The preparation the rows of [`Dataset::x`] still need, if any.
     pub fn prep(&self) -> Option<&Prep> {
-        (!self.prep.is_identity()).then_some(&self.prep)
+        self.prepared().prep
     }
 
     /// The weight of each row, if the dataset is weighted.

@@ -60,6 +60,14 @@ pub struct Features<'a> {
 }
 
 impl<'a> Features<'a> {
+    /// `x` with `prep` still to apply (`None` when it is the identity).
+    pub fn new(x: &'a [f32], prep: &'a Prep) -> Features<'a> {
+        Features {
+            x,
+            prep: (!prep.is_identity()).then_some(prep),
+        }
+    }
+
     /// Copies rows `r0..r1` of `cols` values into `out`, prepared.
     ///
     /// # Panics
