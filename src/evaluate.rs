@@ -299,7 +299,7 @@ pub fn predict_csv(
         source,
     };
     let (x, prep) = pipeline::take_features(raw, meta, mlp.inputs())?;
-    let features = Features::new(x.as_slice(), &prep);
+    let features = Features::new(x.values(), &prep);
     let (head, k) = (mlp.head(), mlp.outputs());
     let mut text = CsvLine::default();
     for h in header(meta, head, k, id_name) {

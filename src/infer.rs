@@ -164,7 +164,7 @@ impl Inference {
         self.chunk
     }
 
-    fn check(&self, mlp: &Mlp, x: &[f32], rows: usize) -> Result<()> {
+    fn check(&self, mlp: &Mlp, values: usize, rows: usize) -> Result<()> {
         if mlp.sizes() != self.sizes.as_slice() {
             return Err(Error::shape(
                 "Inference",
@@ -172,11 +172,11 @@ impl Inference {
                 format!("{:?}", mlp.sizes()),
             ));
         }
-        if rows.checked_mul(mlp.inputs()) != Some(x.len()) {
+        if rows.checked_mul(mlp.inputs()) != Some(values) {
             return Err(Error::shape(
                 "Inference",
                 format!("{rows} rows × {} inputs", mlp.inputs()),
-                format!("{} values", x.len()),
+                format!("{values} values"),
             ));
         }
         Ok(())
@@ -215,7 +215,7 @@ impl Inference {
         post: &PostChunk<'_>,
         mut visit: impl FnMut(usize, &mut Slot) -> Result<()>,
     ) -> Result<()> {
-        self.check(mlp, x.x, rows)?;
+        self.check(mlp, x.x.len(), rows)?;
         let (n0, chunk) = (mlp.inputs(), self.chunk);
         let wave = chunk * self.slots.len();
         let mut first = 0;
@@ -227,9 +227,9 @@ impl Inference {
                 if slot.rows == 0 {
                     return Ok(());
                 }
-                match x.prep {
-                    None => forward_chunk(mlp, &x.x[r0 * n0..r1 * n0], slot)?,
-                    Some(_) => {
+                match x.ready() {
+                    Some(x) => forward_chunk(mlp, &x[r0 * n0..r1 * n0], slot)?,
+                    None => {
                         // features read in place: prepared into the slot
                         let mut input = std::mem::take(&mut slot.input);
                         let part = &mut input[..slot.rows * n0];

@@ -85,9 +85,10 @@ struct DataArgs {
     /// CSV columns to leave out (header names, or 'column N'), e.g. IDs.
     #[arg(long, value_name = "NAME,...", value_delimiter = ',')]
     ignore_columns: Vec<String>,
-    /// Read an f4 NPY file's features into memory instead of mapping the file
-    /// (by default they are read in place: the file must not change while
-    /// backprop runs). Changes no result.
+    /// Read an f4 NPY file's features, or a plain IDX or |u1 NPY file's
+    /// image bytes, into memory instead of mapping the file (by default they
+    /// are read in place: the file must not change while backprop runs).
+    /// Changes no result.
     #[arg(long)]
     no_mmap: bool,
 }

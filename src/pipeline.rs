@@ -162,8 +162,8 @@ pub fn features(raw: &RawTable, meta: &ModelMeta, inputs: usize) -> Result<Matri
 
 /// [`features`] without a copy: takes the features out of `raw` (leaving
 /// it an empty matrix, its labels, ids and weights in place) and scales or
-/// standardises them where they are — or, for features read in place from
-/// a memory map ([`Matrix::is_mapped`]), leaves them as they are and
+/// standardises them where they are — or, for features read in place (a
+/// memory map, or image bytes: [`Matrix::is_in_place`]), leaves them as they are and
 /// returns the [`Prep`] that their readers (a shard's gather, an inference
 /// chunk) apply row by row, to the same bits. The returned `Prep` is the
 /// identity when the features were prepared here.
@@ -176,7 +176,7 @@ pub fn take_features(
     inputs: usize,
 ) -> Result<(Matrix, Prep)> {
     let x = std::mem::take(&mut raw.x);
-    if x.is_mapped() {
+    if x.is_in_place() {
         check_inputs(&x, raw, inputs)?;
         let prep = Prep {
             scale: meta.pixel_scale,

@@ -30,7 +30,7 @@ use crate::dropout::Dropout;
 use crate::error::Result;
 use crate::kernels::{self, gemm, simd};
 use crate::network::{layer_forward, Layout, Mlp};
-use crate::tensor::{ColBlock, MatRef};
+use crate::tensor::{ColBlock, MatRef, Values};
 
 /// Rows of a block are a multiple of this (the widest `matrixmultiply`
 /// micro-kernel's rows), except the last block's.
@@ -107,12 +107,12 @@ pub(crate) enum Batch<'a> {
     /// Rows `idx` of a whole dataset (`x`, `y`, `w`), gathered by each
     /// shard (class targets expanded there).
     Gather {
-        x: &'a [f32],
+        x: Values<'a>,
         y: Targets<'a>,
         w: Option<&'a [f32]>,
         idx: &'a [usize],
         /// What each gathered row of `x` still needs (features read in
-        /// place from a memory map).
+        /// place: a memory map, or image bytes).
         prep: Option<&'a Prep>,
     },
 }
@@ -427,7 +427,7 @@ impl Workspace {
             Batch::Gather { x, y, w, idx, prep } => {
                 for (i, &r) in idx[r0..r1].iter().enumerate() {
                     let row = &mut xbuf[i * n0..(i + 1) * n0];
-                    row.copy_from_slice(&x[r * n0..(r + 1) * n0]);
+                    x.copy_to(r * n0, row);
                     if let Some(p) = prep {
                         p.apply_row(row);
                     }

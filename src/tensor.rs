@@ -3,14 +3,20 @@
 //! A transpose is a view with its strides swapped ([`MatRef::t`]); nothing is
 //! copied. The GEMM wrappers in [`crate::kernels::gemm`] take these views.
 
-use std::sync::Arc;
+use std::sync::{Arc, OnceLock};
 
-use crate::data::MappedF32;
+use crate::data::{ByteValues, MappedF32};
 use crate::error::{Error, Result};
 
 /// A row-major `rows × cols` matrix of `f32`: owned, or (from an f4 NPY
-/// file) read in place from a read-only memory map, which the first
-/// mutable access copies into memory.
+/// file) read in place from a read-only memory map, or (image pixels)
+/// unsigned bytes standing for the `f32` values they equal. A map or bytes
+/// are copied into an owned `f32` buffer by the first mutable access.
+///
+/// The readers that matter for speed and memory take the values as they
+/// are stored ([`Matrix::values`]) and widen bytes a row at a time;
+/// [`Matrix::as_slice`] on bytes widens them all once and keeps the
+/// result (four times their size) for the matrix's lifetime.
 #[derive(Clone, Debug, Default)]
 pub struct Matrix {
     rows: usize,
@@ -23,6 +29,11 @@ pub struct Matrix {
 enum Storage {
     Owned(Vec<f32>),
     Mapped(Arc<MappedF32>),
+    Bytes {
+        bytes: Arc<ByteValues>,
+        /// The bytes widened, once something asked for an `f32` slice.
+        wide: OnceLock<Vec<f32>>,
+    },
 }
 
 impl Default for Storage {
@@ -64,11 +75,30 @@ impl Matrix {
         Matrix::with_storage("Matrix::from_mapped", rows, cols, Storage::Mapped(data))
     }
 
+    /// Unsigned bytes standing for the `f32` values they equal (pixels);
+    /// fails unless there are `rows * cols` of them.
+    ///
+    /// ```
+    /// use backprop::{data::ByteValues, Matrix};
+    /// use std::sync::Arc;
+    /// let m = Matrix::from_bytes(2, 2, Arc::new(ByteValues::Owned(vec![0, 1, 254, 255]))).unwrap();
+    /// assert_eq!(m, Matrix::from_vec(2, 2, vec![0.0, 1.0, 254.0, 255.0]).unwrap());
+    /// assert!(m.is_bytes());
+    /// ```
+    pub fn from_bytes(rows: usize, cols: usize, bytes: Arc<ByteValues>) -> Result<Self> {
+        let data = Storage::Bytes {
+            bytes,
+            wide: OnceLock::new(),
+        };
+        Matrix::with_storage("Matrix::from_bytes", rows, cols, data)
+    }
+
     /// `data` as a `rows × cols` matrix, if it holds that many values.
     fn with_storage(op: &'static str, rows: usize, cols: usize, data: Storage) -> Result<Self> {
         let len = match &data {
             Storage::Owned(v) => v.len(),
             Storage::Mapped(m) => m.len(),
+            Storage::Bytes { bytes, .. } => bytes.len(),
         };
         if rows.checked_mul(cols) != Some(len) {
             return Err(Error::shape(
@@ -85,6 +115,58 @@ impl Matrix {
         matches!(self.data, Storage::Mapped(_))
     }
 
+    /// Whether the values are stored as unsigned bytes ([`Matrix::from_bytes`]).
+    pub fn is_bytes(&self) -> bool {
+        matches!(self.data, Storage::Bytes { .. })
+    }
+
+    /// Whether the values are kept where they were read (a memory map, or
+    /// bytes) rather than in an owned `f32` buffer: changing them in place
+    /// would copy them all first.
+    pub fn is_in_place(&self) -> bool {
+        !matches!(self.data, Storage::Owned(_))
+    }
+
+    /// The values as stored, for readers that copy rows anyway.
+    pub fn values(&self) -> Values<'_> {
+        match &self.data {
+            Storage::Owned(v) => Values::F32(v),
+            Storage::Mapped(m) => Values::F32(m.as_slice()),
+            Storage::Bytes { bytes, .. } => Values::U8(bytes.as_slice()),
+        }
+    }
+
+    /// The rows `rows` (any order, repeats allowed) as a new matrix, stored
+    /// as bytes if these are, else owned.
+    ///
+    /// # Panics
+    /// If a row is out of range.
+    pub fn select_rows(&self, rows: &[usize]) -> Matrix {
+        let c = self.cols;
+        let data = match self.values() {
+            Values::F32(v) => Storage::Owned(
+                rows.iter()
+                    .flat_map(|&r| &v[r * c..(r + 1) * c])
+                    .copied()
+                    .collect(),
+            ),
+            Values::U8(v) => Storage::Bytes {
+                bytes: Arc::new(ByteValues::Owned(
+                    rows.iter()
+                        .flat_map(|&r| &v[r * c..(r + 1) * c])
+                        .copied()
+                        .collect(),
+                )),
+                wide: OnceLock::new(),
+            },
+        };
+        Matrix {
+            rows: rows.len(),
+            cols: c,
+            data,
+        }
+    }
+
     /// Number of rows.
     pub fn rows(&self) -> usize {
         self.rows
@@ -96,22 +178,27 @@ impl Matrix {
     }
 
     /// The row-major elements.
+    ///
+    /// Bytes are widened to `f32` on the first call, and the widened copy
+    /// is kept ([`Matrix::values`] reads them without it).
     pub fn as_slice(&self) -> &[f32] {
         match &self.data {
             Storage::Owned(v) => v,
             Storage::Mapped(m) => m.as_slice(),
+            Storage::Bytes { bytes, wide } => wide.get_or_init(|| widen(bytes.as_slice())),
         }
     }
 
-    /// The row-major elements, mutably (a memory-mapped matrix is copied
-    /// into memory first).
+    /// The row-major elements, mutably (a memory-mapped or byte matrix is
+    /// copied into an owned `f32` buffer first).
     pub fn as_mut_slice(&mut self) -> &mut [f32] {
-        if let Storage::Mapped(m) = &self.data {
-            self.data = Storage::Owned(m.as_slice().to_vec());
+        if !matches!(self.data, Storage::Owned(_)) {
+            let data = std::mem::take(&mut self.data);
+            self.data = Storage::Owned(Matrix { data, ..*self }.into_vec());
         }
         match &mut self.data {
             Storage::Owned(v) => v,
-            Storage::Mapped(_) => unreachable!("copied into memory above"),
+            _ => unreachable!("copied into memory above"),
         }
     }
 
@@ -120,6 +207,10 @@ impl Matrix {
         match self.data {
             Storage::Owned(v) => v,
             Storage::Mapped(m) => m.as_slice().to_vec(),
+            Storage::Bytes { bytes, wide } => match wide.into_inner() {
+                Some(v) => v,
+                None => widen(bytes.as_slice()),
+            },
         }
     }
 
@@ -157,6 +248,82 @@ impl Matrix {
     pub fn view_mut(&mut self) -> MatMut<'_> {
         let (rows, cols) = (self.rows, self.cols);
         MatMut::new(self.as_mut_slice(), rows, cols)
+    }
+}
+
+/// Bytes as the `f32` values they equal.
+fn widen(bytes: &[u8]) -> Vec<f32> {
+    bytes.iter().map(|&b| f32::from(b)).collect()
+}
+
+/// The values of a [`Matrix`] as stored: `f32`, or bytes standing for the
+/// `f32` values they equal.
+#[derive(Clone, Copy, Debug)]
+pub enum Values<'a> {
+    /// `f32` values.
+    F32(&'a [f32]),
+    /// Bytes, each the `f32` value it equals.
+    U8(&'a [u8]),
+}
+
+impl<'a> Values<'a> {
+    /// The number of values.
+    pub fn len(&self) -> usize {
+        match self {
+            Values::F32(v) => v.len(),
+            Values::U8(v) => v.len(),
+        }
+    }
+
+    /// Whether there are no values.
+    pub fn is_empty(&self) -> bool {
+        self.len() == 0
+    }
+
+    /// The `f32` values, if that is how they are stored.
+    pub fn as_f32(&self) -> Option<&'a [f32]> {
+        match *self {
+            Values::F32(v) => Some(v),
+            Values::U8(_) => None,
+        }
+    }
+
+    /// Copies values `start..start + out.len()` into `out` as `f32`.
+    ///
+    /// # Panics
+    /// If the range is out of bounds.
+    ///
+    /// ```
+    /// use backprop::tensor::Values;
+    /// let mut out = [0.0; 2];
+    /// Values::U8(&[7, 200, 255]).copy_to(1, &mut out);
+    /// assert_eq!(out, [200.0, 255.0]);
+    /// ```
+    #[inline]
+    pub fn copy_to(&self, start: usize, out: &mut [f32]) {
+        let end = start + out.len();
+        match self {
+            Values::F32(v) => out.copy_from_slice(&v[start..end]),
+            Values::U8(v) => {
+                for (o, &b) in out.iter_mut().zip(&v[start..end]) {
+                    *o = f32::from(b);
+                }
+            }
+        }
+    }
+
+    /// The index of the first value that is NaN or infinite (bytes never are).
+    pub fn first_non_finite(&self) -> Option<usize> {
+        match self {
+            Values::F32(v) => v.iter().position(|x| !x.is_finite()),
+            Values::U8(_) => None,
+        }
+    }
+}
+
+impl<'a> From<&'a [f32]> for Values<'a> {
+    fn from(v: &'a [f32]) -> Self {
+        Values::F32(v)
     }
 }
 

@@ -697,7 +697,7 @@ impl Trainer {
                 message: "no rows to train on".into(),
             });
         }
-        let (x, y, w) = (data.x().as_slice(), data.targets(), data.weights());
+        let (x, y, w) = (data.x().values(), data.targets(), data.weights());
         self.check_network(mlp)?;
         if x.len() != n * mlp.inputs() || y.rows() != n || y.width() != mlp.outputs() {
             return Err(Error::shape(

@@ -34,6 +34,8 @@ struct Counting;
 static ALLOCS: AtomicU64 = AtomicU64::new(0);
 /// Bytes asked for by `alloc`, `alloc_zeroed` and `realloc` (new sizes).
 static BYTES: AtomicU64 = AtomicU64::new(0);
+/// The largest single allocation (or new size of a reallocation).
+static LARGEST: AtomicU64 = AtomicU64::new(0);
 
 // SAFETY: forwards every call unchanged to the system allocator; the counter
 // has no effect on the memory handed out.
@@ -41,6 +43,7 @@ unsafe impl GlobalAlloc for Counting {
     unsafe fn alloc(&self, layout: Layout) -> *mut u8 {
         ALLOCS.fetch_add(1, Ordering::Relaxed);
         BYTES.fetch_add(layout.size() as u64, Ordering::Relaxed);
+        LARGEST.fetch_max(layout.size() as u64, Ordering::Relaxed);
         // SAFETY: same contract as our caller's.
         unsafe { System.alloc(layout) }
     }
@@ -51,12 +54,14 @@ unsafe impl GlobalAlloc for Counting {
     unsafe fn alloc_zeroed(&self, layout: Layout) -> *mut u8 {
         ALLOCS.fetch_add(1, Ordering::Relaxed);
         BYTES.fetch_add(layout.size() as u64, Ordering::Relaxed);
+        LARGEST.fetch_max(layout.size() as u64, Ordering::Relaxed);
         // SAFETY: same contract as our caller's.
         unsafe { System.alloc_zeroed(layout) }
     }
     unsafe fn realloc(&self, ptr: *mut u8, layout: Layout, new_size: usize) -> *mut u8 {
         ALLOCS.fetch_add(1, Ordering::Relaxed);
         BYTES.fetch_add(new_size as u64, Ordering::Relaxed);
+        LARGEST.fetch_max(new_size as u64, Ordering::Relaxed);
         // SAFETY: same contract as our caller's.
         unsafe { System.realloc(ptr, layout, new_size) }
     }
@@ -326,6 +331,7 @@ fn steps_and_epochs_allocate_only_matrixmultiply_packing_buffers() {
         keep_inference.push((inf, pool));
     }
     class_targets_are_stored_as_indices();
+    image_bytes_are_used_in_place();
 }
 
 /// A classification set holds its class indices, not a one-hot matrix of
@@ -352,4 +358,74 @@ fn class_targets_are_stored_as_indices() {
     let mut row = [9.0; 10];
     t.write_row(13, &mut row);
     assert_eq!(row, [0., 0., 0., 1., 0., 0., 0., 0., 0., 0.]);
+}
+
+/// A plain IDX file of images is mapped and its bytes used in place:
+/// loading it, training an epoch on it and predicting it makes no
+/// allocation near the size of its pixels (no copy of the bytes, and no
+/// `f32` copy at four times their size). The largest is an inference
+/// slot's input rows (100 × 784 `f32`); matrixmultiply's packing buffers,
+/// allocated and freed per GEMM call, add up to more over an epoch but are
+/// never held at once.
+///
+/// Called by the one test of this file, as above.
+fn image_bytes_are_used_in_place() {
+    use backprop::data::{load, LoadOptions};
+    use backprop::infer::Inference;
+    use backprop::pipeline;
+
+    let (rows, side) = (4_000usize, 28usize);
+    let pixels = rows * side * side;
+    let dir = tempfile::tempdir().unwrap();
+    let idx = |dims: &[usize], data: &mut dyn Iterator<Item = u8>| {
+        let mut b = vec![0, 0, 8, dims.len() as u8];
+        for &d in dims {
+            b.extend((d as u32).to_be_bytes());
+        }
+        b.extend(data);
+        b
+    };
+    let (xp, yp) = (dir.path().join("x.idx"), dir.path().join("y.idx"));
+    let x = idx(
+        &[rows, side, side],
+        &mut (0..pixels).map(|i| (i * 7 % 251) as u8),
+    );
+    std::fs::write(&xp, x).unwrap();
+    std::fs::write(&yp, idx(&[rows], &mut (0..rows).map(|r| (r % 10) as u8))).unwrap();
+
+    LARGEST.store(0, Ordering::SeqCst);
+    let opts = LoadOptions {
+        labels_path: Some(yp),
+        ..LoadOptions::default()
+    };
+    let mut raw = load(&xp, &opts).unwrap();
+    assert!(raw.x.is_bytes() && raw.pixel_data);
+    let meta = pipeline::fit_meta(&raw, Head::SoftmaxCe, true, false).unwrap();
+    assert_eq!(meta.pixel_scale, Some(255.0));
+    let mut mlp = Mlp::new(
+        &[side * side, 16, 10],
+        &[Activation::Relu],
+        Head::SoftmaxCe,
+        1,
+    )
+    .unwrap();
+    let train = pipeline::take_dataset(&mut raw, &meta, side * side, 10, Head::SoftmaxCe).unwrap();
+    let cfg = TrainConfig {
+        batch_size: 64,
+        threads: 2,
+        ..TrainConfig::default()
+    };
+    let mut trainer = Trainer::new(&mlp, &cfg).unwrap();
+    trainer.epoch(&mut mlp, &train).unwrap();
+    let mut out = vec![0.0; rows * 10];
+    let mut infer = Inference::new(&mlp, 2, 100).unwrap();
+    infer
+        .predict_into(&mlp, train.prepared(), rows, &mut out)
+        .unwrap();
+    let largest = LARGEST.load(Ordering::SeqCst);
+    assert!(
+        largest < pixels as u64 / 4,
+        "{pixels} pixels: an allocation of {largest} bytes"
+    );
+    assert!(out.iter().all(|v| v.is_finite()));
 }

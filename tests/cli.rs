@@ -1592,14 +1592,103 @@ fn digits_npy(dir: &Path, csv: &str, stem: &str) -> (PathBuf, PathBuf) {
 #[test]
 fn memory_mapped_and_read_npy_files_give_the_same_bytes() {
     let dir = tmp();
-    let (x, y) = digits_npy(dir.path(), "digits.train.csv", "train");
-    let (xt, yt) = digits_npy(dir.path(), "digits.test.csv", "test");
+    let train = digits_npy(dir.path(), "digits.train.csv", "train");
+    let test = digits_npy(dir.path(), "digits.test.csv", "test");
+    let read = [
+        (true, "1", "256", &train, &test),
+        (false, "1", "5", &train, &test),
+        (true, "3", "7", &train, &test),
+    ];
+    same_outputs_however_read(dir.path(), &read);
+}
+
+/// Digits' pixels (0..=16) times 15, as bytes: an IDX pair (`.idx`), the
+/// same gzipped (`.idx.gz`), and an NPY `|u1` pair (`.npy`).
+fn digits_images(dir: &Path, csv: &str, stem: &str) -> [(PathBuf, PathBuf); 3] {
+    let text = fs::read_to_string(data(csv)).unwrap();
+    let mut lines = text.lines();
+    let cols = lines.next().unwrap().split(',').count() - 1;
+    let (mut x, mut y) = (Vec::new(), Vec::new());
+    for line in lines.filter(|l| !l.is_empty()) {
+        let fields: Vec<&str> = line.split(',').collect();
+        for f in &fields[..cols] {
+            x.push(f.parse::<u8>().unwrap() * 15);
+        }
+        y.push(fields[cols].parse::<u8>().unwrap());
+    }
+    let rows = y.len();
+    let idx = |dims: &[usize], data: &[u8]| {
+        let mut b = vec![0, 0, 8, dims.len() as u8];
+        for &d in dims {
+            b.extend((d as u32).to_be_bytes());
+        }
+        b.extend(data);
+        b
+    };
+    let path = |ext: &str| {
+        (
+            dir.join(format!("{stem}.x.{ext}")),
+            dir.join(format!("{stem}.y.{ext}")),
+        )
+    };
+    let (xi, yi) = path("idx");
+    fs::write(&xi, idx(&[rows, 8, 8], &x)).unwrap();
+    fs::write(&yi, idx(&[rows], &y)).unwrap();
+    let (xg, yg) = path("idx.gz");
+    for (from, to) in [(&xi, &xg), (&yi, &yg)] {
+        let mut gz = flate2::write::GzEncoder::new(Vec::new(), flate2::Compression::fast());
+        std::io::Write::write_all(&mut gz, &fs::read(from).unwrap()).unwrap();
+        fs::write(to, gz.finish().unwrap()).unwrap();
+    }
+    let (xn, yn) = path("npy");
+    write_npy(&xn, "|u1", &[rows, cols], &x);
+    write_npy(&yn, "|u1", &[rows], &y);
+    [(xi, yi), (xg, yg), (xn, yn)]
+}
+
+/// Image bytes stay bytes: a plain IDX file or an NPY `|u1` file is mapped,
+/// a gzipped one is read into memory, `--no-mmap` reads the others, and
+/// every row is widened and scaled as a shard gathers it or a chunk is
+/// evaluated. The model files, per-epoch test figures, `eval` and `predict`
+/// are byte-identical for all five, at any thread count and chunk size, and
+/// resumed from a checkpoint.
+#[test]
+fn image_bytes_give_the_same_bytes_however_they_are_read() {
+    let dir = tmp();
+    let [idx, gz, npy] = digits_images(dir.path(), "digits.train.csv", "train");
+    let [idx_t, gz_t, npy_t] = digits_images(dir.path(), "digits.test.csv", "test");
+    let read = [
+        (true, "1", "256", &idx, &idx_t),
+        (false, "1", "5", &idx, &idx_t),
+        (true, "2", "64", &gz, &gz_t),
+        (true, "2", "9", &npy, &npy_t),
+        (false, "1", "33", &npy, &npy_t),
+        (true, "3", "7", &idx, &idx_t),
+    ];
+    same_outputs_however_read(dir.path(), &read);
+}
+
+/// Trains, evaluates and predicts with each `(memory map, threads, chunk
+/// rows, (train x, y), (test x, y))` and requires the same model bytes,
+/// per-epoch figures, `eval` and `predict` output from all; a mapped run on
+/// 3 threads is also resumed from a checkpoint to the same model.
+/// How a run reads its data: memory map, threads, chunk rows, (training x,
+/// y), (test x, y).
+type Read<'a> = (
+    bool,
+    &'a str,
+    &'a str,
+    &'a (PathBuf, PathBuf),
+    &'a (PathBuf, PathBuf),
+);
+
+fn same_outputs_however_read(dir: &Path, read: &[Read<'_>]) {
     let s = |p: &Path| p.to_str().unwrap().to_string();
     // (model file, per-epoch figures, eval output, predictions)
     type Outputs = (Vec<u8>, String, Vec<u8>, Vec<u8>);
     let mut first: Option<Outputs> = None;
-    for (mmap, threads, chunk) in [(true, "1", "256"), (false, "1", "5"), (true, "3", "7")] {
-        let model = dir.path().join(format!("m-{mmap}-{threads}.safetensors"));
+    for (run, &(mmap, threads, chunk, (x, y), (xt, yt))) in read.iter().enumerate() {
+        let model = dir.join(format!("m-{run}.safetensors"));
         let mut train: Vec<String> = [
             "train",
             "--json",
@@ -1613,8 +1702,8 @@ fn memory_mapped_and_read_npy_files_give_the_same_bytes() {
         .iter()
         .map(|a| a.to_string())
         .collect();
-        train.extend(["--data".into(), s(&x), "--labels".into(), s(&y)]);
-        train.extend(["--test-data".into(), s(&xt), "--test-labels".into(), s(&yt)]);
+        train.extend(["--data".into(), s(x), "--labels".into(), s(y)]);
+        train.extend(["--test-data".into(), s(xt), "--test-labels".into(), s(yt)]);
         train.extend([
             "--threads".into(),
             threads.into(),
@@ -1625,14 +1714,14 @@ fn memory_mapped_and_read_npy_files_give_the_same_bytes() {
             .iter()
             .map(|a| a.to_string())
             .collect();
-        eval.extend(["--data".into(), s(&xt), "--labels".into(), s(&yt)]);
+        eval.extend(["--data".into(), s(xt), "--labels".into(), s(yt)]);
         eval.extend([
             "--threads".into(),
             threads.into(),
             "--chunk-rows".into(),
             chunk.into(),
         ]);
-        let mut predict: Vec<String> = ["predict", "--model", &s(&model), "--data", &s(&xt)]
+        let mut predict: Vec<String> = ["predict", "--model", &s(&model), "--data", &s(xt)]
             .iter()
             .map(|a| a.to_string())
             .collect();
@@ -1675,12 +1764,13 @@ fn memory_mapped_and_read_npy_files_give_the_same_bytes() {
             None => first = Some(got),
             Some(want) => assert!(
                 *want == got,
-                "mmap {mmap}, {threads} threads, chunks of {chunk}: different bytes"
+                "{} (mmap {mmap}), {threads} threads, chunks of {chunk}: different bytes",
+                x.display()
             ),
         }
         if mmap && threads == "3" {
             // 2 epochs with a checkpoint, then resumed to 3: the same model
-            let ck = s(&dir.path().join("m.ckpt"));
+            let ck = s(&dir.join("m.ckpt"));
             let mut two = train.clone();
             two[3] = "2".into();
             two.extend(["--checkpoint".into(), ck.clone()]);

@@ -376,6 +376,90 @@ fn npy_features_of_each_type() {
     assert_eq!(t.pixel_scale(), Some(255.0));
 }
 
+/// Image bytes (a plain IDX file, an NPY `|u1` file) are mapped and kept
+/// as bytes; gzip, `--no-mmap` and other element types are read. Every way
+/// gives the same table, and a file whose header does not fit its length
+/// gives the same error mapped or read.
+#[test]
+fn image_bytes_are_mapped_and_stay_bytes() {
+    let pixels: Vec<u8> = PIXELS.iter().map(|&p| p as u8).collect();
+    let dir = tempfile::tempdir().unwrap();
+    let write = |name: &str, bytes: &[u8]| {
+        let p = dir.path().join(name);
+        std::fs::write(&p, bytes).unwrap();
+        p
+    };
+    let idx = write("x.idx", &idx_bytes(8, &[3, 2, 2], &pixels));
+    let gz = write("x.idx.gz", &gzip(&idx_bytes(8, &[3, 2, 2], &pixels)));
+    let npy = write(
+        "x.npy",
+        &npy_bytes(
+            "{'descr': '|u1', 'fortran_order': False, 'shape': (3, 4), }\n",
+            &pixels,
+        ),
+    );
+    // a name that does not say: the IDX magic does
+    let unnamed = write("images", &idx_bytes(8, &[3, 4], &pixels));
+    let read = LoadOptions {
+        memory_map: false,
+        ..LoadOptions::default()
+    };
+    for (path, mapped) in [(&idx, true), (&gz, false), (&npy, true), (&unnamed, true)] {
+        let t = load(path, &LoadOptions::default()).unwrap();
+        let r = load(path, &read).unwrap();
+        for (t, mapped) in [(&t, mapped), (&r, false)] {
+            assert!(
+                t.x.is_bytes() && t.x.is_in_place() && t.pixel_data,
+                "{path:?}"
+            );
+            assert_eq!((t.x.rows(), t.x.cols()), (3, 4), "{path:?}");
+            match t.x.values() {
+                backprop::tensor::Values::U8(v) => assert_eq!(v, pixels.as_slice()),
+                other => panic!("{path:?}: {other:?}"),
+            }
+            let source = format!("{:?}", t.x);
+            assert_eq!(source.contains("Mapped"), mapped, "{path:?}: {source}");
+        }
+        assert_eq!(t.x, r.x);
+        assert_eq!(t.x.as_slice(), &PIXELS);
+    }
+    // other integer types are widened when read
+    let i16s: Vec<u8> = pixels
+        .iter()
+        .flat_map(|&p| i16::from(p).to_be_bytes())
+        .collect();
+    let wide = load(
+        &write("w.idx", &idx_bytes(0x0b, &[3, 4], &i16s)),
+        &LoadOptions::default(),
+    )
+    .unwrap();
+    assert!(!wide.x.is_in_place() && !wide.pixel_data);
+    assert_eq!(wide.x.as_slice(), &PIXELS);
+    // a header that does not fit: the same error either way
+    for bytes in [
+        idx_bytes(8, &[3, 2, 2], &pixels[..11]),
+        idx_bytes(8, &[3, 2, 2], &[pixels.as_slice(), &[0]].concat()),
+    ] {
+        let opts = |memory_map| LoadOptions {
+            memory_map,
+            ..LoadOptions::default()
+        };
+        let mapped = load_err(&[("x.idx", &bytes)], opts(true));
+        assert_eq!(mapped, load_err(&[("x.idx", &bytes)], opts(false)));
+        assert!(
+            mapped.starts_with("x.idx: header claims 3×2×2 u8 values"),
+            "{mapped}"
+        );
+    }
+    let short = npy_bytes(
+        "{'descr': '|u1', 'fortran_order': False, 'shape': (3, 4), }\n",
+        &pixels[..5],
+    );
+    let mapped = load_err(&[("x.npy", &short)], LoadOptions::default());
+    assert_eq!(mapped, load_err(&[("x.npy", &short)], read.clone()));
+    assert!(mapped.starts_with("x.npy: "), "{mapped}");
+}
+
 #[test]
 fn npy_labels_of_each_type() {
     let labels = |name: &str| load(&fixture("x_f32.npy"), &with_labels(name)).unwrap();

@@ -557,3 +557,72 @@ fn the_running_accuracy_is_that_of_the_weights_before_each_update() {
     let mut t = Trainer::new(&mse, &cfg).unwrap();
     assert_eq!(t.epoch(&mut mse, &reg).unwrap().correct, None);
 }
+
+/// Image bytes with their pixel scaling still to apply (as an IDX file is
+/// loaded: one byte a value, widened and divided by 255 row by row in each
+/// shard's gather and each inference chunk) train and predict bit for bit
+/// as the same values widened and scaled beforehand, at any thread count.
+#[test]
+fn image_bytes_train_and_predict_as_their_widened_scaled_values() {
+    use std::sync::Arc;
+
+    use backprop::data::{scale, ByteValues, Prep};
+    use backprop::infer::Inference;
+
+    let (rows, n_in) = (157, 5);
+    let pixels: Vec<u8> = (0..rows * n_in).map(|i| (i * 7919 % 256) as u8).collect();
+    let labels: Vec<usize> = (0..rows)
+        .map(|r| usize::from(pixels[r * n_in]) % 3)
+        .collect();
+    let bytes =
+        Matrix::from_bytes(rows, n_in, Arc::new(ByteValues::Owned(pixels.clone()))).unwrap();
+    assert!(bytes.is_bytes());
+    let in_bytes = Dataset::classification(bytes, labels.clone(), 3, Head::SoftmaxCe)
+        .unwrap()
+        .with_prep(Prep {
+            scale: Some(255.0),
+            standardizer: None,
+        })
+        .unwrap();
+    let mut wide =
+        Matrix::from_vec(rows, n_in, pixels.iter().map(|&p| f32::from(p)).collect()).unwrap();
+    scale(&mut wide, 255.0);
+    let widened = Dataset::classification(wide.clone(), labels, 3, Head::SoftmaxCe).unwrap();
+    let mut want: Option<(Vec<u32>, Vec<u64>, Vec<u32>)> = None;
+    for (data, threads) in [(&widened, 1), (&in_bytes, 1), (&in_bytes, 3), (&widened, 2)] {
+        let mut mlp = net(4);
+        let cfg = TrainConfig {
+            batch_size: 32,
+            shard_rows: 5,
+            lr: 0.1,
+            threads,
+            seed: 5,
+            ..TrainConfig::default()
+        };
+        let mut trainer = Trainer::new(&mlp, &cfg).unwrap();
+        let losses: Vec<u64> = (0..3)
+            .map(|_| trainer.epoch(&mut mlp, data).unwrap().loss.to_bits())
+            .collect();
+        let mut out = vec![0.0; rows * 3];
+        Inference::new(&mlp, threads, 16)
+            .unwrap()
+            .predict_into(&mlp, data.prepared(), rows, &mut out)
+            .unwrap();
+        let got = (bits(mlp.params()), losses, bits(&out));
+        match &want {
+            None => want = Some(got),
+            Some(w) => assert!(
+                *w == got,
+                "bytes {}, {threads} threads: different bits",
+                data.x().is_bytes()
+            ),
+        }
+    }
+    // the f32 view of the bytes is their widened values, unscaled
+    assert_eq!(
+        in_bytes.x().row(3),
+        Matrix::from_vec(rows, n_in, pixels.iter().map(|&p| f32::from(p)).collect())
+            .unwrap()
+            .row(3)
+    );
+}

@@ -23,6 +23,9 @@ pub enum Elements {
     F64(Vec<f64>),
     /// Single-precision floats read in place from a memory-mapped file.
     MappedF32(std::sync::Arc<super::MappedF32>),
+    /// Unsigned bytes read in place from a memory-mapped file (plain IDX
+    /// `0x08` images).
+    MappedU8(std::sync::Arc<super::MappedU8>),
 }
 
 impl Elements {
@@ -34,6 +37,16 @@ impl Elements {
             Elements::F32(v) => v.len(),
             Elements::F64(v) => v.len(),
             Elements::MappedF32(m) => m.len(),
+            Elements::MappedU8(m) => m.len(),
+        }
+    }
+
+    /// The bytes of [`Elements::U8`] or [`Elements::MappedU8`].
+    pub fn bytes(&self) -> Option<&[u8]> {
+        match self {
+            Elements::U8(v) => Some(v),
+            Elements::MappedU8(m) => Some(m.as_slice()),
+            _ => None,
         }
     }
 
@@ -81,7 +94,7 @@ impl NdArray {
 
     /// Whether the elements are unsigned bytes (images: divide by 255 to scale).
     pub fn is_u8(&self) -> bool {
-        matches!(self.data, Elements::U8(_))
+        self.data.bytes().is_some()
     }
 
     /// The array as features: `shape[0]` rows, the trailing dimensions flattened
@@ -138,7 +151,14 @@ impl NdArray {
             ))
         };
         let values: Vec<f32> = match self.data {
-            Elements::U8(v) => v.iter().map(|&b| f32::from(b)).collect(),
+            Elements::U8(v) => {
+                let bytes = std::sync::Arc::new(super::ByteValues::Owned(v));
+                return Matrix::from_bytes(rows, cols, bytes);
+            }
+            Elements::MappedU8(m) => {
+                let bytes = std::sync::Arc::new(super::ByteValues::Mapped(m));
+                return Matrix::from_bytes(rows, cols, bytes);
+            }
             Elements::I64(v) => v.iter().map(|&b| b as f32).collect(),
             Elements::F32(v) => {
                 if let Some(i) = v.iter().position(|f| !f.is_finite()) {
@@ -191,8 +211,11 @@ impl NdArray {
                 ),
             ));
         }
+        if let Some(v) = self.data.bytes() {
+            return Ok(v.iter().map(u8::to_string).collect());
+        }
         Ok(match &self.data {
-            Elements::U8(v) => v.iter().map(u8::to_string).collect(),
+            Elements::U8(_) | Elements::MappedU8(_) => unreachable!("bytes, above"),
             Elements::I64(v) => v.iter().map(i64::to_string).collect(),
             Elements::F32(v) => v.iter().map(|&f| float_text(f64::from(f), f)).collect(),
             Elements::F64(v) => v.iter().map(|&f| float_text(f, f)).collect(),
@@ -258,7 +281,10 @@ impl NdArray {
             Ok(())
         };
         match &self.data {
-            Elements::U8(v) => v
+            Elements::U8(_) | Elements::MappedU8(_) => self
+                .data
+                .bytes()
+                .unwrap_or_default()
                 .iter()
                 .try_for_each(|&b| push(u64::from(b), &|| b.to_string()))?,
             Elements::I64(v) => v

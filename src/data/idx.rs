@@ -137,6 +137,47 @@ pub fn parse_with_limit(
     Ok(header.decode(&raw[header.len()..]))
 }
 
+/// A plain (not gzip) IDX file of `u8` values — images — mapped and read in
+/// place ([`Elements::MappedU8`]), so that its bytes are neither read into
+/// memory nor copied. `Ok(None)` for any other file (gzip, another element
+/// type, a header that does not match the length), which [`parse`] then
+/// reads, or reports.
+///
+/// The file must stay unchanged while the result lives (see
+/// [`super::MappedF32::map`]).
+///
+/// # Errors
+/// [`crate::Error::Data`] naming `source_name` if the file cannot be mapped.
+pub fn map_u8(file: &std::fs::File, source_name: &str) -> Result<Option<IdxArray>> {
+    let cannot = |e: std::io::Error| data_error(source_name, format!("cannot map: {e}"));
+    let len = file.metadata().map_err(cannot)?.len();
+    let Ok(len) = usize::try_from(len) else {
+        return Ok(None);
+    };
+    if len < 8 {
+        return Ok(None);
+    }
+    let Some(map) = super::MappedU8::map(file, 0, len).map_err(cannot)? else {
+        return Ok(None);
+    };
+    let bytes = map.as_slice();
+    if is_gzip(bytes) {
+        return Ok(None);
+    }
+    let Ok(header) = Header::read(bytes, source_name) else {
+        return Ok(None);
+    };
+    if header.ty != ElemType::U8 || header.check_len(len, source_name, "").is_err() {
+        return Ok(None);
+    }
+    let data = map.skip(header.len());
+    Ok(Some(NdArray {
+        shape: header.dims,
+        dtype: "u8".to_string(),
+        data: Elements::MappedU8(std::sync::Arc::new(data)),
+    }))
+}
+
 fn gzip_error(source_name: &str, e: std::io::Error) -> crate::error::Error {
     data_error(source_name, format!("corrupt gzip data: {e}"))
 }

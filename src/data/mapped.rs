@@ -90,3 +90,110 @@ impl MappedF32 {
         self.len == 0
     }
 }
+
+/// Unsigned bytes (image pixels, IDX `0x08` or NPY `|u1`) that a
+/// [`crate::Matrix`] holds as they were read — in memory, or in place from
+/// a memory-mapped file — and that its readers widen to `f32` a row at a
+/// time, so a data set of images takes one byte a value instead of four.
+pub enum ByteValues {
+    /// Bytes in memory.
+    Owned(Vec<u8>),
+    /// Bytes read in place from a read-only map of a file.
+    Mapped(std::sync::Arc<MappedU8>),
+}
+
+impl std::fmt::Debug for ByteValues {
+    fn fmt(&self, f: &mut std::fmt::Formatter<'_>) -> std::fmt::Result {
+        match self {
+            ByteValues::Owned(v) => write!(f, "ByteValues::Owned({} bytes)", v.len()),
+            ByteValues::Mapped(m) => write!(f, "ByteValues::Mapped({} bytes)", m.len()),
+        }
+    }
+}
+
+impl ByteValues {
+    /// The values.
+    pub fn as_slice(&self) -> &[u8] {
+        match self {
+            ByteValues::Owned(v) => v,
+            ByteValues::Mapped(m) => m.as_slice(),
+        }
+    }
+
+    /// The number of values.
+    pub fn len(&self) -> usize {
+        self.as_slice().len()
+    }
+
+    /// Whether there are no values.
+    pub fn is_empty(&self) -> bool {
+        self.len() == 0
+    }
+}
+
+/// `len` bytes at byte `offset` of a read-only memory map of a file.
+pub struct MappedU8 {
+    map: memmap2::Mmap,
+    offset: usize,
+    len: usize,
+}
+
+impl MappedU8 {
+    /// Maps `file` read-only and views `len` bytes from `offset`.
+    /// `Ok(None)` when the file does not hold them. The file must stay
+    /// unchanged while the map lives, as for [`MappedF32::map`].
+    ///
+    /// # Errors
+    /// The system's error when the file cannot be mapped.
+    pub fn map(file: &File, offset: usize, len: usize) -> std::io::Result<Option<MappedU8>> {
+        // SAFETY: as in `MappedF32::map`: a read-only private map whose
+        // bytes are only read as plain values while `self` owns it, of a
+        // file the caller promises not to change.
+        let map = unsafe { memmap2::Mmap::map(file)? };
+        if offset.checked_add(len).map_or(true, |end| end > map.len()) {
+            return Ok(None);
+        }
+        Ok(Some(MappedU8 { map, offset, len }))
+    }
+
+    /// The bytes.
+    pub fn as_slice(&self) -> &[u8] {
+        &self.map[self.offset..self.offset + self.len]
+    }
+
+    /// The number of bytes.
+    pub fn len(&self) -> usize {
+        self.len
+    }
+
+    /// The view without its first `n` bytes (all of them if fewer).
+    pub fn skip(self, n: usize) -> MappedU8 {
+        let n = n.min(self.len);
+        MappedU8 {
+            offset: self.offset + n,
+            len: self.len - n,
+            ..self
+        }
+    }
+
+    /// Whether there are no bytes.
+    pub fn is_empty(&self) -> bool {
+        self.len == 0
+    }
+}
+
+impl std::fmt::Debug for MappedU8 {
+    fn fmt(&self, f: &mut std::fmt::Formatter<'_>) -> std::fmt::Result {
+        f.debug_struct("MappedU8")
+            .field("offset", &self.offset)
+            .field("len", &self.len)
+            .finish_non_exhaustive()
+    }
+}
+
+/// Equal when the bytes are.
+impl PartialEq for MappedU8 {
+    fn eq(&self, other: &MappedU8) -> bool {
+        self.as_slice() == other.as_slice()
+    }
+}

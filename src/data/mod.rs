@@ -28,7 +28,7 @@ mod weights;
 
 pub use array::{Elements, NdArray};
 pub use classes::{is_missing, ClassMap, CONTINUOUS_MIN_DISTINCT, MAX_CLASSES};
-pub use mapped::MappedF32;
+pub use mapped::{ByteValues, MappedF32, MappedU8};
 pub use prep::{Features, Prep};
 pub use source::{load, load_bytes};
 pub use table::{
@@ -254,9 +254,9 @@ impl Dataset {
         let cols = self.x.cols();
         if !prep.is_identity() && cols > 0 {
             let mut row = vec![0.0; cols];
-            for (r, raw) in self.x.as_slice().chunks_exact(cols).enumerate() {
-                row.copy_from_slice(raw);
-                prep.apply_row(&mut row);
+            let features = Features::new(self.x.values(), &prep);
+            for r in 0..self.x.rows() {
+                features.write_row(r, &mut row);
                 if let Some(c) = row.iter().position(|v| !v.is_finite()) {
                     return Err(data_error(
                         "prepared features",
@@ -278,7 +278,7 @@ impl Dataset {
     /// The features with the preparation they still need
     /// ([`Dataset::with_prep`]).
     pub fn prepared(&self) -> Features<'_> {
-        Features::new(self.x.as_slice(), &self.prep)
+        Features::new(self.x.values(), &self.prep)
     }
 
     /// The preparation the rows of [`Dataset::x`] still need, if any.
@@ -380,7 +380,7 @@ fn show(field: &str) -> String {
 
 /// `Err` naming the 1-based row and column of the first non-finite value of `m`.
 fn check_finite(op: &str, name: &str, m: &Matrix) -> Result<()> {
-    match m.as_slice().iter().position(|v| !v.is_finite()) {
+    match m.values().first_non_finite() {
         None => Ok(()),
         Some(i) => Err(data_error(
             op,

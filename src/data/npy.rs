@@ -132,7 +132,7 @@ pub fn parse(bytes: &[u8], source_name: &str) -> Result<NpyArray> {
             Elements::F32(v) => Elements::F32(to_c_order(&v, &header.shape)),
             Elements::F64(v) => Elements::F64(to_c_order(&v, &header.shape)),
             // `decode` copies: a parsed array is never mapped
-            mapped @ Elements::MappedF32(_) => mapped,
+            mapped @ (Elements::MappedF32(_) | Elements::MappedU8(_)) => mapped,
         }
     } else {
         elements
@@ -265,6 +265,17 @@ fn f4_header(
     r: &mut impl std::io::Read,
     source_name: &str,
 ) -> Result<Option<(Header, u64, usize)>> {
+    plain_header(r, source_name, b'f', 4)
+}
+
+/// [`f4_header`] for elements of `kind` (`f`, `u`, …) and `size` bytes:
+/// C order, and little-endian unless they are single bytes.
+fn plain_header(
+    r: &mut impl std::io::Read,
+    source_name: &str,
+    kind: u8,
+    size: usize,
+) -> Result<Option<(Header, u64, usize)>> {
     let io = |e: std::io::Error| data_error(source_name, format!("cannot read: {e}"));
     let mut pre = [0u8; 8];
     if !read_full(r, &mut pre).map_err(io)? || !pre.starts_with(MAGIC) {
@@ -290,16 +301,17 @@ fn f4_header(
     let Ok(header) = Header::parse(&header) else {
         return Ok(None);
     };
-    let little = header.dtype.text.starts_with('<')
+    let little = size == 1
+        || header.dtype.text.starts_with('<')
         || (header.dtype.text.starts_with('=') && cfg!(target_endian = "little"));
-    if header.fortran_order || header.dtype.kind != b'f' || header.dtype.size != 4 || !little {
+    if header.fortran_order || header.dtype.kind != kind || header.dtype.size != size || !little {
         return Ok(None);
     }
     let Some(n) = header
         .shape
         .iter()
         .try_fold(1usize, |a, &d| a.checked_mul(d))
-        .filter(|n| n.checked_mul(4).is_some())
+        .filter(|n| n.checked_mul(size).is_some())
     else {
         return Ok(None);
     };
@@ -335,6 +347,35 @@ pub fn map_f32(file: &std::fs::File, source_name: &str) -> Result<Option<NpyArra
         })),
         _ => Ok(None),
     }
+}
+
+/// [`map_f32`] for a C-order `|u1` NPY file (images): its bytes are read
+/// in place ([`Elements::MappedU8`]). `Ok(None)` when the file is not such
+/// an NPY file or its length does not match the shape.
+///
+/// # Errors
+/// A data error naming `source_name` when the file cannot be read or
+/// mapped.
+pub fn map_u8(file: &std::fs::File, source_name: &str) -> Result<Option<NpyArray>> {
+    let mut reader = std::io::BufReader::with_capacity(4096, file);
+    let Some((header, data_start, n)) = plain_header(&mut reader, source_name, b'u', 1)? else {
+        return Ok(None);
+    };
+    let cannot = |e: std::io::Error| data_error(source_name, format!("cannot map: {e}"));
+    let file_len = file.metadata().map_err(cannot)?.len();
+    if file_len.checked_sub(data_start) != Some(n as u64) {
+        return Ok(None);
+    }
+    let Ok(offset) = usize::try_from(data_start) else {
+        return Ok(None);
+    };
+    Ok(super::MappedU8::map(file, offset, n)
+        .map_err(cannot)?
+        .map(|m| NdArray {
+            shape: header.shape,
+            dtype: header.dtype.text,
+            data: Elements::MappedU8(std::sync::Arc::new(m)),
+        }))
 }
 
 /// Fills `buf` from `r`: `Ok(false)` if the input ended first.

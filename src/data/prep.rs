@@ -1,10 +1,11 @@
 //! [`Prep`]: what is done to each feature value before the network sees it
 //! (pixel scaling, standardisation), applied row by row where rows are
 //! copied anyway — a shard's gather, an inference chunk — when the features
-//! are read in place from a memory map; and [`Features`], rows of features
-//! with the preparation they still need.
+//! are read in place (a memory map, or image bytes widened row by row); and
+//! [`Features`], rows of features with the preparation they still need.
 
 use super::Standardizer;
+use crate::tensor::Values;
 
 /// Pixel scaling, then standardisation: the same operations, value by
 /// value, as [`super::scale`] and [`Standardizer::apply`] on a whole matrix,
@@ -49,22 +50,44 @@ impl Prep {
     }
 }
 
-/// `rows × cols` feature values (row-major) and the preparation they still
-/// need (`None`: ready as they are).
+/// `rows × cols` feature values (row-major), as stored ([`Values`]: `f32`,
+/// or bytes to widen), and the preparation they still need (`None`: ready
+/// as they are).
 #[derive(Clone, Copy, Debug)]
 pub struct Features<'a> {
     /// The values as stored.
-    pub x: &'a [f32],
+    pub x: Values<'a>,
     /// What to do to each row before use.
     pub prep: Option<&'a Prep>,
 }
 
 impl<'a> Features<'a> {
     /// `x` with `prep` still to apply (`None` when it is the identity).
-    pub fn new(x: &'a [f32], prep: &'a Prep) -> Features<'a> {
+    pub fn new(x: impl Into<Values<'a>>, prep: &'a Prep) -> Features<'a> {
         Features {
-            x,
+            x: x.into(),
             prep: (!prep.is_identity()).then_some(prep),
+        }
+    }
+
+    /// The values, when they can be used as they are: `f32` that need no
+    /// preparation. Otherwise rows go through [`Features::write_rows`].
+    pub fn ready(&self) -> Option<&'a [f32]> {
+        match self.prep {
+            None => self.x.as_f32(),
+            Some(_) => None,
+        }
+    }
+
+    /// Copies row `r` of `out.len()` values into `out`, prepared.
+    ///
+    /// # Panics
+    /// If the row is out of range.
+    #[inline]
+    pub fn write_row(&self, r: usize, out: &mut [f32]) {
+        self.x.copy_to(r * out.len(), out);
+        if let Some(p) = self.prep {
+            p.apply_row(out);
         }
     }
 
@@ -73,7 +96,8 @@ impl<'a> Features<'a> {
     /// # Panics
     /// If the rows are out of range or `out` is not `(r1 - r0) × cols`.
     pub fn write_rows(&self, r0: usize, r1: usize, cols: usize, out: &mut [f32]) {
-        out.copy_from_slice(&self.x[r0 * cols..r1 * cols]);
+        assert_eq!(out.len(), (r1 - r0) * cols, "write_rows: output size");
+        self.x.copy_to(r0 * cols, out);
         if let Some(p) = self.prep {
             for row in out.chunks_exact_mut(cols.max(1)) {
                 p.apply_row(row);
@@ -84,12 +108,18 @@ impl<'a> Features<'a> {
 
 impl<'a> From<&'a [f32]> for Features<'a> {
     fn from(x: &'a [f32]) -> Self {
-        Features { x, prep: None }
+        Features {
+            x: Values::F32(x),
+            prep: None,
+        }
     }
 }
 
 impl<'a> From<&'a Vec<f32>> for Features<'a> {
     fn from(x: &'a Vec<f32>) -> Self {
-        Features { x, prep: None }
+        Features {
+            x: Values::F32(x),
+            prep: None,
+        }
     }
 }

@@ -113,6 +113,37 @@ pub fn load(path: &Path, opts: &LoadOptions) -> Result<RawTable> {
             true => npy::map_f32(&file, &name)?,
             false => None,
         };
+        // a plain IDX or NPY file of bytes (images) is mapped the same way
+        let mapped_bytes = match (opts.memory_map, &mapped) {
+            (true, None) => {
+                let mut head = Vec::with_capacity(16);
+                let mut f = &file;
+                // the kind from the name and the first bytes, then back to
+                // the start for the header readers
+                std::io::Seek::rewind(&mut f)
+                    .and_then(|()| f.take(16).read_to_end(&mut head))
+                    .and_then(|_| std::io::Seek::rewind(&mut f))
+                    .map_err(|source| Error::Io {
+                        path: path.to_path_buf(),
+                        source,
+                    })?;
+                match SourceKind::detect(&name, &head) {
+                    SourceKind::Idx => idx::map_u8(&file, &name)?.map(|a| (a, SourceKind::Idx)),
+                    SourceKind::Npy => npy::map_u8(&file, &name)?.map(|a| (a, SourceKind::Npy)),
+                    SourceKind::Csv => None,
+                }
+            }
+            _ => None,
+        };
+        if let Some((array, kind)) = mapped_bytes {
+            check_array_options(&name, opts)?;
+            let labels = match &opts.labels_path {
+                Some(p) => Some((read(p)?, p.display().to_string())),
+                None => None,
+            };
+            let labels = labels.as_ref().map(|(b, n)| (b.as_slice(), n.as_str()));
+            return array_table(array, &name, kind, labels);
+        }
         let array = match mapped {
             Some(array) => Some(array),
             None => {

@@ -90,9 +90,11 @@ pub struct LoadOptions {
     /// A CSV column of row weights for training ([`RawTable::weights`]):
     /// finite numbers `>= 0`, neither a feature nor a label.
     pub weight_column: Option<String>,
-    /// Read an f4 NPY file's features in place from a memory map
-    /// ([`super::npy::map_f32`]; the default) rather than into memory. The
-    /// values, and every result, are the same either way.
+    /// Read an f4 NPY file's features, or the image bytes of a plain IDX or
+    /// `|u1` NPY file, in place from a memory map ([`super::npy::map_f32`],
+    /// [`super::idx::map_u8`], [`super::npy::map_u8`]; the default) rather
+    /// than into memory. The values, and every result, are the same either
+    /// way.
     pub memory_map: bool,
 }
 
@@ -471,11 +473,6 @@ impl RawTable {
     /// The rows `rows` (0-based, any order) as a new table called
     /// `{source_name} ({part})`.
     pub fn take_rows(&self, rows: &[usize], part: &str) -> Result<RawTable> {
-        let cols = self.x.cols();
-        let mut data = Vec::with_capacity(rows.len() * cols);
-        for &r in rows {
-            data.extend_from_slice(self.x.row(r));
-        }
         let k = self.target_names.len();
         let target = match &self.target {
             RawTarget::None => RawTarget::None,
@@ -509,7 +506,7 @@ impl RawTable {
         Ok(RawTable {
             source_name: format!("{} ({part})", self.source_name),
             feature_names: self.feature_names.clone(),
-            x: Matrix::from_vec(rows.len(), cols, data)?,
+            x: self.x.select_rows(rows),
             target,
             target_names: self.target_names.clone(),
             kind: self.kind,
