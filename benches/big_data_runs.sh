@@ -10,12 +10,17 @@
 #   backprop train --data /tmp/big/x.npy --labels /tmp/big/y.npy --layers 256,256 --epochs 2 --out /tmp/big/m.safetensors
 #   backprop train --data /tmp/big/x.npy --labels /tmp/big/y.npy --layers 1 --epochs 1 --out /tmp/big/tiny.safetensors
 #   cp /tmp/big/m.safetensors /tmp/big5m/m5.safetensors
-#   benches/big_data_runs.sh OLD_BINARY NEW_BINARY [/tmp/big] [/tmp/big5m]
+#   # images (BENCHMARKS.md, "Image bytes"): 200 000 28x28 IDX images and a 784-128-10 model
+#   python3 benches/make_image_data.py /tmp/img 200000
+#   backprop train --data /tmp/img/images-idx3-ubyte --labels /tmp/img/labels-idx1-ubyte --layers 128 --epochs 1 --out /tmp/img/mi.safetensors
+#   gzip -1 -k /tmp/img/images-idx3-ubyte
+#   benches/big_data_runs.sh OLD_BINARY NEW_BINARY [/tmp/big] [/tmp/big5m|""] [/tmp/img]
 set -u
 OLD=$1
 NEW=$2
 BIG=${3:-/tmp/big}
 BIG5M=${4:-}
+IMG=${5:-}
 t() { # label command...: wall, peak RSS, and the training time train reports
     local label=$1
     shift
@@ -25,6 +30,22 @@ t() { # label command...: wall, peak RSS, and the training time train reports
     echo "$label | $(awk '{printf "%s s, %d MB", $1, $2/1024}' /tmp/big_data_runs.time) | training ${train:-–} s"
 }
 date -u
+if [ -n "$IMG" ]; then
+    cd "$IMG"
+    for round in 1 2; do
+        for B in OLD NEW; do
+            b=${!B}
+            t "$B images train 1 epoch" "$b" train --data images-idx3-ubyte --labels labels-idx1-ubyte --layers 128 --epochs 1 --out "mi_$B.safetensors"
+            t "$B images eval" "$b" eval --model mi.safetensors --data images-idx3-ubyte --labels labels-idx1-ubyte
+            t "$B images predict" "$b" predict --model mi.safetensors --data images-idx3-ubyte --out "pi_$B.csv"
+            t "$B images eval --no-mmap" "$b" eval --model mi.safetensors --data images-idx3-ubyte --labels labels-idx1-ubyte --no-mmap
+            t "$B images eval gzip" "$b" eval --model mi.safetensors --data images-idx3-ubyte.gz --labels labels-idx1-ubyte
+        done
+    done
+    cmp mi_OLD.safetensors mi_NEW.safetensors && echo "images models identical"
+    cmp pi_OLD.csv pi_NEW.csv && echo "images predictions identical"
+    rm -f pi_OLD.csv pi_NEW.csv
+fi
 cd "$BIG"
 for round in 1 2; do
     for B in OLD NEW; do

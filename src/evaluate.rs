@@ -414,11 +414,9 @@ impl CellSink for CsvLine {
     }
 
     fn number(&mut self, v: f32) {
-        use std::io::Write as _;
         self.separate();
         self.empty = false;
-        // writing into a Vec cannot fail
-        let _ = write!(self.buf, "{v}");
+        crate::float_text::write_f32(&mut self.buf, v);
     }
 }
 

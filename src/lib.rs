@@ -49,6 +49,7 @@ pub mod dropout;
 pub mod error;
 pub mod evaluate;
 pub mod fit;
+pub mod float_text;
 pub mod infer;
 pub mod kernels;
 pub mod meta;
