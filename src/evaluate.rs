@@ -327,6 +327,53 @@ pub fn predict_csv(
     out.writer.flush().map_err(io)
 }
 
+/// [`predict`]'s numbers as an NPY file of `f32` (`rows × outputs`, C
+/// order), written to `out` chunk by chunk like [`predict_csv`]: each row's
+/// head outputs — the class probabilities, or for `mse` the values in
+/// target units — bit for bit the numbers the CSV prints. A program reads
+/// them back without parsing text, and writing them costs next to nothing.
+///
+/// # Errors
+/// As [`predict_csv`]; [`Error::Config`] (option `id_column`) with an id
+/// column, which an array of numbers cannot hold.
+pub fn predict_npy(
+    infer: &mut Inference,
+    mlp: &Mlp,
+    meta: &ModelMeta,
+    raw: &mut RawTable,
+    out: CsvOut<'_>,
+) -> Result<()> {
+    let name = out.name;
+    if raw.ids.is_some() {
+        return Err(Error::config(
+            "id_column",
+            format!("{name} is an NPY file of numbers, which cannot hold an id column; write CSV"),
+        ));
+    }
+    let io = |source: std::io::Error| Error::Io {
+        path: name.into(),
+        source,
+    };
+    let (x, prep) = pipeline::take_features(raw, meta, mlp.inputs())?;
+    let features = Features::new(x.values(), &prep);
+    let (head, k) = (mlp.head(), mlp.outputs());
+    let header = crate::data::npy::f4_header_bytes(&[x.rows(), k]);
+    out.writer.write_all(&header).map_err(io)?;
+    let format = |_: usize, outputs: &mut [f32], buf: &mut Vec<u8>| -> Result<()> {
+        if head == Head::Mse {
+            for row in outputs.chunks_exact_mut(k) {
+                pipeline::to_target_units_row(meta, row);
+            }
+        }
+        buf.extend(outputs.iter().flat_map(|v| v.to_le_bytes()));
+        Ok(())
+    };
+    infer.predict_text(mlp, features, x.rows(), &format, |bytes| {
+        out.writer.write_all(bytes).map_err(io)
+    })?;
+    out.writer.flush().map_err(io)
+}
+
 /// The predictions table's column names.
 fn header(meta: &ModelMeta, head: Head, k: usize, id_name: Option<&str>) -> Vec<String> {
     let mut header: Vec<String> = id_name.map(str::to_string).into_iter().collect();

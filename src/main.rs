@@ -334,6 +334,8 @@ struct PredictArgs {
     #[arg(long, value_name = "T", default_value_t = 0.5)]
     threshold: f32,
     /// Write the CSV here (atomically) instead of to standard output ('-').
+    /// A name ending in .npy gets an NPY file of f32 instead: each row's
+    /// probabilities (or, for mse, values), the numbers the CSV prints.
     #[arg(long, value_name = "FILE")]
     out: Option<PathBuf>,
     /// Worker threads (0: one per core). Changes the speed, never a figure.
@@ -1359,7 +1361,11 @@ fn predict(args: &PredictArgs) -> anyhow::Result<()> {
         Some(p) if p != Path::new("-") => model_io::write_atomic_by(p, |writer| {
             let name = &p.display().to_string();
             let out = CsvOut { writer, name };
-            evaluate::predict_csv(&mut infer, mlp, meta, raw, th, id, out)
+            let npy = p.extension().is_some_and(|e| e.eq_ignore_ascii_case("npy"));
+            match npy {
+                true => evaluate::predict_npy(&mut infer, mlp, meta, raw, out),
+                false => evaluate::predict_csv(&mut infer, mlp, meta, raw, th, id, out),
+            }
         })?,
         _ => {
             let mut stdout = io::BufWriter::with_capacity(1 << 16, io::stdout().lock());

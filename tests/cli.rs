@@ -1786,3 +1786,90 @@ fn same_outputs_however_read(dir: &Path, read: &[Read<'_>]) {
         }
     }
 }
+
+/// `predict --out p.npy` writes an NPY file of `f32`: each row's class
+/// probabilities (or, for `mse`, values in target units), bit for bit the
+/// numbers the CSV prints, for any thread count and chunk size; an id
+/// column cannot go into it, and leaves no file behind.
+#[test]
+fn predict_writes_npy_numbers_equal_to_the_csv() {
+    let dir = tmp();
+    let digits = train_digits(dir.path(), &[], "m.safetensors");
+    let diabetes = dir.path().join("d.safetensors");
+    train_to(&diabetes, &data("diabetes.train.csv"), &["--head", "mse"]);
+    for (model, test, first_number) in [
+        (&digits, data("digits.test.csv"), 1), // after the class column
+        (&diabetes, data("diabetes.test.csv"), 0),
+    ] {
+        let csv = predict_csv(model, &test, &[]);
+        let want: Vec<Vec<u32>> = csv
+            .lines()
+            .skip(1)
+            .map(|l| {
+                l.split(',')
+                    .skip(first_number)
+                    .map(|v| v.parse::<f32>().unwrap().to_bits())
+                    .collect()
+            })
+            .collect();
+        let mut first: Option<Vec<u8>> = None;
+        for (threads, chunk) in [("1", "1000"), ("3", "7")] {
+            let out = dir.path().join(format!("p{threads}.NPY"));
+            bin()
+                .args([
+                    "predict",
+                    "--threads",
+                    threads,
+                    "--chunk-rows",
+                    chunk,
+                    "--model",
+                ])
+                .arg(model)
+                .arg("--data")
+                .arg(&test)
+                .arg("--out")
+                .arg(&out)
+                .assert()
+                .success()
+                .stdout("");
+            let bytes = fs::read(&out).unwrap();
+            let a = backprop::data::npy::parse(&bytes, "p.npy").unwrap();
+            assert_eq!(a.shape, [want.len(), want[0].len()]);
+            let backprop::data::Elements::F32(values) = a.data else {
+                panic!("{:?}", a.dtype)
+            };
+            let got: Vec<u32> = values.iter().map(|v| v.to_bits()).collect();
+            assert!(
+                got == want.concat(),
+                "{}: NPY and CSV numbers differ",
+                test.display()
+            );
+            match &first {
+                None => first = Some(bytes),
+                Some(f) => assert!(*f == bytes, "{threads} threads, chunks of {chunk}"),
+            }
+        }
+    }
+    let out = dir.path().join("ids.npy");
+    let with_ids: String = fs::read_to_string(data("diabetes.test.csv"))
+        .unwrap()
+        .lines()
+        .enumerate()
+        .map(|(i, l)| match i {
+            0 => format!("pid,{l}\n"),
+            _ => format!("p{i},{l}\n"),
+        })
+        .collect();
+    let with_ids = write(dir.path(), "ids.csv", &with_ids);
+    bin()
+        .args(["predict", "--id-column", "pid", "--model"])
+        .arg(&diabetes)
+        .arg("--data")
+        .arg(&with_ids)
+        .arg("--out")
+        .arg(&out)
+        .assert()
+        .failure()
+        .stderr(predicate::str::contains("cannot hold an id column"));
+    assert!(!out.exists());
+}

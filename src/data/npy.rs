@@ -34,6 +34,36 @@ const MAX_DIMS: usize = 32;
 /// Longest piece of the header quoted in an error message, in bytes.
 const SHOW_HEADER: usize = 120;
 
+/// The header of an NPY file (format 1.0) of little-endian `f32` values in C
+/// order with `shape`, padded so the data start at a multiple of 64 bytes,
+/// as NumPy writes it. The data follow it, `4 × Π shape` bytes.
+///
+/// ```
+/// use backprop::data::{npy, Elements};
+/// let mut bytes = npy::f4_header_bytes(&[2, 1]);
+/// assert_eq!(bytes.len() % 64, 0);
+/// bytes.extend([0.5f32, -3.0].iter().flat_map(|v| v.to_le_bytes()));
+/// let a = npy::parse(&bytes, "p.npy").unwrap();
+/// assert_eq!((a.shape, a.data), (vec![2, 1], Elements::F32(vec![0.5, -3.0])));
+/// ```
+pub fn f4_header_bytes(shape: &[usize]) -> Vec<u8> {
+    let dims: Vec<String> = shape.iter().map(usize::to_string).collect();
+    let shape = match dims.len() {
+        1 => format!("({},)", dims[0]),
+        _ => format!("({})", dims.join(", ")),
+    };
+    let mut dict = format!("{{'descr': '<f4', 'fortran_order': False, 'shape': {shape}, }}");
+    // magic (6) + version (2) + length (2) + dict + padding + '\n'
+    let unpadded = 10 + dict.len() + 1;
+    dict.push_str(&" ".repeat(unpadded.next_multiple_of(64) - unpadded));
+    dict.push('\n');
+    let mut bytes = MAGIC.to_vec();
+    bytes.extend([1, 0]);
+    bytes.extend((dict.len() as u16).to_le_bytes());
+    bytes.extend(dict.as_bytes());
+    bytes
+}
+
 /// Parses an NPY file held in `bytes`; `source_name` prefixes error messages.
 ///
 /// ```
