@@ -24,7 +24,7 @@ fuzz_target!(|data: &[u8]| {
                 assert!(x.as_slice().iter().all(|v| v.is_finite()));
             }
             if let Ok(labels) = a.to_labels("fuzz.idx") {
-                assert_eq!(labels.len(), a.shape[0]);
+                assert_eq!(labels.len(), a.shape[0] * a.label_width());
             }
         }
     }

@@ -29,7 +29,7 @@ fuzz_target!(|data: &[u8]| {
             assert!(x.as_slice().iter().all(|v| v.is_finite()));
         }
         if let Ok(labels) = a.to_labels("fuzz.npy") {
-            assert_eq!(labels.len(), a.shape[0]);
+            assert_eq!(labels.len(), a.shape[0] * a.label_width());
         }
     }
 });

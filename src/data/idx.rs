@@ -68,6 +68,29 @@ pub fn parse(bytes: &[u8], source_name: &str) -> Result<IdxArray> {
     parse_with_limit(bytes, source_name, MAX_DECOMPRESSED)
 }
 
+/// [`parse`], consuming the file's bytes: those of a plain `u8` file
+/// become its array's elements in place (the header moved out of the
+/// way), not a copy beside them.
+///
+/// # Errors
+/// As [`parse`].
+pub fn parse_owned(mut bytes: Vec<u8>, source_name: &str) -> Result<IdxArray> {
+    if is_gzip(&bytes) {
+        return parse(&bytes, source_name);
+    }
+    let header = Header::read(&bytes, source_name)?;
+    header.check_len(bytes.len(), source_name, "the file holds")?;
+    if header.ty != ElemType::U8 {
+        return Ok(header.decode(&bytes[header.len()..]));
+    }
+    bytes.drain(..header.len());
+    Ok(NdArray {
+        shape: header.dims,
+        dtype: "u8".to_string(),
+        data: Elements::U8(bytes),
+    })
+}
+
 /// [`parse`] with the decompressed-size limit for gzip input given in bytes.
 pub fn parse_with_limit(
     bytes: &[u8],
@@ -379,6 +402,30 @@ mod tests {
         let mut b = header(0x0E, &[1]);
         b.extend_from_slice(&0.1f64.to_be_bytes());
         assert_eq!(parse(&b, "f").unwrap().data, Elements::F64(vec![0.1]));
+    }
+
+    #[test]
+    fn parse_owned_equals_parse() {
+        let mut bytes = header(0x08, &[3, 2]);
+        bytes.extend_from_slice(&[1, 2, 3, 4, 5, 6]);
+        let mut wide = header(0x0C, &[2]);
+        wide.extend_from_slice(&[0, 0, 0, 1, 0, 0, 0, 9]);
+        for b in [bytes.clone(), gzip(&bytes), wide] {
+            assert_eq!(
+                parse_owned(b.clone(), "f").unwrap(),
+                parse(&b, "f").unwrap()
+            );
+        }
+        assert_eq!(
+            parse_owned(bytes.clone(), "f").unwrap().data,
+            Elements::U8(vec![1, 2, 3, 4, 5, 6])
+        );
+        for bad in [&bytes[..bytes.len() - 1], &bytes[..5]] {
+            assert_eq!(
+                error(bad),
+                parse_owned(bad.to_vec(), "f.idx").unwrap_err().to_string()
+            );
+        }
     }
 
     #[test]

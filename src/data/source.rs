@@ -196,6 +196,12 @@ pub fn load(path: &Path, opts: &LoadOptions) -> Result<RawTable> {
         _ => None,
     };
     let labels = labels.as_ref().map(|(b, n)| (b.as_slice(), n.as_str()));
+    if kind == SourceKind::Idx {
+        // a plain file of bytes (images) becomes its array without a copy
+        check_array_options(&name, opts)?;
+        let array = idx::parse_owned(bytes, &name)?;
+        return array_table(array, &name, kind, labels);
+    }
     load_bytes(&bytes, &name, kind, labels, opts)
 }
 
