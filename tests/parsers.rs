@@ -1530,3 +1530,58 @@ fn quoted_csv_is_read_in_blocks_not_whole() {
         text.len()
     );
 }
+
+/// A CSV's label column is held as codes into its distinct texts, in order
+/// of first appearance, read whole or block by block; past `MAX_CLASSES`
+/// distinct values (a regression target's numbers) it is one string per
+/// row. The label text is the same either way.
+#[test]
+fn csv_labels_are_codes_until_too_many_distinct() {
+    use backprop::data::MAX_CLASSES;
+    let opts = LoadOptions::default();
+    let table = |distinct: usize, rows: usize| {
+        let mut t = String::from("a,b,label\n");
+        for r in 0..rows {
+            t += &format!("{},{},v{}\n", r % 7, r % 3, (r * 7) % distinct);
+        }
+        t.into_bytes()
+    };
+    for (distinct, rows, codes) in [
+        (3, 10_000, true),
+        (MAX_CLASSES, MAX_CLASSES + 5, true),
+        (MAX_CLASSES + 1, MAX_CLASSES + 1, false),
+    ] {
+        let bytes = table(distinct, rows);
+        let want: Vec<String> = (0..rows)
+            .map(|r| format!("v{}", (r * 7) % distinct))
+            .collect();
+        let whole = csv::parse_bytes(&bytes, "t.csv", &opts).unwrap();
+        let read = csv::parse_blocks(
+            bytes.as_slice(),
+            "t.csv",
+            &opts,
+            Some(bytes.len() as u64),
+            4096,
+        )
+        .unwrap();
+        for t in [&whole, &read] {
+            assert_eq!(
+                t.target,
+                RawTarget::Text(want.clone()),
+                "{distinct} distinct"
+            );
+            match &t.target {
+                RawTarget::Codes { values, codes: c } => {
+                    assert!(codes, "{distinct} distinct: codes");
+                    assert_eq!(values.len(), distinct);
+                    assert_eq!((&values[0], &values[1]), (&want[0], &want[1]));
+                    assert_eq!(c.len(), rows);
+                }
+                RawTarget::Text(_) => assert!(!codes, "{distinct} distinct: text"),
+                other => panic!("{other:?}"),
+            }
+        }
+    }
+    let small = csv::parse_bytes(&table(3, 10), "t.csv", &opts).unwrap();
+    assert_eq!(small.class_map().unwrap().names(), ["v0", "v1", "v2"]);
+}

@@ -60,7 +60,12 @@ fuzz_target!(|data: &[u8]| {
         match &t.target {
             RawTarget::Text(labels) => assert_eq!(labels.len(), t.rows() * t.target_names.len()),
             RawTarget::None => assert!(t.target_names.is_empty()),
-            RawTarget::Codes { .. } => panic!("a CSV's labels are text"),
+            RawTarget::Codes { values, codes } => {
+                assert_eq!(codes.len(), t.rows() * t.target_names.len());
+                assert!(codes.iter().all(|&c| (c as usize) < values.len()));
+                let distinct: std::collections::HashSet<&String> = values.iter().collect();
+                assert_eq!(distinct.len(), values.len(), "the codes' values are distinct");
+            }
         }
         if let Ok(y) = t.numeric_targets() {
             assert!(y.as_slice().iter().all(|v| v.is_finite()));

@@ -241,8 +241,10 @@ pub fn parse_bytes(bytes: &[u8], source_name: &str, opts: &LoadOptions) -> Resul
     let bytes = bytes.strip_prefix(b"\xEF\xBB\xBF").unwrap_or(bytes);
     let pro = prologue(bytes, true, source_name, opts)?.expect("a complete input");
     let body = &bytes[pro.body_start..];
-    let all = parse_body(&pro.context(source_name), body, pro.body_first_line)?;
-    finish(pro, all, source_name)
+    let mut all = parse_body(&pro.context(source_name), body, pro.body_first_line)?;
+    let mut labels = LabelStore::default();
+    labels.extend(std::mem::take(&mut all.labels));
+    finish(pro, all, labels, source_name)
 }
 
 /// Bytes [`parse_reader`] reads at a time.
@@ -327,6 +329,7 @@ pub fn parse_blocks(
     };
     let ctx = pro.context(source_name);
     let mut all = Part::default();
+    let mut labels = LabelStore::default();
     let mut start = bom + pro.body_start;
     let mut line = pro.body_first_line;
     let mut reserved = false;
@@ -351,6 +354,8 @@ pub fn parse_blocks(
                 }
             }
             line += count_line_breaks(piece);
+            let mut part = part;
+            labels.extend(std::mem::take(&mut part.labels));
             all.append_into(part);
         }
         if eof {
@@ -367,7 +372,7 @@ pub fn parse_blocks(
         };
         fill(&mut buf, want, &mut eof)?;
     }
-    finish(pro, all, source_name)
+    finish(pro, all, labels, source_name)
 }
 
 /// The length of the whole records at the start of `bytes`, which starts
@@ -445,7 +450,7 @@ fn parse_body(ctx: &Context<'_>, body: &[u8], body_first_line: usize) -> Result<
 }
 
 /// The table of the parsed rows.
-fn finish(pro: Prologue, all: Part, source_name: &str) -> Result<RawTable> {
+fn finish(pro: Prologue, all: Part, labels: LabelStore, source_name: &str) -> Result<RawTable> {
     let derr = |message: String| data_error(source_name, message);
     let Prologue {
         delimiter,
@@ -486,7 +491,7 @@ fn finish(pro: Prologue, all: Part, source_name: &str) -> Result<RawTable> {
         target: if roles.labels.is_empty() {
             RawTarget::None
         } else {
-            RawTarget::Text(all.labels)
+            labels.into_target()
         },
         target_names: roles.labels.iter().map(|&c| column_name(c)).collect(),
         kind: SourceKind::Csv,
@@ -1028,6 +1033,67 @@ fn assign_roles(
         weight,
         ignored,
     })
+}
+
+/// The label text of all rows (row-major, one string per label column),
+/// as codes into its distinct values in order of first appearance
+/// ([`RawTarget::Codes`]: 4 bytes a row for class names) — or, once there
+/// are more than [`LabelStore::MAX_DISTINCT`] distinct values (the numbers
+/// of a regression target), as one string per row ([`RawTarget::Text`]).
+#[derive(Default)]
+struct LabelStore {
+    values: Vec<String>,
+    index: std::collections::HashMap<String, u32>,
+    codes: Vec<u32>,
+    /// Per-row text, once there were too many distinct values.
+    text: Option<Vec<String>>,
+}
+
+impl LabelStore {
+    /// More distinct values than any classifier takes.
+    const MAX_DISTINCT: usize = super::MAX_CLASSES;
+
+    /// Adds the labels of the next rows.
+    fn extend(&mut self, labels: Vec<String>) {
+        let mut labels = labels.into_iter();
+        while self.text.is_none() {
+            let Some(label) = labels.next() else {
+                return;
+            };
+            if let Some(&c) = self.index.get(&label) {
+                self.codes.push(c);
+                continue;
+            }
+            if self.values.len() == Self::MAX_DISTINCT {
+                let mut text: Vec<String> = std::mem::take(&mut self.codes)
+                    .into_iter()
+                    .map(|c| self.values[c as usize].clone())
+                    .collect();
+                text.push(label);
+                self.values = Vec::new();
+                self.index = std::collections::HashMap::new();
+                self.text = Some(text);
+                break;
+            }
+            let c = self.values.len() as u32;
+            self.index.insert(label.clone(), c);
+            self.values.push(label);
+            self.codes.push(c);
+        }
+        if let Some(text) = &mut self.text {
+            text.extend(labels);
+        }
+    }
+
+    fn into_target(self) -> RawTarget {
+        match self.text {
+            Some(text) => RawTarget::Text(text),
+            None => RawTarget::Codes {
+                values: self.values,
+                codes: self.codes,
+            },
+        }
+    }
 }
 
 /// What one piece of the body parsed to.

@@ -143,12 +143,15 @@ pub enum RawTarget {
     /// No label column or labels file.
     None,
     /// The label text, row-major: `rows × target_names.len()` strings (CSV
-    /// fields trimmed of surrounding spaces).
+    /// fields trimmed of surrounding spaces). A CSV file's labels are held
+    /// so only when they have more than [`super::MAX_CLASSES`] distinct
+    /// values (a regression target's numbers).
     Text(Vec<String>),
-    /// The label text of an array file, row-major, as codes: element `i` is
-    /// `values[codes[i]]` (values rendered by [`super::NdArray::to_labels`],
-    /// each distinct one once, in order of first appearance). A string per
-    /// distinct value instead of per row.
+    /// The label text, row-major, as codes: element `i` is `values[codes[i]]`
+    /// (each distinct value once, in order of first appearance; an array
+    /// file's rendered by [`super::NdArray::to_labels`]). A string per
+    /// distinct value instead of per row: how an array file's labels, and a
+    /// CSV file's class names, are held.
     Codes {
         /// The distinct labels.
         values: Vec<String>,
