@@ -74,7 +74,7 @@ pub fn parse(bytes: &[u8], source_name: &str) -> Result<IdxArray> {
 ///
 /// # Errors
 /// As [`parse`].
-pub fn parse_owned(mut bytes: Vec<u8>, source_name: &str) -> Result<IdxArray> {
+pub fn parse_owned(bytes: Vec<u8>, source_name: &str) -> Result<IdxArray> {
     if is_gzip(&bytes) {
         return parse(&bytes, source_name);
     }
@@ -83,12 +83,7 @@ pub fn parse_owned(mut bytes: Vec<u8>, source_name: &str) -> Result<IdxArray> {
     if header.ty != ElemType::U8 {
         return Ok(header.decode(&bytes[header.len()..]));
     }
-    bytes.drain(..header.len());
-    Ok(NdArray {
-        shape: header.dims,
-        dtype: "u8".to_string(),
-        data: Elements::U8(bytes),
-    })
+    Ok(header.into_bytes_array(bytes))
 }
 
 /// [`parse`] with the decompressed-size limit for gzip input given in bytes.
@@ -150,12 +145,7 @@ pub fn parse_with_limit(
         ));
     }
     if header.ty == ElemType::U8 {
-        raw.drain(..header.len());
-        return Ok(NdArray {
-            shape: header.dims,
-            dtype: "u8".to_string(),
-            data: Elements::U8(raw),
-        });
+        return Ok(header.into_bytes_array(raw));
     }
     Ok(header.decode(&raw[header.len()..]))
 }
@@ -323,6 +313,18 @@ impl Header {
                 self.len()
             ),
         ))
+    }
+
+    /// The array of a `u8` file whose bytes (header included, the length
+    /// checked) are `file`: its elements are those bytes, moved up over the
+    /// header rather than copied.
+    fn into_bytes_array(self, mut file: Vec<u8>) -> NdArray {
+        file.drain(..self.len());
+        NdArray {
+            shape: self.dims,
+            dtype: "u8".to_string(),
+            data: Elements::U8(file),
+        }
     }
 
     /// Decodes `data` (exactly the checked length) into typed elements.

@@ -101,6 +101,16 @@ pub fn load(path: &Path, opts: &LoadOptions) -> Result<RawTable> {
     } else {
         path.display().to_string()
     };
+    // the table of a features array and the labels file, if any
+    let with_labels = |array: super::NdArray, kind: SourceKind| {
+        check_array_options(&name, opts)?;
+        let labels = match &opts.labels_path {
+            Some(p) => Some((read(p)?, p.display().to_string())),
+            None => None,
+        };
+        let labels = labels.as_ref().map(|(b, n)| (b.as_slice(), n.as_str()));
+        array_table(array, &name, kind, labels)
+    };
     // an f4 NPY file is mapped and read in place, or read straight into
     // its matrix, without its bytes in memory beside it
     if path.as_os_str() != "-" {
@@ -136,13 +146,7 @@ pub fn load(path: &Path, opts: &LoadOptions) -> Result<RawTable> {
             _ => None,
         };
         if let Some((array, kind)) = mapped_bytes {
-            check_array_options(&name, opts)?;
-            let labels = match &opts.labels_path {
-                Some(p) => Some((read(p)?, p.display().to_string())),
-                None => None,
-            };
-            let labels = labels.as_ref().map(|(b, n)| (b.as_slice(), n.as_str()));
-            return array_table(array, &name, kind, labels);
+            return with_labels(array, kind);
         }
         let array = match mapped {
             Some(array) => Some(array),
@@ -158,13 +162,7 @@ pub fn load(path: &Path, opts: &LoadOptions) -> Result<RawTable> {
             }
         };
         if let Some(array) = array {
-            check_array_options(&name, opts)?;
-            let labels = match &opts.labels_path {
-                Some(p) => Some((read(p)?, p.display().to_string())),
-                None => None,
-            };
-            let labels = labels.as_ref().map(|(b, n)| (b.as_slice(), n.as_str()));
-            return array_table(array, &name, SourceKind::Npy, labels);
+            return with_labels(array, SourceKind::Npy);
         }
     }
     // a plain CSV is parsed as it is read; other inputs are read whole
@@ -191,17 +189,16 @@ pub fn load(path: &Path, opts: &LoadOptions) -> Result<RawTable> {
         return csv::parse_reader(bytes.as_slice().chain(input), &name, &opts, size);
     }
     input.read_to_end(&mut bytes).map_err(io)?;
+    if kind == SourceKind::Idx {
+        // a plain file of bytes (images) becomes its array without a copy
+        check_array_options(&name, opts)?;
+        return with_labels(idx::parse_owned(bytes, &name)?, kind);
+    }
     let labels = match &opts.labels_path {
         Some(p) if kind != SourceKind::Csv => Some((read(p)?, p.display().to_string())),
         _ => None,
     };
     let labels = labels.as_ref().map(|(b, n)| (b.as_slice(), n.as_str()));
-    if kind == SourceKind::Idx {
-        // a plain file of bytes (images) becomes its array without a copy
-        check_array_options(&name, opts)?;
-        let array = idx::parse_owned(bytes, &name)?;
-        return array_table(array, &name, kind, labels);
-    }
     load_bytes(&bytes, &name, kind, labels, opts)
 }
 
