@@ -293,20 +293,13 @@ pub fn predict_csv(
     id_name: Option<&str>,
     out: CsvOut<'_>,
 ) -> Result<()> {
-    let name = out.name;
-    let io = |source: std::io::Error| Error::Io {
-        path: name.into(),
-        source,
-    };
     let (x, prep) = pipeline::take_features(raw, meta, mlp.inputs())?;
-    let features = Features::new(x.values(), &prep);
     let (head, k) = (mlp.head(), mlp.outputs());
     let mut text = CsvLine::default();
     for h in header(meta, head, k, id_name) {
         text.text(&h);
     }
     text.end();
-    out.writer.write_all(&text.buf).map_err(io)?;
     let ids = raw.ids.as_deref();
     let format = |r0: usize, outputs: &mut [f32], buf: &mut Vec<u8>| -> Result<()> {
         let mut line = CsvLine {
@@ -321,10 +314,7 @@ pub fn predict_csv(
         *buf = line.buf;
         Ok(())
     };
-    infer.predict_text(mlp, features, x.rows(), &format, |bytes| {
-        out.writer.write_all(bytes).map_err(io)
-    })?;
-    out.writer.flush().map_err(io)
+    stream_chunks(infer, mlp, (&x, &prep), &text.buf, &format, out)
 }
 
 /// [`predict`]'s numbers as an NPY file of `f32` (`rows × outputs`, C
@@ -350,15 +340,9 @@ pub fn predict_npy(
             format!("{name} is an NPY file of numbers, which cannot hold an id column; write CSV"),
         ));
     }
-    let io = |source: std::io::Error| Error::Io {
-        path: name.into(),
-        source,
-    };
     let (x, prep) = pipeline::take_features(raw, meta, mlp.inputs())?;
-    let features = Features::new(x.values(), &prep);
     let (head, k) = (mlp.head(), mlp.outputs());
     let header = crate::data::npy::f4_header_bytes(&[x.rows(), k]);
-    out.writer.write_all(&header).map_err(io)?;
     let format = |_: usize, outputs: &mut [f32], buf: &mut Vec<u8>| -> Result<()> {
         if head == Head::Mse {
             for row in outputs.chunks_exact_mut(k) {
@@ -368,7 +352,28 @@ pub fn predict_npy(
         buf.extend(outputs.iter().flat_map(|v| v.to_le_bytes()));
         Ok(())
     };
-    infer.predict_text(mlp, features, x.rows(), &format, |bytes| {
+    stream_chunks(infer, mlp, (&x, &prep), &header, &format, out)
+}
+
+/// Writes `head` to `out`, then each chunk's bytes as `format` makes them
+/// from the chunk's head outputs, in row order, as `infer` computes the
+/// features `x` (prepared by `prep`); then flushes.
+fn stream_chunks(
+    infer: &mut Inference,
+    mlp: &Mlp,
+    (x, prep): (&Matrix, &crate::data::Prep),
+    head: &[u8],
+    format: &crate::infer::ChunkFormat<'_>,
+    out: CsvOut<'_>,
+) -> Result<()> {
+    let name = out.name;
+    let io = |source: std::io::Error| Error::Io {
+        path: name.into(),
+        source,
+    };
+    out.writer.write_all(head).map_err(io)?;
+    let features = Features::new(x.values(), prep);
+    infer.predict_text(mlp, features, x.rows(), format, |bytes| {
         out.writer.write_all(bytes).map_err(io)
     })?;
     out.writer.flush().map_err(io)
