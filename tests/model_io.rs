@@ -5,8 +5,6 @@
 //! `BACKPROP_BLESS=1 cargo test --release --test model_io` rewrites the
 //! fixtures in `tests/fixtures/models/` (only needed after a format change).
 
-use std::alloc::{GlobalAlloc, Layout, System};
-use std::cell::Cell;
 use std::collections::{BTreeMap, HashMap};
 use std::path::{Path, PathBuf};
 
@@ -25,62 +23,13 @@ use safetensors::tensor::{Dtype, SafeTensors, TensorView};
 // A per-thread peak-allocation meter (tests run on several threads).
 // ---------------------------------------------------------------------------
 
-struct Metered;
+#[path = "common/counting_alloc.rs"]
+mod counting_alloc;
 
-thread_local! {
-    static LIVE: Cell<usize> = const { Cell::new(0) };
-    static PEAK: Cell<usize> = const { Cell::new(0) };
-}
-
-fn grow(n: usize) {
-    // `try_with`: the thread-locals may be gone while a thread shuts down.
-    let _ = LIVE.try_with(|l| {
-        let v = l.get().saturating_add(n);
-        l.set(v);
-        let _ = PEAK.try_with(|p| p.set(p.get().max(v)));
-    });
-}
-
-fn shrink(n: usize) {
-    let _ = LIVE.try_with(|l| l.set(l.get().saturating_sub(n)));
-}
-
-// SAFETY: forwards every call unchanged to the system allocator; the
-// counters have no effect on the memory handed out.
-unsafe impl GlobalAlloc for Metered {
-    unsafe fn alloc(&self, layout: Layout) -> *mut u8 {
-        grow(layout.size());
-        // SAFETY: same contract as our caller's.
-        unsafe { System.alloc(layout) }
-    }
-    unsafe fn dealloc(&self, ptr: *mut u8, layout: Layout) {
-        shrink(layout.size());
-        // SAFETY: same contract as our caller's.
-        unsafe { System.dealloc(ptr, layout) }
-    }
-    unsafe fn alloc_zeroed(&self, layout: Layout) -> *mut u8 {
-        grow(layout.size());
-        // SAFETY: same contract as our caller's.
-        unsafe { System.alloc_zeroed(layout) }
-    }
-    unsafe fn realloc(&self, ptr: *mut u8, layout: Layout, new_size: usize) -> *mut u8 {
-        grow(new_size);
-        shrink(layout.size());
-        // SAFETY: same contract as our caller's.
-        unsafe { System.realloc(ptr, layout, new_size) }
-    }
-}
+use counting_alloc::peak_heap;
 
 #[global_allocator]
-static GLOBAL: Metered = Metered;
-
-/// The result of `f` and the most heap it held at once on this thread.
-fn peak_heap<T>(f: impl FnOnce() -> T) -> (T, usize) {
-    let start = LIVE.with(Cell::get);
-    PEAK.with(|p| p.set(start));
-    let out = f();
-    (out, PEAK.with(Cell::get) - start)
-}
+static GLOBAL: counting_alloc::Counting = counting_alloc::Counting;
 
 /// The stated bound: loading `len` bytes never holds more than this on the heap.
 fn alloc_bound(len: usize) -> usize {
@@ -1612,14 +1561,20 @@ fn valid_files_stay_within_the_allocation_bound() {
     );
 }
 
-/// Writes models, inputs and backprop's predictions for the Python check of the
-/// README snippet: `cargo test --release --test model_io -- --ignored`, then
+/// Writes models, raw inputs and backprop's predictions for the PyTorch check
+/// of the README snippet (`tests/fixtures/models/check_torch.py`), and checks
+/// what Python will read: each model file loads back as the model saved, and
+/// its `.io.safetensors` holds exactly the raw inputs and the predictions.
+/// The files go to a temporary directory, or to `BACKPROP_TORCH_DIR` (kept):
+/// `BACKPROP_TORCH_DIR=/tmp/backprop_torch cargo test --release --test model_io
+/// export_for_python`, then
 /// `python tests/fixtures/models/check_torch.py /tmp/backprop_torch`.
 #[test]
-#[ignore = "writes /tmp/backprop_torch for the PyTorch cross-check"]
 fn export_for_python() {
-    let dir = std::env::var("BACKPROP_TORCH_DIR").unwrap_or_else(|_| "/tmp/backprop_torch".into());
-    let dir = Path::new(&dir);
+    let tmp = tempfile::tempdir().unwrap();
+    let dir = std::env::var_os("BACKPROP_TORCH_DIR")
+        .map_or_else(|| tmp.path().to_path_buf(), PathBuf::from);
+    let dir = dir.as_path();
     std::fs::create_dir_all(dir).unwrap();
     let (train, _) = embedded::breast_cancer();
     let n = train.rows();
@@ -1669,20 +1624,26 @@ fn export_for_python() {
             s.apply(&mut x);
         }
         let y = mlp.predict(x.as_slice(), n).unwrap();
-        model_io::save_model(&dir.join(format!("{name}.safetensors")), &mlp, &meta).unwrap();
-        let io = encode(
-            &vec![
-                ("x".into(), Dtype::F32, vec![n, 30], f32_bytes(&raw)),
-                (
-                    "y".into(),
-                    Dtype::F32,
-                    vec![n, *sizes.last().unwrap()],
-                    f32_bytes(y.as_slice()),
-                ),
-            ],
-            None,
-        );
-        std::fs::write(dir.join(format!("{name}.io.safetensors")), io).unwrap();
+        let model_path = dir.join(format!("{name}.safetensors"));
+        model_io::save_model(&model_path, &mlp, &meta).unwrap();
+        let io_tensors: Tensors = vec![
+            ("x".into(), Dtype::F32, vec![n, 30], f32_bytes(&raw)),
+            (
+                "y".into(),
+                Dtype::F32,
+                vec![n, *sizes.last().unwrap()],
+                f32_bytes(y.as_slice()),
+            ),
+        ];
+        let io_path = dir.join(format!("{name}.io.safetensors"));
+        std::fs::write(&io_path, encode(&io_tensors, None)).unwrap();
+
+        // What the Python side reads is what was meant: the same network and
+        // preprocessing, the raw inputs and these predictions, bit for bit.
+        let loaded = model_io::load_model(&model_path).unwrap();
+        assert_same_model(&loaded, &SavedModel { mlp, meta });
+        let (read_back, _) = decode(&std::fs::read(&io_path).unwrap());
+        assert_eq!(read_back, io_tensors, "{name}");
     }
 }
 

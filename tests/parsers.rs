@@ -11,8 +11,6 @@
 //! `idx::parse_with_limit`). So no header can make a parser allocate for data
 //! that the input does not hold.
 
-use std::alloc::{GlobalAlloc, Layout, System};
-use std::cell::Cell;
 use std::io::{Read, Write};
 use std::path::{Path, PathBuf};
 
@@ -25,59 +23,13 @@ use proptest::prelude::*;
 // ---------------------------------------------------------------------------
 // The peak-allocation tracker
 
-struct PeakAlloc;
+#[path = "common/counting_alloc.rs"]
+mod counting_alloc;
 
-thread_local! {
-    static TRACKING: Cell<bool> = const { Cell::new(false) };
-    static PEAK: Cell<usize> = const { Cell::new(0) };
-}
-
-fn note(size: usize) {
-    // `try_with`: allocations during thread teardown are not tracked.
-    let _ = TRACKING.try_with(|t| {
-        if t.get() {
-            let _ = PEAK.try_with(|p| p.set(p.get().max(size)));
-        }
-    });
-}
-
-// SAFETY: forwards every call unchanged to the system allocator; the
-// thread-local bookkeeping (const-initialised `Cell`s, no allocation) has no
-// effect on the memory handed out.
-unsafe impl GlobalAlloc for PeakAlloc {
-    unsafe fn alloc(&self, layout: Layout) -> *mut u8 {
-        note(layout.size());
-        // SAFETY: same contract as our caller's.
-        unsafe { System.alloc(layout) }
-    }
-    unsafe fn dealloc(&self, ptr: *mut u8, layout: Layout) {
-        // SAFETY: same contract as our caller's.
-        unsafe { System.dealloc(ptr, layout) }
-    }
-    unsafe fn alloc_zeroed(&self, layout: Layout) -> *mut u8 {
-        note(layout.size());
-        // SAFETY: same contract as our caller's.
-        unsafe { System.alloc_zeroed(layout) }
-    }
-    unsafe fn realloc(&self, ptr: *mut u8, layout: Layout, new_size: usize) -> *mut u8 {
-        note(new_size);
-        // SAFETY: same contract as our caller's.
-        unsafe { System.realloc(ptr, layout, new_size) }
-    }
-}
+use counting_alloc::peak_alloc;
 
 #[global_allocator]
-static GLOBAL: PeakAlloc = PeakAlloc;
-
-/// Runs `f`, returning its result and the largest single allocation this
-/// thread requested meanwhile.
-fn peak_alloc<R>(f: impl FnOnce() -> R) -> (R, usize) {
-    PEAK.with(|p| p.set(0));
-    TRACKING.with(|t| t.set(true));
-    let r = f();
-    TRACKING.with(|t| t.set(false));
-    (r, PEAK.with(Cell::get))
-}
+static GLOBAL: counting_alloc::Counting = counting_alloc::Counting;
 
 #[test]
 fn peak_tracker_sees_allocations() {
@@ -1314,48 +1266,6 @@ proptest! {
             return Err(TestCaseError::fail(format!("{e}; payload {raw:?}")));
         }
     }
-}
-
-// ---------------------------------------------------------------------------
-// Load speed
-
-/// Load speed of a large CSV against reading it: `BACKPROP_BIG_CSV=/tmp/big.csv
-/// cargo test --release --test parsers -- --ignored --nocapture csv_load_speed`.
-/// Prints the best of 3 for `std::fs::read` and for `load` (which includes the read).
-#[test]
-#[ignore = "needs a large CSV file named by BACKPROP_BIG_CSV"]
-fn csv_load_speed() {
-    let Ok(path) = std::env::var("BACKPROP_BIG_CSV") else {
-        eprintln!("BACKPROP_BIG_CSV is not set; nothing to measure");
-        return;
-    };
-    let path = Path::new(&path);
-    let best = |f: &mut dyn FnMut()| {
-        (0..3)
-            .map(|_| {
-                let t = std::time::Instant::now();
-                f();
-                t.elapsed().as_secs_f64()
-            })
-            .fold(f64::INFINITY, f64::min)
-    };
-    let mut len = 0;
-    let read = best(&mut || len = std::fs::read(path).unwrap().len());
-    let mut rows = 0;
-    let load_s = best(&mut || rows = load(path, &LoadOptions::default()).unwrap().rows());
-    let text = std::fs::read_to_string(path).unwrap();
-    let parse_s = best(&mut || {
-        rows = csv::parse(&text, "big.csv", &LoadOptions::default())
-            .unwrap()
-            .rows()
-    });
-    eprintln!(
-        "{}: {len} bytes, {rows} rows: read {read:.3} s, load {load_s:.3} s ({:.1}× the read, \
-         {:.0} MB/s); csv::parse alone {parse_s:.3} s",
-        path.display(),
-        load_s / read,
-        len as f64 / load_s / 1e6
-    );
 }
 
 /// An f4 NPY file read straight from disk (no copy of its bytes) gives the

@@ -6,7 +6,8 @@
 //! `wide::f32x8` is one 256-bit register with fused multiply-add; if the
 //! flags were lost (a `RUSTFLAGS` override, a broken config), this fails
 //! instead of the kernels quietly running at half width. A portable build
-//! (`RUSTFLAGS=""`) only reports the width it got.
+//! (`RUSTFLAGS=""`) checks only that `simd_width()` reports AVX2+FMA exactly
+//! when both were compiled in.
 
 #![cfg(target_arch = "x86_64")]
 
@@ -35,19 +36,10 @@ fn native_build_uses_avx2_fma_when_the_cpu_has_them() {
     }
 }
 
-#[test]
-#[cfg(not(backprop_native))]
-fn portable_build_reports_its_width() {
-    let width = simd_width();
-    println!("simd width (portable build): {width}");
-    assert!(!width.is_empty());
-}
-
 /// Holds for both builds: the reported width matches the features compiled in.
 #[test]
 fn reported_width_matches_compiled_features() {
     let width = simd_width();
-    assert!(!width.is_empty());
     let fused = cfg!(all(target_feature = "avx2", target_feature = "fma"));
     assert_eq!(
         width.starts_with("avx2+fma"),
