@@ -52,6 +52,7 @@ pub mod fit;
 pub mod float_text;
 pub mod infer;
 pub mod kernels;
+pub mod mapped;
 pub mod meta;
 pub mod metrics;
 pub mod model_io;

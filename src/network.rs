@@ -13,7 +13,6 @@ use crate::activation::{Activation, Head};
 use crate::aligned::AlignedVec;
 use crate::error::{Error, Result};
 use crate::kernels::{self, gemm};
-use crate::tensor::Matrix;
 
 /// Where each layer's weights and bias sit in the flat parameter vector.
 #[derive(Clone, Debug, PartialEq, Eq)]
@@ -228,53 +227,6 @@ impl Mlp {
     /// The activation applied after layer `l`, `None` for the output layer.
     pub(crate) fn activation_after(&self, l: usize) -> Option<Activation> {
         self.hidden.get(l).copied()
-    }
-
-    /// The head's outputs for `rows` samples: probabilities (sigmoid or
-    /// softmax) or regression values.
-    ///
-    /// # Errors
-    /// [`Error::Shape`] unless `x.len() == rows * n_0`.
-    pub fn predict(&self, x: &[f32], rows: usize) -> Result<Matrix> {
-        let mut out = Matrix::zeros(rows, self.outputs());
-        self.predict_into(x, rows, out.as_mut_slice())?;
-        Ok(out)
-    }
-
-    /// [`Mlp::predict`] into a caller's buffer (`rows × n_L`), in chunks of
-    /// [`crate::infer::DEFAULT_CHUNK_ROWS`] rows on the calling thread, with
-    /// the same bits. Memory does not grow with `rows`; for many rows on
-    /// many threads, keep an [`crate::infer::Inference`].
-    ///
-    /// ```
-    /// use backprop::{Activation, Head, Mlp};
-    /// let mlp = Mlp::new(&[3, 5, 2], &[Activation::Tanh], Head::SoftmaxCe, 1)?;
-    /// let x: Vec<f32> = (0..3 * 700).map(|i| (i % 11) as f32 / 11.0).collect();
-    /// let mut out = vec![0.0; 2 * 700];
-    /// mlp.predict_into(&x, 700, &mut out)?;
-    /// assert_eq!(out, mlp.predict(&x, 700)?.as_slice());
-    /// # Ok::<(), backprop::Error>(())
-    /// ```
-    ///
-    /// # Errors
-    /// [`Error::Shape`] unless `x` is `rows × n_0` and `out` is `rows × n_L`.
-    pub fn predict_into(&self, x: &[f32], rows: usize, out: &mut [f32]) -> Result<()> {
-        crate::infer::Inference::on_this_thread(self, crate::infer::DEFAULT_CHUNK_ROWS)?
-            .predict_into(self, x, rows, out)
-    }
-
-    /// The mean loss over `rows` samples with targets `y` (`rows × n_L`),
-    /// computed from the logits as in `docs/backprop.md` (MSE with the ½),
-    /// row by row, the rows' losses added in row order
-    /// ([`crate::infer::Inference::evaluate`]).
-    ///
-    /// # Errors
-    /// [`Error::Shape`] if `x` or `y` has the wrong length; [`Error::Config`]
-    /// if `rows == 0`.
-    pub fn loss(&self, x: &[f32], y: &[f32], rows: usize) -> Result<f64> {
-        let mut infer =
-            crate::infer::Inference::on_this_thread(self, crate::infer::DEFAULT_CHUNK_ROWS)?;
-        Ok(infer.evaluate(self, x, y, rows, None)?.loss)
     }
 }
 

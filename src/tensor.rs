@@ -5,8 +5,8 @@
 
 use std::sync::{Arc, OnceLock};
 
-use crate::data::{ByteValues, MappedF32};
 use crate::error::{Error, Result};
+use crate::mapped::{ByteValues, MappedF32};
 
 /// A row-major `rows × cols` matrix of `f32`: owned, or (from an f4 NPY
 /// file) read in place from a read-only memory map, or (image pixels)

@@ -29,9 +29,7 @@ use crate::optim::{Optimizer, OptimizerConfig};
 use crate::schedule::{LrSchedule, PlateauState, Scheduler};
 use crate::shard::{elapsed_ns, parts_per_shard, Batch, StepCtx, Workspace};
 
-/// Parameters per chunk of the parallel reduction and update (64 KiB of
-/// `f32`); in a group, owners hold whole chunks ([`crate::dist::owned`]).
-pub const REDUCE_CHUNK: usize = 16 * 1024;
+pub use crate::dist::REDUCE_CHUNK;
 
 /// Everything that shapes a training run.
 #[derive(Clone, Debug, PartialEq)]

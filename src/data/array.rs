@@ -7,7 +7,8 @@
 
 use std::fmt::Write as _;
 
-use crate::error::{Error, Result};
+use super::message::data_error;
+use crate::error::Result;
 use crate::tensor::Matrix;
 
 /// The decoded elements of an array, in C (row-major) order.
@@ -100,7 +101,7 @@ impl NdArray {
     /// The array as features: `shape[0]` rows, the trailing dimensions flattened
     /// into columns (one column for a 1-D array), every value converted to `f32`.
     ///
-    /// Fails with [`Error::Data`] naming `source_name` for a 0-dimensional array,
+    /// Fails with [`Error::Data`](crate::Error::Data) naming `source_name` for a 0-dimensional array,
     /// no rows, no columns, or a value that is NaN, infinite or beyond the `f32`
     /// range (naming its 1-based row and column).
     pub fn to_matrix(&self, source_name: &str) -> Result<Matrix> {
@@ -199,7 +200,7 @@ impl NdArray {
     /// floats as Rust prints them (`1.0` → `"1"`, `1.5` → `"1.5"`, `-0.0` → `"0"`,
     /// NaN → `"NaN"`), so that [`super::ClassMap`] treats them like CSV labels.
     ///
-    /// The array must be 1-D or 2-D; otherwise [`Error::Data`].
+    /// The array must be 1-D or 2-D; otherwise [`Error::Data`](crate::Error::Data).
     pub fn to_labels(&self, source_name: &str) -> Result<Vec<String>> {
         if !matches!(self.shape.as_slice(), [_] | [_, _]) {
             return Err(data_error(
@@ -243,7 +244,7 @@ impl NdArray {
     /// ```
     ///
     /// # Errors
-    /// As [`NdArray::to_labels`]; [`Error::Data`] for more than 2³² distinct
+    /// As [`NdArray::to_labels`]; [`Error::Data`](crate::Error::Data) for more than 2³² distinct
     /// labels.
     pub fn to_label_codes(&self, source_name: &str) -> Result<(Vec<String>, Vec<u32>)> {
         // the shape's check, on no elements
@@ -328,13 +329,6 @@ pub(crate) fn shape_text(shape: &[usize]) -> String {
     }
     s.push(')');
     s
-}
-
-pub(crate) fn data_error(source_name: &str, message: String) -> Error {
-    Error::Data {
-        source_name: source_name.to_string(),
-        message,
-    }
 }
 
 #[cfg(test)]

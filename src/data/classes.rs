@@ -4,7 +4,7 @@
 
 use std::collections::{BTreeMap, BTreeSet, HashMap};
 
-use super::array::data_error;
+use super::message::{data_error, show};
 use crate::error::Result;
 
 /// At most this many classes; it bounds the one-hot width a file can ask for.
@@ -127,7 +127,7 @@ impl ClassMap {
                             "the label column holds {} distinct numbers such as {}: that looks \
                              like a continuous target, not classes; for regression use --head mse",
                             distinct.len(),
-                            super::show(l.trim())
+                            show(l.trim())
                         )));
                     }
                 }
@@ -154,7 +154,7 @@ impl ClassMap {
         if names.len() < 2 {
             return Err(err(format!(
                 "need at least 2 classes, found 1 ({})",
-                super::show(&names[0])
+                show(&names[0])
             )));
         }
         Ok(Self::build(names))
@@ -182,10 +182,7 @@ impl ClassMap {
         }
         let mut seen = BTreeSet::new();
         if let Some(dup) = names.iter().find(|n| !seen.insert(n.as_str())) {
-            return Err(err(format!(
-                "class name {} appears twice",
-                super::show(dup)
-            )));
+            return Err(err(format!("class name {} appears twice", show(dup))));
         }
         Ok(Self::build(names))
     }
@@ -253,12 +250,7 @@ impl ClassMap {
 
     /// "unknown class label 'x'; the known classes are …".
     pub(crate) fn unknown(&self, label: &str) -> String {
-        let listed: Vec<String> = self
-            .names
-            .iter()
-            .take(LIST_MAX)
-            .map(|n| super::show(n))
-            .collect();
+        let listed: Vec<String> = self.names.iter().take(LIST_MAX).map(|n| show(n)).collect();
         let more = if self.names.len() > LIST_MAX {
             format!(", … ({} in all)", self.names.len())
         } else {
@@ -266,7 +258,7 @@ impl ClassMap {
         };
         format!(
             "unknown class label {}; the known classes are {}{more}",
-            super::show(label),
+            show(label),
             listed.join(", ")
         )
     }

@@ -4,7 +4,10 @@
 //! The texts are constants, so these functions `expect` them to parse; the unit
 //! tests below parse every one, so a bad file fails `cargo test`, not a user.
 
-use super::{csv, scale, Dataset, LoadOptions, RawTable, Standardizer};
+use super::csv;
+use super::dataset::Dataset;
+use super::standardize::{scale, Standardizer};
+use super::table::{LoadOptions, RawTable};
 use crate::activation::Head;
 
 /// The breast-cancer training split as CSV text (header, 30 features, label).

@@ -18,7 +18,8 @@ use std::io::Read;
 
 use flate2::read::GzDecoder;
 
-use super::array::{data_error, Elements, NdArray};
+use super::array::{Elements, NdArray};
+use super::message::data_error;
 use crate::error::Result;
 
 /// An IDX file's contents: `shape` is the dimensions, `dtype` one of `u8`, `i8`,

@@ -18,7 +18,8 @@
 //! (without overflow) against the number of bytes after the header **before**
 //! anything is allocated; they must be equal.
 
-use super::array::{data_error, shape_text, Elements, NdArray};
+use super::array::{shape_text, Elements, NdArray};
+use super::message::data_error;
 use super::MappedF32;
 use crate::error::Result;
 

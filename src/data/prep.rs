@@ -4,11 +4,11 @@
 //! are read in place (a memory map, or image bytes widened row by row); and
 //! [`Features`], rows of features with the preparation they still need.
 
-use super::Standardizer;
+use super::standardize::Standardizer;
 use crate::tensor::Values;
 
 /// Pixel scaling, then standardisation: the same operations, value by
-/// value, as [`super::scale`] and [`Standardizer::apply`] on a whole matrix,
+/// value, as [`super::standardize::scale`] and [`Standardizer::apply`] on a whole matrix,
 /// so a row prepared here has the bits of the same row prepared in place.
 #[derive(Clone, Debug, Default, PartialEq)]
 pub struct Prep {

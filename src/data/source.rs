@@ -10,7 +10,7 @@
 use std::io::Read;
 use std::path::Path;
 
-use super::array::data_error;
+use super::message::data_error;
 use super::table::{LabelColumn, LoadOptions, RawTable, RawTarget, SourceKind};
 use super::{csv, idx, npy};
 use crate::error::{Error, Result};

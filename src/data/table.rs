@@ -9,8 +9,8 @@
 
 use std::path::PathBuf;
 
-use super::array::data_error;
 use super::classes::{self, ClassMap};
+use super::message::{data_error, show};
 use crate::error::{Error, Result};
 use crate::tensor::Matrix;
 
@@ -363,7 +363,9 @@ impl RawTable {
         let values = text
             .iter()
             .enumerate()
-            .map(|(i, l)| super::csv::parse_number(l).map_err(|m| self.cell_error(i / k, i % k, m)))
+            .map(|(i, l)| {
+                super::number::parse_number(l).map_err(|m| self.cell_error(i / k, i % k, m))
+            })
             .collect::<Result<Vec<f32>>>()?;
         // the label count, not `rows()`: the features may have been taken
         // ([`crate::pipeline::take_features`])
@@ -444,7 +446,7 @@ impl RawTable {
                 format!(
                     "the label {} marks a missing value; every row needs a label \
                      (drop the row or fill it in)",
-                    super::show(text.get(i))
+                    show(text.get(i))
                 ),
             )),
         }

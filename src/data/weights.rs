@@ -4,7 +4,7 @@
 use std::fmt;
 use std::str::FromStr;
 
-use super::ClassMap;
+use super::classes::ClassMap;
 use crate::error::{Error, Result};
 
 /// How much each class counts in the loss.

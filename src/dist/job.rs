@@ -3,7 +3,7 @@
 
 use std::sync::Arc;
 
-use super::{launcher_size, Collective};
+use super::collective::Collective;
 use crate::error::Result;
 
 /// The job this process belongs to: alone, or (feature `mpi`) one rank of
@@ -119,4 +119,15 @@ impl Job {
         }
         let _ = code;
     }
+}
+
+/// The number of processes of the MPI job this process was started in, as
+/// the launcher's environment says (Open MPI's `OMPI_COMM_WORLD_SIZE`,
+/// MPICH's and Intel MPI's `PMI_SIZE`); `None` when not started by one.
+/// Needs no MPI library: a build without the `mpi` feature uses it to
+/// refuse to run as P independent copies.
+pub fn launcher_size() -> Option<usize> {
+    ["OMPI_COMM_WORLD_SIZE", "PMI_SIZE"]
+        .iter()
+        .find_map(|v| std::env::var(v).ok()?.trim().parse().ok())
 }

@@ -2,7 +2,7 @@
 
 use std::sync::{Arc, Barrier, Mutex};
 
-use super::{check_len, Collective};
+use super::collective::{check_len, Collective};
 use crate::error::Result;
 
 /// The ranks of a job as threads of this process, exchanging through shared

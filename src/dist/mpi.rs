@@ -18,7 +18,7 @@ use mpi::topology::SimpleCommunicator;
 use mpi::traits::{Communicator, CommunicatorCollectives};
 use mpi::{Count, Threading};
 
-use super::{check_len, Collective};
+use super::collective::{check_len, Collective};
 use crate::error::{Error, Result};
 
 /// The world communicator of this process's MPI job. Hold it in an `Arc`

@@ -8,7 +8,7 @@
 //! SIMD kernels call `mul_add`, and only as `wide` does in this build (fused
 //! where it fuses: x86 with FMA, aarch64), so the two agree bit for bit.
 
-use super::{unit_hash, AdamHyper, DropoutRow, MomentumHyper, RmsPropHyper, SgdHyper};
+use super::params::{unit_hash, AdamHyper, DropoutRow, MomentumHyper, RmsPropHyper, SgdHyper};
 use crate::tensor::{MatMut, MatRef};
 
 /// Whether `wide::f32x8::mul_add` is one fused operation in this build.

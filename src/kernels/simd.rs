@@ -30,7 +30,7 @@
 
 use wide::{f32x8, i32x8, u32x8};
 
-use super::{AdamHyper, DropoutRow, MomentumHyper, RmsPropHyper, SgdHyper, UNIT_STRIDE};
+use super::params::{AdamHyper, DropoutRow, MomentumHyper, RmsPropHyper, SgdHyper, UNIT_STRIDE};
 
 /// Lanes per vector.
 pub const LANES: usize = 8;

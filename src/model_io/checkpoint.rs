@@ -5,6 +5,9 @@
 
 use std::path::Path;
 
+use super::format::{CHECKPOINT_VERSION, OPTIMIZERS};
+use super::message::{data_err, quote};
+use super::model::{self, SavedModel};
 use super::safetensors::{read, serialize, write_atomic, Parsed};
 use super::schema::{
     fmt_f32, parse_f32, parse_hex, parse_uint, read_version, BATCHES_DONE, BATCH_SIZE, BEST_PREFIX,
@@ -17,7 +20,6 @@ use super::schema::{
     RNG_STREAM, RNG_WORD_POS, ROW_WEIGHTS, SEED, SHARD_ROWS, SHUFFLE, WARMUP_EPOCHS,
     WEIGHT_SUM_BITS,
 };
-use super::{data_err, model, quote, SavedModel, CHECKPOINT_VERSION, OPTIMIZERS};
 use crate::data::ClassWeight;
 use crate::error::{Error, Result};
 use crate::optim::{OptimizerConfig, OptimizerKind};

@@ -142,153 +142,17 @@
 //! ```
 
 mod checkpoint;
+mod format;
+mod message;
 mod model;
 mod safetensors;
 mod schema;
-
-use std::path::Path;
 
 pub use self::checkpoint::{
     checkpoint_from_bytes, checkpoint_to_bytes, load_checkpoint, save_checkpoint, Checkpoint,
     CheckpointConfig, OptimizerState,
 };
+pub use self::format::{CHECKPOINT_VERSION, FORMAT, FORMAT_VERSION, OPTIMIZERS};
+pub use self::model::{from_bytes, load_model, save_model, to_bytes, SavedModel};
 pub use self::safetensors::{write_atomic, write_atomic_by};
 pub use crate::meta::ModelMeta;
-
-use self::safetensors::{read, Parsed};
-use crate::error::{Error, Result};
-use crate::network::Mlp;
-
-/// The value of the `format` metadata key of every backprop model file.
-pub const FORMAT: &str = "backprop";
-/// The model format version this build writes, and the newest it reads.
-pub const FORMAT_VERSION: u32 = 1;
-/// The checkpoint version this build writes, and the newest it reads.
-pub const CHECKPOINT_VERSION: u32 = 3;
-/// The optimizers whose checkpoints this build reads and writes.
-pub const OPTIMIZERS: [&str; 4] = ["sgd", "adam", "adamw", "rmsprop"];
-
-/// Characters of a value from a file quoted in an error message.
-const QUOTE_CHARS: usize = 60;
-
-/// A network with its metadata, as stored in a model file.
-///
-/// ```
-/// use backprop::{model_io, Head, Mlp};
-/// let mlp = Mlp::new(&[2, 1], &[], Head::Mse, 3)?;
-/// let saved = model_io::from_bytes(&model_io::to_bytes(&mlp, &Default::default())?, "m")?;
-/// assert_eq!(saved.mlp, mlp);
-/// # Ok::<(), backprop::Error>(())
-/// ```
-#[derive(Clone, Debug, PartialEq)]
-pub struct SavedModel {
-    /// The network.
-    pub mlp: Mlp,
-    /// Its preprocessing and names.
-    pub meta: ModelMeta,
-}
-
-// ---------------------------------------------------------------------------
-// Public entry points
-// ---------------------------------------------------------------------------
-
-/// The bytes of a model file for `mlp` and `meta`.
-///
-/// # Errors
-/// [`Error::Data`] (source `model`) if `meta` does not fit `mlp` (see
-/// [`from_bytes`] for the rules) or a parameter is not finite: a file that
-/// would not load is never written.
-///
-/// ```
-/// use backprop::{model_io, Activation, Head, Mlp};
-/// let mut mlp = Mlp::new(&[3, 4, 2], &[Activation::Relu], Head::SoftmaxCe, 1)?;
-/// let bytes = model_io::to_bytes(&mlp, &Default::default())?;
-/// assert_eq!(model_io::to_bytes(&mlp, &Default::default())?, bytes); // deterministic
-/// mlp.params_mut()[0] = f32::NAN;
-/// let err = model_io::to_bytes(&mlp, &Default::default()).unwrap_err();
-/// assert_eq!(err.to_string(), "model: tensor 'layers.0.weight' holds NaN at index 0: weights must be finite");
-/// # Ok::<(), backprop::Error>(())
-/// ```
-pub fn to_bytes(mlp: &Mlp, meta: &ModelMeta) -> Result<Vec<u8>> {
-    model::encode(mlp, meta, "model")
-}
-
-/// Writes `mlp` and `meta` to `path` atomically ([`write_atomic`]).
-///
-/// # Errors
-/// As [`to_bytes`] (naming `path`), and [`Error::Io`] if the file cannot be
-/// written; an existing file at `path` is then left as it was.
-pub fn save_model(path: &Path, mlp: &Mlp, meta: &ModelMeta) -> Result<()> {
-    let bytes = model::encode(mlp, meta, &path.display().to_string())?;
-    write_atomic(path, &bytes)
-}
-
-/// Reads a model from the bytes of a model (or checkpoint) file; `source_name`
-/// names the file in errors.
-///
-/// Everything is checked: the safetensors framing, the `format` and
-/// `format_version`, unknown metadata keys, `sizes`, the activation and head
-/// names, that exactly the tensors `layers.{i}.weight` and `layers.{i}.bias`
-/// are present with dtype `F32` and the shapes `sizes` implies, that every
-/// weight is finite, the standardizer (lengths `n_0`, finite, positive std),
-/// `pixel_scale` (finite, positive), `class_names` (count as in the table of
-/// the module docs, no duplicates) and `feature_names` (`n_0` or none).
-///
-/// # Errors
-/// [`Error::Data`] with `source_name` and what is wrong, for any bad input.
-///
-/// ```
-/// use backprop::model_io;
-/// let err = model_io::from_bytes(b"\x10\0\0", "m.safetensors").unwrap_err();
-/// assert_eq!(err.to_string(), "m.safetensors: truncated: 3 bytes, too short for a safetensors header");
-/// ```
-pub fn from_bytes(bytes: &[u8], source_name: &str) -> Result<SavedModel> {
-    model::decode(&Parsed::open(bytes, source_name)?)
-}
-
-/// Reads the model file at `path` (or the model inside a checkpoint).
-///
-/// # Errors
-/// [`Error::Io`] if the file cannot be read, else as [`from_bytes`].
-pub fn load_model(path: &Path) -> Result<SavedModel> {
-    let bytes = read(path)?;
-    from_bytes(&bytes, &path.display().to_string())
-}
-
-// ---------------------------------------------------------------------------
-// Shared by the submodules
-// ---------------------------------------------------------------------------
-
-/// An [`Error::Data`] about the file `src`.
-fn data_err(src: &str, message: impl Into<String>) -> Error {
-    Error::Data {
-        source_name: src.to_string(),
-        message: message.into(),
-    }
-}
-
-/// `'text'` with control characters escaped and long values cut, for messages
-/// quoting what a file holds.
-fn quote(s: &str) -> String {
-    let mut out = String::from("'");
-    for (i, c) in s.chars().enumerate() {
-        if i == QUOTE_CHARS {
-            out.push('…');
-            break;
-        }
-        out.extend(c.escape_debug());
-    }
-    out.push('\'');
-    out
-}
-
-#[cfg(test)]
-mod tests {
-    use super::*;
-
-    #[test]
-    fn quotes_are_escaped_and_cut() {
-        assert_eq!(quote("a\nb"), "'a\\nb'");
-        assert_eq!(quote(&"é".repeat(100)).chars().count(), QUOTE_CHARS + 3);
-    }
-}

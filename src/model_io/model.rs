@@ -2,18 +2,100 @@
 //! the layer tensors `layers.{i}.weight`/`layers.{i}.bias` and the model
 //! metadata keys of the [`schema`](super::schema).
 
+use std::path::Path;
 use std::str::FromStr;
 
 use ::safetensors::tensor::Dtype;
 
-use super::safetensors::{serialize, Metadata, Parsed, Tensors};
+use super::format::{FORMAT, FORMAT_VERSION};
+use super::message::{data_err, quote};
+use super::safetensors::{read, serialize, write_atomic, Metadata, Parsed, Tensors};
 use super::schema::{self as key, check_meta, f32_array, fmt_f32, json, parse_f32, parse_uint};
-use super::{data_err, quote, SavedModel, FORMAT, FORMAT_VERSION};
 use crate::activation::{Activation, Head};
 use crate::data::{CsvLayout, Standardizer};
 use crate::error::Result;
 use crate::meta::ModelMeta;
 use crate::network::Mlp;
+
+/// A network with its metadata, as stored in a model file.
+///
+/// ```
+/// use backprop::{model_io, Head, Mlp};
+/// let mlp = Mlp::new(&[2, 1], &[], Head::Mse, 3)?;
+/// let saved = model_io::from_bytes(&model_io::to_bytes(&mlp, &Default::default())?, "m")?;
+/// assert_eq!(saved.mlp, mlp);
+/// # Ok::<(), backprop::Error>(())
+/// ```
+#[derive(Clone, Debug, PartialEq)]
+pub struct SavedModel {
+    /// The network.
+    pub mlp: Mlp,
+    /// Its preprocessing and names.
+    pub meta: ModelMeta,
+}
+
+/// The bytes of a model file for `mlp` and `meta`.
+///
+/// # Errors
+/// [`Error::Data`] (source `model`) if `meta` does not fit `mlp` (see
+/// [`from_bytes`] for the rules) or a parameter is not finite: a file that
+/// would not load is never written.
+///
+/// ```
+/// use backprop::{model_io, Activation, Head, Mlp};
+/// let mut mlp = Mlp::new(&[3, 4, 2], &[Activation::Relu], Head::SoftmaxCe, 1)?;
+/// let bytes = model_io::to_bytes(&mlp, &Default::default())?;
+/// assert_eq!(model_io::to_bytes(&mlp, &Default::default())?, bytes); // deterministic
+/// mlp.params_mut()[0] = f32::NAN;
+/// let err = model_io::to_bytes(&mlp, &Default::default()).unwrap_err();
+/// assert_eq!(err.to_string(), "model: tensor 'layers.0.weight' holds NaN at index 0: weights must be finite");
+/// # Ok::<(), backprop::Error>(())
+/// ```
+pub fn to_bytes(mlp: &Mlp, meta: &ModelMeta) -> Result<Vec<u8>> {
+    encode(mlp, meta, "model")
+}
+
+/// Writes `mlp` and `meta` to `path` atomically ([`write_atomic`]).
+///
+/// # Errors
+/// As [`to_bytes`] (naming `path`), and [`Error::Io`] if the file cannot be
+/// written; an existing file at `path` is then left as it was.
+pub fn save_model(path: &Path, mlp: &Mlp, meta: &ModelMeta) -> Result<()> {
+    let bytes = encode(mlp, meta, &path.display().to_string())?;
+    write_atomic(path, &bytes)
+}
+
+/// Reads a model from the bytes of a model (or checkpoint) file; `source_name`
+/// names the file in errors.
+///
+/// Everything is checked: the safetensors framing, the `format` and
+/// `format_version`, unknown metadata keys, `sizes`, the activation and head
+/// names, that exactly the tensors `layers.{i}.weight` and `layers.{i}.bias`
+/// are present with dtype `F32` and the shapes `sizes` implies, that every
+/// weight is finite, the standardizer (lengths `n_0`, finite, positive std),
+/// `pixel_scale` (finite, positive), `class_names` (count as in the table of
+/// the module docs, no duplicates) and `feature_names` (`n_0` or none).
+///
+/// # Errors
+/// [`Error::Data`] with `source_name` and what is wrong, for any bad input.
+///
+/// ```
+/// use backprop::model_io;
+/// let err = model_io::from_bytes(b"\x10\0\0", "m.safetensors").unwrap_err();
+/// assert_eq!(err.to_string(), "m.safetensors: truncated: 3 bytes, too short for a safetensors header");
+/// ```
+pub fn from_bytes(bytes: &[u8], source_name: &str) -> Result<SavedModel> {
+    decode(&Parsed::open(bytes, source_name)?)
+}
+
+/// Reads the model file at `path` (or the model inside a checkpoint).
+///
+/// # Errors
+/// [`Error::Io`] if the file cannot be read, else as [`from_bytes`].
+pub fn load_model(path: &Path) -> Result<SavedModel> {
+    let bytes = read(path)?;
+    from_bytes(&bytes, &path.display().to_string())
+}
 
 /// The bytes of a model file for `mlp` and `meta`; `src` names it in errors.
 pub(super) fn encode(mlp: &Mlp, meta: &ModelMeta, src: &str) -> Result<Vec<u8>> {

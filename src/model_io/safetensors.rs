@@ -12,7 +12,7 @@ use std::path::Path;
 // `::safetensors` is the crate; this module shares its name.
 use ::safetensors::tensor::{Metadata as Header, SafeTensors, TensorInfo};
 
-use super::data_err;
+use super::message::data_err;
 use crate::error::{Error, Result};
 
 /// The largest safetensors header accepted (the `safetensors` crate's limit).

@@ -11,8 +11,8 @@ use std::collections::BTreeSet;
 use std::str::FromStr;
 
 use self::Presence::{Optional, Pair, Required};
+use super::message::{data_err, quote};
 use super::safetensors::Parsed;
-use super::{data_err, quote};
 use crate::activation::Head;
 use crate::data::Standardizer;
 use crate::error::Result;

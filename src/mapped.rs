@@ -1,6 +1,13 @@
-//! [`MappedF32`]: `f32` values read in place from a memory-mapped file (an
-//! f4 NPY file's data), so that a data set is not copied into memory to be
-//! trained on, evaluated or predicted.
+//! Read-only file maps: [`MappedF32`], `f32` values read in place from a
+//! memory-mapped file (an f4 NPY file's data), and [`MappedU8`] /
+//! [`ByteValues`], image bytes, so that a data set is not copied into memory
+//! to be trained on, evaluated or predicted.
+//!
+//! This room sits below [`crate::tensor`]: a [`crate::Matrix`] may hold a
+//! map. Only the crate's own readers create maps (the `map` constructors are
+//! crate-private), because a map is sound only while its file stays
+//! unchanged, a promise the readers' callers make (`LoadOptions::memory_map`)
+//! or decline (reading the file instead).
 
 use std::fs::File;
 
@@ -41,7 +48,7 @@ impl MappedF32 {
     ///
     /// # Errors
     /// The system's error when the file cannot be mapped.
-    pub fn map(file: &File, offset: usize) -> std::io::Result<Option<MappedF32>> {
+    pub(crate) fn map(file: &File, offset: usize) -> std::io::Result<Option<MappedF32>> {
         if cfg!(target_endian = "big") {
             return Ok(None);
         }
@@ -145,7 +152,7 @@ impl MappedU8 {
     ///
     /// # Errors
     /// The system's error when the file cannot be mapped.
-    pub fn map(file: &File, offset: usize, len: usize) -> std::io::Result<Option<MappedU8>> {
+    pub(crate) fn map(file: &File, offset: usize, len: usize) -> std::io::Result<Option<MappedU8>> {
         // SAFETY: as in `MappedF32::map`: a read-only private map whose
         // bytes are only read as plain values while `self` owns it, of a
         // file the caller promises not to change.
