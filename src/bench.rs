@@ -19,7 +19,7 @@ use crate::dist::Collective;
 use crate::error::{Error, Result};
 use crate::network::Mlp;
 use crate::optim::OptimizerConfig;
-use crate::presets::{flops_per_sample, synthetic};
+use crate::presets::{flops_per_sample, synthetic, Preset};
 use crate::train::{Profile, TrainConfig, Trainer};
 
 /// What to benchmark.
@@ -48,6 +48,94 @@ pub struct BenchSpec {
     pub clip_norm: Option<f32>,
     /// Dropout probability on the hidden layers (0: none, the presets').
     pub dropout: f32,
+}
+
+/// The network and batch size of a benchmark, part by part: each `None`
+/// part comes from a preset.
+#[derive(Clone, Debug, Default, PartialEq)]
+pub struct BenchShape {
+    /// `[n_0, …, n_L]`.
+    pub sizes: Option<Vec<usize>>,
+    /// Activation of every hidden layer.
+    pub activation: Option<Activation>,
+    /// Output head.
+    pub head: Option<Head>,
+    /// Mini-batch size.
+    pub batch_size: Option<usize>,
+}
+
+impl BenchShape {
+    /// The first part (by its [`BenchSpec`] field name) that neither this
+    /// shape nor `preset` gives; forward passes (`forward_only`) need no
+    /// batch size.
+    ///
+    /// ```
+    /// use backprop::bench::BenchShape;
+    /// use backprop::presets::Preset;
+    /// let shape = BenchShape { sizes: Some(vec![4, 2]), ..BenchShape::default() };
+    /// assert_eq!(shape.missing(None, false), Some("activation"));
+    /// assert_eq!(shape.missing(Some(Preset::by_name("T").unwrap()), false), None);
+    /// ```
+    pub fn missing(&self, preset: Option<&Preset>, forward_only: bool) -> Option<&'static str> {
+        match BenchSpec::from_shape(self, preset, forward_only) {
+            Err(Error::Config { option, .. }) => Some(option),
+            _ => None,
+        }
+    }
+}
+
+impl BenchSpec {
+    /// The spec of `shape`, its missing parts taken from `preset` (forward
+    /// passes without a batch size get batch 1: they have only chunks); the
+    /// rest as the presets' published figures: plain SGD, no clipping, no
+    /// dropout, one thread per core, the trainer's shards, 7 windows over 5 s.
+    ///
+    /// ```
+    /// use backprop::bench::{BenchShape, BenchSpec};
+    /// use backprop::presets::Preset;
+    /// let m = Preset::by_name("M").unwrap();
+    /// let shape = BenchShape { batch_size: Some(64), ..BenchShape::default() };
+    /// let spec = BenchSpec::from_shape(&shape, Some(m), false).unwrap();
+    /// assert_eq!((spec.sizes.as_slice(), spec.head, spec.batch_size), (m.sizes, m.head, 64));
+    /// assert!(BenchSpec::from_shape(&shape, None, false).is_err());
+    /// ```
+    ///
+    /// # Errors
+    /// [`Error::Config`] naming the first part missing (the only error;
+    /// [`BenchShape::missing`] gives its name).
+    pub fn from_shape(
+        shape: &BenchShape,
+        preset: Option<&Preset>,
+        forward_only: bool,
+    ) -> Result<BenchSpec> {
+        let missing = |part: &'static str| Error::config(part, "is required without a preset");
+        let sizes = match (&shape.sizes, preset) {
+            (Some(sizes), _) => sizes.clone(),
+            (None, Some(p)) => p.sizes.to_vec(),
+            (None, None) => return Err(missing("sizes")),
+        };
+        let activation = shape.activation.or(preset.map(|p| p.activation));
+        let head = shape.head.or(preset.map(|p| p.head));
+        Ok(BenchSpec {
+            sizes,
+            activation: activation.ok_or_else(|| missing("activation"))?,
+            head: head.ok_or_else(|| missing("head"))?,
+            batch_size: match (shape.batch_size, preset, forward_only) {
+                (Some(b), _, _) => b,
+                (None, Some(p), _) => p.batch,
+                // prediction has no batches, only chunks
+                (None, None, true) => 1,
+                (None, None, false) => return Err(missing("batch_size")),
+            },
+            threads: 0,
+            shard_rows: 0,
+            seconds: 5.0,
+            windows: 7,
+            optimizer: OptimizerConfig::default(),
+            clip_norm: None,
+            dropout: 0.0,
+        })
+    }
 }
 
 /// What a benchmark measured.

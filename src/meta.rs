@@ -7,6 +7,7 @@
 use std::collections::BTreeMap;
 
 use crate::data::{CsvLayout, Standardizer};
+use crate::stopping::Monitor;
 
 /// What a model needs besides its weights to be used on new raw data.
 ///
@@ -45,4 +46,66 @@ pub struct ModelMeta {
     /// Free-form entries for callers (e.g. the training command line), stored
     /// as metadata keys `extra.{key}`.
     pub extra: BTreeMap<String, String>,
+}
+
+/// The training record a run leaves in [`ModelMeta::extra`] (its `train.*`
+/// entries), read back: every entry as written, and the early-stopping
+/// result typed.
+///
+/// ```
+/// use std::collections::BTreeMap;
+/// use backprop::meta::TrainingRecord;
+/// use backprop::stopping::Monitor;
+/// let extra = BTreeMap::from([
+///     ("train.epochs".to_string(), "9".to_string()),
+///     ("train.best_epoch".to_string(), "6".to_string()),
+///     ("train.best_validation_loss".to_string(), "0.25".to_string()),
+///     ("note".to_string(), "not training".to_string()),
+/// ]);
+/// let record = TrainingRecord::from_extra(&extra);
+/// assert_eq!(record.entries.keys().collect::<Vec<_>>(), ["best_epoch", "best_validation_loss", "epochs"]);
+/// let best = record.best.unwrap();
+/// assert_eq!((best.epoch, best.monitor, best.value), (6, Monitor::Loss, 0.25));
+/// assert_eq!(TrainingRecord::from_extra(&BTreeMap::new()), TrainingRecord::default());
+/// ```
+#[derive(Clone, Debug, Default, PartialEq)]
+pub struct TrainingRecord {
+    /// Every `train.*` entry, keyed without the `train.` prefix, in key order.
+    pub entries: BTreeMap<String, String>,
+    /// The epoch whose weights an early-stopping run kept, if it recorded one
+    /// (`train.best_epoch` and `train.best_validation_{monitor}`).
+    pub best: Option<BestEpoch>,
+}
+
+/// The best epoch of a run with early stopping, as its record says.
+#[derive(Clone, Copy, Debug, PartialEq)]
+pub struct BestEpoch {
+    /// The epoch (1-based) whose weights the model holds.
+    pub epoch: usize,
+    /// The validation figure watched.
+    pub monitor: Monitor,
+    /// Its value after that epoch.
+    pub value: f64,
+}
+
+impl TrainingRecord {
+    /// The record in `extra`; entries that do not parse leave `best` out.
+    pub fn from_extra(extra: &BTreeMap<String, String>) -> TrainingRecord {
+        let entries: BTreeMap<String, String> = extra
+            .iter()
+            .filter_map(|(k, v)| k.strip_prefix("train.").map(|k| (k.to_string(), v.clone())))
+            .collect();
+        let best = entries.get("best_epoch").and_then(|epoch| {
+            let (monitor, value) = entries.iter().find_map(|(k, v)| {
+                let monitor = k.strip_prefix("best_validation_")?.parse().ok()?;
+                Some((monitor, v.parse().ok()?))
+            })?;
+            Some(BestEpoch {
+                epoch: epoch.parse().ok()?,
+                monitor,
+                value,
+            })
+        });
+        TrainingRecord { entries, best }
+    }
 }

@@ -219,6 +219,22 @@ impl Mlp {
     pub fn bias(&self, l: usize) -> &[f32] {
         &self.params[self.layout.b_range(l)]
     }
+    /// Parameters of layer `l` (0-based): its weights and biases,
+    /// `n_l · n_{l+1} + n_{l+1}`.
+    ///
+    /// ```
+    /// use backprop::{Activation, Head, Mlp};
+    /// let mlp = Mlp::new(&[3, 4, 2], &[Activation::Relu], Head::SoftmaxCe, 1).unwrap();
+    /// assert_eq!((mlp.layer_params(0), mlp.layer_params(1)), (3 * 4 + 4, 4 * 2 + 2));
+    /// assert_eq!(mlp.layer_params(0) + mlp.layer_params(1), mlp.num_params());
+    /// ```
+    ///
+    /// # Panics
+    /// If `l >= self.num_layers()`.
+    pub fn layer_params(&self, l: usize) -> usize {
+        let (i, o) = self.layout.dims(l);
+        i * o + o
+    }
 
     pub(crate) fn layout(&self) -> &Layout {
         &self.layout

@@ -203,6 +203,28 @@ pub struct Profile {
     pub update_ns: u64,
 }
 
+impl Profile {
+    /// Each phase's share of the total time in percent: forward, backward,
+    /// reduction, update (all 0 when nothing was timed).
+    ///
+    /// ```
+    /// use backprop::Profile;
+    /// let p = Profile { forward_ns: 30, backward_ns: 60, reduction_ns: 0, update_ns: 10 };
+    /// assert_eq!(p.shares_percent(), [30.0, 60.0, 0.0, 10.0]);
+    /// assert_eq!(Profile::default().shares_percent(), [0.0; 4]);
+    /// ```
+    pub fn shares_percent(&self) -> [f64; 4] {
+        let phases = [
+            self.forward_ns,
+            self.backward_ns,
+            self.reduction_ns,
+            self.update_ns,
+        ];
+        let total = phases.iter().sum::<u64>().max(1) as f64;
+        phases.map(|ns| 100.0 * ns as f64 / total)
+    }
+}
+
 /// Trains one network shape with mini-batch SGD on its own thread pool.
 ///
 /// All scratch memory is allocated in [`Trainer::new`]; a step allocates

@@ -1,0 +1,440 @@
+//! The flags: what each command accepts (clap), and the read flags turned
+//! into [`ReadOverrides`]. Parsing and validation only.
+
+use std::path::PathBuf;
+
+use clap::{Args, Parser, Subcommand};
+
+use backprop::data::LabelColumn;
+use backprop::fit;
+use backprop::pipeline::ReadOverrides;
+use backprop::schedule::ScheduleKind;
+use backprop::{Activation, Head};
+
+use super::flags::usage;
+
+#[derive(Parser)]
+#[command(
+    name = "backprop",
+    version,
+    about = "Fast CPU training of multi-layer perceptrons"
+)]
+pub struct Cli {
+    #[command(subcommand)]
+    pub command: Command,
+}
+
+#[derive(Subcommand)]
+pub enum Command {
+    /// Train a network. Without --data: the breast-cancer set embedded in the
+    /// binary (standardised, fixed 455/114 split).
+    Train(Box<TrainArgs>),
+    /// Loss, accuracy and confusion matrix of a model on labelled data.
+    Eval(EvalArgs),
+    /// One CSV row per input: the class and probabilities, or the outputs.
+    Predict(PredictArgs),
+    /// A model's architecture, parameter count and metadata.
+    Info(InfoArgs),
+    /// Measure training throughput on synthetic data held in memory: median
+    /// samples/s over timed windows, GFLOP/s, time per phase, peak memory.
+    Bench(BenchArgs),
+}
+
+/// How to read a data file.
+#[derive(Args, Clone)]
+pub struct DataArgs {
+    /// Labels for IDX or NPY features (CSV files hold theirs in a column); a
+    /// 2-D array gives several outputs.
+    #[arg(long, value_name = "FILE")]
+    pub labels: Option<PathBuf>,
+    /// The CSV label column(s): header names or 0-based indices, comma-separated
+    /// (default: the last column; eval/predict: the model's). Several columns:
+    /// multi-output regression (--head mse) or multi-label 0/1 columns (sigmoid).
+    #[arg(long, value_name = "NAME|INDEX,...", value_delimiter = ',')]
+    pub label_column: Option<Vec<String>>,
+    /// The CSV field delimiter: one character, or 'tab' (default: sniffed
+    /// among , ; tab |; eval/predict: the model's).
+    #[arg(long)]
+    pub delimiter: Option<String>,
+    /// The CSV's first row is a header (default: detected; eval/predict: the model's).
+    #[arg(long, conflicts_with = "no_header")]
+    pub header: bool,
+    /// The CSV has no header row (default: detected; eval/predict: the model's).
+    #[arg(long)]
+    pub no_header: bool,
+    /// CSV columns to leave out (header names, or 'column N'), e.g. IDs.
+    #[arg(long, value_name = "NAME,...", value_delimiter = ',')]
+    pub ignore_columns: Vec<String>,
+    /// Read an f4 NPY file's features, or a plain IDX or |u1 NPY file's
+    /// image bytes, into memory instead of mapping the file (by default they
+    /// are read in place: the file must not change while backprop runs).
+    /// Changes no result.
+    #[arg(long)]
+    pub no_mmap: bool,
+}
+
+#[derive(Args)]
+pub struct TrainArgs {
+    /// Training data: CSV, IDX (plain or .gz) or NPY.
+    #[arg(long, value_name = "FILE")]
+    pub data: Option<PathBuf>,
+    #[command(flatten)]
+    pub read: DataArgs,
+    /// Held-out data to evaluate after each epoch (its columns are matched to
+    /// the training file's by name when both have a header).
+    #[arg(long, value_name = "FILE")]
+    pub test_data: Option<PathBuf>,
+    /// Labels of --test-data for IDX/NPY.
+    #[arg(long, value_name = "FILE", requires = "test_data")]
+    pub test_labels: Option<PathBuf>,
+    /// Hold out this fraction of --data for validation (seeded; stratified
+    /// by class for classification).
+    #[arg(long, value_name = "F")]
+    pub validation_split: Option<f64>,
+    /// Hidden layer sizes, comma-separated (input and output sizes come from the data).
+    #[arg(long, value_delimiter = ',', value_name = "N,N,...")]
+    pub layers: Option<Vec<usize>>,
+    /// Hidden activation: sigmoid, tanh, relu or identity [default: sigmoid on
+    /// the embedded set, relu otherwise].
+    #[arg(long)]
+    pub activation: Option<Activation>,
+    /// Output head: sigmoid (binary/multi-label), softmax (classes) or mse
+    /// (regression) [default: sigmoid for 2 classes, softmax for more].
+    #[arg(long)]
+    pub head: Option<Head>,
+    /// Total number of epochs (with --resume: the total, including those done).
+    #[arg(long, default_value_t = fit::DEFAULT_EPOCHS)]
+    pub epochs: usize,
+    /// Mini-batch size [default: 32].
+    #[arg(long)]
+    pub batch_size: Option<usize>,
+    /// Base learning rate [default per optimizer: adam/adamw 0.003, rmsprop
+    /// 0.001, sgd 0.1 (0.5 on the embedded set)].
+    #[arg(long)]
+    pub lr: Option<f32>,
+    /// The update rule, as PyTorch's SGD, Adam, AdamW, RMSprop [default: adam
+    /// on a data file, sgd on the embedded set].
+    #[arg(long, value_name = "sgd|adam|adamw|rmsprop")]
+    pub optimizer: Option<String>,
+    /// SGD momentum (PyTorch: the first step's buffer is the gradient).
+    #[arg(long, value_name = "M")]
+    pub momentum: Option<f32>,
+    /// Nesterov momentum (needs --momentum).
+    #[arg(long)]
+    pub nesterov: bool,
+    /// Adam/AdamW first-moment decay [default: 0.9].
+    #[arg(long, value_name = "B1")]
+    pub beta1: Option<f32>,
+    /// Adam/AdamW second-moment decay [default: 0.999].
+    #[arg(long, value_name = "B2")]
+    pub beta2: Option<f32>,
+    /// RMSprop smoothing constant [default: 0.99].
+    #[arg(long, value_name = "A")]
+    pub alpha: Option<f32>,
+    /// Adam/AdamW/RMSprop denominator term [default: 1e-8].
+    #[arg(long, value_name = "E")]
+    pub eps: Option<f32>,
+    /// L2 penalty on the weights, not the biases (AdamW: decoupled decay).
+    #[arg(long, value_name = "L")]
+    pub weight_decay: Option<f32>,
+    /// Clip the L2 norm of the mean gradient to C.
+    #[arg(long, value_name = "C")]
+    pub clip_norm: Option<f32>,
+    /// Learning-rate schedule [default: constant].
+    #[arg(long, value_name = "constant|step|cosine|plateau")]
+    pub lr_schedule: Option<ScheduleKind>,
+    /// step: epochs between decays.
+    #[arg(long, value_name = "N", default_value_t = 10, requires = "lr_schedule")]
+    pub lr_step_epochs: usize,
+    /// step and plateau: the decay factor.
+    #[arg(
+        long,
+        value_name = "G",
+        default_value_t = 0.1,
+        requires = "lr_schedule"
+    )]
+    pub lr_gamma: f32,
+    /// cosine: the rate at the end of the run.
+    #[arg(
+        long,
+        value_name = "LR",
+        default_value_t = 0.0,
+        requires = "lr_schedule"
+    )]
+    pub lr_min: f32,
+    /// cosine: the epochs the annealing spans [default: --epochs]; give the
+    /// final total when a run will be resumed to go further.
+    #[arg(long, value_name = "N", requires = "lr_schedule")]
+    pub lr_cosine_epochs: Option<usize>,
+    /// plateau: epochs without improvement of the validation loss tolerated.
+    #[arg(long, value_name = "N", default_value_t = 10, requires = "lr_schedule")]
+    pub lr_patience: usize,
+    /// Epochs of linear warm-up (composes with every schedule).
+    #[arg(long, value_name = "W")]
+    pub warmup_epochs: Option<usize>,
+    /// Stop when the validation figure (--monitor) has not improved by more
+    /// than --min-delta for --patience epochs, and keep the best epoch's
+    /// weights (needs --validation-split).
+    #[arg(long)]
+    pub early_stopping: bool,
+    /// Early stopping: epochs without improvement tolerated.
+    #[arg(
+        long,
+        value_name = "N",
+        default_value_t = 10,
+        requires = "early_stopping"
+    )]
+    pub patience: usize,
+    /// Early stopping: the improvement that counts.
+    #[arg(
+        long,
+        value_name = "D",
+        default_value_t = 0.0,
+        requires = "early_stopping"
+    )]
+    pub min_delta: f64,
+    /// Early stopping: the validation figure watched.
+    #[arg(
+        long,
+        value_name = "loss|accuracy|r2",
+        default_value = "loss",
+        requires = "early_stopping"
+    )]
+    pub monitor: String,
+    /// Inverted dropout on the hidden layers: the probability of zeroing a
+    /// unit while training (none at prediction).
+    #[arg(long, value_name = "P")]
+    pub dropout: Option<f32>,
+    /// Weigh the classes in the training loss: "balanced" (n_samples /
+    /// (n_classes · count), as scikit-learn) or CLASS=WEIGHT pairs like
+    /// "yes=5,no=1" (classes not named weigh 1).
+    #[arg(long, value_name = "balanced|CLASS=W,...")]
+    pub class_weight: Option<String>,
+    /// A CSV column of row weights (numbers >= 0): the loss is
+    /// Σ w·loss / Σ w, as scikit-learn's sample_weight; multiplies
+    /// --class-weight.
+    #[arg(long, value_name = "NAME")]
+    pub weight_column: Option<String>,
+    /// Worker threads (0: one per core). Changes the speed, never the result.
+    #[arg(long, default_value_t = 0)]
+    pub threads: usize,
+    /// Rows per shard, the unit of parallel work [default: half the batch,
+    /// clamped to 64..=128].
+    #[arg(long)]
+    pub shard_rows: Option<usize>,
+    /// Seed for initialisation, shuffling and --validation-split [default: 42].
+    #[arg(long)]
+    pub seed: Option<u64>,
+    /// Train on the rows in file order.
+    #[arg(long)]
+    pub no_shuffle: bool,
+    /// Do not standardise the features (pixel data are always scaled to 0..1).
+    #[arg(long)]
+    pub no_standardize: bool,
+    /// With --head mse, train on the raw targets instead of standardised ones
+    /// (by default their mean and std are stored in the model and predictions
+    /// come back in the original units).
+    #[arg(long)]
+    pub no_standardize_targets: bool,
+    /// Start from the weights of this model file instead of random ones.
+    #[arg(long, value_name = "FILE", conflicts_with = "resume")]
+    pub init_model: Option<PathBuf>,
+    /// Write the trained model here (safetensors).
+    #[arg(long, value_name = "FILE")]
+    pub out: Option<PathBuf>,
+    /// Write a checkpoint here every --checkpoint-every epochs.
+    #[arg(long, value_name = "PATH")]
+    pub checkpoint: Option<PathBuf>,
+    /// Epochs between checkpoints.
+    #[arg(long, value_name = "N", default_value_t = 1, requires = "checkpoint")]
+    pub checkpoint_every: usize,
+    /// Continue from a checkpoint up to --epochs in total.
+    #[arg(long, value_name = "PATH")]
+    pub resume: Option<PathBuf>,
+    /// Draw loss and accuracy curves per epoch into an SVG file.
+    #[arg(long, value_name = "FILE")]
+    pub plot: Option<PathBuf>,
+    /// One JSON object per epoch and a final summary, nothing else.
+    #[arg(long)]
+    pub json: bool,
+    /// No progress bar and no per-epoch lines.
+    #[arg(long)]
+    pub quiet: bool,
+    /// The per-epoch train accuracy: `running` (of the epoch's training
+    /// passes, each batch before its update, as Keras reports it; free) or
+    /// `full` (a separate pass over the training set with the epoch's final
+    /// weights).
+    #[arg(long, value_name = "running|full", default_value = "running")]
+    pub train_metrics: fit::TrainMetrics,
+}
+
+#[derive(Args)]
+pub struct EvalArgs {
+    /// The model file.
+    #[arg(long, value_name = "FILE")]
+    pub model: PathBuf,
+    /// Labelled data.
+    #[arg(long, value_name = "FILE")]
+    pub data: PathBuf,
+    #[command(flatten)]
+    pub read: DataArgs,
+    /// A binary or multi-label model predicts the positive class when its
+    /// probability is at least T.
+    #[arg(long, value_name = "T", default_value_t = 0.5)]
+    pub threshold: f32,
+    /// Print one JSON object.
+    #[arg(long)]
+    pub json: bool,
+    /// Worker threads (0: one per core). Changes the speed, never a figure.
+    #[arg(long, default_value_t = 0)]
+    pub threads: usize,
+    /// Rows per chunk of the forward passes (memory grows with it and the
+    /// threads, not with the rows). Changes no figure.
+    #[arg(long, value_name = "N", default_value_t = backprop::infer::DEFAULT_CHUNK_ROWS)]
+    pub chunk_rows: usize,
+}
+
+#[derive(Args)]
+pub struct PredictArgs {
+    /// The model file.
+    #[arg(long, value_name = "FILE")]
+    pub model: PathBuf,
+    /// Inputs ('-': standard input). With a header, the model's features are
+    /// picked by name and other columns are ignored; without, the columns
+    /// must be the model's features (or laid out as the training file).
+    #[arg(long, value_name = "FILE")]
+    pub data: PathBuf,
+    #[command(flatten)]
+    pub read: DataArgs,
+    /// Copy this column (e.g. an ID) into the output as its first column.
+    #[arg(long, value_name = "NAME")]
+    pub id_column: Option<String>,
+    /// A binary or multi-label model predicts the positive class when its
+    /// probability is at least T.
+    #[arg(long, value_name = "T", default_value_t = 0.5)]
+    pub threshold: f32,
+    /// Write the CSV here (atomically) instead of to standard output ('-').
+    /// A name ending in .npy gets an NPY file of f32 instead: each row's
+    /// probabilities (or, for mse, values), the numbers the CSV prints.
+    #[arg(long, value_name = "FILE")]
+    pub out: Option<PathBuf>,
+    /// Worker threads (0: one per core). Changes the speed, never a figure.
+    #[arg(long, default_value_t = 0)]
+    pub threads: usize,
+    /// Rows per chunk of the forward passes (memory grows with it and the
+    /// threads, not with the rows). Changes no figure.
+    #[arg(long, value_name = "N", default_value_t = backprop::infer::DEFAULT_CHUNK_ROWS)]
+    pub chunk_rows: usize,
+}
+
+#[derive(Args)]
+pub struct InfoArgs {
+    /// The model (or checkpoint) file.
+    #[arg(long, value_name = "FILE")]
+    pub model: PathBuf,
+    /// Print one JSON object.
+    #[arg(long)]
+    pub json: bool,
+}
+
+#[derive(Args)]
+pub struct BenchArgs {
+    /// A preset: T (30-64-32-1 sigmoid/BCE, batch 32), M (784-256-256-10
+    /// relu/softmax, 128), B (784-256-256-1 sigmoid/BCE, 256) or L
+    /// (784-1024-1024-1024-10 relu/softmax, 256), all with plain SGD. Other
+    /// flags override it.
+    #[arg(long)]
+    pub config: Option<String>,
+    /// All layer sizes, input to output, comma-separated (e.g. 784,256,256,10).
+    #[arg(long, value_delimiter = ',')]
+    pub layers: Option<Vec<usize>>,
+    /// Hidden activation: sigmoid, tanh, relu or identity.
+    #[arg(long)]
+    pub activation: Option<Activation>,
+    /// Output head: sigmoid, softmax or mse.
+    #[arg(long)]
+    pub head: Option<Head>,
+    /// Mini-batch size.
+    #[arg(long)]
+    pub batch_size: Option<usize>,
+    /// Worker threads (0: one per core).
+    #[arg(long, default_value_t = 0)]
+    pub threads: usize,
+    /// Rows per shard (0: the trainer's default).
+    #[arg(long, default_value_t = 0)]
+    pub shard_rows: usize,
+    /// Seconds of timed windows, after a short warm-up.
+    #[arg(long, default_value_t = 5.0)]
+    pub seconds: f64,
+    /// Number of timed windows (the median is reported).
+    #[arg(long, default_value_t = 7)]
+    pub windows: usize,
+    /// The update rule, with PyTorch's default constants (the presets'
+    /// published figures are plain SGD).
+    #[arg(long, value_name = "sgd|adam|adamw|rmsprop", default_value = "sgd")]
+    pub optimizer: String,
+    /// L2 penalty on the weights, not the biases (AdamW: decoupled decay).
+    #[arg(long, value_name = "L", default_value_t = 0.0)]
+    pub weight_decay: f32,
+    /// Clip the L2 norm of the mean gradient to C (one more pass over the
+    /// gradient per step).
+    #[arg(long, value_name = "C")]
+    pub clip_norm: Option<f32>,
+    /// Dropout probability on the hidden layers.
+    #[arg(long, value_name = "P", default_value_t = 0.0)]
+    pub dropout: f32,
+    /// Measure prediction instead of training: forward passes (and the
+    /// head) over --rows synthetic rows, in chunks of --chunk-rows.
+    #[arg(long)]
+    pub predict: bool,
+    /// With --predict: rows per pass.
+    #[arg(long, value_name = "N", default_value_t = 65_536, requires = "predict")]
+    pub rows: usize,
+    /// With --predict: rows per chunk.
+    #[arg(long, value_name = "N", default_value_t = backprop::infer::DEFAULT_CHUNK_ROWS, requires = "predict")]
+    pub chunk_rows: usize,
+    /// Print one JSON object instead of text.
+    #[arg(long)]
+    pub json: bool,
+}
+
+impl DataArgs {
+    /// What the flags say about reading a file (`None` where they are silent).
+    pub fn overrides(&self, id_column: Option<&String>) -> anyhow::Result<ReadOverrides> {
+        let delimiter = match self.delimiter.as_deref() {
+            None => None,
+            Some("tab" | "\\t" | "\t") => Some(b'\t'),
+            Some(d) if d.len() == 1 && d.is_ascii() => Some(d.as_bytes()[0]),
+            Some(d) => {
+                return Err(usage(
+                    "--delimiter",
+                    format!("'{d}' is not one ASCII character (or 'tab')"),
+                ))
+            }
+        };
+        let label_columns = self.label_column.as_ref().map(|cols| {
+            cols.iter()
+                .map(|s| match s.trim().parse::<usize>() {
+                    Ok(i) => LabelColumn::Index(i),
+                    Err(_) => LabelColumn::Name(s.trim().to_string()),
+                })
+                .collect()
+        });
+        Ok(ReadOverrides {
+            delimiter,
+            header: if self.header {
+                Some(true)
+            } else if self.no_header {
+                Some(false)
+            } else {
+                None
+            },
+            label_columns,
+            labels_path: self.labels.clone(),
+            ignore_columns: self.ignore_columns.clone(),
+            id_column: id_column.cloned(),
+            weight_column: None,
+            no_memory_map: self.no_mmap,
+        })
+    }
+}

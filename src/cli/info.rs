@@ -1,0 +1,180 @@
+//! `backprop info`: a model's (or checkpoint's) architecture, parameter
+//! count, preprocessing, names and training record.
+
+use std::io::{self, Write};
+
+use backprop::meta::{ModelMeta, TrainingRecord};
+use backprop::model_io::{self, Checkpoint, SavedModel};
+use backprop::Mlp;
+
+use super::args::InfoArgs;
+
+/// `backprop info`: one JSON object, or lines of text.
+pub fn info(args: &InfoArgs) -> anyhow::Result<()> {
+    let SavedModel { mlp, meta } = model_io::load_model(&args.model)?;
+    let checkpoint = model_io::load_checkpoint(&args.model).ok();
+    let record = TrainingRecord::from_extra(&meta.extra);
+    let mut out = io::stdout().lock();
+    if args.json {
+        let obj = info_json(&mlp, &meta, &record, checkpoint.as_ref());
+        writeln!(out, "{obj}")?;
+        return Ok(());
+    }
+    writeln!(out, "model {}", args.model.display())?;
+    print_layers(&mut out, &mlp)?;
+    print_names(&mut out, &meta)?;
+    print_training(&mut out, &meta, &record, checkpoint.as_ref())?;
+    Ok(())
+}
+
+/// The model as one JSON object.
+fn info_json(
+    mlp: &Mlp,
+    meta: &ModelMeta,
+    record: &TrainingRecord,
+    checkpoint: Option<&Checkpoint>,
+) -> serde_json::Value {
+    serde_json::json!({
+        "sizes": mlp.sizes(),
+        "hidden_activations": mlp.hidden().iter().map(|a| a.name()).collect::<Vec<_>>(),
+        "head": mlp.head().name(),
+        "params": mlp.num_params(),
+        "class_names": meta.class_names,
+        "standardized": meta.standardizer.is_some(),
+        "pixel_scale": meta.pixel_scale,
+        "feature_names": meta.feature_names,
+        "target_names": meta.target_names,
+        "targets_standardized": meta.target_standardizer.is_some(),
+        "csv_layout": meta.csv_layout.as_ref().map(|l| serde_json::json!({
+            "delimiter": char::from(l.delimiter).to_string(),
+            "header": l.header,
+            "columns": l.columns,
+            "label_positions": l.label_positions,
+        })),
+        "training": record.entries,
+        "checkpoint_epoch": checkpoint.map(|c| c.epoch),
+    })
+}
+
+/// The layer sizes, each layer's parameters and activation, the total.
+fn print_layers(out: &mut impl Write, mlp: &Mlp) -> anyhow::Result<()> {
+    writeln!(
+        out,
+        "layers {:?} ({} weight layers)",
+        mlp.sizes(),
+        mlp.num_layers()
+    )?;
+    for l in 0..mlp.num_layers() {
+        let (i, o) = (mlp.sizes()[l], mlp.sizes()[l + 1]);
+        let act = mlp
+            .hidden()
+            .get(l)
+            .map_or(format!("{} head", mlp.head()), |a| a.to_string());
+        writeln!(
+            out,
+            "  layer {}: {i} → {o}, {} parameters, then {act}",
+            l + 1,
+            mlp.layer_params(l)
+        )?;
+    }
+    writeln!(out, "parameters {}", mlp.num_params())?;
+    Ok(())
+}
+
+/// The classes, the preprocessing, the features and the targets.
+fn print_names(out: &mut impl Write, meta: &ModelMeta) -> anyhow::Result<()> {
+    if let Some(c) = &meta.class_names {
+        writeln!(out, "classes {}: {}", c.len(), c.join(", "))?;
+    }
+    match (&meta.standardizer, meta.pixel_scale) {
+        (Some(_), _) => writeln!(
+            out,
+            "preprocessing: standardised features (mean/std stored)"
+        )?,
+        (None, Some(s)) => writeln!(out, "preprocessing: pixel values divided by {s}")?,
+        (None, None) => writeln!(out, "preprocessing: none")?,
+    }
+    if !meta.feature_names.is_empty() {
+        let n = meta.feature_names.len();
+        let shown: Vec<&str> = meta
+            .feature_names
+            .iter()
+            .take(8)
+            .map(String::as_str)
+            .collect();
+        writeln!(
+            out,
+            "features {n}: {}{}",
+            shown.join(", "),
+            if n > 8 { ", …" } else { "" }
+        )?;
+    }
+    if !meta.target_names.is_empty() {
+        writeln!(
+            out,
+            "{} {}{}",
+            if meta.target_names.len() == 1 {
+                "target"
+            } else {
+                "targets"
+            },
+            meta.target_names.join(", "),
+            if meta.target_standardizer.is_some() {
+                " (standardised for training; predictions in the original units)"
+            } else {
+                ""
+            }
+        )?;
+    }
+    Ok(())
+}
+
+/// How the training CSV was read, the training record and, for a
+/// checkpoint, where it stands.
+fn print_training(
+    out: &mut impl Write,
+    meta: &ModelMeta,
+    record: &TrainingRecord,
+    checkpoint: Option<&Checkpoint>,
+) -> anyhow::Result<()> {
+    if let Some(l) = &meta.csv_layout {
+        writeln!(
+            out,
+            "read as CSV: delimiter {:?}, {}, {} columns, label column{} {}",
+            char::from(l.delimiter),
+            if l.header { "header" } else { "no header" },
+            l.columns,
+            if l.label_positions.len() == 1 {
+                ""
+            } else {
+                "s"
+            },
+            l.label_positions
+                .iter()
+                .map(|p| (p + 1).to_string())
+                .collect::<Vec<_>>()
+                .join(", ")
+        )?;
+    }
+    let training: Vec<String> = record
+        .entries
+        .iter()
+        .map(|(k, v)| format!("{k} {v}"))
+        .collect();
+    if !training.is_empty() {
+        writeln!(out, "training: {}", training.join(", "))?;
+    }
+    if let Some(c) = checkpoint {
+        writeln!(
+            out,
+            "checkpoint after epoch {} (batch {}, lr {}, seed {}, shuffle {}, shards of {})",
+            c.epoch,
+            c.config.batch_size,
+            c.config.lr,
+            c.config.seed,
+            c.config.shuffle,
+            c.config.shard_rows
+        )?;
+    }
+    Ok(())
+}

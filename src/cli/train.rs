@@ -1,0 +1,364 @@
+//! `backprop train`: the flags as a [`FitSpec`], the session run with a
+//! [`Printer`], then the model, the plot and the summary written.
+
+use std::io::{self, Write};
+use std::sync::atomic::AtomicBool;
+use std::sync::Arc;
+
+use anyhow::Context;
+
+use backprop::data::ClassWeight;
+use backprop::dist::Job;
+use backprop::fit::{self, DataSource, EpochRecord, FitEnd, FitOutcome, FitSpec, Interruption};
+use backprop::meta::TrainingRecord;
+use backprop::model_io;
+use backprop::optim::{OptimizerConfig, OptimizerKind};
+use backprop::pipeline::ReadOverrides;
+use backprop::plot::write_curves_svg;
+use backprop::schedule::{LrSchedule, ScheduleKind};
+use backprop::stopping::{EarlyStopping, Monitor};
+
+use super::args::TrainArgs;
+use super::flags::usage;
+use super::print::Printer;
+
+/// Training stopped at the user's request (exit code 130, like a shell).
+#[derive(Debug)]
+pub struct Interrupted(String);
+
+impl std::fmt::Display for Interrupted {
+    fn fmt(&self, f: &mut std::fmt::Formatter<'_>) -> std::fmt::Result {
+        f.write_str(&self.0)
+    }
+}
+
+impl std::error::Error for Interrupted {}
+
+/// A flag the first SIGINT or SIGTERM sets (training then stops after the
+/// current batch); a second one ends the process at once with code 130.
+fn interrupt_flag() -> anyhow::Result<Arc<AtomicBool>> {
+    let stop = Arc::new(AtomicBool::new(false));
+    for sig in [signal_hook::consts::SIGINT, signal_hook::consts::SIGTERM] {
+        // registered first, so it sees the flag before the second handler sets it
+        signal_hook::flag::register_conditional_shutdown(sig, 130, Arc::clone(&stop))
+            .context("installing the signal handler")?;
+        signal_hook::flag::register(sig, Arc::clone(&stop))
+            .context("installing the signal handler")?;
+    }
+    Ok(stop)
+}
+
+impl TrainArgs {
+    /// The optimizer the flags describe; `None` when none of its flags is
+    /// given (the default, or a resumed checkpoint's).
+    fn optimizer_config(&self) -> anyhow::Result<Option<OptimizerConfig>> {
+        let given = self.optimizer.is_some()
+            || self.momentum.is_some()
+            || self.nesterov
+            || self.beta1.is_some()
+            || self.beta2.is_some()
+            || self.alpha.is_some()
+            || self.eps.is_some()
+            || self.weight_decay.is_some();
+        if !given {
+            return Ok(None);
+        }
+        let kind = match &self.optimizer {
+            Some(name) => name.parse::<OptimizerKind>()?,
+            None => fit::default_optimizer(self.data.is_none()).kind,
+        };
+        let d = OptimizerConfig::default();
+        let cfg = OptimizerConfig {
+            kind,
+            momentum: self.momentum.unwrap_or(d.momentum),
+            nesterov: self.nesterov,
+            beta1: self.beta1.unwrap_or(d.beta1),
+            beta2: self.beta2.unwrap_or(d.beta2),
+            alpha: self.alpha.unwrap_or(d.alpha),
+            eps: self.eps.unwrap_or(d.eps),
+            weight_decay: self.weight_decay.unwrap_or(d.weight_decay),
+        };
+        cfg.validate()?;
+        Ok(Some(cfg))
+    }
+
+    /// The training session the flags describe.
+    fn spec(&self) -> anyhow::Result<FitSpec> {
+        Ok(FitSpec {
+            data: self
+                .data
+                .clone()
+                .map_or(DataSource::BreastCancer, DataSource::File),
+            read: ReadOverrides {
+                weight_column: self.weight_column.clone(),
+                ..self.read.overrides(None)?
+            },
+            test_data: self.test_data.clone(),
+            test_labels: self.test_labels.clone(),
+            validation_split: self.validation_split,
+            hidden_layers: self.layers.clone(),
+            activation: self.activation,
+            head: self.head,
+            epochs: self.epochs,
+            batch_size: self.batch_size,
+            lr: self.lr,
+            optimizer: self.optimizer_config()?,
+            clip_norm: self.clip_norm,
+            schedule: self.lr_schedule.map(|k| match k {
+                ScheduleKind::Constant => LrSchedule::Constant,
+                ScheduleKind::Step => LrSchedule::Step {
+                    every_epochs: self.lr_step_epochs,
+                    gamma: self.lr_gamma,
+                },
+                ScheduleKind::Cosine => LrSchedule::Cosine {
+                    min_lr: self.lr_min,
+                    epochs: self.lr_cosine_epochs.unwrap_or(self.epochs),
+                },
+                ScheduleKind::Plateau => LrSchedule::Plateau {
+                    patience: self.lr_patience,
+                    gamma: self.lr_gamma,
+                },
+            }),
+            warmup_epochs: self.warmup_epochs,
+            early_stopping: if self.early_stopping {
+                Some(EarlyStopping {
+                    patience: self.patience,
+                    min_delta: self.min_delta,
+                    monitor: self.monitor.parse::<Monitor>()?,
+                })
+            } else {
+                None
+            },
+            dropout: self.dropout,
+            class_weight: self
+                .class_weight
+                .as_deref()
+                .map(str::parse::<ClassWeight>)
+                .transpose()?,
+            threads: self.threads,
+            shard_rows: self.shard_rows,
+            seed: self.seed,
+            shuffle: !self.no_shuffle,
+            standardize: !self.no_standardize,
+            standardize_targets: !self.no_standardize_targets,
+            init_model: self.init_model.clone(),
+            resume: self.resume.clone(),
+            checkpoint: self.checkpoint.clone(),
+            checkpoint_every: self.checkpoint_every,
+            train_metrics: self.train_metrics,
+        })
+    }
+}
+
+/// `backprop train`: checks the output paths, trains, writes the model and
+/// the plot, and prints the summary (rank 0 alone writes and prints).
+pub fn train(args: &TrainArgs, job: &Job) -> anyhow::Result<()> {
+    check_outputs(args)?;
+    let spec = args.spec()?;
+    let outcome = run(&spec, args, job)?;
+    if job.rank() != 0 {
+        // every rank holds the same outcome; rank 0 writes and reports it
+        return match outcome.interruption() {
+            Some(_) => Err(Interrupted(String::new()).into()),
+            None => Ok(()),
+        };
+    }
+    if let Some(i) = outcome.interruption() {
+        return Err(interrupted(args, &outcome, i)?.into());
+    }
+    if let Some(path) = &args.out {
+        model_io::save_model(path, &outcome.mlp, &outcome.meta)?;
+    }
+    if let Some(path) = &args.plot {
+        write_curves_svg(path, &outcome.history, outcome.held_out)?;
+    }
+    let record = TrainingRecord::from_extra(&outcome.meta.extra);
+    let mut out = io::stdout().lock();
+    if args.json {
+        writeln!(out, "{}", summary_json(args, &outcome, &record))?;
+    } else if !args.quiet {
+        print_summary(&mut out, args, &outcome, &record)?;
+    }
+    Ok(())
+}
+
+/// Refuses a `--plot` that is not an SVG file and output paths that
+/// cannot be written, before any training.
+fn check_outputs(args: &TrainArgs) -> anyhow::Result<()> {
+    if let Some(p) = &args.plot {
+        let svg = p.extension().is_some_and(|e| e.eq_ignore_ascii_case("svg"));
+        if !svg {
+            return Err(usage(
+                "--plot",
+                format!(
+                    "{}: the plot is an SVG file; give a name ending in .svg",
+                    p.display()
+                ),
+            ));
+        }
+    }
+    for (option, path) in [("--out", &args.out), ("--plot", &args.plot)] {
+        if let Some(p) = path {
+            fit::check_output_path(option, p)?;
+        }
+    }
+    Ok(())
+}
+
+/// Prepares the session, joins the job's process group and runs it, the
+/// printer reporting; a failure in an epoch says that nothing was written.
+fn run(spec: &FitSpec, args: &TrainArgs, job: &Job) -> anyhow::Result<FitOutcome> {
+    let mut printer = Printer::new(args, job);
+    let mut prepared = fit::prepare(spec, &mut printer)?;
+    if let Some(group) = job.group() {
+        prepared.set_group(group)?;
+    }
+    let stop = interrupt_flag()?;
+    let result = prepared.run(&stop, &mut printer);
+    printer.clear_bar();
+    let outcome = match (result, printer.in_epoch) {
+        (Ok(outcome), _) => outcome,
+        (Err(e), Some(epoch)) => {
+            return Err(anyhow::Error::from(e).context(format!(
+                "epoch {epoch}: training stopped, nothing was written"
+            )))
+        }
+        (Err(e), None) => return Err(e.into()),
+    };
+    if let Some(e) = printer.error.take() {
+        return Err(e.into());
+    }
+    Ok(outcome)
+}
+
+/// The epoch whose figures the summary gives: that of the weights written
+/// (the best epoch's with early stopping), else the last.
+fn reported<'a>(outcome: &'a FitOutcome, record: &TrainingRecord) -> Option<&'a EpochRecord> {
+    match record.best {
+        Some(b) => outcome.history.iter().find(|r| r.epoch == b.epoch),
+        None => outcome.history.last(),
+    }
+}
+
+/// The summary as one JSON object.
+fn summary_json(
+    args: &TrainArgs,
+    outcome: &FitOutcome,
+    record: &TrainingRecord,
+) -> serde_json::Value {
+    let held = outcome.held_out.name();
+    let last = reported(outcome, record);
+    let obj = serde_json::json!({
+        "summary": true,
+        "epochs": outcome.epochs,
+        "train_loss": last.map(|r| r.train_loss),
+        "train_accuracy": last.and_then(|r| r.train_accuracy),
+        format!("{held}_loss"): last.and_then(|r| r.val_loss),
+        format!("{held}_accuracy"): last.and_then(|r| r.val_accuracy),
+        "samples_per_sec": outcome.samples_per_sec(),
+        "train_seconds": outcome.train_seconds,
+        "wall_seconds": outcome.wall_seconds,
+        "threads": outcome.threads,
+        "params": outcome.mlp.num_params(),
+        "out": args.out.as_ref().map(|p| p.display().to_string()),
+    });
+    let mut obj = obj;
+    if let Some(b) = &record.best {
+        obj["best_epoch"] = b.epoch.into();
+        obj["stopped_early"] = matches!(outcome.end, FitEnd::EarlyStopped { .. }).into();
+    }
+    if let Some(r) = last.filter(|r| r.test_loss.is_some()) {
+        // the test set reported beside a validation split
+        obj["test_loss"] = r.test_loss.into();
+        obj["test_accuracy"] = r.test_accuracy.into();
+    }
+    obj
+}
+
+/// The summary as text: final accuracies, the best epoch, the throughput
+/// and where the model went.
+fn print_summary(
+    out: &mut impl Write,
+    args: &TrainArgs,
+    outcome: &FitOutcome,
+    record: &TrainingRecord,
+) -> anyhow::Result<()> {
+    let held = outcome.held_out.name();
+    let last = reported(outcome, record);
+    if let Some(a) = last.and_then(|r| r.val_accuracy) {
+        writeln!(out, "final {held} accuracy {:.2}%", 100.0 * a)?;
+    }
+    if let Some(a) = last.and_then(|r| r.test_accuracy) {
+        writeln!(out, "final test accuracy {:.2}%", 100.0 * a)?;
+    }
+    if let Some(b) = &record.best {
+        let test = outcome
+            .history
+            .iter()
+            .find(|r| r.epoch == b.epoch)
+            .and_then(|r| r.test_accuracy)
+            .map_or(String::new(), |a| {
+                format!(", test accuracy {:.2}%", 100.0 * a)
+            });
+        writeln!(
+            out,
+            "{}; the model holds the weights of epoch {} (validation {} {:.5}{test})",
+            if matches!(outcome.end, FitEnd::EarlyStopped { .. }) {
+                "stopped early"
+            } else {
+                "early stopping watched every epoch"
+            },
+            b.epoch,
+            b.monitor,
+            b.value,
+        )?;
+    }
+    writeln!(
+        out,
+        "training throughput {:.0} samples/s ({} samples in {:.4} s, evaluation excluded)",
+        outcome.samples_per_sec(),
+        outcome.samples,
+        outcome.train_seconds
+    )?;
+    if let Some(p) = &args.out {
+        writeln!(out, "model written to {}", p.display())?;
+    }
+    Ok(())
+}
+
+/// Writes `--out` (the weights as they are) and the plot of an interrupted
+/// run, and says what was written (the library wrote the checkpoint).
+fn interrupted(
+    args: &TrainArgs,
+    outcome: &FitOutcome,
+    at: &Interruption,
+) -> anyhow::Result<Interrupted> {
+    let mut said = match &at.in_epoch {
+        Some(p) => format!(
+            "interrupted in epoch {} after batch {}",
+            outcome.epochs + 1,
+            p.batches_done
+        ),
+        None => format!("interrupted after epoch {}", outcome.epochs),
+    };
+    if let Some(path) = &args.out {
+        model_io::save_model(path, &outcome.mlp, &outcome.meta)?;
+        said += &format!(
+            "; the weights as they are were written to {}",
+            path.display()
+        );
+    }
+    if let Some(path) = &at.checkpoint {
+        said += &format!(
+            "; checkpoint written to {} (--resume continues from there, bit for bit)",
+            path.display()
+        );
+    }
+    if let Some(path) = &args.plot {
+        // nothing to draw before the first epoch ends
+        if !outcome.history.is_empty() {
+            write_curves_svg(path, &outcome.history, outcome.held_out)?;
+        }
+    }
+    Ok(Interrupted(said))
+}
