@@ -9,17 +9,8 @@
 //! `ryu` picks the even one (…62) and Rust the upper one (…63); those are
 //! found exactly and written as Rust does. A test compares all 2³² values.
 
-/// Appends `v` to `buf` exactly as `write!(buf, "{v}")` would.
-///
-/// ```
-/// # use backprop::float_text::write_f32;
-/// let mut buf = Vec::new();
-/// for v in [0.1f32, -2.5e-9, 1e20, 16777216.0, -0.0, f32::NAN, f32::NEG_INFINITY] {
-///     buf.clear();
-///     write_f32(&mut buf, v);
-///     assert_eq!(String::from_utf8(buf.clone()).unwrap(), format!("{v}"));
-/// }
-/// ```
+/// Appends `v` to `buf` exactly as `write!(buf, "{v}")` would (the module's
+/// tests compare them, special values included).
 pub fn write_f32(buf: &mut Vec<u8>, v: f32) {
     if !v.is_finite() || v == 0.0 {
         // NaN, inf, -inf, 0, -0: as Display
@@ -228,6 +219,24 @@ fn exponent_of(text: &[u8]) -> i64 {
 #[cfg(test)]
 mod tests {
     use super::write_f32;
+
+    #[test]
+    fn special_and_ordinary_values_print_as_display() {
+        let mut buf = Vec::new();
+        for v in [
+            0.1f32,
+            -2.5e-9,
+            1e20,
+            16777216.0,
+            -0.0,
+            f32::NAN,
+            f32::NEG_INFINITY,
+        ] {
+            buf.clear();
+            write_f32(&mut buf, v);
+            assert_eq!(String::from_utf8(buf.clone()).unwrap(), format!("{v}"));
+        }
+    }
     use std::io::Write as _;
 
     fn same_as_display(bits: u32) -> bool {

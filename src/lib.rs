@@ -42,6 +42,7 @@
 
 pub mod activation;
 mod aligned;
+#[doc(hidden)] // the `bench` command's engine, for the binary
 pub mod bench;
 pub mod data;
 pub mod dist;
@@ -49,7 +50,7 @@ pub mod dropout;
 pub mod error;
 pub mod evaluate;
 pub mod fit;
-pub mod float_text;
+pub(crate) mod float_text;
 pub mod infer;
 pub mod kernels;
 pub mod mapped;
@@ -58,11 +59,14 @@ pub mod metrics;
 pub mod model_io;
 pub mod network;
 pub mod optim;
+#[doc(hidden)] // the front ends' table-to-dataset steps (`fit` is the API)
 pub mod pipeline;
 #[cfg(feature = "plot")]
 pub mod plot;
+#[doc(hidden)] // synthetic data and preset networks for the benches
 pub mod presets;
 pub mod schedule;
+#[doc(hidden)] // the trainer's shard workspaces, for the allocation and equivalence tests
 pub mod shard;
 pub mod stopping;
 pub mod tensor;

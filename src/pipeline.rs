@@ -11,7 +11,7 @@ use crate::data::{
     scale, ClassMap, Dataset, FeatureSelection, HeaderMode, LabelColumn, LoadOptions, Prep,
     RawTable, Standardizer,
 };
-use crate::error::{Error, Result};
+use crate::error::{mention, Error, Result};
 use crate::meta::ModelMeta;
 use crate::tensor::Matrix;
 
@@ -103,10 +103,12 @@ pub fn default_head(train: &RawTable) -> Result<Head> {
             "head",
             format!(
                 "{}: the label column has {} distinct values in {} rows; if it is a numeric \
-                 target, use --head mse; if these really are classes, say --head softmax",
+                 target, use {}; if these really are classes, say {}",
                 train.target_source,
                 classes.len(),
-                train.rows()
+                train.rows(),
+                mention("head", Some("mse")),
+                mention("head", Some("softmax"))
             ),
         ));
     }

@@ -714,7 +714,7 @@ fn files_that_are_not_backprop_models() {
         load_err(b"hello world, this is text"),
         format!(
             "{SRC}: not a safetensors file (no safetensors header at its start): give a model \
-             written by backprop train --out"
+             written by backprop's save_model"
         )
     );
     assert!(load_err(&[0u8; 8]).starts_with(&format!(
@@ -1224,7 +1224,7 @@ fn checkpoint_config_checks_resumed_flags() {
             shuffle: false,
             ..cfg.clone()
         }),
-        "invalid option shuffle: the checkpoint was trained with shuffling, given --no-shuffle"
+        "invalid option shuffle: the checkpoint was trained with shuffling, given shuffle=false"
     );
     assert_eq!(
         err(TrainConfig {

@@ -512,7 +512,7 @@ fn csv_structure_errors() {
     assert_eq!(
         csv_err("label\nx\n"),
         "d.csv: no feature columns: the file reads as one column; if its fields are separated \
-         by another character, give --delimiter"
+         by another character, give read.delimiter"
     );
     // a missing label is caught when the labels are used, with its line
     let t = csv_ok("a,label\n1,\n2,y\n");
@@ -607,7 +607,7 @@ fn csv_label_column_errors() {
     assert_eq!(
         csv_err_with("1,2,3\n4,5,6\n", by_name("price")),
         "d.csv: the label column is given by name ('price') but the file has no header row \
-         (its first line looks like data; give --header if it is one)"
+         (its first line looks like data; give read.header=present if it is one)"
     );
     assert_eq!(
         csv_err_with("a,a,b\n1,2,3\n", by_name("a")),
@@ -822,7 +822,7 @@ fn unknown_labels_and_bad_regression_targets() {
     assert_eq!(
         t.class_map().unwrap_err().to_string(),
         format!(
-            "{}: no labels: give the labels file (--labels)",
+            "{}: no labels: give the labels file (read.labels_path)",
             fixture("x_f32.npy").display()
         )
     );
@@ -919,7 +919,7 @@ fn idx_label_file_errors() {
     assert_eq!(
         load_err(&[("i.idx", &images)], column),
         "invalid option label_columns: i.idx is not a CSV file; IDX and NPY labels come from \
-         a separate file (--labels)"
+         a separate file (read.labels_path)"
     );
 }
 

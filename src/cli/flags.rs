@@ -1,23 +1,30 @@
 //! Errors as the user reads them: the field → flag table ([`FLAGS`]),
 //! [`flag`], [`error_text`] and [`usage`] errors (exit code 2).
 
+use backprop::error::{spell_fields, Field};
 use backprop::Error;
+use clap::CommandFactory;
+
+use super::Cli;
 
 /// The error and its causes, each said once (an I/O error's text is part of
 /// the message that names its file, so it is not repeated as the cause). A
-/// configuration error names the flag of the field it names.
+/// configuration error names the flag of the field it names, and every field
+/// a message names is spelled as its flag ([`spell`]).
 pub fn error_text(e: &anyhow::Error) -> String {
     let mut text = String::new();
     for cause in e.chain() {
         let part = match cause.downcast_ref::<Error>() {
             // the job's launch, not a flag (`dist::Job`)
             Some(Error::Config { option, reason }) if *option == "mpi" => {
-                format!("mpirun: {reason}")
+                format!("mpirun: {}", spell_fields(reason, &spell))
             }
             Some(Error::Config { option, reason }) => {
+                let reason = spell_fields(reason, &spell);
                 format!("invalid option {}: {reason}", flag(option))
             }
-            _ => cause.to_string(),
+            Some(e) => e.text_with(&spell),
+            None => cause.to_string(),
         };
         if text.contains(&part) {
             continue;
@@ -33,8 +40,8 @@ pub fn error_text(e: &anyhow::Error) -> String {
 /// The flags of the configuration fields that library errors name
 /// ([`FitSpec`](backprop::FitSpec) and
 /// [`BenchSpec`](backprop::bench::BenchSpec) fields); unlisted fields are spelled
-/// `--field-name`.
-pub const FLAGS: [(&str, &str); 13] = [
+/// `--field-name`. (`saved_model` is what a model file is written by.)
+pub const FLAGS: [(&str, &str); 16] = [
     ("early_stopping.patience", "--patience"),
     ("early_stopping.min_delta", "--min-delta"),
     ("early_stopping.monitor", "--monitor"),
@@ -42,6 +49,9 @@ pub const FLAGS: [(&str, &str); 13] = [
     ("label_columns", "--label-column"),
     ("kind", "--optimizer"),
     ("read.labels_path", "--labels"),
+    ("read.header", "--header"),
+    ("read.delimiter", "--delimiter"),
+    ("saved_model", "backprop train --out"),
     ("hidden_layers", "--layers"),
     ("sizes", "--layers"),
     ("shuffle", "--no-shuffle"),
@@ -60,6 +70,32 @@ pub fn flag(field: &str) -> String {
         Some((_, flag)) => flag.to_string(),
         None => format!("--{}", field.replace('_', "-")),
     }
+}
+
+/// A field named in a library message, as the command line says it: its
+/// flag, followed by the suggested value unless the flag is a switch
+/// (`head=mse` → `--head mse`, `shuffle=false` → `--no-shuffle`).
+fn spell(field: Field<'_>) -> String {
+    let flag = flag(field.name);
+    match field.value {
+        Some(value) if takes_value(&flag) => format!("{flag} {value}"),
+        _ => flag,
+    }
+}
+
+/// Whether some command's `flag` takes a value (`--head`), as opposed to a
+/// switch (`--no-shuffle`).
+fn takes_value(flag: &str) -> bool {
+    let Some(long) = flag.strip_prefix("--") else {
+        return false;
+    };
+    let cli = Cli::command();
+    let takes = cli
+        .get_subcommands()
+        .flat_map(|c| c.get_arguments())
+        .find(|a| a.get_long() == Some(long))
+        .is_some_and(|a| a.get_action().takes_values());
+    takes
 }
 
 /// A usage error naming the option: a field or a flag (exit code 2).

@@ -5,7 +5,7 @@
 use std::collections::{BTreeMap, BTreeSet, HashMap};
 
 use super::message::{data_error, show};
-use crate::error::Result;
+use crate::error::{mention, Result};
 
 /// At most this many classes; it bounds the one-hot width a file can ask for.
 pub const MAX_CLASSES: usize = 1 << 16;
@@ -125,17 +125,19 @@ impl ClassMap {
                     if let Some(l) = labels.iter().find(|l| !integer_text(l)) {
                         return Err(err(format!(
                             "the label column holds {} distinct numbers such as {}: that looks \
-                             like a continuous target, not classes; for regression use --head mse",
+                             like a continuous target, not classes; for regression use {}",
                             distinct.len(),
-                            show(l.trim())
+                            show(l.trim()),
+                            mention("head", Some("mse"))
                         )));
                     }
                 }
                 if distinct.len() > MAX_CLASSES {
                     return Err(err(format!(
                         "{} distinct labels; at most {MAX_CLASSES} classes are supported (for a \
-                         numeric target, use --head mse)",
-                        distinct.len()
+                         numeric target, use {})",
+                        distinct.len(),
+                        mention("head", Some("mse"))
                     )));
                 }
                 distinct.values().map(|&v| number_name(v)).collect()
@@ -309,7 +311,7 @@ mod tests {
         assert_eq!(
             err,
             "y.csv: the label column holds 30 distinct numbers such as '100.0': that looks like \
-             a continuous target, not classes; for regression use --head mse"
+             a continuous target, not classes; for regression use head=mse"
         );
         // integers, or few distinct values, are classes
         let ints: Vec<String> = (0..30).map(|i| i.to_string()).collect();

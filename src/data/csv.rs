@@ -50,7 +50,7 @@ use super::number::{fast_number, parse_number};
 use super::table::{
     CsvLayout, HeaderGuess, HeaderMode, LabelColumn, LoadOptions, RawTable, RawTarget, SourceKind,
 };
-use crate::error::{Error, Result};
+use crate::error::{mention, Error, Result};
 use crate::tensor::Matrix;
 
 /// How many column names an "unknown column" message lists.
@@ -876,9 +876,12 @@ fn assign_roles(
                          row{}",
                         show(name),
                         if opts.header == HeaderMode::Auto {
-                            " (its first line looks like data; give --header if it is one)"
+                            format!(
+                                " (its first line looks like data; give {} if it is one)",
+                                mention("read.header", Some("present"))
+                            )
                         } else {
-                            ""
+                            String::new()
                         }
                     )));
                 }
@@ -945,12 +948,13 @@ fn assign_roles(
                 let what = if n_cols == 1 {
                     format!(
                         "the file reads as one column{}; if its fields are separated by another \
-                         character, give --delimiter",
+                         character, give {}",
                         if sniffed {
                             String::new()
                         } else {
                             format!(" with the delimiter {:?}", char::from(delimiter))
-                        }
+                        },
+                        mention("read.delimiter", None)
                     )
                 } else {
                     "every column is a label, the id or ignored".to_string()

@@ -162,7 +162,7 @@ impl Dataset {
     /// The dataset with a weight per row: training minimises
     /// `Σ wᵢ·lossᵢ / Σ wᵢ` over each batch (scikit-learn's `sample_weight`;
     /// a weight of 2 counts a row twice, 0 leaves it out). Class weights are
-    /// per-row weights too ([`ClassWeight::per_row`]).
+    /// per-row weights too ([`ClassWeight::per_row`](crate::data::ClassWeight::per_row)).
     ///
     /// ```
     /// use backprop::{data::Dataset, Matrix};

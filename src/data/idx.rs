@@ -158,7 +158,7 @@ pub fn parse_with_limit(
 /// reads, or reports.
 ///
 /// The file must stay unchanged while the result lives (see
-/// [`super::MappedF32::map`]).
+/// `MappedF32::map`).
 ///
 /// # Errors
 /// [`crate::Error::Data`] naming `source_name` if the file cannot be mapped.

@@ -355,7 +355,7 @@ fn plain_header(
 /// the system loads its pages as they are used. `Ok(None)` when the file is
 /// not such an NPY file or its length does not match the shape (the other
 /// readers take it from there), or cannot be viewed in place
-/// ([`MappedF32::map`]).
+/// (`MappedF32::map`).
 ///
 /// # Errors
 /// A data error naming `source_name` when the file cannot be read or

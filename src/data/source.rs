@@ -13,7 +13,7 @@ use std::path::Path;
 use super::message::data_error;
 use super::table::{LabelColumn, LoadOptions, RawTable, RawTarget, SourceKind};
 use super::{csv, idx, npy};
-use crate::error::{Error, Result};
+use crate::error::{mention, Error, Result};
 
 impl SourceKind {
     /// The format of the file called `name` holding `bytes`: by extension first
@@ -297,7 +297,8 @@ fn check_array_options(source_name: &str, opts: &LoadOptions) -> Result<()> {
             "label_columns",
             format!(
                 "{source_name} is not a CSV file; IDX and NPY labels come from a \
-                 separate file (--labels)"
+                 separate file ({})",
+                mention("read.labels_path", None)
             ),
         ));
     }

@@ -11,7 +11,7 @@ use std::path::PathBuf;
 
 use super::classes::{self, ClassMap};
 use super::message::{data_error, show};
-use crate::error::{Error, Result};
+use crate::error::{mention, Error, Result};
 use crate::tensor::Matrix;
 
 /// Which row of a CSV file names the columns.
@@ -314,7 +314,10 @@ impl RawTable {
                 &self.source_name,
                 match self.kind {
                     SourceKind::Csv => "no label column was read".to_string(),
-                    _ => "no labels: give the labels file (--labels)".to_string(),
+                    _ => format!(
+                        "no labels: give the labels file ({})",
+                        mention("read.labels_path", None)
+                    ),
                 },
             )),
         }

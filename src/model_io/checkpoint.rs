@@ -21,7 +21,7 @@ use super::schema::{
     WEIGHT_SUM_BITS,
 };
 use crate::data::ClassWeight;
-use crate::error::{Error, Result};
+use crate::error::{mention, Error, Result};
 use crate::optim::{OptimizerConfig, OptimizerKind};
 use crate::schedule::{LrSchedule, PlateauState};
 use crate::stopping::{EarlyStopState, EarlyStopping, Monitor};
@@ -150,7 +150,10 @@ impl CheckpointConfig {
             return conflict("seed", self.seed.to_string(), cfg.seed.to_string());
         }
         if cfg.shuffle != self.shuffle {
-            let word = |s: bool| if s { "shuffling" } else { "--no-shuffle" }.to_string();
+            let word = |s: bool| match s {
+                true => "shuffling".to_string(),
+                false => mention("shuffle", Some("false")),
+            };
             return conflict("shuffle", word(self.shuffle), word(cfg.shuffle));
         }
         if cfg.optimizer != self.optimizer {

@@ -99,7 +99,7 @@
 //! # Untrusted input
 //!
 //! [`from_bytes`] and [`checkpoint_from_bytes`] return `Ok` or `Err` for any
-//! bytes and never panic. Every problem is an [`Error::Data`] naming the file.
+//! bytes and never panic. Every problem is an [`Error::Data`](crate::Error::Data) naming the file.
 //! Nothing is allocated from a size the file declares before that size is
 //! checked against the file's length: the header is at most 100 MB (as in the
 //! `safetensors` crate) and must lie inside the file, and parameters are only

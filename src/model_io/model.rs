@@ -37,7 +37,7 @@ pub struct SavedModel {
 /// The bytes of a model file for `mlp` and `meta`.
 ///
 /// # Errors
-/// [`Error::Data`] (source `model`) if `meta` does not fit `mlp` (see
+/// [`Error::Data`](crate::Error::Data) (source `model`) if `meta` does not fit `mlp` (see
 /// [`from_bytes`] for the rules) or a parameter is not finite: a file that
 /// would not load is never written.
 ///
@@ -58,7 +58,7 @@ pub fn to_bytes(mlp: &Mlp, meta: &ModelMeta) -> Result<Vec<u8>> {
 /// Writes `mlp` and `meta` to `path` atomically ([`write_atomic`]).
 ///
 /// # Errors
-/// As [`to_bytes`] (naming `path`), and [`Error::Io`] if the file cannot be
+/// As [`to_bytes`] (naming `path`), and [`Error::Io`](crate::Error::Io) if the file cannot be
 /// written; an existing file at `path` is then left as it was.
 pub fn save_model(path: &Path, mlp: &Mlp, meta: &ModelMeta) -> Result<()> {
     let bytes = encode(mlp, meta, &path.display().to_string())?;
@@ -77,7 +77,7 @@ pub fn save_model(path: &Path, mlp: &Mlp, meta: &ModelMeta) -> Result<()> {
 /// the module docs, no duplicates) and `feature_names` (`n_0` or none).
 ///
 /// # Errors
-/// [`Error::Data`] with `source_name` and what is wrong, for any bad input.
+/// [`Error::Data`](crate::Error::Data) with `source_name` and what is wrong, for any bad input.
 ///
 /// ```
 /// use backprop::model_io;
@@ -91,7 +91,7 @@ pub fn from_bytes(bytes: &[u8], source_name: &str) -> Result<SavedModel> {
 /// Reads the model file at `path` (or the model inside a checkpoint).
 ///
 /// # Errors
-/// [`Error::Io`] if the file cannot be read, else as [`from_bytes`].
+/// [`Error::Io`](crate::Error::Io) if the file cannot be read, else as [`from_bytes`].
 pub fn load_model(path: &Path) -> Result<SavedModel> {
     let bytes = read(path)?;
     from_bytes(&bytes, &path.display().to_string())

@@ -13,6 +13,7 @@ use std::path::Path;
 use ::safetensors::tensor::{Metadata as Header, SafeTensors, TensorInfo};
 
 use super::message::data_err;
+use crate::error::mention_as;
 use crate::error::{Error, Result};
 
 /// The largest safetensors header accepted (the `safetensors` crate's limit).
@@ -195,8 +196,11 @@ fn precheck(bytes: &[u8], src: &str) -> Result<()> {
     if bytes.get(LEN_BYTES).is_some_and(|&b| b != b'{') && !(2..=MAX_HEADER).contains(&n) {
         return Err(data_err(
             src,
-            "not a safetensors file (no safetensors header at its start): give a model \
-             written by backprop train --out",
+            format!(
+                "not a safetensors file (no safetensors header at its start): give a model \
+                 written by {}",
+                mention_as("saved_model", "backprop's save_model")
+            ),
         ));
     }
     if n > MAX_HEADER {
