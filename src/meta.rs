@@ -108,4 +108,25 @@ impl TrainingRecord {
         });
         TrainingRecord { entries, best }
     }
+
+    /// Writes the record into `extra` as `train.{key}` entries, the form
+    /// [`TrainingRecord::from_extra`] reads back.
+    ///
+    /// ```
+    /// use std::collections::BTreeMap;
+    /// use backprop::meta::TrainingRecord;
+    /// let record = TrainingRecord {
+    ///     entries: BTreeMap::from([("epochs".to_string(), "3".to_string())]),
+    ///     best: None,
+    /// };
+    /// let mut extra = BTreeMap::new();
+    /// record.write_into(&mut extra);
+    /// assert_eq!(extra["train.epochs"], "3");
+    /// assert_eq!(TrainingRecord::from_extra(&extra), record);
+    /// ```
+    pub fn write_into(&self, extra: &mut BTreeMap<String, String>) {
+        for (k, v) in &self.entries {
+            extra.insert(format!("train.{k}"), v.clone());
+        }
+    }
 }

@@ -235,7 +235,7 @@ fn an_interrupt_mid_epoch_resumes_to_the_bits_of_a_run_that_never_stopped() {
     let mut cb = StopAt::new(&stop, 0, 0);
     let resumed = fit::prepare(
         &FitSpec {
-            resume: Some(ckpt.clone()),
+            resume: Some(ckpt.clone().into()),
             threads: 2,
             seed: None, // the checkpoint's
             ..spec(&data)
@@ -304,7 +304,7 @@ fn stops_between_epochs_interrupted_or_asked_by_a_callback() {
     let saved = model_io::load_checkpoint(&ckpt).unwrap();
     assert_eq!((saved.epoch, saved.in_epoch), (2, None));
     let resumed = FitSpec {
-        resume: Some(ckpt.clone()),
+        resume: Some(ckpt.clone().into()),
         ..spec(&data)
     }
     .fit()
@@ -384,11 +384,11 @@ fn errors_name_the_fields_of_the_spec() {
     .fit()
     .unwrap();
     let init = FitSpec {
-        init_model: Some(model.clone()),
+        init_model: Some(model.clone().into()),
         ..base.clone()
     };
     let resume = FitSpec {
-        resume: Some(ckpt.clone()),
+        resume: Some(ckpt.clone().into()),
         ..base.clone()
     };
     fit::prepare(&init, &mut ()).unwrap();
@@ -453,7 +453,7 @@ fn errors_name_the_fields_of_the_spec() {
         ),
         (
             FitSpec {
-                resume: Some(ckpt.clone()),
+                resume: Some(ckpt.clone().into()),
                 ..init.clone()
             },
             "init_model",
@@ -610,7 +610,7 @@ fn dropout_and_class_weights_keep_thread_identity_and_resume() {
     let stop = AtomicBool::new(false);
     let resumed = fit::prepare(
         &FitSpec {
-            resume: Some(ckpt.clone()),
+            resume: Some(ckpt.clone().into()),
             threads: 3,
             dropout: None,      // the checkpoint's
             class_weight: None, // the checkpoint's
@@ -632,7 +632,7 @@ fn dropout_and_class_weights_keep_thread_identity_and_resume() {
         (
             "dropout",
             FitSpec {
-                resume: Some(ckpt.clone()),
+                resume: Some(ckpt.clone().into()),
                 dropout: Some(0.5),
                 ..regularised(&data)
             },
@@ -640,7 +640,7 @@ fn dropout_and_class_weights_keep_thread_identity_and_resume() {
         (
             "class_weight",
             FitSpec {
-                resume: Some(ckpt.clone()),
+                resume: Some(ckpt.clone().into()),
                 class_weight: Some(backprop::data::ClassWeight::Balanced),
                 ..regularised(&data)
             },
@@ -705,7 +705,7 @@ fn a_weight_column_weighs_rows_and_is_checked_on_resume() {
         },
         epochs,
         checkpoint: Some(ckpt.clone()),
-        resume: resume.map(Path::to_path_buf),
+        resume: resume.map(|p| p.to_path_buf().into()),
         ..spec(&data)
     };
     let run = weighted(4, None, Some("w")).fit().unwrap();

@@ -9,7 +9,9 @@ use anyhow::Context;
 
 use backprop::data::ClassWeight;
 use backprop::dist::Job;
-use backprop::fit::{self, DataSource, EpochRecord, FitEnd, FitOutcome, FitSpec, Interruption};
+use backprop::fit::{
+    self, DataSource, EpochRecord, FitEnd, FitOutcome, FitSpec, Interruption, Stored,
+};
 use backprop::meta::TrainingRecord;
 use backprop::model_io;
 use backprop::optim::{OptimizerConfig, OptimizerKind};
@@ -141,8 +143,8 @@ impl TrainArgs {
             shuffle: !self.no_shuffle,
             standardize: !self.no_standardize,
             standardize_targets: !self.no_standardize_targets,
-            init_model: self.init_model.clone(),
-            resume: self.resume.clone(),
+            init_model: self.init_model.clone().map(Stored::File),
+            resume: self.resume.clone().map(Stored::File),
             checkpoint: self.checkpoint.clone(),
             checkpoint_every: self.checkpoint_every,
             train_metrics: self.train_metrics,

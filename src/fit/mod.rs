@@ -1,0 +1,41 @@
+//! The training session: a [`FitSpec`] → the data loaded and prepared, the
+//! head and network chosen (or taken from an initial model or a checkpoint),
+//! the configuration merged and checked → [`Prepared`] → the epoch loop with
+//! held-out evaluation, checkpoints, interrupts and [`FitCallbacks`] →
+//! [`FitOutcome`].
+//!
+//! This is the one complete training loop of the crate: the command line's
+//! `train`, the tests and any other front call it. Like [`Trainer`], a run
+//! gives the same bits for any thread count, and a run resumed from a
+//! checkpoint — written between epochs or, after an interrupt, inside one —
+//! gives the bits of a run that never stopped.
+//!
+//! Errors name the [`FitSpec`] field at fault (`Error::Config { option:
+//! "epochs", .. }`); errors from the layers below may still name a
+//! command-line flag (`--lr`).
+//!
+//! ```
+//! use backprop::fit::FitSpec;
+//! // the embedded breast-cancer set: 30-16-1 sigmoid network, 455/114 split
+//! let run = FitSpec { epochs: 5, threads: 1, ..FitSpec::default() }.fit()?;
+//! assert_eq!(run.history.len(), 5);
+//! let last = run.history.last().unwrap();
+//! assert!(last.val_accuracy.unwrap() > 0.9); // test accuracy
+//! assert_eq!(run.meta.extra["train.epochs"], "5");
+//! # Ok::<(), backprop::Error>(())
+//! ```
+
+mod prepare;
+mod report;
+mod resume;
+mod run;
+mod spec;
+
+pub use prepare::{prepare, Prepared};
+pub use report::{
+    EpochRecord, EpochReport, FitCallbacks, FitEnd, FitOutcome, HeldOut, Interruption, RunInfo,
+};
+pub use spec::{
+    check_output_path, default_lr, default_optimizer, DataSource, FitSpec, Stored, TrainMetrics,
+    DEFAULT_EPOCHS, DEFAULT_SEED,
+};
