@@ -151,7 +151,7 @@ pub fn evaluate_with(
         })?
         .loss;
     if mlp.head() == Head::Mse {
-        pipeline::to_target_units(meta, &mut outputs);
+        meta.to_target_units(&mut outputs);
         let truth = raw.numeric_targets()?;
         let (per, mean) = regression_metrics(&outputs, &truth)?;
         return Ok(Evaluation::Regression(RegressionReport {
@@ -346,7 +346,7 @@ pub fn predict_npy(
     let format = |_: usize, outputs: &mut [f32], buf: &mut Vec<u8>| -> Result<()> {
         if head == Head::Mse {
             for row in outputs.chunks_exact_mut(k) {
-                pipeline::to_target_units_row(meta, row);
+                meta.to_target_units_row(row);
             }
         }
         buf.extend(outputs.iter().flat_map(|v| v.to_le_bytes()));
@@ -488,7 +488,7 @@ fn row_cells(
     }
     match (&meta.class_names, head) {
         (_, Head::Mse) => {
-            pipeline::to_target_units_row(meta, out);
+            meta.to_target_units_row(out);
             for &v in out.iter() {
                 row.number(v);
             }

@@ -6,8 +6,9 @@
 
 use std::collections::BTreeMap;
 
-use crate::data::{CsvLayout, Standardizer};
+use crate::data::{scale, CsvLayout, Standardizer};
 use crate::stopping::Monitor;
+use crate::tensor::Matrix;
 
 /// What a model needs besides its weights to be used on new raw data.
 ///
@@ -46,6 +47,67 @@ pub struct ModelMeta {
     /// Free-form entries for callers (e.g. the training command line), stored
     /// as metadata keys `extra.{key}`.
     pub extra: BTreeMap<String, String>,
+}
+
+impl ModelMeta {
+    /// Whether raw features need preparing before the network sees them.
+    pub fn prepares_features(&self) -> bool {
+        self.pixel_scale.is_some() || self.standardizer.is_some()
+    }
+
+    /// Prepares raw features in place, as the model was trained: divided by
+    /// `pixel_scale`, then standardised.
+    ///
+    /// ```
+    /// use backprop::{data::Standardizer, meta::ModelMeta, Matrix};
+    /// let meta = ModelMeta {
+    ///     pixel_scale: Some(2.0),
+    ///     standardizer: Some(Standardizer { mean: vec![1.0], std: vec![0.5] }),
+    ///     ..ModelMeta::default()
+    /// };
+    /// let mut x = Matrix::from_vec(2, 1, vec![4.0, 2.0]).unwrap();
+    /// meta.prepare(&mut x);
+    /// assert_eq!(x.as_slice(), [2.0, 0.0]);
+    /// ```
+    pub fn prepare(&self, x: &mut Matrix) {
+        if let Some(s) = self.pixel_scale {
+            scale(x, s);
+        }
+        if let Some(st) = &self.standardizer {
+            st.apply(x);
+        }
+    }
+
+    /// Network outputs in the targets' own units: `output · std + mean`
+    /// (computed in `f64`) for an `mse` head trained on standardised
+    /// targets, unchanged otherwise.
+    ///
+    /// ```
+    /// use backprop::{data::Standardizer, meta::ModelMeta, Matrix};
+    /// let meta = ModelMeta {
+    ///     target_standardizer: Some(Standardizer { mean: vec![100.0], std: vec![10.0] }),
+    ///     ..ModelMeta::default()
+    /// };
+    /// let mut out = Matrix::from_vec(2, 1, vec![0.0, -1.5]).unwrap();
+    /// meta.to_target_units(&mut out);
+    /// assert_eq!(out.as_slice(), [100.0, 85.0]);
+    /// ```
+    pub fn to_target_units(&self, outputs: &mut Matrix) {
+        let cols = outputs.cols().max(1);
+        for row in outputs.as_mut_slice().chunks_exact_mut(cols) {
+            self.to_target_units_row(row);
+        }
+    }
+
+    /// [`ModelMeta::to_target_units`] for one row of outputs.
+    pub fn to_target_units_row(&self, row: &mut [f32]) {
+        let Some(s) = &self.target_standardizer else {
+            return;
+        };
+        for ((v, &m), &d) in row.iter_mut().zip(&s.mean).zip(&s.std) {
+            *v = (f64::from(*v) * f64::from(d) + f64::from(m)) as f32;
+        }
+    }
 }
 
 /// The training record a run leaves in [`ModelMeta::extra`] (its `train.*`

@@ -170,6 +170,72 @@ impl Default for OptimizerConfig {
     }
 }
 
+/// An optimizer as a front end collects it: a name and the constants it
+/// was given (`None`: [`OptimizerConfig::default`]'s, PyTorch's). The command
+/// line and the Python package build their [`OptimizerConfig`] through it.
+///
+/// ```
+/// use backprop::optim::{OptimizerKind, OptimizerParts};
+/// let parts = OptimizerParts { kind: Some("sgd"), momentum: Some(0.9), ..Default::default() };
+/// let cfg = parts.config(OptimizerKind::Adam)?;
+/// assert_eq!((cfg.kind, cfg.momentum), (OptimizerKind::Sgd, 0.9));
+/// assert!(OptimizerParts { kind: Some("adam"), momentum: Some(0.9), ..Default::default() }
+///     .config(OptimizerKind::Adam)
+///     .is_err()); // momentum is SGD's alone
+/// # Ok::<(), backprop::Error>(())
+/// ```
+#[derive(Clone, Copy, Debug, Default, PartialEq)]
+pub struct OptimizerParts<'a> {
+    /// The kind's name ([`OptimizerKind::name`], any case).
+    pub kind: Option<&'a str>,
+    /// SGD momentum.
+    pub momentum: Option<f32>,
+    /// Nesterov momentum.
+    pub nesterov: bool,
+    /// Adam/AdamW first-moment decay.
+    pub beta1: Option<f32>,
+    /// Adam/AdamW second-moment decay.
+    pub beta2: Option<f32>,
+    /// RMSprop smoothing constant.
+    pub alpha: Option<f32>,
+    /// The denominator term.
+    pub eps: Option<f32>,
+    /// L2 penalty (AdamW: decoupled decay).
+    pub weight_decay: Option<f32>,
+}
+
+impl OptimizerParts<'_> {
+    /// Whether nothing was given (the session then picks its default).
+    pub fn is_empty(&self) -> bool {
+        *self == OptimizerParts::default()
+    }
+
+    /// The configuration: the kind named (else `default_kind`) with the
+    /// constants given over the defaults, checked.
+    ///
+    /// # Errors
+    /// [`Error::Config`]: an unknown kind, or as [`OptimizerConfig::validate`].
+    pub fn config(&self, default_kind: OptimizerKind) -> Result<OptimizerConfig> {
+        let kind = match self.kind {
+            Some(name) => name.parse()?,
+            None => default_kind,
+        };
+        let d = OptimizerConfig::default();
+        let cfg = OptimizerConfig {
+            kind,
+            momentum: self.momentum.unwrap_or(d.momentum),
+            nesterov: self.nesterov,
+            beta1: self.beta1.unwrap_or(d.beta1),
+            beta2: self.beta2.unwrap_or(d.beta2),
+            alpha: self.alpha.unwrap_or(d.alpha),
+            eps: self.eps.unwrap_or(d.eps),
+            weight_decay: self.weight_decay.unwrap_or(d.weight_decay),
+        };
+        cfg.validate()?;
+        Ok(cfg)
+    }
+}
+
 impl OptimizerConfig {
     /// Checks the ranges PyTorch checks: `momentum ≥ 0`, Nesterov only with
     /// `momentum > 0`, `β₁, β₂, α ∈ [0, 1)`, `ε > 0`, `weight_decay ≥ 0`, all

@@ -8,8 +8,8 @@ use rand_chacha::ChaCha8Rng;
 
 use crate::activation::Head;
 use crate::data::{
-    scale, ClassMap, Dataset, FeatureSelection, HeaderMode, LabelColumn, LoadOptions, Prep,
-    RawTable, Standardizer,
+    ClassMap, Dataset, FeatureSelection, HeaderMode, LabelColumn, LoadOptions, Prep, RawTable,
+    Standardizer,
 };
 use crate::error::{mention, Error, Result};
 use crate::meta::ModelMeta;
@@ -213,12 +213,7 @@ fn prepared_features(
     inputs: usize,
 ) -> Result<Matrix> {
     check_inputs(&x, raw, inputs)?;
-    if let Some(s) = meta.pixel_scale {
-        scale(&mut x, s);
-    }
-    if let Some(st) = &meta.standardizer {
-        st.apply(&mut x);
-    }
+    meta.prepare(&mut x);
     Ok(x)
 }
 
@@ -319,37 +314,6 @@ fn unweighted_dataset(
             s.apply(&mut y);
         }
         Dataset::new(x, y)
-    }
-}
-
-/// Network outputs in the targets' units: for an `mse` model trained on
-/// standardised targets, `output · std + mean` (in `f64`, rounded once);
-/// unchanged otherwise.
-///
-/// ```
-/// use backprop::{data::Standardizer, model_io::ModelMeta, pipeline, Matrix};
-/// let meta = ModelMeta {
-///     target_standardizer: Some(Standardizer { mean: vec![100.0], std: vec![10.0] }),
-///     ..ModelMeta::default()
-/// };
-/// let mut out = Matrix::from_vec(2, 1, vec![0.0, -1.5]).unwrap();
-/// pipeline::to_target_units(&meta, &mut out);
-/// assert_eq!(out.as_slice(), [100.0, 85.0]);
-/// ```
-pub fn to_target_units(meta: &ModelMeta, outputs: &mut Matrix) {
-    let cols = outputs.cols().max(1);
-    for row in outputs.as_mut_slice().chunks_exact_mut(cols) {
-        to_target_units_row(meta, row);
-    }
-}
-
-/// [`to_target_units`] for one row of outputs.
-pub fn to_target_units_row(meta: &ModelMeta, row: &mut [f32]) {
-    let Some(s) = &meta.target_standardizer else {
-        return;
-    };
-    for ((v, &m), &d) in row.iter_mut().zip(&s.mean).zip(&s.std) {
-        *v = (f64::from(*v) * f64::from(d) + f64::from(m)) as f32;
     }
 }
 

@@ -81,6 +81,65 @@ pub enum ScheduleKind {
     Plateau,
 }
 
+/// The constants of the schedules as a front end collects them;
+/// [`LrSchedule::from_kind`] takes those of the schedule named. The defaults
+/// are the command line's.
+#[derive(Clone, Copy, Debug, PartialEq)]
+pub struct ScheduleParams {
+    /// step: epochs between decays.
+    pub step_epochs: usize,
+    /// step and plateau: the decay factor.
+    pub gamma: f32,
+    /// cosine: the rate at the end.
+    pub min_lr: f32,
+    /// cosine: the epochs the annealing spans.
+    pub cosine_epochs: usize,
+    /// plateau: epochs without improvement tolerated.
+    pub patience: usize,
+}
+
+impl Default for ScheduleParams {
+    fn default() -> Self {
+        ScheduleParams {
+            step_epochs: 10,
+            gamma: 0.1,
+            min_lr: 0.0,
+            cosine_epochs: 1,
+            patience: 10,
+        }
+    }
+}
+
+impl LrSchedule {
+    /// The schedule `kind` with its constants from `p`.
+    ///
+    /// ```
+    /// use backprop::schedule::{LrSchedule, ScheduleKind, ScheduleParams};
+    /// let p = ScheduleParams { patience: 2, gamma: 0.2, ..ScheduleParams::default() };
+    /// assert_eq!(
+    ///     LrSchedule::from_kind("plateau".parse::<ScheduleKind>().unwrap(), &p),
+    ///     LrSchedule::Plateau { patience: 2, gamma: 0.2 }
+    /// );
+    /// ```
+    pub fn from_kind(kind: ScheduleKind, p: &ScheduleParams) -> LrSchedule {
+        match kind {
+            ScheduleKind::Constant => LrSchedule::Constant,
+            ScheduleKind::Step => LrSchedule::Step {
+                every_epochs: p.step_epochs,
+                gamma: p.gamma,
+            },
+            ScheduleKind::Cosine => LrSchedule::Cosine {
+                min_lr: p.min_lr,
+                epochs: p.cosine_epochs,
+            },
+            ScheduleKind::Plateau => LrSchedule::Plateau {
+                patience: p.patience,
+                gamma: p.gamma,
+            },
+        }
+    }
+}
+
 impl FromStr for ScheduleKind {
     type Err = String;
     fn from_str(s: &str) -> std::result::Result<Self, String> {

@@ -87,6 +87,27 @@ impl Default for EarlyStopping {
 }
 
 impl EarlyStopping {
+    /// The rule from its parts as a front end collects them: the monitor by
+    /// name (`loss`, `accuracy`, `r2`).
+    ///
+    /// ```
+    /// use backprop::stopping::{EarlyStopping, Monitor};
+    /// let rule = EarlyStopping::from_parts(3, 0.01, "accuracy")?;
+    /// assert_eq!(rule.monitor, Monitor::Accuracy);
+    /// assert!(EarlyStopping::from_parts(3, 0.01, "f1").is_err());
+    /// # Ok::<(), backprop::Error>(())
+    /// ```
+    ///
+    /// # Errors
+    /// [`Error::Config`] for an unknown monitor.
+    pub fn from_parts(patience: usize, min_delta: f64, monitor: &str) -> Result<EarlyStopping> {
+        Ok(EarlyStopping {
+            patience,
+            min_delta,
+            monitor: monitor.parse()?,
+        })
+    }
+
     /// Checks the settings.
     ///
     /// # Errors

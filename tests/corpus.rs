@@ -9,7 +9,8 @@
 //! one word of a message fails here, naming the run and the output.
 //!
 //! Timings (`seconds`, `samples_per_sec`, …) are dropped from the JSON lines
-//! before hashing; everything else is hashed as written.
+//! before hashing, and the repository's path from error messages (so that
+//! any checkout gives the same bytes); everything else is hashed as written.
 //!
 //! The bits of a model depend on the CPU's vector instructions (the crate is
 //! built with `target-cpu=native`: FMA or not, 256 or 512-bit registers), so
@@ -169,10 +170,15 @@ impl Corpus {
         let what = format!("backprop {}", args.join(" "));
         let out = self.exec(Command::new(BIN).args(args), &what);
         assert!(!out.status.success(), "{what} succeeded");
-        let mut text = format!("exit {:?}\n", out.status.code()).into_bytes();
-        text.extend_from_slice(&out.stderr);
-        text.extend_from_slice(&out.stdout);
-        self.put(run, "error", &text);
+        let text = format!(
+            "exit {:?}\n{}{}",
+            out.status.code(),
+            String::from_utf8_lossy(&out.stderr),
+            String::from_utf8_lossy(&out.stdout)
+        );
+        // the same bytes from any checkout: the repository's path is elided
+        let text = text.replace(env!("CARGO_MANIFEST_DIR"), "<repo>");
+        self.put(run, "error", text.as_bytes());
     }
 
     /// Records the bytes of a file the runs wrote.

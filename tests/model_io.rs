@@ -14,7 +14,7 @@ use backprop::model_io::{
 };
 use backprop::optim::OptimizerConfig;
 use backprop::schedule::{LrSchedule, PlateauState};
-use backprop::train::EpochProgress;
+use backprop::train::{EpochProgress, TrainerState};
 use backprop::{Activation, Error, Head, Mlp, RngState, TrainConfig, Trainer};
 use proptest::prelude::*;
 use safetensors::tensor::{Dtype, SafeTensors, TensorView};
@@ -1368,7 +1368,15 @@ fn resumed_training_is_bitwise_identical_to_uninterrupted() {
         let mut mlp = ck.model.mlp.clone();
         let mut trainer = Trainer::new(&mlp, &ck.config.train_config(1)).unwrap();
         if restore_rng {
-            trainer.set_rng_state(&ck.rng);
+            trainer
+                .resume(&TrainerState {
+                    epochs_done: ck.epoch,
+                    rng: ck.rng,
+                    optimizer_step: ck.optimizer_state.step,
+                    optimizer_buffers: ck.optimizer_state.buffers.clone(),
+                    plateau: ck.plateau,
+                })
+                .unwrap();
         }
         for _ in ck.epoch..cfg.epochs {
             trainer.epoch(&mut mlp, &train).unwrap();
@@ -1616,14 +1624,12 @@ fn export_for_python() {
     ];
     for (name, sizes, hidden, head, meta) in cases {
         let mlp = Mlp::new(&sizes, &hidden, head, 17).unwrap();
-        let mut x = backprop::Matrix::from_vec(n, 30, raw.clone()).unwrap();
-        if let Some(p) = meta.pixel_scale {
-            backprop::data::scale(&mut x, p);
-        }
-        if let Some(s) = &meta.standardizer {
-            s.apply(&mut x);
-        }
-        let y = mlp.predict(x.as_slice(), n).unwrap();
+        // raw features in, outputs in the targets' units out
+        let saved = model_io::SavedModel {
+            mlp: mlp.clone(),
+            meta: meta.clone(),
+        };
+        let y = saved.predict(&raw, n).unwrap();
         let model_path = dir.join(format!("{name}.safetensors"));
         model_io::save_model(&model_path, &mlp, &meta).unwrap();
         let io_tensors: Tensors = vec![

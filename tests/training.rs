@@ -5,7 +5,7 @@
 use std::sync::atomic::{AtomicBool, Ordering};
 
 use backprop::model_io::{self, Checkpoint, CheckpointConfig, SavedModel};
-use backprop::train::{EpochOutcome, EpochProgress};
+use backprop::train::{EpochOutcome, EpochProgress, TrainerState};
 use backprop::{Activation, Dataset, Error, Head, Matrix, Mlp, TrainConfig, Trainer};
 
 fn dataset(rows: usize, n_in: usize) -> Dataset {
@@ -344,7 +344,15 @@ fn an_interrupted_epoch_resumed_from_a_checkpoint_is_bitwise_identical() {
             assert_eq!(ck.in_epoch.map(|p| p.batches_done), Some(k), "{case}");
             let mut mlp = ck.model.mlp.clone();
             let mut trainer = Trainer::new(&mlp, &ck.config.train_config(threads_after)).unwrap();
-            trainer.set_rng_state(&ck.rng);
+            trainer
+                .resume(&TrainerState {
+                    epochs_done: ck.epoch,
+                    rng: ck.rng,
+                    optimizer_step: ck.optimizer_state.step,
+                    optimizer_buffers: ck.optimizer_state.buffers.clone(),
+                    plateau: ck.plateau,
+                })
+                .unwrap();
             let mut resumed_losses = vec![losses[0]];
             let second = match run_epoch(&mut trainer, &mut mlp, &data, ck.in_epoch.as_ref(), 0) {
                 EpochOutcome::Completed(s) => s,

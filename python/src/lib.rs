@@ -24,14 +24,16 @@ use std::path::PathBuf;
 use std::sync::atomic::{AtomicBool, Ordering};
 use std::time::Duration;
 
-use backprop::data::{scale, ClassWeight, CsvLayout, RawTable, RawTarget, SourceKind};
-use backprop::fit::{self as session, DataSource, EpochReport, FitCallbacks, FitEnd, FitSpec};
+use backprop::data::{ClassWeight, CsvLayout, RawTable, RawTarget, SourceKind};
+use backprop::fit::{
+    self as session, Continuation, DataSource, EpochReport, FitCallbacks, FitEnd, FitSpec, Stored,
+};
 use backprop::model_io::{self, ModelMeta, SavedModel};
-use backprop::optim::{OptimizerConfig, OptimizerKind};
+use backprop::optim::{OptimizerConfig, OptimizerKind, OptimizerParts};
 use backprop::pipeline::{self, ReadOverrides};
-use backprop::schedule::LrSchedule;
+use backprop::schedule::{LrSchedule, ScheduleKind, ScheduleParams};
 use backprop::stopping::{EarlyStopState, EarlyStopping, Monitor};
-use backprop::{Activation, Error, Head, Matrix, Mlp, TrainConfig};
+use backprop::{Activation, Error, Head, Matrix, Mlp};
 use numpy::{
     PyArray1, PyArray2, PyArrayMethods, PyReadonlyArray1, PyReadonlyArray2, PyUntypedArrayMethods,
 };
@@ -123,7 +125,7 @@ impl Model {
         x: PyReadonlyArray2<'py, f32>,
     ) -> PyResult<Bound<'py, PyArray2<f32>>> {
         let (slice, rows, cols) = rows_of(&x)?;
-        let SavedModel { mlp, meta } = &self.saved;
+        let mlp = &self.saved.mlp;
         if cols != mlp.inputs() {
             return Err(value_err(format!(
                 "X has {cols} features, but the model takes {} inputs",
@@ -131,22 +133,7 @@ impl Model {
             )));
         }
         let out = py
-            .detach(|| -> backprop::Result<Matrix> {
-                let mut out = if meta.pixel_scale.is_none() && meta.standardizer.is_none() {
-                    mlp.predict(slice, rows)?
-                } else {
-                    let mut copy = Matrix::from_vec(rows, cols, slice.to_vec())?;
-                    if let Some(s) = meta.pixel_scale {
-                        scale(&mut copy, s);
-                    }
-                    if let Some(st) = &meta.standardizer {
-                        st.apply(&mut copy);
-                    }
-                    mlp.predict(copy.as_slice(), rows)?
-                };
-                pipeline::to_target_units(meta, &mut out);
-                Ok(out)
-            })
+            .detach(|| -> backprop::Result<Matrix> { self.saved.predict(slice, rows) })
             .map_err(py_err)?;
         let k = out.cols();
         PyArray1::from_vec(py, out.into_vec()).reshape([rows, k])
@@ -275,27 +262,34 @@ struct FitRequest {
 
 #[pymethods]
 impl FitRequest {
+    /// A request with the library's own defaults (those of a data file:
+    /// Adam at its default rate, 64 relu units, the default batch, epochs
+    /// and seed). The estimators set every field from their parameters, so
+    /// scikit-learn's defaults are written once, in `_estimators.py`.
     #[new]
     fn new() -> FitRequest {
+        let optimizer = session::default_optimizer(false);
+        let train = backprop::TrainConfig::default();
+        let schedule = ScheduleParams::default();
         FitRequest {
-            head: "softmax".into(),
-            hidden: vec![100],
-            activation: "relu".into(),
-            optimizer: "adam".into(),
-            lr: 0.001,
-            batch_size: 200,
-            epochs: 200,
-            weight_decay: 0.0,
-            momentum: 0.0,
-            nesterov: false,
-            beta1: 0.9,
-            beta2: 0.999,
-            eps: 1e-8,
-            schedule: "constant".into(),
-            plateau_patience: 2,
-            plateau_gamma: 0.2,
-            shuffle: true,
-            seed: 0,
+            head: Head::SoftmaxCe.name().into(),
+            hidden: vec![64],
+            activation: Activation::Relu.name().into(),
+            optimizer: optimizer.kind.name().into(),
+            lr: session::default_lr(optimizer.kind, false),
+            batch_size: train.batch_size,
+            epochs: session::DEFAULT_EPOCHS,
+            weight_decay: optimizer.weight_decay,
+            momentum: optimizer.momentum,
+            nesterov: optimizer.nesterov,
+            beta1: optimizer.beta1,
+            beta2: optimizer.beta2,
+            eps: optimizer.eps,
+            schedule: LrSchedule::Constant.name().into(),
+            plateau_patience: schedule.patience,
+            plateau_gamma: schedule.gamma,
+            shuffle: train.shuffle,
+            seed: session::DEFAULT_SEED,
             threads: 0,
             dropout: 0.0,
             clip_norm: None,
@@ -319,31 +313,32 @@ impl FitRequest {
 
 impl FitRequest {
     fn optimizer_config(&self) -> PyResult<OptimizerConfig> {
-        let kind: OptimizerKind = self.optimizer.parse().map_err(py_err)?;
-        let sgd = kind == OptimizerKind::Sgd;
-        let c = OptimizerConfig {
-            kind,
-            momentum: if sgd { self.momentum } else { 0.0 },
+        // momentum and Nesterov are SGD's alone (scikit-learn ignores them
+        // for the other solvers)
+        let sgd = self.optimizer.eq_ignore_ascii_case("sgd");
+        OptimizerParts {
+            kind: Some(&self.optimizer),
+            momentum: Some(if sgd { self.momentum } else { 0.0 }),
             nesterov: sgd && self.nesterov && self.momentum > 0.0,
-            beta1: self.beta1,
-            beta2: self.beta2,
-            eps: self.eps,
-            weight_decay: self.weight_decay,
-            ..OptimizerConfig::default()
-        };
-        c.validate().map_err(py_err)?;
-        Ok(c)
+            beta1: Some(self.beta1),
+            beta2: Some(self.beta2),
+            eps: Some(self.eps),
+            weight_decay: Some(self.weight_decay),
+            ..OptimizerParts::default()
+        }
+        .config(OptimizerKind::Adam)
+        .map_err(py_err)
     }
 
     fn schedule(&self) -> PyResult<LrSchedule> {
-        match self.schedule.as_str() {
-            "constant" => Ok(LrSchedule::Constant),
-            "plateau" => Ok(LrSchedule::Plateau {
-                patience: self.plateau_patience,
-                gamma: self.plateau_gamma,
-            }),
-            s => Err(value_err(format!("unknown schedule '{s}'"))),
-        }
+        let kind: ScheduleKind = self.schedule.parse().map_err(value_err)?;
+        let params = ScheduleParams {
+            patience: self.plateau_patience,
+            gamma: self.plateau_gamma,
+            cosine_epochs: self.epochs.max(1),
+            ..ScheduleParams::default()
+        };
+        Ok(LrSchedule::from_kind(kind, &params))
     }
 
     fn class_weight(&self) -> Option<ClassWeight> {
@@ -429,20 +424,20 @@ struct Trained {
     end: FitEnd,
 }
 
-fn train(
-    spec: FitSpec,
-    hooks: Hooks,
-    stop: &AtomicBool,
-    ckpt: PathBuf,
-) -> backprop::Result<Trained> {
+fn train(spec: FitSpec, hooks: Hooks, stop: &AtomicBool) -> backprop::Result<Trained> {
     let mut hooks = hooks;
     let prepared = session::prepare(&spec, &mut hooks)?;
     // the table's copy of the rows is not needed once the training set is made
     drop(spec);
     let out = prepared.run(stop, &mut hooks)?;
     let model = model_io::to_bytes(&out.mlp, &out.meta)?;
-    // written after the last epoch or on a stop (not after an error)
-    let checkpoint = std::fs::read(&ckpt).ok();
+    // the state after the last epoch or a stop (none after an interrupt);
+    // a state that no file could hold (an optimizer moment that overflowed
+    // on huge features) is dropped: `partial_fit` then continues from the
+    // model with a new optimizer
+    let checkpoint = out
+        .checkpoint
+        .and_then(|c| model_io::checkpoint_to_bytes(&c).ok());
     Ok(Trained {
         model,
         checkpoint,
@@ -577,8 +572,6 @@ fn fit<'py>(
         (Some(m), None) => Start::Model(m),
         (None, None) => Start::New,
     };
-    let dir = tempfile::tempdir().map_err(|e| PyOSError::new_err(e.to_string()))?;
-    let ckpt_path = dir.path().join("run.ckpt");
     let mut spec = FitSpec {
         data: DataSource::Tables {
             train: Box::new(table),
@@ -594,14 +587,14 @@ fn fit<'py>(
         clip_norm: req.clip_norm,
         schedule: Some(req.schedule()?),
         warmup_epochs: Some(0),
-        early_stopping: match &req.early_stopping {
-            Some((patience, min_delta, monitor)) => Some(EarlyStopping {
-                patience: *patience,
-                min_delta: *min_delta,
-                monitor: monitor.parse::<Monitor>().map_err(py_err)?,
-            }),
-            None => None,
-        },
+        early_stopping: req
+            .early_stopping
+            .as_ref()
+            .map(|(patience, min_delta, monitor)| {
+                EarlyStopping::from_parts(*patience, *min_delta, monitor)
+            })
+            .transpose()
+            .map_err(py_err)?,
         dropout: Some(req.dropout),
         class_weight: req.class_weight(),
         threads: req.threads,
@@ -609,8 +602,6 @@ fn fit<'py>(
         shuffle: req.shuffle,
         standardize: false,
         standardize_targets: false,
-        checkpoint: Some(ckpt_path.clone()),
-        checkpoint_every: usize::MAX,
         ..FitSpec::default()
     };
     match start {
@@ -634,59 +625,36 @@ fn fit<'py>(
             sizes.push(pipeline::output_size(&meta, head));
             let mlp = Mlp::new(&sizes, &vec![activation; req.hidden.len()], head, req.seed)
                 .map_err(py_err)?;
-            let path = dir.path().join("init.safetensors");
-            model_io::save_model(&path, &mlp, &meta).map_err(py_err)?;
-            spec.init_model = Some(path);
+            spec.init_model = Some(Stored::Memory(Box::new(SavedModel { mlp, meta })));
             spec.hidden_layers = Some(req.hidden.clone());
             spec.activation = Some(activation);
         }
         Start::Model(bytes) => {
-            let path = dir.path().join("init.safetensors");
-            std::fs::write(&path, bytes).map_err(|e| PyOSError::new_err(e.to_string()))?;
-            spec.init_model = Some(path);
+            let saved = model_io::from_bytes(&bytes, "model").map_err(py_err)?;
+            spec.init_model = Some(Stored::Memory(Box::new(saved)));
         }
         Start::Checkpoint(bytes) => {
             let mut c = model_io::checkpoint_from_bytes(&bytes, "checkpoint").map_err(py_err)?;
-            // continuing on new rows: no early stopping (scikit-learn's
-            // partial_fit has none), no position inside an epoch
-            c.config.early_stopping = None;
-            c.early_stop = None;
-            c.in_epoch = None;
-            // this call's settings, over the state (scikit-learn's
-            // partial_fit reads its parameters on every call): the batch
-            // size (`auto` follows the rows given), rate, optimizer
-            // constants (a new kind is refused by the checkpoint's check),
-            // clipping, dropout, shuffling and weights
-            let optimizer = req.optimizer_config()?;
-            if optimizer.kind == c.config.optimizer.kind {
-                c.config.optimizer = optimizer;
-            }
-            if c.config.batch_size != req.batch_size {
-                // the shard size a new run with this batch size would take
-                c.config.shard_rows = TrainConfig {
+            // scikit-learn's partial_fit reads its parameters on every call
+            session::continue_on_new_rows(
+                &mut c,
+                &Continuation {
                     batch_size: req.batch_size,
-                    shard_rows: 0,
-                    ..TrainConfig::default()
-                }
-                .effective_shard_rows();
-            }
-            c.config.batch_size = req.batch_size;
-            c.config.lr = req.lr;
-            c.config.clip_norm = req.clip_norm;
-            c.config.schedule = LrSchedule::Constant;
-            c.config.warmup_epochs = 0;
-            c.config.dropout = req.dropout;
-            c.config.shuffle = req.shuffle;
-            c.config.class_weight = req.class_weight();
-            c.config.row_weights = has_weights.then(|| "table".to_string());
+                    lr: req.lr,
+                    optimizer: req.optimizer_config()?,
+                    clip_norm: req.clip_norm,
+                    dropout: req.dropout,
+                    shuffle: req.shuffle,
+                    class_weight: req.class_weight(),
+                    row_weights: has_weights,
+                },
+            );
             spec.seed = None;
             spec.schedule = Some(LrSchedule::Constant);
             spec.epochs = c.epoch + req.epochs;
             spec.early_stopping = None;
             spec.validation_split = None;
-            let path = dir.path().join("resume.ckpt");
-            model_io::save_checkpoint(&path, &c).map_err(py_err)?;
-            spec.resume = Some(path);
+            spec.resume = Some(Stored::Memory(Box::new(c)));
         }
     }
     let hooks = Hooks {
@@ -708,7 +676,7 @@ fn fit<'py>(
     let stop = AtomicBool::new(false);
     let mut interrupt: Option<PyErr> = None;
     let result = std::thread::scope(|s| {
-        let handle = s.spawn(|| train(spec, hooks, &stop, ckpt_path));
+        let handle = s.spawn(|| train(spec, hooks, &stop));
         while !handle.is_finished() {
             py.detach(|| std::thread::sleep(Duration::from_millis(10)));
             if interrupt.is_none() {
@@ -728,7 +696,6 @@ fn fit<'py>(
             ))
         }
     };
-    drop(dir);
 
     let d = PyDict::new(py);
     d.set_item("model", PyBytes::new(py, &trained.model))?;

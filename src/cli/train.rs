@@ -14,11 +14,11 @@ use backprop::fit::{
 };
 use backprop::meta::TrainingRecord;
 use backprop::model_io;
-use backprop::optim::{OptimizerConfig, OptimizerKind};
+use backprop::optim::{OptimizerConfig, OptimizerParts};
 use backprop::pipeline::ReadOverrides;
 use backprop::plot::write_curves_svg;
-use backprop::schedule::{LrSchedule, ScheduleKind};
-use backprop::stopping::{EarlyStopping, Monitor};
+use backprop::schedule::{LrSchedule, ScheduleParams};
+use backprop::stopping::EarlyStopping;
 
 use super::args::TrainArgs;
 use super::flags::usage;
@@ -54,34 +54,34 @@ impl TrainArgs {
     /// The optimizer the flags describe; `None` when none of its flags is
     /// given (the default, or a resumed checkpoint's).
     fn optimizer_config(&self) -> anyhow::Result<Option<OptimizerConfig>> {
-        let given = self.optimizer.is_some()
-            || self.momentum.is_some()
-            || self.nesterov
-            || self.beta1.is_some()
-            || self.beta2.is_some()
-            || self.alpha.is_some()
-            || self.eps.is_some()
-            || self.weight_decay.is_some();
-        if !given {
+        let parts = OptimizerParts {
+            kind: self.optimizer.as_deref(),
+            momentum: self.momentum,
+            nesterov: self.nesterov,
+            beta1: self.beta1,
+            beta2: self.beta2,
+            alpha: self.alpha,
+            eps: self.eps,
+            weight_decay: self.weight_decay,
+        };
+        if parts.is_empty() {
             return Ok(None);
         }
-        let kind = match &self.optimizer {
-            Some(name) => name.parse::<OptimizerKind>()?,
-            None => fit::default_optimizer(self.data.is_none()).kind,
+        let default = fit::default_optimizer(self.data.is_none()).kind;
+        Ok(Some(parts.config(default)?))
+    }
+
+    /// The schedule the flags name, with their constants.
+    fn schedule(&self) -> Option<LrSchedule> {
+        let params = ScheduleParams {
+            step_epochs: self.lr_step_epochs,
+            gamma: self.lr_gamma,
+            min_lr: self.lr_min,
+            cosine_epochs: self.lr_cosine_epochs.unwrap_or(self.epochs),
+            patience: self.lr_patience,
         };
-        let d = OptimizerConfig::default();
-        let cfg = OptimizerConfig {
-            kind,
-            momentum: self.momentum.unwrap_or(d.momentum),
-            nesterov: self.nesterov,
-            beta1: self.beta1.unwrap_or(d.beta1),
-            beta2: self.beta2.unwrap_or(d.beta2),
-            alpha: self.alpha.unwrap_or(d.alpha),
-            eps: self.eps.unwrap_or(d.eps),
-            weight_decay: self.weight_decay.unwrap_or(d.weight_decay),
-        };
-        cfg.validate()?;
-        Ok(Some(cfg))
+        self.lr_schedule
+            .map(|kind| LrSchedule::from_kind(kind, &params))
     }
 
     /// The training session the flags describe.
@@ -106,28 +106,14 @@ impl TrainArgs {
             lr: self.lr,
             optimizer: self.optimizer_config()?,
             clip_norm: self.clip_norm,
-            schedule: self.lr_schedule.map(|k| match k {
-                ScheduleKind::Constant => LrSchedule::Constant,
-                ScheduleKind::Step => LrSchedule::Step {
-                    every_epochs: self.lr_step_epochs,
-                    gamma: self.lr_gamma,
-                },
-                ScheduleKind::Cosine => LrSchedule::Cosine {
-                    min_lr: self.lr_min,
-                    epochs: self.lr_cosine_epochs.unwrap_or(self.epochs),
-                },
-                ScheduleKind::Plateau => LrSchedule::Plateau {
-                    patience: self.lr_patience,
-                    gamma: self.lr_gamma,
-                },
-            }),
+            schedule: self.schedule(),
             warmup_epochs: self.warmup_epochs,
             early_stopping: if self.early_stopping {
-                Some(EarlyStopping {
-                    patience: self.patience,
-                    min_delta: self.min_delta,
-                    monitor: self.monitor.parse::<Monitor>()?,
-                })
+                Some(EarlyStopping::from_parts(
+                    self.patience,
+                    self.min_delta,
+                    &self.monitor,
+                )?)
             } else {
                 None
             },

@@ -36,6 +36,7 @@
 //! front end joins the job it was started in.
 
 mod collective;
+mod exchange;
 mod job;
 mod local;
 #[cfg(feature = "mpi")]
@@ -43,6 +44,7 @@ pub mod mpi;
 mod partition;
 
 pub use collective::Collective;
+pub use exchange::Exchange;
 pub use job::{launcher_size, Job};
 pub use local::LocalGroup;
 pub use partition::{owned, split_range, traffic, Traffic, REDUCE_CHUNK};

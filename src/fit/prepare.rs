@@ -10,7 +10,7 @@ use crate::network::Mlp;
 use crate::pipeline::{self, ReadOverrides};
 use crate::schedule::LrSchedule;
 use crate::stopping::{EarlyStopState, EarlyStopping, Monitor};
-use crate::train::{EpochProgress, TrainConfig, Trainer};
+use crate::train::{EpochProgress, TrainConfig, Trainer, TrainerState};
 
 use super::report::{FitCallbacks, HeldOut, RunInfo};
 use super::resume::{self, train_config};
@@ -351,13 +351,13 @@ impl Sets {
 fn trainer_for(mlp: &Mlp, cfg: &TrainConfig, ckpt: Option<&Checkpoint>) -> Result<Trainer> {
     let mut trainer = Trainer::new(mlp, cfg)?;
     if let Some(c) = ckpt {
-        trainer.set_rng_state(&c.rng);
-        trainer.set_epochs_done(c.epoch);
-        trainer.restore_plateau(c.plateau);
-        let state = &c.optimizer_state;
-        if state.step > 0 || !state.buffers.is_empty() {
-            trainer.restore_optimizer(state.step, state.buffers.clone())?;
-        }
+        trainer.resume(&TrainerState {
+            epochs_done: c.epoch,
+            rng: c.rng,
+            optimizer_step: c.optimizer_state.step,
+            optimizer_buffers: c.optimizer_state.buffers.clone(),
+            plateau: c.plateau,
+        })?;
     }
     Ok(trainer)
 }

@@ -7,6 +7,7 @@
 use crate::data::ClassWeight;
 use crate::error::{Error, Result};
 use crate::model_io::Checkpoint;
+use crate::optim::OptimizerConfig;
 use crate::schedule::LrSchedule;
 use crate::stopping::{EarlyStopState, EarlyStopping};
 use crate::train::TrainConfig;
@@ -159,4 +160,75 @@ pub(super) fn early_stopping(
         (Some(rule), None) => Ok(Some((*rule, EarlyStopState::new(rule.monitor, n_params)))),
         (None, None) => Ok(None),
     }
+}
+
+/// The settings a checkpoint takes from the call that continues it on new
+/// rows (scikit-learn's `partial_fit` reads its parameters on every call).
+#[derive(Clone, Debug, PartialEq)]
+pub struct Continuation {
+    /// Rows per mini-batch (the shard size follows it as a new run's would).
+    pub batch_size: usize,
+    /// The learning rate.
+    pub lr: f32,
+    /// The optimizer's constants; its kind must be the checkpoint's (a new
+    /// kind is left out here and refused by the resume).
+    pub optimizer: OptimizerConfig,
+    /// Gradient-norm clipping.
+    pub clip_norm: Option<f32>,
+    /// The dropout probability.
+    pub dropout: f32,
+    /// Whether epochs shuffle their rows.
+    pub shuffle: bool,
+    /// The class weights.
+    pub class_weight: Option<ClassWeight>,
+    /// Whether the new rows carry their own weights.
+    pub row_weights: bool,
+}
+
+/// Makes `c` continue on new rows with `next`'s settings: a constant rate
+/// with no warm-up, no early stopping (scikit-learn's `partial_fit` has
+/// none) and no position inside an epoch; the epoch count, weights,
+/// optimizer state and RNG go on.
+///
+/// ```
+/// use backprop::fit::{self, Continuation, FitSpec, Stored};
+/// let mut c = FitSpec { epochs: 2, threads: 1, ..FitSpec::default() }
+///     .fit()?
+///     .checkpoint
+///     .expect("the final state");
+/// let optimizer = c.config.optimizer;
+/// fit::continue_on_new_rows(&mut c, &Continuation {
+///     batch_size: 64, lr: 0.1, optimizer, clip_norm: None, dropout: 0.0,
+///     shuffle: true, class_weight: None, row_weights: false,
+/// });
+/// let spec = FitSpec { epochs: c.epoch + 1, resume: Some(Stored::Memory(c)), threads: 1,
+///     ..FitSpec::default() };
+/// assert_eq!(spec.fit()?.epochs, 3);
+/// # Ok::<(), backprop::Error>(())
+/// ```
+pub fn continue_on_new_rows(c: &mut Checkpoint, next: &Continuation) {
+    c.config.early_stopping = None;
+    c.early_stop = None;
+    c.in_epoch = None;
+    if next.optimizer.kind == c.config.optimizer.kind {
+        c.config.optimizer = next.optimizer;
+    }
+    if c.config.batch_size != next.batch_size {
+        // the shard size a new run with this batch size would take
+        c.config.shard_rows = TrainConfig {
+            batch_size: next.batch_size,
+            shard_rows: 0,
+            ..TrainConfig::default()
+        }
+        .effective_shard_rows();
+    }
+    c.config.batch_size = next.batch_size;
+    c.config.lr = next.lr;
+    c.config.clip_norm = next.clip_norm;
+    c.config.schedule = LrSchedule::Constant;
+    c.config.warmup_epochs = 0;
+    c.config.dropout = next.dropout;
+    c.config.shuffle = next.shuffle;
+    c.config.class_weight = next.class_weight.clone();
+    c.config.row_weights = next.row_weights.then(|| "table".to_string());
 }

@@ -14,7 +14,7 @@ use crate::model_io::{self, Checkpoint, CheckpointConfig, ModelMeta, OptimizerSt
 use crate::network::Mlp;
 use crate::stopping::Monitor;
 use crate::tensor::Matrix;
-use crate::train::{EpochOutcome, EpochProgress, EpochStats};
+use crate::train::{EpochOutcome, EpochProgress, EpochStats, TrainerState};
 
 use super::report::{
     EpochRecord, EpochReport, FitCallbacks, FitEnd, FitOutcome, Interruption, RunInfo, RunRecord,
@@ -163,8 +163,14 @@ impl Run {
         run
     }
 
-    /// The state after `epoch` epochs (and the batches of `in_epoch`).
-    fn snapshot(&self, epoch: usize, in_epoch: Option<EpochProgress>) -> Checkpoint {
+    /// The checkpoint after `epoch` epochs (and the batches of
+    /// `in_epoch`), the trainer's part being `state`.
+    fn snapshot(
+        &self,
+        epoch: usize,
+        in_epoch: Option<EpochProgress>,
+        state: TrainerState,
+    ) -> Checkpoint {
         let p = &self.p;
         Checkpoint {
             model: SavedModel {
@@ -172,7 +178,7 @@ impl Run {
                 meta: p.meta.clone(),
             },
             epoch,
-            rng: p.trainer.rng_state(),
+            rng: state.rng,
             config: CheckpointConfig {
                 early_stopping: p.early.as_ref().map(|(rule, _)| *rule),
                 class_weight: p.class_weight.clone(),
@@ -180,10 +186,10 @@ impl Run {
                 ..CheckpointConfig::from_train_config(&p.cfg)
             },
             optimizer_state: OptimizerState {
-                step: p.trainer.optimizer().step_count(),
-                buffers: p.trainer.optimizer().buffers(),
+                step: state.optimizer_step,
+                buffers: state.optimizer_buffers,
             },
-            plateau: p.trainer.plateau_state(),
+            plateau: state.plateau,
             early_stop: p.early.as_ref().map(|(_, state)| state.clone()),
             in_epoch,
         }
@@ -202,9 +208,9 @@ impl Run {
         if path.is_none() && !last {
             return Ok(None);
         }
-        // every rank gathers (a collective), whether or not it writes
-        self.p.trainer.gather_optimizer_state()?;
-        let ckpt = self.snapshot(epoch, in_epoch);
+        // every rank takes the state (a collective), whether or not it writes
+        let state = self.p.trainer.checkpoint()?;
+        let ckpt = self.snapshot(epoch, in_epoch, state);
         if let Some(path) = &path {
             if self.p.writes {
                 model_io::save_checkpoint(path, &ckpt)?;

@@ -16,6 +16,7 @@ use crate::data::{CsvLayout, Standardizer};
 use crate::error::Result;
 use crate::meta::ModelMeta;
 use crate::network::Mlp;
+use crate::tensor::Matrix;
 
 /// A network with its metadata, as stored in a model file.
 ///
@@ -32,6 +33,40 @@ pub struct SavedModel {
     pub mlp: Mlp,
     /// Its preprocessing and names.
     pub meta: ModelMeta,
+}
+
+impl SavedModel {
+    /// The model's outputs for `rows` rows of raw features `x` (`rows ×
+    /// n_0`): prepared as the model was trained ([`ModelMeta::prepare`]),
+    /// the forward pass, and regression values in the targets' units
+    /// ([`ModelMeta::to_target_units`]); probabilities for the classifier
+    /// heads. Without preparation the network reads `x` in place.
+    ///
+    /// ```
+    /// use backprop::{data::Standardizer, model_io::{ModelMeta, SavedModel}, Head, Mlp};
+    /// let meta = ModelMeta {
+    ///     target_standardizer: Some(Standardizer { mean: vec![5.0], std: vec![2.0] }),
+    ///     ..ModelMeta::default()
+    /// };
+    /// let saved = SavedModel { mlp: Mlp::new(&[2, 1], &[], Head::Mse, 1)?, meta };
+    /// let raw = saved.mlp.predict(&[1.0, 2.0], 1)?.as_slice()[0];
+    /// assert_eq!(saved.predict(&[1.0, 2.0], 1)?.as_slice(), [(raw as f64 * 2.0 + 5.0) as f32]);
+    /// # Ok::<(), backprop::Error>(())
+    /// ```
+    ///
+    /// # Errors
+    /// [`Error::Shape`](crate::Error::Shape) unless `x.len() == rows · n_0`.
+    pub fn predict(&self, x: &[f32], rows: usize) -> Result<Matrix> {
+        let mut out = if self.meta.prepares_features() {
+            let mut copy = Matrix::from_vec(rows, self.mlp.inputs(), x.to_vec())?;
+            self.meta.prepare(&mut copy);
+            self.mlp.predict(copy.as_slice(), rows)?
+        } else {
+            self.mlp.predict(x, rows)?
+        };
+        self.meta.to_target_units(&mut out);
+        Ok(out)
+    }
 }
 
 /// The bytes of a model file for `mlp` and `meta`.
