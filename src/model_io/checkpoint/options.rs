@@ -1,0 +1,61 @@
+//! The section of optional settings (checkpoint version 3), each key absent
+//! when unused: dropout, class weights, and where per-row weights came from.
+
+use super::keys::read_f32;
+use super::types::CheckpointConfig;
+use crate::data::ClassWeight;
+use crate::error::Result;
+use crate::model_io::message::quote;
+use crate::model_io::safetensors::{Metadata, Parsed};
+use crate::model_io::schema::{fmt_f32, CLASS_WEIGHT, DROPOUT, ROW_WEIGHTS};
+
+/// The optional settings as read: as in [`CheckpointConfig`].
+pub(super) struct Options {
+    pub(super) dropout: f32,
+    pub(super) class_weight: Option<ClassWeight>,
+    pub(super) row_weights: Option<String>,
+}
+
+/// Writes the optional settings `cfg` uses.
+pub(super) fn encode(md: &mut Metadata, cfg: &CheckpointConfig) {
+    if cfg.dropout != 0.0 {
+        md.insert(DROPOUT.to_string(), fmt_f32(cfg.dropout));
+    }
+    if let Some(cw) = &cfg.class_weight {
+        md.insert(CLASS_WEIGHT.to_string(), cw.to_string());
+    }
+    if let Some(w) = &cfg.row_weights {
+        md.insert(ROW_WEIGHTS.to_string(), w.clone());
+    }
+}
+
+/// Reads the optional settings; before version 3 (`v3` false) there are
+/// none, whatever the file holds (its keys are refused later).
+pub(super) fn decode(file: &Parsed<'_>, v3: bool) -> Result<Options> {
+    let dropout = match file.get(DROPOUT) {
+        Some(_) if v3 => {
+            let d = read_f32(file, DROPOUT)?;
+            if !(d > 0.0 && d < 1.0) {
+                return Err(file.err(format!("{DROPOUT} {d} is not a probability in (0, 1)")));
+            }
+            d
+        }
+        _ => 0.0,
+    };
+    let class_weight = match file.get(CLASS_WEIGHT) {
+        Some(t) if v3 => Some(
+            t.parse::<ClassWeight>()
+                .map_err(|e| file.err(format!("{CLASS_WEIGHT} {}: {e}", quote(t))))?,
+        ),
+        _ => None,
+    };
+    let row_weights = match file.get(ROW_WEIGHTS) {
+        Some(t) if v3 => Some(t.to_string()),
+        _ => None,
+    };
+    Ok(Options {
+        dropout,
+        class_weight,
+        row_weights,
+    })
+}
