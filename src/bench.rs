@@ -18,7 +18,6 @@ use crate::activation::{Activation, Head};
 use crate::dist::Collective;
 use crate::error::{Error, Result};
 use crate::network::Mlp;
-use crate::optim::OptimizerConfig;
 use crate::presets::{flops_per_sample, synthetic, Preset};
 use crate::train::{Profile, TrainConfig, Trainer};
 
@@ -31,23 +30,15 @@ pub struct BenchSpec {
     pub activation: Activation,
     /// Output head.
     pub head: Head,
-    /// Mini-batch size.
-    pub batch_size: usize,
-    /// Worker threads (0: one per core).
-    pub threads: usize,
-    /// Rows per shard (0: the trainer's default).
-    pub shard_rows: usize,
+    /// The trainer's settings: the batch size, the threads (0: one per
+    /// core), the shard size (0: the trainer's default), the update rule
+    /// (plain SGD for the presets' figures) and its rate, clipping (`None`
+    /// saves a pass over the gradient), dropout (0: the presets').
+    pub train: TrainConfig,
     /// Total seconds of timed windows (the warm-up comes on top).
     pub seconds: f64,
     /// Number of timed windows; the median is reported.
     pub windows: usize,
-    /// The update rule (plain SGD for the presets' figures).
-    pub optimizer: OptimizerConfig,
-    /// Clip the mean gradient's L2 norm to this (`None`: no clipping, which
-    /// saves a pass over the gradient).
-    pub clip_norm: Option<f32>,
-    /// Dropout probability on the hidden layers (0: none, the presets').
-    pub dropout: f32,
 }
 
 /// The network and batch size of a benchmark, part by part: each `None`
@@ -96,7 +87,7 @@ impl BenchSpec {
     /// let m = Preset::by_name("M").unwrap();
     /// let shape = BenchShape { batch_size: Some(64), ..BenchShape::default() };
     /// let spec = BenchSpec::from_shape(&shape, Some(m), false).unwrap();
-    /// assert_eq!((spec.sizes.as_slice(), spec.head, spec.batch_size), (m.sizes, m.head, 64));
+    /// assert_eq!((spec.sizes.as_slice(), spec.head, spec.train.batch_size), (m.sizes, m.head, 64));
     /// assert!(BenchSpec::from_shape(&shape, None, false).is_err());
     /// ```
     ///
@@ -120,20 +111,19 @@ impl BenchSpec {
             sizes,
             activation: activation.ok_or_else(|| missing("activation"))?,
             head: head.ok_or_else(|| missing("head"))?,
-            batch_size: match (shape.batch_size, preset, forward_only) {
-                (Some(b), _, _) => b,
-                (None, Some(p), _) => p.batch,
-                // prediction has no batches, only chunks
-                (None, None, true) => 1,
-                (None, None, false) => return Err(missing("batch_size")),
+            train: TrainConfig {
+                batch_size: match (shape.batch_size, preset, forward_only) {
+                    (Some(b), _, _) => b,
+                    (None, Some(p), _) => p.batch,
+                    // prediction has no batches, only chunks
+                    (None, None, true) => 1,
+                    (None, None, false) => return Err(missing("batch_size")),
+                },
+                lr: BENCH_LR,
+                ..TrainConfig::default()
             },
-            threads: 0,
-            shard_rows: 0,
             seconds: 5.0,
             windows: 7,
-            optimizer: OptimizerConfig::default(),
-            clip_norm: None,
-            dropout: 0.0,
         })
     }
 }
@@ -168,29 +158,35 @@ pub struct BenchReport {
     pub param_bytes: u64,
 }
 
+/// The constant learning rate of the presets' runs.
+pub const BENCH_LR: f32 = 1e-3;
+
 /// Distinct synthetic batches cycled through (so the data is not all in cache).
 const BATCHES: usize = 8;
 
 /// Runs the benchmark.
 ///
-/// Every run trains at the constant rate 1e-3 with `spec.optimizer`.
+/// Every run trains with `spec.train` (the presets: plain SGD at the
+/// constant rate [`BENCH_LR`]).
 ///
 /// ```
 /// use backprop::bench::{run, BenchSpec};
 /// use backprop::optim::{OptimizerConfig, OptimizerKind};
-/// use backprop::{Activation, Head};
+/// use backprop::{Activation, Head, TrainConfig};
 /// let spec = BenchSpec {
 ///     sizes: vec![4, 8, 2],
 ///     activation: Activation::Relu,
 ///     head: Head::SoftmaxCe,
-///     batch_size: 16,
-///     threads: 1,
-///     shard_rows: 0,
+///     train: TrainConfig {
+///         batch_size: 16,
+///         threads: 1,
+///         optimizer: OptimizerConfig { kind: OptimizerKind::Adam, ..OptimizerConfig::default() },
+///         clip_norm: Some(1.0),
+///         dropout: 0.1,
+///         ..TrainConfig::default()
+///     },
 ///     seconds: 0.02,
 ///     windows: 2,
-///     optimizer: OptimizerConfig { kind: OptimizerKind::Adam, ..OptimizerConfig::default() },
-///     clip_norm: Some(1.0),
-///     dropout: 0.1,
 /// };
 /// let report = run(&spec)?;
 /// assert!(report.samples_per_sec > 0.0 && report.steps >= 2);
@@ -206,7 +202,7 @@ pub fn run(spec: &BenchSpec) -> Result<BenchReport> {
 
 /// [`run`] as one rank of a multi-process job ([`Trainer::set_group`]):
 /// every rank must call it with the same spec. Each step trains the whole
-/// batch of `spec.batch_size` rows, its shards divided among the ranks, so
+/// batch of `spec.train.batch_size` rows, its shards divided among the ranks, so
 /// samples/s are those of the job; the windows end after the same step on
 /// every rank.
 ///
@@ -216,21 +212,11 @@ pub fn run_in(spec: &BenchSpec, group: Option<Arc<dyn Collective>>) -> Result<Be
     check_timing(spec)?;
     let hidden = vec![spec.activation; spec.sizes.len().saturating_sub(2)];
     let mut mlp = Mlp::new(&spec.sizes, &hidden, spec.head, 0)?;
-    let cfg = TrainConfig {
-        batch_size: spec.batch_size,
-        lr: 1e-3,
-        threads: spec.threads,
-        shard_rows: spec.shard_rows,
-        optimizer: spec.optimizer,
-        clip_norm: spec.clip_norm,
-        dropout: spec.dropout,
-        ..TrainConfig::default()
-    };
-    let mut trainer = Trainer::new(&mlp, &cfg)?;
+    let mut trainer = Trainer::new(&mlp, &spec.train)?;
     if let Some(g) = group {
         trainer.set_group(g)?;
     }
-    let m = spec.batch_size;
+    let m = spec.train.batch_size;
     let (x, y) = synthetic(&spec.sizes, spec.head, m * BATCHES, 1);
     let (n0, nl) = (mlp.inputs(), mlp.outputs());
     let pool = trainer.pool();
@@ -307,26 +293,20 @@ pub fn peak_rss_bytes() -> Option<u64> {
 
 /// Forward-only throughput ([`run_forward`]): `rows` synthetic rows pushed
 /// through [`crate::infer::Inference`] (head activation included) in chunks
-/// of `chunk_rows` on `spec.threads` threads, the median samples/s of
+/// of `chunk_rows` on `spec.train.threads` threads, the median samples/s of
 /// `spec.windows` timed windows after a warm-up. GFLOP/s count the forward
 /// FLOPs only (`2·n_in·n_out` per layer and row).
 ///
 /// ```
 /// use backprop::bench::{run_forward, BenchSpec};
-/// use backprop::optim::OptimizerConfig;
-/// use backprop::{Activation, Head};
+/// use backprop::{Activation, Head, TrainConfig};
 /// let spec = BenchSpec {
 ///     sizes: vec![8, 16, 3],
 ///     activation: Activation::Relu,
 ///     head: Head::SoftmaxCe,
-///     batch_size: 1,
-///     threads: 2,
-///     shard_rows: 0,
+///     train: TrainConfig { batch_size: 1, threads: 2, ..TrainConfig::default() },
 ///     seconds: 0.02,
 ///     windows: 2,
-///     optimizer: OptimizerConfig::default(),
-///     clip_norm: None,
-///     dropout: 0.0,
 /// };
 /// let r = run_forward(&spec, 1000, 64)?;
 /// assert!(r.samples_per_sec > 0.0 && r.steps >= 2);
@@ -343,7 +323,7 @@ pub fn run_forward(spec: &BenchSpec, rows: usize, chunk_rows: usize) -> Result<B
     }
     let hidden = vec![spec.activation; spec.sizes.len().saturating_sub(2)];
     let mlp = Mlp::new(&spec.sizes, &hidden, spec.head, 0)?;
-    let mut infer = crate::infer::Inference::new(&mlp, spec.threads, chunk_rows)?;
+    let mut infer = crate::infer::Inference::new(&mlp, spec.train.threads, chunk_rows)?;
     let (x, _) = synthetic(&spec.sizes, spec.head, rows, 1);
     let mut out = vec![0.0f32; rows * mlp.outputs()];
     let window = Duration::from_secs_f64(spec.seconds / spec.windows as f64);

@@ -227,7 +227,10 @@ fn an_interrupt_mid_epoch_resumes_to_the_bits_of_a_run_that_never_stopped() {
     assert_eq!(part.history[0], full.history[0]);
     assert!(!part.meta.extra.keys().any(|k| k.starts_with("train.")));
     let saved = model_io::load_checkpoint(&ckpt).unwrap();
-    assert_eq!((saved.epoch, saved.in_epoch), (1, Some(progress)));
+    assert_eq!(
+        (saved.state.epochs_done, saved.in_epoch),
+        (1, Some(progress))
+    );
     assert_eq!(saved.model.mlp, part.mlp);
 
     // resumed on two threads: the rest of epoch 2, then 3 and 4
@@ -302,7 +305,7 @@ fn stops_between_epochs_interrupted_or_asked_by_a_callback() {
     let at = part.interruption().unwrap();
     assert_eq!((part.epochs, at.in_epoch), (2, None));
     let saved = model_io::load_checkpoint(&ckpt).unwrap();
-    assert_eq!((saved.epoch, saved.in_epoch), (2, None));
+    assert_eq!((saved.state.epochs_done, saved.in_epoch), (2, None));
     let resumed = FitSpec {
         resume: Some(ckpt.clone().into()),
         ..spec(&data)
@@ -324,7 +327,10 @@ fn stops_between_epochs_interrupted_or_asked_by_a_callback() {
     assert_eq!((early.end.clone(), early.epochs), (FitEnd::Stopped, 2));
     assert_eq!(early.history, full.history[..2]);
     assert_eq!(early.meta.extra["train.epochs"], "2");
-    assert_eq!(model_io::load_checkpoint(&ckpt).unwrap().epoch, 2);
+    assert_eq!(
+        model_io::load_checkpoint(&ckpt).unwrap().state.epochs_done,
+        2
+    );
 }
 
 #[test]
@@ -606,7 +612,7 @@ fn dropout_and_class_weights_keep_thread_identity_and_resume() {
     assert_ne!(progress.weight_sum, (progress.batches_done * 16) as f64);
     let saved = model_io::load_checkpoint(&ckpt).unwrap();
     assert_eq!(saved.in_epoch, Some(progress));
-    assert_eq!(saved.config.dropout, 0.3);
+    assert_eq!(saved.config.train.dropout, 0.3);
     let stop = AtomicBool::new(false);
     let resumed = fit::prepare(
         &FitSpec {

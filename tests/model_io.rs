@@ -9,9 +9,7 @@ use std::collections::{BTreeMap, HashMap};
 use std::path::{Path, PathBuf};
 
 use backprop::data::{embedded, Standardizer};
-use backprop::model_io::{
-    self, Checkpoint, CheckpointConfig, ModelMeta, OptimizerState, SavedModel,
-};
+use backprop::model_io::{self, Checkpoint, CheckpointConfig, ModelMeta, SavedModel};
 use backprop::optim::OptimizerConfig;
 use backprop::schedule::{LrSchedule, PlateauState};
 use backprop::train::{EpochProgress, TrainerState};
@@ -87,30 +85,36 @@ fn tiny_checkpoint() -> Checkpoint {
         .for_each(|(i, b)| *b = (i * 29 + 3) as u8);
     Checkpoint {
         model: tiny(),
-        epoch: 2,
-        rng: RngState {
-            seed,
-            stream: 5,
-            word_pos: (1u128 << 66) + 17,
-        },
         config: CheckpointConfig {
-            batch_size: 32,
-            lr: 0.1,
-            seed: 42,
-            shuffle: true,
-            shard_rows: 64,
-            optimizer: OptimizerConfig::default(),
-            clip_norm: None,
-            schedule: LrSchedule::Constant,
-            warmup_epochs: 0,
+            train: TrainConfig {
+                batch_size: 32,
+                lr: 0.1,
+                optimizer: OptimizerConfig::default(),
+                clip_norm: None,
+                schedule: LrSchedule::Constant,
+                warmup_epochs: 0,
+                epochs: 4,
+                shard_rows: 64,
+                threads: 0,
+                seed: 42,
+                shuffle: true,
+                dropout: 0.0,
+            },
             early_stopping: None,
-            dropout: 0.0,
             class_weight: None,
             row_weights: None,
-            epochs_total: 4,
         },
-        optimizer_state: OptimizerState::default(),
-        plateau: PlateauState::default(),
+        state: TrainerState {
+            epochs_done: 2,
+            rng: RngState {
+                seed,
+                stream: 5,
+                word_pos: (1u128 << 66) + 17,
+            },
+            optimizer_step: 0,
+            optimizer_buffers: Vec::new(),
+            plateau: PlateauState::default(),
+        },
         early_stop: None,
         in_epoch: None,
     }
@@ -125,7 +129,7 @@ fn tiny_checkpoint_in_epoch() -> Checkpoint {
             // not an f32, and not short in decimal: only the bits keep it
             loss_sum: 0.1 + 0.2 + 1.0 / 3.0,
             weight_sum: 96.0,
-            rng_at_epoch_start: c.rng,
+            rng_at_epoch_start: c.state.rng,
             correct: None,
         }),
         ..c
@@ -861,8 +865,8 @@ fn checkpoint_round_trip_and_model_view() {
     model_io::save_checkpoint(&path, &c).unwrap();
     let back = model_io::load_checkpoint(&path).unwrap();
     assert_eq!(back, c);
-    assert_eq!(back.rng, c.rng);
-    assert_eq!(back.config.lr.to_bits(), c.config.lr.to_bits());
+    assert_eq!(back.state.rng, c.state.rng);
+    assert_eq!(back.config.train.lr.to_bits(), c.config.train.lr.to_bits());
     assert_same_model(&back.model, &c.model);
     // The model loader reads the model inside a checkpoint.
     assert_same_model(&model_io::load_model(&path).unwrap(), &c.model);
@@ -998,7 +1002,7 @@ fn in_epoch_positions_round_trip_exactly() {
     assert_eq!(back, c);
     let (p, q) = (back.in_epoch.unwrap(), c.in_epoch.unwrap());
     assert_eq!(p.loss_sum.to_bits(), q.loss_sum.to_bits());
-    assert_eq!(p.rng_at_epoch_start, back.rng);
+    assert_eq!(p.rng_at_epoch_start, back.state.rng);
     assert_same_model(&model_io::load_model(&path).unwrap(), &c.model);
     let (_, meta) = decode(&std::fs::read(&path).unwrap());
     assert_eq!(meta["checkpoint"], "3");
@@ -1031,7 +1035,7 @@ fn in_epoch_positions_round_trip_exactly() {
             batches_done,
             loss_sum,
             weight_sum: batches_done as f64 * 32.0,
-            rng_at_epoch_start: c.rng,
+            rng_at_epoch_start: c.state.rng,
             correct: None,
         });
         let bytes = model_io::checkpoint_to_bytes(&c).unwrap();
@@ -1162,7 +1166,7 @@ fn in_epoch_problems_name_the_key() {
         "checkpoint: checkpoint.loss_sum_bits 7ff0000000000000 is inf: the loss sum must be finite"
     );
     assert_eq!(
-        write_err(&|c| c.epoch = 4),
+        write_err(&|c| c.state.epochs_done = 4),
         "checkpoint: checkpoint.batches_done 3 is a position in epoch 5, past epochs_total 4"
     );
     assert!(
@@ -1182,7 +1186,7 @@ fn checkpoint_config_checks_resumed_flags() {
     };
     let ck = CheckpointConfig::from_train_config(&cfg);
     // the checkpoint records the shard size in effect (here the automatic one)
-    assert_eq!(ck.shard_rows, cfg.effective_shard_rows());
+    assert_eq!(ck.train.shard_rows, cfg.effective_shard_rows());
     assert_eq!(
         ck.train_config(3),
         TrainConfig {
@@ -1191,13 +1195,20 @@ fn checkpoint_config_checks_resumed_flags() {
             ..cfg.clone()
         }
     );
-    ck.check_matches(&TrainConfig {
-        epochs: 10,
-        threads: 7,
-        ..cfg.clone()
-    })
+    backprop::fit::check_matches(
+        &ck.train,
+        &TrainConfig {
+            epochs: 10,
+            threads: 7,
+            ..cfg.clone()
+        },
+    )
     .unwrap();
-    let err = |c: TrainConfig| ck.check_matches(&c).unwrap_err().to_string();
+    let err = |c: TrainConfig| {
+        backprop::fit::check_matches(&ck.train, &c)
+            .unwrap_err()
+            .to_string()
+    };
     assert_eq!(
         err(TrainConfig {
             batch_size: 8,
@@ -1245,7 +1256,7 @@ fn checkpoint_config_checks_resumed_flags() {
 #[test]
 fn dropout_class_weights_and_weight_sums_round_trip() {
     let mut c = tiny_checkpoint_in_epoch();
-    c.config.dropout = 0.3;
+    c.config.train.dropout = 0.3;
     c.config.class_weight = Some("yes=2.5,no=0.5".parse().unwrap());
     c.config.row_weights = Some("column:w".into());
     let p = c.in_epoch.as_mut().unwrap();
@@ -1348,37 +1359,32 @@ fn resumed_training_is_bitwise_identical_to_uninterrupted() {
                 mlp,
                 meta: ModelMeta::default(),
             },
-            epoch: 2,
-            rng: trainer.rng_state(),
             config: CheckpointConfig::from_train_config(&TrainConfig {
                 epochs: 2,
                 ..cfg.clone()
             }),
-            optimizer_state: Default::default(),
-            plateau: Default::default(),
+            state: TrainerState {
+                epochs_done: 2,
+                rng: trainer.rng_state(),
+                optimizer_step: 0,
+                optimizer_buffers: Vec::new(),
+                plateau: Default::default(),
+            },
             early_stop: None,
             in_epoch: None,
         };
         model_io::save_checkpoint(&path, &ckpt).unwrap();
     }
     let ck = model_io::load_checkpoint(&path).unwrap();
-    assert_eq!(ck.config.epochs_total, 2);
-    ck.config.check_matches(&cfg).unwrap();
+    assert_eq!(ck.config.train.epochs, 2);
+    backprop::fit::check_matches(&ck.config.train, &cfg).unwrap();
     let resume = |restore_rng: bool| {
         let mut mlp = ck.model.mlp.clone();
         let mut trainer = Trainer::new(&mlp, &ck.config.train_config(1)).unwrap();
         if restore_rng {
-            trainer
-                .resume(&TrainerState {
-                    epochs_done: ck.epoch,
-                    rng: ck.rng,
-                    optimizer_step: ck.optimizer_state.step,
-                    optimizer_buffers: ck.optimizer_state.buffers.clone(),
-                    plateau: ck.plateau,
-                })
-                .unwrap();
+            trainer.resume(&ck.state).unwrap();
         }
-        for _ in ck.epoch..cfg.epochs {
+        for _ in ck.state.epochs_done..cfg.epochs {
             trainer.epoch(&mut mlp, &train).unwrap();
         }
         mlp

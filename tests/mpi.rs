@@ -368,7 +368,7 @@ fn a_rank_killed_by_sigkill_ends_the_job_and_the_checkpoint_survives() {
             "--resume",
             &ck.display().to_string(),
             "--epochs",
-            &(c.epoch + 1).to_string(),
+            &(c.state.epochs_done + 1).to_string(),
             "--quiet",
             "--out",
             &resumed.display().to_string(),

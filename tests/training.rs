@@ -329,11 +329,14 @@ fn an_interrupted_epoch_resumed_from_a_checkpoint_is_bitwise_identical() {
                         mlp,
                         meta: Default::default(),
                     },
-                    epoch: 1,
-                    rng: trainer.rng_state(),
                     config: CheckpointConfig::from_train_config(&cfg),
-                    optimizer_state: Default::default(),
-                    plateau: Default::default(),
+                    state: TrainerState {
+                        epochs_done: 1,
+                        rng: trainer.rng_state(),
+                        optimizer_step: 0,
+                        optimizer_buffers: Vec::new(),
+                        plateau: Default::default(),
+                    },
                     early_stop: None,
                     in_epoch: Some(progress),
                 };
@@ -344,15 +347,7 @@ fn an_interrupted_epoch_resumed_from_a_checkpoint_is_bitwise_identical() {
             assert_eq!(ck.in_epoch.map(|p| p.batches_done), Some(k), "{case}");
             let mut mlp = ck.model.mlp.clone();
             let mut trainer = Trainer::new(&mlp, &ck.config.train_config(threads_after)).unwrap();
-            trainer
-                .resume(&TrainerState {
-                    epochs_done: ck.epoch,
-                    rng: ck.rng,
-                    optimizer_step: ck.optimizer_state.step,
-                    optimizer_buffers: ck.optimizer_state.buffers.clone(),
-                    plateau: ck.plateau,
-                })
-                .unwrap();
+            trainer.resume(&ck.state).unwrap();
             let mut resumed_losses = vec![losses[0]];
             let second = match run_epoch(&mut trainer, &mut mlp, &data, ck.in_epoch.as_ref(), 0) {
                 EpochOutcome::Completed(s) => s,
@@ -364,7 +359,7 @@ fn an_interrupted_epoch_resumed_from_a_checkpoint_is_bitwise_identical() {
                 "{case}: only the rest of the epoch is trained"
             );
             resumed_losses.push(second.loss.to_bits());
-            for _ in ck.epoch + 1..3 {
+            for _ in ck.state.epochs_done + 1..3 {
                 resumed_losses.push(trainer.epoch(&mut mlp, &data).unwrap().loss.to_bits());
             }
             assert_eq!(resumed_losses, losses, "{case}: epoch losses");

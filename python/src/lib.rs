@@ -651,7 +651,7 @@ fn fit<'py>(
             );
             spec.seed = None;
             spec.schedule = Some(LrSchedule::Constant);
-            spec.epochs = c.epoch + req.epochs;
+            spec.epochs = c.state.epochs_done + req.epochs;
             spec.early_stopping = None;
             spec.validation_split = None;
             spec.resume = Some(Stored::Memory(Box::new(c)));

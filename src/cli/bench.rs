@@ -7,6 +7,7 @@ use backprop::bench::{run_forward, run_in, BenchReport, BenchShape, BenchSpec};
 use backprop::dist::Job;
 use backprop::optim::{OptimizerConfig, OptimizerKind};
 use backprop::presets::Preset;
+use backprop::TrainConfig;
 
 use super::args::BenchArgs;
 use super::flags::usage;
@@ -52,15 +53,19 @@ fn spec(args: &BenchArgs, preset: Option<&Preset>) -> anyhow::Result<BenchSpec> 
         weight_decay: args.weight_decay,
         ..OptimizerConfig::default()
     };
+    let spec = BenchSpec::from_shape(&shape, preset, args.predict)?;
     Ok(BenchSpec {
-        threads: args.threads,
-        shard_rows: args.shard_rows,
+        train: TrainConfig {
+            threads: args.threads,
+            shard_rows: args.shard_rows,
+            optimizer,
+            clip_norm: args.clip_norm,
+            dropout: args.dropout,
+            ..spec.train
+        },
         seconds: args.seconds,
         windows: args.windows,
-        optimizer,
-        clip_norm: args.clip_norm,
-        dropout: args.dropout,
-        ..BenchSpec::from_shape(&shape, preset, args.predict)?
+        ..spec
     })
 }
 
@@ -121,15 +126,15 @@ fn report_json(preset: Option<&Preset>, spec: &BenchSpec, r: &BenchReport) -> se
         "layers": spec.sizes,
         "activation": spec.activation.name(),
         "head": spec.head.name(),
-        "batch_size": spec.batch_size,
+        "batch_size": spec.train.batch_size,
         "threads": r.threads,
         "ranks": r.ranks,
         "shard_rows": r.shard_rows,
-        "optimizer": spec.optimizer.kind.name(),
+        "optimizer": spec.train.optimizer.kind.name(),
         // through the shortest decimal, so 0.01 does not print as 0.009999999776482582
-        "weight_decay": shortest(spec.optimizer.weight_decay),
-        "clip_norm": spec.clip_norm.map(shortest),
-        "dropout": shortest(spec.dropout),
+        "weight_decay": shortest(spec.train.optimizer.weight_decay),
+        "clip_norm": spec.train.clip_norm.map(shortest),
+        "dropout": shortest(spec.train.dropout),
         "samples_per_sec": r.samples_per_sec,
         "min_samples_per_sec": r.min_samples_per_sec,
         "max_samples_per_sec": r.max_samples_per_sec,
@@ -158,7 +163,7 @@ fn print_report(out: &mut impl Write, spec: &BenchSpec, r: &BenchReport) -> anyh
         spec.sizes,
         spec.activation,
         spec.head,
-        spec.batch_size,
+        spec.train.batch_size,
         if r.ranks > 1 {
             format!("{} MPI processes × ", r.ranks)
         } else {
@@ -195,24 +200,24 @@ fn print_report(out: &mut impl Write, spec: &BenchSpec, r: &BenchReport) -> anyh
 
 /// The update rule's line of [`print_report`].
 fn print_rule(out: &mut impl Write, spec: &BenchSpec) -> anyhow::Result<()> {
-    let default_rule = spec.optimizer == OptimizerConfig::default()
-        && spec.clip_norm.is_none()
-        && spec.dropout == 0.0;
+    let default_rule = spec.train.optimizer == OptimizerConfig::default()
+        && spec.train.clip_norm.is_none()
+        && spec.train.dropout == 0.0;
     writeln!(
         out,
         "optimizer {}{}, {}{}, learning rate 1e-3{}",
-        spec.optimizer.kind,
-        if spec.optimizer.weight_decay > 0.0 {
-            format!(" with weight decay {}", spec.optimizer.weight_decay)
+        spec.train.optimizer.kind,
+        if spec.train.optimizer.weight_decay > 0.0 {
+            format!(" with weight decay {}", spec.train.optimizer.weight_decay)
         } else {
             String::new()
         },
-        match spec.clip_norm {
+        match spec.train.clip_norm {
             Some(c) => format!("gradient norm clipped to {c}"),
             None => "no clipping".to_string(),
         },
-        if spec.dropout > 0.0 {
-            format!(", dropout {}", spec.dropout)
+        if spec.train.dropout > 0.0 {
+            format!(", dropout {}", spec.train.dropout)
         } else {
             String::new()
         },

@@ -52,7 +52,7 @@ fn info_json(
             "label_positions": l.label_positions,
         })),
         "training": record.entries,
-        "checkpoint_epoch": checkpoint.map(|c| c.epoch),
+        "checkpoint_epoch": checkpoint.map(|c| c.state.epochs_done),
     })
 }
 
@@ -168,12 +168,12 @@ fn print_training(
         writeln!(
             out,
             "checkpoint after epoch {} (batch {}, lr {}, seed {}, shuffle {}, shards of {})",
-            c.epoch,
-            c.config.batch_size,
-            c.config.lr,
-            c.config.seed,
-            c.config.shuffle,
-            c.config.shard_rows
+            c.state.epochs_done,
+            c.config.train.batch_size,
+            c.config.train.lr,
+            c.config.train.seed,
+            c.config.train.shuffle,
+            c.config.train.shard_rows
         )?;
     }
     Ok(())

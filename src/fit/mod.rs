@@ -35,7 +35,7 @@ pub use prepare::{prepare, Prepared};
 pub use report::{
     EpochRecord, EpochReport, FitCallbacks, FitEnd, FitOutcome, HeldOut, Interruption, RunInfo,
 };
-pub use resume::{continue_on_new_rows, Continuation};
+pub use resume::{check_matches, continue_on_new_rows, Continuation};
 pub use spec::{
     check_output_path, default_lr, default_optimizer, DataSource, FitSpec, Stored, TrainMetrics,
     DEFAULT_EPOCHS, DEFAULT_SEED,

@@ -10,7 +10,7 @@ use crate::network::Mlp;
 use crate::pipeline::{self, ReadOverrides};
 use crate::schedule::LrSchedule;
 use crate::stopping::{EarlyStopState, EarlyStopping, Monitor};
-use crate::train::{EpochProgress, TrainConfig, Trainer, TrainerState};
+use crate::train::{EpochProgress, TrainConfig, Trainer};
 
 use super::report::{FitCallbacks, HeldOut, RunInfo};
 use super::resume::{self, train_config};
@@ -94,7 +94,7 @@ pub fn prepare(spec: &FitSpec, callbacks: &mut dyn FitCallbacks) -> Result<Prepa
         row_weights: sets.row_weights.clone(),
         threads: trainer.threads(),
         shard_rows: trainer.shard_rows(),
-        first_epoch: ckpt.map_or(0, |c| c.epoch),
+        first_epoch: ckpt.map_or(0, |c| c.state.epochs_done),
         resume_in_epoch: ckpt.and_then(|c| c.in_epoch),
     };
     let early = resume::early_stopping(spec, ckpt, mlp.num_params())?;
@@ -161,7 +161,7 @@ impl Start {
     /// The seed of initialisation, shuffling and the validation split.
     fn seed(&self, spec: &FitSpec) -> u64 {
         spec.seed
-            .or(self.checkpoint.as_ref().map(|c| c.config.seed))
+            .or(self.checkpoint.as_ref().map(|c| c.config.train.seed))
             .unwrap_or(DEFAULT_SEED)
     }
 }
@@ -351,13 +351,7 @@ impl Sets {
 fn trainer_for(mlp: &Mlp, cfg: &TrainConfig, ckpt: Option<&Checkpoint>) -> Result<Trainer> {
     let mut trainer = Trainer::new(mlp, cfg)?;
     if let Some(c) = ckpt {
-        trainer.resume(&TrainerState {
-            epochs_done: c.epoch,
-            rng: c.rng,
-            optimizer_step: c.optimizer_state.step,
-            optimizer_buffers: c.optimizer_state.buffers.clone(),
-            plateau: c.plateau,
-        })?;
+        trainer.resume(&c.state)?;
     }
     Ok(trainer)
 }

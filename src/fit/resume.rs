@@ -5,7 +5,7 @@
 //! field and both values.
 
 use crate::data::ClassWeight;
-use crate::error::{Error, Result};
+use crate::error::{mention, Error, Result};
 use crate::model_io::Checkpoint;
 use crate::optim::OptimizerConfig;
 use crate::schedule::LrSchedule;
@@ -14,55 +14,155 @@ use crate::train::TrainConfig;
 
 use super::spec::{default_lr, default_optimizer, FitSpec, DEFAULT_SEED};
 
-/// The configuration: the spec over the defaults, or over a resumed
-/// checkpoint's settings, which it must match.
+/// The run's settings: the spec's overrides resolved against the defaults
+/// of a new run, or against a resumed checkpoint's settings, which they
+/// must then match.
 pub(super) fn train_config(
     spec: &FitSpec,
     checkpoint: Option<&Checkpoint>,
     embedded: bool,
 ) -> Result<TrainConfig> {
     let Some(c) = checkpoint else {
-        let optimizer = spec.optimizer.unwrap_or(default_optimizer(embedded));
-        return Ok(TrainConfig {
-            batch_size: spec.batch_size.unwrap_or(TrainConfig::default().batch_size),
-            lr: spec.lr.unwrap_or(default_lr(optimizer.kind, embedded)),
-            optimizer,
-            clip_norm: spec.clip_norm,
-            schedule: spec.schedule.unwrap_or(LrSchedule::Constant),
-            warmup_epochs: spec.warmup_epochs.unwrap_or(0),
-            epochs: spec.epochs,
-            shard_rows: spec.shard_rows.unwrap_or(0),
-            threads: spec.threads,
-            seed: spec.seed.unwrap_or(DEFAULT_SEED),
-            shuffle: spec.shuffle,
-            dropout: spec.dropout.unwrap_or(0.0),
-        });
+        return Ok(resolve(spec, &defaults(spec, embedded)));
     };
-    let cfg = TrainConfig {
-        batch_size: spec.batch_size.unwrap_or(c.config.batch_size),
-        lr: spec.lr.unwrap_or(c.config.lr),
-        optimizer: spec.optimizer.unwrap_or(c.config.optimizer),
-        clip_norm: spec.clip_norm.or(c.config.clip_norm),
-        schedule: spec.schedule.unwrap_or(c.config.schedule),
-        warmup_epochs: spec.warmup_epochs.unwrap_or(c.config.warmup_epochs),
-        epochs: spec.epochs,
-        shard_rows: spec.shard_rows.unwrap_or(c.config.shard_rows),
-        threads: spec.threads,
-        seed: spec.seed.unwrap_or(c.config.seed),
-        shuffle: spec.shuffle,
-        dropout: spec.dropout.unwrap_or(c.config.dropout),
-    };
-    c.config.check_matches(&cfg)?;
-    if c.epoch >= spec.epochs {
+    let cfg = resolve(spec, &c.config.train);
+    check_matches(&c.config.train, &cfg)?;
+    let done = c.state.epochs_done;
+    if done >= spec.epochs {
         return Err(Error::config(
             "epochs",
-            format!(
-                "the checkpoint has done {} epochs already; give a larger total",
-                c.epoch
-            ),
+            format!("the checkpoint has done {done} epochs already; give a larger total"),
         ));
     }
     Ok(cfg)
+}
+
+/// What a new run takes where the spec is silent: the optimizer of its data
+/// source and that optimizer's rate, the seed [`DEFAULT_SEED`], and
+/// [`TrainConfig::default`]'s other settings.
+fn defaults(spec: &FitSpec, embedded: bool) -> TrainConfig {
+    let optimizer = spec.optimizer.unwrap_or(default_optimizer(embedded));
+    TrainConfig {
+        lr: default_lr(optimizer.kind, embedded),
+        optimizer,
+        seed: DEFAULT_SEED,
+        ..TrainConfig::default()
+    }
+}
+
+/// The spec's overrides over `base`: each setting the spec gives replaces
+/// base's; the epoch total, thread count and shuffling are always the spec's.
+fn resolve(spec: &FitSpec, base: &TrainConfig) -> TrainConfig {
+    TrainConfig {
+        batch_size: spec.batch_size.unwrap_or(base.batch_size),
+        lr: spec.lr.unwrap_or(base.lr),
+        optimizer: spec.optimizer.unwrap_or(base.optimizer),
+        clip_norm: spec.clip_norm.or(base.clip_norm),
+        schedule: spec.schedule.unwrap_or(base.schedule),
+        warmup_epochs: spec.warmup_epochs.unwrap_or(base.warmup_epochs),
+        epochs: spec.epochs,
+        shard_rows: spec.shard_rows.unwrap_or(base.shard_rows),
+        threads: spec.threads,
+        seed: spec.seed.unwrap_or(base.seed),
+        shuffle: spec.shuffle,
+        dropout: spec.dropout.unwrap_or(base.dropout),
+    }
+}
+
+/// Checks that `cfg` continues the run whose settings were `saved`: the
+/// same batch size, learning rate (bitwise), seed, shuffling, optimizer,
+/// clipping, schedule, dropout and shard size. Epochs and threads may differ.
+///
+/// ```
+/// use backprop::{fit, TrainConfig};
+/// let saved = TrainConfig { batch_size: 16, shard_rows: 16, ..TrainConfig::default() };
+/// fit::check_matches(&saved, &TrainConfig { threads: 8, epochs: 99, ..saved.clone() })?;
+/// let err = fit::check_matches(&saved, &TrainConfig::default()).unwrap_err();
+/// assert_eq!(err.to_string(), "invalid option batch_size: the checkpoint was trained with 16, given 32");
+/// # Ok::<(), backprop::Error>(())
+/// ```
+///
+/// # Errors
+/// [`Error::Config`] naming the first setting that differs, with both values.
+pub fn check_matches(saved: &TrainConfig, cfg: &TrainConfig) -> Result<()> {
+    let conflict = |option: &'static str, saved: String, given: String| {
+        Err(Error::config(
+            option,
+            format!("the checkpoint was trained with {saved}, given {given}"),
+        ))
+    };
+    if cfg.batch_size != saved.batch_size {
+        return conflict(
+            "batch_size",
+            saved.batch_size.to_string(),
+            cfg.batch_size.to_string(),
+        );
+    }
+    if cfg.lr.to_bits() != saved.lr.to_bits() {
+        return conflict("lr", saved.lr.to_string(), cfg.lr.to_string());
+    }
+    if cfg.seed != saved.seed {
+        return conflict("seed", saved.seed.to_string(), cfg.seed.to_string());
+    }
+    if cfg.shuffle != saved.shuffle {
+        let word = |s: bool| match s {
+            true => "shuffling".to_string(),
+            false => mention("shuffle", Some("false")),
+        };
+        return conflict("shuffle", word(saved.shuffle), word(cfg.shuffle));
+    }
+    if cfg.optimizer != saved.optimizer {
+        return conflict(
+            "optimizer",
+            format!("{:?}", saved.optimizer),
+            format!("{:?}", cfg.optimizer),
+        );
+    }
+    check_steps(saved, cfg)
+}
+
+/// [`check_matches`] for the settings of each step: clipping, schedule,
+/// dropout and shard size.
+fn check_steps(saved: &TrainConfig, cfg: &TrainConfig) -> Result<()> {
+    let conflict = |option: &'static str, saved: String, given: String| {
+        Err(Error::config(
+            option,
+            format!("the checkpoint was trained with {saved}, given {given}"),
+        ))
+    };
+    let bits = |c: Option<f32>| c.map(f32::to_bits);
+    if bits(cfg.clip_norm) != bits(saved.clip_norm) {
+        return conflict(
+            "clip_norm",
+            format!("{:?}", saved.clip_norm),
+            format!("{:?}", cfg.clip_norm),
+        );
+    }
+    if cfg.schedule != saved.schedule || cfg.warmup_epochs != saved.warmup_epochs {
+        return conflict(
+            "lr_schedule",
+            format!(
+                "{} with {} warm-up epochs",
+                saved.schedule, saved.warmup_epochs
+            ),
+            format!("{} with {} warm-up epochs", cfg.schedule, cfg.warmup_epochs),
+        );
+    }
+    if cfg.dropout.to_bits() != saved.dropout.to_bits() {
+        return conflict(
+            "dropout",
+            saved.dropout.to_string(),
+            cfg.dropout.to_string(),
+        );
+    }
+    if cfg.effective_shard_rows() != saved.shard_rows {
+        return conflict(
+            "shard_rows",
+            saved.shard_rows.to_string(),
+            cfg.effective_shard_rows().to_string(),
+        );
+    }
+    Ok(())
 }
 
 /// A checkpoint's weight column is read again (else it would be a feature).
@@ -196,12 +296,12 @@ pub struct Continuation {
 ///     .fit()?
 ///     .checkpoint
 ///     .expect("the final state");
-/// let optimizer = c.config.optimizer;
+/// let optimizer = c.config.train.optimizer;
 /// fit::continue_on_new_rows(&mut c, &Continuation {
 ///     batch_size: 64, lr: 0.1, optimizer, clip_norm: None, dropout: 0.0,
 ///     shuffle: true, class_weight: None, row_weights: false,
 /// });
-/// let spec = FitSpec { epochs: c.epoch + 1, resume: Some(Stored::Memory(c)), threads: 1,
+/// let spec = FitSpec { epochs: c.state.epochs_done + 1, resume: Some(Stored::Memory(c)), threads: 1,
 ///     ..FitSpec::default() };
 /// assert_eq!(spec.fit()?.epochs, 3);
 /// # Ok::<(), backprop::Error>(())
@@ -210,25 +310,26 @@ pub fn continue_on_new_rows(c: &mut Checkpoint, next: &Continuation) {
     c.config.early_stopping = None;
     c.early_stop = None;
     c.in_epoch = None;
-    if next.optimizer.kind == c.config.optimizer.kind {
-        c.config.optimizer = next.optimizer;
+    let t = &mut c.config.train;
+    if next.optimizer.kind == t.optimizer.kind {
+        t.optimizer = next.optimizer;
     }
-    if c.config.batch_size != next.batch_size {
+    if t.batch_size != next.batch_size {
         // the shard size a new run with this batch size would take
-        c.config.shard_rows = TrainConfig {
+        t.shard_rows = TrainConfig {
             batch_size: next.batch_size,
             shard_rows: 0,
             ..TrainConfig::default()
         }
         .effective_shard_rows();
     }
-    c.config.batch_size = next.batch_size;
-    c.config.lr = next.lr;
-    c.config.clip_norm = next.clip_norm;
-    c.config.schedule = LrSchedule::Constant;
-    c.config.warmup_epochs = 0;
-    c.config.dropout = next.dropout;
-    c.config.shuffle = next.shuffle;
+    t.batch_size = next.batch_size;
+    t.lr = next.lr;
+    t.clip_norm = next.clip_norm;
+    t.schedule = LrSchedule::Constant;
+    t.warmup_epochs = 0;
+    t.dropout = next.dropout;
+    t.shuffle = next.shuffle;
     c.config.class_weight = next.class_weight.clone();
     c.config.row_weights = next.row_weights.then(|| "table".to_string());
 }

@@ -10,7 +10,7 @@ use crate::data::Dataset;
 use crate::error::Result;
 use crate::infer::{Inference, DEFAULT_CHUNK_ROWS};
 use crate::meta::BestEpoch;
-use crate::model_io::{self, Checkpoint, CheckpointConfig, ModelMeta, OptimizerState, SavedModel};
+use crate::model_io::{self, Checkpoint, CheckpointConfig, ModelMeta, SavedModel};
 use crate::network::Mlp;
 use crate::stopping::Monitor;
 use crate::tensor::Matrix;
@@ -107,7 +107,7 @@ impl Prepared {
             let stats = match outcome {
                 EpochOutcome::Completed(stats) => stats,
                 EpochOutcome::Interrupted(progress) => {
-                    let checkpoint = run.save(run.done, Some(progress), false)?;
+                    let checkpoint = run.save(Some(progress), false)?;
                     run.end = FitEnd::Interrupted(Interruption {
                         in_epoch: Some(progress),
                         checkpoint,
@@ -163,33 +163,22 @@ impl Run {
         run
     }
 
-    /// The checkpoint after `epoch` epochs (and the batches of
+    /// The checkpoint after the epochs `state` counts (and the batches of
     /// `in_epoch`), the trainer's part being `state`.
-    fn snapshot(
-        &self,
-        epoch: usize,
-        in_epoch: Option<EpochProgress>,
-        state: TrainerState,
-    ) -> Checkpoint {
+    fn snapshot(&self, in_epoch: Option<EpochProgress>, state: TrainerState) -> Checkpoint {
         let p = &self.p;
         Checkpoint {
             model: SavedModel {
                 mlp: p.mlp.clone(),
                 meta: p.meta.clone(),
             },
-            epoch,
-            rng: state.rng,
             config: CheckpointConfig {
                 early_stopping: p.early.as_ref().map(|(rule, _)| *rule),
                 class_weight: p.class_weight.clone(),
                 row_weights: p.row_weights.clone(),
                 ..CheckpointConfig::from_train_config(&p.cfg)
             },
-            optimizer_state: OptimizerState {
-                step: state.optimizer_step,
-                buffers: state.optimizer_buffers,
-            },
-            plateau: state.plateau,
+            state,
             early_stop: p.early.as_ref().map(|(_, state)| state.clone()),
             in_epoch,
         }
@@ -198,19 +187,14 @@ impl Run {
     /// Writes a checkpoint to [`FitSpec::checkpoint`] (rank 0 of a group
     /// alone), and keeps the state as the run's final one when `last`.
     /// Returns the path written, if any.
-    fn save(
-        &mut self,
-        epoch: usize,
-        in_epoch: Option<EpochProgress>,
-        last: bool,
-    ) -> Result<Option<PathBuf>> {
+    fn save(&mut self, in_epoch: Option<EpochProgress>, last: bool) -> Result<Option<PathBuf>> {
         let path = self.p.checkpoint.clone();
         if path.is_none() && !last {
             return Ok(None);
         }
         // every rank takes the state (a collective), whether or not it writes
         let state = self.p.trainer.checkpoint()?;
-        let ckpt = self.snapshot(epoch, in_epoch, state);
+        let ckpt = self.snapshot(in_epoch, state);
         if let Some(path) = &path {
             if self.p.writes {
                 model_io::save_checkpoint(path, &ckpt)?;
@@ -252,7 +236,7 @@ impl Run {
             || interrupted
             || stopped
         {
-            self.save(epoch, None, last || stopped)?
+            self.save(None, last || stopped)?
         } else {
             None
         };

@@ -93,7 +93,7 @@
 //! deterministic writer, the framing checks, [`write_atomic`]) is
 //! `src/model_io/safetensors.rs`; the model's tensors and keys are written
 //! and read in `src/model_io/model.rs`, checkpoints in
-//! `src/model_io/checkpoint.rs`. [`ModelMeta`] is defined in [`crate::meta`]
+//! `src/model_io/checkpoint/`. [`ModelMeta`] is defined in [`crate::meta`]
 //! and re-exported here.
 //!
 //! # Untrusted input
@@ -150,7 +150,7 @@ mod schema;
 
 pub use self::checkpoint::{
     checkpoint_from_bytes, checkpoint_to_bytes, load_checkpoint, save_checkpoint, Checkpoint,
-    CheckpointConfig, OptimizerState,
+    CheckpointConfig,
 };
 pub use self::format::{CHECKPOINT_VERSION, FORMAT, FORMAT_VERSION, OPTIMIZERS};
 pub use self::model::{from_bytes, load_model, save_model, to_bytes, SavedModel};

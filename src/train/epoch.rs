@@ -126,61 +126,13 @@ impl Trainer {
         data: &Dataset,
         start: Option<&EpochProgress>,
         stop: &AtomicBool,
-        mut on_batch: impl FnMut(usize, f64) + Send,
+        on_batch: impl FnMut(usize, f64) + Send,
     ) -> Result<EpochOutcome> {
+        self.check_epoch(mlp, data)?;
         let n = data.rows();
-        if n == 0 {
-            return Err(Error::Data {
-                source_name: "training data".into(),
-                message: "no rows to train on".into(),
-            });
-        }
-        let (x, y, w) = (data.x().values(), data.targets(), data.weights());
-        self.check_network(mlp)?;
-        if x.len() != n * mlp.inputs() || y.rows() != n || y.width() != mlp.outputs() {
-            return Err(Error::shape(
-                "Trainer::epoch",
-                format!(
-                    "{n} rows of {} inputs and {} outputs",
-                    mlp.inputs(),
-                    mlp.outputs()
-                ),
-                format!("{} inputs and {} outputs", data.features(), data.outputs()),
-            ));
-        }
         let bs = self.batch_size;
         let batches = n.div_ceil(bs);
-        let counts =
-            crate::shard::counts_classes(self.head, self.layout.sizes[self.layout.sizes.len() - 1]);
-        let mut correct = if counts { Some(0u64) } else { None };
-        let (skip, mut total, mut weight) = match start {
-            None => (0, 0.0, 0.0),
-            Some(p) => {
-                if p.batches_done >= batches {
-                    return Err(Error::config(
-                        "resume",
-                        format!(
-                            "the epoch to continue stopped after batch {}, but {n} rows make \
-                             {batches} batches of {bs}: not the data it was trained on",
-                            p.batches_done
-                        ),
-                    ));
-                }
-                if !(p.loss_sum.is_finite() && p.weight_sum.is_finite() && p.weight_sum >= 0.0) {
-                    return Err(Error::config(
-                        "resume",
-                        format!(
-                            "the loss and weight sums of the epoch to continue are {} and {}: \
-                             must be finite",
-                            p.loss_sum, p.weight_sum
-                        ),
-                    ));
-                }
-                self.set_rng_state(&p.rng_at_epoch_start);
-                correct = correct.and(p.correct);
-                (p.batches_done, p.loss_sum, p.weight_sum)
-            }
-        };
+        let mut sums = self.begin_epoch(start, n, batches)?;
         let rng_at_epoch_start = self.rng_state();
         let mut order = std::mem::take(&mut self.order);
         order.clear();
@@ -194,66 +146,170 @@ impl Trainer {
         }
         let started = Instant::now();
         let pool = Arc::clone(&self.pool);
-        // (batches done in the epoch, steps of this call, rows done in the epoch)
-        let result = pool.install(|| -> Result<(usize, usize, usize)> {
-            let mut steps = 0;
-            let mut done = skip * bs;
-            for (b, idx) in order.chunks(bs).enumerate().skip(skip) {
-                self.step_lr = self.scheduler.lr(self.epochs_done, b, batches);
-                self.stop_vote = stop.load(Ordering::Relaxed);
-                let batch = Batch::Gather {
-                    x,
-                    y,
-                    w,
-                    idx,
-                    prep: data.prep(),
-                };
-                let (loss, batch_weight, batch_correct) = self
-                    .step_impl(mlp, batch, idx.len(), true)
-                    .map_err(|e| match e {
-                        Error::Diverged(m) => Error::Diverged(format!("batch {}: {m}", b + 1)),
-                        e => e,
-                    })?;
-                total += loss;
-                weight += batch_weight;
-                if let Some(c) = correct.as_mut() {
-                    *c += batch_correct;
-                }
-                steps += 1;
-                done += idx.len();
-                on_batch(done, mean(total, weight));
-                // in a group, the ranks stop together: after the batch in
-                // whose exchange a rank voted with its flag
-                let halt = if self.group.is_some() {
-                    self.stop_voted
-                } else {
-                    stop.load(Ordering::Relaxed)
-                };
-                if b + 1 < batches && halt {
-                    return Ok((b + 1, steps, done));
-                }
-            }
-            Ok((batches, steps, done))
-        });
+        let result =
+            pool.install(|| self.run_batches(mlp, data, &order, &mut sums, stop, on_batch));
         self.order = order;
         let (batches_done, steps, done) = result?;
         if batches_done < batches {
             self.set_rng_state(&rng_at_epoch_start);
             return Ok(EpochOutcome::Interrupted(EpochProgress {
                 batches_done,
-                loss_sum: total,
-                weight_sum: weight,
+                loss_sum: sums.total,
+                weight_sum: sums.weight,
                 rng_at_epoch_start,
-                correct,
+                correct: sums.correct,
             }));
         }
         self.epochs_done += 1;
         Ok(EpochOutcome::Completed(EpochStats {
-            loss: mean(total, weight),
-            samples: done - skip * bs,
+            loss: mean(sums.total, sums.weight),
+            samples: done - sums.skip * bs,
             steps,
             seconds: started.elapsed().as_secs_f64(),
-            correct,
+            correct: sums.correct,
         }))
     }
+
+    /// The network fits the trainer and `data` has rows that fit the network.
+    fn check_epoch(&self, mlp: &Mlp, data: &Dataset) -> Result<()> {
+        let n = data.rows();
+        if n == 0 {
+            return Err(Error::Data {
+                source_name: "training data".into(),
+                message: "no rows to train on".into(),
+            });
+        }
+        self.check_network(mlp)?;
+        let (x, y) = (data.x().values(), data.targets());
+        if x.len() != n * mlp.inputs() || y.rows() != n || y.width() != mlp.outputs() {
+            return Err(Error::shape(
+                "Trainer::epoch",
+                format!(
+                    "{n} rows of {} inputs and {} outputs",
+                    mlp.inputs(),
+                    mlp.outputs()
+                ),
+                format!("{} inputs and {} outputs", data.features(), data.outputs()),
+            ));
+        }
+        Ok(())
+    }
+
+    /// The epoch's sums before its first batch: zero, or where `start` left
+    /// them (checked against the epoch's `batches` of `n` rows), with the
+    /// RNG put back at the epoch's start.
+    fn begin_epoch(
+        &mut self,
+        start: Option<&EpochProgress>,
+        n: usize,
+        batches: usize,
+    ) -> Result<EpochSums> {
+        let bs = self.batch_size;
+        let counts =
+            crate::shard::counts_classes(self.head, self.layout.sizes[self.layout.sizes.len() - 1]);
+        let correct = if counts { Some(0u64) } else { None };
+        let Some(p) = start else {
+            return Ok(EpochSums {
+                skip: 0,
+                total: 0.0,
+                weight: 0.0,
+                correct,
+            });
+        };
+        if p.batches_done >= batches {
+            return Err(Error::config(
+                "resume",
+                format!(
+                    "the epoch to continue stopped after batch {}, but {n} rows make \
+                     {batches} batches of {bs}: not the data it was trained on",
+                    p.batches_done
+                ),
+            ));
+        }
+        if !(p.loss_sum.is_finite() && p.weight_sum.is_finite() && p.weight_sum >= 0.0) {
+            return Err(Error::config(
+                "resume",
+                format!(
+                    "the loss and weight sums of the epoch to continue are {} and {}: \
+                     must be finite",
+                    p.loss_sum, p.weight_sum
+                ),
+            ));
+        }
+        self.set_rng_state(&p.rng_at_epoch_start);
+        Ok(EpochSums {
+            skip: p.batches_done,
+            total: p.loss_sum,
+            weight: p.weight_sum,
+            correct: correct.and(p.correct),
+        })
+    }
+
+    /// The epoch's batches in `order` from `sums.skip` on, one step each,
+    /// adding to `sums`; stops early when `stop` says so. Returns (batches
+    /// done in the epoch, steps of this call, rows done in the epoch). Must
+    /// run inside the pool.
+    fn run_batches(
+        &mut self,
+        mlp: &mut Mlp,
+        data: &Dataset,
+        order: &[usize],
+        sums: &mut EpochSums,
+        stop: &AtomicBool,
+        mut on_batch: impl FnMut(usize, f64) + Send,
+    ) -> Result<(usize, usize, usize)> {
+        let (x, y, w) = (data.x().values(), data.targets(), data.weights());
+        let bs = self.batch_size;
+        let batches = order.len().div_ceil(bs);
+        let mut steps = 0;
+        let mut done = sums.skip * bs;
+        for (b, idx) in order.chunks(bs).enumerate().skip(sums.skip) {
+            self.step_lr = self.scheduler.lr(self.epochs_done, b, batches);
+            self.stop_vote = stop.load(Ordering::Relaxed);
+            let batch = Batch::Gather {
+                x,
+                y,
+                w,
+                idx,
+                prep: data.prep(),
+            };
+            let (loss, batch_weight, batch_correct) = self
+                .step_impl(mlp, batch, idx.len(), true)
+                .map_err(|e| match e {
+                Error::Diverged(m) => Error::Diverged(format!("batch {}: {m}", b + 1)),
+                e => e,
+            })?;
+            sums.total += loss;
+            sums.weight += batch_weight;
+            if let Some(c) = sums.correct.as_mut() {
+                *c += batch_correct;
+            }
+            steps += 1;
+            done += idx.len();
+            on_batch(done, mean(sums.total, sums.weight));
+            // in a group, the ranks stop together: after the batch in
+            // whose exchange a rank voted with its flag
+            let halt = if self.group.is_some() {
+                self.stop_voted
+            } else {
+                stop.load(Ordering::Relaxed)
+            };
+            if b + 1 < batches && halt {
+                return Ok((b + 1, steps, done));
+            }
+        }
+        Ok((batches, steps, done))
+    }
+}
+
+/// What an epoch adds up, from where it starts.
+struct EpochSums {
+    /// Batches skipped: those a resumed epoch had done.
+    skip: usize,
+    /// The summed (weighted) loss.
+    total: f64,
+    /// The summed weights (rows when unweighted).
+    weight: f64,
+    /// Rows predicted right, where counted.
+    correct: Option<u64>,
 }

@@ -5,13 +5,14 @@
 use std::path::Path;
 
 use super::rules::{check_keys, check_values};
-use super::types::{Checkpoint, CheckpointConfig, OptimizerState};
+use super::types::{Checkpoint, CheckpointConfig};
 use super::{early_stop, in_epoch, lr_schedule, optimizer, options, run};
 use crate::error::Result;
 use crate::model_io::format::CHECKPOINT_VERSION;
 use crate::model_io::model;
 use crate::model_io::safetensors::{read, serialize, write_atomic, Parsed};
 use crate::model_io::schema::{read_version, CHECKPOINT, OPTIMIZER_VERSION};
+use crate::train::{TrainConfig, TrainerState};
 
 /// The bytes of a checkpoint file.
 ///
@@ -75,11 +76,11 @@ fn encode(ckpt: &Checkpoint, src: &str) -> Result<Vec<u8>> {
     let cfg = &ckpt.config;
     md.insert(CHECKPOINT.to_string(), CHECKPOINT_VERSION.to_string());
     run::encode(&mut md, ckpt);
-    optimizer::encode(&mut md, &cfg.optimizer, &ckpt.optimizer_state);
-    lr_schedule::encode(&mut md, cfg, &ckpt.plateau);
+    optimizer::encode(&mut md, &cfg.train.optimizer, &ckpt.state);
+    lr_schedule::encode(&mut md, cfg, &ckpt.state.plateau);
     options::encode(&mut md, cfg);
     if let Some(p) = &ckpt.in_epoch {
-        in_epoch::encode(&mut md, p, cfg.batch_size);
+        in_epoch::encode(&mut md, p, cfg.train.batch_size);
     }
     // the sections that can fail, in the order their checks have always run
     early_stop::encode(&mut md, &mut tensors, ckpt, src)?;
@@ -107,28 +108,34 @@ fn decode(file: &Parsed<'_>) -> Result<Checkpoint> {
     let options = options::decode(file, v3)?;
     let in_epoch = in_epoch::decode(file, version, run.batch_size, run.rng)?;
     let config = CheckpointConfig {
-        batch_size: run.batch_size,
-        lr: run.lr,
-        seed: run.seed,
-        shuffle: run.shuffle,
-        shard_rows: run.shard_rows,
-        optimizer,
-        clip_norm: steps.clip_norm,
-        schedule: steps.schedule,
-        warmup_epochs: steps.warmup_epochs,
+        train: TrainConfig {
+            batch_size: run.batch_size,
+            lr: run.lr,
+            optimizer,
+            clip_norm: steps.clip_norm,
+            schedule: steps.schedule,
+            warmup_epochs: steps.warmup_epochs,
+            epochs: run.epochs_total,
+            shard_rows: run.shard_rows,
+            threads: 0,
+            seed: run.seed,
+            shuffle: run.shuffle,
+            dropout: options.dropout,
+        },
         early_stopping,
-        dropout: options.dropout,
         class_weight: options.class_weight,
         row_weights: options.row_weights,
-        epochs_total: run.epochs_total,
     };
     let ckpt = Checkpoint {
         model,
-        epoch: run.epoch,
-        rng: run.rng,
         config,
-        optimizer_state: OptimizerState { step, buffers },
-        plateau: steps.plateau,
+        state: TrainerState {
+            epochs_done: run.epoch,
+            rng: run.rng,
+            optimizer_step: step,
+            optimizer_buffers: buffers,
+            plateau: steps.plateau,
+        },
         early_stop,
         in_epoch,
     };

@@ -26,11 +26,11 @@ pub(super) fn encode(md: &mut Metadata, cfg: &CheckpointConfig, plateau: &Platea
     let mut put = |k: &str, v: String| {
         md.insert(k.to_string(), v);
     };
-    if let Some(c) = cfg.clip_norm {
+    if let Some(c) = cfg.train.clip_norm {
         put(CLIP_NORM, fmt_f32(c));
     }
-    put(LR_SCHEDULE, cfg.schedule.name().to_string());
-    match cfg.schedule {
+    put(LR_SCHEDULE, cfg.train.schedule.name().to_string());
+    match cfg.train.schedule {
         LrSchedule::Constant => {}
         LrSchedule::Step {
             every_epochs,
@@ -51,7 +51,7 @@ pub(super) fn encode(md: &mut Metadata, cfg: &CheckpointConfig, plateau: &Platea
             put(PLATEAU_FACTOR_BITS, f64_bits(plateau.factor));
         }
     }
-    put(WARMUP_EPOCHS, cfg.warmup_epochs.to_string());
+    put(WARMUP_EPOCHS, cfg.train.warmup_epochs.to_string());
 }
 
 /// Reads the step-size section of a run at learning rate `lr` over

@@ -23,4 +23,4 @@ mod types;
 pub use self::file::{
     checkpoint_from_bytes, checkpoint_to_bytes, load_checkpoint, save_checkpoint,
 };
-pub use self::types::{Checkpoint, CheckpointConfig, OptimizerState};
+pub use self::types::{Checkpoint, CheckpointConfig};

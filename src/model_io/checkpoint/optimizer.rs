@@ -6,7 +6,7 @@ use std::collections::BTreeSet;
 
 use super::keys::{read_bool, read_f32, read_u64};
 use super::tensors::{insert_layer_tensors, read_layer_tensors};
-use super::types::{Checkpoint, OptimizerState};
+use super::types::Checkpoint;
 use crate::error::Result;
 use crate::model_io::format::OPTIMIZERS;
 use crate::model_io::message::{data_err, quote};
@@ -16,9 +16,10 @@ use crate::model_io::schema::{
     OPT_NESTEROV, OPT_STEP, OPT_WEIGHT_DECAY,
 };
 use crate::optim::{OptimizerConfig, OptimizerKind};
+use crate::train::TrainerState;
 
 /// Writes the optimizer's kind, its constants and `state`'s update count.
-pub(super) fn encode(md: &mut Metadata, o: &OptimizerConfig, state: &OptimizerState) {
+pub(super) fn encode(md: &mut Metadata, o: &OptimizerConfig, state: &TrainerState) {
     for (k, v) in [
         (OPTIMIZER, o.kind.name().to_string()),
         (OPT_MOMENTUM, fmt_f32(o.momentum)),
@@ -28,7 +29,7 @@ pub(super) fn encode(md: &mut Metadata, o: &OptimizerConfig, state: &OptimizerSt
         (OPT_ALPHA, fmt_f32(o.alpha)),
         (OPT_EPS, fmt_f32(o.eps)),
         (OPT_WEIGHT_DECAY, fmt_f32(o.weight_decay)),
-        (OPT_STEP, state.step.to_string()),
+        (OPT_STEP, state.optimizer_step.to_string()),
     ] {
         md.insert(k.to_string(), v);
     }
@@ -80,8 +81,8 @@ pub(super) fn encode_buffers<'a>(
     ckpt: &'a Checkpoint,
     src: &str,
 ) -> Result<()> {
-    let o = &ckpt.config.optimizer;
-    let buffers = &ckpt.optimizer_state.buffers;
+    let o = &ckpt.config.train.optimizer;
+    let buffers = &ckpt.state.optimizer_buffers;
     let names = o.state_names();
     let n = ckpt.model.mlp.num_params();
     if buffers.len() != names.len() || buffers.iter().any(|b| b.len() != n) {

@@ -18,8 +18,8 @@ pub(super) struct Options {
 
 /// Writes the optional settings `cfg` uses.
 pub(super) fn encode(md: &mut Metadata, cfg: &CheckpointConfig) {
-    if cfg.dropout != 0.0 {
-        md.insert(DROPOUT.to_string(), fmt_f32(cfg.dropout));
+    if cfg.train.dropout != 0.0 {
+        md.insert(DROPOUT.to_string(), fmt_f32(cfg.train.dropout));
     }
     if let Some(cw) = &cfg.class_weight {
         md.insert(CLASS_WEIGHT.to_string(), cw.to_string());

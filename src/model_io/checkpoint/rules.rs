@@ -33,7 +33,7 @@ pub(super) fn check_values(ckpt: &Checkpoint, src: &str) -> Result<()> {
 /// The run's settings and epoch: sizes of at least 1, a finite positive
 /// learning rate, `epoch <= epochs_total`, a known optimizer.
 fn check_settings(ckpt: &Checkpoint, src: &str) -> Result<()> {
-    let (epoch, cfg) = (ckpt.epoch, &ckpt.config);
+    let (epoch, cfg) = (ckpt.state.epochs_done, &ckpt.config.train);
     if cfg.batch_size == 0 {
         return Err(data_err(
             src,
@@ -52,13 +52,10 @@ fn check_settings(ckpt: &Checkpoint, src: &str) -> Result<()> {
             format!("{LR} is {}: must be finite and positive", cfg.lr),
         ));
     }
-    if epoch > cfg.epochs_total {
+    if epoch > cfg.epochs {
         return Err(data_err(
             src,
-            format!(
-                "{EPOCH} {epoch} is past {EPOCHS_TOTAL} {}",
-                cfg.epochs_total
-            ),
+            format!("{EPOCH} {epoch} is past {EPOCHS_TOTAL} {}", cfg.epochs),
         ));
     }
     if !OPTIMIZERS.contains(&cfg.optimizer.kind.name()) {
@@ -74,11 +71,11 @@ fn check_settings(ckpt: &Checkpoint, src: &str) -> Result<()> {
     Ok(())
 }
 
-/// The position `p` inside epoch `ckpt.epoch + 1`: at least one batch,
+/// The position `p` inside epoch `ckpt.state.epochs_done + 1`: at least one batch,
 /// finite sums, no more correct rows than rows done, an epoch the run has,
 /// and the RNG stored once.
 fn check_in_epoch(ckpt: &Checkpoint, p: &EpochProgress, src: &str) -> Result<()> {
-    let (epoch, cfg) = (ckpt.epoch, &ckpt.config);
+    let (epoch, cfg) = (ckpt.state.epochs_done, &ckpt.config.train);
     if p.batches_done == 0 {
         return Err(data_err(
             src,
@@ -118,18 +115,18 @@ fn check_in_epoch(ckpt: &Checkpoint, p: &EpochProgress, src: &str) -> Result<()>
             ),
         ));
     }
-    if epoch >= cfg.epochs_total {
+    if epoch >= cfg.epochs {
         return Err(data_err(
             src,
             format!(
                 "{BATCHES_DONE} {} is a position in epoch {}, past {EPOCHS_TOTAL} {}",
                 p.batches_done,
                 epoch.saturating_add(1),
-                cfg.epochs_total
+                cfg.epochs
             ),
         ));
     }
-    if p.rng_at_epoch_start != ckpt.rng {
+    if p.rng_at_epoch_start != ckpt.state.rng {
         return Err(data_err(
             src,
             "the in-epoch position's rng_at_epoch_start differs from rng: a checkpoint \
@@ -170,7 +167,7 @@ pub(super) fn check_keys(file: &Parsed<'_>, ckpt: &Checkpoint, version: u32) -> 
         return Err(file.err(format!(
             "metadata key {} is not used by optimizer '{}' (checkpoint version {version})",
             quote(k),
-            ckpt.config.optimizer.kind
+            ckpt.config.train.optimizer.kind
         )));
     }
     Ok(())
@@ -191,10 +188,10 @@ fn v3_keys_used(file: &Parsed<'_>, ckpt: &Checkpoint) -> Vec<&'static str> {
         LR_SCHEDULE,
         WARMUP_EPOCHS,
     ];
-    if ckpt.config.clip_norm.is_some() {
+    if ckpt.config.train.clip_norm.is_some() {
         used.push(CLIP_NORM);
     }
-    used.extend(match ckpt.config.schedule {
+    used.extend(match ckpt.config.train.schedule {
         LrSchedule::Constant => &[][..],
         LrSchedule::Step { .. } => &[LR_STEP_EPOCHS, LR_GAMMA][..],
         LrSchedule::Cosine { .. } => &[LR_MIN, LR_COSINE_EPOCHS][..],
@@ -206,7 +203,7 @@ fn v3_keys_used(file: &Parsed<'_>, ckpt: &Checkpoint) -> Vec<&'static str> {
             PLATEAU_FACTOR_BITS,
         ][..],
     });
-    if ckpt.config.dropout != 0.0 {
+    if ckpt.config.train.dropout != 0.0 {
         used.push(DROPOUT);
     }
     if ckpt.config.class_weight.is_some() {

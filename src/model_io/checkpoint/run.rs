@@ -28,14 +28,20 @@ pub(super) struct Run {
 
 /// Writes the run section of `ckpt`.
 pub(super) fn encode(md: &mut Metadata, ckpt: &Checkpoint) {
-    let cfg = &ckpt.config;
-    let seed_hex: String = ckpt.rng.seed.iter().map(|b| format!("{b:02x}")).collect();
+    let cfg = &ckpt.config.train;
+    let seed_hex: String = ckpt
+        .state
+        .rng
+        .seed
+        .iter()
+        .map(|b| format!("{b:02x}"))
+        .collect();
     for (k, v) in [
-        (EPOCH, ckpt.epoch.to_string()),
-        (EPOCHS_TOTAL, cfg.epochs_total.to_string()),
+        (EPOCH, ckpt.state.epochs_done.to_string()),
+        (EPOCHS_TOTAL, cfg.epochs.to_string()),
         (RNG_SEED, seed_hex),
-        (RNG_STREAM, ckpt.rng.stream.to_string()),
-        (RNG_WORD_POS, ckpt.rng.word_pos.to_string()),
+        (RNG_STREAM, ckpt.state.rng.stream.to_string()),
+        (RNG_WORD_POS, ckpt.state.rng.word_pos.to_string()),
         (BATCH_SIZE, cfg.batch_size.to_string()),
         (LR, fmt_f32(cfg.lr)),
         (LR_BITS, format!("{:08x}", cfg.lr.to_bits())),
