@@ -7,9 +7,11 @@
 //! divided by 255 here; [`RawTable::pixel_data`] says that they are bytes, and
 //! [`RawTable::pixel_scale`] gives the divisor to pass to [`super::scale`].
 
+use std::fs::File;
 use std::io::Read;
 use std::path::Path;
 
+use super::array::NdArray;
 use super::message::data_error;
 use super::table::{LabelColumn, LoadOptions, RawTable, RawTarget, SourceKind};
 use super::{csv, idx, npy};
@@ -80,92 +82,115 @@ impl SourceKind {
 /// # Ok::<(), Box<dyn std::error::Error>>(())
 /// ```
 pub fn load(path: &Path, opts: &LoadOptions) -> Result<RawTable> {
-    let read = |p: &Path| {
-        let io = |source| Error::Io {
-            path: p.to_path_buf(),
-            source,
-        };
-        if p.as_os_str() == "-" {
-            let mut bytes = Vec::new();
-            std::io::stdin()
-                .lock()
-                .read_to_end(&mut bytes)
-                .map_err(io)?;
-            Ok(bytes)
-        } else {
-            std::fs::read(p).map_err(io)
-        }
-    };
     let name = if path.as_os_str() == "-" {
         "<stdin>".to_string()
     } else {
         path.display().to_string()
     };
-    // the table of a features array and the labels file, if any
-    let with_labels = |array: super::NdArray, kind: SourceKind| {
-        check_array_options(&name, opts)?;
-        let labels = match &opts.labels_path {
-            Some(p) => Some((read(p)?, p.display().to_string())),
-            None => None,
-        };
-        let labels = labels.as_ref().map(|(b, n)| (b.as_slice(), n.as_str()));
-        array_table(array, &name, kind, labels)
-    };
-    // an f4 NPY file is mapped and read in place, or read straight into
-    // its matrix, without its bytes in memory beside it
     if path.as_os_str() != "-" {
-        let file = std::fs::File::open(path).map_err(|source| Error::Io {
+        if let Some((array, kind)) = load_array_file(path, &name, opts)? {
+            return with_labels(array, kind, &name, opts);
+        }
+    }
+    load_stream(path, &name, opts)
+}
+
+/// The bytes of the file at `p` (`-`: standard input).
+fn read_whole(p: &Path) -> Result<Vec<u8>> {
+    let io = |source| Error::Io {
+        path: p.to_path_buf(),
+        source,
+    };
+    if p.as_os_str() == "-" {
+        let mut bytes = Vec::new();
+        std::io::stdin()
+            .lock()
+            .read_to_end(&mut bytes)
+            .map_err(io)?;
+        Ok(bytes)
+    } else {
+        std::fs::read(p).map_err(io)
+    }
+}
+
+/// The table of a features `array` from the file `name`, of format `kind`,
+/// and the labels file, if any.
+fn with_labels(
+    array: NdArray,
+    kind: SourceKind,
+    name: &str,
+    opts: &LoadOptions,
+) -> Result<RawTable> {
+    check_array_options(name, opts)?;
+    let labels = match &opts.labels_path {
+        Some(p) => Some((read_whole(p)?, p.display().to_string())),
+        None => None,
+    };
+    let labels = labels.as_ref().map(|(b, n)| (b.as_slice(), n.as_str()));
+    array_table(array, name, kind, labels)
+}
+
+/// The features array of the file at `path` (called `name`) when it can be
+/// had without the file's bytes in memory beside it: an f4 NPY file is
+/// mapped and read in place, or read straight into its matrix; a plain IDX
+/// or NPY file of bytes (images) is mapped. `None` for any other file.
+fn load_array_file(
+    path: &Path,
+    name: &str,
+    opts: &LoadOptions,
+) -> Result<Option<(NdArray, SourceKind)>> {
+    let io = |source| Error::Io {
+        path: path.to_path_buf(),
+        source,
+    };
+    let file = std::fs::File::open(path).map_err(io)?;
+    let size = file.metadata().ok().map(|m| m.len());
+    let mapped = match opts.memory_map {
+        true => npy::map_f32(&file, name)?,
+        false => None,
+    };
+    if opts.memory_map && mapped.is_none() {
+        if let Some(array) = map_bytes(&file, path, name)? {
+            return Ok(Some(array));
+        }
+    }
+    let array = match mapped {
+        Some(array) => Some(array),
+        None => {
+            // from the start: `map_f32` may have read the header
+            let mut file = &file;
+            std::io::Seek::rewind(&mut file).map_err(io)?;
+            let mut reader = std::io::BufReader::with_capacity(1 << 16, file);
+            npy::read_f32(&mut reader, name, size)?
+        }
+    };
+    Ok(array.map(|array| (array, SourceKind::Npy)))
+}
+
+/// A plain IDX or NPY `file` of bytes (images), mapped; `None` for another
+/// kind of file.
+fn map_bytes(file: &File, path: &Path, name: &str) -> Result<Option<(NdArray, SourceKind)>> {
+    let mut head = Vec::with_capacity(16);
+    let mut f = file;
+    // the kind from the name and the first bytes, then back to the start
+    // for the header readers
+    std::io::Seek::rewind(&mut f)
+        .and_then(|()| f.take(16).read_to_end(&mut head))
+        .and_then(|_| std::io::Seek::rewind(&mut f))
+        .map_err(|source| Error::Io {
             path: path.to_path_buf(),
             source,
         })?;
-        let size = file.metadata().ok().map(|m| m.len());
-        let mapped = match opts.memory_map {
-            true => npy::map_f32(&file, &name)?,
-            false => None,
-        };
-        // a plain IDX or NPY file of bytes (images) is mapped the same way
-        let mapped_bytes = match (opts.memory_map, &mapped) {
-            (true, None) => {
-                let mut head = Vec::with_capacity(16);
-                let mut f = &file;
-                // the kind from the name and the first bytes, then back to
-                // the start for the header readers
-                std::io::Seek::rewind(&mut f)
-                    .and_then(|()| f.take(16).read_to_end(&mut head))
-                    .and_then(|_| std::io::Seek::rewind(&mut f))
-                    .map_err(|source| Error::Io {
-                        path: path.to_path_buf(),
-                        source,
-                    })?;
-                match SourceKind::detect(&name, &head) {
-                    SourceKind::Idx => idx::map_u8(&file, &name)?.map(|a| (a, SourceKind::Idx)),
-                    SourceKind::Npy => npy::map_u8(&file, &name)?.map(|a| (a, SourceKind::Npy)),
-                    SourceKind::Csv => None,
-                }
-            }
-            _ => None,
-        };
-        if let Some((array, kind)) = mapped_bytes {
-            return with_labels(array, kind);
-        }
-        let array = match mapped {
-            Some(array) => Some(array),
-            None => {
-                // from the start: `map_f32` may have read the header
-                let mut file = &file;
-                std::io::Seek::rewind(&mut file).map_err(|source| Error::Io {
-                    path: path.to_path_buf(),
-                    source,
-                })?;
-                let mut reader = std::io::BufReader::with_capacity(1 << 16, file);
-                npy::read_f32(&mut reader, &name, size)?
-            }
-        };
-        if let Some(array) = array {
-            return with_labels(array, SourceKind::Npy);
-        }
-    }
-    // a plain CSV is parsed as it is read; other inputs are read whole
+    Ok(match SourceKind::detect(name, &head) {
+        SourceKind::Idx => idx::map_u8(file, name)?.map(|a| (a, SourceKind::Idx)),
+        SourceKind::Npy => npy::map_u8(file, name)?.map(|a| (a, SourceKind::Npy)),
+        SourceKind::Csv => None,
+    })
+}
+
+/// [`load`] for a file read from the start as a stream (or standard
+/// input): a plain CSV is parsed as it is read; other inputs are read whole.
+fn load_stream(path: &Path, name: &str, opts: &LoadOptions) -> Result<RawTable> {
     let io = |source| Error::Io {
         path: path.to_path_buf(),
         source,
@@ -173,7 +198,7 @@ pub fn load(path: &Path, opts: &LoadOptions) -> Result<RawTable> {
     let (mut input, size): (Box<dyn Read>, Option<u64>) = if path.as_os_str() == "-" {
         (Box::new(std::io::stdin().lock()), None)
     } else {
-        let file = std::fs::File::open(path).map_err(io)?;
+        let file = File::open(path).map_err(io)?;
         let size = file.metadata().ok().map(|m| m.len());
         (Box::new(file), size)
     };
@@ -183,23 +208,23 @@ pub fn load(path: &Path, opts: &LoadOptions) -> Result<RawTable> {
         .take(16)
         .read_to_end(&mut bytes)
         .map_err(io)?;
-    let kind = SourceKind::detect(&name, &bytes);
+    let kind = SourceKind::detect(name, &bytes);
     if kind == SourceKind::Csv && !idx::is_gzip(&bytes) {
-        let opts = csv_options(&name, opts, false)?;
-        return csv::parse_reader(bytes.as_slice().chain(input), &name, &opts, size);
+        let opts = csv_options(name, opts, false)?;
+        return csv::parse_reader(bytes.as_slice().chain(input), name, &opts, size);
     }
     input.read_to_end(&mut bytes).map_err(io)?;
     if kind == SourceKind::Idx {
         // a plain file of bytes (images) becomes its array without a copy
-        check_array_options(&name, opts)?;
-        return with_labels(idx::parse_owned(bytes, &name)?, kind);
+        check_array_options(name, opts)?;
+        return with_labels(idx::parse_owned(bytes, name)?, kind, name, opts);
     }
     let labels = match &opts.labels_path {
-        Some(p) if kind != SourceKind::Csv => Some((read(p)?, p.display().to_string())),
+        Some(p) if kind != SourceKind::Csv => Some((read_whole(p)?, p.display().to_string())),
         _ => None,
     };
     let labels = labels.as_ref().map(|(b, n)| (b.as_slice(), n.as_str()));
-    load_bytes(&bytes, &name, kind, labels, opts)
+    load_bytes(&bytes, name, kind, labels, opts)
 }
 
 /// [`load`] on bytes in memory: `bytes` is a file of format `kind` called
@@ -307,7 +332,7 @@ fn check_array_options(source_name: &str, opts: &LoadOptions) -> Result<()> {
 
 /// The table of an IDX or NPY feature array and its labels file's bytes.
 fn array_table(
-    array: super::NdArray,
+    array: NdArray,
     source_name: &str,
     kind: SourceKind,
     labels: Option<(&[u8], &str)>,
@@ -366,7 +391,7 @@ fn array_table(
 }
 
 /// An IDX or NPY file (a CSV labels file is an error).
-fn parse_array(bytes: &[u8], name: &str, kind: SourceKind) -> Result<super::NdArray> {
+fn parse_array(bytes: &[u8], name: &str, kind: SourceKind) -> Result<NdArray> {
     match kind {
         SourceKind::Idx => idx::parse(bytes, name),
         SourceKind::Npy => npy::parse(bytes, name),
