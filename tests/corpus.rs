@@ -187,6 +187,19 @@ impl Corpus {
         self.put(run, name, &bytes);
     }
 
+    /// `base` then `--out NAME.st` then each case's flags: one training run
+    /// per case, its JSON lines and model recorded.
+    fn train_each(&mut self, base: &[&str], cases: &[(&str, &[&str])]) {
+        for (name, extra) in cases {
+            let out = format!("{name}.st");
+            let mut args = base.to_vec();
+            args.extend_from_slice(&["--out", &out]);
+            args.extend_from_slice(extra);
+            self.ok(name, &args, true);
+            self.file(name, &out);
+        }
+    }
+
     /// `eval` (JSON and text), `predict` (CSV and NPY) and `info` (JSON and
     /// text) of `model` on `test`.
     fn use_model(&mut self, run: &str, model: &str, test: &str) {
@@ -415,9 +428,8 @@ fn training_evaluating_predicting_and_errors_give_the_recorded_bytes() {
         ),
         ("default", &[]),
     ];
-    for (name, extra) in optimizers {
-        let out = format!("{name}.st");
-        let mut args = vec![
+    c.train_each(
+        &[
             "train",
             "--json",
             "--epochs",
@@ -430,13 +442,9 @@ fn training_evaluating_predicting_and_errors_give_the_recorded_bytes() {
             &digits,
             "--test-data",
             &digits_test,
-            "--out",
-            &out,
-        ];
-        args.extend_from_slice(extra);
-        c.ok(name, &args, true);
-        c.file(name, &out);
-    }
+        ],
+        &optimizers,
+    );
     c.use_model("adam", "adam.st", &digits_test);
 
     // every schedule, warm-up, dropout, shards and the order of rows
@@ -490,9 +498,8 @@ fn training_evaluating_predicting_and_errors_give_the_recorded_bytes() {
             &["--train-metrics", "full", "--layers", "12,10"],
         ),
     ];
-    for (name, extra) in schedules {
-        let out = format!("{name}.st");
-        let mut args = vec![
+    c.train_each(
+        &[
             "train",
             "--json",
             "--epochs",
@@ -503,13 +510,9 @@ fn training_evaluating_predicting_and_errors_give_the_recorded_bytes() {
             "2",
             "--data",
             &digits,
-            "--out",
-            &out,
-        ];
-        args.extend_from_slice(extra);
-        c.ok(name, &args, true);
-        c.file(name, &out);
-    }
+        ],
+        &schedules,
+    );
     c.use_model("dropout", "dropout.st", &digits_test);
 
     // heads: sigmoid with class weights, softmax on iris, mse on diabetes

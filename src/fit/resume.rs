@@ -85,12 +85,6 @@ fn resolve(spec: &FitSpec, base: &TrainConfig) -> TrainConfig {
 /// # Errors
 /// [`Error::Config`] naming the first setting that differs, with both values.
 pub fn check_matches(saved: &TrainConfig, cfg: &TrainConfig) -> Result<()> {
-    let conflict = |option: &'static str, saved: String, given: String| {
-        Err(Error::config(
-            option,
-            format!("the checkpoint was trained with {saved}, given {given}"),
-        ))
-    };
     if cfg.batch_size != saved.batch_size {
         return conflict(
             "batch_size",
@@ -121,15 +115,17 @@ pub fn check_matches(saved: &TrainConfig, cfg: &TrainConfig) -> Result<()> {
     check_steps(saved, cfg)
 }
 
+/// A setting of the resumed run that differs from the checkpoint's.
+fn conflict(option: &'static str, saved: String, given: String) -> Result<()> {
+    Err(Error::config(
+        option,
+        format!("the checkpoint was trained with {saved}, given {given}"),
+    ))
+}
+
 /// [`check_matches`] for the settings of each step: clipping, schedule,
 /// dropout and shard size.
 fn check_steps(saved: &TrainConfig, cfg: &TrainConfig) -> Result<()> {
-    let conflict = |option: &'static str, saved: String, given: String| {
-        Err(Error::config(
-            option,
-            format!("the checkpoint was trained with {saved}, given {given}"),
-        ))
-    };
     let bits = |c: Option<f32>| c.map(f32::to_bits);
     if bits(cfg.clip_norm) != bits(saved.clip_norm) {
         return conflict(
