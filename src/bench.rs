@@ -6,7 +6,7 @@
 //! epoch's shuffling, per-epoch evaluation and checkpoints would be measured
 //! with them.
 //!
-//! The update rule is part of the spec ([`BenchSpec::optimizer`], with
+//! The update rule is part of the spec ([`BenchSpec::train`], with
 //! optional weight decay and gradient-norm clipping); the presets' published
 //! figures (`BENCHMARKS.md`) are plain SGD without either, at a constant rate
 //! of 1e-3.

@@ -5,7 +5,7 @@
 //! [`FitOutcome`].
 //!
 //! This is the one complete training loop of the crate: the command line's
-//! `train`, the tests and any other front call it. Like [`Trainer`], a run
+//! `train`, the tests and any other front call it. Like [`Trainer`](crate::Trainer), a run
 //! gives the same bits for any thread count, and a run resumed from a
 //! checkpoint — written between epochs or, after an interrupt, inside one —
 //! gives the bits of a run that never stopped.

@@ -57,7 +57,7 @@ fn load(path: &Path, opts: &LoadOptions, callbacks: &mut dyn FitCallbacks) -> Re
 /// `hidden_layers` or `activation` that contradicts the initial or resumed
 /// model, an unwritable `checkpoint`, …; the layers below may name a flag
 /// such as `--batch-size`); data and model file errors as
-/// [`data::load`], [`model_io::load_model`] and [`pipeline`] report them.
+/// [`data::load`], [`load_model`](crate::model_io::load_model) and [`pipeline`] report them.
 pub fn prepare(spec: &FitSpec, callbacks: &mut dyn FitCallbacks) -> Result<Prepared> {
     check_spec(spec)?;
     let start = Start::load(spec)?;

@@ -153,8 +153,8 @@ pub trait FitCallbacks: Send {
     }
     /// Whether each epoch reports the training accuracy of a classifier
     /// ([`EpochRecord::train_accuracy`] is `None` when not): free with
-    /// [`TrainMetrics::Running`], a forward pass over every training row
-    /// with [`TrainMetrics::Full`]. It changes no bit of the training.
+    /// [`TrainMetrics::Running`](super::TrainMetrics::Running), a forward pass over every training row
+    /// with [`TrainMetrics::Full`](super::TrainMetrics::Full). It changes no bit of the training.
     /// Default: yes.
     fn wants_train_accuracy(&self) -> bool {
         true
@@ -167,7 +167,7 @@ impl FitCallbacks for () {}
 /// How a run ended.
 #[derive(Clone, Debug, PartialEq)]
 pub enum FitEnd {
-    /// Every epoch up to [`FitSpec::epochs`] was trained.
+    /// Every epoch up to [`FitSpec::epochs`](super::FitSpec::epochs) was trained.
     Finished,
     /// [`FitCallbacks::on_epoch`] asked to stop after an epoch.
     Stopped,
@@ -187,7 +187,7 @@ pub struct Interruption {
     /// `Some` if it stopped inside epoch [`FitOutcome::epochs`]` + 1`: the
     /// batches of it trained (stored in the checkpoint).
     pub in_epoch: Option<EpochProgress>,
-    /// The checkpoint written, if [`FitSpec::checkpoint`] was given.
+    /// The checkpoint written, if [`FitSpec::checkpoint`](super::FitSpec::checkpoint) was given.
     pub checkpoint: Option<PathBuf>,
 }
 

@@ -56,7 +56,7 @@ impl Prepared {
     }
 
     /// Runs the session as one rank of a multi-process job
-    /// ([`Trainer::set_group`]): every rank must prepare the same spec and
+    /// ([`Trainer::set_group`](crate::Trainer::set_group)): every rank must prepare the same spec and
     /// call [`Prepared::run`]. Each batch's shards are divided among the
     /// ranks; the stop flag and a callback's break are agreed on by all
     /// ranks, so they stop together; the checkpoints are written by rank 0
@@ -65,7 +65,7 @@ impl Prepared {
     /// one-process outcome.
     ///
     /// # Errors
-    /// As [`Trainer::set_group`].
+    /// As [`Trainer::set_group`](crate::Trainer::set_group).
     pub fn set_group(&mut self, comm: std::sync::Arc<dyn crate::dist::Collective>) -> Result<()> {
         self.writes = comm.rank() == 0;
         self.trainer.set_group(comm)
@@ -84,7 +84,7 @@ impl Prepared {
     /// bits of a run that never stopped. The flag is never cleared.
     ///
     /// # Errors
-    /// As [`Trainer::epoch_resumable`] ([`Error::Diverged`] naming the batch;
+    /// As [`Trainer::epoch_resumable`](crate::Trainer::epoch_resumable) ([`Error::Diverged`](crate::Error::Diverged) naming the batch;
     /// the epoch is that of the last [`FitCallbacks::on_epoch_start`]), and
     /// [`model_io::save_checkpoint`].
     pub fn run(self, stop: &AtomicBool, callbacks: &mut dyn FitCallbacks) -> Result<FitOutcome> {

@@ -28,7 +28,7 @@ pub enum DataSource {
     /// A data file (CSV, IDX or NPY, plain or gzipped), read as
     /// [`FitSpec::read`] says. Defaults: 64 relu hidden units, Adam at 0.003.
     File(PathBuf),
-    /// Tables already in memory (e.g. from [`data::csv::parse`]), with an
+    /// Tables already in memory (e.g. from [`data::csv::parse`](crate::data::csv::parse)), with an
     /// optional test table as held-out data; the defaults of a file.
     Tables {
         /// The training rows.
@@ -55,7 +55,7 @@ pub struct FitSpec {
     pub test_labels: Option<PathBuf>,
     /// Hold out this fraction of the training file for validation: seeded,
     /// and stratified for single-label classification (each class keeps its
-    /// share in both parts; see [`pipeline::split`]).
+    /// share in both parts; see `pipeline::split`).
     pub validation_split: Option<f64>,
     /// Hidden layer sizes (input and output sizes come from the data)
     /// [default: 16 on the embedded set, else 64; an initial or resumed
@@ -63,7 +63,7 @@ pub struct FitSpec {
     pub hidden_layers: Option<Vec<usize>>,
     /// Hidden activation [default: sigmoid on the embedded set, else relu].
     pub activation: Option<Activation>,
-    /// Output head [default: from the labels, see [`pipeline::default_head`]].
+    /// Output head [default: from the labels, see `pipeline::default_head`].
     pub head: Option<Head>,
     /// Total epochs (with `resume`: the total, including those done).
     pub epochs: usize,

@@ -19,7 +19,7 @@ pub struct TrainConfig {
     pub schedule: LrSchedule,
     /// Epochs of linear warm-up at the start (composes with `schedule`).
     pub warmup_epochs: usize,
-    /// Epochs to train (used by callers that loop over [`Trainer::epoch`]).
+    /// Epochs to train (used by callers that loop over [`Trainer::epoch`](crate::Trainer::epoch)).
     pub epochs: usize,
     /// Rows per shard: the unit of parallel work; 0 picks
     /// [`default_shard_rows`] of the batch size. Results do not depend on the

@@ -66,7 +66,7 @@ impl Trainer {
     ///   stores one RNG position. If it is set after the last batch, the epoch
     ///   is [`EpochOutcome::Completed`]. The flag is only read, never cleared.
     /// - In a group ([`Trainer::set_group`]) `stop` is read before each
-    ///   batch and voted on in its exchange ([`Trainer::vote_stop`]): every
+    ///   batch and voted on in its exchange (a vote that travels with the step's exchange): every
     ///   rank stops after the same batch, the first in whose exchange some
     ///   rank had seen the flag set.
     /// - `on_batch(rows_done, mean_loss_so_far)` as in [`Trainer::epoch_with`],

@@ -42,7 +42,7 @@ pub struct RngState {
     pub word_pos: u128,
 }
 
-/// Where an interrupted epoch stopped: with it, [`Trainer::epoch_resumable`]
+/// Where an interrupted epoch stopped: with it, [`Trainer::epoch_resumable`](crate::Trainer::epoch_resumable)
 /// finishes the epoch — in the same process or after a restart — exactly as
 /// if it had not stopped. A checkpoint stores it
 /// ([`crate::model_io::Checkpoint::in_epoch`]).
@@ -66,7 +66,7 @@ pub struct EpochProgress {
     pub correct: Option<u64>,
 }
 
-/// How [`Trainer::epoch_resumable`] ended.
+/// How [`Trainer::epoch_resumable`](crate::Trainer::epoch_resumable) ended.
 #[derive(Clone, Copy, Debug, PartialEq)]
 pub enum EpochOutcome {
     /// Every batch of the epoch was trained.

@@ -226,7 +226,7 @@ impl Trainer {
 
     /// Tells the schedule that an epoch ended with validation loss
     /// `val_loss` (reduce-on-plateau counts epochs without improvement).
-    pub fn end_epoch(&mut self, val_loss: Option<f64>) {
+    pub(crate) fn end_epoch(&mut self, val_loss: Option<f64>) {
         self.scheduler.end_epoch(val_loss);
     }
 
@@ -243,7 +243,7 @@ impl Trainer {
 
     /// Switches timing of the phases of each step on or off and resets the
     /// counters. Timing costs a few clock reads per shard and chunk.
-    pub fn set_profiling(&mut self, on: bool) {
+    pub(crate) fn set_profiling(&mut self, on: bool) {
         self.profile = on;
         self.reduction_ns.store(0, Ordering::Relaxed);
         self.update_ns.store(0, Ordering::Relaxed);
@@ -254,7 +254,7 @@ impl Trainer {
     }
 
     /// The phase times collected since [`Trainer::set_profiling`]`(true)`.
-    pub fn profile(&self) -> Profile {
+    pub(crate) fn profile(&self) -> Profile {
         Profile {
             forward_ns: self.workspaces.iter().map(|w| w.forward_ns).sum(),
             backward_ns: self.workspaces.iter().map(|w| w.backward_ns).sum(),
@@ -633,7 +633,7 @@ impl Trainer {
     /// ends each step with the model one process would have. Every rank
     /// must hold the same model, data and configuration and make the same
     /// calls. The optimizer state is kept current on each slice's owner
-    /// only; [`Trainer::gather_optimizer_state`] completes it (before a
+    /// only; [`Trainer::checkpoint`] completes it (before a
     /// checkpoint). [`Trainer::gradient`] is not available in a group.
     ///
     /// # Errors
@@ -660,13 +660,13 @@ impl Trainer {
     /// same answer on every rank. Alone, the vote is simply the answer. For
     /// loops that stop on a clock or a signal: every rank must stop after
     /// the same step.
-    pub fn vote_stop(&mut self, stop: bool) {
+    pub(crate) fn vote_stop(&mut self, stop: bool) {
         self.stop_vote = stop;
     }
 
     /// Whether any rank voted to stop with the last step
     /// ([`Trainer::vote_stop`]).
-    pub fn stop_voted(&self) -> bool {
+    pub(crate) fn stop_voted(&self) -> bool {
         self.stop_voted
     }
 
@@ -677,7 +677,7 @@ impl Trainer {
     ///
     /// # Errors
     /// As the group's [`Collective`].
-    pub fn any_rank(&self, flag: bool) -> Result<bool> {
+    pub(crate) fn any_rank(&self, flag: bool) -> Result<bool> {
         match &self.group {
             None => Ok(flag),
             Some(g) => g.any(flag),
