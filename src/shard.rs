@@ -23,7 +23,7 @@
 
 use std::time::Instant;
 
-use crate::activation::Head;
+use crate::activation::{Activation, Head};
 use crate::aligned::AlignedVec;
 use crate::data::{Prep, Targets};
 use crate::dropout::Dropout;
@@ -125,6 +125,46 @@ impl Batch<'_> {
             Batch::Rows { w, .. } => w.map(|w| w[..rows].iter().map(|&v| f64::from(v)).sum()),
             Batch::Gather { w, idx, .. } => {
                 w.map(|w| idx[..rows].iter().map(|&r| f64::from(w[r])).sum())
+            }
+        }
+    }
+
+    /// Rows `r0..r1` of the batch as contiguous `x` (`n_0` values a row,
+    /// `widths.0`), `y` (`n_L`, `widths.1`) and weights: slices of the batch,
+    /// or for `Gather` the rows copied (and prepared) into `xbuf`, `ybuf`
+    /// and `wbuf`.
+    fn shard_rows<'s>(
+        &'s self,
+        r0: usize,
+        r1: usize,
+        (n0, nl): (usize, usize),
+        xbuf: &'s mut [f32],
+        ybuf: &'s mut [f32],
+        wbuf: &'s mut [f32],
+    ) -> (&'s [f32], &'s [f32], Option<&'s [f32]>) {
+        match *self {
+            Batch::Rows { x, y, w } => (
+                &x[r0 * n0..r1 * n0],
+                &y[r0 * nl..r1 * nl],
+                w.map(|w| &w[r0..r1]),
+            ),
+            Batch::Gather { x, y, w, idx, prep } => {
+                let rows = r1 - r0;
+                for (i, &r) in idx[r0..r1].iter().enumerate() {
+                    let row = &mut xbuf[i * n0..(i + 1) * n0];
+                    x.copy_to(r * n0, row);
+                    if let Some(p) = prep {
+                        p.apply_row(row);
+                    }
+                    y.write_row(r, &mut ybuf[i * nl..(i + 1) * nl]);
+                }
+                let w = w.map(|w| {
+                    for (wb, &r) in wbuf.iter_mut().zip(&idx[r0..r1]) {
+                        *wb = w[r];
+                    }
+                    &wbuf[..rows]
+                });
+                (&xbuf[..rows * n0], &ybuf[..rows * nl], w)
             }
         }
     }
@@ -256,6 +296,21 @@ impl Rows for Forward<'_> {
                 n_out,
             },
         )
+    }
+}
+
+impl Forward<'_> {
+    /// Dropout `d` on these rows of hidden layer `l`: `dropped = z ⊙ mask`,
+    /// with the masks of optimizer step `step` for the rows' dataset ids.
+    #[inline]
+    fn drop_out(self, d: &Dropout, batch: &Batch<'_>, step: u64, l: usize) {
+        let rows = self.z.chunks_exact(self.n_out);
+        let out = self.dropped.chunks_exact_mut(self.n_out);
+        let mask = self.masks.chunks_exact_mut(self.n_out);
+        for (i, ((a, o), m)) in rows.zip(out).zip(mask).enumerate() {
+            let row = batch.row_id(self.r0 + i);
+            simd::dropout_row_simd(a, o, m, d.row(step, l, row));
+        }
     }
 }
 
@@ -398,11 +453,8 @@ impl Workspace {
         ctx: StepCtx<'_>,
     ) -> Result<()> {
         let t0 = ctx.profile.then(Instant::now);
-        let layout = mlp.layout();
-        let (n0, nl) = (mlp.inputs(), mlp.outputs());
-        let layers = layout.layers();
+        let nl = mlp.outputs();
         let rows = r1 - r0;
-        let block = block_rows(rows, ctx.parts);
         let Workspace {
             acts,
             delta,
@@ -418,108 +470,21 @@ impl Workspace {
             forward_ns,
             backward_ns,
         } = self;
-        let (x, y, w): (&[f32], &[f32], Option<&[f32]>) = match *batch {
-            Batch::Rows { x, y, w } => (
-                &x[r0 * n0..r1 * n0],
-                &y[r0 * nl..r1 * nl],
-                w.map(|w| &w[r0..r1]),
-            ),
-            Batch::Gather { x, y, w, idx, prep } => {
-                for (i, &r) in idx[r0..r1].iter().enumerate() {
-                    let row = &mut xbuf[i * n0..(i + 1) * n0];
-                    x.copy_to(r * n0, row);
-                    if let Some(p) = prep {
-                        p.apply_row(row);
-                    }
-                    y.write_row(r, &mut ybuf[i * nl..(i + 1) * nl]);
-                }
-                let w = w.map(|w| {
-                    for (wb, &r) in wbuf.iter_mut().zip(&idx[r0..r1]) {
-                        *wb = w[r];
-                    }
-                    &wbuf[..rows]
-                });
-                (&xbuf[..rows * n0], &ybuf[..rows * nl], w)
-            }
+        let widths = (mlp.inputs(), nl);
+        let (x, y, w) = batch.shard_rows(r0, r1, widths, xbuf, ybuf, wbuf);
+        let pass = Pass {
+            mlp,
+            batch,
+            ctx,
+            r0,
+            rows,
+            block: block_rows(rows, ctx.parts),
+            x,
         };
-
-        // Forward: Z_l = A_{l-1}·W_lᵀ + b_l, A_l = f(Z_l) in place; with
-        // dropout, Ã_l = A_l ⊙ M_l feeds the next layer (A_l is kept for f').
-        for l in 0..layers {
-            let (n_in, n_out) = layout.dims(l);
-            let (done, rest) = acts.split_at_mut(l);
-            let hidden = dropped.len();
-            let (dropped_done, dropped_rest) = dropped.split_at_mut(l.min(hidden));
-            let a_prev: &[f32] = match (l, ctx.dropout) {
-                (0, _) => x,
-                (_, Some(_)) => &dropped_done[l - 1][..rows * n_in],
-                (_, None) => &done[l - 1][..rows * n_in],
-            };
-            let hidden_dropout = ctx.dropout.filter(|_| l + 1 < layers);
-            let (d, m): (&mut [f32], &mut [f32]) = match hidden_dropout {
-                Some(_) => (
-                    &mut dropped_rest[0][..rows * n_out],
-                    &mut masks[l][..rows * n_out],
-                ),
-                None => (&mut [], &mut []),
-            };
-            let z = &mut rest[0][..rows * n_out];
-            let columns = by_columns(ctx.parts, rows, n_out);
-            if columns {
-                // blocks of units: Z[:, u] = A·W[u]ᵀ + b[u], then f
-                let act = mlp.activation_after(l);
-                let (w, b) = (mlp.weights(l), mlp.bias(l));
-                let a = MatRef::new(a_prev, rows, n_in);
-                let units = ColBlock::new(z, rows, n_out);
-                in_blocks(units, block_rows(n_out, ctx.parts), &|mut c: ColBlock<
-                    '_,
-                >| {
-                    let (u0, len) = (c.first_col(), c.cols());
-                    for r in 0..rows {
-                        c.row_mut(r).copy_from_slice(&b[u0..u0 + len]);
-                    }
-                    let wt = MatRef::with_strides(&w[u0 * n_in..], n_in, len, 1, n_in);
-                    gemm::gemm_cols(1.0, a, wt, 1.0, &mut c)?;
-                    if let Some(act) = act {
-                        for r in 0..rows {
-                            kernels::activate(act, c.row_mut(r));
-                        }
-                    }
-                    Ok(())
-                })?;
-                if hidden_dropout.is_none() {
-                    continue;
-                }
-            }
-            let whole = Forward {
-                r0,
-                rows,
-                a_prev,
-                z,
-                dropped: d,
-                masks: m,
-                n_in,
-                n_out,
-            };
-            in_blocks(whole, block, &|b: Forward<'_>| {
-                if !columns {
-                    layer_forward(mlp, l, b.a_prev, b.rows, b.z)?;
-                }
-                if let Some(d) = hidden_dropout {
-                    let rows = b.z.chunks_exact(n_out);
-                    let out = b.dropped.chunks_exact_mut(n_out);
-                    let mask = b.masks.chunks_exact_mut(n_out);
-                    for (i, ((a, o), m)) in rows.zip(out).zip(mask).enumerate() {
-                        let row = batch.row_id(b.r0 + i);
-                        simd::dropout_row_simd(a, o, m, d.row(ctx.step, l, row));
-                    }
-                }
-                Ok(())
-            })?;
-        }
+        forward(&pass, acts, dropped, masks)?;
         // Head: loss from the logits, then dZ_L = A_L - Y over them (each row
         // scaled by its weight, for a weighted batch).
-        let z = &mut acts[layers - 1][..rows * nl];
+        let z = &mut acts[mlp.layout().layers() - 1][..rows * nl];
         *correct = count_correct(mlp.head(), z, y, nl);
         *loss = match w {
             None => kernels::head_loss_delta(mlp.head(), z, y, nl),
@@ -529,94 +494,269 @@ impl Workspace {
             *forward_ns += elapsed_ns(t0);
             Instant::now()
         });
-
-        // Backward, l = L..1 (0-based: layers-1..0).
-        let [d_a, d_b] = delta;
-        let (mut cur, mut next) = (d_a, d_b);
-        for l in (0..layers).rev() {
-            let (n_in, n_out) = layout.dims(l);
-            let dz: &[f32] = if l == layers - 1 {
-                &acts[l][..rows * n_out]
-            } else {
-                &cur[..rows * n_out]
-            };
-            let a_prev: &[f32] = match (l, ctx.dropout) {
-                (0, _) => x,
-                (_, Some(_)) => &dropped[l - 1][..rows * n_in],
-                (_, None) => &acts[l - 1][..rows * n_in],
-            };
-            let (gw, gb) =
-                grad[layout.w_range(l).start..layout.b_range(l).end].split_at_mut(n_out * n_in);
-            // dW_l = dZ_lᵀ·A_{l-1}, by blocks of the layer's units
-            let units = WeightRows {
-                o0: 0,
-                rows: n_out,
-                dw: gw,
-                n_in,
-            };
-            in_blocks(units, block_rows(n_out, ctx.parts), &|b: WeightRows<'_>| {
-                let dz_cols = MatRef::with_strides(&dz[b.o0..], rows, b.rows, n_out, 1);
-                gemm::weight_grad_view(dz_cols, a_prev, n_in, b.dw)
-            })?;
-            simd::col_sums_simd(dz, gb);
-            if l > 0 {
-                let act = mlp
-                    .activation_after(l - 1)
-                    .expect("hidden layer has an activation");
-                let mask: &[f32] = match ctx.dropout {
-                    Some(_) => &masks[l - 1][..rows * n_in],
-                    None => &[],
-                };
-                let a_act = &acts[l - 1][..rows * n_in];
-                if by_columns(ctx.parts, rows, n_in) {
-                    // blocks of the previous layer's units: dA[:, i] = dZ·W[:, i]
-                    let (w, dz_m) = (mlp.weights(l), MatRef::new(dz, rows, n_out));
-                    let units = ColBlock::new(&mut next[..rows * n_in], rows, n_in);
-                    in_blocks(units, block_rows(n_in, ctx.parts), &|mut c: ColBlock<
-                        '_,
-                    >| {
-                        let (i0, len) = (c.first_col(), c.cols());
-                        let wc = MatRef::with_strides(&w[i0..], n_out, len, n_in, 1);
-                        gemm::gemm_cols(1.0, dz_m, wc, 0.0, &mut c)?;
-                        for r in 0..rows {
-                            let at = r * n_in + i0..r * n_in + i0 + len;
-                            let da = c.row_mut(r);
-                            if !mask.is_empty() {
-                                simd::mul_assign_simd(da, &mask[at.clone()]);
-                            }
-                            kernels::activate_backward(act, &a_act[at], da);
-                        }
-                        Ok(())
-                    })?;
-                    std::mem::swap(&mut cur, &mut next);
-                    continue;
-                }
-                let whole = Delta {
-                    rows,
-                    dz,
-                    da: &mut next[..rows * n_in],
-                    mask,
-                    a: a_act,
-                    n_in,
-                    n_out,
-                };
-                in_blocks(whole, block, &|b: Delta<'_>| {
-                    gemm::input_delta(b.dz, b.rows, n_out, mlp.weights(l), n_in, b.da)?;
-                    if !b.mask.is_empty() {
-                        // dA = dÃ ⊙ M
-                        simd::mul_assign_simd(b.da, b.mask);
-                    }
-                    kernels::activate_backward(act, b.a, b.da);
-                    Ok(())
-                })?;
-                std::mem::swap(&mut cur, &mut next);
-            }
-        }
+        backward(&pass, acts, dropped, masks, delta, grad)?;
         if let Some(t1) = t1 {
             *backward_ns += elapsed_ns(t1);
         }
         Ok(())
     }
+}
+
+/// What every layer of one shard's pass reads: the network, the batch, the
+/// step, and the shard's rows `r0..r0 + rows` of the batch.
+#[derive(Clone, Copy)]
+struct Pass<'a> {
+    mlp: &'a Mlp,
+    batch: &'a Batch<'a>,
+    ctx: StepCtx<'a>,
+    r0: usize,
+    rows: usize,
+    /// Rows of a block of a product cut by rows ([`block_rows`]).
+    block: usize,
+    /// The shard's input rows (`rows × n_0`).
+    x: &'a [f32],
+}
+
+impl<'a> Pass<'a> {
+    /// Layer `l`'s input (`rows × n_in`): the shard's rows for the first
+    /// layer, else the previous layer's output `A_{l-1}` from `acts`, or with
+    /// dropout `Ã_{l-1}` from `dropped`.
+    #[inline(always)]
+    fn input<'b>(&self, l: usize, acts: &'b [Vec<f32>], dropped: &'b [Vec<f32>]) -> &'b [f32]
+    where
+        'a: 'b,
+    {
+        let n_in = self.mlp.layout().dims(l).0;
+        match (l, self.ctx.dropout) {
+            (0, _) => self.x,
+            (_, Some(_)) => &dropped[l - 1][..self.rows * n_in],
+            (_, None) => &acts[l - 1][..self.rows * n_in],
+        }
+    }
+
+    /// The dropout after layer `l`: the step's, for a hidden layer.
+    #[inline]
+    fn hidden_dropout(&self, l: usize) -> Option<&'a Dropout> {
+        self.ctx
+            .dropout
+            .filter(|_| l + 1 < self.mlp.layout().layers())
+    }
+}
+
+/// Forward: Z_l = A_{l-1}·W_lᵀ + b_l, A_l = f(Z_l) in place; with dropout,
+/// Ã_l = A_l ⊙ M_l feeds the next layer (A_l is kept for f').
+fn forward(
+    p: &Pass<'_>,
+    acts: &mut [Vec<f32>],
+    dropped: &mut [Vec<f32>],
+    masks: &mut [Vec<f32>],
+) -> Result<()> {
+    let layout = p.mlp.layout();
+    let rows = p.rows;
+    for l in 0..layout.layers() {
+        let n_out = layout.dims(l).1;
+        let (done, rest) = acts.split_at_mut(l);
+        let hidden = dropped.len();
+        let (dropped_done, dropped_rest) = dropped.split_at_mut(l.min(hidden));
+        let masks_rest = &mut masks[l.min(hidden)..];
+        let a_prev = p.input(l, done, dropped_done);
+        let (d, m): (&mut [f32], &mut [f32]) = match p.hidden_dropout(l) {
+            Some(_) => (
+                &mut dropped_rest[0][..rows * n_out],
+                &mut masks_rest[0][..rows * n_out],
+            ),
+            None => (&mut [], &mut []),
+        };
+        forward_layer(p, l, a_prev, &mut rest[0][..rows * n_out], d, m)?;
+    }
+    Ok(())
+}
+
+/// Layer `l` forward over the shard's rows: `z = f(a_prev·W_lᵀ + b_l)`
+/// (`rows × n_out`), by blocks of rows or of units; for a hidden layer
+/// with dropout, `dropped = z ⊙ masks` and `masks` (both empty otherwise).
+fn forward_layer(
+    p: &Pass<'_>,
+    l: usize,
+    a_prev: &[f32],
+    z: &mut [f32],
+    dropped: &mut [f32],
+    masks: &mut [f32],
+) -> Result<()> {
+    let (n_in, n_out) = p.mlp.layout().dims(l);
+    let hidden_dropout = p.hidden_dropout(l);
+    let columns = by_columns(p.ctx.parts, p.rows, n_out);
+    if columns {
+        forward_columns(p, l, a_prev, z)?;
+        if hidden_dropout.is_none() {
+            return Ok(());
+        }
+    }
+    let whole = Forward {
+        r0: p.r0,
+        rows: p.rows,
+        a_prev,
+        z,
+        dropped,
+        masks,
+        n_in,
+        n_out,
+    };
+    in_blocks(whole, p.block, &|b: Forward<'_>| {
+        if !columns {
+            layer_forward(p.mlp, l, b.a_prev, b.rows, b.z)?;
+        }
+        if let Some(d) = hidden_dropout {
+            b.drop_out(d, p.batch, p.ctx.step, l);
+        }
+        Ok(())
+    })
+}
+
+/// Layer `l` forward by blocks of units (output columns):
+/// `Z[:, u] = A·W[u]ᵀ + b[u]`, then the activation.
+fn forward_columns(p: &Pass<'_>, l: usize, a_prev: &[f32], z: &mut [f32]) -> Result<()> {
+    let (rows, (n_in, n_out)) = (p.rows, p.mlp.layout().dims(l));
+    let act = p.mlp.activation_after(l);
+    let (w, b) = (p.mlp.weights(l), p.mlp.bias(l));
+    let a = MatRef::new(a_prev, rows, n_in);
+    let units = ColBlock::new(z, rows, n_out);
+    in_blocks(units, block_rows(n_out, p.ctx.parts), &|mut c: ColBlock<
+        '_,
+    >| {
+        let (u0, len) = (c.first_col(), c.cols());
+        for r in 0..rows {
+            c.row_mut(r).copy_from_slice(&b[u0..u0 + len]);
+        }
+        let wt = MatRef::with_strides(&w[u0 * n_in..], n_in, len, 1, n_in);
+        gemm::gemm_cols(1.0, a, wt, 1.0, &mut c)?;
+        if let Some(act) = act {
+            for r in 0..rows {
+                kernels::activate(act, c.row_mut(r));
+            }
+        }
+        Ok(())
+    })
+}
+
+/// Backward, l = L..1 (0-based: layers-1..0), from dZ_L in the output
+/// layer's `acts`: `grad` gets every layer's dW_l and db_l, and `delta`
+/// carries dZ_{l-1} down.
+fn backward(
+    p: &Pass<'_>,
+    acts: &[Vec<f32>],
+    dropped: &[Vec<f32>],
+    masks: &[Vec<f32>],
+    delta: &mut [Vec<f32>; 2],
+    grad: &mut [f32],
+) -> Result<()> {
+    let layout = p.mlp.layout();
+    let (rows, layers) = (p.rows, layout.layers());
+    let [d_a, d_b] = delta;
+    let (mut cur, mut next) = (d_a, d_b);
+    for l in (0..layers).rev() {
+        let (n_in, n_out) = layout.dims(l);
+        let dz: &[f32] = if l == layers - 1 {
+            &acts[l][..rows * n_out]
+        } else {
+            &cur[..rows * n_out]
+        };
+        let (gw, gb) =
+            grad[layout.w_range(l).start..layout.b_range(l).end].split_at_mut(n_out * n_in);
+        weight_grad(p, l, dz, p.input(l, acts, dropped), gw)?;
+        simd::col_sums_simd(dz, gb);
+        if l > 0 {
+            let mask: &[f32] = match p.ctx.dropout {
+                Some(_) => &masks[l - 1][..rows * n_in],
+                None => &[],
+            };
+            let below = Delta {
+                rows,
+                dz,
+                da: &mut next[..rows * n_in],
+                mask,
+                a: &acts[l - 1][..rows * n_in],
+                n_in,
+                n_out,
+            };
+            input_delta(p, l, below)?;
+            std::mem::swap(&mut cur, &mut next);
+        }
+    }
+    Ok(())
+}
+
+/// dW_l = dZ_lᵀ·A_{l-1} into `dw` (`n_out × n_in`), by blocks of the
+/// layer's units.
+fn weight_grad(p: &Pass<'_>, l: usize, dz: &[f32], a_prev: &[f32], dw: &mut [f32]) -> Result<()> {
+    let (rows, (n_in, n_out)) = (p.rows, p.mlp.layout().dims(l));
+    let units = WeightRows {
+        o0: 0,
+        rows: n_out,
+        dw,
+        n_in,
+    };
+    in_blocks(units, block_rows(n_out, p.ctx.parts), &|b: WeightRows<
+        '_,
+    >| {
+        let dz_cols = MatRef::with_strides(&dz[b.o0..], rows, b.rows, n_out, 1);
+        gemm::weight_grad_view(dz_cols, a_prev, n_in, b.dw)
+    })
+}
+
+/// dZ_{l-1} of the shard's rows into `d.da`: `dZ_l·W_l`, masked by
+/// dropout's mask, times the derivative of layer `l - 1`'s activation at
+/// `d.a`; by blocks of rows, or of the previous layer's units.
+fn input_delta(p: &Pass<'_>, l: usize, d: Delta<'_>) -> Result<()> {
+    let act = p
+        .mlp
+        .activation_after(l - 1)
+        .expect("hidden layer has an activation");
+    if by_columns(p.ctx.parts, p.rows, d.n_in) {
+        return input_delta_columns(p, l, act, d);
+    }
+    let (n_in, n_out) = (d.n_in, d.n_out);
+    in_blocks(d, p.block, &|b: Delta<'_>| {
+        gemm::input_delta(b.dz, b.rows, n_out, p.mlp.weights(l), n_in, b.da)?;
+        if !b.mask.is_empty() {
+            // dA = dÃ ⊙ M
+            simd::mul_assign_simd(b.da, b.mask);
+        }
+        kernels::activate_backward(act, b.a, b.da);
+        Ok(())
+    })
+}
+
+/// [`input_delta`] by blocks of the previous layer's units:
+/// `dA[:, i] = dZ·W[:, i]`, then the mask and the derivative.
+fn input_delta_columns(p: &Pass<'_>, l: usize, act: Activation, d: Delta<'_>) -> Result<()> {
+    let Delta {
+        rows,
+        dz,
+        da,
+        mask,
+        a,
+        n_in,
+        n_out,
+    } = d;
+    let (w, dz_m) = (p.mlp.weights(l), MatRef::new(dz, rows, n_out));
+    let units = ColBlock::new(da, rows, n_in);
+    in_blocks(units, block_rows(n_in, p.ctx.parts), &|mut c: ColBlock<
+        '_,
+    >| {
+        let (i0, len) = (c.first_col(), c.cols());
+        let wc = MatRef::with_strides(&w[i0..], n_out, len, n_in, 1);
+        gemm::gemm_cols(1.0, dz_m, wc, 0.0, &mut c)?;
+        for r in 0..rows {
+            let at = r * n_in + i0..r * n_in + i0 + len;
+            let da = c.row_mut(r);
+            if !mask.is_empty() {
+                simd::mul_assign_simd(da, &mask[at.clone()]);
+            }
+            kernels::activate_backward(act, &a[at], da);
+        }
+        Ok(())
+    })
 }
 
 /// Whether a head's rows have one class each, predicted by its logits:

@@ -236,6 +236,22 @@ fn check_finite(name: &str, v: &[f32], src: &str) -> Result<()> {
 /// Reads the model of a parsed model (or checkpoint) file, checking
 /// everything [`super::from_bytes`] lists.
 pub(super) fn decode(file: &Parsed<'_>) -> Result<SavedModel> {
+    let ckpt = check_header(file)?;
+    let sizes = decode_sizes(file)?;
+    let hidden = decode_activations(file, sizes.len() - 1)?;
+    let head = decode_head(file)?;
+    let params = decode_params(file, &sizes, ckpt)?;
+    let meta = decode_meta(file)?;
+    check_meta(&sizes, head, &meta, file.src())?;
+    let mlp = Mlp::from_params(&sizes, &hidden, head, params)
+        .map_err(|e| file.err(format!("cannot build the network: {e}")))?;
+    Ok(SavedModel { mlp, meta })
+}
+
+/// Checks the format marker, its version and that every metadata key is
+/// known; returns whether the file is a checkpoint (whose keys and tensors
+/// are known too).
+fn check_header(file: &Parsed<'_>) -> Result<bool> {
     match file.get(key::FORMAT) {
         None => {
             return Err(file.err(format!(
@@ -259,7 +275,11 @@ pub(super) fn decode(file: &Parsed<'_>) -> Result<SavedModel> {
             return Err(file.err(format!("unknown metadata key {}", quote(k))));
         }
     }
+    Ok(ckpt)
+}
 
+/// The layer sizes: at least an input and an output, none 0.
+fn decode_sizes(file: &Parsed<'_>) -> Result<Vec<usize>> {
     let sizes: Vec<usize> = serde_json::from_str(file.require(key::SIZES)?).map_err(|e| {
         file.err(format!(
             "metadata '{}' is not a JSON array of layer sizes: {e}",
@@ -275,7 +295,11 @@ pub(super) fn decode(file: &Parsed<'_>) -> Result<SavedModel> {
     if let Some(i) = sizes.iter().position(|&n| n == 0) {
         return Err(file.err(format!("{}: layer {i} has size 0", key::SIZES)));
     }
-    let layers = sizes.len() - 1;
+    Ok(sizes)
+}
+
+/// The hidden activations, one for each of the `layers - 1` hidden layers.
+fn decode_activations(file: &Parsed<'_>, layers: usize) -> Result<Vec<Activation>> {
     let names: Vec<String> = string_array(
         file,
         key::ACTIVATIONS,
@@ -290,7 +314,7 @@ pub(super) fn decode(file: &Parsed<'_>) -> Result<SavedModel> {
             layers - 1
         )));
     }
-    let hidden = names
+    names
         .iter()
         .map(|n| {
             Activation::from_str(n).map_err(|_| {
@@ -300,20 +324,29 @@ pub(super) fn decode(file: &Parsed<'_>) -> Result<SavedModel> {
                 ))
             })
         })
-        .collect::<Result<Vec<_>>>()?;
+        .collect()
+}
+
+/// The output head.
+fn decode_head(file: &Parsed<'_>) -> Result<Head> {
     let head_text = file.require(key::HEAD)?;
-    let head = Head::from_str(head_text).map_err(|_| {
+    Head::from_str(head_text).map_err(|_| {
         file.err(format!(
             "unknown head {} (known: sigmoid, softmax, mse)",
             quote(head_text)
         ))
-    })?;
+    })
+}
 
-    // Tensors: exactly the expected ones, F32, with the shapes `sizes` implies.
+/// The flat parameter vector from the layer tensors: exactly the expected
+/// ones (a checkpoint's optimizer and best-model tensors aside), F32, with
+/// the shapes `sizes` implies, every value finite.
+fn decode_params(file: &Parsed<'_>, sizes: &[usize], ckpt: bool) -> Result<Vec<f32>> {
+    let layers = sizes.len() - 1;
     for l in 0..layers {
         let (n_in, n_out) = (sizes[l], sizes[l + 1]);
-        check_tensor(file, &weight_name(l), &[n_out, n_in], &sizes)?;
-        check_tensor(file, &bias_name(l), &[n_out], &sizes)?;
+        check_tensor(file, &weight_name(l), &[n_out, n_in], sizes)?;
+        check_tensor(file, &bias_name(l), &[n_out], sizes)?;
     }
     for name in file.tensor_names() {
         let skipped =
@@ -337,20 +370,21 @@ pub(super) fn decode(file: &Parsed<'_>) -> Result<SavedModel> {
             check_finite(&name, &params[start..], file.src())?;
         }
     }
+    Ok(params)
+}
 
+/// The model metadata: preprocessing, names, the CSV layout and the extra
+/// keys (each group read on its own; [`check_meta`] checks them against the
+/// network).
+fn decode_meta(file: &Parsed<'_>) -> Result<ModelMeta> {
     let strings = |k: &str| -> Result<Option<Vec<String>>> {
         file.get(k)
             .map(|t| string_array(file, k, t, "strings"))
             .transpose()
     };
-    let meta = ModelMeta {
+    Ok(ModelMeta {
         standardizer: standardizer(file, key::STANDARDIZE_MEAN, key::STANDARDIZE_STD)?,
-        pixel_scale: match file.get(key::PIXEL_SCALE) {
-            None => None,
-            Some(t) => Some(parse_f32(t).ok_or_else(|| {
-                file.err(format!("{} {} is not a number", key::PIXEL_SCALE, quote(t)))
-            })?),
-        },
+        pixel_scale: pixel_scale(file)?,
         class_names: strings(key::CLASS_NAMES)?,
         feature_names: string_array(
             file,
@@ -371,11 +405,18 @@ pub(super) fn decode(file: &Parsed<'_>) -> Result<SavedModel> {
                     .map(|k| (k.to_string(), v.to_string()))
             })
             .collect(),
-    };
-    check_meta(&sizes, head, &meta, file.src())?;
-    let mlp = Mlp::from_params(&sizes, &hidden, head, params)
-        .map_err(|e| file.err(format!("cannot build the network: {e}")))?;
-    Ok(SavedModel { mlp, meta })
+    })
+}
+
+/// The pixel scale, if stored.
+fn pixel_scale(file: &Parsed<'_>) -> Result<Option<f32>> {
+    file.get(key::PIXEL_SCALE)
+        .map(|t| {
+            parse_f32(t).ok_or_else(|| {
+                file.err(format!("{} {} is not a number", key::PIXEL_SCALE, quote(t)))
+            })
+        })
+        .transpose()
 }
 
 /// The value `text` of key `k`, a JSON array of strings (`what`: what the
