@@ -493,3 +493,30 @@ def test_partial_fit_takes_new_settings_between_calls():
     clf.set_params(solver="sgd")
     with pytest.raises(ValueError, match="optimizer"):
         clf.partial_fit(X[:50], y[:50])
+
+
+def test_fitting_touches_no_file(tmp_path, monkeypatch):
+    """fit, partial_fit and predict keep models and checkpoints in memory:
+    they work without a temporary folder and write nothing."""
+    X, y, Xt, _ = load("breast_cancer")
+    monkeypatch.setenv("TMPDIR", str(tmp_path / "no-such-folder"))
+    monkeypatch.chdir(tmp_path)
+    clf = MLPClassifier(hidden_layer_sizes=(8,), max_iter=3, random_state=0).fit(X, y)
+    clf.partial_fit(X, y)
+    reg = MLPRegressor(hidden_layer_sizes=(4,), max_iter=2, random_state=0, warm_start=True)
+    reg.fit(X, y.astype(float)).fit(X, y.astype(float))
+    assert clf.predict(Xt).shape == (len(Xt),)
+    assert list(tmp_path.iterdir()) == []
+
+
+def test_huge_features_train_although_no_checkpoint_can_hold_the_state():
+    """Features near 1e30 overflow Adam's second moment: the model trains
+    and predicts; the state, which no checkpoint file could hold, is dropped
+    and partial_fit continues from the model."""
+    rng = np.random.default_rng(0)
+    X = (rng.random((60, 2)) * 1e30).astype(np.float32)
+    y = (X[:, 0] > X[:, 1]).astype(int)
+    clf = MLPClassifier(hidden_layer_sizes=(4,), max_iter=3, random_state=0).fit(X, y)
+    assert np.isfinite(clf.predict_proba(X)).all()
+    clf.partial_fit(X, y)
+    assert clf.predict(X).shape == (60,)
