@@ -78,7 +78,7 @@ pub use error::{Error, Result};
 pub use fit::FitSpec;
 pub use network::Mlp;
 pub use tensor::{MatMut, MatRef, Matrix};
-pub use train::{EpochStats, Profile, RngState, TrainConfig, Trainer};
+pub use train::{EpochStats, Profile, RngState, TrainConfig, Trainer, TrainerState};
 
 /// The README's code blocks, compiled and run as doctests.
 #[doc = include_str!("../README.md")]
