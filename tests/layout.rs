@@ -316,6 +316,27 @@ fn no_function_is_too_long_to_hold_in_the_head() {
 }
 
 #[test]
+fn a_folders_mod_rs_only_declares_and_re_exports() {
+    let mut files = Vec::new();
+    rust_files(&src(), &mut files);
+    let mut found = Vec::new();
+    for f in files.iter().filter(|f| f.ends_with("mod.rs")) {
+        let text = strip(&fs::read_to_string(f).unwrap());
+        let items = defined(&text);
+        let impls = text.lines().filter(|l| l.starts_with("impl")).count();
+        if !items.is_empty() || impls > 0 {
+            let name = f.strip_prefix(src()).unwrap().display();
+            found.push(format!("{name}: {items:?}, {impls} impl blocks"));
+        }
+    }
+    assert!(
+        found.is_empty(),
+        "mod.rs files that define items:\n{}",
+        found.join("\n")
+    );
+}
+
+#[test]
 fn main_only_parses_dispatches_and_exits() {
     let lines = fs::read_to_string(src().join("main.rs"))
         .unwrap()

@@ -1,111 +1,24 @@
 //! Numeric kernels on plain slices: GEMM wrappers ([`gemm`]), SIMD kernels
 //! ([`simd`]) and their scalar references ([`scalar`]).
 //!
-//! The functions here dispatch on [`Activation`] and [`Head`] once per slice,
+//! The dispatch functions ([`activate`], [`head_loss_delta`], …, in
+//! `dispatch.rs`) choose on [`Activation`](crate::Activation) and
+//! [`Head`](crate::Head) once per slice,
 //! never per element. The optimizer kernels take their scalar
 //! hyper-parameters as one small `Copy` struct each ([`SgdHyper`],
 //! [`MomentumHyper`], [`AdamHyper`], [`RmsPropHyper`]), shared by the SIMD
 //! kernel and its scalar twin.
 
+mod dispatch;
 pub mod gemm;
 mod params;
 pub mod scalar;
 pub mod simd;
 
+pub use dispatch::{
+    activate, activate_backward, head_activate, head_loss_delta, head_loss_delta_weighted,
+    simd_width,
+};
 pub use params::{
     unit_hash, AdamHyper, DropoutRow, MomentumHyper, RmsPropHyper, SgdHyper, UNIT_STRIDE,
 };
-
-use crate::activation::{Activation, Head};
-
-/// `x ← f(x)` for a hidden activation.
-pub fn activate(act: Activation, x: &mut [f32]) {
-    match act {
-        Activation::Sigmoid => simd::sigmoid_simd(x),
-        Activation::Tanh => simd::tanh_simd(x),
-        Activation::Relu => simd::relu_simd(x),
-        Activation::Identity => {}
-    }
-}
-
-/// `d ← d ⊙ f'(a)` for a hidden activation, the derivative taken from the
-/// activation's output `a` (for ReLU, `a > 0` exactly when `z > 0`).
-pub fn activate_backward(act: Activation, a: &[f32], d: &mut [f32]) {
-    match act {
-        Activation::Sigmoid => simd::sigmoid_backward_simd(a, d),
-        Activation::Tanh => simd::tanh_backward_simd(a, d),
-        Activation::Relu => simd::relu_backward_simd(a, d),
-        Activation::Identity => assert_eq!(a.len(), d.len()),
-    }
-}
-
-/// The head's output activation in place on the logits (rows of `cols`):
-/// probabilities for the classifiers, the values themselves for MSE.
-pub fn head_activate(head: Head, z: &mut [f32], cols: usize) {
-    match head {
-        Head::SigmoidBce => simd::sigmoid_simd(z),
-        Head::SoftmaxCe => simd::softmax_rows_simd(z, cols),
-        Head::Mse => {}
-    }
-}
-
-/// The head's summed loss over all rows, computed from the logits `z`, and
-/// the output delta `z ← A - Y` written over them.
-pub fn head_loss_delta(head: Head, z: &mut [f32], y: &[f32], cols: usize) -> f64 {
-    match head {
-        Head::SigmoidBce => simd::bce_head_simd(z, y),
-        Head::SoftmaxCe => simd::softmax_ce_head_simd(z, y, cols),
-        Head::Mse => simd::mse_head_simd(z, y),
-    }
-}
-
-/// The head's loss and delta with a weight per row (`w`, one per row of
-/// `cols`): returns `Σ_r w_r · loss_r` and writes `z ← w_r · (A - Y)` row by
-/// row, so the summed gradient is the weighted sum. `scratch` (at least
-/// `z.len()` long) holds the weights spread over each row's elements for the
-/// element-wise heads when `cols > 1`.
-///
-/// # Panics
-/// If `w.len() · cols != z.len()`, or `scratch` is too short where needed.
-pub fn head_loss_delta_weighted(
-    head: Head,
-    z: &mut [f32],
-    y: &[f32],
-    w: &[f32],
-    cols: usize,
-    scratch: &mut [f32],
-) -> f64 {
-    assert_eq!(w.len() * cols, z.len(), "weighted head: one weight per row");
-    if head == Head::SoftmaxCe {
-        return simd::softmax_ce_head_weighted_simd(z, y, w, cols);
-    }
-    let we: &[f32] = if cols == 1 {
-        w
-    } else {
-        let we = &mut scratch[..z.len()];
-        for (row, &wr) in we.chunks_exact_mut(cols).zip(w) {
-            row.fill(wr);
-        }
-        we
-    };
-    match head {
-        Head::SigmoidBce => simd::bce_head_weighted_simd(z, y, we),
-        Head::Mse => simd::mse_head_weighted_simd(z, y, we),
-        Head::SoftmaxCe => unreachable!("handled above"),
-    }
-}
-
-/// How this build runs `wide::f32x8`: `"avx2+fma (one 256-bit register)"` when
-/// the crate was compiled with those target features, otherwise a description
-/// of the narrower fallback.
-pub fn simd_width() -> &'static str {
-    if cfg!(all(target_feature = "avx2", target_feature = "fma")) {
-        "avx2+fma (one 256-bit register)"
-    } else if cfg!(target_feature = "avx") {
-        "avx without fma (256-bit, separate multiply and add)"
-    } else if cfg!(target_feature = "sse2") {
-        "sse2 (two 128-bit halves, no fma)"
-    } else {
-        "portable scalar lanes"
-    }
-}
