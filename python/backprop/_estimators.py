@@ -259,6 +259,8 @@ class _BaseMLP(BaseEstimator):
             start_checkpoint=start_checkpoint,
         )
         self._commit(result, incremental, continued=start_model is not None or start_checkpoint is not None, n_samples=X.shape[0])
+        if result["warning"] is not None:
+            warnings.warn(result["warning"], RuntimeWarning, stacklevel=3)
         if result["interrupt"] is not None:
             raise result["interrupt"]
         if result["end"] == "finished" and not incremental:

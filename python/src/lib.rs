@@ -419,6 +419,8 @@ impl FitCallbacks for Hooks {
 struct Trained {
     model: Vec<u8>,
     checkpoint: Option<Vec<u8>>,
+    /// Why the final state could not be kept, if it could not.
+    state_warning: Option<String>,
     hooks: Hooks,
     epochs: usize,
     end: FitEnd,
@@ -435,12 +437,23 @@ fn train(spec: FitSpec, hooks: Hooks, stop: &AtomicBool) -> backprop::Result<Tra
     // a state that no file could hold (an optimizer moment that overflowed
     // on huge features) is dropped: `partial_fit` then continues from the
     // model with a new optimizer
-    let checkpoint = out
-        .checkpoint
-        .and_then(|c| model_io::checkpoint_to_bytes(&c).ok());
+    let (checkpoint, state_warning) = match out.checkpoint {
+        None => (None, None),
+        Some(c) => match model_io::checkpoint_to_bytes(&c) {
+            Ok(bytes) => (Some(bytes), None),
+            Err(e) => (
+                None,
+                Some(format!(
+                    "the optimizer state cannot be kept ({e}); partial_fit will continue \
+                     from the weights with a new optimizer"
+                )),
+            ),
+        },
+    };
     Ok(Trained {
         model,
         checkpoint,
+        state_warning,
         hooks,
         epochs: out.epochs,
         end: out.end,
@@ -462,7 +475,8 @@ fn train(spec: FitSpec, hooks: Hooks, stop: &AtomicBool) -> backprop::Result<Tra
 /// an interrupt), `history` (per epoch: `train_loss`, `val_loss`,
 /// `val_accuracy`, `val_r2`), `epochs` (in total), `end` (`finished`,
 /// `converged`, `early_stopped`, `interrupted`), `best_epoch`, and
-/// `interrupt` (the exception to raise, after an interrupt).
+/// `interrupt` (the exception to raise, after an interrupt), and `warning`
+/// (why the final state could not be kept as a checkpoint, if it could not).
 #[pyfunction]
 #[pyo3(signature = (request, x, labels=None, targets=None, sample_weight=None, start_model=None, start_checkpoint=None))]
 #[allow(clippy::too_many_arguments)]
@@ -726,6 +740,7 @@ fn fit<'py>(
     d.set_item("end", end)?;
     d.set_item("best_epoch", best)?;
     d.set_item("interrupt", interrupt.map(|e| e.into_value(py)))?;
+    d.set_item("warning", trained.state_warning)?;
     Ok(d)
 }
 
