@@ -6,7 +6,7 @@
 
 use std::collections::BTreeMap;
 
-use crate::data::{scale, CsvLayout, Standardizer};
+use crate::data::{scale, CsvLayout, Standardizer, TableEncoding};
 use crate::stopping::Monitor;
 use crate::tensor::Matrix;
 
@@ -44,6 +44,10 @@ pub struct ModelMeta {
     /// How the training CSV was read (delimiter, header, label positions),
     /// reused to read new files the same way.
     pub csv_layout: Option<CsvLayout>,
+    /// How each column of the training CSV became inputs (kinds, levels,
+    /// medians), applied to every file read for the model; `None` for
+    /// array data and for models written before it was kept.
+    pub columns: Option<TableEncoding>,
     /// Free-form entries for callers (e.g. the training command line), stored
     /// as metadata keys `extra.{key}`.
     pub extra: BTreeMap<String, String>,

@@ -8,8 +8,8 @@ use rand_chacha::ChaCha8Rng;
 
 use crate::activation::Head;
 use crate::data::{
-    ClassMap, Dataset, FeatureSelection, HeaderMode, LabelColumn, LoadOptions, Prep, RawTable,
-    Standardizer,
+    ClassMap, ColumnOptions, Dataset, FeatureSelection, HeaderMode, LabelColumn, LoadOptions, Prep,
+    RawTable, Standardizer,
 };
 use crate::error::{mention, Error, Result};
 use crate::meta::ModelMeta;
@@ -36,6 +36,7 @@ pub fn fit_meta(
         feature_names: train.feature_names.clone(),
         target_names: train.target_names.clone(),
         csv_layout: train.layout.clone(),
+        columns: train.encoding.clone(),
         ..ModelMeta::default()
     };
     if let Some(s) = train.pixel_scale() {
@@ -68,18 +69,29 @@ pub fn fit_meta(
     Ok(meta)
 }
 
+/// An integer label column with more distinct values than this is taken
+/// for counts (a number to predict), not classes, when no head is given:
+/// class labels written as integers are few (digits, ratings, codes), while
+/// counts (visits, items, ages) spread over many values.
+pub const COUNT_MIN_DISTINCT: usize = crate::data::CONTINUOUS_MIN_DISTINCT;
+
 /// More integer classes than this, with fewer than [`ROWS_PER_CLASS_MIN`] rows
 /// per class on average, are taken for a numeric target when no head is given.
 pub const MANY_CLASSES: usize = 100;
 /// See [`MANY_CLASSES`].
 pub const ROWS_PER_CLASS_MIN: usize = 4;
 
-/// The head for a training table when none is given: sigmoid for 2 classes,
-/// softmax for more, sigmoid for several 0/1 label columns (multi-label).
+/// The head for a training table when none is given: mse for a label
+/// column of more than [`crate::data::CONTINUOUS_MIN_DISTINCT`] distinct
+/// numbers some of which have a fraction (a quantity); sigmoid for 2
+/// classes, softmax for more; sigmoid for several 0/1 label columns
+/// (multi-label).
 ///
 /// # Errors
 /// As [`RawTable::class_map`] (a continuous target suggests `--head mse`);
-/// several label columns that are not all 0/1; more than [`MANY_CLASSES`]
+/// several label columns that are not all 0/1; more than
+/// [`COUNT_MIN_DISTINCT`] distinct integer labels (counts, most likely);
+/// more than [`MANY_CLASSES`]
 /// integer classes with fewer than [`ROWS_PER_CLASS_MIN`] rows each on
 /// average (a numeric target, most likely: say `--head` to choose).
 pub fn default_head(train: &RawTable) -> Result<Head> {
@@ -97,7 +109,27 @@ pub fn default_head(train: &RawTable) -> Result<Head> {
             )),
         };
     }
+    if is_continuous(train)? {
+        return Ok(Head::Mse);
+    }
     let classes = train.class_map()?;
+    let integers = classes.names().iter().all(|n| n.parse::<i64>().is_ok());
+    if integers && classes.len() > COUNT_MIN_DISTINCT {
+        return Err(Error::config(
+            "head",
+            format!(
+                "{}: the label column holds {} distinct integers ({} to {}): counts or \
+                 amounts, not classes, most likely; for a number to predict use {}; if these \
+                 really are classes, say {}",
+                train.target_source,
+                classes.len(),
+                classes.names()[0],
+                classes.names()[classes.len() - 1],
+                mention("head", Some("mse")),
+                mention("head", Some("softmax"))
+            ),
+        ));
+    }
     if classes.len() > MANY_CLASSES && classes.len() * ROWS_PER_CLASS_MIN > train.rows() {
         return Err(Error::config(
             "head",
@@ -117,6 +149,27 @@ pub fn default_head(train: &RawTable) -> Result<Head> {
     } else {
         Head::SoftmaxCe
     })
+}
+
+/// Whether the one label column holds more than
+/// [`crate::data::CONTINUOUS_MIN_DISTINCT`] distinct numbers, some written
+/// with a fraction or an exponent: a quantity to predict, not classes.
+fn is_continuous(train: &RawTable) -> Result<bool> {
+    let labels = train.labels()?;
+    let mut distinct = std::collections::HashSet::new();
+    let mut fraction = false;
+    for l in labels.iter() {
+        let t = l.trim();
+        match t.parse::<f64>() {
+            Ok(v) if v.is_finite() => {
+                fraction |= t.parse::<i64>().is_err();
+                distinct.insert(if v == 0.0 { 0 } else { v.to_bits() });
+            }
+            // text, or a missing label: classes decide (and say what is wrong)
+            _ => return Ok(false),
+        }
+    }
+    Ok(fraction && distinct.len() > crate::data::CONTINUOUS_MIN_DISTINCT)
 }
 
 /// The number of outputs of a network for `meta` and `head`: 1 for a binary
@@ -339,6 +392,10 @@ pub struct ReadOverrides {
     /// Read f4 NPY features into memory instead of mapping them
     /// ([`LoadOptions::memory_map`]).
     pub no_memory_map: bool,
+    /// How feature columns are read: their kinds (a training file only;
+    /// a model keeps its own), the spellings of a missing value and what
+    /// it becomes.
+    pub columns: ColumnOptions,
 }
 
 impl ReadOverrides {
@@ -356,6 +413,7 @@ impl ReadOverrides {
             id_column: self.id_column.clone(),
             weight_column: self.weight_column.clone(),
             memory_map: !self.no_memory_map,
+            columns: self.columns.clone(),
             ..LoadOptions::default()
         }
     }
@@ -384,16 +442,26 @@ impl ReadOverrides {
             labels_path: self.labels_path.clone(),
             ignore_columns: self.ignore_columns.clone(),
             // by name only for models trained on a CSV: array features have
-            // made-up names ("pixel 1"), matched by position
+            // made-up names ("pixel 1"), matched by position; a model that
+            // prepares its columns reads the columns it was trained on
             features: (layout.is_some() && !meta.feature_names.is_empty()).then(|| {
                 FeatureSelection {
-                    names: meta.feature_names.clone(),
+                    names: match &meta.columns {
+                        Some(enc) => enc.used().map(|c| c.name.clone()).collect(),
+                        None => meta.feature_names.clone(),
+                    },
                     layout: meta.csv_layout.clone(),
                 }
             }),
             id_column: self.id_column.clone(),
             weight_column: None,
             memory_map: !self.no_memory_map,
+            columns: ColumnOptions {
+                category: Vec::new(),
+                number: Vec::new(),
+                ..self.columns.clone()
+            },
+            encoding: meta.columns.clone(),
         }
     }
 }

@@ -419,6 +419,11 @@ fn string_labels_are_mapped_and_named_in_predictions() {
 /// Runs `train --data FILE --out OUT` on bad data: exit 1, the message, and no
 /// model file.
 fn bad_training_data(text: &str, message: &str) {
+    bad_training_data_with(text, &[], message);
+}
+
+/// [`bad_training_data`] with more flags.
+fn bad_training_data_with(text: &str, flags: &[&str], message: &str) {
     let dir = tmp();
     let f = write(dir.path(), "data.csv", text);
     let out = dir.path().join("model.st");
@@ -427,6 +432,7 @@ fn bad_training_data(text: &str, message: &str) {
         .arg(&f)
         .arg("--out")
         .arg(&out)
+        .args(flags)
         .assert()
         .code(1)
         .stderr(predicate::str::contains(message))
@@ -443,7 +449,12 @@ fn bad_data_files_are_clear_errors() {
         "age,b,label\n1,2,0\nabc,4,1\n",
         "data.csv:3: column 'age': 'abc' is not a number",
     );
-    bad_training_data("a,b,label\n1,2,0\nNaN,4,1\n", "data.csv:3");
+    bad_training_data_with(
+        "a,b,label\n1,2,0\n2,,1\nNaN,4,1\n",
+        &["--missing", "error"],
+        "data.csv:3: column 'b': '' marks a missing value, and missing values are errors \
+         (--missing error)",
+    );
     bad_training_data("a,b,label\n1,2,0\ninf,4,1\n", "data.csv:3");
     bad_training_data("a,b,label\n1,2,0\n3,4,0\n", "class");
     let dir = tmp();
@@ -764,28 +775,30 @@ fn pandas_headers_are_detected() {
     let numbers = "0,1,2,label\n5.5,1,2,0\n6.5,3,4,1\n";
     let t = csv::parse(numbers, "p.csv", &opts).unwrap();
     assert_eq!((t.rows(), t.feature_names.len()), (2, 3));
-    // Data whose first row's class occurs once: read as data, and said so.
+    // Data whose first row's class occurs once, or a header of numbers
+    // above a text label (`400,410,quality`)? The only hint is that row:
+    // an error that asks, and the flags decide.
     let rare_first = "5.1,3.5,virginica\n4.9,3.0,setosa\n4.7,3.2,setosa\n6.4,3.2,versicolor\n\
                       6.9,3.1,versicolor\n";
-    let t = csv::parse(rare_first, "r.csv", &opts).unwrap();
-    assert_eq!(t.rows(), 5);
-    let guess = t.header_guess.clone().unwrap();
-    assert!(!guess.header);
+    let e = csv::parse(rare_first, "r.csv", &opts)
+        .unwrap_err()
+        .to_string();
     assert!(
-        guess.reason.contains("'virginica' occurs only once"),
-        "{guess:?}"
+        e.contains("cannot tell whether the first row is a header or data")
+            && e.contains("'virginica' occurs only once"),
+        "{e}"
     );
-    // The CLI says which way it decided and how to decide otherwise.
     let dir = tmp();
     let f = write(dir.path(), "rare.csv", rare_first);
-    let (code, out, err) = run(&["train", "--epochs", "1", "--data"], &[&f]);
+    let (code, _, err) = run(&["train", "--epochs", "1", "--data"], &[&f]);
+    assert_eq!(code, 1, "{err}");
+    assert!(err.contains("say which (--header or --no-header)"), "{err}");
+    let (code, out, err) = run(&["train", "--epochs", "1", "--no-header", "--data"], &[&f]);
     assert_eq!(code, 0, "{err}");
-    assert!(
-        err.contains("read the first row as data")
-            && err.contains("give --header or --no-header to decide"),
-        "{err}"
-    );
     assert!(out.contains("5 training rows"), "{out}");
+    let (code, out, err) = run(&["train", "--epochs", "1", "--header", "--data"], &[&f]);
+    assert_eq!(code, 0, "{err}");
+    assert!(out.contains("4 training rows"), "{out}");
     // A word above numbers is a header, surely: no note.
     let (_, _, err) = run(
         &["train", "--epochs", "1", "--data"],
@@ -839,10 +852,30 @@ fn labels_are_the_distinct_values() {
 fn regression_standardises_targets_and_reports_r2() {
     let dir = tmp();
     let (train, test) = (data("diabetes.train.csv"), data("diabetes.test.csv"));
-    // Before the fix a continuous target became 187 classes.
-    let (code, _, err) = run(&["train", "--data"], &[&train]);
-    assert_eq!(code, 1);
-    assert!(err.contains("for regression use --head mse"), "{err}");
+    // Before the fix a continuous target became 187 classes; then it was
+    // refused; now many distinct numbers with fractions are a regression.
+    let (code, out, err) = run(&["train", "--epochs", "1", "--data"], &[&train]);
+    assert_eq!(code, 0, "{err}");
+    assert!(out.contains("mse head"), "{out}");
+    // Counts are not classes: many distinct integers are refused, with the
+    // two heads to choose from.
+    let counts: String = std::iter::once("a,visits\n".to_string())
+        .chain((0..60).map(|i| format!("{i},{}\n", (i * 7) % 31)))
+        .collect();
+    let f = write(dir.path(), "counts.csv", &counts);
+    let (code, _, err) = run(&["train", "--data"], &[&f]);
+    assert_eq!(code, 2, "{err}");
+    assert!(
+        err.contains("31 distinct integers (0 to 30)")
+            && err.contains("use --head mse")
+            && err.contains("say --head softmax"),
+        "{err}"
+    );
+    let (code, _, err) = run(
+        &["train", "--epochs", "1", "--head", "softmax", "--data"],
+        &[&f],
+    );
+    assert_eq!(code, 0, "{err}");
     // Default settings do not diverge (they did in epoch 1: raw targets).
     let model = dir.path().join("d.st");
     train_to(&model, &train, &["--head", "mse"]);

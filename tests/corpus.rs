@@ -791,12 +791,16 @@ fn training_evaluating_predicting_and_errors_give_the_recorded_bytes() {
 
     // messages of bad input
     fs::write(c.path("gap.csv"), "a,b,y\n1,2,0\n3,,1\n").unwrap();
+    let counts: String = std::iter::once("a,visits\n".to_string())
+        .chain((0..60).map(|i| format!("{i},{}\n", (i * 7) % 31)))
+        .collect();
+    fs::write(c.path("counts.csv"), counts).unwrap();
     let errors: [(&str, Vec<&str>); 8] = [
         (
             "rmsprop-momentum",
             vec!["train", "--optimizer", "rmsprop", "--momentum", "0.5"],
         ),
-        ("continuous-target", vec!["train", "--data", &diabetes]),
+        ("counts", vec!["train", "--data", "counts.csv"]),
         (
             "class-weight-mse",
             vec![
@@ -809,7 +813,10 @@ fn training_evaluating_predicting_and_errors_give_the_recorded_bytes() {
                 "balanced",
             ],
         ),
-        ("gap", vec!["train", "--data", "gap.csv"]),
+        (
+            "gap",
+            vec!["train", "--data", "gap.csv", "--missing", "error"],
+        ),
         ("bad-lr", vec!["train", "--lr=-1"]),
         ("nesterov-alone", vec!["train", "--nesterov"]),
         ("early-without-split", vec!["train", "--early-stopping"]),

@@ -529,7 +529,7 @@ fn csv_structure_errors() {
             )],
             LoadOptions::default()
         ),
-        "d.csv:11: column 'a': '\u{fffd}' is not a number"
+        "d.csv:11: column 'a': the text is not UTF-8"
     );
     assert_eq!(
         load_err(
@@ -549,40 +549,99 @@ fn csv_value_errors() {
     text.push_str("abc,70,1\n");
     assert_eq!(
         load_err(&[("data.csv", text.as_bytes())], LoadOptions::default()),
-        "data.csv:17: column 'age': 'abc' is not a number"
+        "data.csv:17: column 'age': 'abc' is not a number, but 15 of the column's values are \
+         numbers; if it marks a missing value, add it to read.na_values; to read every value of \
+         the column as a category, name it in read.category_columns"
     );
+    // `NaN` marks a missing value, filled with the median (2)
+    let t = csv_ok("a,b,label\n1,NaN,x\n2,2,y\n");
+    assert_eq!(t.x.as_slice(), [1.0, 2.0, 1.0, 2.0, 2.0, 0.0]);
+    assert_eq!(t.feature_names, ["a", "b", "b (missing)"]);
+    // unless missing values are errors
+    let strict = LoadOptions {
+        columns: backprop::data::ColumnOptions {
+            missing: backprop::data::MissingPolicy::Error,
+            ..Default::default()
+        },
+        ..LoadOptions::default()
+    };
     assert_eq!(
-        csv_err("a,b,label\n1,NaN,x\n"),
-        "d.csv:2: column 'b': 'NaN' is not finite"
+        csv_err_with("a,b,label\n1,NaN,x\n", strict.clone()),
+        "d.csv:2: column 'b': 'NaN' marks a missing value, and missing values are errors \
+         (read.missing=error)"
     );
+    // or the spellings of a missing value do not include it
+    let only_empty = LoadOptions {
+        columns: backprop::data::ColumnOptions {
+            na_values: backprop::data::NaValues::exactly([""]),
+            ..Default::default()
+        },
+        ..LoadOptions::default()
+    };
+    assert!(csv_err_with("a,b,label\n1,NaN,x\n2,3,y\n", only_empty)
+        .starts_with("d.csv:2: column 'b': 'NaN' is not finite, but 1 of the column's values"));
+    // a column named a number column keeps the parser's own words
+    let numbers = |cols: &[&str]| LoadOptions {
+        columns: backprop::data::ColumnOptions {
+            number: cols.iter().map(|c| c.to_string()).collect(),
+            ..Default::default()
+        },
+        ..LoadOptions::default()
+    };
+    assert!(csv_err("a,b,label\n1,2,x\ninf,2,y\n")
+        .starts_with("d.csv:3: column 'a': 'inf' is not finite, but 1 of the column's values"));
     assert_eq!(
-        csv_err("a,b,label\n1,2,x\ninf,2,y\n"),
+        csv_err_with("a,b,label\n1,2,x\ninf,2,y\n", numbers(&["a"])),
         "d.csv:3: column 'a': 'inf' is not finite"
     );
     assert_eq!(
-        csv_err("a,label\n-infinity,x\n"),
+        csv_err_with("a,label\n-infinity,x\n", numbers(&["a"])),
         "d.csv:2: column 'a': '-infinity' is not finite"
     );
+    // alone in its column, a text is a category's level
     assert_eq!(
-        csv_err("a,label\n1e39,x\n"),
+        csv_ok("a,label\n-infinity,x\n").feature_names,
+        ["a=-infinity"]
+    );
+    assert_eq!(
+        csv_err_with("a,label\n1e39,x\n", numbers(&["a"])),
         "d.csv:2: column 'a': '1e39' is out of the f32 range"
     );
+    let strict = LoadOptions {
+        columns: backprop::data::ColumnOptions {
+            missing: backprop::data::MissingPolicy::Error,
+            ..Default::default()
+        },
+        ..LoadOptions::default()
+    };
     assert_eq!(
-        csv_err("a,b,label\n1,,x\n"),
-        "d.csv:2: column 'b': empty field"
+        csv_err_with("a,b,label\n1,,x\n", strict),
+        "d.csv:2: column 'b': '' marks a missing value, and missing values are errors \
+         (read.missing=error)"
     );
     // Without a header, columns are named by 1-based position.
-    assert_eq!(
-        csv_err("1,2,x\n3,4,y\n5,six,z\n"),
-        "d.csv:3: column 2: 'six' is not a number"
-    );
+    assert!(csv_err("1,2,x\n3,4,y\n5,six,z\n")
+        .starts_with("d.csv:3: column 2: 'six' is not a number, but 2 of the column's values"));
     let absent = LoadOptions {
         header: HeaderMode::Absent,
         ..LoadOptions::default()
     };
+    let numbered = LoadOptions {
+        columns: backprop::data::ColumnOptions {
+            number: vec!["column 1".into()],
+            ..Default::default()
+        },
+        ..absent.clone()
+    };
     assert_eq!(
-        csv_err_with("a,b,c\n", absent),
+        csv_err_with("a,b,c\n", numbered),
         "d.csv:1: column 1: 'a' is not a number"
+    );
+    assert_eq!(
+        csv::parse("a,b,c\n", "d.csv", &absent)
+            .unwrap()
+            .feature_names,
+        ["column 1=a", "column 2=b"]
     );
 }
 
@@ -1085,7 +1144,11 @@ fn fuzz_csv_1_lone_carriage_returns() {
         ..LoadOptions::default()
     };
     let err = csv::parse("a,y\r1,x\rz,y\n", "cr.csv", &present).unwrap_err();
-    assert_eq!(err.to_string(), "cr.csv:3: column 'a': 'z' is not a number");
+    assert!(
+        err.to_string()
+            .starts_with("cr.csv:3: column 'a': 'z' is not a number, but 1 of the column's values"),
+        "{err}"
+    );
 }
 
 // ---------------------------------------------------------------------------
@@ -1494,4 +1557,106 @@ fn csv_labels_are_codes_until_too_many_distinct() {
     }
     let small = csv::parse_bytes(&table(3, 10), "t.csv", &opts).unwrap();
     assert_eq!(small.class_map().unwrap().names(), ["v0", "v1", "v2"]);
+}
+
+#[test]
+fn typed_columns_kinds_levels_and_edges() {
+    use backprop::data::{ColumnKind, ColumnOptions, IgnoreReason, Treatment};
+    let with = |columns: ColumnOptions| LoadOptions {
+        columns,
+        ..LoadOptions::default()
+    };
+    // pandas' index named `Unnamed: 0`, ignored with a note
+    let t = csv_ok("Unnamed: 0,x,y\n0,1.5,a\n1,2.5,b\n2,3.5,a\n");
+    assert_eq!(t.feature_names, ["x"]);
+    assert!(t.notes[0].contains("pandas' index"), "{:?}", t.notes);
+    // not from 0: a number column of its own
+    let t = csv_ok("Unnamed: 0,x,y\n3,1.5,a\n4,2.5,b\n");
+    assert_eq!(t.feature_names, ["Unnamed: 0", "x"]);
+    // an empty name above anything else is an error
+    assert_eq!(
+        csv_err(",x,y\n5,1.5,a\n2,2.5,b\n"),
+        "d.csv:2: column '': an empty name above values that are not pandas' index (0, 1, 2, …): \
+         give the column a name"
+    );
+    // duplicate names are an error at training
+    assert_eq!(
+        csv_err("a,b,a,y\n1,2,3,x\n"),
+        "d.csv:1: header: columns 1 and 3 are both named 'a'; every column needs its own name \
+         (a model finds its features by name)"
+    );
+    // a named category column takes numbers as levels
+    let grades = "grade,y\n1,a\n2,b\n3,a\n2,b\n";
+    let t = csv::parse(
+        grades,
+        "d.csv",
+        &with(ColumnOptions {
+            category: vec!["grade".into()],
+            ..ColumnOptions::default()
+        }),
+    )
+    .unwrap();
+    assert_eq!(t.feature_names, ["grade=1", "grade=2", "grade=3"]);
+    assert_eq!(t.x.row(3), [0.0, 1.0, 0.0]);
+    // few distinct integers stay a number
+    assert_eq!(csv_ok(grades).feature_names, ["grade"]);
+    // naming a column that is not a feature
+    assert_eq!(
+        csv_err_with(
+            grades,
+            with(ColumnOptions {
+                category: vec!["y".into()],
+                ..ColumnOptions::default()
+            })
+        ),
+        "d.csv: read.category_columns: 'y' is not a feature column of the file"
+    );
+    // rare levels and the cap share (other), counted in a note
+    let mut text = String::from("city,y\n");
+    for (city, n) in [("a", 5), ("b", 4), ("c", 3), ("d", 1), ("e", 1)] {
+        for _ in 0..n {
+            text.push_str(&format!("{city},{}\n", n % 2));
+        }
+    }
+    let t = csv::parse(
+        &text,
+        "d.csv",
+        &with(ColumnOptions {
+            min_category_count: 2,
+            max_categories: 2,
+            ..ColumnOptions::default()
+        }),
+    )
+    .unwrap();
+    assert_eq!(t.feature_names, ["city=a", "city=b", "city=(other)"]);
+    assert_eq!(
+        t.notes,
+        [
+            "column 'city': 3 of its 5 levels (2 seen fewer than 2 times, 1 over the cap of 2) \
+          share the (other) input, 5 rows"
+        ]
+    );
+    // an identifier: a different text in each of 20 rows
+    let ids: String = std::iter::once("name,x,y\n".to_string())
+        .chain((0..20).map(|i| format!("n{i},{i},{}\n", i % 2)))
+        .collect();
+    let t = csv_ok(&ids);
+    assert_eq!(t.feature_names, ["x"]);
+    let enc = t.encoding.unwrap();
+    assert_eq!(
+        enc.columns[0].treatment,
+        Treatment::Ignored(IgnoreReason::Identifier)
+    );
+    assert_eq!(enc.columns[1].treatment.kind(), ColumnKind::Number);
+    // every column ignored: no inputs
+    assert_eq!(
+        csv_err_with(
+            "a,y\n,x\nNA,y\n",
+            LoadOptions {
+                header: HeaderMode::Present,
+                ..LoadOptions::default()
+            }
+        ),
+        "d.csv: no inputs: every feature column is ignored ('a': no values)"
+    );
 }

@@ -4,11 +4,18 @@
 //! options (label columns, header mode, delimiter or sniffing, selection by
 //! name); the rest are the file's bytes, as `load` would see them. When
 //! their length is a multiple of 3, column `c` is read as row weights.
-//! Read in small blocks, as `load` streams a file, they give the same table
-//! or the same error.
+//! The length also picks the column options: `a` named a category, `c` a
+//! number, other spellings of a missing value, missing values as errors, a
+//! minimum count and a cap on the levels. Read in small blocks, as `load`
+//! streams a file, they give the same table or the same error. A table read
+//! with a header is read again through its own stored preparation (its
+//! columns picked by name): the same features, to the bit.
 #![no_main]
 
-use backprop::data::{csv, FeatureSelection, HeaderMode, LabelColumn, LoadOptions, RawTarget};
+use backprop::data::{
+    csv, ColumnOptions, FeatureSelection, HeaderMode, LabelColumn, LoadOptions, MissingPolicy,
+    NaValues, RawTarget,
+};
 use libfuzzer_sys::fuzz_target;
 
 fuzz_target!(|data: &[u8]| {
@@ -34,6 +41,7 @@ fuzz_target!(|data: &[u8]| {
             layout: None,
         }),
         weight_column: (rest.len() % 3 == 0).then(|| "c".to_string()),
+        columns: column_options(rest.len()),
         ..LoadOptions::default()
     };
     let whole = csv::parse_bytes(rest, "fuzz.csv", &opts);
@@ -64,7 +72,11 @@ fuzz_target!(|data: &[u8]| {
                 assert_eq!(codes.len(), t.rows() * t.target_names.len());
                 assert!(codes.iter().all(|&c| (c as usize) < values.len()));
                 let distinct: std::collections::HashSet<&String> = values.iter().collect();
-                assert_eq!(distinct.len(), values.len(), "the codes' values are distinct");
+                assert_eq!(
+                    distinct.len(),
+                    values.len(),
+                    "the codes' values are distinct"
+                );
             }
         }
         if let Ok(y) = t.numeric_targets() {
@@ -74,5 +86,60 @@ fuzz_target!(|data: &[u8]| {
             let ids = t.class_indices(&classes).expect("training labels encode");
             assert!(ids.iter().all(|&i| i < classes.len()));
         }
+        reread(rest, &opts, &t);
     }
 });
+
+/// The column options that `len` picks.
+fn column_options(len: usize) -> ColumnOptions {
+    ColumnOptions {
+        category: if len % 5 == 1 {
+            vec!["a".into()]
+        } else {
+            vec![]
+        },
+        number: if len % 7 == 2 {
+            vec!["c".into()]
+        } else {
+            vec![]
+        },
+        na_values: if len % 4 == 3 {
+            NaValues::exactly(["x", ""])
+        } else {
+            NaValues::default()
+        },
+        missing: if len % 11 == 4 {
+            MissingPolicy::Error
+        } else {
+            MissingPolicy::Impute
+        },
+        min_category_count: 1 + len % 3,
+        max_categories: 1 + len % 4,
+    }
+}
+
+/// A training table with a header, read again through its own preparation:
+/// the same features.
+fn reread(bytes: &[u8], opts: &LoadOptions, t: &backprop::data::RawTable) {
+    let (Some(enc), Some(layout), None) = (&t.encoding, &t.layout, &opts.features) else {
+        return;
+    };
+    if !layout.header {
+        return;
+    }
+    let again = LoadOptions {
+        header: HeaderMode::Present,
+        delimiter: Some(layout.delimiter),
+        features: Some(FeatureSelection {
+            names: enc.used().map(|c| c.name.clone()).collect(),
+            layout: Some(layout.clone()),
+        }),
+        encoding: Some(enc.clone()),
+        ..opts.clone()
+    };
+    let r = csv::parse_bytes(bytes, "fuzz.csv", &again)
+        .expect("a table reads through its own preparation");
+    assert_eq!(r.feature_names, t.feature_names);
+    let bits = |x: &backprop::Matrix| x.as_slice().iter().map(|v| v.to_bits()).collect::<Vec<_>>();
+    assert_eq!(bits(&r.x), bits(&t.x));
+}

@@ -12,7 +12,10 @@ fuzz_target!(|data: &[u8]| {
     // the streaming f4 reader accepts only what the parser reads the same
     for len in [Some(data.len() as u64), None] {
         if let Ok(Some(a)) = npy::read_f32(&mut &data[..], "fuzz.npy", len) {
-            assert_eq!(Ok(a), npy::parse(data, "fuzz.npy").map_err(|e| e.to_string()));
+            assert_eq!(
+                Ok(a),
+                npy::parse(data, "fuzz.npy").map_err(|e| e.to_string())
+            );
         }
     }
     if let Ok(a) = npy::parse(data, "fuzz.npy") {

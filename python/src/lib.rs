@@ -579,6 +579,8 @@ fn fit<'py>(
         ignored_columns: Vec::new(),
         layout: None,
         header_guess: None,
+        encoding: None,
+        notes: Vec::new(),
     };
 
     let start = match (start_model, start_checkpoint) {

@@ -5,7 +5,7 @@ use std::path::PathBuf;
 
 use clap::{Args, Parser, Subcommand};
 
-use backprop::data::LabelColumn;
+use backprop::data::{ColumnOptions, LabelColumn, MissingPolicy, NaValues};
 use backprop::fit;
 use backprop::pipeline::ReadOverrides;
 use backprop::schedule::ScheduleKind;
@@ -65,12 +65,45 @@ pub struct DataArgs {
     /// CSV columns to leave out (header names, or 'column N'), e.g. IDs.
     #[arg(long, value_name = "NAME,...", value_delimiter = ',')]
     pub ignore_columns: Vec<String>,
+    /// The texts that mark a missing feature value, comma-separated, matched
+    /// exactly [default: empty, NA, N/A, NaN, null, None, ? in any case].
+    /// With --missing impute (the default) a number column's gaps take the
+    /// training median plus a 0/1 "missing" input, and in a category column
+    /// missing is a level of its own.
+    #[arg(long, value_name = "TEXT,...", value_delimiter = ',')]
+    pub na_values: Option<Vec<String>>,
+    /// What a missing feature value becomes: impute (see --na-values) or
+    /// error (every cell must hold a value) [default: impute].
+    #[arg(long, value_name = "impute|error")]
+    pub missing: Option<String>,
     /// Read an f4 NPY file's features, or a plain IDX or |u1 NPY file's
     /// image bytes, into memory instead of mapping the file (by default they
     /// are read in place: the file must not change while backprop runs).
     /// Changes no result.
     #[arg(long)]
     pub no_mmap: bool,
+}
+
+/// How the columns of a training CSV become inputs (a model keeps its own).
+#[derive(Args, Clone)]
+pub struct ColumnArgs {
+    /// Columns read as categories (one 0/1 input per level), numbers
+    /// included. Without it a column of text is a category, a boolean
+    /// (true/false, yes/no, y/n, t/f, on/off: one 0/1 input) or, with a
+    /// different text in every row, an identifier (ignored, with a note).
+    #[arg(long, value_name = "NAME,...", value_delimiter = ',')]
+    pub category_columns: Vec<String>,
+    /// Columns that must hold numbers (a text in them is an error).
+    #[arg(long, value_name = "NAME,...", value_delimiter = ',')]
+    pub number_columns: Vec<String>,
+    /// Levels seen fewer times than this in training share one "(other)"
+    /// input with the levels unseen in training [default: 1].
+    #[arg(long, value_name = "N")]
+    pub min_category_count: Option<usize>,
+    /// At most this many levels per category column get an input of their
+    /// own (the most frequent); the others share "(other)" [default: 64].
+    #[arg(long, value_name = "N")]
+    pub max_categories: Option<usize>,
 }
 
 #[derive(Args)]
@@ -80,6 +113,8 @@ pub struct TrainArgs {
     pub data: Option<PathBuf>,
     #[command(flatten)]
     pub read: DataArgs,
+    #[command(flatten)]
+    pub columns: ColumnArgs,
     /// Held-out data to evaluate after each epoch (its columns are matched to
     /// the training file's by name when both have a header).
     #[arg(long, value_name = "FILE")]
@@ -435,6 +470,52 @@ impl DataArgs {
             id_column: id_column.cloned(),
             weight_column: None,
             no_memory_map: self.no_mmap,
+            columns: self.column_options()?,
         })
+    }
+
+    /// The spellings of a missing value and what it becomes.
+    fn column_options(&self) -> anyhow::Result<ColumnOptions> {
+        let missing = match self.missing.as_deref() {
+            None | Some("impute") => MissingPolicy::Impute,
+            Some("error") => MissingPolicy::Error,
+            Some(m) => {
+                return Err(usage(
+                    "--missing",
+                    format!("'{m}' is not one of impute, error"),
+                ))
+            }
+        };
+        Ok(ColumnOptions {
+            na_values: match &self.na_values {
+                Some(v) => NaValues::exactly(v),
+                None => NaValues::default(),
+            },
+            missing,
+            ..ColumnOptions::default()
+        })
+    }
+}
+
+impl TrainArgs {
+    /// What the flags say about reading the training file: [`DataArgs`]'s
+    /// overrides with the columns' kinds.
+    pub fn read_overrides(&self) -> anyhow::Result<ReadOverrides> {
+        let mut read = self.read.overrides(None)?;
+        let c = &self.columns;
+        let defaults = ColumnOptions::default();
+        read.columns.category = c.category_columns.clone();
+        read.columns.number = c.number_columns.clone();
+        read.columns.min_category_count = match c.min_category_count {
+            Some(0) => return Err(usage("--min-category-count", "must be at least 1")),
+            Some(n) => n,
+            None => defaults.min_category_count,
+        };
+        read.columns.max_categories = match c.max_categories {
+            Some(0) => return Err(usage("--max-categories", "must be at least 1")),
+            Some(n) => n,
+            None => defaults.max_categories,
+        };
+        Ok(read)
     }
 }

@@ -41,7 +41,7 @@ pub fn error_text(e: &anyhow::Error) -> String {
 /// ([`FitSpec`](backprop::FitSpec) and
 /// [`BenchSpec`](backprop::bench::BenchSpec) fields); unlisted fields are spelled
 /// `--field-name`. (`saved_model` is what a model file is written by.)
-pub const FLAGS: [(&str, &str); 16] = [
+pub const FLAGS: [(&str, &str); 23] = [
     ("early_stopping.patience", "--patience"),
     ("early_stopping.min_delta", "--min-delta"),
     ("early_stopping.monitor", "--monitor"),
@@ -50,7 +50,14 @@ pub const FLAGS: [(&str, &str); 16] = [
     ("kind", "--optimizer"),
     ("read.labels_path", "--labels"),
     ("read.header", "--header"),
+    ("read.no_header", "--no-header"),
     ("read.delimiter", "--delimiter"),
+    ("read.category_columns", "--category-columns"),
+    ("read.number_columns", "--number-columns"),
+    ("read.na_values", "--na-values"),
+    ("read.missing", "--missing"),
+    ("read.min_category_count", "--min-category-count"),
+    ("read.max_categories", "--max-categories"),
     ("saved_model", "backprop train --out"),
     ("hidden_layers", "--layers"),
     ("sizes", "--layers"),

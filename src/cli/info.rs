@@ -3,6 +3,7 @@
 
 use std::io::{self, Write};
 
+use backprop::data::{InputColumn, Treatment};
 use backprop::meta::{ModelMeta, TrainingRecord};
 use backprop::model_io::{self, Checkpoint, SavedModel};
 use backprop::Mlp;
@@ -51,9 +52,105 @@ fn info_json(
             "columns": l.columns,
             "label_positions": l.label_positions,
         })),
+        "columns": meta.columns.as_ref().map(|e| e.columns.iter().map(column_json).collect::<Vec<_>>()),
         "training": record.entries,
         "checkpoint_epoch": checkpoint.map(|c| c.state.epochs_done),
     })
+}
+
+/// A column name as `info` shows it (quoted when empty).
+fn show_name(name: &str) -> String {
+    if name.is_empty() {
+        "''".to_string()
+    } else {
+        name.to_string()
+    }
+}
+
+/// How many levels `info` lists per category column.
+const SHOW_LEVELS: usize = 12;
+
+/// One column's kind and treatment, in words.
+fn column_text(t: &Treatment) -> String {
+    let gaps = |indicator: bool, fill: String| {
+        if indicator {
+            format!("gaps take {fill}, with a 0/1 missing input")
+        } else {
+            format!("no gaps in training (a gap takes {fill})")
+        }
+    };
+    match t {
+        Treatment::Number { median, indicator } => {
+            format!(
+                "number, median {median}; {}",
+                gaps(*indicator, "the median".into())
+            )
+        }
+        Treatment::Boolean {
+            true_text,
+            false_text,
+            fill,
+            indicator,
+        } => format!(
+            "boolean, {true_text} = 1, {false_text} = 0; {}",
+            gaps(*indicator, format!("{fill}"))
+        ),
+        Treatment::Category {
+            levels,
+            missing,
+            other,
+        } => {
+            let shown: Vec<&str> = levels
+                .iter()
+                .take(SHOW_LEVELS)
+                .map(String::as_str)
+                .collect();
+            format!(
+                "category, {} level{}: {}{}{}{}",
+                levels.len(),
+                if levels.len() == 1 { "" } else { "s" },
+                shown.join(", "),
+                if levels.len() > SHOW_LEVELS {
+                    ", …"
+                } else {
+                    ""
+                },
+                if *missing { "; missing is a level" } else { "" },
+                if *other {
+                    "; rarer and unseen levels share (other)"
+                } else {
+                    "; an unseen level sets no input"
+                }
+            )
+        }
+        Treatment::Ignored(r) => format!("ignored ({})", r.name()),
+    }
+}
+
+/// One column as a JSON object for `info --json`.
+fn column_json(c: &InputColumn) -> serde_json::Value {
+    let mut o = match &c.treatment {
+        Treatment::Number { median, indicator } => {
+            serde_json::json!({"median": median, "missing_input": indicator})
+        }
+        Treatment::Boolean {
+            true_text,
+            false_text,
+            fill,
+            indicator,
+        } => serde_json::json!({
+            "true": true_text, "false": false_text, "median": fill, "missing_input": indicator,
+        }),
+        Treatment::Category {
+            levels,
+            missing,
+            other,
+        } => serde_json::json!({"levels": levels, "missing_level": missing, "other": other}),
+        Treatment::Ignored(r) => serde_json::json!({"reason": r.name()}),
+    };
+    o["name"] = c.name.clone().into();
+    o["kind"] = c.treatment.kind().name().into();
+    o
 }
 
 /// The layer sizes, each layer's parameters and activation, the total.
@@ -108,6 +205,17 @@ fn print_names(out: &mut impl Write, meta: &ModelMeta) -> anyhow::Result<()> {
             shown.join(", "),
             if n > 8 { ", …" } else { "" }
         )?;
+    }
+    if let Some(enc) = &meta.columns {
+        writeln!(out, "columns {} of the training file:", enc.columns.len())?;
+        for c in &enc.columns {
+            writeln!(
+                out,
+                "  {}: {}",
+                show_name(&c.name),
+                column_text(&c.treatment)
+            )?;
+        }
     }
     if !meta.target_names.is_empty() {
         writeln!(

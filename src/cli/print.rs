@@ -105,6 +105,9 @@ pub fn print_load_notes(raw: &RawTable, opts: &LoadOptions) {
             g.reason
         );
     }
+    for n in &raw.notes {
+        eprintln!("note: {}: {n}", raw.source_name);
+    }
     let skipped: Vec<&String> = raw
         .ignored_columns
         .iter()

@@ -93,7 +93,7 @@ impl TrainArgs {
                 .map_or(DataSource::BreastCancer, DataSource::File),
             read: ReadOverrides {
                 weight_column: self.weight_column.clone(),
-                ..self.read.overrides(None)?
+                ..self.read_overrides()?
             },
             test_data: self.test_data.clone(),
             test_labels: self.test_labels.clone(),

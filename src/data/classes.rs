@@ -19,7 +19,7 @@ pub const CONTINUOUS_MIN_DISTINCT: usize = 20;
 
 /// The texts that mark a missing value (compared case-insensitively, after
 /// trimming): empty, `NA`, `N/A`, `NaN`, `?`, `null`, `None`.
-const MISSING: [&str; 7] = ["", "na", "n/a", "nan", "?", "null", "none"];
+pub(super) const MISSING: [&str; 7] = ["", "na", "n/a", "nan", "?", "null", "none"];
 
 /// Whether `label` marks a missing value: after trimming, empty, `NA`,
 /// `N/A`, `NaN`, `?`, `null` or `None`, in any case.

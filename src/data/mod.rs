@@ -15,11 +15,13 @@
 
 mod array;
 mod classes;
+mod columns;
 pub mod csv;
 mod dataset;
 pub mod embedded;
 pub mod idx;
 mod message;
+mod missing;
 pub mod npy;
 mod number;
 mod prep;
@@ -32,8 +34,14 @@ mod weights;
 pub use crate::mapped::{ByteValues, MappedF32, MappedU8};
 pub use array::{Elements, NdArray};
 pub use classes::{is_missing, ClassMap, CONTINUOUS_MIN_DISTINCT, MAX_CLASSES};
+pub use columns::{
+    auto_kind, boolean_pair, CellError, ColumnCells, ColumnKind, ColumnOptions, IgnoreReason,
+    InputColumn, Mixed, ParseAs, RawColumns, TableEncoding, TextCells, Treatment, BOOLEAN_PAIRS,
+    ID_MIN_VALUES, MAX_CATEGORIES,
+};
 pub(crate) use dataset::predicted_class;
 pub use dataset::{accuracy, Dataset};
+pub use missing::{MissingPolicy, NaValues};
 pub use prep::{Features, Prep};
 pub use source::{load, load_bytes};
 pub use standardize::{scale, Standardizer};

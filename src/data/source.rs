@@ -387,6 +387,8 @@ fn array_table(
         ignored_columns: Vec::new(),
         layout: None,
         header_guess: None,
+        encoding: None,
+        notes: Vec::new(),
     })
 }
 

@@ -62,7 +62,7 @@ pub struct CsvLayout {
 
 /// How to read a data file. The default: label = the last column, header
 /// detected, delimiter sniffed.
-#[derive(Clone, Debug, PartialEq, Eq)]
+#[derive(Clone, Debug, PartialEq)]
 pub struct LoadOptions {
     /// The CSV label columns, in target order; empty when every column is a
     /// feature (data to predict on). For IDX and NPY only `[]` or
@@ -96,6 +96,12 @@ pub struct LoadOptions {
     /// than into memory. The values, and every result, are the same either
     /// way.
     pub memory_map: bool,
+    /// How a CSV file's feature columns are read and, for a training file,
+    /// given their kinds ([`super::ColumnOptions`]).
+    pub columns: super::ColumnOptions,
+    /// Apply this preparation of the columns (a model's), instead of
+    /// fitting one: a file read for a model.
+    pub encoding: Option<super::TableEncoding>,
 }
 
 impl Default for LoadOptions {
@@ -111,6 +117,8 @@ impl Default for LoadOptions {
             id_column: None,
             weight_column: None,
             memory_map: true,
+            columns: super::ColumnOptions::default(),
+            encoding: None,
         }
     }
 }
@@ -282,6 +290,12 @@ pub struct RawTable {
     pub layout: Option<CsvLayout>,
     /// Set when header detection was unsure: which way it went, and why.
     pub header_guess: Option<HeaderGuess>,
+    /// How a CSV file's columns became the features (fitted on this file,
+    /// or the one it was read with); `None` for arrays.
+    pub encoding: Option<super::TableEncoding>,
+    /// What the reader did that the user should know: columns ignored,
+    /// gaps filled, levels unseen in training.
+    pub notes: Vec<String>,
 }
 
 impl RawTable {
@@ -532,6 +546,8 @@ impl RawTable {
             ignored_columns: self.ignored_columns.clone(),
             layout: self.layout.clone(),
             header_guess: None,
+            encoding: self.encoding.clone(),
+            notes: Vec::new(),
         })
     }
 }

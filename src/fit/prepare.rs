@@ -61,8 +61,8 @@ fn load(path: &Path, opts: &LoadOptions, callbacks: &mut dyn FitCallbacks) -> Re
 pub fn prepare(spec: &FitSpec, callbacks: &mut dyn FitCallbacks) -> Result<Prepared> {
     check_spec(spec)?;
     let start = Start::load(spec)?;
-    let tables = Tables::read(spec, start.seed(spec), callbacks)?;
     let base = start.base();
+    let tables = Tables::read(spec, start.seed(spec), base, callbacks)?;
     let (head, meta) = head_and_meta(spec, base, &tables.train)?;
     let tables = tables.with_test_file(spec, &meta, callbacks)?;
     let n_in = tables.train.x.cols();
@@ -181,7 +181,12 @@ struct Tables {
 impl Tables {
     /// The training data, raw, and its validation split; the embedded set's
     /// and in-memory tables' test rows.
-    fn read(spec: &FitSpec, seed: u64, callbacks: &mut dyn FitCallbacks) -> Result<Tables> {
+    fn read(
+        spec: &FitSpec,
+        seed: u64,
+        base: Option<&SavedModel>,
+        callbacks: &mut dyn FitCallbacks,
+    ) -> Result<Tables> {
         let split = |raw: &RawTable| -> Result<(RawTable, Option<RawTable>)> {
             match spec.validation_split {
                 Some(f) => {
@@ -194,7 +199,7 @@ impl Tables {
         let embedded = spec.data == DataSource::BreastCancer;
         let (train, val, name, test) = match &spec.data {
             DataSource::File(p) => {
-                let raw = load(p, &spec.read.training_options(), callbacks)?;
+                let raw = load(p, &training_options(spec, base), callbacks)?;
                 let (train, val) = match spec.validation_split {
                     Some(_) => split(&raw)?,
                     None => (raw, None),
@@ -265,6 +270,21 @@ impl Tables {
         }
         Ok(self)
     }
+}
+
+/// How to read the training file: as the options say, and, when training
+/// continues a model that prepares its columns, with its preparation (its
+/// columns picked by name and made into the same inputs).
+fn training_options(spec: &FitSpec, base: Option<&SavedModel>) -> LoadOptions {
+    let mut opts = spec.read.training_options();
+    if let Some(enc) = base.and_then(|b| b.meta.columns.as_ref()) {
+        opts.features = Some(data::FeatureSelection {
+            names: enc.used().map(|c| c.name.clone()).collect(),
+            layout: base.and_then(|b| b.meta.csv_layout.clone()),
+        });
+        opts.encoding = Some(enc.clone());
+    }
+    opts
 }
 
 /// The head (given, the base model's, or the data's default) and the

@@ -23,6 +23,7 @@
 //! | `target_names` | JSON array: the label column's name, or one name per output (multi-output regression, multi-label sigmoid) | optional |
 //! | `target_mean`, `target_std` | JSON arrays of `n_L` numbers: the `mse` targets were standardised with these; predictions are `output · std + mean` | both or neither; `mse` only |
 //! | `csv_layout` | JSON object `{"delimiter": ",", "header": true, "columns": 5, "label_positions": [4]}`: how the training CSV was read | optional |
+//! | `columns` | JSON array, one object per feature column of the training CSV, in file order: `{"name", "kind": "number", "median", "missing"}`, `{"name", "kind": "boolean", "true", "false", "median", "missing"}`, `{"name", "kind": "category", "levels", "missing", "other"}` or `{"name", "kind": "ignored", "reason"}` (numbers as strings); how each column becomes inputs ([`crate::data::TableEncoding`]) | optional |
 //! | `extra.{key}` | any string ([`ModelMeta::extra`]) | optional |
 //!
 //! Numbers are written in the shortest form that reads back to the same
@@ -142,6 +143,7 @@
 //! ```
 
 mod checkpoint;
+mod columns;
 mod format;
 mod message;
 mod model;

@@ -193,6 +193,9 @@ pub(super) fn entries<'m>(
         });
         put(key::CSV_LAYOUT, obj.to_string());
     }
+    if let Some(enc) = &meta.columns {
+        put(key::COLUMNS, super::columns::encode(enc));
+    }
     for (k, v) in &meta.extra {
         md.insert(format!("{}{k}", key::EXTRA_PREFIX), v.clone());
     }
@@ -398,6 +401,13 @@ fn decode_meta(file: &Parsed<'_>) -> Result<ModelMeta> {
             None => None,
             Some(t) => Some(csv_layout(file, t)?),
         },
+        columns: file
+            .get(key::COLUMNS)
+            .map(|t| {
+                super::columns::decode(t)
+                    .map_err(|why| file.err(format!("metadata '{}': {why}", key::COLUMNS)))
+            })
+            .transpose()?,
         extra: file
             .entries()
             .filter_map(|(k, v)| {

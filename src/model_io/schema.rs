@@ -61,11 +61,13 @@ pub(super) const TARGET_MEAN: &str = "target_mean";
 pub(super) const TARGET_STD: &str = "target_std";
 /// [`ModelMeta::csv_layout`].
 pub(super) const CSV_LAYOUT: &str = "csv_layout";
+/// [`ModelMeta::columns`].
+pub(super) const COLUMNS: &str = "columns";
 /// Prefix of caller-defined metadata keys ([`ModelMeta::extra`]).
 pub(super) const EXTRA_PREFIX: &str = "extra.";
 
 /// The metadata keys of a model file, in the order of the module docs' table.
-pub(super) const MODEL_KEYS: [(&str, Presence); 14] = [
+pub(super) const MODEL_KEYS: [(&str, Presence); 15] = [
     (FORMAT, Required),
     (FORMAT_VERSION, Required),
     (SIZES, Required),
@@ -80,6 +82,7 @@ pub(super) const MODEL_KEYS: [(&str, Presence); 14] = [
     (TARGET_MEAN, Pair),
     (TARGET_STD, Pair),
     (CSV_LAYOUT, Optional),
+    (COLUMNS, Optional),
 ];
 
 // ---------------------------------------------------------------------------
@@ -435,6 +438,17 @@ pub(super) fn check_meta(sizes: &[usize], head: Head, meta: &ModelMeta, src: &st
                     l.columns,
                     l.label_positions,
                     char::from(l.delimiter)
+                ),
+            ));
+        }
+    }
+    if let Some(enc) = &meta.columns {
+        if enc.width() != n_in || enc.input_names() != meta.feature_names {
+            return Err(data_err(
+                src,
+                format!(
+                    "{COLUMNS} gives {} inputs named otherwise than {FEATURE_NAMES} (the network takes {n_in})",
+                    enc.width()
                 ),
             ));
         }

@@ -3,11 +3,13 @@
 //! into a [`Part`] of features, label and id text, weights and line
 //! numbers.
 
+use super::cells::CellsBuilder;
 use super::columns::{Role, Roles};
 use super::record::{count_line_breaks, count_newlines, csv_error, is_blank, reader, trim};
-use crate::data::message::data_error;
+use crate::data::message::{data_error, show};
 use crate::data::number::{fast_number, parse_number};
-use crate::error::{Error, Result};
+use crate::data::{MissingPolicy, NaValues, ParseAs};
+use crate::error::{mention, Error, Result};
 
 /// Below this many bytes a file is parsed on one thread.
 const PARALLEL_MIN_BYTES: usize = 1 << 20;
@@ -15,7 +17,10 @@ const PARALLEL_MIN_BYTES: usize = 1 << 20;
 /// What one piece of the body parsed to.
 #[derive(Default)]
 pub(super) struct Part {
+    /// The features, NaN where a cell is missing or text.
     pub(super) x: Vec<f32>,
+    /// Per feature, its missing and text cells.
+    pub(super) cells: Vec<CellsBuilder>,
     pub(super) labels: Vec<String>,
     pub(super) ids: Vec<String>,
     pub(super) weights: Vec<f32>,
@@ -35,13 +40,29 @@ impl Part {
                     .min(piece.len() / 2 + 1),
             ),
             lines: Vec::with_capacity(lines_hint),
+            cells: (0..n_features).map(|_| CellsBuilder::default()).collect(),
             ..Part::default()
+        }
+    }
+
+    /// Appends the cells of `other`, whose rows follow ours.
+    fn append_cells(&mut self, other: &mut Part) {
+        let offset = self.lines.len();
+        if self.cells.is_empty() {
+            // an empty part, or a table without features (no cells to shift)
+            debug_assert!(offset == 0 || other.cells.is_empty());
+            self.cells = std::mem::take(&mut other.cells);
+            return;
+        }
+        for (mine, theirs) in self.cells.iter_mut().zip(std::mem::take(&mut other.cells)) {
+            mine.append(theirs, offset);
         }
     }
 
     /// [`Part::append`] that keeps `self`'s buffers (and the room reserved
     /// in them) even when `self` is still empty.
     pub(super) fn append_into(&mut self, mut other: Part) {
+        self.append_cells(&mut other);
         self.x.append(&mut other.x);
         self.labels.append(&mut other.labels);
         self.ids.append(&mut other.ids);
@@ -54,6 +75,7 @@ impl Part {
             *self = other;
             return;
         }
+        self.append_cells(&mut other);
         self.x.append(&mut other.x);
         self.labels.append(&mut other.labels);
         self.ids.append(&mut other.ids);
@@ -69,6 +91,12 @@ pub(super) struct Context<'a> {
     pub(super) n_cols: usize,
     pub(super) roles: &'a Roles,
     pub(super) names: Option<&'a [String]>,
+    /// Per feature, how its cells are read.
+    pub(super) parse_as: &'a [ParseAs],
+    /// The spellings of a missing value.
+    pub(super) na: &'a NaValues,
+    /// Whether a missing value is an error.
+    pub(super) missing: MissingPolicy,
 }
 
 /// The line of each record of a piece, counted from the piece's first line:
@@ -147,7 +175,9 @@ impl Context<'_> {
             for ((c, field), role) in record.iter().enumerate().zip(&self.roles.roles) {
                 match *role {
                     Role::Feature(j) => {
-                        let v = feature_value(field).map_err(|m| self.bad_field(line, c, &m))?;
+                        let row = part.lines.len();
+                        let cells = &mut part.cells[j];
+                        let v = self.feature_cell(field, j, row, cells, line, c)?;
                         if in_order {
                             part.x.push(v);
                         } else {
@@ -182,6 +212,59 @@ impl Context<'_> {
             part.lines.push(line);
         }
         Ok(part)
+    }
+
+    /// The value of feature `j`'s cell `field` (file column `c`, at `line`),
+    /// whose row is `row`: the number, or NaN with the cell recorded in
+    /// `cells` as missing or text, as [`Context::parse_as`] says.
+    #[inline]
+    fn feature_cell(
+        &self,
+        field: &[u8],
+        j: usize,
+        row: usize,
+        cells: &mut CellsBuilder,
+        line: usize,
+        c: usize,
+    ) -> Result<f32> {
+        let f = trim(field);
+        let how = self.parse_as[j];
+        if how != ParseAs::Text {
+            if let Some((v, len)) = fast_number(f, b'\n') {
+                if len == f.len() {
+                    cells.number(row);
+                    return Ok(v);
+                }
+            }
+        }
+        if self.na.is_missing(f) {
+            if self.missing == MissingPolicy::Error {
+                return Err(self.bad_field(
+                    line,
+                    c,
+                    &format!(
+                        "{} marks a missing value, and missing values are errors ({})",
+                        show(&String::from_utf8_lossy(f)),
+                        mention("read.missing", Some("error"))
+                    ),
+                ));
+            }
+            cells.missing(row);
+            return Ok(f32::NAN);
+        }
+        let text = std::str::from_utf8(f).map_err(|_| self.not_utf8(line, c))?;
+        if how != ParseAs::Text {
+            match parse_number(text) {
+                Ok(v) => {
+                    cells.number(row);
+                    return Ok(v);
+                }
+                Err(m) if how == ParseAs::Number => return Err(self.bad_field(line, c, &m)),
+                Err(_) => {}
+            }
+        }
+        cells.text(row, text);
+        Ok(f32::NAN)
     }
 
     /// The error for column `c` at `line`, which is not a number: `why`.

@@ -6,9 +6,10 @@ use super::body::Part;
 use super::columns::Role;
 use super::prologue::Prologue;
 use crate::data::classes::MAX_CLASSES;
-use crate::data::message::data_error;
-use crate::data::table::{CsvLayout, RawTable, RawTarget, SourceKind};
-use crate::error::Result;
+use crate::data::message::{data_error, show};
+use crate::data::table::{CsvLayout, LoadOptions, RawTable, RawTarget, SourceKind};
+use crate::data::{RawColumns, TableEncoding};
+use crate::error::{Error, Result};
 use crate::tensor::Matrix;
 
 /// The label text of all rows (row-major, one string per label column),
@@ -75,11 +76,20 @@ impl LabelStore {
 /// The table of the parsed rows.
 pub(super) fn finish(
     pro: Prologue,
-    all: Part,
+    mut all: Part,
     labels: LabelStore,
     source_name: &str,
+    opts: &LoadOptions,
 ) -> Result<RawTable> {
     let derr = |message: String| data_error(source_name, message);
+    if all.lines.is_empty() {
+        return Err(derr(if pro.header {
+            "no data rows after the header".to_string()
+        } else {
+            "no data rows".to_string()
+        }));
+    }
+    let (x, feature_names, encoding, notes) = features(&pro, &mut all, source_name, opts)?;
     let Prologue {
         delimiter,
         n_cols,
@@ -89,33 +99,14 @@ pub(super) fn finish(
         roles,
         ..
     } = pro;
-    if all.lines.is_empty() {
-        return Err(derr(if header {
-            "no data rows after the header".to_string()
-        } else {
-            "no data rows".to_string()
-        }));
-    }
-    let rows = all.lines.len();
     let column_name = |c: usize| match &names {
         Some(n) => n[c].clone(),
         None => format!("column {}", c + 1),
     };
-    let mut feature_cols: Vec<(usize, usize)> = roles
-        .roles
-        .iter()
-        .enumerate()
-        .filter_map(|(c, r)| match r {
-            Role::Feature(j) => Some((*j, c)),
-            _ => None,
-        })
-        .collect();
-    feature_cols.sort_unstable();
-    let n_features = feature_cols.len();
     Ok(RawTable {
         source_name: source_name.to_string(),
-        feature_names: feature_cols.iter().map(|&(_, c)| column_name(c)).collect(),
-        x: Matrix::from_vec(rows, n_features, all.x)?,
+        feature_names,
+        x,
         target: if roles.labels.is_empty() {
             RawTarget::None
         } else {
@@ -136,5 +127,106 @@ pub(super) fn finish(
             label_positions: roles.labels.clone(),
         }),
         header_guess,
+        encoding: Some(encoding),
+        notes,
     })
+}
+
+/// The file columns of the features, in feature order.
+fn feature_columns(pro: &Prologue) -> Vec<usize> {
+    let mut cols: Vec<(usize, usize)> = pro
+        .roles
+        .roles
+        .iter()
+        .enumerate()
+        .filter_map(|(c, r)| match r {
+            Role::Feature(j) => Some((*j, c)),
+            _ => None,
+        })
+        .collect();
+    cols.sort_unstable();
+    cols.into_iter().map(|(_, c)| c).collect()
+}
+
+/// The features of the parsed rows as network inputs, their names, the
+/// preparation that made them (fitted here, or the one `opts` gives) and
+/// the notes on it.
+fn features(
+    pro: &Prologue,
+    all: &mut Part,
+    source_name: &str,
+    opts: &LoadOptions,
+) -> Result<(Matrix, Vec<String>, TableEncoding, Vec<String>)> {
+    let rows = all.lines.len();
+    let file_cols = feature_columns(pro);
+    let names: Vec<String> = file_cols.iter().map(|&c| pro.column_name(c)).collect();
+    let columns: Vec<_> = std::mem::take(&mut all.cells)
+        .into_iter()
+        .map(|b| b.cells)
+        .collect();
+    if rows > u32::MAX as usize && columns.iter().any(|c| !c.text.cells.is_empty()) {
+        return Err(data_error(
+            source_name,
+            format!("{rows} rows: text columns are read up to {} rows", u32::MAX),
+        ));
+    }
+    let raw = RawColumns {
+        x: Matrix::from_vec(rows, names.len(), std::mem::take(&mut all.x))?,
+        names,
+        columns,
+    };
+    let lines = &all.lines;
+    let column_names = raw.names.clone();
+    let err = |row: usize, j: usize, message: String| -> Error {
+        let column = match &pro.names {
+            Some(_) => format!("column '{}'", column_names[j]),
+            None => column_names[j].clone(),
+        };
+        Error::Parse {
+            source_name: source_name.to_string(),
+            line: lines.get(row).copied().unwrap_or(0),
+            message: format!("{column}: {message}"),
+        }
+    };
+    let (encoding, mut notes) = match &opts.encoding {
+        Some(e) => (e.clone(), Vec::new()),
+        None => TableEncoding::fit(&raw, &pro.parse_as, &opts.columns, &err)?,
+    };
+    if let Some(c) = encoding.columns.first() {
+        if c.name.is_empty() && c.treatment.kind() != crate::data::ColumnKind::Ignored {
+            return Err(err(
+                0,
+                0,
+                "an empty name above values that are not pandas' index (0, 1, 2, …): give the \
+                 column a name"
+                    .to_string(),
+            ));
+        }
+    }
+    if encoding.width() == 0 {
+        return Err(data_error(
+            source_name,
+            format!(
+                "no inputs: every feature column is ignored ({})",
+                encoding
+                    .columns
+                    .iter()
+                    .map(|c| match &c.treatment {
+                        crate::data::Treatment::Ignored(r) =>
+                            format!("{}: {}", show(&c.name), r.name()),
+                        t => format!("{}: {}", show(&c.name), t.kind().name()),
+                    })
+                    .collect::<Vec<_>>()
+                    .join(", ")
+            ),
+        ));
+    }
+    let names = encoding.input_names();
+    let (x, applied) = encoding.apply(raw, &err)?;
+    if opts.encoding.is_some() {
+        // fitted here, the levels without an input are the rare ones,
+        // noted already, and no column without a "missing" input has gaps
+        notes.extend(applied);
+    }
+    Ok((x, names, encoding, notes))
 }

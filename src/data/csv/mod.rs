@@ -57,6 +57,7 @@
 // of the parsed rows) and `read.rs` (the entry points, on bytes or block by
 // block on a reader).
 mod body;
+mod cells;
 mod columns;
 mod finish;
 mod prologue;

@@ -29,8 +29,12 @@ const BOM: &[u8] = b"\xEF\xBB\xBF";
 /// assert_eq!(t.x.row(1), &[5.0, 20.0]);
 /// assert_eq!(t.target, RawTarget::Text(vec!["cat".into(), "dog".into()]));
 ///
-/// let headerless = csv::parse("1,2,0\n3,x,1\n", "n.csv", &LoadOptions::default());
-/// assert_eq!(headerless.unwrap_err().to_string(), "n.csv:2: column 2: 'x' is not a number");
+/// // a text in a column of numbers: ambiguous, so an error
+/// let headerless = csv::parse("1,2,0\n3,x,1\n4,5,0\n", "n.csv", &LoadOptions::default());
+/// assert!(headerless
+///     .unwrap_err()
+///     .to_string()
+///     .starts_with("n.csv:2: column 2: 'x' is not a number, but 2 of the column's values are numbers"));
 /// ```
 pub fn parse(text: &str, source_name: &str, opts: &LoadOptions) -> Result<RawTable> {
     parse_bytes(text.as_bytes(), source_name, opts)
@@ -45,7 +49,7 @@ pub fn parse_bytes(bytes: &[u8], source_name: &str, opts: &LoadOptions) -> Resul
     let mut all = parse_body(&pro.context(source_name), body, pro.body_first_line)?;
     let mut labels = LabelStore::default();
     labels.extend(std::mem::take(&mut all.labels));
-    finish(pro, all, labels, source_name)
+    finish(pro, all, labels, source_name, opts)
 }
 
 /// Bytes [`parse_reader`] reads at a time.
@@ -130,7 +134,7 @@ pub fn parse_blocks(
         };
         input.fill(want)?;
     }
-    finish(pro, all, labels, source_name)
+    finish(pro, all, labels, source_name, opts)
 }
 
 /// Reserves room in `x` for the feature matrix at its final size, from

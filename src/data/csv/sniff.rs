@@ -156,9 +156,7 @@ pub(super) fn header_names(
     for (c, f) in raw.iter().enumerate() {
         let name = std::str::from_utf8(trim(f))
             .map_err(|_| perr(format!("header: column {} is not UTF-8 text", c + 1)))?;
-        if name.is_empty() {
-            return Err(perr(format!("header: column {} has an empty name", c + 1)));
-        }
+        // an empty name is checked once the roles are known (pandas' index)
         names.push(name.to_string());
     }
     Ok(names)

@@ -1,0 +1,425 @@
+//! [`TableEncoding`]: how each feature column of a table becomes network
+//! inputs — a number (its gaps take the training median, plus a 0/1
+//! "missing" input when training had gaps), a boolean (one 0/1 input), a
+//! category (one 0/1 input per level, plus "(missing)" and "(other)"
+//! inputs where needed) or nothing. Fitted once on the training file
+//! ([`TableEncoding::fit`]), stored in the model, and applied the same way
+//! to every file after ([`TableEncoding::apply`]).
+
+use std::collections::HashMap;
+
+use super::kind::{auto_kind, boolean_pair, ColumnKind, ColumnOptions, ParseAs};
+use super::raw::{ColumnCells, RawColumns};
+use crate::data::message::show;
+use crate::error::{Error, Result};
+
+/// Why a column is not an input.
+#[derive(Clone, Copy, Debug, PartialEq, Eq)]
+pub enum IgnoreReason {
+    /// pandas' index: a first column named `` or `Unnamed: 0` holding
+    /// increasing integers from 0 up.
+    PandasIndex,
+    /// Text with a different value in every row.
+    Identifier,
+    /// Every value is missing.
+    Empty,
+}
+
+impl IgnoreReason {
+    /// A few words for `info` and the model file.
+    pub fn name(self) -> &'static str {
+        match self {
+            IgnoreReason::PandasIndex => "pandas index",
+            IgnoreReason::Identifier => "identifier",
+            IgnoreReason::Empty => "no values",
+        }
+    }
+}
+
+/// What is done to one column.
+#[derive(Clone, Debug, PartialEq)]
+pub enum Treatment {
+    /// The number, or `median` where missing; with `indicator`, a second
+    /// input is 1 where the value was missing, else 0.
+    Number {
+        /// The training median, for gaps.
+        median: f32,
+        /// Whether a "missing" input follows.
+        indicator: bool,
+    },
+    /// 1 for `true_text`, 0 for `false_text` (case-insensitively), `fill`
+    /// where missing; with `indicator`, a "missing" input follows.
+    Boolean {
+        /// The text read as 1.
+        true_text: String,
+        /// The text read as 0.
+        false_text: String,
+        /// The training median of the 0/1 values, for gaps.
+        fill: f32,
+        /// Whether a "missing" input follows.
+        indicator: bool,
+    },
+    /// One input per level (1 for the row's level, else 0), then a
+    /// "(missing)" input if training had gaps, then an "(other)" input if
+    /// training had levels without their own input. A level unseen in
+    /// training goes to "(other)" if there is one, else sets no input; a
+    /// gap without a "(missing)" input does the same.
+    Category {
+        /// The levels with an input, sorted.
+        levels: Vec<String>,
+        /// Whether a "(missing)" input follows the levels.
+        missing: bool,
+        /// Whether an "(other)" input comes last.
+        other: bool,
+    },
+    /// Not an input.
+    Ignored(IgnoreReason),
+}
+
+impl Treatment {
+    /// The column's kind.
+    pub fn kind(&self) -> ColumnKind {
+        match self {
+            Treatment::Number { .. } => ColumnKind::Number,
+            Treatment::Boolean { .. } => ColumnKind::Boolean,
+            Treatment::Category { .. } => ColumnKind::Category,
+            Treatment::Ignored(_) => ColumnKind::Ignored,
+        }
+    }
+
+    /// How many inputs the column gives.
+    pub fn width(&self) -> usize {
+        match self {
+            Treatment::Number { indicator, .. } | Treatment::Boolean { indicator, .. } => {
+                1 + usize::from(*indicator)
+            }
+            Treatment::Category {
+                levels,
+                missing,
+                other,
+            } => levels.len() + usize::from(*missing) + usize::from(*other),
+            Treatment::Ignored(_) => 0,
+        }
+    }
+
+    /// How the reader takes the column's cells when applying it.
+    pub fn parse_as(&self) -> ParseAs {
+        match self {
+            Treatment::Number { .. } => ParseAs::Number,
+            _ => ParseAs::Text,
+        }
+    }
+}
+
+/// One feature column of the training file and its treatment.
+#[derive(Clone, Debug, PartialEq)]
+pub struct InputColumn {
+    /// The column's name.
+    pub name: String,
+    /// What is done to it.
+    pub treatment: Treatment,
+}
+
+/// The treatment of every feature column of the training file, in file
+/// order. The network's inputs are the columns' inputs in this order
+/// ([`TableEncoding::input_names`]).
+#[derive(Clone, Debug, Default, PartialEq)]
+pub struct TableEncoding {
+    /// The columns.
+    pub columns: Vec<InputColumn>,
+}
+
+/// Builds the error about 0-based row `row` of feature column `column`.
+pub type CellError<'a> = &'a dyn Fn(usize, usize, String) -> Error;
+
+/// The median of the values that are not NaN (the mean of the middle two
+/// for an even count, in `f64`); `None` without values.
+fn median(values: impl Iterator<Item = f32>) -> Option<f32> {
+    let mut v: Vec<f32> = values.filter(|v| !v.is_nan()).collect();
+    if v.is_empty() {
+        return None;
+    }
+    let n = v.len();
+    let (_, &mut hi, _) = v.select_nth_unstable_by(n / 2, f32::total_cmp);
+    if n % 2 == 1 {
+        return Some(hi);
+    }
+    let lo = v[..n / 2].iter().copied().fold(f32::NEG_INFINITY, f32::max);
+    Some(((f64::from(lo) + f64::from(hi)) / 2.0) as f32)
+}
+
+impl TableEncoding {
+    /// The number of network inputs.
+    pub fn width(&self) -> usize {
+        self.columns.iter().map(|c| c.treatment.width()).sum()
+    }
+
+    /// The columns that give inputs, in order: the columns a file must
+    /// have to be read for the model.
+    pub fn used(&self) -> impl Iterator<Item = &InputColumn> + '_ {
+        self.columns
+            .iter()
+            .filter(|c| !matches!(c.treatment, Treatment::Ignored(_)))
+    }
+
+    /// Whether the inputs are the columns' numbers as they are (every
+    /// column a number without a "missing" input).
+    pub fn is_numbers(&self) -> bool {
+        self.columns.iter().all(|c| {
+            matches!(
+                c.treatment,
+                Treatment::Number {
+                    indicator: false,
+                    ..
+                }
+            )
+        })
+    }
+
+    /// The name of each input: a number's or boolean's column name, then
+    /// `name (missing)`; a category's `name=level`, `name=(missing)`,
+    /// `name=(other)`.
+    pub fn input_names(&self) -> Vec<String> {
+        let mut names = Vec::with_capacity(self.width());
+        for c in &self.columns {
+            let n = &c.name;
+            match &c.treatment {
+                Treatment::Number { indicator, .. } | Treatment::Boolean { indicator, .. } => {
+                    names.push(n.clone());
+                    if *indicator {
+                        names.push(format!("{n} (missing)"));
+                    }
+                }
+                Treatment::Category {
+                    levels,
+                    missing,
+                    other,
+                } => {
+                    names.extend(levels.iter().map(|l| format!("{n}={l}")));
+                    if *missing {
+                        names.push(format!("{n}=(missing)"));
+                    }
+                    if *other {
+                        names.push(format!("{n}=(other)"));
+                    }
+                }
+                Treatment::Ignored(_) => {}
+            }
+        }
+        names
+    }
+
+    /// Fits the treatments on a training file's columns, read as `parsed`
+    /// says (a column the user named a category was read as
+    /// [`ParseAs::Text`], one named a number as [`ParseAs::Number`]); the
+    /// kinds of the others are decided from their cells
+    /// ([`super::kind::auto_kind`]). Returns the notes to show the user
+    /// (columns ignored, levels sharing "(other)").
+    ///
+    /// # Errors
+    /// A column of both numbers and text (ambiguous: `err` words it at the
+    /// cell to blame).
+    pub fn fit(
+        raw: &RawColumns,
+        parsed: &[ParseAs],
+        opts: &ColumnOptions,
+        err: CellError<'_>,
+    ) -> Result<(TableEncoding, Vec<String>)> {
+        let mut columns = Vec::with_capacity(raw.columns.len());
+        let mut notes = Vec::new();
+        for (j, cells) in raw.columns.iter().enumerate() {
+            let name = &raw.names[j];
+            let kind = match parsed[j] {
+                ParseAs::Text => ColumnKind::Category,
+                ParseAs::Number => ColumnKind::Number,
+                ParseAs::Auto if is_pandas_index(name, raw, j) => {
+                    notes.push(format!(
+                        "column {} holds 0, 1, 2, …: pandas' index, ignored",
+                        show(name)
+                    ));
+                    columns.push(InputColumn {
+                        name: name.clone(),
+                        treatment: Treatment::Ignored(IgnoreReason::PandasIndex),
+                    });
+                    continue;
+                }
+                ParseAs::Auto => auto_kind(cells).map_err(|m| err(m.row, j, m.message))?,
+            };
+            let values = || {
+                raw.x
+                    .as_slice()
+                    .iter()
+                    .skip(j)
+                    .step_by(raw.x.cols())
+                    .copied()
+            };
+            let treatment = match kind {
+                ColumnKind::Number => match median(values()) {
+                    Some(median) => Treatment::Number {
+                        median,
+                        indicator: cells.missing > 0,
+                    },
+                    None => Treatment::Ignored(IgnoreReason::Empty),
+                },
+                ColumnKind::Boolean => boolean(cells),
+                ColumnKind::Category => category(name, cells, opts, &mut notes),
+                ColumnKind::Ignored if cells.text.cells.is_empty() => {
+                    Treatment::Ignored(IgnoreReason::Empty)
+                }
+                ColumnKind::Ignored => Treatment::Ignored(IgnoreReason::Identifier),
+            };
+            match treatment {
+                Treatment::Ignored(IgnoreReason::Empty) => notes.push(format!(
+                    "column {}: every value is missing; ignored",
+                    show(name)
+                )),
+                Treatment::Ignored(IgnoreReason::Identifier) => notes.push(format!(
+                    "column {}: a different text in every row (an identifier?); ignored \
+                     (name it in {} to use it)",
+                    show(name),
+                    crate::error::mention("read.category_columns", None)
+                )),
+                _ => {}
+            }
+            columns.push(InputColumn {
+                name: name.clone(),
+                treatment,
+            });
+        }
+        Ok((TableEncoding { columns }, notes))
+    }
+}
+
+/// Whether column `j`, called `name`, is pandas' index: named `` or
+/// `Unnamed: 0`, and every value an integer, increasing from 0.
+fn is_pandas_index(name: &str, raw: &RawColumns, j: usize) -> bool {
+    if !(name.is_empty() || name == "Unnamed: 0") || j != 0 {
+        return false;
+    }
+    let cells = &raw.columns[j];
+    if cells.missing > 0 || !cells.text.cells.is_empty() || raw.rows() == 0 {
+        return false;
+    }
+    let mut prev = -1.0f32;
+    for v in raw.x.as_slice().iter().step_by(raw.x.cols()) {
+        if *v <= prev || v.fract() != 0.0 || (prev < 0.0 && *v != 0.0) {
+            return false;
+        }
+        prev = *v;
+    }
+    true
+}
+
+/// A boolean column's treatment.
+fn boolean(cells: &ColumnCells) -> Treatment {
+    let text = &cells.text;
+    let (t, f) = boolean_pair(&text.values).expect("a boolean column has a pair");
+    let seen = |want: &str| {
+        text.values
+            .iter()
+            .find(|v| v.eq_ignore_ascii_case(want))
+            .cloned()
+            .unwrap_or_else(|| want.to_string())
+    };
+    let (true_text, false_text) = (seen(t), seen(f));
+    let ones = text
+        .cells
+        .iter()
+        .filter(|&&(_, c)| text.values[c as usize].eq_ignore_ascii_case(t))
+        .count();
+    let n = text.cells.len();
+    let fill = match (2 * ones).cmp(&n) {
+        std::cmp::Ordering::Greater => 1.0,
+        std::cmp::Ordering::Less => 0.0,
+        std::cmp::Ordering::Equal => 0.5,
+    };
+    Treatment::Boolean {
+        true_text,
+        false_text,
+        fill,
+        indicator: cells.missing > 0,
+    }
+}
+
+/// A category column's treatment: the levels seen at least
+/// `opts.min_category_count` times, at most `opts.max_categories` of them
+/// (the most frequent; ties to the first in byte order), sorted.
+fn category(
+    name: &str,
+    cells: &ColumnCells,
+    opts: &ColumnOptions,
+    notes: &mut Vec<String>,
+) -> Treatment {
+    let text = &cells.text;
+    let counts = text.counts();
+    let mut order: Vec<usize> = (0..text.values.len())
+        .filter(|&i| counts[i] >= opts.min_category_count.max(1))
+        .collect();
+    let rare = text.values.len() - order.len();
+    order.sort_by(|&a, &b| {
+        counts[b]
+            .cmp(&counts[a])
+            .then_with(|| text.values[a].cmp(&text.values[b]))
+    });
+    let capped = order.len().saturating_sub(opts.max_categories);
+    order.truncate(opts.max_categories);
+    let mut levels: Vec<String> = order.iter().map(|&i| text.values[i].clone()).collect();
+    levels.sort();
+    if rare + capped > 0 {
+        let shared: usize = (0..text.values.len())
+            .filter(|i| !order.contains(i))
+            .map(|i| counts[i])
+            .sum();
+        notes.push(format!(
+            "column {}: {} of its {} levels ({}{}) share the (other) input, {shared} rows",
+            show(name),
+            rare + capped,
+            text.values.len(),
+            if rare > 0 {
+                format!("{rare} seen fewer than {} times", opts.min_category_count)
+            } else {
+                String::new()
+            },
+            if capped > 0 {
+                format!(
+                    "{}{capped} over the cap of {}",
+                    if rare > 0 { ", " } else { "" },
+                    opts.max_categories
+                )
+            } else {
+                String::new()
+            }
+        ));
+    }
+    Treatment::Category {
+        levels,
+        missing: cells.missing > 0,
+        other: rare + capped > 0,
+    }
+}
+
+/// Per text value of a column, the level input it sets (`None`: no level).
+pub(super) fn level_slots(levels: &[String], values: &[String]) -> Vec<Option<usize>> {
+    let index: HashMap<&str, usize> = levels
+        .iter()
+        .enumerate()
+        .map(|(i, l)| (l.as_str(), i))
+        .collect();
+    values
+        .iter()
+        .map(|v| index.get(v.as_str()).copied())
+        .collect()
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    #[test]
+    fn medians() {
+        assert_eq!(median([3.0, f32::NAN, 1.0, 2.0].into_iter()), Some(2.0));
+        assert_eq!(median([4.0, 1.0, 2.0, 3.0].into_iter()), Some(2.5));
+        assert_eq!(median([f32::NAN].into_iter()), None);
+        assert_eq!(median([-0.0f32, 7.0].into_iter()), Some(3.5));
+    }
+}

@@ -1,0 +1,17 @@
+//! A table's feature columns, from the cells as read ([`RawColumns`]) to
+//! network inputs: each column's kind ([`ColumnKind`], decided in
+//! `kind.rs` unless [`ColumnOptions`] say), its treatment fitted on the
+//! training file ([`TableEncoding`], in `encoding.rs`, stored in the model)
+//! and applied to every file (`apply.rs`).
+
+mod apply;
+mod encoding;
+mod kind;
+mod raw;
+
+pub use encoding::{CellError, IgnoreReason, InputColumn, TableEncoding, Treatment};
+pub use kind::{
+    auto_kind, boolean_pair, ColumnKind, ColumnOptions, Mixed, ParseAs, BOOLEAN_PAIRS,
+    ID_MIN_VALUES, MAX_CATEGORIES,
+};
+pub use raw::{ColumnCells, RawColumns, TextCells};
