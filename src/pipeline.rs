@@ -69,10 +69,13 @@ pub fn fit_meta(
     Ok(meta)
 }
 
-/// An integer label column with more distinct values than this is taken
-/// for counts (a number to predict), not classes, when no head is given:
-/// class labels written as integers are few (digits, ratings, codes), while
-/// counts (visits, items, ages) spread over many values.
+/// An integer label column with more distinct values than this (and at
+/// most [`MANY_CLASSES`]) is taken for counts, not classes, when no head is
+/// given, and refused: class labels written as integers are few (digits,
+/// ratings, codes), while counts (visits, items, ages) spread over many
+/// values, and whether to predict them as a number or as classes is the
+/// user's choice. More than [`MANY_CLASSES`] distinct integers (prices,
+/// amounts) are a number to predict: the `mse` head.
 pub const COUNT_MIN_DISTINCT: usize = crate::data::CONTINUOUS_MIN_DISTINCT;
 
 /// More integer classes than this, with fewer than [`ROWS_PER_CLASS_MIN`] rows
@@ -83,7 +86,8 @@ pub const ROWS_PER_CLASS_MIN: usize = 4;
 
 /// The head for a training table when none is given: mse for a label
 /// column of more than [`crate::data::CONTINUOUS_MIN_DISTINCT`] distinct
-/// numbers some of which have a fraction (a quantity); sigmoid for 2
+/// numbers some of which have a fraction, or of more than [`MANY_CLASSES`]
+/// distinct integers (a quantity); sigmoid for 2
 /// classes, softmax for more; sigmoid for several 0/1 label columns
 /// (multi-label).
 ///
@@ -114,6 +118,9 @@ pub fn default_head(train: &RawTable) -> Result<Head> {
     }
     let classes = train.class_map()?;
     let integers = classes.names().iter().all(|n| n.parse::<i64>().is_ok());
+    if integers && classes.len() > MANY_CLASSES {
+        return Ok(Head::Mse);
+    }
     if integers && classes.len() > COUNT_MIN_DISTINCT {
         return Err(Error::config(
             "head",

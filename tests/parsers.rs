@@ -1648,6 +1648,15 @@ fn typed_columns_kinds_levels_and_edges() {
         Treatment::Ignored(IgnoreReason::Identifier)
     );
     assert_eq!(enc.columns[1].treatment.kind(), ColumnKind::Number);
+    // numbers and words as levels (mpg's drv: 4, f, r): a category, said so
+    let t = csv_ok("drv,y\n4,a\nf,b\n4,a\nr,b\nf,a\n4,b\n");
+    assert_eq!(t.feature_names, ["drv=4", "drv=f", "drv=r"]);
+    assert_eq!(t.x.row(0), [1.0, 0.0, 0.0]);
+    assert!(
+        t.notes[0].contains("holds numbers and text: read as a category"),
+        "{:?}",
+        t.notes
+    );
     // every column ignored: no inputs
     assert_eq!(
         csv_err_with(

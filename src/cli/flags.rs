@@ -79,6 +79,11 @@ pub fn flag(field: &str) -> String {
     }
 }
 
+/// A library note with each field it names spelled as its flag.
+pub fn spell_text(text: &str) -> String {
+    spell_fields(text, &spell)
+}
+
 /// A field named in a library message, as the command line says it: its
 /// flag, followed by the suggested value unless the flag is a switch
 /// (`head=mse` → `--head mse`, `shuffle=false` → `--no-shuffle`).

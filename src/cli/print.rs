@@ -106,7 +106,7 @@ pub fn print_load_notes(raw: &RawTable, opts: &LoadOptions) {
         );
     }
     for n in &raw.notes {
-        eprintln!("note: {}: {n}", raw.source_name);
+        eprintln!("note: {}: {}", raw.source_name, super::flags::spell_text(n));
     }
     let skipped: Vec<&String> = raw
         .ignored_columns

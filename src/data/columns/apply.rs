@@ -10,21 +10,6 @@ use crate::tensor::Matrix;
 /// How many unseen levels a note names.
 const LIST_UNSEEN: usize = 3;
 
-/// Where one column's inputs go: `out` is `rows × width`, the column's
-/// first input is at `offset`.
-struct Target<'a> {
-    out: &'a mut [f32],
-    width: usize,
-    offset: usize,
-}
-
-impl Target<'_> {
-    #[inline]
-    fn set(&mut self, r: usize, k: usize, v: f32) {
-        self.out[r * self.width + self.offset + k] = v;
-    }
-}
-
 impl TableEncoding {
     /// The network inputs of `raw`: `rows × width()`. `raw` holds either
     /// every column of [`TableEncoding::columns`] (the training file) or,
@@ -53,7 +38,7 @@ impl TableEncoding {
             (0..raw.columns.len()).collect()
         };
         let treatments: Vec<&super::encoding::InputColumn> = self.used().collect();
-        let mut notes = Vec::new();
+        let notes = Vec::new();
         for (c, &j) in treatments.iter().zip(&used) {
             if let (Treatment::Number { .. }, Some(&(row, code))) =
                 (&c.treatment, raw.columns[j].text.cells.first())
@@ -70,47 +55,216 @@ impl TableEncoding {
             return Ok(fill_in_place(raw, &treatments, notes));
         }
         let (rows, width) = (raw.rows(), self.width());
-        let mut out = vec![0.0f32; rows * width];
+        let mut plans = Vec::with_capacity(treatments.len());
         let mut offset = 0;
         for (c, &j) in treatments.iter().zip(&used) {
-            let mut t = Target {
-                out: &mut out,
-                width,
-                offset,
-            };
-            let cells = &raw.columns[j];
-            let filled = match &c.treatment {
-                Treatment::Number { median, indicator } => {
-                    number(&raw.x, j, *median, *indicator, &mut t)
-                }
-                Treatment::Boolean {
-                    true_text,
-                    false_text,
-                    fill,
-                    indicator,
-                } => {
-                    let texts = (true_text.as_str(), false_text.as_str());
-                    boolean(cells, rows, texts, *fill, *indicator, &mut t)
-                        .map_err(|(row, m)| err(row, j, m))?
-                }
-                Treatment::Category {
-                    levels,
-                    missing,
-                    other,
-                } => {
-                    if let Some(n) = category(cells, rows, levels, *missing, *other, &mut t) {
-                        notes.push(unseen_note(&c.name, cells, levels, n, *other));
-                    }
-                    0
-                }
-                Treatment::Ignored(_) => unreachable!("only used columns"),
-            };
-            if filled > 0 {
-                notes.push(filled_note(&c.name, filled, &c.treatment));
-            }
+            plans.push(Plan::new(&c.treatment, j, &raw.columns[j], offset));
             offset += c.treatment.width();
         }
+        let mut out = vec![0.0f32; rows * width];
+        let cols = raw.x.cols().max(1);
+        for (r, (row, x)) in out
+            .chunks_exact_mut(width.max(1))
+            .zip(raw.x.as_slice().chunks_exact(cols))
+            .enumerate()
+        {
+            for p in &mut plans {
+                p.write(r, x, row).map_err(|m| err(r, p.j, m))?;
+            }
+        }
+        let mut notes = Vec::new();
+        for (p, c) in plans.iter().zip(&treatments) {
+            if p.filled > 0 {
+                notes.push(filled_note(&c.name, p.filled, &c.treatment));
+            }
+            if let (Treatment::Category { levels, other, .. }, true) = (&c.treatment, p.unseen > 0)
+            {
+                notes.push(unseen_note(
+                    &c.name,
+                    &raw.columns[p.j],
+                    levels,
+                    p.unseen,
+                    *other,
+                ));
+            }
+        }
         Ok((Matrix::from_vec(rows, width, out)?, notes))
+    }
+}
+
+/// How one column's inputs are written, row by row.
+struct Plan<'a> {
+    /// The raw column.
+    j: usize,
+    /// Its first input in the row.
+    offset: usize,
+    how: How<'a>,
+    /// Whether a "missing" input follows (numbers, booleans).
+    indicator: bool,
+    /// The next of the column's text cells.
+    next: usize,
+    /// Gaps filled without an indicator to say so.
+    filled: usize,
+    /// Rows whose level has no input of its own.
+    unseen: usize,
+}
+
+enum How<'a> {
+    /// The value, or `fill` where missing.
+    Number { fill: f32 },
+    /// Each text's value (`None`: neither of the two); `fill` where missing.
+    Boolean {
+        cells: &'a ColumnCells,
+        values: Vec<Option<f32>>,
+        fill: f32,
+        texts: (&'a str, &'a str),
+    },
+    /// Each text's level input; the "(missing)" and "(other)" inputs.
+    Category {
+        cells: &'a ColumnCells,
+        slots: Vec<Option<usize>>,
+        missing_at: Option<usize>,
+        other_at: Option<usize>,
+    },
+}
+
+impl<'a> Plan<'a> {
+    fn new(t: &'a Treatment, j: usize, cells: &'a ColumnCells, offset: usize) -> Plan<'a> {
+        let (how, indicator) = match t {
+            Treatment::Number { median, indicator } => (How::Number { fill: *median }, *indicator),
+            Treatment::Boolean {
+                true_text,
+                false_text,
+                fill,
+                indicator,
+            } => {
+                let values = cells
+                    .text
+                    .values
+                    .iter()
+                    .map(|v| {
+                        if v.eq_ignore_ascii_case(true_text) {
+                            Some(1.0)
+                        } else if v.eq_ignore_ascii_case(false_text) {
+                            Some(0.0)
+                        } else {
+                            None
+                        }
+                    })
+                    .collect();
+                let how = How::Boolean {
+                    cells,
+                    values,
+                    fill: *fill,
+                    texts: (true_text, false_text),
+                };
+                (how, *indicator)
+            }
+            Treatment::Category {
+                levels,
+                missing,
+                other,
+            } => {
+                let how = How::Category {
+                    cells,
+                    slots: level_slots(levels, &cells.text.values),
+                    missing_at: missing.then_some(levels.len()),
+                    other_at: other.then_some(levels.len() + usize::from(*missing)),
+                };
+                (how, false)
+            }
+            Treatment::Ignored(_) => unreachable!("only used columns"),
+        };
+        Plan {
+            j,
+            offset,
+            how,
+            indicator,
+            next: 0,
+            filled: 0,
+            unseen: 0,
+        }
+    }
+
+    /// Writes row `r` (raw numbers `x`) into `out`; `Err` with the message
+    /// for a boolean's text that is neither value.
+    #[inline]
+    fn write(&mut self, r: usize, x: &[f32], out: &mut [f32]) -> Result<(), String> {
+        let Plan {
+            j,
+            offset,
+            how,
+            indicator,
+            next,
+            filled,
+            unseen,
+        } = self;
+        let o = *offset;
+        // the text cell of row `r`, if it has one (rows come in order)
+        let mut cell = |cells: &ColumnCells| match cells.text.cells.get(*next) {
+            Some(&(row, code)) if row as usize == r => {
+                *next += 1;
+                Some(code)
+            }
+            _ => None,
+        };
+        let (value, fill) = match how {
+            How::Number { fill } => {
+                let v = x[*j];
+                ((!v.is_nan()).then_some(v), *fill)
+            }
+            How::Boolean {
+                cells,
+                values,
+                fill,
+                texts,
+            } => match cell(cells) {
+                None => (None, *fill),
+                Some(code) => match values[code as usize] {
+                    Some(v) => (Some(v), *fill),
+                    None => {
+                        return Err(format!(
+                            "{} is neither {} nor {}, the two values of this boolean column in \
+                             training",
+                            show(&cells.text.values[code as usize]),
+                            show(texts.0),
+                            show(texts.1)
+                        ))
+                    }
+                },
+            },
+            How::Category {
+                cells,
+                slots,
+                missing_at,
+                other_at,
+            } => {
+                let slot = match cell(cells) {
+                    Some(code) => slots[code as usize],
+                    None => *missing_at,
+                };
+                let slot = slot.or_else(|| {
+                    *unseen += 1;
+                    *other_at
+                });
+                if let Some(k) = slot {
+                    out[o + k] = 1.0;
+                }
+                return Ok(());
+            }
+        };
+        match value {
+            Some(v) => out[o] = v,
+            None => {
+                out[o] = fill;
+                if *indicator {
+                    out[o + 1] = 1.0;
+                } else {
+                    *filled += 1;
+                }
+            }
+        }
+        Ok(())
     }
 }
 
@@ -140,110 +294,6 @@ fn fill_in_place(
         notes.push(filled_note(&c.name, filled, &c.treatment));
     }
     (x, notes)
-}
-
-/// A number column: its values, the median where missing. Returns how many
-/// gaps were filled without an indicator to say so.
-fn number(x: &Matrix, j: usize, median: f32, indicator: bool, t: &mut Target<'_>) -> usize {
-    let mut filled = 0;
-    for (r, row) in x.as_slice().chunks_exact(x.cols().max(1)).enumerate() {
-        let v = row[j];
-        if v.is_nan() {
-            t.set(r, 0, median);
-            if indicator {
-                t.set(r, 1, 1.0);
-            } else {
-                filled += 1;
-            }
-        } else {
-            t.set(r, 0, v);
-        }
-    }
-    filled
-}
-
-/// A boolean column; `Err((row, message))` at a text that is neither value.
-fn boolean(
-    cells: &ColumnCells,
-    rows: usize,
-    (true_text, false_text): (&str, &str),
-    fill: f32,
-    indicator: bool,
-    t: &mut Target<'_>,
-) -> Result<usize, (usize, String)> {
-    let text = &cells.text;
-    let values: Vec<Option<f32>> = text
-        .values
-        .iter()
-        .map(|v| {
-            if v.eq_ignore_ascii_case(true_text) {
-                Some(1.0)
-            } else if v.eq_ignore_ascii_case(false_text) {
-                Some(0.0)
-            } else {
-                None
-            }
-        })
-        .collect();
-    for r in 0..rows {
-        t.set(r, 0, fill);
-        if indicator {
-            t.set(r, 1, 1.0);
-        }
-    }
-    for &(r, c) in &text.cells {
-        let Some(v) = values[c as usize] else {
-            return Err((
-                r as usize,
-                format!(
-                    "{} is neither {} nor {}, the two values of this boolean column in training",
-                    show(&text.values[c as usize]),
-                    show(true_text),
-                    show(false_text)
-                ),
-            ));
-        };
-        t.set(r as usize, 0, v);
-        if indicator {
-            t.set(r as usize, 1, 0.0);
-        }
-    }
-    let missing = rows - text.cells.len();
-    Ok(if indicator { 0 } else { missing })
-}
-
-/// A category column. Returns, when some rows had a level unseen in
-/// training (or a gap without a "(missing)" input), how many.
-fn category(
-    cells: &ColumnCells,
-    rows: usize,
-    levels: &[String],
-    missing: bool,
-    other: bool,
-    t: &mut Target<'_>,
-) -> Option<usize> {
-    let slots = level_slots(levels, &cells.text.values);
-    let missing_at = levels.len();
-    let other_at = levels.len() + usize::from(missing);
-    let mut unseen = 0;
-    let mut next = cells.text.cells.iter().peekable();
-    for r in 0..rows {
-        let slot = match next.next_if(|&&(row, _)| row as usize == r) {
-            Some(&(_, code)) => slots[code as usize],
-            None if missing => Some(missing_at),
-            None => None,
-        };
-        match slot {
-            Some(k) => t.set(r, k, 1.0),
-            None => {
-                unseen += 1;
-                if other {
-                    t.set(r, other_at, 1.0);
-                }
-            }
-        }
-    }
-    (unseen > 0).then_some(unseen)
 }
 
 /// "column 'x': 3 missing values took the training median (…)".

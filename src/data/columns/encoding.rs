@@ -220,15 +220,22 @@ impl TableEncoding {
     /// A column of both numbers and text (ambiguous: `err` words it at the
     /// cell to blame).
     pub fn fit(
-        raw: &RawColumns,
+        raw: &mut RawColumns,
         parsed: &[ParseAs],
         opts: &ColumnOptions,
         err: CellError<'_>,
     ) -> Result<(TableEncoding, Vec<String>)> {
         let mut columns = Vec::with_capacity(raw.columns.len());
         let mut notes = Vec::new();
-        for (j, cells) in raw.columns.iter().enumerate() {
-            let name = &raw.names[j];
+        for j in 0..raw.columns.len() {
+            let cells = &raw.columns[j];
+            if parsed[j] == ParseAs::Auto && levels_among_numbers(cells) && raw.numbers_to_text(j) {
+                notes.push(format!(
+                    "column {} holds numbers and text: read as a category",
+                    show(&raw.names[j])
+                ));
+            }
+            let (name, cells) = (&raw.names[j], &raw.columns[j]);
             let kind = match parsed[j] {
                 ParseAs::Text => ColumnKind::Category,
                 ParseAs::Number => ColumnKind::Number,
@@ -288,6 +295,23 @@ impl TableEncoding {
         }
         Ok((TableEncoding { columns }, notes))
     }
+}
+
+/// Whether a column of numbers and text is a category whose levels are
+/// numbers and words (`4`, `f`, `r`): its numbers have few distinct texts
+/// (kept), each used twice or more on average, and none of its texts is a
+/// number out of range (`inf`, `1e39`). Otherwise the text is taken for a
+/// slip in a column of numbers ([`super::kind::auto_kind`] says so).
+fn levels_among_numbers(cells: &ColumnCells) -> bool {
+    cells.numbers > 0
+        && !cells.text.cells.is_empty()
+        && !cells.number_texts_lost
+        && cells.numbers >= 2 * cells.number_texts.len()
+        && cells
+            .text
+            .values
+            .iter()
+            .all(|t| t.trim().parse::<f64>().is_err())
 }
 
 /// Whether column `j`, called `name`, is pandas' index: named `` or

@@ -8,10 +8,12 @@ mod apply;
 mod encoding;
 mod kind;
 mod raw;
+mod values;
 
 pub use encoding::{CellError, IgnoreReason, InputColumn, TableEncoding, Treatment};
 pub use kind::{
     auto_kind, boolean_pair, ColumnKind, ColumnOptions, Mixed, ParseAs, BOOLEAN_PAIRS,
     ID_MIN_VALUES, MAX_CATEGORIES,
 };
-pub use raw::{ColumnCells, RawColumns, TextCells};
+pub use raw::{ColumnCells, RawColumns, TextCells, NUMBER_TEXTS_MAX};
+pub use values::ColumnValues;

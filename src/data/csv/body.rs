@@ -230,9 +230,10 @@ impl Context<'_> {
         let f = trim(field);
         let how = self.parse_as[j];
         if how != ParseAs::Text {
+            let auto = (how == ParseAs::Auto).then_some(f);
             if let Some((v, len)) = fast_number(f, b'\n') {
                 if len == f.len() {
-                    cells.number(row);
+                    cells.number(row, v, auto);
                     return Ok(v);
                 }
             }
@@ -254,13 +255,18 @@ impl Context<'_> {
         }
         let text = std::str::from_utf8(f).map_err(|_| self.not_utf8(line, c))?;
         if how != ParseAs::Text {
-            match parse_number(text) {
-                Ok(v) => {
-                    cells.number(row);
+            // the slow path's value without its message (a text in a
+            // column of any kind is not an error yet)
+            match text.parse::<f64>().ok().map(|v| v as f32) {
+                Some(v) if v.is_finite() => {
+                    cells.number(row, v, (how == ParseAs::Auto).then_some(f));
                     return Ok(v);
                 }
-                Err(m) if how == ParseAs::Number => return Err(self.bad_field(line, c, &m)),
-                Err(_) => {}
+                _ if how == ParseAs::Number => {
+                    let m = parse_number(text).err().unwrap_or_default();
+                    return Err(self.bad_field(line, c, &m));
+                }
+                _ => {}
             }
         }
         cells.text(row, text);

@@ -15,12 +15,16 @@ pub(super) struct CellsBuilder {
 }
 
 impl CellsBuilder {
-    /// A number at `row`.
+    /// A number at `row`; with its `text` when the column's kind is still
+    /// to be decided (a column of numbers and text may be a category).
     #[inline]
-    pub(super) fn number(&mut self, row: usize) {
+    pub(super) fn number(&mut self, row: usize, v: f32, text: Option<&[u8]>) {
         let c = &mut self.cells;
         c.numbers += 1;
         c.first_number.get_or_insert(row);
+        if let Some(t) = text {
+            c.number_text(v, t);
+        }
     }
 
     /// A missing value at `row`.
@@ -55,6 +59,7 @@ impl CellsBuilder {
     pub(super) fn append(&mut self, other: CellsBuilder, offset: usize) {
         let other = other.cells;
         let c = &mut self.cells;
+        c.merge_number_texts(&other);
         c.numbers += other.numbers;
         if c.first_number.is_none() {
             c.first_number = other.first_number.map(|r| r + offset);

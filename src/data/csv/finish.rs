@@ -170,7 +170,7 @@ fn features(
             format!("{rows} rows: text columns are read up to {} rows", u32::MAX),
         ));
     }
-    let raw = RawColumns {
+    let mut raw = RawColumns {
         x: Matrix::from_vec(rows, names.len(), std::mem::take(&mut all.x))?,
         names,
         columns,
@@ -190,7 +190,7 @@ fn features(
     };
     let (encoding, mut notes) = match &opts.encoding {
         Some(e) => (e.clone(), Vec::new()),
-        None => TableEncoding::fit(&raw, &pro.parse_as, &opts.columns, &err)?,
+        None => TableEncoding::fit(&mut raw, &pro.parse_as, &opts.columns, &err)?,
     };
     if let Some(c) = encoding.columns.first() {
         if c.name.is_empty() && c.treatment.kind() != crate::data::ColumnKind::Ignored {
