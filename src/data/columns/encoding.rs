@@ -227,16 +227,16 @@ impl TableEncoding {
     ) -> Result<(TableEncoding, Vec<String>)> {
         let mut columns = Vec::with_capacity(raw.columns.len());
         let mut notes = Vec::new();
-        for j in 0..raw.columns.len() {
+        for (j, &how) in parsed.iter().enumerate().take(raw.columns.len()) {
             let cells = &raw.columns[j];
-            if parsed[j] == ParseAs::Auto && levels_among_numbers(cells) && raw.numbers_to_text(j) {
+            if how == ParseAs::Auto && levels_among_numbers(cells) && raw.numbers_to_text(j) {
                 notes.push(format!(
                     "column {} holds numbers and text: read as a category",
                     show(&raw.names[j])
                 ));
             }
             let (name, cells) = (&raw.names[j], &raw.columns[j]);
-            let kind = match parsed[j] {
+            let kind = match how {
                 ParseAs::Text => ColumnKind::Category,
                 ParseAs::Number => ColumnKind::Number,
                 ParseAs::Auto if is_pandas_index(name, raw, j) => {
