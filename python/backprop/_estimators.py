@@ -23,6 +23,7 @@ from sklearn.utils.multiclass import (
 from sklearn.utils.validation import (
     _check_sample_weight,
     check_is_fitted,
+    check_X_y,
     column_or_1d,
     validate_data,
 )
@@ -43,6 +44,56 @@ def _check_number(name, value, low=None, high=None, low_open=False, high_open=Fa
         raise ValueError(f"{name} must be {'>' if low_open else '>='} {low}, got {value!r}")
     if high is not None and (value > high or (high_open and value == high)):
         raise ValueError(f"{name} must be {'<' if high_open else '<='} {high}, got {value!r}")
+
+
+def _is_frame(X):
+    """Whether ``X`` is a pandas DataFrame (pandas is not imported for this)."""
+    return hasattr(X, "columns") and hasattr(X, "dtypes") and hasattr(X, "iloc")
+
+
+def _is_sparse(X):
+    return hasattr(X, "tocsr") or hasattr(X, "toarray")
+
+
+def _numeric(dtype):
+    import pandas as pd
+
+    return pd.api.types.is_numeric_dtype(dtype) and not pd.api.types.is_bool_dtype(dtype)
+
+
+def _needs_columns(X):
+    """Whether ``X`` needs its columns prepared: a DataFrame with a column
+    that is not numbers (text, category, bool) or a gap, or a float array
+    with a NaN. Anything else goes through scikit-learn's checks as it is."""
+    if _is_frame(X):
+        return any(not _numeric(dt) for dt in X.dtypes) or bool(X.isna().to_numpy().any())
+    if _is_sparse(X):
+        return False
+    try:
+        A = np.asarray(X)
+    except Exception:
+        return False
+    return A.dtype.kind == "f" and A.ndim == 2 and bool(np.isnan(A).any())
+
+
+def _table_columns(X):
+    """The columns of ``X`` as ``backprop._core`` takes them: float32 arrays
+    (NaN: missing) for numbers, lists of ``str``/``None`` for the rest."""
+    if _is_frame(X):
+        import pandas as pd
+
+        cols = []
+        for name in X.columns:
+            s = X[name]
+            if _numeric(s.dtype):
+                cols.append(np.ascontiguousarray(s.to_numpy(dtype=np.float32, na_value=np.nan)))
+            else:
+                cols.append([None if pd.isna(v) else str(v) for v in s.astype(object).tolist()])
+        return cols
+    A = np.asarray(X, dtype=np.float32)
+    if A.ndim != 2:
+        raise ValueError(f"Expected 2D array, got {A.ndim}D array instead")
+    return [np.ascontiguousarray(A[:, j]) for j in range(A.shape[1])]
 
 
 class _BaseMLP(BaseEstimator):
@@ -257,6 +308,7 @@ class _BaseMLP(BaseEstimator):
             sample_weight=sample_weight,
             start_model=start_model,
             start_checkpoint=start_checkpoint,
+            columns=None if start_model or start_checkpoint else getattr(self, "_columns_fit", None),
         )
         self._commit(result, incremental, continued=start_model is not None or start_checkpoint is not None, n_samples=X.shape[0])
         if result["warning"] is not None:
@@ -326,8 +378,50 @@ class _BaseMLP(BaseEstimator):
 
     def _forward(self, X):
         check_is_fitted(self)
-        X = validate_data(self, X, reset=False, dtype=np.float32, order="C")
+        if self._model.prepares_columns:
+            X = self._encode(X, first=False)
+        else:
+            X = validate_data(self, X, reset=False, dtype=np.float32, order="C")
         return self._model.predict(X)
+
+    # ------------------------------------------------------------------
+    # tables: text columns, categories, gaps
+    # ------------------------------------------------------------------
+
+    def _columns_route(self, X, first):
+        """Whether ``X`` goes through the columns' preparation: on a first
+        fit when it needs one (:func:`_needs_columns`), later when the model
+        has one."""
+        if first:
+            return _needs_columns(X)
+        return hasattr(self, "_model") and self._model.prepares_columns
+
+    def _encode(self, X, first):
+        """The network inputs of ``X``: on a first fit the preparation is
+        fitted (each column's kind, levels, median: the command line's rules)
+        and kept for ``fit``; else the model's is applied. Notes (a column
+        ignored, gaps filled, levels unseen in training) are warnings."""
+        validate_data(self, X, reset=first, skip_check_array=True)
+        cols = _table_columns(X)
+        if first:
+            names = self._feature_names() or [f"x{i}" for i in range(len(cols))]
+            Xe, self._columns_fit, notes = _core.encode_columns(names, cols)
+        else:
+            Xe, notes = self._model.encode(cols)
+        for n in notes:
+            warnings.warn(n, UserWarning, stacklevel=4)
+        return Xe
+
+    def _validate_xy(self, X, y, first, **kw):
+        """``validate_data`` of ``X`` and ``y``, or, for a table whose
+        columns need preparing, that preparation and scikit-learn's checks
+        of ``y``."""
+        if first:
+            self._columns_fit = None
+        if self._columns_route(X, first):
+            Xe = self._encode(X, first)
+            return check_X_y(Xe, y, dtype=np.float32, order="C", **kw)
+        return validate_data(self, X, y, dtype=np.float32, order="C", reset=first, **kw)
 
     # ------------------------------------------------------------------
     # files and pickling
@@ -358,9 +452,9 @@ class _BaseMLP(BaseEstimator):
         self._model_bytes = bytes(model.to_bytes())
         self._checkpoint = None
         self._partial = False
-        self.n_features_in_ = model.sizes[0]
+        self.n_features_in_ = len(model.column_names) if model.prepares_columns else model.sizes[0]
         if model.reads_by_name:
-            self.feature_names_in_ = np.asarray(model.feature_names, dtype=object)
+            self.feature_names_in_ = np.asarray(model.column_names, dtype=object)
         self.n_iter_ = int(extra.get("train.epochs", "0"))
         self.loss_curve_ = []
         self.best_loss_ = None
@@ -488,7 +582,7 @@ class MLPClassifier(ClassifierMixin, _BaseMLP):
         tags = super().__sklearn_tags__()
         tags.classifier_tags.multi_label = True
         tags.input_tags.sparse = False
-        tags.input_tags.allow_nan = False
+        tags.input_tags.allow_nan = True
         return tags
 
     def _monitor(self):
@@ -496,9 +590,7 @@ class MLPClassifier(ClassifierMixin, _BaseMLP):
 
     def _prepare(self, X, y, incremental, classes):
         first = not hasattr(self, "classes_") or (not incremental and not self.warm_start)
-        X, y = validate_data(
-            self, X, y, multi_output=True, dtype=np.float32, order="C", reset=first
-        )
+        X, y = self._validate_xy(X, y, first, multi_output=True)
         if y.ndim == 2 and y.shape[1] == 1:
             y = column_or_1d(y, warn=True)
         check_classification_targets(y)
@@ -657,7 +749,7 @@ class MLPRegressor(RegressorMixin, _BaseMLP):
         tags = super().__sklearn_tags__()
         tags.target_tags.multi_output = True
         tags.input_tags.sparse = False
-        tags.input_tags.allow_nan = False
+        tags.input_tags.allow_nan = True
         return tags
 
     def _monitor(self):
@@ -667,9 +759,7 @@ class MLPRegressor(RegressorMixin, _BaseMLP):
         hidden = self._validate_params()
         y_in = y
         first = not hasattr(self, "_model_bytes") or (not incremental and not self.warm_start)
-        X, y = validate_data(
-            self, X, y, multi_output=True, y_numeric=True, dtype=np.float32, order="C", reset=first
-        )
+        X, y = self._validate_xy(X, y, first, multi_output=True, y_numeric=True)
         if first:
             for attr in ("_model_bytes", "_checkpoint", "loss_curve_"):
                 self.__dict__.pop(attr, None)

@@ -24,7 +24,10 @@ use std::path::PathBuf;
 use std::sync::atomic::{AtomicBool, Ordering};
 use std::time::Duration;
 
-use backprop::data::{ClassWeight, CsvLayout, RawTable, RawTarget, SourceKind};
+use backprop::data::{
+    ClassWeight, ColumnOptions, ColumnValues, CsvLayout, ParseAs, RawColumns, RawTable, RawTarget,
+    SourceKind, TableEncoding,
+};
 use backprop::fit::{
     self as session, Continuation, DataSource, EpochReport, FitCallbacks, FitEnd, FitSpec, Stored,
 };
@@ -65,6 +68,48 @@ fn rows_of<'a>(x: &'a PyReadonlyArray2<'_, f32>) -> PyResult<(&'a [f32], usize, 
         .as_slice()
         .map_err(|_| value_err("X must be a C-contiguous float32 array"))?;
     Ok((slice, shape[0], shape[1]))
+}
+
+/// One column from Python: a float32 NumPy array (NaN: missing) or a list
+/// of texts (`None`: missing).
+fn column_values(c: &Bound<'_, PyAny>) -> PyResult<ColumnValues> {
+    if let Ok(a) = c.extract::<PyReadonlyArray1<'_, f32>>() {
+        return Ok(ColumnValues::Numbers(a.as_array().to_vec()));
+    }
+    let texts: Vec<Option<String>> = c
+        .extract()
+        .map_err(|_| value_err("a column must be a float32 array or a list of str/None"))?;
+    Ok(ColumnValues::Text(texts))
+}
+
+/// The columns `columns`, called `names`, as read cells.
+fn raw_columns(names: Vec<String>, columns: &[Bound<'_, PyAny>]) -> PyResult<RawColumns> {
+    let values = columns
+        .iter()
+        .map(column_values)
+        .collect::<PyResult<Vec<_>>>()?;
+    RawColumns::from_values(names, values, "X").map_err(py_err)
+}
+
+/// The error about row `r` of column `j` of X.
+fn cell_error(names: &[String]) -> impl Fn(usize, usize, String) -> Error + '_ {
+    move |r, j, message| Error::Data {
+        source_name: "X".into(),
+        message: format!("column '{}', row {}: {message}", names[j], r + 1),
+    }
+}
+
+/// `raw` prepared by `enc`, and the notes.
+fn apply_columns(enc: &TableEncoding, raw: RawColumns) -> PyResult<(Matrix, Vec<String>)> {
+    let names = raw.names.clone();
+    let err = cell_error(&names);
+    enc.apply(raw, &err).map_err(py_err)
+}
+
+/// A matrix as a new float32 array.
+fn matrix_to_py(py: Python<'_>, x: Matrix) -> PyResult<Bound<'_, PyArray2<f32>>> {
+    let (rows, cols) = (x.rows(), x.cols());
+    PyArray1::from_vec(py, x.into_vec()).reshape([rows, cols])
 }
 
 fn parse_head(name: &str) -> PyResult<Head> {
@@ -177,6 +222,45 @@ impl Model {
     fn reads_by_name(&self) -> bool {
         let meta = &self.saved.meta;
         meta.csv_layout.is_some() && !meta.feature_names.is_empty()
+    }
+
+    /// Whether the model prepares its columns (a table with text columns or
+    /// gaps: kinds, levels, medians): its inputs come from
+    /// [`Model::encode`], not from the rows as they are.
+    #[getter]
+    fn prepares_columns(&self) -> bool {
+        self.saved.meta.columns.is_some()
+    }
+
+    /// The columns the model was trained on, in order (its preparation's
+    /// columns; the feature names for a model without one).
+    #[getter]
+    fn column_names(&self) -> Vec<String> {
+        match &self.saved.meta.columns {
+            Some(enc) => enc.columns.iter().map(|c| c.name.clone()).collect(),
+            None => self.saved.meta.feature_names.clone(),
+        }
+    }
+
+    /// The network inputs of a table's columns (every column the model was
+    /// trained on, in order: float32 arrays with NaN for a gap, or lists of
+    /// texts with `None`), prepared as the model was trained, and notes on
+    /// gaps filled and levels unseen in training.
+    fn encode<'py>(
+        &self,
+        py: Python<'py>,
+        columns: Vec<Bound<'py, PyAny>>,
+    ) -> PyResult<(Bound<'py, PyArray2<f32>>, Vec<String>)> {
+        let enc = self
+            .saved
+            .meta
+            .columns
+            .as_ref()
+            .ok_or_else(|| value_err("the model does not prepare columns"))?;
+        let names: Vec<String> = enc.columns.iter().map(|c| c.name.clone()).collect();
+        let raw = raw_columns(names, &columns)?;
+        let (x, notes) = apply_columns(enc, raw)?;
+        Ok((matrix_to_py(py, x)?, notes))
     }
 
     /// The target names.
@@ -477,8 +561,33 @@ fn train(spec: FitSpec, hooks: Hooks, stop: &AtomicBool) -> backprop::Result<Tra
 /// `converged`, `early_stopped`, `interrupted`), `best_epoch`, and
 /// `interrupt` (the exception to raise, after an interrupt), and `warning`
 /// (why the final state could not be kept as a checkpoint, if it could not).
+/// Fits the preparation of a table's columns (`names`; each a float32
+/// array with NaN for a gap, or a list of texts with `None`) as the command
+/// line fits a CSV file's: each column's kind, levels and median. Returns
+/// the network inputs, the preparation (the text a model file keeps, for
+/// `fit(columns=…)`) and the notes (columns ignored, levels sharing
+/// "(other)").
 #[pyfunction]
-#[pyo3(signature = (request, x, labels=None, targets=None, sample_weight=None, start_model=None, start_checkpoint=None))]
+fn encode_columns<'py>(
+    py: Python<'py>,
+    names: Vec<String>,
+    columns: Vec<Bound<'py, PyAny>>,
+) -> PyResult<(Bound<'py, PyArray2<f32>>, String, Vec<String>)> {
+    let mut raw = raw_columns(names, &columns)?;
+    let parsed = vec![ParseAs::Auto; raw.columns.len()];
+    let names = raw.names.clone();
+    let err = cell_error(&names);
+    let (enc, notes) =
+        TableEncoding::fit(&mut raw, &parsed, &ColumnOptions::default(), &err).map_err(py_err)?;
+    if enc.width() == 0 {
+        return Err(value_err("no inputs: every column of X is ignored"));
+    }
+    let (x, _) = apply_columns(&enc, raw)?;
+    Ok((matrix_to_py(py, x)?, model_io::columns_to_json(&enc), notes))
+}
+
+#[pyfunction]
+#[pyo3(signature = (request, x, labels=None, targets=None, sample_weight=None, start_model=None, start_checkpoint=None, columns=None))]
 #[allow(clippy::too_many_arguments)]
 fn fit<'py>(
     py: Python<'py>,
@@ -489,7 +598,12 @@ fn fit<'py>(
     sample_weight: Option<PyReadonlyArray1<'py, f32>>,
     start_model: Option<Vec<u8>>,
     start_checkpoint: Option<Vec<u8>>,
+    columns: Option<String>,
 ) -> PyResult<Bound<'py, PyDict>> {
+    let columns = columns
+        .map(|t| model_io::columns_from_json(&t, "columns"))
+        .transpose()
+        .map_err(py_err)?;
     let req = request.clone();
     let head = parse_head(&req.head)?;
     let activation = parse_activation(&req.activation)?;
@@ -626,15 +740,26 @@ fn fit<'py>(
             // named columns (a pandas DataFrame): the model reads a CSV as
             // that frame written with its targets after the features, so
             // the command line picks the columns by name
-            if req.feature_names.len() == cols {
+            let frame_cols = columns.as_ref().map_or(cols, |e| e.columns.len());
+            if req.feature_names.len() == frame_cols {
                 meta.csv_layout = Some(CsvLayout {
                     delimiter: b',',
                     header: true,
-                    columns: cols + target_names.len(),
-                    label_positions: (cols..cols + target_names.len()).collect(),
+                    columns: frame_cols + target_names.len(),
+                    label_positions: (frame_cols..frame_cols + target_names.len()).collect(),
                 });
             }
-            meta.feature_names = feature_names;
+            meta.feature_names = match &columns {
+                Some(enc) if enc.width() == cols => enc.input_names(),
+                Some(enc) => {
+                    return Err(value_err(format!(
+                        "the columns give {} inputs, X has {cols}",
+                        enc.width()
+                    )))
+                }
+                None => feature_names,
+            };
+            meta.columns = columns;
             meta.target_names = target_names;
             let mut sizes = vec![cols];
             sizes.extend(&req.hidden);
@@ -752,6 +877,7 @@ fn _core(m: &Bound<'_, PyModule>) -> PyResult<()> {
     m.add_class::<Model>()?;
     m.add_class::<FitRequest>()?;
     m.add_function(wrap_pyfunction!(fit, m)?)?;
+    m.add_function(wrap_pyfunction!(encode_columns, m)?)?;
     m.add("__version__", env!("CARGO_PKG_VERSION"))?;
     Ok(())
 }

@@ -446,9 +446,15 @@ def test_bad_parameters_are_value_errors(params, match):
 def test_bad_data_are_value_errors():
     X, y, _, _ = digits(200)
     bad = X.copy()
-    bad[3, 4] = np.nan
-    with pytest.raises(ValueError, match="NaN"):
+    bad[3, 4] = np.inf
+    with pytest.raises(ValueError, match="infinity"):
         MLPClassifier(max_iter=2).fit(bad, y)
+    # a NaN is a gap: the training median and a missing flag (allow_nan)
+    gap = X.copy()
+    gap[3, 4] = np.nan
+    with warnings.catch_warnings():
+        warnings.simplefilter("ignore")
+        assert MLPClassifier(max_iter=2).fit(gap, y)._model.prepares_columns
     with pytest.raises(ValueError, match="one class"):
         MLPClassifier(max_iter=2).fit(X, np.zeros(len(y)))
     with pytest.raises(ValueError, match="Unknown label type"):

@@ -4,9 +4,37 @@
 
 use serde_json::{json, Map, Value};
 
-use super::message::quote;
+use super::message::{data_err, quote};
 use super::schema::{fmt_f32, parse_f32};
 use crate::data::{boolean_pair, IgnoreReason, InputColumn, TableEncoding, Treatment};
+
+/// The text of the `columns` key for `enc` (a front end keeps it beside its
+/// own state, as a model file does).
+///
+/// ```
+/// use backprop::data::{InputColumn, TableEncoding, Treatment};
+/// use backprop::model_io::{columns_from_json, columns_to_json};
+/// let enc = TableEncoding {
+///     columns: vec![InputColumn {
+///         name: "mass".into(),
+///         treatment: Treatment::Number { median: 3.5, indicator: true },
+///     }],
+/// };
+/// assert_eq!(columns_from_json(&columns_to_json(&enc), "enc")?, enc);
+/// # Ok::<(), backprop::Error>(())
+/// ```
+pub fn columns_to_json(enc: &TableEncoding) -> String {
+    encode(enc)
+}
+
+/// The encoding in `text` (a `columns` key's value), checked as a model
+/// file's is; `source_name` names it in errors.
+///
+/// # Errors
+/// [`crate::Error::Data`] saying what is wrong.
+pub fn columns_from_json(text: &str, source_name: &str) -> crate::error::Result<TableEncoding> {
+    decode(text).map_err(|why| data_err(source_name, format!("'columns': {why}")))
+}
 
 /// The JSON text of `enc`.
 pub(super) fn encode(enc: &TableEncoding) -> String {

@@ -154,6 +154,7 @@ pub use self::checkpoint::{
     checkpoint_from_bytes, checkpoint_to_bytes, load_checkpoint, save_checkpoint, Checkpoint,
     CheckpointConfig,
 };
+pub use self::columns::{columns_from_json, columns_to_json};
 pub use self::format::{CHECKPOINT_VERSION, FORMAT, FORMAT_VERSION, OPTIMIZERS};
 pub use self::model::{from_bytes, load_model, save_model, to_bytes, SavedModel};
 pub use self::safetensors::{write_atomic, write_atomic_by};
