@@ -377,6 +377,45 @@ fn unweighted_dataset(
     }
 }
 
+/// A note when a file's columns are matched to the model's features by
+/// position because one side has no names (scikit-learn warns the same way):
+/// a model trained on arrays (made-up names) given a CSV with a header, or
+/// a model trained on a named CSV given an array or a headerless CSV.
+/// `None` when both sides have names (they are matched by name) or neither.
+///
+/// ```
+/// use backprop::{data::{csv, LoadOptions}, meta::ModelMeta, pipeline};
+/// let raw = csv::parse("b,a,y\n1,2,x\n3,4,y\n", "new.csv", &LoadOptions::default())?;
+/// let unnamed = ModelMeta { feature_names: vec!["feature 1".into(), "feature 2".into()], ..ModelMeta::default() };
+/// let note = pipeline::position_note(&unnamed, &raw).unwrap();
+/// assert!(note.starts_with("the model was trained without column names"), "{note}");
+/// # Ok::<(), backprop::Error>(())
+/// ```
+pub fn position_note(meta: &ModelMeta, raw: &RawTable) -> Option<String> {
+    let model_named = meta.csv_layout.as_ref().is_some_and(|l| l.header);
+    let file_named = raw.layout.as_ref().is_some_and(|l| l.header);
+    let list = |names: &[String]| {
+        let shown: Vec<String> = names.iter().take(5).map(|n| format!("'{n}'")).collect();
+        format!(
+            "{}{}",
+            shown.join(", "),
+            if names.len() > 5 { ", …" } else { "" }
+        )
+    };
+    match (model_named, file_named) {
+        (false, true) => Some(format!(
+            "the model was trained without column names (on an array): the file's columns {} are \
+             taken by position, not by name",
+            list(&raw.feature_names)
+        )),
+        (true, false) => Some(format!(
+            "the file has no column names: its columns are taken by position as the model's {}",
+            list(&meta.feature_names)
+        )),
+        _ => None,
+    }
+}
+
 /// What a user said about reading a file; `None` leaves the choice to the
 /// model (for `eval` and `predict`) or to detection.
 #[derive(Clone, Debug, Default, PartialEq, Eq)]

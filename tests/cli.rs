@@ -1906,3 +1906,49 @@ fn predict_writes_npy_numbers_equal_to_the_csv() {
         .stderr(predicate::str::contains("cannot hold an id column"));
     assert!(!out.exists());
 }
+
+/// Names against positions: a model trained on an NPY array (no column
+/// names) given a CSV with a header, and a CSV model given the NPY array:
+/// the columns are matched by position, and a note says so.
+#[test]
+fn positions_are_said_when_one_side_has_no_names() {
+    let dir = tmp();
+    let (x, y) = digits_npy(dir.path(), "digits.train.csv", "train");
+    let npy_model = dir.path().join("npy.st");
+    bin()
+        .args(["train", "--quiet", "--epochs", "1", "--data"])
+        .arg(&x)
+        .arg("--labels")
+        .arg(&y)
+        .arg("--out")
+        .arg(&npy_model)
+        .assert()
+        .success();
+    let (code, _, err) = run(
+        &["eval", "--model", npy_model.to_str().unwrap(), "--data"],
+        &[&data("digits.test.csv")],
+    );
+    assert_eq!(code, 0, "{err}");
+    assert!(
+        err.contains("the model was trained without column names (on an array)")
+            && err.contains("taken by position, not by name"),
+        "{err}"
+    );
+    let csv_model = train_digits(dir.path(), &[], "csv.st");
+    let (code, _, err) = run(
+        &["predict", "--model", csv_model.to_str().unwrap(), "--data"],
+        &[&x],
+    );
+    assert_eq!(code, 0, "{err}");
+    assert!(
+        err.contains("the file has no column names: its columns are taken by position"),
+        "{err}"
+    );
+    // both named: matched by name, no note
+    let (code, _, err) = run(
+        &["predict", "--model", csv_model.to_str().unwrap(), "--data"],
+        &[&data("digits.test.csv")],
+    );
+    assert_eq!(code, 0, "{err}");
+    assert!(!err.contains("by position"), "{err}");
+}

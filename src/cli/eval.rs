@@ -14,6 +14,9 @@ pub fn eval(args: &EvalArgs) -> anyhow::Result<()> {
     let SavedModel { mlp, meta } = model_io::load_model(&args.model)?;
     let opts = args.read.overrides(None)?.model_options(&meta, true);
     let mut raw = load(&args.data, &opts, args.json)?;
+    if let (Some(n), false) = (backprop::pipeline::position_note(&meta, &raw), args.json) {
+        eprintln!("note: {}: {n}", raw.source_name);
+    }
     let mut infer = Inference::new(&mlp, args.threads, args.chunk_rows)?;
     let report = evaluate::evaluate_with(&mut infer, &mlp, &meta, &mut raw, args.threshold)?;
     let mut out = io::stdout().lock();

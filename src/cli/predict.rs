@@ -20,6 +20,9 @@ pub fn predict(args: &PredictArgs) -> anyhow::Result<()> {
         .overrides(args.id_column.as_ref())?
         .model_options(&meta, false);
     let mut raw = load(&args.data, &opts, false)?;
+    if let Some(n) = backprop::pipeline::position_note(&meta, &raw) {
+        eprintln!("note: {}: {n}", raw.source_name);
+    }
     let mut infer = Inference::new(&mlp, args.threads, args.chunk_rows)?;
     let id = args.id_column.as_deref();
     let (th, mlp, meta, raw) = (args.threshold, &mlp, &meta, &mut raw);

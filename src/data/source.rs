@@ -313,10 +313,13 @@ fn check_array_options(source_name: &str, opts: &LoadOptions) -> Result<()> {
             format!("{source_name} is not a CSV file; a weight column is a CSV column"),
         ));
     }
-    if opts
-        .label_columns
-        .iter()
-        .any(|l| matches!(l, LabelColumn::Index(_) | LabelColumn::Name(_)))
+    // a model's label column, looked for only if there (data to predict
+    // on), is not in an array of features
+    if !opts.labels_optional
+        && opts
+            .label_columns
+            .iter()
+            .any(|l| matches!(l, LabelColumn::Index(_) | LabelColumn::Name(_)))
     {
         return Err(Error::config(
             "label_columns",
