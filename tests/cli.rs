@@ -1005,6 +1005,98 @@ fn output_paths_are_checked_before_training() {
     assert_eq!(err.matches("No such file or directory").count(), 1, "{err}");
 }
 
+/// Every output path goes through one writer: a link is followed (its
+/// target replaced, the link kept), a FIFO or a device is written in place
+/// (never replaced by a plain file), a folder is refused (issue 20).
+#[cfg(unix)]
+#[test]
+fn outputs_follow_links_and_write_devices_and_fifos_in_place() {
+    use std::io::Read;
+    use std::os::unix::fs::{symlink, FileTypeExt};
+    let dir = tmp();
+    let real = dir.path().join("real");
+    fs::create_dir(&real).unwrap();
+    for name in ["m.st", "c.svg", "run.ckpt"] {
+        fs::write(real.join(name), b"old").unwrap();
+        symlink(real.join(name), dir.path().join(name)).unwrap();
+    }
+    let (code, _, err) = run(
+        &["train", "--quiet", "--epochs", "2"],
+        &[
+            Path::new("--out"),
+            &dir.path().join("m.st"),
+            Path::new("--plot"),
+            &dir.path().join("c.svg"),
+            Path::new("--checkpoint"),
+            &dir.path().join("run.ckpt"),
+        ],
+    );
+    assert_eq!(code, 0, "{err}");
+    for name in ["m.st", "c.svg", "run.ckpt"] {
+        let link = dir.path().join(name);
+        assert!(fs::symlink_metadata(&link)
+            .unwrap()
+            .file_type()
+            .is_symlink());
+        assert_ne!(fs::read(real.join(name)).unwrap(), b"old", "{name}");
+    }
+    backprop::model_io::load_model(&real.join("m.st")).unwrap();
+
+    // predict into a FIFO, read by a thread
+    let fifo = dir.path().join("pipe.csv");
+    if !std::process::Command::new("mkfifo")
+        .arg(&fifo)
+        .status()
+        .is_ok_and(|s| s.success())
+    {
+        println!("skipped the FIFO: mkfifo failed");
+        return;
+    }
+    let reader = {
+        let fifo = fifo.clone();
+        std::thread::spawn(move || {
+            let mut text = String::new();
+            fs::File::open(&fifo)
+                .unwrap()
+                .read_to_string(&mut text)
+                .unwrap();
+            text
+        })
+    };
+    let test = data("breast_cancer.test.csv");
+    let (code, _, err) = run(
+        &["predict", "--model"],
+        &[
+            &dir.path().join("m.st"),
+            Path::new("--data"),
+            &test,
+            Path::new("--out"),
+            &fifo,
+        ],
+    );
+    assert_eq!(code, 0, "{err}");
+    // before joining: a FIFO replaced by a file would leave the reader waiting
+    assert!(fs::symlink_metadata(&fifo).unwrap().file_type().is_fifo());
+    let text = reader.join().unwrap();
+    assert_eq!(text, predict_csv(&real.join("m.st"), &test, &[]));
+
+    // a device node (root only, where the filesystem allows devices)
+    let null = dir.path().join("null");
+    let made = std::process::Command::new("mknod")
+        .arg(&null)
+        .args(["c", "1", "3"])
+        .output()
+        .is_ok_and(|o| o.status.success());
+    if !made || fs::OpenOptions::new().write(true).open(&null).is_err() {
+        println!("skipped the device node: mknod failed or devices are not allowed here");
+        return;
+    }
+    let (code, _, err) = run(&["train", "--quiet", "--epochs", "1", "--out"], &[&null]);
+    assert_eq!(code, 0, "{err}");
+    let kind = fs::symlink_metadata(&null).unwrap().file_type();
+    assert!(kind.is_char_device(), "{kind:?}");
+}
+
 /// The first SIGINT stops after the current batch, writes the model and a
 /// checkpoint that records the position in the epoch, and exits 130;
 /// resuming gives the bits of an uninterrupted run.

@@ -6,7 +6,7 @@ use std::path::{Path, PathBuf};
 use crate::activation::{Activation, Head};
 use crate::data::{ClassWeight, RawTable};
 use crate::error::{Error, Result};
-use crate::model_io::{Checkpoint, SavedModel};
+use crate::model_io::{check_writable, Checkpoint, SavedModel};
 use crate::optim::{OptimizerConfig, OptimizerKind};
 use crate::pipeline::ReadOverrides;
 use crate::schedule::LrSchedule;
@@ -241,7 +241,8 @@ impl Default for FitSpec {
 }
 
 /// Checks that `path` (the value of `option`) can be written: its folder
-/// exists and is writable, and it is not a folder. Nothing is left behind.
+/// exists and is writable, and it is not a folder (links followed; a
+/// device or FIFO is taken as it is). Nothing is left behind.
 ///
 /// # Errors
 /// [`Error::Config`] naming `option`.
@@ -255,27 +256,7 @@ impl Default for FitSpec {
 /// # Ok::<(), backprop::Error>(())
 /// ```
 pub fn check_output_path(option: &'static str, path: &Path) -> Result<()> {
-    let dir = match path.parent() {
-        Some(d) if !d.as_os_str().is_empty() => d,
-        _ => Path::new("."),
-    };
-    if path.is_dir() {
-        return Err(Error::config(
-            option,
-            format!("{} is a folder, not a file", path.display()),
-        ));
-    }
-    if !dir.is_dir() {
-        return Err(Error::config(
-            option,
-            format!("the folder {} does not exist", dir.display()),
-        ));
-    }
-    tempfile::Builder::new()
-        .prefix(".backprop-write-check")
-        .tempfile_in(dir)
-        .map_err(|e| Error::config(option, format!("cannot write in {}: {e}", dir.display())))?;
-    Ok(())
+    check_writable(path).map_err(|reason| Error::config(option, reason))
 }
 
 /// Checks the fields that need no data.

@@ -90,8 +90,11 @@
 //!
 //! Each metadata key above is declared once, with the rules its value
 //! follows, in `src/model_io/schema.rs`; the safetensors container (the
-//! deterministic writer, the framing checks, [`write_atomic`]) is
-//! `src/model_io/safetensors.rs`; the model's tensors and keys are written
+//! deterministic writer, the framing checks) is
+//! `src/model_io/safetensors.rs`; [`write_atomic`], the one writer of every
+//! output path (models, checkpoints, plots, predictions: regular files
+//! replaced atomically, links followed, devices and FIFOs written in place),
+//! is `src/model_io/output.rs`; the model's tensors and keys are written
 //! and read in `src/model_io/model.rs`, checkpoints in
 //! `src/model_io/checkpoint/`. [`ModelMeta`] is defined in [`crate::meta`]
 //! and re-exported here.
@@ -145,6 +148,7 @@ mod checkpoint;
 mod format;
 mod message;
 mod model;
+mod output;
 mod safetensors;
 mod schema;
 
@@ -154,5 +158,6 @@ pub use self::checkpoint::{
 };
 pub use self::format::{CHECKPOINT_VERSION, FORMAT, FORMAT_VERSION, OPTIMIZERS};
 pub use self::model::{from_bytes, load_model, save_model, to_bytes, SavedModel};
-pub use self::safetensors::{write_atomic, write_atomic_by};
+pub(crate) use self::output::check_writable;
+pub use self::output::{write_atomic, write_atomic_by};
 pub use crate::meta::ModelMeta;

@@ -9,7 +9,8 @@ use ::safetensors::tensor::Dtype;
 
 use super::format::{FORMAT, FORMAT_VERSION};
 use super::message::{data_err, quote};
-use super::safetensors::{read, serialize, write_atomic, Metadata, Parsed, Tensors};
+use super::output::write_atomic;
+use super::safetensors::{read, serialize, Metadata, Parsed, Tensors};
 use super::schema::{self as key, check_meta, f32_array, fmt_f32, json, parse_f32, parse_uint};
 use crate::activation::{Activation, Head};
 use crate::data::{CsvLayout, Standardizer};
