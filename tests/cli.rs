@@ -786,10 +786,15 @@ fn pandas_headers_are_detected() {
         "{err}"
     );
     assert!(out.contains("5 training rows"), "{out}");
-    // A word above numbers is a header, surely: no note.
+    // A word above numbers is a header, surely: no note (the model is
+    // saved, so no note says it is not).
     let (_, _, err) = run(
         &["train", "--epochs", "1", "--data"],
-        &[&data("iris.train.csv")],
+        &[
+            &data("iris.train.csv"),
+            Path::new("--out"),
+            &dir.path().join("m.st"),
+        ],
     );
     assert!(!err.contains("note:"), "{err}");
 }
@@ -1003,6 +1008,36 @@ fn output_paths_are_checked_before_training() {
     let (code, _, err) = run(&["train", "--data"], &[&dir.path().join("nope.csv")]);
     assert_eq!(code, 1);
     assert_eq!(err.matches("No such file or directory").count(), 1, "{err}");
+}
+
+/// A run without `--out` says on stderr that the model is not saved and
+/// how to save it; `--json`'s standard output stays JSON (issue 20).
+#[test]
+fn train_without_out_says_the_model_is_not_saved() {
+    let (code, out, err) = run(&["train", "--json", "--epochs", "1"], &[]);
+    assert_eq!(code, 0, "{err}");
+    for line in out.lines() {
+        serde_json::from_str::<serde_json::Value>(line).expect("only JSON lines on stdout");
+    }
+    assert!(!out.contains("not saved"), "{out}");
+    let said: Vec<&str> = err.lines().filter(|l| l.contains("not saved")).collect();
+    assert_eq!(said.len(), 1, "{err}");
+    assert!(said[0].contains("--out FILE"), "{err}");
+    // text and --quiet runs say it too; a run with --out does not
+    for extra in [&[][..], &["--quiet"][..]] {
+        let mut args = vec!["train", "--epochs", "1"];
+        args.extend_from_slice(extra);
+        let (code, _, err) = run(&args, &[]);
+        assert_eq!(code, 0, "{err}");
+        assert_eq!(err.matches("the model was not saved").count(), 1, "{err}");
+    }
+    let dir = tmp();
+    let (code, _, err) = run(
+        &["train", "--quiet", "--epochs", "1", "--out"],
+        &[&dir.path().join("m.st")],
+    );
+    assert_eq!(code, 0, "{err}");
+    assert!(!err.contains("not saved"), "{err}");
 }
 
 /// Every output path goes through one writer: a link is followed (its

@@ -167,8 +167,15 @@ pub fn train(args: &TrainArgs, job: &Job) -> anyhow::Result<()> {
     } else if !args.quiet {
         print_summary(&mut out, args, &outcome, &record)?;
     }
+    if args.out.is_none() {
+        // stderr, so that --json's standard output stays JSON lines
+        eprintln!("{NOT_SAVED}");
+    }
     Ok(())
 }
+
+/// Said on stderr when a run ends without `--out`: the model is gone.
+const NOT_SAVED: &str = "note: the model was not saved; give --out FILE to save it";
 
 /// Refuses a `--plot` that is not an SVG file and output paths that
 /// cannot be written, before any training.
@@ -341,6 +348,9 @@ fn interrupted(
             "; checkpoint written to {} (--resume continues from there, bit for bit)",
             path.display()
         );
+    }
+    if args.out.is_none() {
+        said += "; the model was not saved (--out FILE saves it)";
     }
     if let Some(path) = &args.plot {
         // nothing to draw before the first epoch ends
