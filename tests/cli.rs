@@ -1010,6 +1010,63 @@ fn output_paths_are_checked_before_training() {
     assert_eq!(err.matches("No such file or directory").count(), 1, "{err}");
 }
 
+/// `--checkpoint`, `--out` and `--plot` into one file, however spelled, is a
+/// usage error naming both options, before any training (issue 20).
+#[test]
+fn outputs_into_one_file_are_a_usage_error() {
+    let dir = tmp();
+    let clash = |args: &[&str]| {
+        let out = bin()
+            .current_dir(dir.path())
+            .args(["train", "--epochs", "1"])
+            .args(args)
+            .output()
+            .unwrap();
+        let err = String::from_utf8_lossy(&out.stderr).into_owned();
+        assert_eq!(out.status.code(), Some(2), "{args:?}: {err}");
+        assert!(out.stdout.is_empty(), "nothing trained: {args:?}");
+        err
+    };
+    let err = clash(&["--out", "m.st", "--checkpoint", "m.st"]);
+    assert!(
+        err.contains("invalid option --checkpoint: m.st is the file --out writes too (m.st)"),
+        "{err}"
+    );
+    let err = clash(&["--out", "m.st", "--checkpoint", "./m.st"]);
+    assert!(
+        err.contains("--checkpoint") && err.contains("--out"),
+        "{err}"
+    );
+    fs::create_dir(dir.path().join("sub")).unwrap();
+    let err = clash(&["--plot", "c.svg", "--checkpoint", "sub/../c.svg"]);
+    assert!(
+        err.contains("invalid option --checkpoint: sub/../c.svg is the file --plot writes too"),
+        "{err}"
+    );
+    let err = clash(&["--out", "c.svg", "--plot", "./c.svg"]);
+    assert!(err.contains("--plot") && err.contains("--out"), "{err}");
+    #[cfg(unix)]
+    {
+        std::os::unix::fs::symlink("m.st", dir.path().join("link.st")).unwrap();
+        let err = clash(&["--out", "link.st", "--checkpoint", "m.st"]);
+        assert!(
+            err.contains("--checkpoint") && err.contains("--out"),
+            "{err}"
+        );
+    }
+    assert!(
+        !dir.path().join("m.st").exists() && !dir.path().join("c.svg").exists(),
+        "nothing written"
+    );
+    // distinct files are fine
+    bin()
+        .current_dir(dir.path())
+        .args(["train", "--quiet", "--epochs", "1", "--out", "m.st"])
+        .args(["--checkpoint", "m.ckpt", "--plot", "c.svg"])
+        .assert()
+        .success();
+}
+
 /// A run without `--out` says on stderr that the model is not saved and
 /// how to save it; `--json`'s standard output stays JSON (issue 20).
 #[test]

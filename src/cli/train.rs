@@ -2,6 +2,7 @@
 //! [`Printer`], then the model, the plot and the summary written.
 
 use std::io::{self, Write};
+use std::path::Path;
 use std::sync::atomic::AtomicBool;
 use std::sync::Arc;
 
@@ -177,8 +178,8 @@ pub fn train(args: &TrainArgs, job: &Job) -> anyhow::Result<()> {
 /// Said on stderr when a run ends without `--out`: the model is gone.
 const NOT_SAVED: &str = "note: the model was not saved; give --out FILE to save it";
 
-/// Refuses a `--plot` that is not an SVG file and output paths that
-/// cannot be written, before any training.
+/// Refuses a `--plot` that is not an SVG file, output paths that cannot be
+/// written and two outputs into one file, before any training.
 fn check_outputs(args: &TrainArgs) -> anyhow::Result<()> {
     if let Some(p) = &args.plot {
         let svg = p.extension().is_some_and(|e| e.eq_ignore_ascii_case("svg"));
@@ -197,6 +198,16 @@ fn check_outputs(args: &TrainArgs) -> anyhow::Result<()> {
             fit::check_output_path(option, p)?;
         }
     }
+    let named = [
+        ("--out", &args.out),
+        ("--plot", &args.plot),
+        ("--checkpoint", &args.checkpoint),
+    ];
+    let outputs: Vec<(&'static str, &Path)> = named
+        .iter()
+        .filter_map(|(option, p)| Some((*option, p.as_deref()?)))
+        .collect();
+    fit::check_distinct_outputs(&outputs)?;
     Ok(())
 }
 

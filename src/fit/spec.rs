@@ -5,8 +5,8 @@ use std::path::{Path, PathBuf};
 
 use crate::activation::{Activation, Head};
 use crate::data::{ClassWeight, RawTable};
-use crate::error::{Error, Result};
-use crate::model_io::{check_writable, Checkpoint, SavedModel};
+use crate::error::{mention, Error, Result};
+use crate::model_io::{check_writable, identity, Checkpoint, SavedModel};
 use crate::optim::{OptimizerConfig, OptimizerKind};
 use crate::pipeline::ReadOverrides;
 use crate::schedule::LrSchedule;
@@ -257,6 +257,45 @@ impl Default for FitSpec {
 /// ```
 pub fn check_output_path(option: &'static str, path: &Path) -> Result<()> {
     check_writable(path).map_err(|reason| Error::config(option, reason))
+}
+
+/// Checks that no two of `outputs` (option, path) name the same file, however
+/// spelled (`./m.st` and `m.st`, a link and its target): each would replace
+/// the other's bytes.
+///
+/// # Errors
+/// [`Error::Config`] naming the later option of the first clashing pair,
+/// its message the earlier one.
+///
+/// ```
+/// use std::path::Path;
+/// use backprop::fit::check_distinct_outputs;
+/// let (a, b) = (Path::new("m.st"), Path::new("./m.st"));
+/// check_distinct_outputs(&[("out", a), ("plot", Path::new("c.svg"))])?;
+/// let e = check_distinct_outputs(&[("out", a), ("checkpoint", b)]).unwrap_err();
+/// assert_eq!(
+///     e.to_string(),
+///     "invalid option checkpoint: ./m.st is the file out writes too (m.st); give each output its own file"
+/// );
+/// # Ok::<(), backprop::Error>(())
+/// ```
+pub fn check_distinct_outputs(outputs: &[(&'static str, &Path)]) -> Result<()> {
+    let files: Vec<PathBuf> = outputs.iter().map(|(_, p)| identity(p)).collect();
+    for (j, (option, path)) in outputs.iter().enumerate() {
+        if let Some(i) = (0..j).find(|&i| files[i] == files[j]) {
+            let (other, other_path) = outputs[i];
+            return Err(Error::config(
+                option,
+                format!(
+                    "{} is the file {} writes too ({}); give each output its own file",
+                    path.display(),
+                    mention(other, None),
+                    other_path.display()
+                ),
+            ));
+        }
+    }
+    Ok(())
 }
 
 /// Checks the fields that need no data.

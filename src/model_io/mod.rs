@@ -158,6 +158,6 @@ pub use self::checkpoint::{
 };
 pub use self::format::{CHECKPOINT_VERSION, FORMAT, FORMAT_VERSION, OPTIMIZERS};
 pub use self::model::{from_bytes, load_model, save_model, to_bytes, SavedModel};
-pub(crate) use self::output::check_writable;
+pub(crate) use self::output::{check_writable, identity};
 pub use self::output::{write_atomic, write_atomic_by};
 pub use crate::meta::ModelMeta;

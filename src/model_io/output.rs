@@ -71,6 +71,21 @@ pub(crate) fn folder_of(path: &Path) -> &Path {
     }
 }
 
+/// The file that writing `path` would write, as one spelling: links
+/// followed, the folder made absolute and canonical (`./a`, `a` and a link
+/// to `a` give the same path). Where the folder does not exist yet, the
+/// path made absolute as it is spelled.
+pub(crate) fn identity(path: &Path) -> PathBuf {
+    let target = match resolve(path) {
+        Ok(Output::Replace(t) | Output::InPlace(t) | Output::Folder(t)) => t,
+        Err(_) => path.to_path_buf(),
+    };
+    match (fs::canonicalize(folder_of(&target)), target.file_name()) {
+        (Ok(dir), Some(name)) => dir.join(name),
+        _ => std::path::absolute(&target).unwrap_or(target),
+    }
+}
+
 /// Checks, before a long run, that [`write_atomic`] can write `path`: not a
 /// folder, its links lead somewhere, and the folder of a file to replace
 /// exists and takes a new file (probed with a temporary file, removed). A
@@ -410,6 +425,22 @@ mod tests {
             .unwrap()
             .file_type()
             .is_char_device());
+    }
+
+    #[test]
+    fn identity_sees_through_spellings_and_links() {
+        let dir = tempfile::tempdir().unwrap();
+        let a = dir.path().join("a");
+        let dotted = dir.path().join(".").join("sub").join("..").join("a");
+        fs::create_dir(dir.path().join("sub")).unwrap();
+        assert_eq!(identity(&a), identity(&dotted));
+        assert_ne!(identity(&a), identity(&dir.path().join("b")));
+        #[cfg(unix)]
+        {
+            let link = dir.path().join("sub/link");
+            std::os::unix::fs::symlink("../a", &link).unwrap();
+            assert_eq!(identity(&a), identity(&link));
+        }
     }
 
     #[test]
