@@ -1278,6 +1278,49 @@ fn ctrl_c_saves_and_resume_is_bit_exact() {
     assert_eq!(bits(&a.mlp), bits(&b.mlp));
 }
 
+/// A SIGINT while the data are read (before any batch) exits 130 at once,
+/// naming the file, and writes nothing (issue 20). The data come through a
+/// pipe kept open, so the child is surely reading when the signal comes.
+#[cfg(unix)]
+#[test]
+fn ctrl_c_while_loading_exits_130_naming_the_file() {
+    use std::io::Write;
+    use std::process::{Command as Std, Stdio};
+    let dir = tmp();
+    let model = dir.path().join("m.st");
+    let mut child = Std::new(assert_cmd::cargo::cargo_bin("backprop"))
+        .args(["train", "--data", "-", "--epochs", "1", "--out"])
+        .arg(&model)
+        .stdin(Stdio::piped())
+        .stdout(Stdio::piped())
+        .stderr(Stdio::piped())
+        .spawn()
+        .unwrap();
+    let mut stdin = child.stdin.take().unwrap();
+    // more than a pipe holds: once written, the child has read most of it
+    let mut text = String::from("a,b,y\n");
+    for i in 0..200_000u32 {
+        text += &format!("{},{},{}\n", i % 97, i % 13, i % 2);
+    }
+    stdin.write_all(text.as_bytes()).unwrap();
+    // the child waits for more rows: interrupt it
+    let killed = Std::new("kill")
+        .args(["-INT", &child.id().to_string()])
+        .status()
+        .unwrap();
+    assert!(killed.success());
+    let out = child.wait_with_output().unwrap();
+    drop(stdin);
+    let err = String::from_utf8_lossy(&out.stderr);
+    assert_eq!(out.status.code(), Some(130), "{err}");
+    assert!(
+        err.contains("interrupted while loading standard input; nothing was written"),
+        "{err}"
+    );
+    assert!(out.stdout.is_empty(), "no training: {:?}", out.stdout);
+    assert!(!model.exists(), "nothing written");
+}
+
 /// `--epochs 3 --checkpoint c --checkpoint-every 3`, then `--resume c
 /// --epochs 6`, gives a model byte-identical to one 6-epoch run, for every
 /// optimizer, with cosine and plateau schedules, warm-up and clipping.

@@ -176,6 +176,9 @@ impl<'a> StopAt<'a> {
 }
 
 impl FitCallbacks for StopAt<'_> {
+    fn on_load_start(&mut self, path: &Path) {
+        self.loaded.push(format!("reading {}", path.display()));
+    }
     fn on_load(&mut self, table: &RawTable, _: &LoadOptions) {
         self.loaded.push(table.source_name.clone());
     }
@@ -209,7 +212,10 @@ fn an_interrupt_mid_epoch_resumes_to_the_bits_of_a_run_that_never_stopped() {
         .unwrap()
         .run(&stop, &mut cb)
         .unwrap();
-    assert_eq!(cb.loaded, [data.display().to_string()]);
+    // each file is announced before it is read (a front end names it when
+    // interrupted there), then reported
+    let name = data.display().to_string();
+    assert_eq!(cb.loaded, [format!("reading {name}"), name]);
     let info = cb.started.as_ref().unwrap();
     assert_eq!((info.train_rows, info.held_out_rows), (240, Some(60)));
     assert_eq!((info.first_epoch, info.resume_in_epoch), (0, None));

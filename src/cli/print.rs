@@ -4,6 +4,7 @@
 use std::io::{self, Write};
 use std::ops::ControlFlow;
 use std::path::Path;
+use std::sync::{Arc, Mutex};
 use std::time::Instant;
 
 use indicatif::{ProgressBar, ProgressStyle};
@@ -144,6 +145,9 @@ pub struct Printer {
     pub in_epoch: Option<usize>,
     /// The first error writing to stdout; it stops the run.
     pub error: Option<io::Error>,
+    /// The data file being read, as messages name it (shared with the
+    /// thread that watches for an interrupt while loading).
+    pub loading: Arc<Mutex<Option<String>>>,
 }
 
 impl Printer {
@@ -161,6 +165,7 @@ impl Printer {
             epoch_started: Instant::now(),
             in_epoch: None,
             error: None,
+            loading: Arc::default(),
         }
     }
 
@@ -182,7 +187,16 @@ impl Printer {
 }
 
 impl FitCallbacks for Printer {
+    fn on_load_start(&mut self, path: &Path) {
+        let name = match path.as_os_str() == "-" {
+            true => "standard input".to_string(),
+            false => path.display().to_string(),
+        };
+        *self.loading.lock().unwrap_or_else(|e| e.into_inner()) = Some(name);
+    }
+
     fn on_load(&mut self, table: &RawTable, options: &LoadOptions) {
+        *self.loading.lock().unwrap_or_else(|e| e.into_inner()) = None;
         if self.notes {
             print_load_notes(table, options);
         }

@@ -3,8 +3,8 @@
 
 use std::io::{self, Write};
 use std::path::Path;
-use std::sync::atomic::AtomicBool;
-use std::sync::Arc;
+use std::sync::atomic::{AtomicBool, Ordering};
+use std::sync::{Arc, Mutex};
 
 use anyhow::Context;
 
@@ -211,15 +211,66 @@ fn check_outputs(args: &TrainArgs) -> anyhow::Result<()> {
     Ok(())
 }
 
-/// Prepares the session, joins the job's process group and runs it, the
-/// printer reporting; a failure in an epoch says that nothing was written.
+/// Watches for an interrupt while the session is prepared (the data
+/// loaded), when there is no batch to stop after and nothing to write: says
+/// which file was being read and exits with code 130 at once.
+struct LoadWatch {
+    done: Arc<AtomicBool>,
+    thread: std::thread::JoinHandle<()>,
+}
+
+/// How often [`LoadWatch`] looks at the interrupt flag.
+const LOAD_WATCH_PERIOD: std::time::Duration = std::time::Duration::from_millis(20);
+
+impl LoadWatch {
+    fn start(stop: &Arc<AtomicBool>, loading: &Arc<Mutex<Option<String>>>) -> LoadWatch {
+        let done = Arc::new(AtomicBool::new(false));
+        let (stop, loading, finished) = (Arc::clone(stop), Arc::clone(loading), Arc::clone(&done));
+        let thread = std::thread::spawn(move || {
+            while !finished.load(Ordering::Relaxed) {
+                if stop.load(Ordering::Relaxed) {
+                    eprintln!("{}", interrupted_before_training(&loading));
+                    std::process::exit(130);
+                }
+                std::thread::sleep(LOAD_WATCH_PERIOD);
+            }
+        });
+        LoadWatch { done, thread }
+    }
+
+    /// Stops watching (an interrupt from now on stops training).
+    fn finish(self) {
+        self.done.store(true, Ordering::Relaxed);
+        // the thread only loops and exits; a panic there changes nothing here
+        let _ = self.thread.join();
+    }
+}
+
+/// What an interrupt before the first batch stopped.
+fn interrupted_before_training(loading: &Mutex<Option<String>>) -> String {
+    let file = loading.lock().unwrap_or_else(|e| e.into_inner()).clone();
+    match file {
+        Some(name) => format!("interrupted while loading {name}; nothing was written"),
+        None => "interrupted before training started; nothing was written".to_string(),
+    }
+}
+
+/// Prepares the session (an interrupt while loading ends the process with
+/// code 130), joins the job's process group and runs it, the printer
+/// reporting; a failure in an epoch says that nothing was written.
 fn run(spec: &FitSpec, args: &TrainArgs, job: &Job) -> anyhow::Result<FitOutcome> {
     let mut printer = Printer::new(args, job);
-    let mut prepared = fit::prepare(spec, &mut printer)?;
+    let stop = interrupt_flag()?;
+    let watch = LoadWatch::start(&stop, &printer.loading);
+    let prepared = fit::prepare(spec, &mut printer);
+    watch.finish();
+    let mut prepared = prepared?;
+    if stop.load(Ordering::Relaxed) {
+        return Err(Interrupted(interrupted_before_training(&printer.loading)).into());
+    }
     if let Some(group) = job.group() {
         prepared.set_group(group)?;
     }
-    let stop = interrupt_flag()?;
     let result = prepared.run(&stop, &mut printer);
     printer.clear_bar();
     let outcome = match (result, printer.in_epoch) {

@@ -41,6 +41,7 @@ pub struct Prepared {
 
 /// Reads a data file, telling `callbacks`.
 fn load(path: &Path, opts: &LoadOptions, callbacks: &mut dyn FitCallbacks) -> Result<RawTable> {
+    callbacks.on_load_start(path);
     let raw = data::load(path, opts)?;
     callbacks.on_load(&raw, opts);
     Ok(raw)
@@ -49,7 +50,7 @@ fn load(path: &Path, opts: &LoadOptions, callbacks: &mut dyn FitCallbacks) -> Re
 /// Loads the data, chooses the head, builds or takes the network, merges
 /// the configuration with a resumed checkpoint's and checks it, and
 /// allocates the trainer. Data files read are reported to
-/// [`FitCallbacks::on_load`].
+/// [`FitCallbacks::on_load_start`] and [`FitCallbacks::on_load`].
 ///
 /// # Errors
 /// [`Error::Config`] naming the [`FitSpec`] field at fault (`epochs` of 0 or

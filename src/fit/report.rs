@@ -4,7 +4,7 @@
 
 use std::collections::BTreeMap;
 use std::ops::ControlFlow;
-use std::path::PathBuf;
+use std::path::{Path, PathBuf};
 
 use crate::activation::{Activation, Head};
 use crate::data::{ClassWeight, LoadOptions, RawTable};
@@ -125,6 +125,12 @@ pub struct RunInfo {
 /// thread except [`FitCallbacks::on_batch`], which runs on one of the
 /// trainer's threads (hence `Send`).
 pub trait FitCallbacks: Send {
+    /// A data file is about to be read (training or test data; `-` is
+    /// standard input), so that a front end can say which one an interrupt
+    /// stopped.
+    fn on_load_start(&mut self, path: &Path) {
+        let _ = path;
+    }
     /// A data file was read (training or test data), before anything else
     /// is checked: what detection decided ([`RawTable::header_guess`]) and
     /// the columns left out ([`RawTable::ignored_columns`]).
