@@ -43,6 +43,22 @@ fn eval_json(model: &Path, data_file: &Path) -> serde_json::Value {
     serde_json::from_slice(&out).unwrap()
 }
 
+/// `eval --json` of `model` on `data_file` with `extra` flags, parsed.
+fn eval_json_with(model: &Path, data_file: &Path, extra: &[&str]) -> serde_json::Value {
+    let out = bin()
+        .args(["eval", "--json", "--model"])
+        .arg(model)
+        .arg("--data")
+        .arg(data_file)
+        .args(extra)
+        .assert()
+        .success()
+        .get_output()
+        .stdout
+        .clone();
+    serde_json::from_slice(&out).unwrap()
+}
+
 /// Trains on the digits file and returns the model path.
 fn train_digits(dir: &Path, extra: &[&str], out: &str) -> PathBuf {
     let out = dir.join(out);
@@ -1008,6 +1024,158 @@ fn output_paths_are_checked_before_training() {
     let (code, _, err) = run(&["train", "--data"], &[&dir.path().join("nope.csv")]);
     assert_eq!(code, 1);
     assert_eq!(err.matches("No such file or directory").count(), 1, "{err}");
+}
+
+/// 200 rows, 40 of class `rare` (the alphabetically first) and 160 of
+/// `usual`, overlapping so that both kinds of error occur.
+fn rare_and_usual(dir: &Path, name: &str, rare_every: u32) -> PathBuf {
+    let mut text = String::from("a,b,y\n");
+    for i in 0..200u32 {
+        let rare = i % rare_every == 0;
+        let a = f64::from((i * 37) % 100) / 100.0 + if rare { 0.35 } else { 0.0 };
+        let b = f64::from((i * 53) % 100) / 100.0;
+        text += &format!("{a},{b},{}\n", if rare { "rare" } else { "usual" });
+    }
+    write(dir, name, &text)
+}
+
+/// A binary model's positive class: the minority by default (named by
+/// train, info and eval), or `--positive-class`; stored in the model and
+/// used by eval's binary metrics, predict's class and `--threshold`; a
+/// model without the key keeps the last class. `--threshold` on a softmax
+/// or mse model is an error (issue 20).
+#[test]
+fn the_positive_class_is_chosen_stored_and_used() {
+    let dir = tmp();
+    let file = rare_and_usual(dir.path(), "d.csv", 5);
+    let model = dir.path().join("m.st");
+    let (code, out, err) = run(
+        &["train", "--epochs", "15", "--layers", "8"],
+        &[Path::new("--data"), &file, Path::new("--out"), &model],
+    );
+    assert_eq!(code, 0, "{err}");
+    assert!(
+        out.contains("positive class 'rare' (the training rows' minority class"),
+        "{out}"
+    );
+    let info = run(&["info", "--json", "--model"], &[&model]).1;
+    let info: serde_json::Value = serde_json::from_str(&info).unwrap();
+    assert_eq!(info["positive_class"], "rare");
+    let e = eval_json(&model, &file);
+    assert_eq!(e["positive_class"], "rare");
+    // the headline figures are those of class 'rare' in the per-class table
+    let rare = &e["per_class"][0];
+    assert_eq!(rare["class"], "rare");
+    for k in ["precision", "recall", "f1"] {
+        assert_eq!(e[k], rare[k], "{k}: {e}");
+    }
+    // --threshold compares the positive class's probability
+    let csv = predict_csv(&model, &file, &["--threshold", "0.3"]);
+    let mut rows = csv.lines();
+    assert_eq!(rows.next(), Some("class,p_rare,p_usual"));
+    let mut rare_predicted = 0;
+    for row in rows {
+        let cells: Vec<&str> = row.split(',').collect();
+        let p_rare: f32 = cells[1].parse().unwrap();
+        assert_eq!(cells[0] == "rare", p_rare >= 0.3, "{row}");
+        rare_predicted += usize::from(cells[0] == "rare");
+    }
+    assert!(rare_predicted > 0, "{csv}");
+    let e3 = eval_json_with(&model, &file, &["--threshold", "0.3"]);
+    assert_eq!(
+        e3["confusion_matrix"][0][0].as_u64().unwrap()
+            + e3["confusion_matrix"][1][0].as_u64().unwrap(),
+        rare_predicted as u64
+    );
+
+    // chosen: the same weights, the other class positive
+    let chosen = dir.path().join("chosen.st");
+    let (code, out, err) = run(
+        &[
+            "train",
+            "--json",
+            "--epochs",
+            "15",
+            "--layers",
+            "8",
+            "--positive-class",
+            "usual",
+        ],
+        &[Path::new("--data"), &file, Path::new("--out"), &chosen],
+    );
+    assert_eq!(code, 0, "{err}");
+    let summary: serde_json::Value = serde_json::from_str(out.lines().last().unwrap()).unwrap();
+    assert_eq!(summary["positive_class"], "usual");
+    let (a, b) = (
+        backprop::model_io::load_model(&model).unwrap(),
+        backprop::model_io::load_model(&chosen).unwrap(),
+    );
+    assert_eq!(a.mlp, b.mlp, "the positive class changes no weight");
+    let e = eval_json(&chosen, &file);
+    assert_eq!(e["positive_class"], "usual");
+    assert_eq!(e["precision"], e["per_class"][1]["precision"]);
+
+    // a model written before the key: the last class, as before
+    let old = dir.path().join("old.st");
+    let mut meta = a.meta.clone();
+    meta.positive_class = None;
+    backprop::model_io::save_model(&old, &a.mlp, &meta).unwrap();
+    assert_eq!(eval_json(&old, &file)["positive_class"], "usual");
+    let info = run(&["info", "--model"], &[&old]).1;
+    assert!(info.contains("positive class 'usual'"), "{info}");
+
+    // a tie goes to the last class
+    let even = rare_and_usual(dir.path(), "even.csv", 2);
+    let tie = dir.path().join("tie.st");
+    train_to(&tie, &even, &["--epochs", "2"]);
+    assert_eq!(eval_json(&tie, &even)["positive_class"], "usual");
+
+    // errors: a class that is not one, a model that is not binary
+    let (code, _, err) = run(
+        &[
+            "train",
+            "--epochs",
+            "1",
+            "--positive-class",
+            "common",
+            "--data",
+        ],
+        &[&file],
+    );
+    assert_eq!(code, 2, "{err}");
+    assert!(
+        err.contains("invalid option --positive-class: 'common' is not a class"),
+        "{err}"
+    );
+    let iris = dir.path().join("iris.st");
+    let (code, _, err) = run(
+        &[
+            "train",
+            "--epochs",
+            "1",
+            "--positive-class",
+            "setosa",
+            "--data",
+        ],
+        &[&data("iris.train.csv"), Path::new("--out"), &iris],
+    );
+    assert_eq!(code, 2, "{err}");
+    assert!(err.contains("only a binary classifier"), "{err}");
+    train_to(&iris, &data("iris.train.csv"), &["--epochs", "1"]);
+    for cmd in ["eval", "predict"] {
+        let (code, out, err) = run(
+            &[cmd, "--threshold", "0.7", "--model"],
+            &[&iris, Path::new("--data"), &data("iris.test.csv")],
+        );
+        assert_eq!(code, 2, "{cmd}: {err}");
+        assert!(out.is_empty());
+        assert!(
+            err.contains("invalid option --threshold: 0.7: only a sigmoid model"),
+            "{cmd}: {err}"
+        );
+    }
+    // without --threshold, softmax models evaluate as before
+    assert!(eval_json(&iris, &data("iris.test.csv"))["accuracy"].is_number());
 }
 
 /// `--checkpoint`, `--out` and `--plot` into one file, however spelled, is a

@@ -706,6 +706,56 @@ fn class_names_follow_the_head() {
     );
 }
 
+/// `positive_class` names one of the two classes of a binary sigmoid model
+/// and round-trips; elsewhere, or naming no class, it is refused on writing
+/// and on reading (issue 20).
+#[test]
+fn the_positive_class_is_one_of_a_binary_models_classes() {
+    let save = |sizes: &[usize], head, names: &[&str], positive: &str| {
+        let mlp = Mlp::new(sizes, &[], head, 0).unwrap();
+        let meta = ModelMeta {
+            class_names: Some(names.iter().map(|s| s.to_string()).collect()),
+            positive_class: Some(positive.to_string()),
+            ..ModelMeta::default()
+        };
+        model_io::to_bytes(&mlp, &meta).map_err(|e| e.to_string())
+    };
+    let bytes = save(&[2, 1], Head::SigmoidBce, &["n", "y"], "n").unwrap();
+    let back = model_io::from_bytes(&bytes, SRC).unwrap();
+    assert_eq!(back.meta.positive_class.as_deref(), Some("n"));
+    assert_eq!(decode(&bytes).1["positive_class"], "n");
+    assert_eq!(
+        save(&[2, 1], Head::SigmoidBce, &["n", "y"], "maybe"),
+        Err("model: positive_class 'maybe' is not one of the class_names 'n', 'y'".into())
+    );
+    let not_binary = "positive_class is given, but only a binary classifier (one sigmoid \
+                      output and two class_names) has one";
+    assert_eq!(
+        save(&[2, 2], Head::SoftmaxCe, &["n", "y"], "y"),
+        Err(format!("model: {not_binary}"))
+    );
+    assert_eq!(
+        save(&[2, 3], Head::SigmoidBce, &["a", "b", "c"], "a"),
+        Err(format!("model: {not_binary}"))
+    );
+    // the loader applies the same rules
+    let bad = edit_of(&bytes, |_, m| {
+        m.insert("positive_class".into(), "Y".into());
+    });
+    assert_eq!(
+        load_err(&bad),
+        format!("{SRC}: positive_class 'Y' is not one of the class_names 'n', 'y'")
+    );
+    // a model without the key has none (its second class is positive)
+    let old = edit_of(&bytes, |_, m| {
+        m.remove("positive_class");
+    });
+    assert_eq!(
+        model_io::from_bytes(&old, SRC).unwrap().meta.positive_class,
+        None
+    );
+}
+
 #[test]
 fn files_that_are_not_backprop_models() {
     // No metadata at all (e.g. a bare PyTorch state dict).

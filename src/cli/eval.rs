@@ -12,10 +12,11 @@ use super::print::{auc_text, load, report_json};
 /// `backprop eval`: loads the model and the data, evaluates, prints.
 pub fn eval(args: &EvalArgs) -> anyhow::Result<()> {
     let SavedModel { mlp, meta } = model_io::load_model(&args.model)?;
+    let threshold = evaluate::threshold_for(&mlp, args.threshold)?;
     let opts = args.read.overrides(None)?.model_options(&meta, true);
     let mut raw = load(&args.data, &opts, args.json)?;
     let mut infer = Inference::new(&mlp, args.threads, args.chunk_rows)?;
-    let report = evaluate::evaluate_with(&mut infer, &mlp, &meta, &mut raw, args.threshold)?;
+    let report = evaluate::evaluate_with(&mut infer, &mlp, &meta, &mut raw, threshold)?;
     let mut out = io::stdout().lock();
     if args.json {
         writeln!(out, "{}", report_json(&report))?;

@@ -137,6 +137,8 @@ pub struct Printer {
     json: bool,
     /// Processes of the job (1 without mpirun).
     ranks: usize,
+    /// Whether `--positive-class` was given.
+    positive_given: bool,
     held_out: HeldOut,
     train_rows: u64,
     bar: Option<ProgressBar>,
@@ -159,6 +161,7 @@ impl Printer {
             text: speaks && !args.json && !args.quiet,
             json: speaks && args.json,
             ranks: job.size(),
+            positive_given: args.positive_class.is_some(),
             held_out: HeldOut::default(),
             train_rows: 0,
             bar: None,
@@ -210,6 +213,15 @@ impl FitCallbacks for Printer {
         }
         self.say(run_header(info));
         self.say(run_settings(info, self.ranks));
+        if let Some(p) = &info.positive_class {
+            let why = match self.positive_given {
+                true => "",
+                false => " (the training rows' minority class; --positive-class NAME chooses)",
+            };
+            self.say(format!(
+                "positive class '{p}'{why}: eval's binary metrics and --threshold refer to it"
+            ));
+        }
     }
 
     fn on_epoch_start(&mut self, epoch: usize) {

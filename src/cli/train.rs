@@ -124,6 +124,7 @@ impl TrainArgs {
                 .as_deref()
                 .map(str::parse::<ClassWeight>)
                 .transpose()?,
+            positive_class: self.positive_class.clone(),
             threads: self.threads,
             shard_rows: self.shard_rows,
             seed: self.seed,
@@ -320,6 +321,9 @@ fn summary_json(
         "out": args.out.as_ref().map(|p| p.display().to_string()),
     });
     let mut obj = obj;
+    if let Some(p) = &outcome.meta.positive_class {
+        obj["positive_class"] = p.clone().into();
+    }
     if let Some(b) = &record.best {
         obj["best_epoch"] = b.epoch.into();
         obj["stopped_early"] = matches!(outcome.end, FitEnd::EarlyStopped { .. }).into();

@@ -110,6 +110,8 @@ pub struct RunInfo {
     /// Where the training rows' own weights come from, if they have any
     /// (`column:NAME`, `table`).
     pub row_weights: Option<String>,
+    /// A binary classifier's positive class (stored in the model).
+    pub positive_class: Option<String>,
     /// Worker threads in use.
     pub threads: usize,
     /// Rows per shard in use.

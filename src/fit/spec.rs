@@ -95,6 +95,12 @@ pub struct FitSpec {
     /// ([`RawTable::weights`]) [default: none, or the checkpoint's].
     /// Validation and test figures are not weighted.
     pub class_weight: Option<ClassWeight>,
+    /// The positive class of a binary classifier (one sigmoid output): the
+    /// class the model's threshold and binary metrics refer to, stored in
+    /// the model [default: the checkpoint's or initial model's, else the
+    /// training rows' minority class, ties going to the second class].
+    /// Changes no weight.
+    pub positive_class: Option<String>,
     /// Worker threads (0: one per core). Changes the speed, never the result.
     pub threads: usize,
     /// Rows per shard [default: [`crate::train::default_shard_rows`], or the
@@ -225,6 +231,7 @@ impl Default for FitSpec {
             early_stopping: None,
             dropout: None,
             class_weight: None,
+            positive_class: None,
             threads: 0,
             shard_rows: None,
             seed: None,

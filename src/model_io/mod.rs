@@ -20,6 +20,7 @@
 //! | `standardize_mean`, `standardize_std` | JSON arrays of `n_0` numbers | both or neither |
 //! | `pixel_scale` | a number | optional |
 //! | `class_names` | JSON array of strings: 2 for a sigmoid head with one output, else `n_L`; never for `mse` | optional |
+//! | `positive_class` | one of the two `class_names` of a binary classifier (one sigmoid output): the class whose probability `threshold` compares and whose precision, recall, F1 and ROC AUC `eval` reports; without it, the second class name | optional; binary sigmoid only |
 //! | `target_names` | JSON array: the label column's name, or one name per output (multi-output regression, multi-label sigmoid) | optional |
 //! | `target_mean`, `target_std` | JSON arrays of `n_L` numbers: the `mse` targets were standardised with these; predictions are `output · std + mean` | both or neither; `mse` only |
 //! | `csv_layout` | JSON object `{"delimiter": ",", "header": true, "columns": 5, "label_positions": [4]}`: how the training CSV was read | optional |

@@ -53,6 +53,8 @@ pub(super) const STANDARDIZE_STD: &str = "standardize_std";
 pub(super) const PIXEL_SCALE: &str = "pixel_scale";
 /// [`ModelMeta::class_names`].
 pub(super) const CLASS_NAMES: &str = "class_names";
+/// [`ModelMeta::positive_class`].
+pub(super) const POSITIVE_CLASS: &str = "positive_class";
 /// [`ModelMeta::target_names`].
 pub(super) const TARGET_NAMES: &str = "target_names";
 /// The mean of [`ModelMeta::target_standardizer`].
@@ -65,7 +67,7 @@ pub(super) const CSV_LAYOUT: &str = "csv_layout";
 pub(super) const EXTRA_PREFIX: &str = "extra.";
 
 /// The metadata keys of a model file, in the order of the module docs' table.
-pub(super) const MODEL_KEYS: [(&str, Presence); 14] = [
+pub(super) const MODEL_KEYS: [(&str, Presence); 15] = [
     (FORMAT, Required),
     (FORMAT_VERSION, Required),
     (SIZES, Required),
@@ -76,6 +78,7 @@ pub(super) const MODEL_KEYS: [(&str, Presence); 14] = [
     (STANDARDIZE_STD, Pair),
     (PIXEL_SCALE, Optional),
     (CLASS_NAMES, Optional),
+    (POSITIVE_CLASS, Optional),
     (TARGET_NAMES, Optional),
     (TARGET_MEAN, Pair),
     (TARGET_STD, Pair),
@@ -398,6 +401,7 @@ pub(super) fn check_meta(sizes: &[usize], head: Head, meta: &ModelMeta, src: &st
             ));
         }
     }
+    check_positive_class(head, n_out, meta, src)?;
     let k = meta.target_names.len();
     if k > 1 {
         if k != n_out {
@@ -449,6 +453,40 @@ pub(super) fn check_meta(sizes: &[usize], head: Head, meta: &ModelMeta, src: &st
         ));
     }
     Ok(())
+}
+
+/// A positive class names one of the two classes of a binary classifier
+/// (one sigmoid output).
+fn check_positive_class(head: Head, n_out: usize, meta: &ModelMeta, src: &str) -> Result<()> {
+    let Some(p) = &meta.positive_class else {
+        return Ok(());
+    };
+    match &meta.class_names {
+        Some(names) if head == Head::SigmoidBce && n_out == 1 => {
+            if names.contains(p) {
+                return Ok(());
+            }
+            Err(data_err(
+                src,
+                format!(
+                    "{POSITIVE_CLASS} {} is not one of the {CLASS_NAMES} {}",
+                    quote(p),
+                    names
+                        .iter()
+                        .map(|n| quote(n))
+                        .collect::<Vec<_>>()
+                        .join(", ")
+                ),
+            ))
+        }
+        _ => Err(data_err(
+            src,
+            format!(
+                "{POSITIVE_CLASS} is given, but only a binary classifier (one sigmoid output and \
+                 two {CLASS_NAMES}) has one"
+            ),
+        )),
+    }
 }
 
 /// The rules of a standardizer stored under `[mean key, std key]` for `n`
