@@ -888,6 +888,106 @@ fn regression_standardises_targets_and_reports_r2() {
     assert!((100.0..200.0).contains(&mean), "mean prediction {mean}");
 }
 
+/// A regression's R² per epoch: in the text lines, the JSON lines and the
+/// summary, and as the plot's second chart; the final one is eval's (issue 20).
+#[test]
+fn regressions_report_r2_every_epoch() {
+    let dir = tmp();
+    let (train, test) = (data("diabetes.train.csv"), data("diabetes.test.csv"));
+    let (model, svg) = (dir.path().join("d.st"), dir.path().join("c.svg"));
+    let common = ["train", "--head", "mse", "--epochs", "4", "--layers", "8"];
+    let (code, out, err) = run(
+        &common,
+        &[
+            Path::new("--data"),
+            &train,
+            Path::new("--test-data"),
+            &test,
+            Path::new("--out"),
+            &model,
+            Path::new("--plot"),
+            &svg,
+        ],
+    );
+    assert_eq!(code, 0, "{err}");
+    let epochs: Vec<&str> = out.lines().filter(|l| l.starts_with("epoch ")).collect();
+    assert_eq!(epochs.len(), 4, "{out}");
+    assert!(epochs.iter().all(|l| l.contains("  test R² ")), "{out}");
+    let last = out
+        .lines()
+        .find(|l| l.starts_with("final test R² "))
+        .expect(&out);
+    let e = eval_json(&model, &test);
+    let r2 = e["r2"].as_f64().unwrap();
+    assert_eq!(last, format!("final test R² {r2:.4}"));
+    assert!(epochs[3].contains(&format!("test R² {r2:.4}")), "{out}");
+    let plot = fs::read_to_string(&svg).unwrap();
+    assert!(plot.contains("R² per epoch"), "no R² chart");
+
+    // JSON: the held-out (validation) R² and the test R² beside it
+    let (code, out, err) = run(
+        &[
+            "train",
+            "--json",
+            "--head",
+            "mse",
+            "--epochs",
+            "3",
+            "--validation-split",
+            "0.2",
+        ],
+        &[Path::new("--data"), &train, Path::new("--test-data"), &test],
+    );
+    assert_eq!(code, 0, "{err}");
+    let lines: Vec<serde_json::Value> = out
+        .lines()
+        .map(|l| serde_json::from_str(l).unwrap())
+        .collect();
+    for l in &lines {
+        assert!(l["validation_r2"].as_f64().unwrap() <= 1.0, "{l}");
+        assert!(l["test_r2"].is_number(), "{l}");
+    }
+    assert_eq!(
+        lines[3]["validation_r2"], lines[2]["validation_r2"],
+        "the summary"
+    );
+    // classifiers' lines carry no R²
+    let (_, out, _) = run(&["train", "--json", "--epochs", "1"], &[]);
+    assert!(!out.contains("r2"), "{out}");
+}
+
+/// Errors of a small-scale target keep their significant digits in eval's
+/// table instead of printing 0.000000 (issue 20).
+#[test]
+fn eval_prints_small_errors_with_significant_digits() {
+    let dir = tmp();
+    let mut text = String::from("x,y\n");
+    for i in 0..120u32 {
+        let x = f64::from(i % 40) / 40.0;
+        text += &format!("{x},{}\n", 1e-6 * (x * 3.0 + f64::from(i % 7) / 7.0));
+    }
+    let f = write(dir.path(), "tiny.csv", &text);
+    let model = dir.path().join("t.st");
+    train_to(&model, &f, &["--head", "mse", "--epochs", "3"]);
+    let (code, out, err) = run(&["eval", "--model"], &[&model, Path::new("--data"), &f]);
+    assert_eq!(code, 0, "{err}");
+    let row = out.lines().find(|l| l.starts_with("y ")).expect(&out);
+    assert!(!row.contains("0.000000"), "{out}");
+    let e = eval_json(&model, &f);
+    let cells: Vec<f64> = row
+        .split_whitespace()
+        .skip(1)
+        .map(|c| c.parse().unwrap())
+        .collect();
+    for (cell, k) in cells.iter().zip(["mse", "rmse", "mae"]) {
+        let v = e[k].as_f64().unwrap();
+        assert!(
+            v > 0.0 && ((cell - v) / v).abs() < 1e-5,
+            "{k}: {cell} vs {v}: {out}"
+        );
+    }
+}
+
 #[test]
 fn several_label_columns() {
     let dir = tmp();

@@ -762,7 +762,7 @@ struct R2s(Vec<Option<f64>>);
 
 impl FitCallbacks for R2s {
     fn on_epoch(&mut self, report: &EpochReport) -> ControlFlow<()> {
-        self.0.push(report.val_r2);
+        self.0.push(report.record.val_r2);
         ControlFlow::Continue(())
     }
 }

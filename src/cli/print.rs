@@ -25,6 +25,22 @@ pub fn plural(n: usize, word: &str) -> String {
     }
 }
 
+/// A figure in a column of 12 characters with at least 6 significant
+/// digits: 6 decimals from 0.1 up (as always), more decimals below, and
+/// scientific notation below 10⁻⁴, so that the errors of a small-scale
+/// target do not print as `0.000000`.
+pub fn figure(v: f64) -> String {
+    let mag = v.abs();
+    if mag >= 0.1 || mag == 0.0 || !v.is_finite() {
+        format!("{v:.6}")
+    } else if mag >= 1e-4 {
+        let decimals = (5.0 - mag.log10().floor()) as usize;
+        format!("{v:.decimals$}")
+    } else {
+        format!("{v:.5e}")
+    }
+}
+
 /// A ROC AUC to 4 decimals, or `n/a` where it is undefined.
 pub fn auc_text(a: Option<f64>) -> String {
     a.map_or("n/a".to_string(), |a| format!("{a:.4}"))
@@ -338,6 +354,13 @@ fn epoch_json(report: &EpochReport, held_out: HeldOut) -> serde_json::Value {
         obj["test_loss"] = r.test_loss.into();
         obj["test_accuracy"] = r.test_accuracy.into();
     }
+    // regressions: R² beside the losses (classifiers' lines are unchanged)
+    if let Some(v) = r.val_r2 {
+        obj[format!("{held}_r2")] = v.into();
+    }
+    if let Some(v) = r.test_r2 {
+        obj["test_r2"] = v.into();
+    }
     obj
 }
 
@@ -358,11 +381,17 @@ fn epoch_line(report: &EpochReport, held_out: HeldOut) -> String {
     if let Some(a) = r.val_accuracy {
         line += &format!("  {short} acc {:6.2}%", 100.0 * a);
     }
+    if let Some(v) = r.val_r2 {
+        line += &format!("  {short} R² {v:.4}");
+    }
     if let Some(l) = r.test_loss {
         line += &format!("  test loss {l:.5}");
     }
     if let Some(a) = r.test_accuracy {
         line += &format!("  test acc {:6.2}%", 100.0 * a);
+    }
+    if let Some(v) = r.test_r2 {
+        line += &format!("  test R² {v:.4}");
     }
     line += &format!("  {:.0} samples/s", report.samples_per_sec);
     line

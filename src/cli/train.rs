@@ -333,6 +333,13 @@ fn summary_json(
         obj["test_loss"] = r.test_loss.into();
         obj["test_accuracy"] = r.test_accuracy.into();
     }
+    // regressions: the held-out and test R² (classifiers' are unchanged)
+    if let Some(v) = last.and_then(|r| r.val_r2) {
+        obj[format!("{held}_r2")] = v.into();
+    }
+    if let Some(v) = last.and_then(|r| r.test_r2) {
+        obj["test_r2"] = v.into();
+    }
     obj
 }
 
@@ -351,6 +358,12 @@ fn print_summary(
     }
     if let Some(a) = last.and_then(|r| r.test_accuracy) {
         writeln!(out, "final test accuracy {:.2}%", 100.0 * a)?;
+    }
+    if let Some(v) = last.and_then(|r| r.val_r2) {
+        writeln!(out, "final {held} R² {v:.4}")?;
+    }
+    if let Some(v) = last.and_then(|r| r.test_r2) {
+        writeln!(out, "final test R² {v:.4}")?;
     }
     if let Some(b) = &record.best {
         let test = outcome

@@ -33,6 +33,11 @@ pub struct EpochRecord {
     pub test_loss: Option<f64>,
     /// Test accuracy, as `test_loss`.
     pub test_accuracy: Option<f64>,
+    /// Held-out R² (the mean over the targets, as early stopping's `r2`
+    /// monitor sees it), for an `mse` head with a held-out set.
+    pub val_r2: Option<f64>,
+    /// Test R², as `test_loss`, for an `mse` head.
+    pub test_r2: Option<f64>,
 }
 
 /// What the held-out figures (`val_loss`, `val_accuracy` of [`EpochRecord`])
@@ -66,7 +71,7 @@ impl HeldOut {
 #[derive(Clone, Copy, Debug, PartialEq)]
 #[non_exhaustive]
 pub struct EpochReport {
-    /// The losses and accuracies (also pushed to [`FitOutcome::history`]).
+    /// The losses, accuracies and R² (also pushed to [`FitOutcome::history`]).
     pub record: EpochRecord,
     /// Samples trained on in this call (a resumed epoch: its remaining rows).
     pub samples: usize,
@@ -74,9 +79,6 @@ pub struct EpochReport {
     pub seconds: f64,
     /// `samples / seconds`.
     pub samples_per_sec: f64,
-    /// The held-out R² (the mean over the targets, as early stopping's
-    /// `r2` monitor sees it), for an `mse` head with a held-out set.
-    pub val_r2: Option<f64>,
 }
 
 /// What a prepared run is about to do, for [`FitCallbacks::on_start`].

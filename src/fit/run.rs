@@ -258,7 +258,7 @@ impl Run {
     }
 
     /// The epoch's figures: held-out and test loss and accuracy, training
-    /// accuracy as asked, R² of a regression.
+    /// accuracy as asked, held-out and test R² of a regression.
     fn report(
         &self,
         infer: &mut Inference,
@@ -282,10 +282,12 @@ impl Run {
             }
             _ => None,
         };
-        let val_r2 = match &p.held_out {
-            Some(v) if mlp.head() == Head::Mse => Some(r2_of(infer, mlp, v)?),
-            _ => None,
+        let r2 = |infer: &mut Inference, data: Option<&Dataset>| match data {
+            Some(v) if mlp.head() == Head::Mse => r2_of(infer, mlp, v).map(Some),
+            _ => Ok(None),
         };
+        let val_r2 = r2(infer, p.held_out.as_ref())?;
+        let test_r2 = r2(infer, p.test.as_ref())?;
         Ok(EpochReport {
             record: EpochRecord {
                 epoch,
@@ -295,11 +297,12 @@ impl Run {
                 val_accuracy,
                 test_loss,
                 test_accuracy,
+                val_r2,
+                test_r2,
             },
             samples: stats.samples,
             seconds: stats.seconds,
             samples_per_sec: stats.samples as f64 / stats.seconds.max(1e-12),
-            val_r2,
         })
     }
 
@@ -314,7 +317,7 @@ impl Run {
         let value = match rule.monitor {
             Monitor::Loss => r.val_loss,
             Monitor::Accuracy => r.val_accuracy,
-            Monitor::R2 => report.val_r2,
+            Monitor::R2 => r.val_r2,
         }
         .unwrap_or(f64::NAN);
         state.observe(rule, epoch, value, p.mlp.params())
