@@ -1808,6 +1808,27 @@ fn early_stopping_keeps_the_best_epoch_and_resumes_bit_for_bit() {
         info["training"]["best_validation_loss"].as_str().unwrap(),
         min.to_string()
     );
+    // the figures info shows are the kept (best) epoch's, not the last one's
+    let at_best = &lines[best as usize - 1];
+    let last = &lines[lines.len() - 2];
+    for k in [
+        "validation_loss",
+        "validation_accuracy",
+        "train_loss",
+        "test_accuracy",
+    ] {
+        let shown: f64 = info["training"][format!("final_{k}")]
+            .as_str()
+            .unwrap()
+            .parse()
+            .unwrap();
+        // (JSON text parsed back may differ in the last bit)
+        let near = |v: &serde_json::Value| (shown - v[k].as_f64().unwrap()).abs() < 1e-12;
+        assert!(near(at_best), "{k}: {shown} vs {at_best}");
+        if k == "validation_loss" {
+            assert!(!near(last), "{k}: the last epoch's: {last}");
+        }
+    }
     // checkpoint after 3 epochs, resume to the end on 1 thread: same bytes
     let ckpt = dir.path().join("es.ckpt");
     let part = dir.path().join("part.st");

@@ -932,6 +932,50 @@ fn checkpoint_round_trip_and_model_view() {
     assert_eq!(meta["optimizer"], "sgd");
 }
 
+/// Early stopping's state keeps the best epoch's figures
+/// (`checkpoint.es_best_figures`) through a checkpoint; a bad value is
+/// named, and a checkpoint without the key (older) reads with none.
+#[test]
+fn early_stopping_state_keeps_the_best_epochs_figures() {
+    use backprop::stopping::{EarlyStopState, EarlyStopping, Monitor};
+    let mut c = tiny_checkpoint();
+    let mut state = EarlyStopState::new(Monitor::Loss, c.model.mlp.num_params());
+    state.best = 0.25;
+    state.best_epoch = 1;
+    state.best_figures = BTreeMap::from([
+        ("final_train_loss".to_string(), "0.5".to_string()),
+        ("final_validation_loss".to_string(), "0.25".to_string()),
+    ]);
+    c.config.early_stopping = Some(EarlyStopping {
+        patience: 2,
+        min_delta: 0.0,
+        monitor: Monitor::Loss,
+    });
+    c.early_stop = Some(state);
+    let bytes = model_io::checkpoint_to_bytes(&c).unwrap();
+    let (_, meta) = decode(&bytes);
+    assert_eq!(
+        meta["checkpoint.es_best_figures"],
+        r#"{"final_train_loss":"0.5","final_validation_loss":"0.25"}"#
+    );
+    assert_eq!(model_io::checkpoint_from_bytes(&bytes, SRC).unwrap(), c);
+    let bad = edit_of(&bytes, |_, m| {
+        m.insert("checkpoint.es_best_figures".into(), "[1]".into());
+    });
+    assert!(
+        ckpt_err(&bad).starts_with(&format!(
+            "{SRC}: checkpoint.es_best_figures is not a JSON object of strings"
+        )),
+        "{}",
+        ckpt_err(&bad)
+    );
+    let older = edit_of(&bytes, |_, m| {
+        m.remove("checkpoint.es_best_figures");
+    });
+    let back = model_io::checkpoint_from_bytes(&older, SRC).unwrap();
+    assert!(back.early_stop.unwrap().best_figures.is_empty());
+}
+
 #[test]
 fn checkpoint_problems_are_named() {
     let base = model_io::checkpoint_to_bytes(&tiny_checkpoint()).unwrap();

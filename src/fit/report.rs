@@ -261,8 +261,9 @@ impl FitOutcome {
 pub(super) struct RunRecord<'a> {
     pub cfg: &'a TrainConfig,
     pub epochs: usize,
-    pub last: Option<&'a EpochRecord>,
-    pub held_out: HeldOut,
+    /// The `final_*` figures of the epoch whose weights are kept ([`record_figures`]
+    /// of the best one with early stopping, else of the last).
+    pub saved: BTreeMap<String, String>,
     pub class_weight: Option<&'a ClassWeight>,
     pub row_weights: Option<&'a str>,
     pub best: Option<BestEpoch>,
@@ -300,8 +301,8 @@ impl RunRecord<'_> {
         }
         put("seed", cfg.seed.to_string());
         put("shuffle", cfg.shuffle.to_string());
-        if let Some(r) = self.last {
-            final_figures(r, self.held_out, &mut put);
+        for (k, v) in &self.saved {
+            put(k, v.clone());
         }
         if let Some(cw) = self.class_weight {
             put("class_weight", cw.to_string());
@@ -323,7 +324,18 @@ impl RunRecord<'_> {
     }
 }
 
-/// The last epoch's figures, as `final_*` entries.
+/// An epoch's figures as the training record's `final_*` entries (those of
+/// the weights a run keeps: the last epoch's, or the best one's).
+pub(super) fn record_figures(r: &EpochRecord, held_out: HeldOut) -> BTreeMap<String, String> {
+    let mut entries = BTreeMap::new();
+    let mut put = |k: &str, v: String| {
+        entries.insert(k.to_string(), v);
+    };
+    final_figures(r, held_out, &mut put);
+    entries
+}
+
+/// [`record_figures`], each entry given to `put`.
 fn final_figures(r: &EpochRecord, held_out: HeldOut, put: &mut impl FnMut(&str, String)) {
     put("final_train_loss", r.train_loss.to_string());
     if let Some(a) = r.train_accuracy {

@@ -17,7 +17,8 @@ use crate::tensor::Matrix;
 use crate::train::{EpochOutcome, EpochProgress, EpochStats, TrainerState};
 
 use super::report::{
-    EpochRecord, EpochReport, FitCallbacks, FitEnd, FitOutcome, Interruption, RunInfo, RunRecord,
+    record_figures, EpochRecord, EpochReport, FitCallbacks, FitEnd, FitOutcome, Interruption,
+    RunInfo, RunRecord,
 };
 use super::spec::{FitSpec, TrainMetrics};
 
@@ -320,7 +321,11 @@ impl Run {
             Monitor::R2 => r.val_r2,
         }
         .unwrap_or(f64::NAN);
-        state.observe(rule, epoch, value, p.mlp.params())
+        let stop = state.observe(rule, epoch, value, p.mlp.params());
+        if state.best_epoch == epoch {
+            state.best_figures = record_figures(r, p.info.held_out);
+        }
+        stop
     }
 
     /// The outcome: the best epoch's weights when early stopping kept one
@@ -350,12 +355,20 @@ impl Run {
                 });
             }
         }
+        // the figures of the weights written: the best epoch's (kept by the
+        // state, through a resume), else the last epoch's
+        let saved = match (&best, &p.early) {
+            (Some(_), Some((_, state))) => state.best_figures.clone(),
+            _ => history
+                .last()
+                .map(|r| record_figures(r, p.info.held_out))
+                .unwrap_or_default(),
+        };
         let record = (!interrupted).then(|| {
             RunRecord {
                 cfg: &p.cfg,
                 epochs: done,
-                last: history.last(),
-                held_out: p.info.held_out,
+                saved,
                 class_weight: p.class_weight.as_ref(),
                 row_weights: p.row_weights.as_deref(),
                 best,

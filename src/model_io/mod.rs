@@ -70,7 +70,10 @@
 //! (`f64` bits in hex). With early stopping, `checkpoint.es_patience`,
 //! `checkpoint.es_min_delta_bits`, `checkpoint.es_monitor` (the settings),
 //! `checkpoint.es_best_bits`, `checkpoint.es_best_epoch`,
-//! `checkpoint.es_bad_epochs` (the state) and the best epoch's weights as
+//! `checkpoint.es_bad_epochs` (the state), `checkpoint.es_best_figures` (a
+//! JSON object of strings: the best epoch's `final_*` figures as the model's
+//! training record gives them, so that a run resumed after that epoch
+//! records them; absent in older checkpoints) and the best epoch's weights as
 //! tensors `checkpoint.best.{i}.weight` and `checkpoint.best.{i}.bias`.
 //! `checkpoint.dropout` (the probability, absent without dropout) and
 //! `checkpoint.class_weight` (`balanced` or `name=weight,…`, absent without

@@ -172,6 +172,9 @@ pub(super) const ES_BEST_BITS: &str = "checkpoint.es_best_bits";
 pub(super) const ES_BEST_EPOCH: &str = "checkpoint.es_best_epoch";
 /// Epochs since the best one.
 pub(super) const ES_BAD_EPOCHS: &str = "checkpoint.es_bad_epochs";
+/// The best epoch's figures as the training record writes them, a JSON
+/// object of strings (absent in older checkpoints).
+pub(super) const ES_BEST_FIGURES: &str = "checkpoint.es_best_figures";
 /// The dropout probability, when the run uses dropout.
 pub(super) const DROPOUT: &str = "checkpoint.dropout";
 /// The class weights (`balanced` or `name=weight,…`), when the run uses them.
@@ -201,7 +204,7 @@ pub(super) const CHECKPOINT_PREFIX: &str = "checkpoint.";
 
 /// The metadata keys a checkpoint holds besides the model's, in the order
 /// of the module docs.
-pub(super) const CHECKPOINT_KEYS: [(&str, Presence); 45] = [
+pub(super) const CHECKPOINT_KEYS: [(&str, Presence); 46] = [
     (CHECKPOINT, Required),
     (EPOCH, Required),
     (EPOCHS_TOTAL, Required),
@@ -242,6 +245,7 @@ pub(super) const CHECKPOINT_KEYS: [(&str, Presence); 45] = [
     (ES_BEST_BITS, Optional),
     (ES_BEST_EPOCH, Optional),
     (ES_BAD_EPOCHS, Optional),
+    (ES_BEST_FIGURES, Optional),
     (DROPOUT, Optional),
     (CLASS_WEIGHT, Optional),
     (WEIGHT_SUM_BITS, Optional),
