@@ -471,6 +471,77 @@ fn bad_data_files_are_clear_errors() {
         .stderr(predicate::str::contains("missing.csv"));
 }
 
+/// A file that is not a table (an .npz, a model, a PNG, JSON), given as
+/// data, is named for what it is, by its first bytes whatever its name,
+/// instead of failing as CSV (issue 20).
+#[test]
+fn files_that_are_not_tables_are_named_for_what_they_are() {
+    let dir = tmp();
+    let model = dir.path().join("m.safetensors");
+    let (code, _, err) = run(&["train", "--epochs", "1", "--out"], &[&model]);
+    assert_eq!(code, 0, "{err}");
+    let mut zip = b"PK\x03\x04\x14\0\0\0\x08\0".to_vec();
+    zip.extend_from_slice(&[0u8; 40]);
+    let mut png = b"\x89PNG\r\n\x1a\n\0\0\0\rIHDR".to_vec();
+    png.extend_from_slice(&[0u8; 40]);
+    let json = b"[\n  {\"a\": 1, \"b\": 2, \"y\": 0}\n]\n".to_vec();
+    let cases: [(&str, Vec<u8>, &str); 5] = [
+        (
+            "arrays.npz",
+            zip.clone(),
+            "this is a ZIP file (such as an .npz archive",
+        ),
+        ("zipped.csv", zip, "this is a ZIP file"),
+        ("picture.png", png, "this is a PNG image, not CSV"),
+        ("rows.json", json.clone(), "this is a JSON file, not CSV"),
+        ("rows.txt", json, "this is a JSON file, not CSV"),
+    ];
+    let mut files: Vec<(PathBuf, String)> = cases
+        .iter()
+        .map(|(name, bytes, message)| {
+            let p = dir.path().join(name);
+            fs::write(&p, bytes).unwrap();
+            (p, message.to_string())
+        })
+        .collect();
+    files.push((
+        model.clone(),
+        "this is a safetensors file (a model or checkpoint?), not CSV".to_string(),
+    ));
+    for (file, message) in &files {
+        for cmd in [&["train", "--data"][..], &["eval", "--model"][..]] {
+            let mut paths: Vec<&Path> = Vec::new();
+            if cmd[0] == "eval" {
+                paths.extend([model.as_path(), Path::new("--data")]);
+            }
+            paths.push(file);
+            let (code, out, err) = run(cmd, &paths);
+            assert_eq!(code, 1, "{cmd:?} {}: {err}", file.display());
+            assert!(out.is_empty());
+            assert!(
+                err.contains(&format!("{}: {message}", file.display())),
+                "{cmd:?} {}: {err}",
+                file.display()
+            );
+            assert!(
+                err.contains("data files are CSV tables, IDX or NPY arrays"),
+                "{err}"
+            );
+        }
+    }
+    // through standard input too
+    let out = bin()
+        .args(["train", "--data", "-"])
+        .write_stdin(b"{\"not\": \"a table\"}".to_vec())
+        .output()
+        .unwrap();
+    let err = String::from_utf8_lossy(&out.stderr);
+    assert!(
+        err.contains("<stdin>: this is a JSON file, not CSV"),
+        "{err}"
+    );
+}
+
 #[test]
 fn impossible_options_are_usage_errors() {
     let f = data("breast_cancer.train.csv");
