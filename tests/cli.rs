@@ -2146,6 +2146,85 @@ fn write_npy(path: &Path, descr: &str, shape: &[usize], values: &[u8]) {
     fs::write(path, bytes).unwrap();
 }
 
+/// NPY labels may be strings: a hand-built `<U5` array (NumPy's `str`,
+/// UCS-4, NUL-padded) gives the classes their names, and the same weights
+/// as the CSV with those labels; an object array (pickle) and text features
+/// are clear errors (issue 20).
+#[test]
+fn npy_string_labels_are_class_names() {
+    let dir = tmp();
+    let text = fs::read_to_string(data("iris.train.csv")).unwrap();
+    let mut lines = text.lines();
+    let header = lines.next().unwrap();
+    let cols = header.split(',').count() - 1;
+    let (mut x, mut y, mut csv, mut rows) = (Vec::new(), Vec::new(), String::new(), 0);
+    csv += header;
+    csv.push('\n');
+    for line in lines.filter(|l| !l.is_empty()) {
+        let fields: Vec<&str> = line.split(',').collect();
+        for f in &fields[..cols] {
+            x.extend(f.parse::<f32>().unwrap().to_le_bytes());
+        }
+        // the species cut to 5 characters, as UCS-4 code units padded with NULs
+        let label: String = fields[cols].chars().take(5).collect();
+        let mut units: Vec<u32> = label.chars().map(u32::from).collect();
+        units.resize(5, 0);
+        y.extend(units.iter().flat_map(|u| u.to_le_bytes()));
+        csv += &format!("{},{label}\n", fields[..cols].join(","));
+        rows += 1;
+    }
+    let (xp, yp) = (dir.path().join("x.npy"), dir.path().join("y.npy"));
+    write_npy(&xp, "<f4", &[rows, cols], &x);
+    write_npy(&yp, "<U5", &[rows], &y);
+    let cut = write(dir.path(), "cut.csv", &csv);
+    let (from_npy, from_csv) = (dir.path().join("npy.st"), dir.path().join("csv.st"));
+    let (code, _, err) = run(
+        &["train", "--quiet", "--epochs", "5", "--data"],
+        &[
+            &xp,
+            Path::new("--labels"),
+            &yp,
+            Path::new("--out"),
+            &from_npy,
+        ],
+    );
+    assert_eq!(code, 0, "{err}");
+    train_to(&from_csv, &cut, &["--epochs", "5"]);
+    let (a, b) = (
+        backprop::model_io::load_model(&from_npy).unwrap(),
+        backprop::model_io::load_model(&from_csv).unwrap(),
+    );
+    let names = ["setos", "versi", "virgi"].map(String::from).to_vec();
+    assert_eq!(a.meta.class_names, Some(names.clone()));
+    assert_eq!(b.meta.class_names, Some(names));
+    assert_eq!(a.mlp, b.mlp, "the same weights as from the CSV");
+    let e = eval_json_with(&from_npy, &xp, &["--labels", yp.to_str().unwrap()]);
+    assert!(e["accuracy"].as_f64().unwrap() > 0.6, "{e}");
+    let p = predict_csv(&from_npy, &xp, &[]);
+    assert!(p.starts_with("class,p_setos,p_versi,p_virgi\n"), "{p}");
+    assert!(p.lines().skip(1).all(|l| ["setos,", "versi,", "virgi,"]
+        .iter()
+        .any(|c| l.starts_with(c))));
+
+    // an object array needs pickle: say how to save it instead
+    let obj = dir.path().join("obj.npy");
+    write_npy(&obj, "|O", &[rows], &vec![0u8; 8 * rows]);
+    let (code, _, err) = run(
+        &["train", "--epochs", "1", "--data"],
+        &[&xp, Path::new("--labels"), &obj],
+    );
+    assert_eq!(code, 1, "{err}");
+    assert!(err.contains("only pickle can read"), "{err}");
+    assert!(err.contains("labels.astype(str)"), "{err}");
+    // text is not a feature
+    let (code, _, err) = run(
+        &["train", "--epochs", "1", "--data"],
+        &[&yp, Path::new("--labels"), &yp],
+    );
+    assert_eq!(code, 1, "{err}");
+    assert!(err.contains("the array holds text ('<U5'"), "{err}");
+}
+
 /// A CSV of digits as NPY: f4 features and i8 labels.
 fn digits_npy(dir: &Path, csv: &str, stem: &str) -> (PathBuf, PathBuf) {
     let text = fs::read_to_string(data(csv)).unwrap();
