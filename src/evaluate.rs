@@ -50,8 +50,8 @@ pub struct ClassReport {
     pub per_class: Vec<ClassMetrics>,
     /// The unweighted mean F1 over classes.
     pub macro_f1: f64,
-    /// For a binary problem: the positive class (class 1), the threshold
-    /// on its probability, and precision/recall/F1/ROC AUC for it.
+    /// For a binary problem: the positive class ([`positive_index`]), the
+    /// threshold on its probability, and precision/recall/F1/ROC AUC for it.
     pub binary: Option<(String, f32, BinaryMetrics)>,
 }
 
@@ -86,6 +86,94 @@ pub struct RegressionReport {
     pub mean: RegressionMetrics,
 }
 
+/// The index in `class_names` of a binary classifier's positive class: the
+/// model's [`ModelMeta::positive_class`], else 1 (the second class, as
+/// models without one have always taken it).
+///
+/// ```
+/// use backprop::{evaluate::positive_index, meta::ModelMeta};
+/// let mut meta = ModelMeta {
+///     class_names: Some(vec!["benign".into(), "malignant".into()]),
+///     ..ModelMeta::default()
+/// };
+/// assert_eq!(positive_index(&meta), 1);
+/// meta.positive_class = Some("benign".into());
+/// assert_eq!(positive_index(&meta), 0);
+/// ```
+pub fn positive_index(meta: &ModelMeta) -> usize {
+    let names = meta.class_names.as_deref().unwrap_or(&[]);
+    meta.positive_class
+        .as_ref()
+        .and_then(|p| names.iter().position(|n| n == p))
+        .unwrap_or(1)
+}
+
+/// The class a binary sigmoid model predicts from its output `p` (the
+/// probability of class 1): the positive class when its probability (`p`,
+/// or `1 - p` when the positive class is class 0) is at least `threshold`.
+fn binary_class(p: f32, positive: usize, threshold: f32) -> usize {
+    let p_positive = if positive == 1 { p } else { 1.0 - p };
+    if p_positive >= threshold {
+        positive
+    } else {
+        1 - positive
+    }
+}
+
+/// The threshold `eval` and `predict` use for `mlp`: the one given (a
+/// probability strictly between 0 and 1), else
+/// [`DEFAULT_THRESHOLD`](crate::metrics::DEFAULT_THRESHOLD). Only a sigmoid
+/// head (binary or multi-label) has a threshold; giving one for a softmax
+/// or `mse` model is an error rather than ignored.
+///
+/// # Errors
+/// [`Error::Config`] (`threshold`) for a value outside `(0, 1)` or a model
+/// without a sigmoid head.
+///
+/// ```
+/// use backprop::{evaluate::threshold_for, Activation, Head, Mlp};
+/// let sigmoid = Mlp::new(&[2, 1], &[], Head::SigmoidBce, 0).unwrap();
+/// let softmax = Mlp::new(&[2, 3], &[], Head::SoftmaxCe, 0).unwrap();
+/// assert_eq!(threshold_for(&sigmoid, None)?, 0.5);
+/// assert_eq!(threshold_for(&sigmoid, Some(0.3))?, 0.3);
+/// assert_eq!(threshold_for(&softmax, None)?, 0.5);
+/// assert!(threshold_for(&softmax, Some(0.3)).is_err());
+/// assert!(threshold_for(&sigmoid, Some(1.0)).is_err());
+/// # Ok::<(), backprop::Error>(())
+/// ```
+pub fn threshold_for(mlp: &Mlp, threshold: Option<f32>) -> Result<f32> {
+    let Some(t) = threshold else {
+        return Ok(crate::metrics::DEFAULT_THRESHOLD);
+    };
+    check_threshold(t)?;
+    if mlp.head() != Head::SigmoidBce {
+        return Err(Error::config(
+            "threshold",
+            format!(
+                "{t}: only a sigmoid model (binary or multi-label) has a threshold; this model \
+                 has a {} head, which {}",
+                mlp.head(),
+                match mlp.head() {
+                    Head::Mse => "predicts numbers",
+                    _ => "predicts the most probable class",
+                }
+            ),
+        ));
+    }
+    Ok(t)
+}
+
+/// A threshold must be a probability strictly between 0 and 1.
+fn check_threshold(threshold: f32) -> Result<()> {
+    if !(threshold > 0.0 && threshold < 1.0) {
+        return Err(Error::config(
+            "threshold",
+            format!("{threshold} is not a probability strictly between 0 and 1"),
+        ));
+    }
+    Ok(())
+}
+
 /// The name of target `j` of a model: its column name, or `output_{j}`.
 pub fn target_name(meta: &ModelMeta, j: usize, outputs: usize) -> String {
     if meta.target_names.len() == outputs {
@@ -96,8 +184,9 @@ pub fn target_name(meta: &ModelMeta, j: usize, outputs: usize) -> String {
 }
 
 /// Evaluates `mlp` (with its `meta`) on the labelled table `raw`; a one-
-/// output sigmoid's positive class is predicted when its probability is at
-/// least `threshold` (also each label of a multi-label model).
+/// output sigmoid's positive class ([`positive_index`]) is predicted when
+/// its probability is at least `threshold` (also each label of a
+/// multi-label model).
 ///
 /// # Errors
 /// As [`pipeline::dataset`]; [`Error::Config`] for a threshold outside `(0, 1)`.
@@ -120,12 +209,7 @@ pub fn evaluate_with(
     raw: &mut RawTable,
     threshold: f32,
 ) -> Result<Evaluation> {
-    if !(threshold > 0.0 && threshold < 1.0) {
-        return Err(Error::config(
-            "threshold",
-            format!("{threshold} is not a probability strictly between 0 and 1"),
-        ));
-    }
+    check_threshold(threshold)?;
     let data = pipeline::take_dataset(raw, meta, mlp.inputs(), mlp.outputs(), mlp.head())?;
     if mlp.head() != Head::Mse {
         // the label text (a string per row) is encoded in `data` now
@@ -192,18 +276,34 @@ pub fn evaluate_with(
     }
     let labels = data.labels().unwrap_or(&[]);
     let classes = meta.class_names.clone().unwrap_or_default();
-    if keep_outputs {
+    let binary = k == 1 && classes.len() == 2;
+    let positive = positive_index(meta);
+    if binary {
+        predicted = outputs
+            .as_slice()
+            .iter()
+            .map(|&p| binary_class(p, positive, threshold))
+            .collect();
+    } else if keep_outputs {
         predicted = predicted_classes_at(&outputs, threshold);
     }
     let correct = predicted.iter().zip(labels).filter(|(p, l)| p == l).count();
     let confusion = confusion_matrix(labels, &predicted, classes.len());
     let per_class = per_class_metrics(&confusion);
     let macro_f1 = per_class.iter().map(|m| m.f1).sum::<f64>() / per_class.len().max(1) as f64;
-    let binary = (k == 1 && classes.len() == 2).then(|| {
+    let binary = binary.then(|| {
+        // the positive class's probability, and whether each row is of it
+        let (scores, truth): (Vec<f32>, Vec<usize>) = match positive {
+            1 => (outputs.as_slice().to_vec(), labels.to_vec()),
+            _ => (
+                outputs.as_slice().iter().map(|&p| 1.0 - p).collect(),
+                labels.iter().map(|&l| usize::from(l == 0)).collect(),
+            ),
+        };
         (
-            classes[1].clone(),
+            classes[positive].clone(),
             threshold,
-            binary_metrics_at(outputs.as_slice(), labels, threshold),
+            binary_metrics_at(&scores, &truth, threshold),
         )
     });
     Ok(Evaluation::Classification(ClassReport {
@@ -228,7 +328,8 @@ pub struct Predictions {
 }
 
 /// The predictions of `mlp` for the features of `raw`:
-/// - one label: the predicted `class` (at `threshold` for a binary sigmoid),
+/// - one label: the predicted `class` (for a binary sigmoid: the positive
+///   class when its probability is at least `threshold`),
 ///   then `p_{class}` for every class;
 /// - multi-label: per label, the 0/1 prediction under its name and `p_{name}`;
 /// - regression: one column per target, named after it, in its units.
@@ -248,6 +349,7 @@ pub fn predict(
     let mut infer = Inference::on_this_thread(mlp, DEFAULT_CHUNK_ROWS)?;
     let x = pipeline::features(raw, meta, mlp.inputs())?;
     let (head, k) = (mlp.head(), mlp.outputs());
+    let positive = positive_index(meta);
     let mut table = Predictions {
         header: header(meta, head, k, id_name),
         rows: Vec::with_capacity(x.rows()),
@@ -257,7 +359,7 @@ pub fn predict(
         for (i, out) in logits.chunks_exact_mut(k).enumerate() {
             let id = raw.ids.as_ref().map(|ids| ids[r0 + i].as_str());
             let mut row = Vec::with_capacity(table.header.len());
-            row_cells(meta, head, threshold, id, out, &mut row);
+            row_cells(meta, head, (threshold, positive), id, out, &mut row);
             table.rows.push(row);
         }
         Ok(())
@@ -295,6 +397,7 @@ pub fn predict_csv(
 ) -> Result<()> {
     let (x, prep) = pipeline::take_features(raw, meta, mlp.inputs())?;
     let (head, k) = (mlp.head(), mlp.outputs());
+    let positive = positive_index(meta);
     let mut text = CsvLine::default();
     for h in header(meta, head, k, id_name) {
         text.text(&h);
@@ -308,7 +411,7 @@ pub fn predict_csv(
         };
         for (i, row) in outputs.chunks_exact_mut(k).enumerate() {
             let id = ids.map(|ids| ids[r0 + i].as_str());
-            row_cells(meta, head, threshold, id, row, &mut line);
+            row_cells(meta, head, (threshold, positive), id, row, &mut line);
             line.end();
         }
         *buf = line.buf;
@@ -472,13 +575,14 @@ impl CellSink for CsvLine {
     }
 }
 
-/// One row's cells: its id, then as [`predict`] says; `out` holds the
-/// row's head outputs (regression values are turned into target units in
-/// place).
+/// One row's cells: its id, then as [`predict`] says (a binary model's
+/// class at `threshold` on the probability of class `positive`); `out`
+/// holds the row's head outputs (regression values are turned into target
+/// units in place).
 fn row_cells(
     meta: &ModelMeta,
     head: Head,
-    threshold: f32,
+    (threshold, positive): (f32, usize),
     id: Option<&str>,
     out: &mut [f32],
     row: &mut impl CellSink,
@@ -495,7 +599,7 @@ fn row_cells(
         }
         (Some(names), _) => {
             let c = if out.len() == 1 {
-                usize::from(out[0] >= threshold)
+                binary_class(out[0], positive, threshold)
             } else {
                 predicted_class(out)
             };

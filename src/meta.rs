@@ -32,6 +32,10 @@ pub struct ModelMeta {
     /// The class of each output index: 2 names for a sigmoid head with one
     /// output (label 0, label 1), else one per output; `None` for `mse`.
     pub class_names: Option<Vec<String>>,
+    /// For a binary classifier (one sigmoid output, two classes): the class
+    /// the threshold and the binary metrics take as positive, one of
+    /// `class_names`; `None` (older models): `class_names[1]`.
+    pub positive_class: Option<String>,
     /// The name of each input feature (`n_0` of them), or empty if unknown.
     pub feature_names: Vec<String>,
     /// The names of the targets: one label column (classes), or one per

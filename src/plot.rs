@@ -1,5 +1,6 @@
 //! Training curves as an SVG picture (plotters, SVG backend only, no system
-//! fonts): loss per epoch, and accuracy per epoch where there are accuracies.
+//! fonts): loss per epoch, and accuracy per epoch where there are accuracies
+//! (classifiers) or R² per epoch where there are R² (regressions).
 //!
 //! Each chart draws the training curve beside the held-out one, named after
 //! its role ([`HeldOut`]: "validation" or "test"). The epoch axis is labelled
@@ -51,6 +52,8 @@ const MAX_EPOCH_TICKS: usize = 10;
 ///         val_accuracy: Some(0.6 + 0.1 * epoch as f64 / 3.0),
 ///         test_loss: None,
 ///         test_accuracy: None,
+///         val_r2: None,
+///         test_r2: None,
 ///     })
 ///     .collect();
 /// write_curves_svg(&path, &history, HeldOut::Test)?;
@@ -200,6 +203,26 @@ fn accuracy_range(accuracies: impl Iterator<Item = f64> + Clone) -> Range<f64> {
     lo..hi
 }
 
+/// The R² axis: a little beyond the data, at least [`MIN_ACCURACY_SPAN`]
+/// wide, never above 1 (an R² is at most 1; early epochs may lie far below 0).
+fn r2_range(values: impl Iterator<Item = f64> + Clone) -> Range<f64> {
+    let min = values.clone().fold(f64::INFINITY, f64::min);
+    let max = values.fold(f64::NEG_INFINITY, f64::max).min(1.0);
+    if min > max {
+        return 0.0..1.0;
+    }
+    let pad = (0.1 * (max - min)).max(0.005);
+    let (mut lo, mut hi) = (min - pad, max + pad);
+    if hi - lo < MIN_ACCURACY_SPAN {
+        let mid = (lo + hi) / 2.0;
+        (lo, hi) = (mid - MIN_ACCURACY_SPAN / 2.0, mid + MIN_ACCURACY_SPAN / 2.0);
+    }
+    if hi > 1.0 {
+        (lo, hi) = (lo - (hi - 1.0), 1.0);
+    }
+    lo..hi
+}
+
 /// `v` to at most four significant digits, without trailing zeros: `0.6`, not
 /// `0.6000000000000001`.
 fn short(v: f64) -> String {
@@ -290,10 +313,17 @@ fn curves_svg(history: &[EpochRecord], held_out: HeldOut) -> std::result::Result
     .into_iter()
     .flatten()
     .collect();
+    let r2s: Vec<Series> = [
+        series(history, held, RED, |r| r.val_r2),
+        series(history, "test", GREEN, |r| r.test_r2),
+    ]
+    .into_iter()
+    .flatten()
+    .collect();
     let x = epoch_axis(history);
     let mut svg = String::new();
     {
-        let has_acc = !accuracies.is_empty();
+        let has_acc = !accuracies.is_empty() || !r2s.is_empty();
         let height = if has_acc { 720 } else { 400 };
         let root = SVGBackend::with_string(&mut svg, (800, height)).into_drawing_area();
         root.fill(&WHITE).map_err(|e| e.to_string())?;
@@ -328,7 +358,19 @@ fn curves_svg(history: &[EpochRecord], held_out: HeldOut) -> std::result::Result
                 upper,
             )?,
         }
-        if has_acc {
+        if !r2s.is_empty() && accuracies.is_empty() {
+            let y = r2_range(values(&r2s).into_iter());
+            draw_chart(
+                &bottom,
+                "R² per epoch",
+                &x,
+                y,
+                "R²",
+                &|v| short(*v),
+                &r2s,
+                SeriesLabelPosition::LowerRight,
+            )?;
+        } else if has_acc {
             let acc_values = values(&accuracies);
             let y = accuracy_range(acc_values.iter().copied());
             let percent: Vec<Series> = accuracies
@@ -367,6 +409,8 @@ mod tests {
             val_accuracy: Some(0.5 + 0.08 * epoch as f64),
             test_loss: None,
             test_accuracy: None,
+            val_r2: None,
+            test_r2: None,
         }
     }
 
@@ -441,6 +485,32 @@ mod tests {
         let t = texts(&curves_svg(&h, HeldOut::Validation).unwrap());
         assert_eq!(t.iter().filter(|t| *t == "validation").count(), 2, "{t:?}");
         assert_eq!(t.iter().filter(|t| *t == "test").count(), 2, "{t:?}");
+    }
+
+    /// A regression's curves: loss, and R² (held-out and test) where a
+    /// classifier has its accuracy (issue 20).
+    #[test]
+    fn regressions_plot_r2_per_epoch() {
+        let h: Vec<EpochRecord> = (1..=6)
+            .map(|e| EpochRecord {
+                train_accuracy: None,
+                val_accuracy: None,
+                test_loss: Some(1.1 / e as f64),
+                val_r2: Some(-2.0 + 0.5 * e as f64),
+                test_r2: Some(-1.5 + 0.4 * e as f64),
+                ..record(e, 1.0 / e as f64)
+            })
+            .collect();
+        let svg = curves_svg(&h, HeldOut::Validation).unwrap();
+        let t = texts(&svg);
+        assert!(t.iter().any(|t| t == "R² per epoch"), "{t:?}");
+        assert!(!t.iter().any(|t| t.contains("accuracy")), "{t:?}");
+        assert_eq!(t.iter().filter(|t| *t == "validation").count(), 2, "{t:?}");
+        assert_eq!(t.iter().filter(|t| *t == "test").count(), 2, "{t:?}");
+        // the axis reaches the lowest R² and never passes 1
+        let y = r2_range(h.iter().flat_map(|r| [r.val_r2, r.test_r2]).flatten());
+        assert!(y.start < -1.5 && y.end <= 1.0, "{y:?}");
+        assert_eq!(r2_range([0.999, 1.0].into_iter()).end, 1.0);
     }
 
     #[test]

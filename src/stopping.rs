@@ -10,6 +10,7 @@
 //! it reaches `patience`. The weights of the best epoch are what the run
 //! returns.
 
+use std::collections::BTreeMap;
 use std::fmt;
 use std::str::FromStr;
 
@@ -142,6 +143,11 @@ pub struct EarlyStopState {
     pub bad_epochs: usize,
     /// The weights after `best_epoch` (the flat parameter vector).
     pub best_params: Vec<f32>,
+    /// What the caller reported of `best_epoch` (the session's `final_*`
+    /// figures of the training record), kept with the state so that a run
+    /// resumed after that epoch still reports them; emptied by each
+    /// improvement, empty when unknown.
+    pub best_figures: BTreeMap<String, String>,
 }
 
 impl EarlyStopState {
@@ -156,6 +162,7 @@ impl EarlyStopState {
             best_epoch: 0,
             bad_epochs: 0,
             best_params: vec![0.0; n_params],
+            best_figures: BTreeMap::new(),
         }
     }
 
@@ -191,6 +198,7 @@ impl EarlyStopState {
             self.bad_epochs = 0;
             self.best_params.clear();
             self.best_params.extend_from_slice(params);
+            self.best_figures.clear();
         } else {
             self.bad_epochs += 1;
         }

@@ -43,6 +43,22 @@ fn eval_json(model: &Path, data_file: &Path) -> serde_json::Value {
     serde_json::from_slice(&out).unwrap()
 }
 
+/// `eval --json` of `model` on `data_file` with `extra` flags, parsed.
+fn eval_json_with(model: &Path, data_file: &Path, extra: &[&str]) -> serde_json::Value {
+    let out = bin()
+        .args(["eval", "--json", "--model"])
+        .arg(model)
+        .arg("--data")
+        .arg(data_file)
+        .args(extra)
+        .assert()
+        .success()
+        .get_output()
+        .stdout
+        .clone();
+    serde_json::from_slice(&out).unwrap()
+}
+
 /// Trains on the digits file and returns the model path.
 fn train_digits(dir: &Path, extra: &[&str], out: &str) -> PathBuf {
     let out = dir.join(out);
@@ -466,6 +482,77 @@ fn bad_data_files_are_clear_errors() {
         .stderr(predicate::str::contains("missing.csv"));
 }
 
+/// A file that is not a table (an .npz, a model, a PNG, JSON), given as
+/// data, is named for what it is, by its first bytes whatever its name,
+/// instead of failing as CSV (issue 20).
+#[test]
+fn files_that_are_not_tables_are_named_for_what_they_are() {
+    let dir = tmp();
+    let model = dir.path().join("m.safetensors");
+    let (code, _, err) = run(&["train", "--epochs", "1", "--out"], &[&model]);
+    assert_eq!(code, 0, "{err}");
+    let mut zip = b"PK\x03\x04\x14\0\0\0\x08\0".to_vec();
+    zip.extend_from_slice(&[0u8; 40]);
+    let mut png = b"\x89PNG\r\n\x1a\n\0\0\0\rIHDR".to_vec();
+    png.extend_from_slice(&[0u8; 40]);
+    let json = b"[\n  {\"a\": 1, \"b\": 2, \"y\": 0}\n]\n".to_vec();
+    let cases: [(&str, Vec<u8>, &str); 5] = [
+        (
+            "arrays.npz",
+            zip.clone(),
+            "this is a ZIP file (such as an .npz archive",
+        ),
+        ("zipped.csv", zip, "this is a ZIP file"),
+        ("picture.png", png, "this is a PNG image, not CSV"),
+        ("rows.json", json.clone(), "this is a JSON file, not CSV"),
+        ("rows.txt", json, "this is a JSON file, not CSV"),
+    ];
+    let mut files: Vec<(PathBuf, String)> = cases
+        .iter()
+        .map(|(name, bytes, message)| {
+            let p = dir.path().join(name);
+            fs::write(&p, bytes).unwrap();
+            (p, message.to_string())
+        })
+        .collect();
+    files.push((
+        model.clone(),
+        "this is a safetensors file (a model or checkpoint?), not CSV".to_string(),
+    ));
+    for (file, message) in &files {
+        for cmd in [&["train", "--data"][..], &["eval", "--model"][..]] {
+            let mut paths: Vec<&Path> = Vec::new();
+            if cmd[0] == "eval" {
+                paths.extend([model.as_path(), Path::new("--data")]);
+            }
+            paths.push(file);
+            let (code, out, err) = run(cmd, &paths);
+            assert_eq!(code, 1, "{cmd:?} {}: {err}", file.display());
+            assert!(out.is_empty());
+            assert!(
+                err.contains(&format!("{}: {message}", file.display())),
+                "{cmd:?} {}: {err}",
+                file.display()
+            );
+            assert!(
+                err.contains("data files are CSV tables, IDX or NPY arrays"),
+                "{err}"
+            );
+        }
+    }
+    // through standard input too
+    let out = bin()
+        .args(["train", "--data", "-"])
+        .write_stdin(b"{\"not\": \"a table\"}".to_vec())
+        .output()
+        .unwrap();
+    let err = String::from_utf8_lossy(&out.stderr);
+    assert!(
+        err.contains("<stdin>: this is a JSON file, not CSV"),
+        "{err}"
+    );
+}
+
 #[test]
 fn impossible_options_are_usage_errors() {
     let f = data("breast_cancer.train.csv");
@@ -799,10 +886,15 @@ fn pandas_headers_are_detected() {
     let (code, out, err) = run(&["train", "--epochs", "1", "--header", "--data"], &[&f]);
     assert_eq!(code, 0, "{err}");
     assert!(out.contains("4 training rows"), "{out}");
-    // A word above numbers is a header, surely: no note.
+    // A word above numbers is a header, surely: no note (the model is
+    // saved, so no note says it is not).
     let (_, _, err) = run(
         &["train", "--epochs", "1", "--data"],
-        &[&data("iris.train.csv")],
+        &[
+            &data("iris.train.csv"),
+            Path::new("--out"),
+            &dir.path().join("m.st"),
+        ],
     );
     assert!(!err.contains("note:"), "{err}");
 }
@@ -898,6 +990,106 @@ fn regression_standardises_targets_and_reports_r2() {
     let values: Vec<f64> = lines.map(|l| l.parse().unwrap()).collect();
     let mean = values.iter().sum::<f64>() / values.len() as f64;
     assert!((100.0..200.0).contains(&mean), "mean prediction {mean}");
+}
+
+/// A regression's R² per epoch: in the text lines, the JSON lines and the
+/// summary, and as the plot's second chart; the final one is eval's (issue 20).
+#[test]
+fn regressions_report_r2_every_epoch() {
+    let dir = tmp();
+    let (train, test) = (data("diabetes.train.csv"), data("diabetes.test.csv"));
+    let (model, svg) = (dir.path().join("d.st"), dir.path().join("c.svg"));
+    let common = ["train", "--head", "mse", "--epochs", "4", "--layers", "8"];
+    let (code, out, err) = run(
+        &common,
+        &[
+            Path::new("--data"),
+            &train,
+            Path::new("--test-data"),
+            &test,
+            Path::new("--out"),
+            &model,
+            Path::new("--plot"),
+            &svg,
+        ],
+    );
+    assert_eq!(code, 0, "{err}");
+    let epochs: Vec<&str> = out.lines().filter(|l| l.starts_with("epoch ")).collect();
+    assert_eq!(epochs.len(), 4, "{out}");
+    assert!(epochs.iter().all(|l| l.contains("  test R² ")), "{out}");
+    let last = out
+        .lines()
+        .find(|l| l.starts_with("final test R² "))
+        .expect(&out);
+    let e = eval_json(&model, &test);
+    let r2 = e["r2"].as_f64().unwrap();
+    assert_eq!(last, format!("final test R² {r2:.4}"));
+    assert!(epochs[3].contains(&format!("test R² {r2:.4}")), "{out}");
+    let plot = fs::read_to_string(&svg).unwrap();
+    assert!(plot.contains("R² per epoch"), "no R² chart");
+
+    // JSON: the held-out (validation) R² and the test R² beside it
+    let (code, out, err) = run(
+        &[
+            "train",
+            "--json",
+            "--head",
+            "mse",
+            "--epochs",
+            "3",
+            "--validation-split",
+            "0.2",
+        ],
+        &[Path::new("--data"), &train, Path::new("--test-data"), &test],
+    );
+    assert_eq!(code, 0, "{err}");
+    let lines: Vec<serde_json::Value> = out
+        .lines()
+        .map(|l| serde_json::from_str(l).unwrap())
+        .collect();
+    for l in &lines {
+        assert!(l["validation_r2"].as_f64().unwrap() <= 1.0, "{l}");
+        assert!(l["test_r2"].is_number(), "{l}");
+    }
+    assert_eq!(
+        lines[3]["validation_r2"], lines[2]["validation_r2"],
+        "the summary"
+    );
+    // classifiers' lines carry no R²
+    let (_, out, _) = run(&["train", "--json", "--epochs", "1"], &[]);
+    assert!(!out.contains("r2"), "{out}");
+}
+
+/// Errors of a small-scale target keep their significant digits in eval's
+/// table instead of printing 0.000000 (issue 20).
+#[test]
+fn eval_prints_small_errors_with_significant_digits() {
+    let dir = tmp();
+    let mut text = String::from("x,y\n");
+    for i in 0..120u32 {
+        let x = f64::from(i % 40) / 40.0;
+        text += &format!("{x},{}\n", 1e-6 * (x * 3.0 + f64::from(i % 7) / 7.0));
+    }
+    let f = write(dir.path(), "tiny.csv", &text);
+    let model = dir.path().join("t.st");
+    train_to(&model, &f, &["--head", "mse", "--epochs", "3"]);
+    let (code, out, err) = run(&["eval", "--model"], &[&model, Path::new("--data"), &f]);
+    assert_eq!(code, 0, "{err}");
+    let row = out.lines().find(|l| l.starts_with("y ")).expect(&out);
+    assert!(!row.contains("0.000000"), "{out}");
+    let e = eval_json(&model, &f);
+    let cells: Vec<f64> = row
+        .split_whitespace()
+        .skip(1)
+        .map(|c| c.parse().unwrap())
+        .collect();
+    for (cell, k) in cells.iter().zip(["mse", "rmse", "mae"]) {
+        let v = e[k].as_f64().unwrap();
+        assert!(
+            v > 0.0 && ((cell - v) / v).abs() < 1e-5,
+            "{k}: {cell} vs {v}: {out}"
+        );
+    }
 }
 
 #[test]
@@ -1038,6 +1230,337 @@ fn output_paths_are_checked_before_training() {
     assert_eq!(err.matches("No such file or directory").count(), 1, "{err}");
 }
 
+/// 200 rows, 40 of class `rare` (the alphabetically first) and 160 of
+/// `usual`, overlapping so that both kinds of error occur.
+fn rare_and_usual(dir: &Path, name: &str, rare_every: u32) -> PathBuf {
+    let mut text = String::from("a,b,y\n");
+    for i in 0..200u32 {
+        let rare = i % rare_every == 0;
+        let a = f64::from((i * 37) % 100) / 100.0 + if rare { 0.35 } else { 0.0 };
+        let b = f64::from((i * 53) % 100) / 100.0;
+        text += &format!("{a},{b},{}\n", if rare { "rare" } else { "usual" });
+    }
+    write(dir, name, &text)
+}
+
+/// A binary model's positive class: the minority by default (named by
+/// train, info and eval), or `--positive-class`; stored in the model and
+/// used by eval's binary metrics, predict's class and `--threshold`; a
+/// model without the key keeps the last class. `--threshold` on a softmax
+/// or mse model is an error (issue 20).
+#[test]
+fn the_positive_class_is_chosen_stored_and_used() {
+    let dir = tmp();
+    let file = rare_and_usual(dir.path(), "d.csv", 5);
+    let model = dir.path().join("m.st");
+    let (code, out, err) = run(
+        &["train", "--epochs", "15", "--layers", "8"],
+        &[Path::new("--data"), &file, Path::new("--out"), &model],
+    );
+    assert_eq!(code, 0, "{err}");
+    assert!(
+        out.contains("positive class 'rare' (the training rows' minority class"),
+        "{out}"
+    );
+    let info = run(&["info", "--json", "--model"], &[&model]).1;
+    let info: serde_json::Value = serde_json::from_str(&info).unwrap();
+    assert_eq!(info["positive_class"], "rare");
+    let e = eval_json(&model, &file);
+    assert_eq!(e["positive_class"], "rare");
+    // the headline figures are those of class 'rare' in the per-class table
+    let rare = &e["per_class"][0];
+    assert_eq!(rare["class"], "rare");
+    for k in ["precision", "recall", "f1"] {
+        assert_eq!(e[k], rare[k], "{k}: {e}");
+    }
+    // --threshold compares the positive class's probability
+    let csv = predict_csv(&model, &file, &["--threshold", "0.3"]);
+    let mut rows = csv.lines();
+    assert_eq!(rows.next(), Some("class,p_rare,p_usual"));
+    let mut rare_predicted = 0;
+    for row in rows {
+        let cells: Vec<&str> = row.split(',').collect();
+        let p_rare: f32 = cells[1].parse().unwrap();
+        assert_eq!(cells[0] == "rare", p_rare >= 0.3, "{row}");
+        rare_predicted += usize::from(cells[0] == "rare");
+    }
+    assert!(rare_predicted > 0, "{csv}");
+    let e3 = eval_json_with(&model, &file, &["--threshold", "0.3"]);
+    assert_eq!(
+        e3["confusion_matrix"][0][0].as_u64().unwrap()
+            + e3["confusion_matrix"][1][0].as_u64().unwrap(),
+        rare_predicted as u64
+    );
+
+    // chosen: the same weights, the other class positive
+    let chosen = dir.path().join("chosen.st");
+    let (code, out, err) = run(
+        &[
+            "train",
+            "--json",
+            "--epochs",
+            "15",
+            "--layers",
+            "8",
+            "--positive-class",
+            "usual",
+        ],
+        &[Path::new("--data"), &file, Path::new("--out"), &chosen],
+    );
+    assert_eq!(code, 0, "{err}");
+    let summary: serde_json::Value = serde_json::from_str(out.lines().last().unwrap()).unwrap();
+    assert_eq!(summary["positive_class"], "usual");
+    let (a, b) = (
+        backprop::model_io::load_model(&model).unwrap(),
+        backprop::model_io::load_model(&chosen).unwrap(),
+    );
+    assert_eq!(a.mlp, b.mlp, "the positive class changes no weight");
+    let e = eval_json(&chosen, &file);
+    assert_eq!(e["positive_class"], "usual");
+    assert_eq!(e["precision"], e["per_class"][1]["precision"]);
+
+    // a model written before the key: the last class, as before
+    let old = dir.path().join("old.st");
+    let mut meta = a.meta.clone();
+    meta.positive_class = None;
+    backprop::model_io::save_model(&old, &a.mlp, &meta).unwrap();
+    assert_eq!(eval_json(&old, &file)["positive_class"], "usual");
+    let info = run(&["info", "--model"], &[&old]).1;
+    assert!(info.contains("positive class 'usual'"), "{info}");
+
+    // a tie goes to the last class
+    let even = rare_and_usual(dir.path(), "even.csv", 2);
+    let tie = dir.path().join("tie.st");
+    train_to(&tie, &even, &["--epochs", "2"]);
+    assert_eq!(eval_json(&tie, &even)["positive_class"], "usual");
+
+    // errors: a class that is not one, a model that is not binary
+    let (code, _, err) = run(
+        &[
+            "train",
+            "--epochs",
+            "1",
+            "--positive-class",
+            "common",
+            "--data",
+        ],
+        &[&file],
+    );
+    assert_eq!(code, 2, "{err}");
+    assert!(
+        err.contains("invalid option --positive-class: 'common' is not a class"),
+        "{err}"
+    );
+    let iris = dir.path().join("iris.st");
+    let (code, _, err) = run(
+        &[
+            "train",
+            "--epochs",
+            "1",
+            "--positive-class",
+            "setosa",
+            "--data",
+        ],
+        &[&data("iris.train.csv"), Path::new("--out"), &iris],
+    );
+    assert_eq!(code, 2, "{err}");
+    assert!(err.contains("only a binary classifier"), "{err}");
+    train_to(&iris, &data("iris.train.csv"), &["--epochs", "1"]);
+    for cmd in ["eval", "predict"] {
+        let (code, out, err) = run(
+            &[cmd, "--threshold", "0.7", "--model"],
+            &[&iris, Path::new("--data"), &data("iris.test.csv")],
+        );
+        assert_eq!(code, 2, "{cmd}: {err}");
+        assert!(out.is_empty());
+        assert!(
+            err.contains("invalid option --threshold: 0.7: only a sigmoid model"),
+            "{cmd}: {err}"
+        );
+    }
+    // without --threshold, softmax models evaluate as before
+    assert!(eval_json(&iris, &data("iris.test.csv"))["accuracy"].is_number());
+}
+
+/// `--checkpoint`, `--out` and `--plot` into one file, however spelled, is a
+/// usage error naming both options, before any training (issue 20).
+#[test]
+fn outputs_into_one_file_are_a_usage_error() {
+    let dir = tmp();
+    let clash = |args: &[&str]| {
+        let out = bin()
+            .current_dir(dir.path())
+            .args(["train", "--epochs", "1"])
+            .args(args)
+            .output()
+            .unwrap();
+        let err = String::from_utf8_lossy(&out.stderr).into_owned();
+        assert_eq!(out.status.code(), Some(2), "{args:?}: {err}");
+        assert!(out.stdout.is_empty(), "nothing trained: {args:?}");
+        err
+    };
+    let err = clash(&["--out", "m.st", "--checkpoint", "m.st"]);
+    assert!(
+        err.contains("invalid option --checkpoint: m.st is the file --out writes too (m.st)"),
+        "{err}"
+    );
+    let err = clash(&["--out", "m.st", "--checkpoint", "./m.st"]);
+    assert!(
+        err.contains("--checkpoint") && err.contains("--out"),
+        "{err}"
+    );
+    fs::create_dir(dir.path().join("sub")).unwrap();
+    let err = clash(&["--plot", "c.svg", "--checkpoint", "sub/../c.svg"]);
+    assert!(
+        err.contains("invalid option --checkpoint: sub/../c.svg is the file --plot writes too"),
+        "{err}"
+    );
+    let err = clash(&["--out", "c.svg", "--plot", "./c.svg"]);
+    assert!(err.contains("--plot") && err.contains("--out"), "{err}");
+    #[cfg(unix)]
+    {
+        std::os::unix::fs::symlink("m.st", dir.path().join("link.st")).unwrap();
+        let err = clash(&["--out", "link.st", "--checkpoint", "m.st"]);
+        assert!(
+            err.contains("--checkpoint") && err.contains("--out"),
+            "{err}"
+        );
+    }
+    assert!(
+        !dir.path().join("m.st").exists() && !dir.path().join("c.svg").exists(),
+        "nothing written"
+    );
+    // distinct files are fine
+    bin()
+        .current_dir(dir.path())
+        .args(["train", "--quiet", "--epochs", "1", "--out", "m.st"])
+        .args(["--checkpoint", "m.ckpt", "--plot", "c.svg"])
+        .assert()
+        .success();
+}
+
+/// A run without `--out` says on stderr that the model is not saved and
+/// how to save it; `--json`'s standard output stays JSON (issue 20).
+#[test]
+fn train_without_out_says_the_model_is_not_saved() {
+    let (code, out, err) = run(&["train", "--json", "--epochs", "1"], &[]);
+    assert_eq!(code, 0, "{err}");
+    for line in out.lines() {
+        serde_json::from_str::<serde_json::Value>(line).expect("only JSON lines on stdout");
+    }
+    assert!(!out.contains("not saved"), "{out}");
+    let said: Vec<&str> = err.lines().filter(|l| l.contains("not saved")).collect();
+    assert_eq!(said.len(), 1, "{err}");
+    assert!(said[0].contains("--out FILE"), "{err}");
+    // text and --quiet runs say it too; a run with --out does not
+    for extra in [&[][..], &["--quiet"][..]] {
+        let mut args = vec!["train", "--epochs", "1"];
+        args.extend_from_slice(extra);
+        let (code, _, err) = run(&args, &[]);
+        assert_eq!(code, 0, "{err}");
+        assert_eq!(err.matches("the model was not saved").count(), 1, "{err}");
+    }
+    let dir = tmp();
+    let (code, _, err) = run(
+        &["train", "--quiet", "--epochs", "1", "--out"],
+        &[&dir.path().join("m.st")],
+    );
+    assert_eq!(code, 0, "{err}");
+    assert!(!err.contains("not saved"), "{err}");
+}
+
+/// Every output path goes through one writer: a link is followed (its
+/// target replaced, the link kept), a FIFO or a device is written in place
+/// (never replaced by a plain file), a folder is refused (issue 20).
+#[cfg(unix)]
+#[test]
+fn outputs_follow_links_and_write_devices_and_fifos_in_place() {
+    use std::io::Read;
+    use std::os::unix::fs::{symlink, FileTypeExt};
+    let dir = tmp();
+    let real = dir.path().join("real");
+    fs::create_dir(&real).unwrap();
+    for name in ["m.st", "c.svg", "run.ckpt"] {
+        fs::write(real.join(name), b"old").unwrap();
+        symlink(real.join(name), dir.path().join(name)).unwrap();
+    }
+    let (code, _, err) = run(
+        &["train", "--quiet", "--epochs", "2"],
+        &[
+            Path::new("--out"),
+            &dir.path().join("m.st"),
+            Path::new("--plot"),
+            &dir.path().join("c.svg"),
+            Path::new("--checkpoint"),
+            &dir.path().join("run.ckpt"),
+        ],
+    );
+    assert_eq!(code, 0, "{err}");
+    for name in ["m.st", "c.svg", "run.ckpt"] {
+        let link = dir.path().join(name);
+        assert!(fs::symlink_metadata(&link)
+            .unwrap()
+            .file_type()
+            .is_symlink());
+        assert_ne!(fs::read(real.join(name)).unwrap(), b"old", "{name}");
+    }
+    backprop::model_io::load_model(&real.join("m.st")).unwrap();
+
+    // predict into a FIFO, read by a thread
+    let fifo = dir.path().join("pipe.csv");
+    if !std::process::Command::new("mkfifo")
+        .arg(&fifo)
+        .status()
+        .is_ok_and(|s| s.success())
+    {
+        println!("skipped the FIFO: mkfifo failed");
+        return;
+    }
+    let reader = {
+        let fifo = fifo.clone();
+        std::thread::spawn(move || {
+            let mut text = String::new();
+            fs::File::open(&fifo)
+                .unwrap()
+                .read_to_string(&mut text)
+                .unwrap();
+            text
+        })
+    };
+    let test = data("breast_cancer.test.csv");
+    let (code, _, err) = run(
+        &["predict", "--model"],
+        &[
+            &dir.path().join("m.st"),
+            Path::new("--data"),
+            &test,
+            Path::new("--out"),
+            &fifo,
+        ],
+    );
+    assert_eq!(code, 0, "{err}");
+    // before joining: a FIFO replaced by a file would leave the reader waiting
+    assert!(fs::symlink_metadata(&fifo).unwrap().file_type().is_fifo());
+    let text = reader.join().unwrap();
+    assert_eq!(text, predict_csv(&real.join("m.st"), &test, &[]));
+
+    // a device node (root only, where the filesystem allows devices)
+    let null = dir.path().join("null");
+    let made = std::process::Command::new("mknod")
+        .arg(&null)
+        .args(["c", "1", "3"])
+        .output()
+        .is_ok_and(|o| o.status.success());
+    if !made || fs::OpenOptions::new().write(true).open(&null).is_err() {
+        println!("skipped the device node: mknod failed or devices are not allowed here");
+        return;
+    }
+    let (code, _, err) = run(&["train", "--quiet", "--epochs", "1", "--out"], &[&null]);
+    assert_eq!(code, 0, "{err}");
+    let kind = fs::symlink_metadata(&null).unwrap().file_type();
+    assert!(kind.is_char_device(), "{kind:?}");
+}
+
 /// The first SIGINT stops after the current batch, writes the model and a
 /// checkpoint that records the position in the epoch, and exits 130;
 /// resuming gives the bits of an uninterrupted run.
@@ -1125,6 +1648,49 @@ fn ctrl_c_saves_and_resume_is_bit_exact() {
     );
     let bits = |m: &backprop::Mlp| m.params().iter().map(|v| v.to_bits()).collect::<Vec<_>>();
     assert_eq!(bits(&a.mlp), bits(&b.mlp));
+}
+
+/// A SIGINT while the data are read (before any batch) exits 130 at once,
+/// naming the file, and writes nothing (issue 20). The data come through a
+/// pipe kept open, so the child is surely reading when the signal comes.
+#[cfg(unix)]
+#[test]
+fn ctrl_c_while_loading_exits_130_naming_the_file() {
+    use std::io::Write;
+    use std::process::{Command as Std, Stdio};
+    let dir = tmp();
+    let model = dir.path().join("m.st");
+    let mut child = Std::new(assert_cmd::cargo::cargo_bin("backprop"))
+        .args(["train", "--data", "-", "--epochs", "1", "--out"])
+        .arg(&model)
+        .stdin(Stdio::piped())
+        .stdout(Stdio::piped())
+        .stderr(Stdio::piped())
+        .spawn()
+        .unwrap();
+    let mut stdin = child.stdin.take().unwrap();
+    // more than a pipe holds: once written, the child has read most of it
+    let mut text = String::from("a,b,y\n");
+    for i in 0..200_000u32 {
+        text += &format!("{},{},{}\n", i % 97, i % 13, i % 2);
+    }
+    stdin.write_all(text.as_bytes()).unwrap();
+    // the child waits for more rows: interrupt it
+    let killed = Std::new("kill")
+        .args(["-INT", &child.id().to_string()])
+        .status()
+        .unwrap();
+    assert!(killed.success());
+    let out = child.wait_with_output().unwrap();
+    drop(stdin);
+    let err = String::from_utf8_lossy(&out.stderr);
+    assert_eq!(out.status.code(), Some(130), "{err}");
+    assert!(
+        err.contains("interrupted while loading standard input; nothing was written"),
+        "{err}"
+    );
+    assert!(out.stdout.is_empty(), "no training: {:?}", out.stdout);
+    assert!(!model.exists(), "nothing written");
 }
 
 /// `--epochs 3 --checkpoint c --checkpoint-every 3`, then `--resume c
@@ -1346,6 +1912,27 @@ fn early_stopping_keeps_the_best_epoch_and_resumes_bit_for_bit() {
         info["training"]["best_validation_loss"].as_str().unwrap(),
         min.to_string()
     );
+    // the figures info shows are the kept (best) epoch's, not the last one's
+    let at_best = &lines[best as usize - 1];
+    let last = &lines[lines.len() - 2];
+    for k in [
+        "validation_loss",
+        "validation_accuracy",
+        "train_loss",
+        "test_accuracy",
+    ] {
+        let shown: f64 = info["training"][format!("final_{k}")]
+            .as_str()
+            .unwrap()
+            .parse()
+            .unwrap();
+        // (JSON text parsed back may differ in the last bit)
+        let near = |v: &serde_json::Value| (shown - v[k].as_f64().unwrap()).abs() < 1e-12;
+        assert!(near(at_best), "{k}: {shown} vs {at_best}");
+        if k == "validation_loss" {
+            assert!(!near(last), "{k}: the last epoch's: {last}");
+        }
+    }
     // checkpoint after 3 epochs, resume to the end on 1 thread: same bytes
     let ckpt = dir.path().join("es.ckpt");
     let part = dir.path().join("part.st");
@@ -1590,6 +2177,85 @@ fn write_npy(path: &Path, descr: &str, shape: &[usize], values: &[u8]) {
     bytes.extend(header);
     bytes.extend(values);
     fs::write(path, bytes).unwrap();
+}
+
+/// NPY labels may be strings: a hand-built `<U5` array (NumPy's `str`,
+/// UCS-4, NUL-padded) gives the classes their names, and the same weights
+/// as the CSV with those labels; an object array (pickle) and text features
+/// are clear errors (issue 20).
+#[test]
+fn npy_string_labels_are_class_names() {
+    let dir = tmp();
+    let text = fs::read_to_string(data("iris.train.csv")).unwrap();
+    let mut lines = text.lines();
+    let header = lines.next().unwrap();
+    let cols = header.split(',').count() - 1;
+    let (mut x, mut y, mut csv, mut rows) = (Vec::new(), Vec::new(), String::new(), 0);
+    csv += header;
+    csv.push('\n');
+    for line in lines.filter(|l| !l.is_empty()) {
+        let fields: Vec<&str> = line.split(',').collect();
+        for f in &fields[..cols] {
+            x.extend(f.parse::<f32>().unwrap().to_le_bytes());
+        }
+        // the species cut to 5 characters, as UCS-4 code units padded with NULs
+        let label: String = fields[cols].chars().take(5).collect();
+        let mut units: Vec<u32> = label.chars().map(u32::from).collect();
+        units.resize(5, 0);
+        y.extend(units.iter().flat_map(|u| u.to_le_bytes()));
+        csv += &format!("{},{label}\n", fields[..cols].join(","));
+        rows += 1;
+    }
+    let (xp, yp) = (dir.path().join("x.npy"), dir.path().join("y.npy"));
+    write_npy(&xp, "<f4", &[rows, cols], &x);
+    write_npy(&yp, "<U5", &[rows], &y);
+    let cut = write(dir.path(), "cut.csv", &csv);
+    let (from_npy, from_csv) = (dir.path().join("npy.st"), dir.path().join("csv.st"));
+    let (code, _, err) = run(
+        &["train", "--quiet", "--epochs", "5", "--data"],
+        &[
+            &xp,
+            Path::new("--labels"),
+            &yp,
+            Path::new("--out"),
+            &from_npy,
+        ],
+    );
+    assert_eq!(code, 0, "{err}");
+    train_to(&from_csv, &cut, &["--epochs", "5"]);
+    let (a, b) = (
+        backprop::model_io::load_model(&from_npy).unwrap(),
+        backprop::model_io::load_model(&from_csv).unwrap(),
+    );
+    let names = ["setos", "versi", "virgi"].map(String::from).to_vec();
+    assert_eq!(a.meta.class_names, Some(names.clone()));
+    assert_eq!(b.meta.class_names, Some(names));
+    assert_eq!(a.mlp, b.mlp, "the same weights as from the CSV");
+    let e = eval_json_with(&from_npy, &xp, &["--labels", yp.to_str().unwrap()]);
+    assert!(e["accuracy"].as_f64().unwrap() > 0.6, "{e}");
+    let p = predict_csv(&from_npy, &xp, &[]);
+    assert!(p.starts_with("class,p_setos,p_versi,p_virgi\n"), "{p}");
+    assert!(p.lines().skip(1).all(|l| ["setos,", "versi,", "virgi,"]
+        .iter()
+        .any(|c| l.starts_with(c))));
+
+    // an object array needs pickle: say how to save it instead
+    let obj = dir.path().join("obj.npy");
+    write_npy(&obj, "|O", &[rows], &vec![0u8; 8 * rows]);
+    let (code, _, err) = run(
+        &["train", "--epochs", "1", "--data"],
+        &[&xp, Path::new("--labels"), &obj],
+    );
+    assert_eq!(code, 1, "{err}");
+    assert!(err.contains("only pickle can read"), "{err}");
+    assert!(err.contains("labels.astype(str)"), "{err}");
+    // text is not a feature
+    let (code, _, err) = run(
+        &["train", "--epochs", "1", "--data"],
+        &[&yp, Path::new("--labels"), &yp],
+    );
+    assert_eq!(code, 1, "{err}");
+    assert!(err.contains("the array holds text ('<U5'"), "{err}");
 }
 
 /// A CSV of digits as NPY: f4 features and i8 labels.

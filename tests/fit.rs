@@ -176,6 +176,9 @@ impl<'a> StopAt<'a> {
 }
 
 impl FitCallbacks for StopAt<'_> {
+    fn on_load_start(&mut self, path: &Path) {
+        self.loaded.push(format!("reading {}", path.display()));
+    }
     fn on_load(&mut self, table: &RawTable, _: &LoadOptions) {
         self.loaded.push(table.source_name.clone());
     }
@@ -209,7 +212,10 @@ fn an_interrupt_mid_epoch_resumes_to_the_bits_of_a_run_that_never_stopped() {
         .unwrap()
         .run(&stop, &mut cb)
         .unwrap();
-    assert_eq!(cb.loaded, [data.display().to_string()]);
+    // each file is announced before it is read (a front end names it when
+    // interrupted there), then reported
+    let name = data.display().to_string();
+    assert_eq!(cb.loaded, [format!("reading {name}"), name]);
     let info = cb.started.as_ref().unwrap();
     assert_eq!((info.train_rows, info.held_out_rows), (240, Some(60)));
     assert_eq!((info.first_epoch, info.resume_in_epoch), (0, None));
@@ -541,6 +547,68 @@ fn early_stopping_returns_the_best_epochs_weights() {
     assert_eq!(bits(&out.mlp), bits(&two.mlp));
 }
 
+/// With early stopping, the training record (what `info` shows) holds the
+/// figures of the best epoch, whose weights are kept, not the last
+/// epoch's; a run resumed from a checkpoint written after the best epoch
+/// records the same (issue 20).
+#[test]
+fn early_stopping_records_the_best_epochs_figures_through_a_resume() {
+    use backprop::stopping::{EarlyStopping, Monitor};
+    let dir = tempfile::tempdir().unwrap();
+    let data = write_csv(dir.path());
+    let es = |epochs: usize| FitSpec {
+        epochs,
+        lr: Some(0.3),
+        hidden_layers: Some(vec![64]),
+        early_stopping: Some(EarlyStopping {
+            patience: 3,
+            min_delta: 0.0,
+            monitor: Monitor::Loss,
+        }),
+        ..spec(&data)
+    };
+    let full = es(40).fit().unwrap();
+    let extra = &full.meta.extra;
+    let best: usize = extra["train.best_epoch"].parse().unwrap();
+    assert_eq!(full.epochs, best + 3, "stopped early");
+    let (at_best, last) = (&full.history[best - 1], full.history.last().unwrap());
+    for (key, value) in [
+        ("train.final_train_loss", at_best.train_loss),
+        ("train.final_validation_loss", at_best.val_loss.unwrap()),
+        (
+            "train.final_validation_accuracy",
+            at_best.val_accuracy.unwrap(),
+        ),
+        (
+            "train.final_train_accuracy",
+            at_best.train_accuracy.unwrap(),
+        ),
+    ] {
+        assert_eq!(extra[key], value.to_string(), "{key}");
+    }
+    assert_ne!(
+        extra["train.final_validation_loss"],
+        last.val_loss.unwrap().to_string(),
+        "the last epoch's loss is not the kept weights'"
+    );
+    // stop one epoch after the best, resume from there: the same record
+    let ckpt = dir.path().join("es.ckpt");
+    let first = FitSpec {
+        checkpoint: Some(ckpt.clone()),
+        ..es(best + 1)
+    };
+    first.fit().unwrap();
+    let resumed = FitSpec {
+        resume: Some(ckpt.into()),
+        ..es(40)
+    }
+    .fit()
+    .unwrap();
+    assert!(resumed.history.iter().all(|r| r.epoch > best));
+    assert_eq!(resumed.meta.extra, full.meta.extra);
+    assert_eq!(bits(&resumed.mlp), bits(&full.mlp));
+}
+
 /// [`spec`] with dropout, class weights and early stopping.
 fn regularised(data: &Path) -> FitSpec {
     FitSpec {
@@ -756,7 +824,7 @@ struct R2s(Vec<Option<f64>>);
 
 impl FitCallbacks for R2s {
     fn on_epoch(&mut self, report: &EpochReport) -> ControlFlow<()> {
-        self.0.push(report.val_r2);
+        self.0.push(report.record.val_r2);
         ControlFlow::Continue(())
     }
 }

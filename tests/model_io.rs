@@ -706,6 +706,56 @@ fn class_names_follow_the_head() {
     );
 }
 
+/// `positive_class` names one of the two classes of a binary sigmoid model
+/// and round-trips; elsewhere, or naming no class, it is refused on writing
+/// and on reading (issue 20).
+#[test]
+fn the_positive_class_is_one_of_a_binary_models_classes() {
+    let save = |sizes: &[usize], head, names: &[&str], positive: &str| {
+        let mlp = Mlp::new(sizes, &[], head, 0).unwrap();
+        let meta = ModelMeta {
+            class_names: Some(names.iter().map(|s| s.to_string()).collect()),
+            positive_class: Some(positive.to_string()),
+            ..ModelMeta::default()
+        };
+        model_io::to_bytes(&mlp, &meta).map_err(|e| e.to_string())
+    };
+    let bytes = save(&[2, 1], Head::SigmoidBce, &["n", "y"], "n").unwrap();
+    let back = model_io::from_bytes(&bytes, SRC).unwrap();
+    assert_eq!(back.meta.positive_class.as_deref(), Some("n"));
+    assert_eq!(decode(&bytes).1["positive_class"], "n");
+    assert_eq!(
+        save(&[2, 1], Head::SigmoidBce, &["n", "y"], "maybe"),
+        Err("model: positive_class 'maybe' is not one of the class_names 'n', 'y'".into())
+    );
+    let not_binary = "positive_class is given, but only a binary classifier (one sigmoid \
+                      output and two class_names) has one";
+    assert_eq!(
+        save(&[2, 2], Head::SoftmaxCe, &["n", "y"], "y"),
+        Err(format!("model: {not_binary}"))
+    );
+    assert_eq!(
+        save(&[2, 3], Head::SigmoidBce, &["a", "b", "c"], "a"),
+        Err(format!("model: {not_binary}"))
+    );
+    // the loader applies the same rules
+    let bad = edit_of(&bytes, |_, m| {
+        m.insert("positive_class".into(), "Y".into());
+    });
+    assert_eq!(
+        load_err(&bad),
+        format!("{SRC}: positive_class 'Y' is not one of the class_names 'n', 'y'")
+    );
+    // a model without the key has none (its second class is positive)
+    let old = edit_of(&bytes, |_, m| {
+        m.remove("positive_class");
+    });
+    assert_eq!(
+        model_io::from_bytes(&old, SRC).unwrap().meta.positive_class,
+        None
+    );
+}
+
 #[test]
 fn files_that_are_not_backprop_models() {
     // No metadata at all (e.g. a bare PyTorch state dict).
@@ -880,6 +930,50 @@ fn checkpoint_round_trip_and_model_view() {
     assert_eq!(meta["rng_seed"].len(), 64);
     assert_eq!(meta["shuffle"], "true");
     assert_eq!(meta["optimizer"], "sgd");
+}
+
+/// Early stopping's state keeps the best epoch's figures
+/// (`checkpoint.es_best_figures`) through a checkpoint; a bad value is
+/// named, and a checkpoint without the key (older) reads with none.
+#[test]
+fn early_stopping_state_keeps_the_best_epochs_figures() {
+    use backprop::stopping::{EarlyStopState, EarlyStopping, Monitor};
+    let mut c = tiny_checkpoint();
+    let mut state = EarlyStopState::new(Monitor::Loss, c.model.mlp.num_params());
+    state.best = 0.25;
+    state.best_epoch = 1;
+    state.best_figures = BTreeMap::from([
+        ("final_train_loss".to_string(), "0.5".to_string()),
+        ("final_validation_loss".to_string(), "0.25".to_string()),
+    ]);
+    c.config.early_stopping = Some(EarlyStopping {
+        patience: 2,
+        min_delta: 0.0,
+        monitor: Monitor::Loss,
+    });
+    c.early_stop = Some(state);
+    let bytes = model_io::checkpoint_to_bytes(&c).unwrap();
+    let (_, meta) = decode(&bytes);
+    assert_eq!(
+        meta["checkpoint.es_best_figures"],
+        r#"{"final_train_loss":"0.5","final_validation_loss":"0.25"}"#
+    );
+    assert_eq!(model_io::checkpoint_from_bytes(&bytes, SRC).unwrap(), c);
+    let bad = edit_of(&bytes, |_, m| {
+        m.insert("checkpoint.es_best_figures".into(), "[1]".into());
+    });
+    assert!(
+        ckpt_err(&bad).starts_with(&format!(
+            "{SRC}: checkpoint.es_best_figures is not a JSON object of strings"
+        )),
+        "{}",
+        ckpt_err(&bad)
+    );
+    let older = edit_of(&bytes, |_, m| {
+        m.remove("checkpoint.es_best_figures");
+    });
+    let back = model_io::checkpoint_from_bytes(&older, SRC).unwrap();
+    assert!(back.early_stop.unwrap().best_figures.is_empty());
 }
 
 #[test]

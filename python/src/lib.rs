@@ -474,12 +474,12 @@ impl FitCallbacks for Hooks {
 
     fn on_epoch(&mut self, report: &EpochReport) -> ControlFlow<()> {
         let r = report.record;
-        self.records.push((r, report.val_r2));
+        self.records.push((r, r.val_r2));
         if self.verbose {
             let mut line = format!("Iteration {}, loss = {:.8}", r.epoch, r.train_loss);
             if let Some(a) = r.val_accuracy {
                 line.push_str(&format!(", validation accuracy = {a:.6}"));
-            } else if let Some(v) = report.val_r2 {
+            } else if let Some(v) = r.val_r2 {
                 line.push_str(&format!(", validation R2 = {v:.6}"));
             }
             Python::attach(|py| {

@@ -250,6 +250,11 @@ pub struct TrainArgs {
     /// --class-weight.
     #[arg(long, value_name = "NAME")]
     pub weight_column: Option<String>,
+    /// A binary classifier's positive class, stored in the model: eval's
+    /// precision, recall, F1, ROC AUC and --threshold refer to it [default:
+    /// the training rows' minority class, ties going to the last class].
+    #[arg(long, value_name = "NAME")]
+    pub positive_class: Option<String>,
     /// Worker threads (0: one per core). Changes the speed, never the result.
     #[arg(long, default_value_t = 0)]
     pub threads: usize,
@@ -313,10 +318,11 @@ pub struct EvalArgs {
     pub data: PathBuf,
     #[command(flatten)]
     pub read: DataArgs,
-    /// A binary or multi-label model predicts the positive class when its
-    /// probability is at least T.
-    #[arg(long, value_name = "T", default_value_t = 0.5)]
-    pub threshold: f32,
+    /// A binary or multi-label (sigmoid) model predicts the positive class
+    /// when its probability is at least T [default: 0.5]; an error for
+    /// softmax and mse models.
+    #[arg(long, value_name = "T")]
+    pub threshold: Option<f32>,
     /// Print one JSON object.
     #[arg(long)]
     pub json: bool,
@@ -344,10 +350,11 @@ pub struct PredictArgs {
     /// Copy this column (e.g. an ID) into the output as its first column.
     #[arg(long, value_name = "NAME")]
     pub id_column: Option<String>,
-    /// A binary or multi-label model predicts the positive class when its
-    /// probability is at least T.
-    #[arg(long, value_name = "T", default_value_t = 0.5)]
-    pub threshold: f32,
+    /// A binary or multi-label (sigmoid) model predicts the positive class
+    /// when its probability is at least T [default: 0.5]; an error for
+    /// softmax and mse models.
+    #[arg(long, value_name = "T")]
+    pub threshold: Option<f32>,
     /// Write the CSV here (atomically) instead of to standard output ('-').
     /// A name ending in .npy gets an NPY file of f32 instead: each row's
     /// probabilities (or, for mse, values), the numbers the CSV prints.

@@ -7,18 +7,19 @@ use backprop::infer::Inference;
 use backprop::model_io::{self, SavedModel};
 
 use super::args::EvalArgs;
-use super::print::{auc_text, load, report_json};
+use super::print::{auc_text, figure, load, report_json};
 
 /// `backprop eval`: loads the model and the data, evaluates, prints.
 pub fn eval(args: &EvalArgs) -> anyhow::Result<()> {
     let SavedModel { mlp, meta } = model_io::load_model(&args.model)?;
+    let threshold = evaluate::threshold_for(&mlp, args.threshold)?;
     let opts = args.read.overrides(None)?.model_options(&meta, true);
     let mut raw = load(&args.data, &opts, args.json)?;
     if let (Some(n), false) = (backprop::pipeline::position_note(&meta, &raw), args.json) {
         eprintln!("note: {}: {n}", raw.source_name);
     }
     let mut infer = Inference::new(&mlp, args.threads, args.chunk_rows)?;
-    let report = evaluate::evaluate_with(&mut infer, &mlp, &meta, &mut raw, args.threshold)?;
+    let report = evaluate::evaluate_with(&mut infer, &mlp, &meta, &mut raw, threshold)?;
     let mut out = io::stdout().lock();
     if args.json {
         writeln!(out, "{}", report_json(&report))?;
@@ -32,7 +33,8 @@ pub fn eval(args: &EvalArgs) -> anyhow::Result<()> {
     }
 }
 
-/// Rows, loss, and MSE, RMSE, MAE and R² per target (and their mean).
+/// Rows, loss, and MSE, RMSE, MAE ([`figure`]: 6 significant digits at
+/// any scale) and R² per target (and their mean).
 fn print_regression(
     out: &mut impl Write,
     r: &RegressionReport,
@@ -40,9 +42,9 @@ fn print_regression(
 ) -> anyhow::Result<()> {
     writeln!(
         out,
-        "rows {}\nloss {:.6} (½·MSE{})",
+        "rows {}\nloss {} (½·MSE{})",
         r.rows,
-        r.loss,
+        figure(r.loss),
         if standardized {
             " on standardised targets"
         } else {
@@ -64,16 +66,23 @@ fn print_regression(
     for (n, m) in &r.per_output {
         writeln!(
             out,
-            "{n:<w$} {:>12.6} {:>12.6} {:>12.6} {:>9.4}",
-            m.mse, m.rmse, m.mae, m.r2
+            "{n:<w$} {:>12} {:>12} {:>12} {:>9.4}",
+            figure(m.mse),
+            figure(m.rmse),
+            figure(m.mae),
+            m.r2
         )?;
     }
     if r.per_output.len() > 1 {
         let m = &r.mean;
         writeln!(
             out,
-            "{:<w$} {:>12.6} {:>12.6} {:>12.6} {:>9.4}",
-            "mean", m.mse, m.rmse, m.mae, m.r2
+            "{:<w$} {:>12} {:>12} {:>12} {:>9.4}",
+            "mean",
+            figure(m.mse),
+            figure(m.rmse),
+            figure(m.mae),
+            m.r2
         )?;
     }
     Ok(())

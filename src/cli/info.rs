@@ -23,7 +23,7 @@ pub fn info(args: &InfoArgs) -> anyhow::Result<()> {
     }
     writeln!(out, "model {}", args.model.display())?;
     print_layers(&mut out, &mlp)?;
-    print_names(&mut out, &meta)?;
+    print_names(&mut out, &meta, positive_class(&mlp, &meta))?;
     print_training(&mut out, &meta, &record, checkpoint.as_ref())?;
     Ok(())
 }
@@ -35,7 +35,7 @@ fn info_json(
     record: &TrainingRecord,
     checkpoint: Option<&Checkpoint>,
 ) -> serde_json::Value {
-    serde_json::json!({
+    let mut obj = serde_json::json!({
         "sizes": mlp.sizes(),
         "hidden_activations": mlp.hidden().iter().map(|a| a.name()).collect::<Vec<_>>(),
         "head": mlp.head().name(),
@@ -55,7 +55,20 @@ fn info_json(
         "columns": meta.columns.as_ref().map(|e| e.columns.iter().map(column_json).collect::<Vec<_>>()),
         "training": record.entries,
         "checkpoint_epoch": checkpoint.map(|c| c.state.epochs_done),
-    })
+    });
+    // binary classifiers only: other models' objects are as they were
+    if let Some(p) = positive_class(mlp, meta) {
+        obj["positive_class"] = p.into();
+    }
+    obj
+}
+
+/// A binary classifier's positive class: the stored one, else the second
+/// class (models written before the key took that one).
+fn positive_class<'m>(mlp: &Mlp, meta: &'m ModelMeta) -> Option<&'m str> {
+    let names = meta.class_names.as_ref()?;
+    let binary = mlp.head() == backprop::Head::SigmoidBce && mlp.outputs() == 1;
+    binary.then(|| names[backprop::evaluate::positive_index(meta)].as_str())
 }
 
 /// A column name as `info` shows it (quoted when empty).
@@ -178,10 +191,21 @@ fn print_layers(out: &mut impl Write, mlp: &Mlp) -> anyhow::Result<()> {
     Ok(())
 }
 
-/// The classes, the preprocessing, the features and the targets.
-fn print_names(out: &mut impl Write, meta: &ModelMeta) -> anyhow::Result<()> {
+/// The classes (and a binary classifier's positive class), the
+/// preprocessing, the features and the targets.
+fn print_names(
+    out: &mut impl Write,
+    meta: &ModelMeta,
+    positive: Option<&str>,
+) -> anyhow::Result<()> {
     if let Some(c) = &meta.class_names {
         writeln!(out, "classes {}: {}", c.len(), c.join(", "))?;
+    }
+    if let Some(p) = positive {
+        writeln!(
+            out,
+            "positive class '{p}' (eval's binary metrics and --threshold refer to it)"
+        )?;
     }
     match (&meta.standardizer, meta.pixel_scale) {
         (Some(_), _) => writeln!(

@@ -15,6 +15,7 @@ use super::print::load;
 /// standard output.
 pub fn predict(args: &PredictArgs) -> anyhow::Result<()> {
     let SavedModel { mlp, meta } = model_io::load_model(&args.model)?;
+    let threshold = evaluate::threshold_for(&mlp, args.threshold)?;
     let opts = args
         .read
         .overrides(args.id_column.as_ref())?
@@ -25,7 +26,7 @@ pub fn predict(args: &PredictArgs) -> anyhow::Result<()> {
     }
     let mut infer = Inference::new(&mlp, args.threads, args.chunk_rows)?;
     let id = args.id_column.as_deref();
-    let (th, mlp, meta, raw) = (args.threshold, &mlp, &meta, &mut raw);
+    let (th, mlp, meta, raw) = (threshold, &mlp, &meta, &mut raw);
     // rows are written as their chunk completes
     match args.out.as_deref() {
         Some(p) if p != Path::new("-") => model_io::write_atomic_by(p, |writer| {

@@ -4,6 +4,7 @@
 use std::io::{self, Write};
 use std::ops::ControlFlow;
 use std::path::Path;
+use std::sync::{Arc, Mutex};
 use std::time::Instant;
 
 use indicatif::{ProgressBar, ProgressStyle};
@@ -21,6 +22,22 @@ pub fn plural(n: usize, word: &str) -> String {
         format!("1 {word}")
     } else {
         format!("{n} {word}s")
+    }
+}
+
+/// A figure in a column of 12 characters with at least 6 significant
+/// digits: 6 decimals from 0.1 up (as always), more decimals below, and
+/// scientific notation below 10⁻⁴, so that the errors of a small-scale
+/// target do not print as `0.000000`.
+pub fn figure(v: f64) -> String {
+    let mag = v.abs();
+    if mag >= 0.1 || mag == 0.0 || !v.is_finite() {
+        format!("{v:.6}")
+    } else if mag >= 1e-4 {
+        let decimals = (5.0 - mag.log10().floor()) as usize;
+        format!("{v:.decimals$}")
+    } else {
+        format!("{v:.5e}")
     }
 }
 
@@ -139,6 +156,8 @@ pub struct Printer {
     json: bool,
     /// Processes of the job (1 without mpirun).
     ranks: usize,
+    /// Whether `--positive-class` was given.
+    positive_given: bool,
     held_out: HeldOut,
     train_rows: u64,
     bar: Option<ProgressBar>,
@@ -147,6 +166,9 @@ pub struct Printer {
     pub in_epoch: Option<usize>,
     /// The first error writing to stdout; it stops the run.
     pub error: Option<io::Error>,
+    /// The data file being read, as messages name it (shared with the
+    /// thread that watches for an interrupt while loading).
+    pub loading: Arc<Mutex<Option<String>>>,
 }
 
 impl Printer {
@@ -158,12 +180,14 @@ impl Printer {
             text: speaks && !args.json && !args.quiet,
             json: speaks && args.json,
             ranks: job.size(),
+            positive_given: args.positive_class.is_some(),
             held_out: HeldOut::default(),
             train_rows: 0,
             bar: None,
             epoch_started: Instant::now(),
             in_epoch: None,
             error: None,
+            loading: Arc::default(),
         }
     }
 
@@ -185,7 +209,16 @@ impl Printer {
 }
 
 impl FitCallbacks for Printer {
+    fn on_load_start(&mut self, path: &Path) {
+        let name = match path.as_os_str() == "-" {
+            true => "standard input".to_string(),
+            false => path.display().to_string(),
+        };
+        *self.loading.lock().unwrap_or_else(|e| e.into_inner()) = Some(name);
+    }
+
     fn on_load(&mut self, table: &RawTable, options: &LoadOptions) {
+        *self.loading.lock().unwrap_or_else(|e| e.into_inner()) = None;
         if self.notes {
             print_load_notes(table, options);
         }
@@ -199,6 +232,15 @@ impl FitCallbacks for Printer {
         }
         self.say(run_header(info));
         self.say(run_settings(info, self.ranks));
+        if let Some(p) = &info.positive_class {
+            let why = match self.positive_given {
+                true => "",
+                false => " (the training rows' minority class; --positive-class NAME chooses)",
+            };
+            self.say(format!(
+                "positive class '{p}'{why}: eval's binary metrics and --threshold refer to it"
+            ));
+        }
     }
 
     fn on_epoch_start(&mut self, epoch: usize) {
@@ -315,6 +357,13 @@ fn epoch_json(report: &EpochReport, held_out: HeldOut) -> serde_json::Value {
         obj["test_loss"] = r.test_loss.into();
         obj["test_accuracy"] = r.test_accuracy.into();
     }
+    // regressions: R² beside the losses (classifiers' lines are unchanged)
+    if let Some(v) = r.val_r2 {
+        obj[format!("{held}_r2")] = v.into();
+    }
+    if let Some(v) = r.test_r2 {
+        obj["test_r2"] = v.into();
+    }
     obj
 }
 
@@ -335,11 +384,17 @@ fn epoch_line(report: &EpochReport, held_out: HeldOut) -> String {
     if let Some(a) = r.val_accuracy {
         line += &format!("  {short} acc {:6.2}%", 100.0 * a);
     }
+    if let Some(v) = r.val_r2 {
+        line += &format!("  {short} R² {v:.4}");
+    }
     if let Some(l) = r.test_loss {
         line += &format!("  test loss {l:.5}");
     }
     if let Some(a) = r.test_accuracy {
         line += &format!("  test acc {:6.2}%", 100.0 * a);
+    }
+    if let Some(v) = r.test_r2 {
+        line += &format!("  test R² {v:.4}");
     }
     line += &format!("  {:.0} samples/s", report.samples_per_sec);
     line

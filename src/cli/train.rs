@@ -2,8 +2,9 @@
 //! [`Printer`], then the model, the plot and the summary written.
 
 use std::io::{self, Write};
-use std::sync::atomic::AtomicBool;
-use std::sync::Arc;
+use std::path::Path;
+use std::sync::atomic::{AtomicBool, Ordering};
+use std::sync::{Arc, Mutex};
 
 use anyhow::Context;
 
@@ -123,6 +124,7 @@ impl TrainArgs {
                 .as_deref()
                 .map(str::parse::<ClassWeight>)
                 .transpose()?,
+            positive_class: self.positive_class.clone(),
             threads: self.threads,
             shard_rows: self.shard_rows,
             seed: self.seed,
@@ -167,11 +169,18 @@ pub fn train(args: &TrainArgs, job: &Job) -> anyhow::Result<()> {
     } else if !args.quiet {
         print_summary(&mut out, args, &outcome, &record)?;
     }
+    if args.out.is_none() {
+        // stderr, so that --json's standard output stays JSON lines
+        eprintln!("{NOT_SAVED}");
+    }
     Ok(())
 }
 
-/// Refuses a `--plot` that is not an SVG file and output paths that
-/// cannot be written, before any training.
+/// Said on stderr when a run ends without `--out`: the model is gone.
+const NOT_SAVED: &str = "note: the model was not saved; give --out FILE to save it";
+
+/// Refuses a `--plot` that is not an SVG file, output paths that cannot be
+/// written and two outputs into one file, before any training.
 fn check_outputs(args: &TrainArgs) -> anyhow::Result<()> {
     if let Some(p) = &args.plot {
         let svg = p.extension().is_some_and(|e| e.eq_ignore_ascii_case("svg"));
@@ -190,18 +199,79 @@ fn check_outputs(args: &TrainArgs) -> anyhow::Result<()> {
             fit::check_output_path(option, p)?;
         }
     }
+    let named = [
+        ("--out", &args.out),
+        ("--plot", &args.plot),
+        ("--checkpoint", &args.checkpoint),
+    ];
+    let outputs: Vec<(&'static str, &Path)> = named
+        .iter()
+        .filter_map(|(option, p)| Some((*option, p.as_deref()?)))
+        .collect();
+    fit::check_distinct_outputs(&outputs)?;
     Ok(())
 }
 
-/// Prepares the session, joins the job's process group and runs it, the
-/// printer reporting; a failure in an epoch says that nothing was written.
+/// Watches for an interrupt while the session is prepared (the data
+/// loaded), when there is no batch to stop after and nothing to write: says
+/// which file was being read and exits with code 130 at once.
+struct LoadWatch {
+    done: Arc<AtomicBool>,
+    thread: std::thread::JoinHandle<()>,
+}
+
+/// How often [`LoadWatch`] looks at the interrupt flag.
+const LOAD_WATCH_PERIOD: std::time::Duration = std::time::Duration::from_millis(20);
+
+impl LoadWatch {
+    fn start(stop: &Arc<AtomicBool>, loading: &Arc<Mutex<Option<String>>>) -> LoadWatch {
+        let done = Arc::new(AtomicBool::new(false));
+        let (stop, loading, finished) = (Arc::clone(stop), Arc::clone(loading), Arc::clone(&done));
+        let thread = std::thread::spawn(move || {
+            while !finished.load(Ordering::Relaxed) {
+                if stop.load(Ordering::Relaxed) {
+                    eprintln!("{}", interrupted_before_training(&loading));
+                    std::process::exit(130);
+                }
+                std::thread::sleep(LOAD_WATCH_PERIOD);
+            }
+        });
+        LoadWatch { done, thread }
+    }
+
+    /// Stops watching (an interrupt from now on stops training).
+    fn finish(self) {
+        self.done.store(true, Ordering::Relaxed);
+        // the thread only loops and exits; a panic there changes nothing here
+        let _ = self.thread.join();
+    }
+}
+
+/// What an interrupt before the first batch stopped.
+fn interrupted_before_training(loading: &Mutex<Option<String>>) -> String {
+    let file = loading.lock().unwrap_or_else(|e| e.into_inner()).clone();
+    match file {
+        Some(name) => format!("interrupted while loading {name}; nothing was written"),
+        None => "interrupted before training started; nothing was written".to_string(),
+    }
+}
+
+/// Prepares the session (an interrupt while loading ends the process with
+/// code 130), joins the job's process group and runs it, the printer
+/// reporting; a failure in an epoch says that nothing was written.
 fn run(spec: &FitSpec, args: &TrainArgs, job: &Job) -> anyhow::Result<FitOutcome> {
     let mut printer = Printer::new(args, job);
-    let mut prepared = fit::prepare(spec, &mut printer)?;
+    let stop = interrupt_flag()?;
+    let watch = LoadWatch::start(&stop, &printer.loading);
+    let prepared = fit::prepare(spec, &mut printer);
+    watch.finish();
+    let mut prepared = prepared?;
+    if stop.load(Ordering::Relaxed) {
+        return Err(Interrupted(interrupted_before_training(&printer.loading)).into());
+    }
     if let Some(group) = job.group() {
         prepared.set_group(group)?;
     }
-    let stop = interrupt_flag()?;
     let result = prepared.run(&stop, &mut printer);
     printer.clear_bar();
     let outcome = match (result, printer.in_epoch) {
@@ -251,6 +321,9 @@ fn summary_json(
         "out": args.out.as_ref().map(|p| p.display().to_string()),
     });
     let mut obj = obj;
+    if let Some(p) = &outcome.meta.positive_class {
+        obj["positive_class"] = p.clone().into();
+    }
     if let Some(b) = &record.best {
         obj["best_epoch"] = b.epoch.into();
         obj["stopped_early"] = matches!(outcome.end, FitEnd::EarlyStopped { .. }).into();
@@ -259,6 +332,13 @@ fn summary_json(
         // the test set reported beside a validation split
         obj["test_loss"] = r.test_loss.into();
         obj["test_accuracy"] = r.test_accuracy.into();
+    }
+    // regressions: the held-out and test R² (classifiers' are unchanged)
+    if let Some(v) = last.and_then(|r| r.val_r2) {
+        obj[format!("{held}_r2")] = v.into();
+    }
+    if let Some(v) = last.and_then(|r| r.test_r2) {
+        obj["test_r2"] = v.into();
     }
     obj
 }
@@ -278,6 +358,12 @@ fn print_summary(
     }
     if let Some(a) = last.and_then(|r| r.test_accuracy) {
         writeln!(out, "final test accuracy {:.2}%", 100.0 * a)?;
+    }
+    if let Some(v) = last.and_then(|r| r.val_r2) {
+        writeln!(out, "final {held} R² {v:.4}")?;
+    }
+    if let Some(v) = last.and_then(|r| r.test_r2) {
+        writeln!(out, "final test R² {v:.4}")?;
     }
     if let Some(b) = &record.best {
         let test = outcome
@@ -341,6 +427,9 @@ fn interrupted(
             "; checkpoint written to {} (--resume continues from there, bit for bit)",
             path.display()
         );
+    }
+    if args.out.is_none() {
+        said += "; the model was not saved (--out FILE saves it)";
     }
     if let Some(path) = &args.plot {
         // nothing to draw before the first epoch ends

@@ -27,6 +27,8 @@ pub enum Elements {
     /// Unsigned bytes read in place from a memory-mapped file (plain IDX
     /// `0x08` images).
     MappedU8(std::sync::Arc<super::MappedU8>),
+    /// Strings (NPY `<U…` and `|S…`): class labels, never features.
+    Text(Vec<String>),
 }
 
 impl Elements {
@@ -39,6 +41,7 @@ impl Elements {
             Elements::F64(v) => v.len(),
             Elements::MappedF32(m) => m.len(),
             Elements::MappedU8(m) => m.len(),
+            Elements::Text(v) => v.len(),
         }
     }
 
@@ -183,6 +186,14 @@ impl NdArray {
                 }
                 v.iter().map(|&f| f as f32).collect()
             }
+            Elements::Text(v) => {
+                return Err(err(format!(
+                    "the array holds text ('{}', e.g. {:?}); features must be numbers \
+                     (text labels go in the labels file)",
+                    self.dtype,
+                    v.first().map_or("", String::as_str)
+                )))
+            }
         };
         Matrix::from_vec(rows, cols, values)
     }
@@ -218,6 +229,7 @@ impl NdArray {
         Ok(match &self.data {
             Elements::U8(_) | Elements::MappedU8(_) => unreachable!("bytes, above"),
             Elements::I64(v) => v.iter().map(i64::to_string).collect(),
+            Elements::Text(v) => v.clone(),
             Elements::F32(v) => v.iter().map(|&f| float_text(f64::from(f), f)).collect(),
             Elements::F64(v) => v.iter().map(|&f| float_text(f, f)).collect(),
             Elements::MappedF32(m) => m
@@ -258,8 +270,9 @@ impl NdArray {
         let mut by_text: std::collections::HashMap<String, u32> = std::collections::HashMap::new();
         let mut by_bits: std::collections::HashMap<u64, u32> = std::collections::HashMap::new();
         let mut codes = Vec::with_capacity(self.len());
-        let mut push = |bits: u64, text: &dyn Fn() -> String| -> Result<()> {
-            let code = match by_bits.get(&bits) {
+        // `bits`: the value's bits where they stand for its text (numbers)
+        let mut push = |bits: Option<u64>, text: &dyn Fn() -> String| -> Result<()> {
+            let code = match bits.and_then(|b| by_bits.get(&b)) {
                 Some(&c) => c,
                 None => {
                     let t = text();
@@ -274,7 +287,9 @@ impl NdArray {
                             c
                         }
                     };
-                    by_bits.insert(bits, c);
+                    if let Some(b) = bits {
+                        by_bits.insert(b, c);
+                    }
                     c
                 }
             };
@@ -287,20 +302,24 @@ impl NdArray {
                 .bytes()
                 .unwrap_or_default()
                 .iter()
-                .try_for_each(|&b| push(u64::from(b), &|| b.to_string()))?,
+                .try_for_each(|&b| push(Some(u64::from(b)), &|| b.to_string()))?,
             Elements::I64(v) => v
                 .iter()
-                .try_for_each(|&i| push(i as u64, &|| i.to_string()))?,
-            Elements::F32(v) => v
-                .iter()
-                .try_for_each(|&f| push(u64::from(f.to_bits()), &|| float_text(f64::from(f), f)))?,
+                .try_for_each(|&i| push(Some(i as u64), &|| i.to_string()))?,
+            Elements::F32(v) => v.iter().try_for_each(|&f| {
+                push(Some(u64::from(f.to_bits())), &|| {
+                    float_text(f64::from(f), f)
+                })
+            })?,
             Elements::F64(v) => v
                 .iter()
-                .try_for_each(|&f| push(f.to_bits(), &|| float_text(f, f)))?,
-            Elements::MappedF32(m) => m
-                .as_slice()
-                .iter()
-                .try_for_each(|&f| push(u64::from(f.to_bits()), &|| float_text(f64::from(f), f)))?,
+                .try_for_each(|&f| push(Some(f.to_bits()), &|| float_text(f, f)))?,
+            Elements::MappedF32(m) => m.as_slice().iter().try_for_each(|&f| {
+                push(Some(u64::from(f.to_bits())), &|| {
+                    float_text(f64::from(f), f)
+                })
+            })?,
+            Elements::Text(v) => v.iter().try_for_each(|t| push(None, &|| t.clone()))?,
         }
         Ok((values, codes))
     }

@@ -10,8 +10,11 @@
 //! and integer-tuple values only; the keys `descr`, `fortran_order` and `shape`
 //! are required and no others are allowed (as in NumPy). Supported `descr`:
 //! floats `f4` `f8`, signed `i1` `i2` `i4` `i8`, unsigned `u1` `u2` `u4` `u8`,
-//! bool `b1`, little-endian (`<`), `|` for one-byte types. Big-endian (`>`) data
-//! is rejected with a message saying how to convert it. `fortran_order: True`
+//! bool `b1`, little-endian (`<`), `|` for one-byte types; and strings, for
+//! labels: `U{n}` (NumPy's `str`, `n` UCS-4 code points, either byte order)
+//! and `S{n}` (bytes, UTF-8), trailing NULs dropped. Big-endian (`>`) numbers
+//! are rejected with a message saying how to convert them; object arrays
+//! (`|O`, which need pickle) with one saying to save `labels.astype(str)`. `fortran_order: True`
 //! arrays are transposed to row-major while decoding. At most 32 dimensions.
 //!
 //! Untrusted input: the product of the shape times the item size is checked
@@ -25,6 +28,9 @@ use crate::error::Result;
 
 /// An NPY file's contents: `dtype` is the `descr` string, e.g. `<f4`.
 pub type NpyArray = NdArray;
+
+/// The longest strings of a `U` or `S` array, in characters.
+const MAX_TEXT_CHARS: usize = 1 << 16;
 
 /// The magic string every NPY file starts with.
 pub const MAGIC: &[u8] = b"\x93NUMPY";
@@ -162,6 +168,7 @@ pub fn parse(bytes: &[u8], source_name: &str) -> Result<NpyArray> {
             Elements::I64(v) => Elements::I64(to_c_order(&v, &header.shape)),
             Elements::F32(v) => Elements::F32(to_c_order(&v, &header.shape)),
             Elements::F64(v) => Elements::F64(to_c_order(&v, &header.shape)),
+            Elements::Text(v) => Elements::Text(to_c_order(&v, &header.shape)),
             // `decode` copies: a parsed array is never mapped
             mapped @ (Elements::MappedF32(_) | Elements::MappedU8(_)) => mapped,
         }
@@ -189,7 +196,7 @@ fn show_bytes(b: &[u8], max: usize) -> String {
 
 /// The elements of a Fortran-ordered (column-major) array of `shape`, reordered
 /// row-major. `v.len()` is the product of `shape`.
-fn to_c_order<T: Copy>(v: &[T], shape: &[usize]) -> Vec<T> {
+fn to_c_order<T: Clone>(v: &[T], shape: &[usize]) -> Vec<T> {
     if shape.len() < 2 || v.is_empty() {
         return v.to_vec();
     }
@@ -203,7 +210,7 @@ fn to_c_order<T: Copy>(v: &[T], shape: &[usize]) -> Vec<T> {
     let mut out = Vec::with_capacity(v.len());
     for _ in 0..v.len() {
         // `offset` is the column-major offset of `index`, below `v.len()`.
-        out.push(v[offset]);
+        out.push(v[offset].clone());
         for j in (0..shape.len()).rev() {
             index[j] += 1;
             offset += strides[j];
@@ -436,11 +443,20 @@ struct Dtype {
 impl Dtype {
     fn parse(descr: &str) -> Result<Dtype, String> {
         const SUPPORTED: &str = "supported: f4, f8, i1, i2, i4, i8, u1, u2, u4, u8 and b1, \
-                                 little-endian";
+                                 little-endian, and strings U and S (labels)";
         let (order, rest) = match descr.as_bytes().first() {
             Some(&c @ (b'<' | b'>' | b'|' | b'=')) => (c, &descr[1..]),
             _ => (b'=', descr),
         };
+        if rest == "O" {
+            return Err(format!(
+                "dtype '{descr}' is an array of Python objects, which only pickle can read; \
+                 save string labels as fixed-width text: np.save(path, labels.astype(str))"
+            ));
+        }
+        if let Some(n) = rest.strip_prefix(['U', 'S']) {
+            return Dtype::text(descr, rest.as_bytes()[0], n);
+        }
         let (kind, size) = match rest.as_bytes() {
             [k, d] if d.is_ascii_digit() => (*k, usize::from(d - b'0')),
             _ => return Err(format!("dtype '{descr}' is not supported; {SUPPORTED}")),
@@ -477,6 +493,59 @@ impl Dtype {
         })
     }
 
+    /// A string dtype: `U{n}` (`n` UCS-4 code points of 4 bytes each, in the
+    /// byte order of `descr`) or `S{n}` (`n` bytes of UTF-8); at least one
+    /// character, at most [`MAX_TEXT_CHARS`].
+    fn text(descr: &str, kind: u8, n: &str) -> Result<Dtype, String> {
+        let chars = match n.parse::<usize>() {
+            Ok(c) if n.bytes().all(|b| b.is_ascii_digit()) => c,
+            _ => return Err(format!("dtype '{descr}' has no valid length")),
+        };
+        if chars == 0 || chars > MAX_TEXT_CHARS {
+            return Err(format!(
+                "dtype '{descr}': strings of 1 to {MAX_TEXT_CHARS} characters are supported"
+            ));
+        }
+        Ok(Dtype {
+            kind,
+            size: if kind == b'U' { 4 * chars } else { chars },
+            text: descr.to_string(),
+        })
+    }
+
+    /// Decodes the strings of `data` (fixed-width, padded with NULs).
+    fn decode_text(&self, data: &[u8]) -> Result<Elements, String> {
+        let big = self.text.starts_with('>');
+        let bad = |i: usize| {
+            format!(
+                "element {} of the '{}' array is not valid text",
+                i + 1,
+                self.text
+            )
+        };
+        let mut out = Vec::with_capacity(data.len() / self.size);
+        for (i, item) in data.chunks_exact(self.size).enumerate() {
+            let text = if self.kind == b'U' {
+                item.chunks_exact(4)
+                    .map(|c| {
+                        let c = [c[0], c[1], c[2], c[3]];
+                        let u = if big {
+                            u32::from_be_bytes(c)
+                        } else {
+                            u32::from_le_bytes(c)
+                        };
+                        char::from_u32(u)
+                    })
+                    .collect::<Option<String>>()
+                    .ok_or_else(|| bad(i))?
+            } else {
+                String::from_utf8(item.to_vec()).map_err(|_| bad(i))?
+            };
+            out.push(text.trim_end_matches('\0').to_string());
+        }
+        Ok(Elements::Text(out))
+    }
+
     /// Decodes little-endian `data`, whose length is a multiple of `self.size`.
     fn decode(&self, data: &[u8]) -> Result<Elements, String> {
         fn le<const N: usize>(data: &[u8]) -> impl Iterator<Item = [u8; N]> + '_ {
@@ -487,6 +556,7 @@ impl Dtype {
             })
         }
         Ok(match (self.kind, self.size) {
+            (b'U' | b'S', _) => return self.decode_text(data),
             (b'u', 1) => Elements::U8(data.to_vec()),
             // bools are 0/1 values, not pixels: keep them out of `U8`
             (b'b', 1) => Elements::I64(data.iter().map(|&b| i64::from(b != 0)).collect()),
@@ -753,6 +823,69 @@ mod tests {
         assert_eq!(one("<f4", &0.5f32.to_le_bytes()), Elements::F32(vec![0.5]));
     }
 
+    /// NumPy's `str` (`<U{n}`, UCS-4) and `bytes` (`|S{n}`) arrays are text,
+    /// padded with NULs; object arrays are refused with a way out (issue 20).
+    #[test]
+    fn string_arrays_are_text() {
+        let ucs4 = |s: &str, n: usize, big: bool| -> Vec<u8> {
+            let mut u: Vec<u32> = s.chars().map(u32::from).collect();
+            u.resize(n, 0);
+            u.iter()
+                .flat_map(|c| {
+                    if big {
+                        c.to_be_bytes()
+                    } else {
+                        c.to_le_bytes()
+                    }
+                })
+                .collect()
+        };
+        let text = |descr: &str, shape: &str, data: &[u8]| {
+            parse(&npy(&dict(descr, false, shape), data), "a").map(|a| a.data)
+        };
+        let mut data = ucs4("cat", 5, false);
+        data.extend(ucs4("zèbre", 5, false));
+        let cats = Elements::Text(vec!["cat".into(), "zèbre".into()]);
+        assert_eq!(text("<U5", "(2,)", &data).unwrap(), cats);
+        let mut data = ucs4("cat", 5, true);
+        data.extend(ucs4("zèbre", 5, true));
+        assert_eq!(text(">U5", "(2,)", &data).unwrap(), cats);
+        let long = ucs4("hippopotamus", 12, false);
+        assert_eq!(
+            text("<U12", "(1,)", &long).unwrap(),
+            Elements::Text(vec!["hippopotamus".into()])
+        );
+        assert_eq!(
+            text("|S4", "(2,)", b"ab\0\0wxyz").unwrap(),
+            Elements::Text(vec!["ab".into(), "wxyz".into()])
+        );
+        // Fortran order is reordered as for numbers
+        let mut data = Vec::new();
+        for s in ["a", "c", "b", "d"] {
+            data.extend(ucs4(s, 1, false));
+        }
+        let f = parse(&npy(&dict("<U1", true, "(2, 2)"), &data), "a").unwrap();
+        assert_eq!(
+            f.data,
+            Elements::Text(["a", "b", "c", "d"].map(String::from).to_vec())
+        );
+        // the data must hold 4 bytes per character
+        assert!(error(&npy(&dict("<U5", false, "(2,)"), &data)).contains("needs 40 bytes"));
+        let reason = |descr: &str, data: &[u8]| error(&npy(&dict(descr, false, "(1,)"), data));
+        assert!(
+            reason("<U5", &[0xff; 20]).contains("element 1 of the '<U5' array is not valid text")
+        );
+        assert!(reason("|S2", &[0xff, 0xfe]).contains("is not valid text"));
+        assert!(reason("<U0", &[]).contains("strings of 1 to 65536 characters"));
+        assert!(reason("<U", &[]).contains("has no valid length"));
+        let obj = reason("|O", &[0; 8]);
+        assert!(
+            obj.contains("only pickle can read")
+                && obj.contains("np.save(path, labels.astype(str))"),
+            "{obj}"
+        );
+    }
+
     #[test]
     fn header_variants() {
         for header in [
@@ -821,8 +954,8 @@ mod tests {
                 .map(|(_, r)| r.to_string())
                 .unwrap_or(e)
         };
-        assert_eq!(reason(&dict("<c16", false, "(1,)")), "dtype '<c16' is not supported; supported: f4, f8, i1, i2, i4, i8, u1, u2, u4, u8 and b1, little-endian");
-        assert_eq!(reason(&dict("|O", false, "(1,)")), "dtype '|O' is not supported; supported: f4, f8, i1, i2, i4, i8, u1, u2, u4, u8 and b1, little-endian");
+        assert_eq!(reason(&dict("<c16", false, "(1,)")), "dtype '<c16' is not supported; supported: f4, f8, i1, i2, i4, i8, u1, u2, u4, u8 and b1, little-endian, and strings U and S (labels)");
+        assert_eq!(reason(&dict("|O", false, "(1,)")), "dtype '|O' is an array of Python objects, which only pickle can read; save string labels as fixed-width text: np.save(path, labels.astype(str))");
         assert_eq!(
             reason(&dict("|f4", false, "(1,)")),
             "dtype '|f4': byte order '|' is only valid for 1-byte types"

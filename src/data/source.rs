@@ -59,6 +59,57 @@ impl SourceKind {
     }
 }
 
+/// Bytes enough to tell [`not_a_table`]'s formats apart.
+const SNIFF_BYTES: usize = 16;
+
+/// What a file whose first bytes are `head` is, when it is a known format
+/// that is not a table (so not CSV), by its magic bytes or, for JSON, its
+/// first character other than white space: a ZIP archive (`.npz`, `.xlsx`),
+/// a safetensors file (a model), a PNG, JPEG or GIF image, a Parquet file
+/// or JSON. `None` for anything else.
+fn not_a_table(head: &[u8]) -> Option<&'static str> {
+    const MAGIC: [(&[u8], &str); 8] = [
+        (
+            b"PK\x03\x04",
+            "a ZIP file (such as an .npz archive of NumPy arrays, or an .xlsx workbook)",
+        ),
+        (b"PK\x05\x06", "a ZIP file (an empty archive)"),
+        (b"\x89PNG\r\n\x1a\n", "a PNG image"),
+        (b"\xff\xd8\xff", "a JPEG image"),
+        (b"GIF87a", "a GIF image"),
+        (b"GIF89a", "a GIF image"),
+        (b"PAR1", "a Parquet file"),
+        (b"%PDF-", "a PDF document"),
+    ];
+    if let Some((_, what)) = MAGIC.iter().find(|(m, _)| head.starts_with(m)) {
+        return Some(what);
+    }
+    // safetensors: a little-endian u64 header length (at most 100 MB, so its
+    // high bytes are 0), then the header's JSON object
+    if head.len() > 8 && head[8] == b'{' && head[4..8] == [0; 4] && head[..4] != [0; 4] {
+        return Some("a safetensors file (a model or checkpoint?)");
+    }
+    let text = head.strip_prefix(b"\xef\xbb\xbf").unwrap_or(head);
+    let mut chars = text.iter().copied().filter(|b| !b.is_ascii_whitespace());
+    match (chars.next(), chars.next()) {
+        (Some(b'{'), _) => Some("a JSON file"),
+        (Some(b'['), Some(c)) if b"{[\"]-0123456789tfn".contains(&c) => Some("a JSON file"),
+        _ => None,
+    }
+}
+
+/// Refuses a file that [`not_a_table`] recognises, where a CSV table is
+/// expected.
+fn check_is_table(name: &str, head: &[u8]) -> Result<()> {
+    match not_a_table(head) {
+        Some(what) => Err(data_error(
+            name,
+            format!("this is {what}, not CSV: data files are CSV tables, IDX or NPY arrays"),
+        )),
+        None => Ok(()),
+    }
+}
+
 /// Loads the data file at `path` as [`LoadOptions`] say; the format comes from
 /// [`SourceKind::detect`]. IDX and NPY labels come from `opts.labels_path`.
 ///
@@ -202,14 +253,15 @@ fn load_stream(path: &Path, name: &str, opts: &LoadOptions) -> Result<RawTable> 
         let size = file.metadata().ok().map(|m| m.len());
         (Box::new(file), size)
     };
-    let mut bytes = Vec::with_capacity(16);
+    let mut bytes = Vec::with_capacity(SNIFF_BYTES);
     input
         .by_ref()
-        .take(16)
+        .take(SNIFF_BYTES as u64)
         .read_to_end(&mut bytes)
         .map_err(io)?;
     let kind = SourceKind::detect(name, &bytes);
     if kind == SourceKind::Csv && !idx::is_gzip(&bytes) {
+        check_is_table(name, &bytes)?;
         let opts = csv_options(name, opts, false)?;
         return csv::parse_reader(bytes.as_slice().chain(input), name, &opts, size);
     }
@@ -270,6 +322,7 @@ pub fn load_bytes(
                     })?;
                 return csv::parse_bytes(&text, source_name, &opts);
             }
+            check_is_table(source_name, &bytes[..bytes.len().min(SNIFF_BYTES)])?;
             csv::parse_bytes(bytes, source_name, &opts)
         }
         SourceKind::Idx | SourceKind::Npy => {
@@ -404,5 +457,42 @@ fn parse_array(bytes: &[u8], name: &str, kind: SourceKind) -> Result<NdArray> {
             name,
             "a labels file must be an IDX or NPY array (.idx, -ubyte, .gz, .npy)".to_string(),
         )),
+    }
+}
+
+#[cfg(test)]
+mod tests {
+    use super::not_a_table;
+
+    #[test]
+    fn formats_that_are_not_tables_are_recognised() {
+        let zip =
+            Some("a ZIP file (such as an .npz archive of NumPy arrays, or an .xlsx workbook)");
+        assert_eq!(not_a_table(b"PK\x03\x04\x14\0\0\0"), zip);
+        assert_eq!(not_a_table(b"\x89PNG\r\n\x1a\n\0\0"), Some("a PNG image"));
+        let st = b"\x48\0\0\0\0\0\0\0{\"__metadata__\"";
+        assert_eq!(
+            not_a_table(st),
+            Some("a safetensors file (a model or checkpoint?)")
+        );
+        for json in [
+            &b"  {\"x\": [1, 2]}"[..],
+            b"\xef\xbb\xbf[1, 2]",
+            b"[\n  {\"a\": 1}",
+            b"[]",
+        ] {
+            assert_eq!(not_a_table(json), Some("a JSON file"), "{json:?}");
+        }
+        // tables, however they start
+        for csv in [
+            &b"a,b\n1,2\n"[..],
+            b"[a],b\n1,2\n",
+            b"PKa,b\n1,2",
+            b"12345678{,b\n",
+            b"",
+            b"   \n",
+        ] {
+            assert_eq!(not_a_table(csv), None, "{csv:?}");
+        }
     }
 }

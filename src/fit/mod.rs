@@ -37,6 +37,6 @@ pub use report::{
 };
 pub use resume::{check_matches, continue_on_new_rows, Continuation};
 pub use spec::{
-    check_output_path, default_lr, default_optimizer, DataSource, FitSpec, Stored, TrainMetrics,
-    DEFAULT_EPOCHS, DEFAULT_SEED,
+    check_distinct_outputs, check_output_path, default_lr, default_optimizer, DataSource, FitSpec,
+    Stored, TrainMetrics, DEFAULT_EPOCHS, DEFAULT_SEED,
 };

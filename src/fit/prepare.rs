@@ -41,6 +41,7 @@ pub struct Prepared {
 
 /// Reads a data file, telling `callbacks`.
 fn load(path: &Path, opts: &LoadOptions, callbacks: &mut dyn FitCallbacks) -> Result<RawTable> {
+    callbacks.on_load_start(path);
     let raw = data::load(path, opts)?;
     callbacks.on_load(&raw, opts);
     Ok(raw)
@@ -49,7 +50,7 @@ fn load(path: &Path, opts: &LoadOptions, callbacks: &mut dyn FitCallbacks) -> Re
 /// Loads the data, chooses the head, builds or takes the network, merges
 /// the configuration with a resumed checkpoint's and checks it, and
 /// allocates the trainer. Data files read are reported to
-/// [`FitCallbacks::on_load`].
+/// [`FitCallbacks::on_load_start`] and [`FitCallbacks::on_load`].
 ///
 /// # Errors
 /// [`Error::Config`] naming the [`FitSpec`] field at fault (`epochs` of 0 or
@@ -63,7 +64,7 @@ pub fn prepare(spec: &FitSpec, callbacks: &mut dyn FitCallbacks) -> Result<Prepa
     let start = Start::load(spec)?;
     let base = start.base();
     let tables = Tables::read(spec, start.seed(spec), base, callbacks)?;
-    let (head, meta) = head_and_meta(spec, base, &tables.train)?;
+    let (head, mut meta) = head_and_meta(spec, base, &tables.train)?;
     let tables = tables.with_test_file(spec, &meta, callbacks)?;
     let n_in = tables.train.x.cols();
     let mlp = network(spec, base, &meta, head, n_in, &tables.name, tables.embedded)?;
@@ -71,6 +72,7 @@ pub fn prepare(spec: &FitSpec, callbacks: &mut dyn FitCallbacks) -> Result<Prepa
     let cfg = train_config(spec, ckpt, tables.embedded)?;
     let (name, held_out) = (tables.name.clone(), tables.held_out);
     let sets = Sets::take(spec, tables, &meta, &mlp, head, ckpt)?;
+    meta.positive_class = positive_class(spec, &meta, &mlp, &sets.train)?;
     if matches!(cfg.schedule, LrSchedule::Plateau { .. }) && sets.held_out.is_none() {
         return Err(Error::config(
             "lr_schedule",
@@ -92,6 +94,7 @@ pub fn prepare(spec: &FitSpec, callbacks: &mut dyn FitCallbacks) -> Result<Prepa
         config: cfg.clone(),
         class_weight: sets.class_weight.clone(),
         row_weights: sets.row_weights.clone(),
+        positive_class: meta.positive_class.clone(),
         threads: trainer.threads(),
         shard_rows: trainer.shard_rows(),
         first_epoch: ckpt.map_or(0, |c| c.state.epochs_done),
@@ -310,6 +313,55 @@ fn head_and_meta(
         None => pipeline::fit_meta(train, head, spec.standardize, spec.standardize_targets)?,
     };
     Ok((head, meta))
+}
+
+/// The positive class of a binary classifier (one sigmoid output, two
+/// classes): the one given, else the base model's, else the training rows'
+/// minority class (a tie: the second class, the one older models take).
+/// `None` for other models.
+fn positive_class(
+    spec: &FitSpec,
+    meta: &ModelMeta,
+    mlp: &Mlp,
+    train: &Dataset,
+) -> Result<Option<String>> {
+    let names = match &meta.class_names {
+        Some(n) if mlp.head() == Head::SigmoidBce && mlp.outputs() == 1 && n.len() == 2 => n,
+        _ => {
+            return match &spec.positive_class {
+                Some(p) => Err(Error::config(
+                    "positive_class",
+                    format!(
+                        "'{p}': only a binary classifier (two classes, one sigmoid output) has a \
+                         positive class; this model has a {} head with {} output{}",
+                        mlp.head(),
+                        mlp.outputs(),
+                        if mlp.outputs() == 1 { "" } else { "s" }
+                    ),
+                )),
+                None => Ok(None),
+            }
+        }
+    };
+    if let Some(p) = &spec.positive_class {
+        if !names.contains(p) {
+            return Err(Error::config(
+                "positive_class",
+                format!(
+                    "'{p}' is not a class of the data: give '{}' or '{}'",
+                    names[0], names[1]
+                ),
+            ));
+        }
+        return Ok(Some(p.clone()));
+    }
+    if let Some(p) = &meta.positive_class {
+        return Ok(Some(p.clone()));
+    }
+    let labels = train.labels().unwrap_or(&[]);
+    let ones = labels.iter().filter(|&&l| l == 1).count();
+    let minority = usize::from(ones <= labels.len() - ones);
+    Ok(Some(names[minority].clone()))
 }
 
 /// The datasets the session trains on and measures, with the training

@@ -4,7 +4,7 @@
 
 use std::collections::BTreeMap;
 use std::ops::ControlFlow;
-use std::path::PathBuf;
+use std::path::{Path, PathBuf};
 
 use crate::activation::{Activation, Head};
 use crate::data::{ClassWeight, LoadOptions, RawTable};
@@ -33,6 +33,11 @@ pub struct EpochRecord {
     pub test_loss: Option<f64>,
     /// Test accuracy, as `test_loss`.
     pub test_accuracy: Option<f64>,
+    /// Held-out R² (the mean over the targets, as early stopping's `r2`
+    /// monitor sees it), for an `mse` head with a held-out set.
+    pub val_r2: Option<f64>,
+    /// Test R², as `test_loss`, for an `mse` head.
+    pub test_r2: Option<f64>,
 }
 
 /// What the held-out figures (`val_loss`, `val_accuracy` of [`EpochRecord`])
@@ -66,7 +71,7 @@ impl HeldOut {
 #[derive(Clone, Copy, Debug, PartialEq)]
 #[non_exhaustive]
 pub struct EpochReport {
-    /// The losses and accuracies (also pushed to [`FitOutcome::history`]).
+    /// The losses, accuracies and R² (also pushed to [`FitOutcome::history`]).
     pub record: EpochRecord,
     /// Samples trained on in this call (a resumed epoch: its remaining rows).
     pub samples: usize,
@@ -74,9 +79,6 @@ pub struct EpochReport {
     pub seconds: f64,
     /// `samples / seconds`.
     pub samples_per_sec: f64,
-    /// The held-out R² (the mean over the targets, as early stopping's
-    /// `r2` monitor sees it), for an `mse` head with a held-out set.
-    pub val_r2: Option<f64>,
 }
 
 /// What a prepared run is about to do, for [`FitCallbacks::on_start`].
@@ -110,6 +112,8 @@ pub struct RunInfo {
     /// Where the training rows' own weights come from, if they have any
     /// (`column:NAME`, `table`).
     pub row_weights: Option<String>,
+    /// A binary classifier's positive class (stored in the model).
+    pub positive_class: Option<String>,
     /// Worker threads in use.
     pub threads: usize,
     /// Rows per shard in use.
@@ -125,6 +129,12 @@ pub struct RunInfo {
 /// thread except [`FitCallbacks::on_batch`], which runs on one of the
 /// trainer's threads (hence `Send`).
 pub trait FitCallbacks: Send {
+    /// A data file is about to be read (training or test data; `-` is
+    /// standard input), so that a front end can say which one an interrupt
+    /// stopped.
+    fn on_load_start(&mut self, path: &Path) {
+        let _ = path;
+    }
     /// A data file was read (training or test data), before anything else
     /// is checked: what detection decided ([`RawTable::header_guess`]) and
     /// the columns left out ([`RawTable::ignored_columns`]).
@@ -251,8 +261,9 @@ impl FitOutcome {
 pub(super) struct RunRecord<'a> {
     pub cfg: &'a TrainConfig,
     pub epochs: usize,
-    pub last: Option<&'a EpochRecord>,
-    pub held_out: HeldOut,
+    /// The `final_*` figures of the epoch whose weights are kept ([`record_figures`]
+    /// of the best one with early stopping, else of the last).
+    pub saved: BTreeMap<String, String>,
     pub class_weight: Option<&'a ClassWeight>,
     pub row_weights: Option<&'a str>,
     pub best: Option<BestEpoch>,
@@ -290,8 +301,8 @@ impl RunRecord<'_> {
         }
         put("seed", cfg.seed.to_string());
         put("shuffle", cfg.shuffle.to_string());
-        if let Some(r) = self.last {
-            final_figures(r, self.held_out, &mut put);
+        for (k, v) in &self.saved {
+            put(k, v.clone());
         }
         if let Some(cw) = self.class_weight {
             put("class_weight", cw.to_string());
@@ -313,7 +324,18 @@ impl RunRecord<'_> {
     }
 }
 
-/// The last epoch's figures, as `final_*` entries.
+/// An epoch's figures as the training record's `final_*` entries (those of
+/// the weights a run keeps: the last epoch's, or the best one's).
+pub(super) fn record_figures(r: &EpochRecord, held_out: HeldOut) -> BTreeMap<String, String> {
+    let mut entries = BTreeMap::new();
+    let mut put = |k: &str, v: String| {
+        entries.insert(k.to_string(), v);
+    };
+    final_figures(r, held_out, &mut put);
+    entries
+}
+
+/// [`record_figures`], each entry given to `put`.
 fn final_figures(r: &EpochRecord, held_out: HeldOut, put: &mut impl FnMut(&str, String)) {
     put("final_train_loss", r.train_loss.to_string());
     if let Some(a) = r.train_accuracy {

@@ -17,7 +17,8 @@ use crate::tensor::Matrix;
 use crate::train::{EpochOutcome, EpochProgress, EpochStats, TrainerState};
 
 use super::report::{
-    EpochRecord, EpochReport, FitCallbacks, FitEnd, FitOutcome, Interruption, RunInfo, RunRecord,
+    record_figures, EpochRecord, EpochReport, FitCallbacks, FitEnd, FitOutcome, Interruption,
+    RunInfo, RunRecord,
 };
 use super::spec::{FitSpec, TrainMetrics};
 
@@ -258,7 +259,7 @@ impl Run {
     }
 
     /// The epoch's figures: held-out and test loss and accuracy, training
-    /// accuracy as asked, R² of a regression.
+    /// accuracy as asked, held-out and test R² of a regression.
     fn report(
         &self,
         infer: &mut Inference,
@@ -282,10 +283,12 @@ impl Run {
             }
             _ => None,
         };
-        let val_r2 = match &p.held_out {
-            Some(v) if mlp.head() == Head::Mse => Some(r2_of(infer, mlp, v)?),
-            _ => None,
+        let r2 = |infer: &mut Inference, data: Option<&Dataset>| match data {
+            Some(v) if mlp.head() == Head::Mse => r2_of(infer, mlp, v).map(Some),
+            _ => Ok(None),
         };
+        let val_r2 = r2(infer, p.held_out.as_ref())?;
+        let test_r2 = r2(infer, p.test.as_ref())?;
         Ok(EpochReport {
             record: EpochRecord {
                 epoch,
@@ -295,11 +298,12 @@ impl Run {
                 val_accuracy,
                 test_loss,
                 test_accuracy,
+                val_r2,
+                test_r2,
             },
             samples: stats.samples,
             seconds: stats.seconds,
             samples_per_sec: stats.samples as f64 / stats.seconds.max(1e-12),
-            val_r2,
         })
     }
 
@@ -314,10 +318,14 @@ impl Run {
         let value = match rule.monitor {
             Monitor::Loss => r.val_loss,
             Monitor::Accuracy => r.val_accuracy,
-            Monitor::R2 => report.val_r2,
+            Monitor::R2 => r.val_r2,
         }
         .unwrap_or(f64::NAN);
-        state.observe(rule, epoch, value, p.mlp.params())
+        let stop = state.observe(rule, epoch, value, p.mlp.params());
+        if state.best_epoch == epoch {
+            state.best_figures = record_figures(r, p.info.held_out);
+        }
+        stop
     }
 
     /// The outcome: the best epoch's weights when early stopping kept one
@@ -347,12 +355,20 @@ impl Run {
                 });
             }
         }
+        // the figures of the weights written: the best epoch's (kept by the
+        // state, through a resume), else the last epoch's
+        let saved = match (&best, &p.early) {
+            (Some(_), Some((_, state))) => state.best_figures.clone(),
+            _ => history
+                .last()
+                .map(|r| record_figures(r, p.info.held_out))
+                .unwrap_or_default(),
+        };
         let record = (!interrupted).then(|| {
             RunRecord {
                 cfg: &p.cfg,
                 epochs: done,
-                last: history.last(),
-                held_out: p.info.held_out,
+                saved,
                 class_weight: p.class_weight.as_ref(),
                 row_weights: p.row_weights.as_deref(),
                 best,

@@ -5,8 +5,8 @@ use std::path::{Path, PathBuf};
 
 use crate::activation::{Activation, Head};
 use crate::data::{ClassWeight, RawTable};
-use crate::error::{Error, Result};
-use crate::model_io::{Checkpoint, SavedModel};
+use crate::error::{mention, Error, Result};
+use crate::model_io::{check_writable, identity, Checkpoint, SavedModel};
 use crate::optim::{OptimizerConfig, OptimizerKind};
 use crate::pipeline::ReadOverrides;
 use crate::schedule::LrSchedule;
@@ -95,6 +95,12 @@ pub struct FitSpec {
     /// ([`RawTable::weights`]) [default: none, or the checkpoint's].
     /// Validation and test figures are not weighted.
     pub class_weight: Option<ClassWeight>,
+    /// The positive class of a binary classifier (one sigmoid output): the
+    /// class the model's threshold and binary metrics refer to, stored in
+    /// the model [default: the checkpoint's or initial model's, else the
+    /// training rows' minority class, ties going to the second class].
+    /// Changes no weight.
+    pub positive_class: Option<String>,
     /// Worker threads (0: one per core). Changes the speed, never the result.
     pub threads: usize,
     /// Rows per shard [default: [`crate::train::default_shard_rows`], or the
@@ -225,6 +231,7 @@ impl Default for FitSpec {
             early_stopping: None,
             dropout: None,
             class_weight: None,
+            positive_class: None,
             threads: 0,
             shard_rows: None,
             seed: None,
@@ -241,7 +248,8 @@ impl Default for FitSpec {
 }
 
 /// Checks that `path` (the value of `option`) can be written: its folder
-/// exists and is writable, and it is not a folder. Nothing is left behind.
+/// exists and is writable, and it is not a folder (links followed; a
+/// device or FIFO is taken as it is). Nothing is left behind.
 ///
 /// # Errors
 /// [`Error::Config`] naming `option`.
@@ -255,26 +263,45 @@ impl Default for FitSpec {
 /// # Ok::<(), backprop::Error>(())
 /// ```
 pub fn check_output_path(option: &'static str, path: &Path) -> Result<()> {
-    let dir = match path.parent() {
-        Some(d) if !d.as_os_str().is_empty() => d,
-        _ => Path::new("."),
-    };
-    if path.is_dir() {
-        return Err(Error::config(
-            option,
-            format!("{} is a folder, not a file", path.display()),
-        ));
+    check_writable(path).map_err(|reason| Error::config(option, reason))
+}
+
+/// Checks that no two of `outputs` (option, path) name the same file, however
+/// spelled (`./m.st` and `m.st`, a link and its target): each would replace
+/// the other's bytes.
+///
+/// # Errors
+/// [`Error::Config`] naming the later option of the first clashing pair,
+/// its message the earlier one.
+///
+/// ```
+/// use std::path::Path;
+/// use backprop::fit::check_distinct_outputs;
+/// let (a, b) = (Path::new("m.st"), Path::new("./m.st"));
+/// check_distinct_outputs(&[("out", a), ("plot", Path::new("c.svg"))])?;
+/// let e = check_distinct_outputs(&[("out", a), ("checkpoint", b)]).unwrap_err();
+/// assert_eq!(
+///     e.to_string(),
+///     "invalid option checkpoint: ./m.st is the file out writes too (m.st); give each output its own file"
+/// );
+/// # Ok::<(), backprop::Error>(())
+/// ```
+pub fn check_distinct_outputs(outputs: &[(&'static str, &Path)]) -> Result<()> {
+    let files: Vec<PathBuf> = outputs.iter().map(|(_, p)| identity(p)).collect();
+    for (j, (option, path)) in outputs.iter().enumerate() {
+        if let Some(i) = (0..j).find(|&i| files[i] == files[j]) {
+            let (other, other_path) = outputs[i];
+            return Err(Error::config(
+                option,
+                format!(
+                    "{} is the file {} writes too ({}); give each output its own file",
+                    path.display(),
+                    mention(other, None),
+                    other_path.display()
+                ),
+            ));
+        }
     }
-    if !dir.is_dir() {
-        return Err(Error::config(
-            option,
-            format!("the folder {} does not exist", dir.display()),
-        ));
-    }
-    tempfile::Builder::new()
-        .prefix(".backprop-write-check")
-        .tempfile_in(dir)
-        .map_err(|e| Error::config(option, format!("cannot write in {}: {e}", dir.display())))?;
     Ok(())
 }
 

@@ -20,6 +20,7 @@
 //! | `standardize_mean`, `standardize_std` | JSON arrays of `n_0` numbers | both or neither |
 //! | `pixel_scale` | a number | optional |
 //! | `class_names` | JSON array of strings: 2 for a sigmoid head with one output, else `n_L`; never for `mse` | optional |
+//! | `positive_class` | one of the two `class_names` of a binary classifier (one sigmoid output): the class whose probability `threshold` compares and whose precision, recall, F1 and ROC AUC `eval` reports; without it, the second class name | optional; binary sigmoid only |
 //! | `target_names` | JSON array: the label column's name, or one name per output (multi-output regression, multi-label sigmoid) | optional |
 //! | `target_mean`, `target_std` | JSON arrays of `n_L` numbers: the `mse` targets were standardised with these; predictions are `output · std + mean` | both or neither; `mse` only |
 //! | `csv_layout` | JSON object `{"delimiter": ",", "header": true, "columns": 5, "label_positions": [4]}`: how the training CSV was read | optional |
@@ -70,7 +71,10 @@
 //! (`f64` bits in hex). With early stopping, `checkpoint.es_patience`,
 //! `checkpoint.es_min_delta_bits`, `checkpoint.es_monitor` (the settings),
 //! `checkpoint.es_best_bits`, `checkpoint.es_best_epoch`,
-//! `checkpoint.es_bad_epochs` (the state) and the best epoch's weights as
+//! `checkpoint.es_bad_epochs` (the state), `checkpoint.es_best_figures` (a
+//! JSON object of strings: the best epoch's `final_*` figures as the model's
+//! training record gives them, so that a run resumed after that epoch
+//! records them; absent in older checkpoints) and the best epoch's weights as
 //! tensors `checkpoint.best.{i}.weight` and `checkpoint.best.{i}.bias`.
 //! `checkpoint.dropout` (the probability, absent without dropout) and
 //! `checkpoint.class_weight` (`balanced` or `name=weight,…`, absent without
@@ -91,8 +95,11 @@
 //!
 //! Each metadata key above is declared once, with the rules its value
 //! follows, in `src/model_io/schema.rs`; the safetensors container (the
-//! deterministic writer, the framing checks, [`write_atomic`]) is
-//! `src/model_io/safetensors.rs`; the model's tensors and keys are written
+//! deterministic writer, the framing checks) is
+//! `src/model_io/safetensors.rs`; [`write_atomic`], the one writer of every
+//! output path (models, checkpoints, plots, predictions: regular files
+//! replaced atomically, links followed, devices and FIFOs written in place),
+//! is `src/model_io/output.rs`; the model's tensors and keys are written
 //! and read in `src/model_io/model.rs`, checkpoints in
 //! `src/model_io/checkpoint/`. [`ModelMeta`] is defined in [`crate::meta`]
 //! and re-exported here.
@@ -147,6 +154,7 @@ mod columns;
 mod format;
 mod message;
 mod model;
+mod output;
 mod safetensors;
 mod schema;
 
@@ -157,5 +165,6 @@ pub use self::checkpoint::{
 pub use self::columns::{columns_from_json, columns_to_json};
 pub use self::format::{CHECKPOINT_VERSION, FORMAT, FORMAT_VERSION, OPTIMIZERS};
 pub use self::model::{from_bytes, load_model, save_model, to_bytes, SavedModel};
-pub use self::safetensors::{write_atomic, write_atomic_by};
+pub(crate) use self::output::{check_writable, identity};
+pub use self::output::{write_atomic, write_atomic_by};
 pub use crate::meta::ModelMeta;

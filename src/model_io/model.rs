@@ -9,7 +9,8 @@ use ::safetensors::tensor::Dtype;
 
 use super::format::{FORMAT, FORMAT_VERSION};
 use super::message::{data_err, quote};
-use super::safetensors::{read, serialize, write_atomic, Metadata, Parsed, Tensors};
+use super::output::write_atomic;
+use super::safetensors::{read, serialize, Metadata, Parsed, Tensors};
 use super::schema::{self as key, check_meta, f32_array, fmt_f32, json, parse_f32, parse_uint};
 use crate::activation::{Activation, Head};
 use crate::data::{CsvLayout, Standardizer};
@@ -109,7 +110,8 @@ pub fn save_model(path: &Path, mlp: &Mlp, meta: &ModelMeta) -> Result<()> {
 /// are present with dtype `F32` and the shapes `sizes` implies, that every
 /// weight is finite, the standardizer (lengths `n_0`, finite, positive std),
 /// `pixel_scale` (finite, positive), `class_names` (count as in the table of
-/// the module docs, no duplicates) and `feature_names` (`n_0` or none).
+/// the module docs, no duplicates), `positive_class` (one of the two class
+/// names of a binary sigmoid model) and `feature_names` (`n_0` or none).
 ///
 /// # Errors
 /// [`Error::Data`](crate::Error::Data) with `source_name` and what is wrong, for any bad input.
@@ -176,6 +178,9 @@ pub(super) fn entries<'m>(
     }
     if let Some(c) = &meta.class_names {
         put(key::CLASS_NAMES, json(c));
+    }
+    if let Some(p) = &meta.positive_class {
+        put(key::POSITIVE_CLASS, p.clone());
     }
     if !meta.target_names.is_empty() {
         put(key::TARGET_NAMES, json(&meta.target_names));
@@ -389,6 +394,7 @@ fn decode_meta(file: &Parsed<'_>) -> Result<ModelMeta> {
         standardizer: standardizer(file, key::STANDARDIZE_MEAN, key::STANDARDIZE_STD)?,
         pixel_scale: pixel_scale(file)?,
         class_names: strings(key::CLASS_NAMES)?,
+        positive_class: file.get(key::POSITIVE_CLASS).map(str::to_string),
         feature_names: string_array(
             file,
             key::FEATURE_NAMES,

@@ -1,12 +1,11 @@
 //! The safetensors container, knowing nothing of models: the deterministic
 //! writer ([`serialize`]), the framing checks that come before the
 //! `safetensors` crate parses a file ([`precheck`]), a parsed file's
-//! metadata and tensors ([`Parsed`]), and atomic writes ([`write_atomic`]).
+//! metadata and tensors ([`Parsed`]). Files are written by
+//! [`super::output::write_atomic`].
 
 use std::collections::{BTreeMap, HashMap};
-use std::ffi::OsString;
 use std::fs;
-use std::io::{self, Write};
 use std::path::Path;
 
 // `::safetensors` is the crate; this module shares its name.
@@ -256,111 +255,6 @@ pub(super) fn read(path: &Path) -> Result<Vec<u8>> {
     })
 }
 
-/// Replaces the file at `path` by `bytes` so that a crash, a full disk or any
-/// error leaves either the old file or the new one, never a mix.
-///
-/// The bytes go to a temporary file in the same directory (named
-/// `.{file name}.XXXXXX.tmp`), which is flushed and `fsync`ed, then renamed
-/// over `path`; then the directory is `fsync`ed (best effort, Unix only). On
-/// error the temporary file is removed and `path` is untouched. A new file
-/// gets the permissions `File::create` would give it; a replaced file keeps
-/// its permissions. A symbolic link at `path` is replaced, not followed.
-///
-/// # Errors
-/// [`Error::Io`] with `path` if any step fails (missing directory, `path` is
-/// a directory, disk full, …).
-///
-/// ```
-/// let dir = tempfile::tempdir().unwrap();
-/// let path = dir.path().join("model.safetensors");
-/// backprop::model_io::write_atomic(&path, b"one")?;
-/// backprop::model_io::write_atomic(&path, b"two")?;
-/// assert_eq!(std::fs::read(&path).unwrap(), b"two");
-/// assert_eq!(std::fs::read_dir(dir.path()).unwrap().count(), 1); // no temporary left
-/// # Ok::<(), backprop::Error>(())
-/// ```
-pub fn write_atomic(path: &Path, bytes: &[u8]) -> Result<()> {
-    write_atomic_with(path, |file| file.write_all(bytes))
-}
-
-/// [`write_atomic`] for contents produced as they are written (predictions
-/// streamed chunk by chunk): `write` writes them into a buffered temporary
-/// file, which replaces `path` only if it returns `Ok` — on an error the
-/// old file stays and no partial file is left.
-///
-/// # Errors
-/// [`Error::Io`] naming `path`; `write`'s own error.
-pub fn write_atomic_by(
-    path: &Path,
-    write: impl FnOnce(&mut dyn Write) -> Result<()>,
-) -> Result<()> {
-    let mut failed = None;
-    let written = write_atomic_with(path, |file| {
-        let mut buf = io::BufWriter::with_capacity(1 << 16, file);
-        match write(&mut buf) {
-            Ok(()) => buf.flush(),
-            Err(e) => {
-                failed = Some(e);
-                Err(io::Error::other("not written"))
-            }
-        }
-    });
-    match failed {
-        Some(e) => Err(e),
-        None => written,
-    }
-}
-
-/// [`write_atomic`] with the writing of the contents done by `write` (so tests
-/// can make it fail half-way, as a full disk would).
-fn write_atomic_with(
-    path: &Path,
-    write: impl FnOnce(&mut tempfile::NamedTempFile) -> io::Result<()>,
-) -> Result<()> {
-    let io_err = |source: io::Error| Error::Io {
-        path: path.to_path_buf(),
-        source,
-    };
-    let name = path.file_name().ok_or_else(|| {
-        io_err(io::Error::new(
-            io::ErrorKind::InvalidInput,
-            "not a file name",
-        ))
-    })?;
-    let dir = match path.parent() {
-        Some(d) if !d.as_os_str().is_empty() => d,
-        _ => Path::new("."),
-    };
-    let mut prefix = OsString::from(".");
-    prefix.push(name);
-    prefix.push(".");
-    let mut builder = tempfile::Builder::new();
-    builder.prefix(&prefix).suffix(".tmp");
-    #[cfg(unix)]
-    {
-        use std::os::unix::fs::PermissionsExt;
-        // The mode `File::create` uses; the umask applies to it as usual.
-        builder.permissions(fs::Permissions::from_mode(0o666));
-    }
-    let mut tmp = builder.tempfile_in(dir).map_err(io_err)?;
-    // From here on, dropping `tmp` on an early return deletes the temporary file.
-    if let Ok(old) = fs::metadata(path) {
-        if old.is_file() {
-            fs::set_permissions(tmp.path(), old.permissions()).map_err(io_err)?;
-        }
-    }
-    write(&mut tmp).map_err(io_err)?;
-    tmp.flush().map_err(io_err)?;
-    tmp.as_file().sync_all().map_err(io_err)?;
-    tmp.persist(path).map_err(|e| io_err(e.error))?;
-    #[cfg(unix)]
-    if let Ok(d) = fs::File::open(dir) {
-        // Makes the rename itself durable; some filesystems refuse, which is fine.
-        let _ = d.sync_all();
-    }
-    Ok(())
-}
-
 #[cfg(test)]
 mod tests {
     use super::*;
@@ -405,28 +299,5 @@ mod tests {
             String::from_utf8_lossy(&theirs)
         );
         assert_eq!(ours, theirs);
-    }
-
-    #[test]
-    fn a_write_failing_half_way_keeps_the_old_file() {
-        let dir = tempfile::tempdir().unwrap();
-        let path = dir.path().join("model.safetensors");
-        write_atomic(&path, b"the old model").unwrap();
-        let err = write_atomic_with(&path, |f| {
-            f.write_all(b"half of the new")?;
-            Err(io::Error::new(io::ErrorKind::StorageFull, "disk full"))
-        })
-        .unwrap_err();
-        assert_eq!(err.to_string(), format!("{}: disk full", path.display()));
-        assert_eq!(fs::read(&path).unwrap(), b"the old model");
-        let names: Vec<_> = fs::read_dir(dir.path())
-            .unwrap()
-            .map(|e| e.unwrap().file_name())
-            .collect();
-        assert_eq!(
-            names,
-            ["model.safetensors"],
-            "the temporary file is removed"
-        );
     }
 }

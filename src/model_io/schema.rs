@@ -53,6 +53,8 @@ pub(super) const STANDARDIZE_STD: &str = "standardize_std";
 pub(super) const PIXEL_SCALE: &str = "pixel_scale";
 /// [`ModelMeta::class_names`].
 pub(super) const CLASS_NAMES: &str = "class_names";
+/// [`ModelMeta::positive_class`].
+pub(super) const POSITIVE_CLASS: &str = "positive_class";
 /// [`ModelMeta::target_names`].
 pub(super) const TARGET_NAMES: &str = "target_names";
 /// The mean of [`ModelMeta::target_standardizer`].
@@ -67,7 +69,7 @@ pub(super) const COLUMNS: &str = "columns";
 pub(super) const EXTRA_PREFIX: &str = "extra.";
 
 /// The metadata keys of a model file, in the order of the module docs' table.
-pub(super) const MODEL_KEYS: [(&str, Presence); 15] = [
+pub(super) const MODEL_KEYS: [(&str, Presence); 16] = [
     (FORMAT, Required),
     (FORMAT_VERSION, Required),
     (SIZES, Required),
@@ -78,6 +80,7 @@ pub(super) const MODEL_KEYS: [(&str, Presence); 15] = [
     (STANDARDIZE_STD, Pair),
     (PIXEL_SCALE, Optional),
     (CLASS_NAMES, Optional),
+    (POSITIVE_CLASS, Optional),
     (TARGET_NAMES, Optional),
     (TARGET_MEAN, Pair),
     (TARGET_STD, Pair),
@@ -172,6 +175,9 @@ pub(super) const ES_BEST_BITS: &str = "checkpoint.es_best_bits";
 pub(super) const ES_BEST_EPOCH: &str = "checkpoint.es_best_epoch";
 /// Epochs since the best one.
 pub(super) const ES_BAD_EPOCHS: &str = "checkpoint.es_bad_epochs";
+/// The best epoch's figures as the training record writes them, a JSON
+/// object of strings (absent in older checkpoints).
+pub(super) const ES_BEST_FIGURES: &str = "checkpoint.es_best_figures";
 /// The dropout probability, when the run uses dropout.
 pub(super) const DROPOUT: &str = "checkpoint.dropout";
 /// The class weights (`balanced` or `name=weight,…`), when the run uses them.
@@ -201,7 +207,7 @@ pub(super) const CHECKPOINT_PREFIX: &str = "checkpoint.";
 
 /// The metadata keys a checkpoint holds besides the model's, in the order
 /// of the module docs.
-pub(super) const CHECKPOINT_KEYS: [(&str, Presence); 45] = [
+pub(super) const CHECKPOINT_KEYS: [(&str, Presence); 46] = [
     (CHECKPOINT, Required),
     (EPOCH, Required),
     (EPOCHS_TOTAL, Required),
@@ -242,6 +248,7 @@ pub(super) const CHECKPOINT_KEYS: [(&str, Presence); 45] = [
     (ES_BEST_BITS, Optional),
     (ES_BEST_EPOCH, Optional),
     (ES_BAD_EPOCHS, Optional),
+    (ES_BEST_FIGURES, Optional),
     (DROPOUT, Optional),
     (CLASS_WEIGHT, Optional),
     (WEIGHT_SUM_BITS, Optional),
@@ -401,6 +408,7 @@ pub(super) fn check_meta(sizes: &[usize], head: Head, meta: &ModelMeta, src: &st
             ));
         }
     }
+    check_positive_class(head, n_out, meta, src)?;
     let k = meta.target_names.len();
     if k > 1 {
         if k != n_out {
@@ -463,6 +471,40 @@ pub(super) fn check_meta(sizes: &[usize], head: Head, meta: &ModelMeta, src: &st
         ));
     }
     Ok(())
+}
+
+/// A positive class names one of the two classes of a binary classifier
+/// (one sigmoid output).
+fn check_positive_class(head: Head, n_out: usize, meta: &ModelMeta, src: &str) -> Result<()> {
+    let Some(p) = &meta.positive_class else {
+        return Ok(());
+    };
+    match &meta.class_names {
+        Some(names) if head == Head::SigmoidBce && n_out == 1 => {
+            if names.contains(p) {
+                return Ok(());
+            }
+            Err(data_err(
+                src,
+                format!(
+                    "{POSITIVE_CLASS} {} is not one of the {CLASS_NAMES} {}",
+                    quote(p),
+                    names
+                        .iter()
+                        .map(|n| quote(n))
+                        .collect::<Vec<_>>()
+                        .join(", ")
+                ),
+            ))
+        }
+        _ => Err(data_err(
+            src,
+            format!(
+                "{POSITIVE_CLASS} is given, but only a binary classifier (one sigmoid output and \
+                 two {CLASS_NAMES}) has one"
+            ),
+        )),
+    }
 }
 
 /// The rules of a standardizer stored under `[mean key, std key]` for `n`

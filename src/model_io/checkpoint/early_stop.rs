@@ -1,6 +1,7 @@
 //! The early-stopping section (checkpoint version 3, only for a run that
-//! stops early): its settings, its state, and the best epoch's weights as
-//! tensors `checkpoint.best.{i}.weight` and `checkpoint.best.{i}.bias`.
+//! stops early): its settings, its state (with the best epoch's figures),
+//! and the best epoch's weights as tensors `checkpoint.best.{i}.weight` and
+//! `checkpoint.best.{i}.bias`.
 
 use super::keys::{f64_bits, read_f64_bits, read_usize};
 use super::tensors::{insert_layer_tensors, read_layer_tensors};
@@ -9,8 +10,8 @@ use crate::error::Result;
 use crate::model_io::message::{data_err, quote};
 use crate::model_io::safetensors::{Metadata, Parsed, Tensors};
 use crate::model_io::schema::{
-    BEST_PREFIX, ES_BAD_EPOCHS, ES_BEST_BITS, ES_BEST_EPOCH, ES_MIN_DELTA_BITS, ES_MONITOR,
-    ES_PATIENCE,
+    BEST_PREFIX, ES_BAD_EPOCHS, ES_BEST_BITS, ES_BEST_EPOCH, ES_BEST_FIGURES, ES_MIN_DELTA_BITS,
+    ES_MONITOR, ES_PATIENCE,
 };
 use crate::stopping::{EarlyStopState, EarlyStopping, Monitor};
 
@@ -41,6 +42,10 @@ pub(super) fn encode<'a>(
         (ES_BAD_EPOCHS, state.bad_epochs.to_string()),
     ] {
         md.insert(k.to_string(), v);
+    }
+    if !state.best_figures.is_empty() {
+        let figures = serde_json::json!(state.best_figures).to_string();
+        md.insert(ES_BEST_FIGURES.to_string(), figures);
     }
     let n = ckpt.model.mlp.num_params();
     if state.best_params.len() != n {
@@ -73,6 +78,14 @@ pub(super) fn decode(
             best_epoch: read_usize(file, ES_BEST_EPOCH)?,
             bad_epochs: read_usize(file, ES_BAD_EPOCHS)?,
             best_params,
+            best_figures: match file.get(ES_BEST_FIGURES) {
+                None => Default::default(),
+                Some(text) => serde_json::from_str(text).map_err(|e| {
+                    file.err(format!(
+                        "{ES_BEST_FIGURES} is not a JSON object of strings: {e}"
+                    ))
+                })?,
+            },
         };
         if state.best.is_nan() || state.best_epoch > epoch {
             return Err(file.err(format!(

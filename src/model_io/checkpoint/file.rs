@@ -10,7 +10,8 @@ use super::{early_stop, in_epoch, lr_schedule, optimizer, options, run};
 use crate::error::Result;
 use crate::model_io::format::CHECKPOINT_VERSION;
 use crate::model_io::model;
-use crate::model_io::safetensors::{read, serialize, write_atomic, Parsed};
+use crate::model_io::output::write_atomic;
+use crate::model_io::safetensors::{read, serialize, Parsed};
 use crate::model_io::schema::{read_version, CHECKPOINT, OPTIMIZER_VERSION};
 use crate::train::{TrainConfig, TrainerState};
 
