@@ -422,6 +422,8 @@ pub fn position_note(meta: &ModelMeta, raw: &RawTable) -> Option<String> {
 pub struct ReadOverrides {
     /// The delimiter.
     pub delimiter: Option<u8>,
+    /// The decimal separator, `.` or `,`.
+    pub decimal: Option<u8>,
     /// Header present (`Some(true)`) or absent.
     pub header: Option<bool>,
     /// The label columns.
@@ -454,6 +456,7 @@ impl ReadOverrides {
                 .unwrap_or_else(|| vec![LabelColumn::Last]),
             header: header_mode(self.header),
             delimiter: self.delimiter,
+            decimal: self.decimal,
             labels_path: self.labels_path.clone(),
             ignore_columns: self.ignore_columns.clone(),
             id_column: self.id_column.clone(),
@@ -485,6 +488,9 @@ impl ReadOverrides {
             labels_optional: !labels_required,
             header: header_mode(self.header.or(layout.map(|l| l.header))),
             delimiter: self.delimiter.or(layout.map(|l| l.delimiter)),
+            decimal: self
+                .decimal
+                .or(layout.map(|l| if l.decimal_comma { b',' } else { b'.' })),
             labels_path: self.labels_path.clone(),
             ignore_columns: self.ignore_columns.clone(),
             // by name only for models trained on a CSV: array features have

@@ -2618,3 +2618,57 @@ fn positions_are_said_when_one_side_has_no_names() {
     assert_eq!(code, 0, "{err}");
     assert!(!err.contains("by position"), "{err}");
 }
+
+/// Decimal commas (`;` between fields): the same numbers as the file written
+/// with points, the same model weights, and `predict` reads new files the
+/// model's way.
+#[test]
+fn decimal_commas_read_as_points() {
+    let dir = tmp();
+    let mut comma = String::from("a;b;y\n");
+    let mut point = String::from("a,b,y\n");
+    for i in 0..40 {
+        let (a, b) = (i as f32 * 0.25 - 3.0, (i % 7) as f32 / 4.0);
+        comma += &format!(
+            "{};{};{}\n",
+            a.to_string().replace('.', ","),
+            b.to_string().replace('.', ","),
+            i % 2
+        );
+        point += &format!("{a},{b},{}\n", i % 2);
+    }
+    let fc = write(dir.path(), "comma.csv", &comma);
+    let fp = write(dir.path(), "point.csv", &point);
+    let (mc, mp) = (dir.path().join("c.st"), dir.path().join("p.st"));
+    train_to(&mc, &fc, &["--epochs", "3"]);
+    train_to(&mp, &fp, &["--epochs", "3"]);
+    let layers = |p: &Path| {
+        let bytes = fs::read(p).unwrap();
+        let st = safetensors::SafeTensors::deserialize(&bytes).unwrap();
+        let mut t: Vec<(String, Vec<u8>)> = st
+            .tensors()
+            .into_iter()
+            .map(|(n, v)| (n, v.data().to_vec()))
+            .collect();
+        t.sort();
+        t
+    };
+    assert_eq!(layers(&mc), layers(&mp));
+    let out = |model: &Path, data: &Path| {
+        bin()
+            .args(["predict", "--model"])
+            .arg(model)
+            .arg("--data")
+            .arg(data)
+            .output()
+            .unwrap()
+            .stdout
+    };
+    assert_eq!(out(&mc, &fc), out(&mp, &fp));
+    let (code, _, err) = run(
+        &["train", "--decimal", ",", "--delimiter", ",", "--data"],
+        &[&fp],
+    );
+    assert_eq!(code, 2, "{err}");
+    assert!(err.contains("--decimal"), "{err}");
+}

@@ -1669,3 +1669,26 @@ fn typed_columns_kinds_levels_and_edges() {
         "d.csv: no inputs: every feature column is ignored ('a': no values)"
     );
 }
+
+#[test]
+fn decimal_commas_with_semicolons() {
+    // sniffed: `;` between fields, numbers such as 1,5 and none such as 1.5
+    let t = csv_ok("a;b;y\n1,5;2,25;0,5\n-3,0;4;1,25\n");
+    assert_eq!(t.layout.as_ref().unwrap().delimiter, b';');
+    assert!(t.layout.as_ref().unwrap().decimal_comma);
+    assert_eq!(t.x.as_slice(), [1.5, 2.25, -3.0, 4.0]);
+    assert_eq!(t.numeric_targets().unwrap().as_slice(), [0.5, 1.25]);
+    // no header, every line alike: still `;` and decimal commas
+    let t = csv::parse("1,5;2,25;x\n3,5;4,0;y\n", "d.csv", &LoadOptions::default()).unwrap();
+    assert_eq!(t.x.as_slice(), [1.5, 2.25, 3.5, 4.0]);
+    // given: a text of words with commas is left alone
+    let point = LoadOptions {
+        decimal: Some(b'.'),
+        ..LoadOptions::default()
+    };
+    let t = csv::parse("a;city;y\n1.5;Paris, TX;x\n2.5;Lyon;y\n", "d.csv", &point).unwrap();
+    assert_eq!(t.feature_names, ["a", "city=Lyon", "city=Paris, TX"]);
+    // a point anywhere: points are the decimals, and `2,25` is ambiguous
+    assert!(csv_err("a;b;y\n1.5;2,25;x\n3;4;y\n")
+        .starts_with("d.csv:2: column 'b': '2,25' is not a number, but 1 of the column's values"));
+}

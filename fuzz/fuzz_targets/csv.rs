@@ -42,6 +42,7 @@ fuzz_target!(|data: &[u8]| {
         }),
         weight_column: (rest.len() % 3 == 0).then(|| "c".to_string()),
         columns: column_options(rest.len()),
+        decimal: [None, None, Some(b'.'), Some(b',')][rest.len() % 4],
         ..LoadOptions::default()
     };
     let whole = csv::parse_bytes(rest, "fuzz.csv", &opts);

@@ -747,6 +747,7 @@ fn fit<'py>(
                     header: true,
                     columns: frame_cols + target_names.len(),
                     label_positions: (frame_cols..frame_cols + target_names.len()).collect(),
+                    decimal_comma: false,
                 });
             }
             meta.feature_names = match &columns {

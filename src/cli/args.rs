@@ -56,6 +56,11 @@ pub struct DataArgs {
     /// among , ; tab |; eval/predict: the model's).
     #[arg(long)]
     pub delimiter: Option<String>,
+    /// The decimal separator of the CSV's numbers: '.' or ',' (with ';' or
+    /// tab between fields) [default: sniffed, ',' when numbers such as 1,5
+    /// appear and none such as 1.5; eval/predict: the model's].
+    #[arg(long, value_name = ".|,")]
+    pub decimal: Option<String>,
     /// The CSV's first row is a header (default: detected; eval/predict: the model's).
     #[arg(long, conflicts_with = "no_header")]
     pub header: bool,
@@ -462,8 +467,21 @@ impl DataArgs {
                 })
                 .collect()
         });
+        let decimal = match self.decimal.as_deref() {
+            None => None,
+            Some(".") => Some(b'.'),
+            Some(",") if delimiter == Some(b',') => {
+                return Err(usage(
+                    "--decimal",
+                    "a decimal comma needs another --delimiter (';' or tab)",
+                ))
+            }
+            Some(",") => Some(b','),
+            Some(d) => return Err(usage("--decimal", format!("'{d}' is not '.' or ','"))),
+        };
         Ok(ReadOverrides {
             delimiter,
+            decimal,
             header: if self.header {
                 Some(true)
             } else if self.no_header {

@@ -51,6 +51,7 @@ fn info_json(
             "header": l.header,
             "columns": l.columns,
             "label_positions": l.label_positions,
+            "decimal": if l.decimal_comma { "," } else { "." },
         })),
         "columns": meta.columns.as_ref().map(|e| e.columns.iter().map(column_json).collect::<Vec<_>>()),
         "training": record.entries,
@@ -272,8 +273,13 @@ fn print_training(
     if let Some(l) = &meta.csv_layout {
         writeln!(
             out,
-            "read as CSV: delimiter {:?}, {}, {} columns, label column{} {}",
+            "read as CSV: delimiter {:?}{}, {}, {} columns, label column{} {}",
             char::from(l.delimiter),
+            if l.decimal_comma {
+                ", decimal comma"
+            } else {
+                ""
+            },
             if l.header { "header" } else { "no header" },
             l.columns,
             if l.label_positions.len() == 1 {

@@ -58,6 +58,9 @@ pub struct CsvLayout {
     pub columns: usize,
     /// The 0-based positions of the label columns, in label order.
     pub label_positions: Vec<usize>,
+    /// Whether numbers are written with a decimal comma (`1,5`, with `;`
+    /// or tab between fields).
+    pub decimal_comma: bool,
 }
 
 /// How to read a data file. The default: label = the last column, header
@@ -77,6 +80,9 @@ pub struct LoadOptions {
     /// The CSV field separator, an ASCII byte other than `\n`, `\r` and `"`;
     /// `None`: `\t` for a `.tsv` file, else sniffed among `,` `;` tab `|`.
     pub delimiter: Option<u8>,
+    /// The decimal separator of numbers, `.` or `,` (with another field
+    /// separator); `None`: sniffed ([`super::csv`] says how).
+    pub decimal: Option<u8>,
     /// For IDX and NPY features: the file holding the labels (an IDX or NPY
     /// array, 1-D or `samples × outputs`). Not allowed for CSV.
     pub labels_path: Option<PathBuf>,
@@ -111,6 +117,7 @@ impl Default for LoadOptions {
             labels_optional: false,
             header: HeaderMode::Auto,
             delimiter: None,
+            decimal: None,
             labels_path: None,
             ignore_columns: Vec::new(),
             features: None,
@@ -377,11 +384,17 @@ impl RawTable {
         let text = self.label_text()?;
         let k = self.target_names.len().max(1);
         self.check_missing()?;
+        let comma = self.layout.as_ref().is_some_and(|l| l.decimal_comma);
         let values = text
             .iter()
             .enumerate()
             .map(|(i, l)| {
-                super::number::parse_number(l).map_err(|m| self.cell_error(i / k, i % k, m))
+                let l: std::borrow::Cow<'_, str> = if comma && l.contains(',') {
+                    l.replace(',', ".").into()
+                } else {
+                    l.into()
+                };
+                super::number::parse_number(&l).map_err(|m| self.cell_error(i / k, i % k, m))
             })
             .collect::<Result<Vec<f32>>>()?;
         // the label count, not `rows()`: the features may have been taken

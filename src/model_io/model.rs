@@ -190,12 +190,15 @@ pub(super) fn entries<'m>(
         put(key::TARGET_STD, f32_array(&s.std));
     }
     if let Some(l) = &meta.csv_layout {
-        let obj = serde_json::json!({
+        let mut obj = serde_json::json!({
             "delimiter": char::from(l.delimiter).to_string(),
             "header": l.header,
             "columns": l.columns,
             "label_positions": l.label_positions,
         });
+        if l.decimal_comma {
+            obj["decimal"] = ",".into();
+        }
         put(key::CSV_LAYOUT, obj.to_string());
     }
     if let Some(enc) = &meta.columns {
@@ -506,11 +509,21 @@ fn csv_layout(file: &Parsed<'_>, text: &str) -> Result<CsvLayout> {
                 .collect::<Option<Vec<usize>>>()
         })
         .ok_or_else(|| bad("'label_positions' must be an array of column indices"))?;
+    let decimal_comma = match v.get("decimal") {
+        None => false,
+        Some(d) if d.as_str() == Some(",") => true,
+        Some(d) if d.as_str() == Some(".") => false,
+        Some(_) => return Err(bad("'decimal' must be \".\" or \",\"")),
+    };
+    if decimal_comma && delimiter == b',' {
+        return Err(bad("a decimal comma needs another delimiter"));
+    }
     Ok(CsvLayout {
         delimiter,
         header,
         columns,
         label_positions,
+        decimal_comma,
     })
 }
 

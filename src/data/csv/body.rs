@@ -97,6 +97,8 @@ pub(super) struct Context<'a> {
     pub(super) na: &'a NaValues,
     /// Whether a missing value is an error.
     pub(super) missing: MissingPolicy,
+    /// Whether numbers have a decimal comma (read as a point).
+    pub(super) decimal_comma: bool,
 }
 
 /// The line of each record of a piece, counted from the piece's first line:
@@ -195,7 +197,9 @@ impl Context<'_> {
                             .to_string(),
                     ),
                     Role::Weight => {
-                        let w = feature_value(field).map_err(|m| self.bad_field(line, c, &m))?;
+                        let mut buf = [0u8; 64];
+                        let w = feature_value(self.as_point(trim(field), &mut buf))
+                            .map_err(|m| self.bad_field(line, c, &m))?;
                         if w < 0.0 {
                             return Err(self.negative_weight(line, c, w));
                         }
@@ -228,11 +232,13 @@ impl Context<'_> {
         c: usize,
     ) -> Result<f32> {
         let f = trim(field);
+        let mut buf = [0u8; 64];
+        let f_num = self.as_point(f, &mut buf);
         let how = self.parse_as[j];
         if how != ParseAs::Text {
             let auto = (how == ParseAs::Auto).then_some(f);
-            if let Some((v, len)) = fast_number(f, b'\n') {
-                if len == f.len() {
+            if let Some((v, len)) = fast_number(f_num, b'\n') {
+                if len == f_num.len() {
                     cells.number(row, v, auto);
                     return Ok(v);
                 }
@@ -254,16 +260,17 @@ impl Context<'_> {
             return Ok(f32::NAN);
         }
         let text = std::str::from_utf8(f).map_err(|_| self.not_utf8(line, c))?;
+        let number_text = std::str::from_utf8(f_num).unwrap_or(text);
         if how != ParseAs::Text {
             // the slow path's value without its message (a text in a
             // column of any kind is not an error yet)
-            match text.parse::<f64>().ok().map(|v| v as f32) {
+            match number_text.parse::<f64>().ok().map(|v| v as f32) {
                 Some(v) if v.is_finite() => {
                     cells.number(row, v, (how == ParseAs::Auto).then_some(f));
                     return Ok(v);
                 }
                 _ if how == ParseAs::Number => {
-                    let m = parse_number(text).err().unwrap_or_default();
+                    let m = parse_number(number_text).err().unwrap_or_default();
                     return Err(self.bad_field(line, c, &m));
                 }
                 _ => {}
@@ -271,6 +278,20 @@ impl Context<'_> {
         }
         cells.text(row, text);
         Ok(f32::NAN)
+    }
+
+    /// `f` with its decimal comma made a point (in `buf`) when the file
+    /// writes numbers so and `f` is short; else `f`.
+    #[inline]
+    fn as_point<'b>(&self, f: &'b [u8], buf: &'b mut [u8; 64]) -> &'b [u8] {
+        if !self.decimal_comma || f.len() > buf.len() || !f.contains(&b',') {
+            return f;
+        }
+        let out = &mut buf[..f.len()];
+        for (o, &b) in out.iter_mut().zip(f) {
+            *o = if b == b',' { b'.' } else { b };
+        }
+        out
     }
 
     /// The error for column `c` at `line`, which is not a number: `why`.

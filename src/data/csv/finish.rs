@@ -125,6 +125,7 @@ pub(super) fn finish(
             header,
             columns: n_cols,
             label_positions: roles.labels.clone(),
+            decimal_comma: pro.decimal_comma,
         }),
         header_guess,
         encoding: Some(encoding),

@@ -6,7 +6,9 @@ use super::body::Context;
 use super::columns::Role;
 use super::columns::{assign_roles, Roles};
 use super::record::count_line_breaks;
-use super::sniff::{choose_delimiter, detect_header, header_names, read_sample, SAMPLE_ROWS};
+use super::sniff::{
+    choose_decimal, choose_delimiter, detect_header, header_names, read_sample, SAMPLE_ROWS,
+};
 use crate::data::message::{data_error, show};
 use crate::data::table::{HeaderGuess, HeaderMode, LoadOptions};
 use crate::data::{MissingPolicy, NaValues, ParseAs};
@@ -27,6 +29,8 @@ pub(super) struct Prologue {
     pub(super) parse_as: Vec<ParseAs>,
     pub(super) na: NaValues,
     pub(super) missing: MissingPolicy,
+    /// Whether numbers have a decimal comma.
+    pub(super) decimal_comma: bool,
 }
 
 impl Prologue {
@@ -40,6 +44,7 @@ impl Prologue {
             parse_as: &self.parse_as,
             na: &self.na,
             missing: self.missing,
+            decimal_comma: self.decimal_comma,
         }
     }
 
@@ -63,7 +68,16 @@ pub(super) fn prologue(
 ) -> Result<Option<Prologue>> {
     let (delimiter, sniffed) = choose_delimiter(bytes, opts.delimiter)?;
     // A sample of the first rows: header detection and the column count.
-    let sample = read_sample(bytes, delimiter, source_name)?;
+    let mut sample = read_sample(bytes, delimiter, source_name)?;
+    let decimal = choose_decimal(opts.decimal, delimiter, &sample.rows);
+    if decimal == b',' {
+        // header detection sees the numbers as numbers
+        for (_, row) in &mut sample.rows {
+            for f in row.iter_mut().filter(|f| f.contains(',')) {
+                *f = f.replace(',', ".");
+            }
+        }
+    }
     if !complete && sample.rows.len() < SAMPLE_ROWS {
         // the sample must be the one the whole file gives: read on
         return Ok(None);
@@ -127,6 +141,7 @@ pub(super) fn prologue(
         parse_as,
         na: opts.columns.na_values.clone(),
         missing: opts.columns.missing,
+        decimal_comma: decimal == b',',
     }))
 }
 

@@ -26,6 +26,50 @@ pub(super) fn choose_delimiter(bytes: &[u8], given: Option<u8>) -> Result<(u8, b
     }
 }
 
+/// The decimal separator: `given`, else `,` when the delimiter is not `,`
+/// and some sampled field is a number written with a decimal comma
+/// (`1,5`, `-0,25`) while none is written with a decimal point; else `.`.
+pub(super) fn choose_decimal(
+    given: Option<u8>,
+    delimiter: u8,
+    rows: &[(usize, Vec<String>)],
+) -> u8 {
+    if let Some(d) = given {
+        return d;
+    }
+    if delimiter == b',' {
+        return b'.';
+    }
+    let with = |sep: char| {
+        rows.iter()
+            .flat_map(|(_, r)| r.iter())
+            .filter(|f| decimal_number(f, sep))
+            .count()
+    };
+    if with(',') > 0 && with('.') == 0 {
+        b','
+    } else {
+        b'.'
+    }
+}
+
+/// Whether `f` is digits, `sep`, digits (a sign and an exponent allowed).
+fn decimal_number(f: &str, sep: char) -> bool {
+    let f = f.strip_prefix(['-', '+']).unwrap_or(f);
+    let f = match f.find(['e', 'E']) {
+        Some(i) => &f[..i],
+        None => f,
+    };
+    match f.split_once(sep) {
+        Some((a, b)) => {
+            a.bytes().all(|c| c.is_ascii_digit())
+                && !b.is_empty()
+                && b.bytes().all(|c| c.is_ascii_digit())
+        }
+        None => false,
+    }
+}
+
 /// Checks that `d` can separate fields.
 fn check_delimiter(d: u8) -> Result<()> {
     if !d.is_ascii() || matches!(d, b'\n' | b'\r' | b'"') {
@@ -43,12 +87,14 @@ fn check_delimiter(d: u8) -> Result<()> {
 
 /// The delimiter of `bytes`, sniffed from its first lines: among [`SNIFFED`],
 /// the one found the same number of times (at least once) on every sampled
-/// line, the most often; else the one most frequent on the first line; else `,`.
+/// line, the most often (`;` first whenever it is: commas beside it are
+/// decimal commas); else the one most frequent on the first line; else `,`.
 /// Quoted text is not counted.
 ///
 /// ```
 /// use backprop::data::csv::sniff_delimiter;
 /// assert_eq!(sniff_delimiter(b"a;b;c\n1,5;2;3\n"), b';');
+/// assert_eq!(sniff_delimiter(b"1,5;2,25\n3,0;4,5\n"), b';');
 /// assert_eq!(sniff_delimiter(b"a\tb\n1\t2\n"), b'\t');
 /// assert_eq!(sniff_delimiter(b"\"x,y\"|b\n1|2\n"), b'|');
 /// assert_eq!(sniff_delimiter(b"just one column\n"), b',');
@@ -89,8 +135,14 @@ pub fn sniff_delimiter(bytes: &[u8]) -> u8 {
     let Some(first) = counts.first() else {
         return b',';
     };
+    let is_consistent = |i: usize| first[i] > 0 && counts.iter().all(|c| c[i] == first[i]);
+    // `;` on every line as often is the field separator even when commas
+    // are as regular: they are decimal commas (`1,5;2,25`)
+    if is_consistent(1) {
+        return b';';
+    }
     let consistent = (0..4)
-        .filter(|&i| first[i] > 0 && counts.iter().all(|c| c[i] == first[i]))
+        .filter(|&i| is_consistent(i))
         .max_by_key(|&i| (first[i], std::cmp::Reverse(i)));
     let frequent = (0..4)
         .filter(|&i| first[i] > 0)
