@@ -113,6 +113,7 @@ fn column_text(t: &Treatment) -> String {
             levels,
             missing,
             other,
+            ..
         } => {
             let shown: Vec<&str> = levels
                 .iter()
@@ -159,7 +160,10 @@ fn column_json(c: &InputColumn) -> serde_json::Value {
             levels,
             missing,
             other,
-        } => serde_json::json!({"levels": levels, "missing_level": missing, "other": other}),
+            by_value,
+        } => serde_json::json!({
+            "levels": levels, "missing_level": missing, "other": other, "by_value": by_value,
+        }),
         Treatment::Ignored(r) => serde_json::json!({"reason": r.name()}),
     };
     o["name"] = c.name.clone().into();

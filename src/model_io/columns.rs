@@ -64,12 +64,19 @@ pub(super) fn encode(enc: &TableEncoding) -> String {
                     levels,
                     missing,
                     other,
-                } => json!({
-                    "kind": "category",
-                    "levels": levels,
-                    "missing": missing,
-                    "other": other,
-                }),
+                    by_value,
+                } => {
+                    let mut o = json!({
+                        "kind": "category",
+                        "levels": levels,
+                        "missing": missing,
+                        "other": other,
+                    });
+                    if *by_value {
+                        o["by_value"] = true.into();
+                    }
+                    o
+                }
                 Treatment::Ignored(r) => json!({"kind": "ignored", "reason": r.name()}),
             };
             o.as_object_mut()
@@ -157,6 +164,10 @@ fn decode_column(o: &Map<String, Value>) -> Result<InputColumn, String> {
                 levels,
                 missing: flag("missing")?,
                 other: flag("other")?,
+                by_value: match o.get("by_value") {
+                    None => false,
+                    Some(_) => flag("by_value")?,
+                },
             }
         }
         "ignored" => {
@@ -210,6 +221,7 @@ mod tests {
                         levels: vec!["Biscoe".into(), "Dream".into()],
                         missing: true,
                         other: false,
+                        by_value: true,
                     },
                 },
             ],

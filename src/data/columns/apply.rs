@@ -55,21 +55,65 @@ impl TableEncoding {
             return Ok(fill_in_place(raw, &treatments, notes));
         }
         let (rows, width) = (raw.rows(), self.width());
-        let mut plans = Vec::with_capacity(treatments.len());
-        let mut offset = 0;
-        for (c, &j) in treatments.iter().zip(&used) {
-            plans.push(Plan::new(&c.treatment, j, &raw.columns[j], offset));
-            offset += c.treatment.width();
-        }
+        let new_plans = || {
+            let mut plans = Vec::with_capacity(treatments.len());
+            let mut offset = 0;
+            for (c, &j) in treatments.iter().zip(&used) {
+                plans.push(Plan::new(&c.treatment, j, &raw.columns[j], offset));
+                offset += c.treatment.width();
+            }
+            plans
+        };
         let mut out = vec![0.0f32; rows * width];
         let cols = raw.x.cols().max(1);
-        for (r, (row, x)) in out
-            .chunks_exact_mut(width.max(1))
-            .zip(raw.x.as_slice().chunks_exact(cols))
-            .enumerate()
-        {
-            for p in &mut plans {
-                p.write(r, x, row).map_err(|m| err(r, p.j, m))?;
+        // rows in one piece per core, each with its own plans (their text
+        // cursors start at the piece's first row); the counts are summed and
+        // the first error in row order is the one reported
+        let threads = std::thread::available_parallelism().map_or(1, |n| n.get().min(16));
+        let per = if rows * width < APPLY_PARALLEL_MIN {
+            rows.max(1)
+        } else {
+            rows.div_ceil(threads).max(1)
+        };
+        type Piece<'p> = std::result::Result<Vec<Plan<'p>>, (usize, usize, String)>;
+        let pieces: Vec<Piece<'_>> = std::thread::scope(|s| {
+            let handles: Vec<_> = out
+                .chunks_mut(per * width.max(1))
+                .enumerate()
+                .map(|(i, piece)| {
+                    let (x, new_plans) = (&raw.x, &new_plans);
+                    s.spawn(move || -> Piece<'_> {
+                        let r0 = i * per;
+                        let mut plans = new_plans();
+                        for p in &mut plans {
+                            p.start_at(r0);
+                        }
+                        let rows_here = piece.len() / width.max(1);
+                        let xs = &x.as_slice()[r0 * cols..(r0 + rows_here) * cols];
+                        for (k, (row, xr)) in piece
+                            .chunks_exact_mut(width.max(1))
+                            .zip(xs.chunks_exact(cols))
+                            .enumerate()
+                        {
+                            for p in &mut plans {
+                                p.write(r0 + k, xr, row).map_err(|m| (r0 + k, p.j, m))?;
+                            }
+                        }
+                        Ok(plans)
+                    })
+                })
+                .collect();
+            handles
+                .into_iter()
+                .map(|h| h.join().expect("an apply thread panicked"))
+                .collect()
+        });
+        let mut plans = new_plans();
+        for piece in pieces {
+            let piece = piece.map_err(|(r, j, m)| err(r, j, m))?;
+            for (p, q) in plans.iter_mut().zip(piece) {
+                p.filled += q.filled;
+                p.unseen += q.unseen;
             }
         }
         let mut notes = Vec::new();
@@ -77,12 +121,14 @@ impl TableEncoding {
             if p.filled > 0 {
                 notes.push(filled_note(&c.name, p.filled, &c.treatment));
             }
-            if let (Treatment::Category { levels, other, .. }, true) = (&c.treatment, p.unseen > 0)
-            {
+            if let (Treatment::Category { other, .. }, true) = (&c.treatment, p.unseen > 0) {
+                let How::Category { slots, .. } = &p.how else {
+                    unreachable!("a category's plan")
+                };
                 notes.push(unseen_note(
                     &c.name,
                     &raw.columns[p.j],
-                    levels,
+                    slots,
                     p.unseen,
                     *other,
                 ));
@@ -91,6 +137,9 @@ impl TableEncoding {
         Ok((Matrix::from_vec(rows, width, out)?, notes))
     }
 }
+
+/// Below this many inputs (rows × width) a table is prepared on one thread.
+const APPLY_PARALLEL_MIN: usize = 1 << 20;
 
 /// How one column's inputs are written, row by row.
 struct Plan<'a> {
@@ -164,10 +213,11 @@ impl<'a> Plan<'a> {
                 levels,
                 missing,
                 other,
+                by_value,
             } => {
                 let how = How::Category {
                     cells,
-                    slots: level_slots(levels, &cells.text.values),
+                    slots: level_slots(levels, &cells.text.values, *by_value),
                     missing_at: missing.then_some(levels.len()),
                     other_at: other.then_some(levels.len() + usize::from(*missing)),
                 };
@@ -184,6 +234,18 @@ impl<'a> Plan<'a> {
             filled: 0,
             unseen: 0,
         }
+    }
+
+    /// Starts the text cursor at row `r0`.
+    fn start_at(&mut self, r0: usize) {
+        let cells = match &self.how {
+            How::Number { .. } => return,
+            How::Boolean { cells, .. } | How::Category { cells, .. } => cells,
+        };
+        self.next = cells
+            .text
+            .cells
+            .partition_point(|&(row, _)| (row as usize) < r0);
     }
 
     /// Writes row `r` (raw numbers `x`) into `out`; `Err` with the message
@@ -314,16 +376,15 @@ fn filled_note(name: &str, n: usize, treatment: &Treatment) -> String {
 fn unseen_note(
     name: &str,
     cells: &ColumnCells,
-    levels: &[String],
+    slots: &[Option<usize>],
     n: usize,
     other: bool,
 ) -> String {
-    let slots = level_slots(levels, &cells.text.values);
     let mut shown: Vec<String> = cells
         .text
         .values
         .iter()
-        .zip(&slots)
+        .zip(slots)
         .filter(|(_, s)| s.is_none())
         .map(|(v, _)| show(v))
         .collect();

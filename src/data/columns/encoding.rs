@@ -71,6 +71,9 @@ pub enum Treatment {
         missing: bool,
         /// Whether an "(other)" input comes last.
         other: bool,
+        /// Whether a text that is a number is taken by value (`4.0` is the
+        /// level `4`): a column of numbers and words.
+        by_value: bool,
     },
     /// Not an input.
     Ignored(IgnoreReason),
@@ -97,6 +100,7 @@ impl Treatment {
                 levels,
                 missing,
                 other,
+                ..
             } => levels.len() + usize::from(*missing) + usize::from(*other),
             Treatment::Ignored(_) => 0,
         }
@@ -134,8 +138,15 @@ pub type CellError<'a> = &'a dyn Fn(usize, usize, String) -> Error;
 
 /// The median of the values that are not NaN (the mean of the middle two
 /// for an even count, in `f64`); `None` without values.
+#[cfg(test)]
 fn median(values: impl Iterator<Item = f32>) -> Option<f32> {
     let mut v: Vec<f32> = values.filter(|v| !v.is_nan()).collect();
+    median_of(&mut v)
+}
+
+/// The median of `v` (no NaN; reordered), in `f32::total_cmp` order;
+/// `None` if empty.
+fn median_of(v: &mut [f32]) -> Option<f32> {
     if v.is_empty() {
         return None;
     }
@@ -194,6 +205,7 @@ impl TableEncoding {
                     levels,
                     missing,
                     other,
+                    ..
                 } => {
                     names.extend(levels.iter().map(|l| format!("{n}={l}")));
                     if *missing {
@@ -227,11 +239,15 @@ impl TableEncoding {
     ) -> Result<(TableEncoding, Vec<String>)> {
         let mut columns = Vec::with_capacity(raw.columns.len());
         let mut notes = Vec::new();
+        // the number columns, whose medians are found together at the end
+        let mut numbers = Vec::new();
         for (j, &how) in parsed.iter().enumerate().take(raw.columns.len()) {
-            let cells = &raw.columns[j];
-            if how == ParseAs::Auto && levels_among_numbers(cells) && raw.numbers_to_text(j) {
+            if how == ParseAs::Auto
+                && levels_among_numbers(&raw.columns[j])
+                && raw.numbers_to_text(j)
+            {
                 notes.push(format!(
-                    "column {} holds numbers and text: read as a category",
+                    "column {} holds numbers and text: read as a category (numbers by value)",
                     show(&raw.names[j])
                 ));
             }
@@ -252,66 +268,102 @@ impl TableEncoding {
                 }
                 ParseAs::Auto => auto_kind(cells).map_err(|m| err(m.row, j, m.message))?,
             };
-            let values = || {
-                raw.x
-                    .as_slice()
-                    .iter()
-                    .skip(j)
-                    .step_by(raw.x.cols())
-                    .copied()
-            };
             let treatment = match kind {
-                ColumnKind::Number => match median(values()) {
-                    Some(median) => Treatment::Number {
-                        median,
+                ColumnKind::Number => {
+                    numbers.push(j);
+                    // the median comes below
+                    Treatment::Number {
+                        median: 0.0,
                         indicator: cells.missing > 0,
-                    },
-                    None => Treatment::Ignored(IgnoreReason::Empty),
-                },
+                    }
+                }
                 ColumnKind::Boolean => boolean(cells),
-                ColumnKind::Category => category(name, cells, opts, &mut notes),
+                ColumnKind::Category => {
+                    let mut t = category(name, cells, opts, &mut notes);
+                    if let Treatment::Category { by_value, .. } = &mut t {
+                        *by_value = cells.numbers_as_text;
+                    }
+                    t
+                }
                 ColumnKind::Ignored if cells.text.cells.is_empty() => {
                     Treatment::Ignored(IgnoreReason::Empty)
                 }
                 ColumnKind::Ignored => Treatment::Ignored(IgnoreReason::Identifier),
             };
-            match treatment {
-                Treatment::Ignored(IgnoreReason::Empty) => notes.push(format!(
-                    "column {}: every value is missing; ignored",
-                    show(name)
-                )),
-                Treatment::Ignored(IgnoreReason::Identifier) => notes.push(format!(
-                    "column {}: a different text in every row (an identifier?); ignored \
-                     (name it in {} to use it)",
-                    show(name),
-                    crate::error::mention("read.category_columns", None)
-                )),
-                _ => {}
-            }
             columns.push(InputColumn {
                 name: name.clone(),
                 treatment,
             });
         }
+        let medians = column_medians(&raw.x, &numbers);
+        let mut next = numbers.iter().zip(medians).peekable();
+        for (j, c) in columns.iter_mut().enumerate() {
+            if let Some((_, m)) = next.next_if(|(&k, _)| k == j) {
+                match (m, &mut c.treatment) {
+                    (Some(m), Treatment::Number { median, .. }) => *median = m,
+                    _ => c.treatment = Treatment::Ignored(IgnoreReason::Empty),
+                }
+            }
+            match c.treatment {
+                Treatment::Ignored(IgnoreReason::Empty) => notes.push(format!(
+                    "column {}: every value is missing; ignored",
+                    show(&c.name)
+                )),
+                Treatment::Ignored(IgnoreReason::Identifier) => notes.push(format!(
+                    "column {}: a different text in every row (an identifier?); ignored \
+                     (name it in {} to use it)",
+                    show(&c.name),
+                    crate::error::mention("read.category_columns", None)
+                )),
+                _ => {}
+            }
+        }
         Ok((TableEncoding { columns }, notes))
     }
 }
 
-/// Whether a column of numbers and text is a category whose levels are
-/// numbers and words (`4`, `f`, `r`): its numbers have few distinct texts
-/// (kept), each used twice or more on average, and none of its texts is a
-/// number out of range (`inf`, `1e39`). Otherwise the text is taken for a
-/// slip in a column of numbers ([`super::kind::auto_kind`] says so).
+/// Whether a column of numbers and text may be a category whose levels
+/// are numbers and words (`4`, `f`, `r`): none of its texts is a number out
+/// of range (`inf`, `1e39`); [`RawColumns::numbers_to_text`] decides the
+/// rest. Otherwise the text is taken for a slip in a column of numbers
+/// ([`super::kind::auto_kind`] says so).
 fn levels_among_numbers(cells: &ColumnCells) -> bool {
     cells.numbers > 0
         && !cells.text.cells.is_empty()
-        && !cells.number_texts_lost
-        && cells.numbers >= 2 * cells.number_texts.len()
         && cells
             .text
             .values
             .iter()
             .all(|t| t.trim().parse::<f64>().is_err())
+}
+
+/// The median of each of the columns `cols` of `x` ([`median_of`]), the
+/// columns taken in one pass over the rows and their medians found on a
+/// thread each (as many at once as there are cores): the same values as
+/// one by one.
+fn column_medians(x: &crate::tensor::Matrix, cols: &[usize]) -> Vec<Option<f32>> {
+    let width = x.cols().max(1);
+    let mut values: Vec<Vec<f32>> = cols.iter().map(|_| Vec::with_capacity(x.rows())).collect();
+    for row in x.as_slice().chunks_exact(width) {
+        for (v, &j) in values.iter_mut().zip(cols) {
+            if !row[j].is_nan() {
+                v.push(row[j]);
+            }
+        }
+    }
+    let threads = std::thread::available_parallelism().map_or(1, |n| n.get());
+    let per = values.len().div_ceil(threads.max(1)).max(1);
+    let mut out = vec![None; values.len()];
+    std::thread::scope(|s| {
+        for (vs, os) in values.chunks_mut(per).zip(out.chunks_mut(per)) {
+            s.spawn(move || {
+                for (v, o) in vs.iter_mut().zip(os) {
+                    *o = median_of(v);
+                }
+            });
+        }
+    });
+    out
 }
 
 /// Whether column `j`, called `name`, is pandas' index: named `` or
@@ -419,11 +471,18 @@ fn category(
         levels,
         missing: cells.missing > 0,
         other: rare + capped > 0,
+        by_value: false,
     }
 }
 
-/// Per text value of a column, the level input it sets (`None`: no level).
-pub(super) fn level_slots(levels: &[String], values: &[String]) -> Vec<Option<usize>> {
+/// Per text value of a column, the level input it sets (`None`: no level);
+/// `by_value`: a text that is a number is the level of its value's
+/// shortest text.
+pub(super) fn level_slots(
+    levels: &[String],
+    values: &[String],
+    by_value: bool,
+) -> Vec<Option<usize>> {
     let index: HashMap<&str, usize> = levels
         .iter()
         .enumerate()
@@ -431,8 +490,18 @@ pub(super) fn level_slots(levels: &[String], values: &[String]) -> Vec<Option<us
         .collect();
     values
         .iter()
-        .map(|v| index.get(v.as_str()).copied())
+        .map(|v| match number_level(v).filter(|_| by_value) {
+            Some(n) => index.get(n.as_str()).copied(),
+            None => index.get(v.as_str()).copied(),
+        })
         .collect()
+}
+
+/// The level of a text that is a finite number: its `f32` value's shortest
+/// text (`4.0` and `4` are `4`).
+fn number_level(text: &str) -> Option<String> {
+    let v = text.trim().parse::<f64>().ok()? as f32;
+    v.is_finite().then(|| v.to_string())
 }
 
 #[cfg(test)]

@@ -26,9 +26,8 @@ impl TextCells {
     }
 }
 
-/// A column's numbers are kept as text, too, while they have at most this
-/// many distinct texts: a column of numbers and text (`4`, `f`, `r`) is
-/// then a category whose levels are the texts as written.
+/// A column of numbers and words is a category when its numbers have at
+/// most this many distinct values, each used twice or more on average.
 pub const NUMBER_TEXTS_MAX: usize = 32;
 
 /// What one column held.
@@ -38,12 +37,9 @@ pub struct ColumnCells {
     pub numbers: usize,
     /// The row of the first number.
     pub first_number: Option<usize>,
-    /// The distinct texts of the numbers, with their values' bits, while
-    /// there are at most [`NUMBER_TEXTS_MAX`] and no two texts have one
-    /// value (`4`, `4.0`).
-    pub number_texts: Vec<(u32, String)>,
-    /// Whether [`ColumnCells::number_texts`] gave up.
-    pub number_texts_lost: bool,
+    /// Whether the numbers were made text cells, by value
+    /// ([`RawColumns::numbers_to_text`]).
+    pub numbers_as_text: bool,
     /// The cells that mark a missing value: how many, and the first one's row.
     pub missing: usize,
     /// The row of the first missing cell.
@@ -65,65 +61,60 @@ pub struct RawColumns {
     pub columns: Vec<ColumnCells>,
 }
 
-impl ColumnCells {
-    /// Notes the text of a number of value `v` (see
-    /// [`ColumnCells::number_texts`]).
-    #[inline]
-    pub fn number_text(&mut self, v: f32, text: &[u8]) {
-        if self.number_texts_lost {
-            return;
-        }
-        let bits = v.to_bits();
-        match self.number_texts.iter().find(|(b, _)| *b == bits) {
-            Some((_, t)) if t.as_bytes() == text => {}
-            Some(_) => self.lose_number_texts(),
-            None if self.number_texts.len() == NUMBER_TEXTS_MAX => self.lose_number_texts(),
-            None => match std::str::from_utf8(text) {
-                Ok(t) => self.number_texts.push((bits, t.to_string())),
-                Err(_) => self.lose_number_texts(),
-            },
-        }
-    }
-
-    fn lose_number_texts(&mut self) {
-        self.number_texts_lost = true;
-        self.number_texts = Vec::new();
-    }
-
-    /// Adds the number texts of `other` (the next rows of the column).
-    pub fn merge_number_texts(&mut self, other: &ColumnCells) {
-        if other.number_texts_lost {
-            self.lose_number_texts();
-        }
-        for (bits, t) in &other.number_texts {
-            self.number_text(f32::from_bits(*bits), t.as_bytes());
-        }
-    }
-}
-
 impl RawColumns {
-    /// Makes column `j`'s numbers text cells (their texts as written, kept in
-    /// [`ColumnCells::number_texts`]), so that the column is all text.
-    /// Returns `false`, changing nothing, when those texts were not kept.
+    /// Counts each column's numbers (the cells neither missing nor text),
+    /// and, in a column of numbers and text, finds the first number: what
+    /// the reader leaves out of its loop.
+    pub fn count_numbers(&mut self) {
+        let (rows, cols) = (self.rows(), self.x.cols().max(1));
+        for (j, c) in self.columns.iter_mut().enumerate() {
+            c.numbers = rows - c.missing - c.text.cells.len();
+            c.first_number = None;
+            if c.numbers > 0 && !c.text.cells.is_empty() {
+                c.first_number = self
+                    .x
+                    .as_slice()
+                    .chunks_exact(cols)
+                    .position(|row| !row[j].is_nan());
+            }
+        }
+    }
+
+    /// Makes column `j`'s numbers text cells, each the shortest text of its
+    /// value (`4.0` is `4`), so that the column is all text — when they
+    /// have at most [`NUMBER_TEXTS_MAX`] distinct values, each used twice
+    /// or more on average. Returns whether it did.
     pub fn numbers_to_text(&mut self, j: usize) -> bool {
         let cols = self.x.cols().max(1);
         let cells = &mut self.columns[j];
-        if cells.number_texts_lost || cells.numbers == 0 {
+        if cells.numbers == 0 {
+            return false;
+        }
+        let mut distinct: Vec<u32> = Vec::new();
+        for row in self.x.as_slice().chunks_exact(cols) {
+            let v = row[j];
+            if !v.is_nan() && !distinct.contains(&v.to_bits()) {
+                if distinct.len() == NUMBER_TEXTS_MAX {
+                    return false;
+                }
+                distinct.push(v.to_bits());
+            }
+        }
+        if cells.numbers < 2 * distinct.len() {
             return false;
         }
         let text = &mut cells.text;
-        let codes: Vec<(u32, u32)> = cells
-            .number_texts
+        let codes: Vec<u32> = distinct
             .iter()
-            .map(|(bits, t)| {
-                let code = match text.values.iter().position(|v| v == t) {
-                    Some(c) => c,
+            .map(|&bits| {
+                let t = f32::from_bits(bits).to_string();
+                match text.values.iter().position(|v| *v == t) {
+                    Some(c) => c as u32,
                     None => {
-                        text.values.push(t.clone());
-                        text.values.len() - 1
+                        text.values.push(t);
+                        (text.values.len() - 1) as u32
                     }
-                };
-                (*bits, code as u32)
+                }
             })
             .collect();
         let mut merged = Vec::with_capacity(text.cells.len() + cells.numbers);
@@ -133,15 +124,18 @@ impl RawColumns {
             if let Some(&cell) = old.next_if(|&&(row, _)| row as usize == r) {
                 merged.push(cell);
             } else if !v.is_nan() {
-                let bits = v.to_bits();
-                let code = codes.iter().find(|(b, _)| *b == bits).map(|(_, c)| *c);
-                merged.push((r as u32, code.expect("every number's text is kept")));
+                let k = distinct
+                    .iter()
+                    .position(|&b| b == v.to_bits())
+                    .expect("seen");
+                merged.push((r as u32, codes[k]));
                 *v = f32::NAN;
             }
         }
         text.cells = merged;
         cells.numbers = 0;
         cells.first_number = None;
+        cells.numbers_as_text = true;
         true
     }
 

@@ -99,8 +99,6 @@ impl RawColumns {
                             x[r * n + j] = value;
                         }
                     }
-                    // a column of numbers is never read as text
-                    c.number_texts_lost = true;
                 }
                 ColumnValues::Text(v) => {
                     let mut index: HashMap<String, u32> = HashMap::new();

@@ -40,7 +40,9 @@ impl Part {
                     .min(piece.len() / 2 + 1),
             ),
             lines: Vec::with_capacity(lines_hint),
-            cells: (0..n_features).map(|_| CellsBuilder::default()).collect(),
+            cells: (0..n_features)
+                .map(|_| CellsBuilder::with_rows_hint(lines_hint))
+                .collect(),
             ..Part::default()
         }
     }
@@ -197,8 +199,7 @@ impl Context<'_> {
                             .to_string(),
                     ),
                     Role::Weight => {
-                        let mut buf = [0u8; 64];
-                        let w = feature_value(self.as_point(trim(field), &mut buf))
+                        let w = feature_value(&self.as_point(trim(field)))
                             .map_err(|m| self.bad_field(line, c, &m))?;
                         if w < 0.0 {
                             return Err(self.negative_weight(line, c, w));
@@ -232,14 +233,12 @@ impl Context<'_> {
         c: usize,
     ) -> Result<f32> {
         let f = trim(field);
-        let mut buf = [0u8; 64];
-        let f_num = self.as_point(f, &mut buf);
+        let f_num = self.as_point(f);
+        let f_num: &[u8] = &f_num;
         let how = self.parse_as[j];
         if how != ParseAs::Text {
-            let auto = (how == ParseAs::Auto).then_some(f);
             if let Some((v, len)) = fast_number(f_num, b'\n') {
                 if len == f_num.len() {
-                    cells.number(row, v, auto);
                     return Ok(v);
                 }
             }
@@ -259,16 +258,18 @@ impl Context<'_> {
             cells.missing(row);
             return Ok(f32::NAN);
         }
-        let text = std::str::from_utf8(f).map_err(|_| self.not_utf8(line, c))?;
-        let number_text = std::str::from_utf8(f_num).unwrap_or(text);
         if how != ParseAs::Text {
+            // a number's text is ASCII; anything else is text (or, in a
+            // column of numbers, an error)
+            let number_text = match std::str::from_utf8(f_num) {
+                Ok(t) => t,
+                Err(_) if how == ParseAs::Number => return Err(self.not_utf8(line, c)),
+                Err(_) => "",
+            };
             // the slow path's value without its message (a text in a
             // column of any kind is not an error yet)
             match number_text.parse::<f64>().ok().map(|v| v as f32) {
-                Some(v) if v.is_finite() => {
-                    cells.number(row, v, (how == ParseAs::Auto).then_some(f));
-                    return Ok(v);
-                }
+                Some(v) if v.is_finite() => return Ok(v),
                 _ if how == ParseAs::Number => {
                     let m = parse_number(number_text).err().unwrap_or_default();
                     return Err(self.bad_field(line, c, &m));
@@ -276,22 +277,21 @@ impl Context<'_> {
                 _ => {}
             }
         }
-        cells.text(row, text);
+        cells.text(row, f).map_err(|_| self.not_utf8(line, c))?;
         Ok(f32::NAN)
     }
 
-    /// `f` with its decimal comma made a point (in `buf`) when the file
-    /// writes numbers so and `f` is short; else `f`.
+    /// `f` with its decimal commas made points when the file writes
+    /// numbers so; else `f` itself.
     #[inline]
-    fn as_point<'b>(&self, f: &'b [u8], buf: &'b mut [u8; 64]) -> &'b [u8] {
-        if !self.decimal_comma || f.len() > buf.len() || !f.contains(&b',') {
-            return f;
+    fn as_point<'b>(&self, f: &'b [u8]) -> std::borrow::Cow<'b, [u8]> {
+        if !self.decimal_comma || !f.contains(&b',') {
+            return std::borrow::Cow::Borrowed(f);
         }
-        let out = &mut buf[..f.len()];
-        for (o, &b) in out.iter_mut().zip(f) {
-            *o = if b == b',' { b'.' } else { b };
-        }
-        out
+        f.iter()
+            .map(|&b| if b == b',' { b'.' } else { b })
+            .collect::<Vec<u8>>()
+            .into()
     }
 
     /// The error for column `c` at `line`, which is not a number: `why`.

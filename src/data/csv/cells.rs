@@ -3,27 +3,25 @@
 //! per row, not a string; pieces merge in file order, so the texts keep
 //! their order of first appearance in the file.
 
-use std::collections::HashMap;
+use rustc_hash::FxHashMap;
 
 use crate::data::ColumnCells;
 
 /// One column's cells so far, with the index of its texts.
 #[derive(Default)]
 pub(super) struct CellsBuilder {
-    index: HashMap<Box<[u8]>, u32>,
+    index: FxHashMap<Box<[u8]>, u32>,
     pub(super) cells: ColumnCells,
+    /// About how many rows the piece has.
+    rows_hint: usize,
 }
 
 impl CellsBuilder {
-    /// A number at `row`; with its `text` when the column's kind is still
-    /// to be decided (a column of numbers and text may be a category).
-    #[inline]
-    pub(super) fn number(&mut self, row: usize, v: f32, text: Option<&[u8]>) {
-        let c = &mut self.cells;
-        c.numbers += 1;
-        c.first_number.get_or_insert(row);
-        if let Some(t) = text {
-            c.number_text(v, t);
+    /// An empty column of a piece of about `rows` rows.
+    pub(super) fn with_rows_hint(rows: usize) -> CellsBuilder {
+        CellsBuilder {
+            rows_hint: rows,
+            ..CellsBuilder::default()
         }
     }
 
@@ -35,11 +33,23 @@ impl CellsBuilder {
         c.first_missing.get_or_insert(row);
     }
 
-    /// The text `field` (UTF-8, checked by the caller) at `row`.
+    /// The text `field` at `row`; `Err` if it is new and not UTF-8 (a text
+    /// seen before was checked then).
     #[inline]
-    pub(super) fn text(&mut self, row: usize, field: &str) {
-        let code = self.code(field.as_bytes(), || field.to_string());
+    pub(super) fn text(&mut self, row: usize, field: &[u8]) -> Result<(), std::str::Utf8Error> {
+        if self.cells.text.cells.capacity() == 0 {
+            // a text column has a text in most rows
+            self.cells.text.cells.reserve(self.rows_hint);
+        }
+        let code = match self.index.get(field) {
+            Some(&c) => c,
+            None => {
+                let t = std::str::from_utf8(field)?;
+                self.code(field, || t.to_string())
+            }
+        };
         self.cells.text.cells.push((row as u32, code));
+        Ok(())
     }
 
     /// The code of `text`, added with `owned()` if it is new.
@@ -59,11 +69,6 @@ impl CellsBuilder {
     pub(super) fn append(&mut self, other: CellsBuilder, offset: usize) {
         let other = other.cells;
         let c = &mut self.cells;
-        c.merge_number_texts(&other);
-        c.numbers += other.numbers;
-        if c.first_number.is_none() {
-            c.first_number = other.first_number.map(|r| r + offset);
-        }
         c.missing += other.missing;
         if c.first_missing.is_none() {
             c.first_missing = other.first_missing.map(|r| r + offset);

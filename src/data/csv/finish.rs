@@ -177,6 +177,7 @@ fn features(
         columns,
     };
     let lines = &all.lines;
+    raw.count_numbers();
     let column_names = raw.names.clone();
     let err = |row: usize, j: usize, message: String| -> Error {
         let column = match &pro.names {
