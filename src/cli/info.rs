@@ -90,7 +90,7 @@ fn column_text(t: &Treatment) -> String {
         if indicator {
             format!("gaps take {fill}, with a 0/1 missing input")
         } else {
-            format!("no gaps in training (a gap takes {fill})")
+            format!("no gaps in training (a gap would take {fill})")
         }
     };
     match t {

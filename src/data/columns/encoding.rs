@@ -42,7 +42,9 @@ pub enum Treatment {
     /// The number, or `median` where missing; with `indicator`, a second
     /// input is 1 where the value was missing, else 0.
     Number {
-        /// The training median, for gaps.
+        /// The training median, for gaps: of every row when the column had
+        /// gaps in training, else of at most [`MEDIAN_SAMPLE`] evenly spaced
+        /// rows (all rows of a smaller table).
         median: f32,
         /// Whether a "missing" input follows.
         indicator: bool,
@@ -144,18 +146,47 @@ fn median(values: impl Iterator<Item = f32>) -> Option<f32> {
     median_of(&mut v)
 }
 
+/// The most rows a column without gaps takes its median from.
+pub const MEDIAN_SAMPLE: usize = 1 << 16;
+
 /// The median of `v` (no NaN; reordered), in `f32::total_cmp` order;
 /// `None` if empty.
+#[cfg(test)]
 fn median_of(v: &mut [f32]) -> Option<f32> {
-    if v.is_empty() {
+    let mut keys: Vec<u32> = v.iter().map(|&x| order_key(x)).collect();
+    median_of_keys(&mut keys)
+}
+
+/// `x`'s bits made an unsigned key whose order is `f32::total_cmp`'s.
+#[inline]
+fn order_key(x: f32) -> u32 {
+    let b = x.to_bits();
+    if b >> 31 == 1 {
+        !b
+    } else {
+        b | 0x8000_0000
+    }
+}
+
+/// The value of an [`order_key`].
+#[inline]
+fn from_order_key(k: u32) -> f32 {
+    f32::from_bits(if k >> 31 == 1 { k & 0x7fff_ffff } else { !k })
+}
+
+/// The median of the values of the keys `keys` (reordered): the middle
+/// value, or the mean of the middle two in `f64`; `None` if empty.
+fn median_of_keys(keys: &mut [u32]) -> Option<f32> {
+    if keys.is_empty() {
         return None;
     }
-    let n = v.len();
-    let (_, &mut hi, _) = v.select_nth_unstable_by(n / 2, f32::total_cmp);
+    let n = keys.len();
+    let (below, &mut hi, _) = keys.select_nth_unstable(n / 2);
+    let hi = from_order_key(hi);
     if n % 2 == 1 {
         return Some(hi);
     }
-    let lo = v[..n / 2].iter().copied().fold(f32::NEG_INFINITY, f32::max);
+    let lo = from_order_key(*below.iter().max().expect("n is even and at least 2"));
     Some(((f64::from(lo) + f64::from(hi)) / 2.0) as f32)
 }
 
@@ -295,7 +326,13 @@ impl TableEncoding {
                 treatment,
             });
         }
-        let medians = column_medians(&raw.x, &numbers);
+        // a column with gaps fills them with its exact median; one without
+        // keeps a median for gaps to come, taken from evenly spaced rows
+        let gaps: Vec<bool> = numbers
+            .iter()
+            .map(|&j| raw.columns[j].missing > 0)
+            .collect();
+        let medians = column_medians(&raw.x, &numbers, &gaps);
         let mut next = numbers.iter().zip(medians).peekable();
         for (j, c) in columns.iter_mut().enumerate() {
             if let Some((_, m)) = next.next_if(|(&k, _)| k == j) {
@@ -337,19 +374,38 @@ fn levels_among_numbers(cells: &ColumnCells) -> bool {
             .all(|t| t.trim().parse::<f64>().is_err())
 }
 
-/// The median of each of the columns `cols` of `x` ([`median_of`]), the
-/// columns taken in one pass over the rows and their medians found on a
-/// thread each (as many at once as there are cores): the same values as
-/// one by one.
-fn column_medians(x: &crate::tensor::Matrix, cols: &[usize]) -> Vec<Option<f32>> {
+/// The median of each of the columns `cols` of `x`: of all its rows where
+/// `exact` says so (a column with gaps, which the median fills), else of at
+/// most [`MEDIAN_SAMPLE`] evenly spaced rows (every `⌈rows / MEDIAN_SAMPLE⌉`-th
+/// row from the first: all rows of a smaller table). The columns are taken
+/// in one pass over the rows and their medians found on a thread each (as
+/// many at once as there are cores): the same values as one by one.
+fn column_medians(x: &crate::tensor::Matrix, cols: &[usize], exact: &[bool]) -> Vec<Option<f32>> {
     let width = x.cols().max(1);
-    let mut values: Vec<Vec<f32>> = cols.iter().map(|_| Vec::with_capacity(x.rows())).collect();
-    for row in x.as_slice().chunks_exact(width) {
-        for (v, &j) in values.iter_mut().zip(cols) {
-            if !row[j].is_nan() {
-                v.push(row[j]);
+    let stride = x.rows().div_ceil(MEDIAN_SAMPLE).max(1);
+    let (all, sampled): (Vec<usize>, Vec<usize>) = (0..cols.len()).partition(|&i| exact[i]);
+    // the values as keys in `total_cmp` order: integers compare faster
+    let mut values: Vec<Vec<u32>> = vec![Vec::new(); cols.len()];
+    let take =
+        |rows: &mut dyn Iterator<Item = &[f32]>, which: &[usize], values: &mut Vec<Vec<u32>>| {
+            for row in rows {
+                for &i in which {
+                    let v = row[cols[i]];
+                    if !v.is_nan() {
+                        values[i].push(order_key(v));
+                    }
+                }
             }
-        }
+        };
+    if !all.is_empty() {
+        take(&mut x.as_slice().chunks_exact(width), &all, &mut values);
+    }
+    if !sampled.is_empty() {
+        take(
+            &mut x.as_slice().chunks_exact(width).step_by(stride),
+            &sampled,
+            &mut values,
+        );
     }
     let threads = std::thread::available_parallelism().map_or(1, |n| n.get());
     let per = values.len().div_ceil(threads.max(1)).max(1);
@@ -358,7 +414,7 @@ fn column_medians(x: &crate::tensor::Matrix, cols: &[usize]) -> Vec<Option<f32>>
         for (vs, os) in values.chunks_mut(per).zip(out.chunks_mut(per)) {
             s.spawn(move || {
                 for (v, o) in vs.iter_mut().zip(os) {
-                    *o = median_of(v);
+                    *o = median_of_keys(v);
                 }
             });
         }
@@ -514,5 +570,18 @@ mod tests {
         assert_eq!(median([4.0, 1.0, 2.0, 3.0].into_iter()), Some(2.5));
         assert_eq!(median([f32::NAN].into_iter()), None);
         assert_eq!(median([-0.0f32, 7.0].into_iter()), Some(3.5));
+        for x in [
+            0.0f32,
+            -0.0,
+            1.5,
+            -1.5,
+            f32::MAX,
+            f32::MIN,
+            f32::MIN_POSITIVE,
+            -1e-45,
+        ] {
+            assert_eq!(from_order_key(order_key(x)).to_bits(), x.to_bits());
+            assert_eq!(order_key(x).cmp(&order_key(1.0)), x.total_cmp(&1.0));
+        }
     }
 }
