@@ -1657,6 +1657,19 @@ fn typed_columns_kinds_levels_and_edges() {
         "{:?}",
         t.notes
     );
+    // read for the model, numbers are levels by value: 4.0 is the level 4
+    let again = LoadOptions {
+        features: Some(backprop::data::FeatureSelection {
+            names: vec!["drv".into()],
+            layout: t.layout.clone(),
+        }),
+        encoding: t.encoding.clone(),
+        header: HeaderMode::Present,
+        ..LoadOptions::default()
+    };
+    let t = csv::parse("drv,y\n4.0,a\nr,b\n", "d.csv", &again).unwrap();
+    assert_eq!(t.x.as_slice(), [1.0, 0.0, 0.0, 0.0, 0.0, 1.0]);
+    assert!(t.notes.is_empty(), "{:?}", t.notes);
     // every column ignored: no inputs
     assert_eq!(
         csv_err_with(
