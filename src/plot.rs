@@ -180,6 +180,19 @@ fn loss_axis(losses: impl Iterator<Item = f64> + Clone) -> LossAxis {
     LossAxis::Linear(if lo < 0.0 { lo - pad } else { lo }..hi + pad)
 }
 
+/// `min..max` (`min <= max`) with a tenth of its width (at least 0.005)
+/// added on each side, then widened about its middle to at least
+/// [`MIN_ACCURACY_SPAN`].
+fn padded(min: f64, max: f64) -> (f64, f64) {
+    let pad = (0.1 * (max - min)).max(0.005);
+    let (lo, hi) = (min - pad, max + pad);
+    if hi - lo < MIN_ACCURACY_SPAN {
+        let mid = (lo + hi) / 2.0;
+        return (mid - MIN_ACCURACY_SPAN / 2.0, mid + MIN_ACCURACY_SPAN / 2.0);
+    }
+    (lo, hi)
+}
+
 /// The accuracy axis, as fractions: a little beyond the data, at least
 /// [`MIN_ACCURACY_SPAN`] wide, inside `[0, 1]`.
 fn accuracy_range(accuracies: impl Iterator<Item = f64> + Clone) -> Range<f64> {
@@ -188,12 +201,7 @@ fn accuracy_range(accuracies: impl Iterator<Item = f64> + Clone) -> Range<f64> {
     if min > max {
         return 0.0..1.0;
     }
-    let pad = (0.1 * (max - min)).max(0.005);
-    let (mut lo, mut hi) = (min - pad, max + pad);
-    if hi - lo < MIN_ACCURACY_SPAN {
-        let mid = (lo + hi) / 2.0;
-        (lo, hi) = (mid - MIN_ACCURACY_SPAN / 2.0, mid + MIN_ACCURACY_SPAN / 2.0);
-    }
+    let (mut lo, mut hi) = padded(min, max);
     if lo < 0.0 {
         (lo, hi) = (0.0, (hi - lo).min(1.0));
     }
@@ -211,12 +219,7 @@ fn r2_range(values: impl Iterator<Item = f64> + Clone) -> Range<f64> {
     if min > max {
         return 0.0..1.0;
     }
-    let pad = (0.1 * (max - min)).max(0.005);
-    let (mut lo, mut hi) = (min - pad, max + pad);
-    if hi - lo < MIN_ACCURACY_SPAN {
-        let mid = (lo + hi) / 2.0;
-        (lo, hi) = (mid - MIN_ACCURACY_SPAN / 2.0, mid + MIN_ACCURACY_SPAN / 2.0);
-    }
+    let (mut lo, mut hi) = padded(min, max);
     if hi > 1.0 {
         (lo, hi) = (lo - (hi - 1.0), 1.0);
     }

@@ -6,6 +6,8 @@ use std::fs;
 use std::path::{Path, PathBuf};
 
 use assert_cmd::Command;
+
+mod common;
 use predicates::prelude::*;
 
 fn bin() -> Command {
@@ -2642,17 +2644,7 @@ fn decimal_commas_read_as_points() {
     let (mc, mp) = (dir.path().join("c.st"), dir.path().join("p.st"));
     train_to(&mc, &fc, &["--epochs", "3"]);
     train_to(&mp, &fp, &["--epochs", "3"]);
-    let layers = |p: &Path| {
-        let bytes = fs::read(p).unwrap();
-        let st = safetensors::SafeTensors::deserialize(&bytes).unwrap();
-        let mut t: Vec<(String, Vec<u8>)> = st
-            .tensors()
-            .into_iter()
-            .map(|(n, v)| (n, v.data().to_vec()))
-            .collect();
-        t.sort();
-        t
-    };
+    let layers = |p: &Path| common::layer_tensors(&fs::read(p).unwrap());
     assert_eq!(layers(&mc), layers(&mp));
     let out = |model: &Path, data: &Path| {
         bin()

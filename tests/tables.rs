@@ -11,6 +11,9 @@ use std::path::{Path, PathBuf};
 
 use assert_cmd::Command;
 
+mod common;
+use common::layer_tensors as tensors;
+
 fn bin() -> Command {
     Command::cargo_bin("backprop").expect("binary built")
 }
@@ -159,18 +162,6 @@ fn train(dir: &Path, data: &Path, out: &str, extra: &[&str]) -> Vec<u8> {
         .assert()
         .success();
     fs::read(out).unwrap()
-}
-
-/// The layer tensors of a model file (everything but the metadata).
-fn tensors(bytes: &[u8]) -> Vec<(String, Vec<u8>)> {
-    let st = safetensors::SafeTensors::deserialize(bytes).unwrap();
-    let mut t: Vec<(String, Vec<u8>)> = st
-        .tensors()
-        .into_iter()
-        .map(|(n, v)| (n, v.data().to_vec()))
-        .collect();
-    t.sort();
-    t
 }
 
 fn predict(model: &Path, data: &Path) -> (String, String) {

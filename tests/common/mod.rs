@@ -140,3 +140,16 @@ pub fn optimizers(weight_decay: f32) -> Vec<(&'static str, backprop::optim::Opti
         ("rmsprop", with(OptimizerKind::RmsProp), 0.01),
     ]
 }
+
+/// The tensors of a model file (its weights and biases: everything but the
+/// metadata), sorted by name.
+pub fn layer_tensors(bytes: &[u8]) -> Vec<(String, Vec<u8>)> {
+    let st = safetensors::SafeTensors::deserialize(bytes).expect("a safetensors file");
+    let mut t: Vec<(String, Vec<u8>)> = st
+        .tensors()
+        .into_iter()
+        .map(|(n, v)| (n, v.data().to_vec()))
+        .collect();
+    t.sort();
+    t
+}

@@ -43,6 +43,21 @@ impl Roles {
             .count()
     }
 
+    /// The file columns of the features, in feature order.
+    pub(super) fn feature_columns(&self) -> Vec<usize> {
+        let mut cols: Vec<(usize, usize)> = self
+            .roles
+            .iter()
+            .enumerate()
+            .filter_map(|(c, r)| match r {
+                Role::Feature(j) => Some((*j, c)),
+                _ => None,
+            })
+            .collect();
+        cols.sort_unstable();
+        cols.into_iter().map(|(_, c)| c).collect()
+    }
+
     /// Whether the features come in file order (each can be pushed as it
     /// is read).
     pub(super) fn features_in_order(&self) -> bool {

@@ -3,7 +3,6 @@
 //! text as codes while it reads as classes.
 
 use super::body::Part;
-use super::columns::Role;
 use super::prologue::Prologue;
 use crate::data::classes::MAX_CLASSES;
 use crate::data::message::{data_error, show};
@@ -133,22 +132,6 @@ pub(super) fn finish(
     })
 }
 
-/// The file columns of the features, in feature order.
-fn feature_columns(pro: &Prologue) -> Vec<usize> {
-    let mut cols: Vec<(usize, usize)> = pro
-        .roles
-        .roles
-        .iter()
-        .enumerate()
-        .filter_map(|(c, r)| match r {
-            Role::Feature(j) => Some((*j, c)),
-            _ => None,
-        })
-        .collect();
-    cols.sort_unstable();
-    cols.into_iter().map(|(_, c)| c).collect()
-}
-
 /// The features of the parsed rows as network inputs, their names, the
 /// preparation that made them (fitted here, or the one `opts` gives) and
 /// the notes on it.
@@ -159,7 +142,7 @@ fn features(
     opts: &LoadOptions,
 ) -> Result<(Matrix, Vec<String>, TableEncoding, Vec<String>)> {
     let rows = all.lines.len();
-    let file_cols = feature_columns(pro);
+    let file_cols = pro.roles.feature_columns();
     let names: Vec<String> = file_cols.iter().map(|&c| pro.column_name(c)).collect();
     let columns: Vec<_> = std::mem::take(&mut all.cells)
         .into_iter()

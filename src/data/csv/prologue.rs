@@ -127,7 +127,7 @@ pub(super) fn prologue(
     if let Some(names) = &names {
         check_names(names, &roles.roles, opts, source_name, first_line)?;
     }
-    let parse_as = parse_modes(names.as_deref(), &roles.roles, opts, source_name)?;
+    let parse_as = parse_modes(names.as_deref(), &roles, opts, source_name)?;
     let (body_start, body_first_line) = body_start(bytes, header, sample.data_start.as_ref());
     Ok(Some(Prologue {
         delimiter,
@@ -187,19 +187,11 @@ fn check_names(
 /// as the user named the columns, else decided from the values.
 fn parse_modes(
     names: Option<&[String]>,
-    roles: &[Role],
+    roles: &Roles,
     opts: &LoadOptions,
     source: &str,
 ) -> Result<Vec<ParseAs>> {
-    let mut features: Vec<(usize, usize)> = roles
-        .iter()
-        .enumerate()
-        .filter_map(|(c, r)| match r {
-            Role::Feature(j) => Some((*j, c)),
-            _ => None,
-        })
-        .collect();
-    features.sort_unstable();
+    let features = roles.feature_columns();
     if let Some(enc) = &opts.encoding {
         let modes: Vec<ParseAs> = enc.used().map(|c| c.treatment.parse_as()).collect();
         if modes.len() == features.len() {
@@ -224,7 +216,7 @@ fn parse_modes(
         (&cols.number, "read.number_columns"),
     ] {
         for want in list {
-            if !features.iter().any(|&(_, c)| name(c) == *want) {
+            if !features.iter().any(|&c| name(c) == *want) {
                 return Err(data_error(
                     source,
                     format!(
@@ -249,7 +241,7 @@ fn parse_modes(
     }
     Ok(features
         .iter()
-        .map(|&(_, c)| {
+        .map(|&c| {
             let n = name(c);
             if cols.category.contains(&n) {
                 ParseAs::Text
