@@ -37,7 +37,7 @@ pub use classes::{is_missing, ClassMap, CONTINUOUS_MIN_DISTINCT, MAX_CLASSES};
 pub use columns::{
     auto_kind, boolean_pair, CellError, ColumnCells, ColumnKind, ColumnOptions, ColumnValues,
     IgnoreReason, InputColumn, Mixed, ParseAs, RawColumns, TableEncoding, TextCells, Treatment,
-    BOOLEAN_PAIRS, ID_MIN_VALUES, MAX_CATEGORIES, NUMBER_TEXTS_MAX,
+    BOOLEAN_PAIRS, ID_MIN_VALUES, MAX_CATEGORIES, MEDIAN_SAMPLE, NUMBER_TEXTS_MAX,
 };
 pub(crate) use dataset::predicted_class;
 pub use dataset::{accuracy, Dataset};

@@ -10,7 +10,7 @@ mod kind;
 mod raw;
 mod values;
 
-pub use encoding::{CellError, IgnoreReason, InputColumn, TableEncoding, Treatment};
+pub use encoding::{CellError, IgnoreReason, InputColumn, TableEncoding, Treatment, MEDIAN_SAMPLE};
 pub use kind::{
     auto_kind, boolean_pair, ColumnKind, ColumnOptions, Mixed, ParseAs, BOOLEAN_PAIRS,
     ID_MIN_VALUES, MAX_CATEGORIES,
