@@ -72,17 +72,13 @@ impl Part {
         self.lines.append(&mut other.lines);
     }
 
-    fn append(&mut self, mut other: Part) {
+    /// Appends `other`, taking its buffers whole when `self` is empty.
+    fn append(&mut self, other: Part) {
         if self.lines.is_empty() {
             *self = other;
             return;
         }
-        self.append_cells(&mut other);
-        self.x.append(&mut other.x);
-        self.labels.append(&mut other.labels);
-        self.ids.append(&mut other.ids);
-        self.weights.append(&mut other.weights);
-        self.lines.append(&mut other.lines);
+        self.append_into(other);
     }
 }
 
