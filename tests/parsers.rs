@@ -1705,3 +1705,52 @@ fn decimal_commas_with_semicolons() {
     assert!(csv_err("a;b;y\n1.5;2,25;x\n3;4;y\n")
         .starts_with("d.csv:2: column 'b': '2,25' is not a number, but 1 of the column's values"));
 }
+
+/// A table of text and gaps over 1 MiB is parsed in parallel pieces, and
+/// read in small blocks: the pieces' levels merge in file order, so both
+/// give the table of a sequential read, levels, codes and notes alike.
+#[test]
+fn typed_columns_in_pieces_and_blocks() {
+    let mut text = String::from("id,city,flag,size,grade,y\n");
+    let mut k = 7u64;
+    for r in 0..80_000 {
+        k = k
+            .wrapping_mul(6364136223846793005)
+            .wrapping_add(1442695040888963407);
+        let u = (k >> 33) as usize;
+        let city = ["Oslo", "Lyon", "Graz", "Porto", ""][u % 5];
+        let flag = ["yes", "no", "NA"][u % 3];
+        let size = if u % 11 == 0 {
+            String::new()
+        } else {
+            format!("{}.5", u % 100)
+        };
+        let grade = ["4", "f", "r"][u % 3];
+        text += &format!("{r},{city},{flag},{size},{grade},{}\n", u % 2);
+    }
+    assert!(text.len() > 1 << 20);
+    let opts = LoadOptions::default();
+    let whole = csv::parse_bytes(text.as_bytes(), "big.csv", &opts).unwrap();
+    let blocks = csv::parse_blocks(text.as_bytes(), "big.csv", &opts, None, 1 << 16).unwrap();
+    assert_eq!(whole, blocks);
+    assert_eq!(whole.notes, blocks.notes);
+    assert_eq!(
+        whole.feature_names,
+        [
+            "id",
+            "city=Graz",
+            "city=Lyon",
+            "city=Oslo",
+            "city=Porto",
+            "city=(missing)",
+            "flag",
+            "flag (missing)",
+            "size",
+            "size (missing)",
+            "grade=4",
+            "grade=f",
+            "grade=r"
+        ]
+    );
+    assert_eq!(whole.encoding, blocks.encoding);
+}
