@@ -1754,3 +1754,89 @@ fn typed_columns_in_pieces_and_blocks() {
     );
     assert_eq!(whole.encoding, blocks.encoding);
 }
+
+#[test]
+fn csv_date_columns() {
+    // daily dates with a gap: the days, the year and the week, a missing input
+    let t = csv_ok("when,y\n2012-01-01,a\n2012/1/3,b\nNA,a\n2012-01-02 00:00,b\n");
+    assert_eq!(
+        t.feature_names,
+        [
+            "when (days)",
+            "when (year sin)",
+            "when (year cos)",
+            "when (week sin)",
+            "when (week cos)",
+            "when (missing)"
+        ]
+    );
+    assert_eq!(t.x.row(0)[0], 15_340.0);
+    // the gap takes the median's inputs (2012-01-02) and sets the indicator
+    assert_eq!(t.x.row(2)[..5], t.x.row(3)[..5]);
+    assert_eq!((t.x.row(2)[5], t.x.row(3)[5]), (1.0, 0.0));
+    assert!(
+        t.notes[0].starts_with("column 'when' holds dates: 6 inputs"),
+        "{:?}",
+        t.notes
+    );
+    // yearly dates: the days alone
+    let t = csv_ok("Year,y\n1970-01-01,a\n1971-01-01,b\n1972-01-01,a\n");
+    assert_eq!(t.feature_names, ["Year (days)"]);
+    assert_eq!(t.x.as_slice(), [0.0, 365.0, 730.0]);
+    // read for the model: a cell that is not a date is an error at its line
+    let enc = csv_ok("when,y\n2012-01-01,a\n2012-01-05,b\n").encoding;
+    let again = LoadOptions {
+        features: Some(backprop::data::FeatureSelection {
+            names: vec!["when".into()],
+            layout: None,
+        }),
+        encoding: enc,
+        header: HeaderMode::Present,
+        ..LoadOptions::default()
+    };
+    let e = csv::parse("when,y\n2012-01-02,a\n01/02/2012,b\n", "d.csv", &again)
+        .unwrap_err()
+        .to_string();
+    assert!(
+        e.starts_with("d.csv:3: column 'when': '01/02/2012' is not a date"),
+        "{e}"
+    );
+    // a day-first or month-first column is not a column of dates
+    let t = csv_ok("when,y\n01/02/2012,a\n03/02/2012,b\n01/02/2012,a\n");
+    assert_eq!(t.feature_names, ["when=01/02/2012", "when=03/02/2012"]);
+    // named a category, a date column is one
+    let t = csv::parse(
+        "when,y\n2012-01-01,a\n2012-01-05,b\n",
+        "d.csv",
+        &LoadOptions {
+            columns: backprop::data::ColumnOptions {
+                category: vec!["when".into()],
+                ..backprop::data::ColumnOptions::default()
+            },
+            ..LoadOptions::default()
+        },
+    )
+    .unwrap();
+    assert_eq!(t.feature_names, ["when=2012-01-01", "when=2012-01-05"]);
+}
+
+#[test]
+fn csv_levels_by_value_with_a_decimal_comma() {
+    // found by fuzzing: numbers with a decimal comma among words are levels
+    // by value at training, and read the same way for the model
+    let text = "k;y\n2,5;a\nlow;b\n2,5;a\n2,50;b\nlow;a\n";
+    let t = csv_ok(text);
+    assert_eq!(t.feature_names, ["k=2.5", "k=low"]);
+    let again = LoadOptions {
+        features: Some(backprop::data::FeatureSelection {
+            names: vec!["k".into()],
+            layout: t.layout.clone(),
+        }),
+        encoding: t.encoding.clone(),
+        header: HeaderMode::Present,
+        ..LoadOptions::default()
+    };
+    let r = csv::parse(text, "d.csv", &again).unwrap();
+    assert_eq!(r.x, t.x);
+    assert!(r.notes.is_empty(), "{:?}", r.notes);
+}

@@ -1,5 +1,5 @@
 //! Real tables end to end: text, boolean and category columns, gaps,
-//! pandas' index and identifiers. A model trained on the raw table is the
+//! pandas' index, identifiers and dates. A model trained on the raw table is the
 //! model trained on the same table encoded by hand (one-hot levels, the
 //! median and a 0/1 indicator for gaps), to the bit, and so are its
 //! predictions on batches with reordered columns, unseen levels, new gaps
@@ -21,10 +21,12 @@ fn bin() -> Command {
 const ISLANDS: [&str; 3] = ["Biscoe", "Dream", "Torgersen"];
 const SPECIES: [&str; 3] = ["Adelie", "Chinstrap", "Gentoo"];
 
-/// One row of the raw table: (island or gap, smoker, bill or gap, depth, species).
+/// One row of the raw table: (island or gap, smoker, day of 2011 or gap,
+/// bill or gap, depth, species).
 struct Row {
     island: Option<usize>,
     smoker: bool,
+    when: Option<u32>,
     bill: Option<f32>,
     depth: f32,
     species: usize,
@@ -43,6 +45,7 @@ fn rows(n: usize, seed: u64) -> Vec<Row> {
         .map(|_| {
             let island = (next() % 10 != 0).then(|| (next() % 3) as usize);
             let smoker = next() % 2 == 0;
+            let when = (next() % 8 != 0).then(|| next() % 365);
             let bill = (next() % 7 != 0).then(|| 30.0 + (next() % 300) as f32 / 10.0);
             let depth = 13.0 + (next() % 90) as f32 / 10.0;
             let score = island.unwrap_or(1) as f32 + bill.unwrap_or(45.0) / 20.0 + depth / 10.0;
@@ -50,6 +53,7 @@ fn rows(n: usize, seed: u64) -> Vec<Row> {
             Row {
                 island,
                 smoker,
+                when,
                 bill,
                 depth,
                 species,
@@ -61,13 +65,14 @@ fn rows(n: usize, seed: u64) -> Vec<Row> {
 /// The raw CSV as pandas writes it: its index first (an empty name), an
 /// identifier, then the columns; gaps as `NA` or empty.
 fn raw_csv(rows: &[Row]) -> String {
-    let mut t = String::from(",id,island,smoker,bill,depth,species\n");
+    let mut t = String::from(",id,island,smoker,when,bill,depth,species\n");
     for (i, r) in rows.iter().enumerate() {
         writeln!(
             t,
-            "{i},pen-{i:04},{},{},{},{},{}",
+            "{i},pen-{i:04},{},{},{},{},{},{}",
             r.island.map_or("", |k| ISLANDS[k]),
             if r.smoker { "yes" } else { "no" },
+            r.when.map_or(String::new(), |k| date_2011(k, i % 3 == 0)),
             r.bill.map_or(
                 if i % 2 == 0 {
                     "NA".into()
@@ -84,6 +89,54 @@ fn raw_csv(rows: &[Row]) -> String {
     t
 }
 
+/// Day `k` (0-based) of 2011 as `2011-MM-DD`, or `2011/M/D` when `slashes`.
+fn date_2011(k: u32, slashes: bool) -> String {
+    const MONTHS: [u32; 12] = [31, 28, 31, 30, 31, 30, 31, 31, 30, 31, 30, 31];
+    let (mut m, mut d) = (0, k);
+    while d >= MONTHS[m] {
+        d -= MONTHS[m];
+        m += 1;
+    }
+    if slashes {
+        format!("2011/{}/{}", m + 1, d + 1)
+    } else {
+        format!("2011-{:02}-{:02}", m + 1, d + 1)
+    }
+}
+
+/// 2011-01-01 in days since 1970-01-01; it was a Saturday (day 5 of a
+/// week from Monday).
+const JAN_1_2011: f64 = 14_975.0;
+
+/// A date's five inputs by hand, from its time in days since 2011-01-01:
+/// the days since 1970, then sine and cosine of its place in the year (365
+/// days) and in the week.
+fn date_inputs(t: f64) -> [f32; 5] {
+    let day = t.floor();
+    let year = t / 365.0;
+    let week = ((day as u32 + 5) % 7) as f64 / 7.0 + (t - day) / 7.0;
+    let tau = std::f64::consts::TAU;
+    [
+        (JAN_1_2011 + t) as f32,
+        (tau * year).sin() as f32,
+        (tau * year).cos() as f32,
+        (tau * week).sin() as f32,
+        (tau * week).cos() as f32,
+    ]
+}
+
+/// The training median of the dates, in days since 2011-01-01.
+fn date_median(train: &[Row]) -> f64 {
+    let mut v: Vec<u32> = train.iter().filter_map(|r| r.when).collect();
+    v.sort_unstable();
+    let n = v.len();
+    if n % 2 == 1 {
+        f64::from(v[n / 2])
+    } else {
+        (f64::from(v[n / 2 - 1]) + f64::from(v[n / 2])) / 2.0
+    }
+}
+
 /// The median as the engine takes it: the middle value, or the mean of the
 /// middle two in `f64`, rounded to `f32`.
 fn median(mut v: Vec<f32>) -> f32 {
@@ -96,19 +149,25 @@ fn median(mut v: Vec<f32>) -> f32 {
     }
 }
 
-/// The training medians of bill and depth.
-fn medians(train: &[Row]) -> (f32, f32) {
+/// The training medians of bill, depth and the dates.
+fn medians(train: &[Row]) -> (f32, f32, f64) {
     (
         median(train.iter().filter_map(|r| r.bill).collect()),
         median(train.iter().map(|r| r.depth).collect()),
+        date_median(train),
     )
 }
 
 /// The same table encoded by hand: island one-hot (Biscoe, Dream,
-/// Torgersen, missing), smoker 0/1, bill (median for gaps), bill missing,
+/// Torgersen, missing), smoker 0/1, the date's five inputs (the median's
+/// for gaps) and its missing input, bill (median for gaps), bill missing,
 /// depth; an island unseen in training sets no input.
-fn encoded_csv(rows: &[Row], (bill_median, _): (f32, f32), label: bool) -> String {
-    let mut t = String::from("b,d,t,m,smoker,bill,bill_missing,depth");
+fn encoded_csv(
+    rows: &[Row],
+    (bill_median, _, when_median): (f32, f32, f64),
+    label: bool,
+) -> String {
+    let mut t = String::from("b,d,t,m,smoker,w1,w2,w3,w4,w5,w_missing,bill,bill_missing,depth");
     t += if label { ",species\n" } else { "\n" };
     for r in rows {
         let mut one_hot = [0u8; 4];
@@ -117,14 +176,21 @@ fn encoded_csv(rows: &[Row], (bill_median, _): (f32, f32), label: bool) -> Strin
             Some(_) => {}
             None => one_hot[3] = 1,
         }
+        let w = date_inputs(r.when.map_or(when_median, f64::from));
         write!(
             t,
-            "{},{},{},{},{},{},{},{}",
+            "{},{},{},{},{},{},{},{},{},{},{},{},{},{}",
             one_hot[0],
             one_hot[1],
             one_hot[2],
             one_hot[3],
             u8::from(r.smoker),
+            w[0],
+            w[1],
+            w[2],
+            w[3],
+            w[4],
+            u8::from(r.when.is_none()),
             r.bill.unwrap_or(bill_median),
             u8::from(r.bill.is_none()),
             r.depth
@@ -193,16 +259,16 @@ fn a_raw_table_trains_and_predicts_as_its_hand_encoding() {
     assert_eq!(tensors(&a), tensors(&b), "the weights differ");
 
     // a batch: columns reordered, no label, pandas' index, an unseen island,
-    // gaps in depth (none in training), bill gaps
+    // gaps in depth (none in training), bill and date gaps
     let batch: Vec<Row> = rows(40, 2);
-    let mut raw_batch = String::from(",depth,smoker,island,bill\n");
+    let mut raw_batch = String::from(",depth,smoker,island,bill,when\n");
     let mut hand: Vec<Row> = Vec::new();
     for (i, r) in batch.into_iter().enumerate() {
         let island = if i % 9 == 4 { Some(3) } else { r.island };
         let depth_gap = i % 5 == 1;
         writeln!(
             raw_batch,
-            "{i},{},{},{},{}",
+            "{i},{},{},{},{},{}",
             if depth_gap {
                 "NaN".to_string()
             } else {
@@ -211,6 +277,8 @@ fn a_raw_table_trains_and_predicts_as_its_hand_encoding() {
             if r.smoker { "Yes" } else { "no" },
             island.map_or("", |k| ["Biscoe", "Dream", "Torgersen", "Atlantis"][k]),
             r.bill.map_or(String::new(), |b| b.to_string()),
+            r.when
+                .map_or("NA".to_string(), |k| date_2011(k, i % 2 == 0)),
         )
         .unwrap();
         hand.push(Row {
@@ -279,6 +347,8 @@ fn the_kinds_are_shown_and_kept() {
         "id: ignored (identifier)",
         "island: category, 3 levels: Biscoe, Dream, Torgersen; missing is a level",
         "smoker: boolean, yes = 1, no = 0",
+        "when: date: days since 1970-01-01, place in the year and the week (sine and cosine), \
+         median 2011-",
         "bill: number, median ",
         "depth: number, median ",
     ] {

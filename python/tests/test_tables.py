@@ -134,3 +134,36 @@ def test_the_command_line_reads_the_frame_as_csv(tmp_path):
     ).stdout
     classes = [line.split(",")[0] for line in out.strip().splitlines()[1:]]
     assert classes == list(m.predict(test))
+
+
+def test_datetime_columns_are_dates():
+    df, y = frame()
+    rng = np.random.default_rng(7)
+    when = pd.Series(pd.to_datetime("2011-01-01") + pd.to_timedelta(rng.integers(0, 700, len(df)), unit="D"))
+    when[rng.random(len(df)) < 0.1] = pd.NaT
+    as_time = df.assign(when=when)
+    as_text = df.assign(when=when.dt.strftime("%Y-%m-%d").astype(object).where(when.notna(), None))
+    with warnings.catch_warnings():
+        warnings.simplefilter("ignore")
+        a = MLPClassifier(**params()).fit(as_time, y)
+        b = MLPClassifier(**params()).fit(as_text, y)
+    names = a._model.feature_names
+    assert "when (days)" in names and "when (week cos)" in names and "when (missing)" in names
+    assert names == b._model.feature_names
+    np.testing.assert_array_equal(a.predict_proba(as_time), b.predict_proba(as_text))
+
+
+def test_numbers_in_a_category_column_are_its_levels():
+    # drv as mpg has it: 4, f, r; a batch of only 4s comes as integers
+    df, y = frame()
+    drv = np.array([4, "f", "r"], dtype=object)[np.arange(len(df)) % 3]
+    df = df.assign(drv=drv)
+    with warnings.catch_warnings():
+        warnings.simplefilter("ignore")
+        m = MLPClassifier(**params()).fit(df, y)
+    assert "drv=4" in m._model.feature_names
+    batch = df[df["drv"] == 4].copy()
+    as_ints = batch.assign(drv=batch["drv"].astype(np.int64))
+    with warnings.catch_warnings():
+        warnings.simplefilter("error")
+        np.testing.assert_array_equal(m.predict_proba(as_ints), m.predict_proba(batch))

@@ -138,6 +138,20 @@ fn column_text(t: &Treatment) -> String {
                 }
             )
         }
+        Treatment::Date {
+            median,
+            cycles,
+            indicator,
+        } => format!(
+            "date: days since 1970-01-01{}, median {}; {}",
+            if *cycles == backprop::data::Cycles::default() {
+                String::new()
+            } else {
+                format!(", place in {} (sine and cosine)", cycles.words())
+            },
+            backprop::data::date_text(*median),
+            gaps(*indicator, "the median".into())
+        ),
         Treatment::Ignored(r) => format!("ignored ({})", r.name()),
     }
 }
@@ -163,6 +177,16 @@ fn column_json(c: &InputColumn) -> serde_json::Value {
             by_value,
         } => serde_json::json!({
             "levels": levels, "missing_level": missing, "other": other, "by_value": by_value,
+        }),
+        Treatment::Date {
+            median,
+            cycles,
+            indicator,
+        } => serde_json::json!({
+            "median_days": median,
+            "median": backprop::data::date_text(*median),
+            "cycles": {"year": cycles.year, "week": cycles.week, "day": cycles.day},
+            "missing_input": indicator,
         }),
         Treatment::Ignored(r) => serde_json::json!({"reason": r.name()}),
     };

@@ -35,9 +35,10 @@ pub use crate::mapped::{ByteValues, MappedF32, MappedU8};
 pub use array::{Elements, NdArray};
 pub use classes::{is_missing, ClassMap, CONTINUOUS_MIN_DISTINCT, MAX_CLASSES};
 pub use columns::{
-    auto_kind, boolean_pair, CellError, ColumnCells, ColumnKind, ColumnOptions, ColumnValues,
-    IgnoreReason, InputColumn, Mixed, ParseAs, RawColumns, TableEncoding, TextCells, Treatment,
-    BOOLEAN_PAIRS, ID_MIN_VALUES, MAX_CATEGORIES, MEDIAN_SAMPLE, NUMBER_TEXTS_MAX,
+    auto_kind, boolean_pair, date_inputs, date_text, parse_date, CellError, ColumnCells,
+    ColumnKind, ColumnOptions, ColumnValues, Cycles, IgnoreReason, InputColumn, Mixed, ParseAs,
+    RawColumns, TableEncoding, TextCells, Treatment, BOOLEAN_PAIRS, ID_MIN_VALUES, MAX_CATEGORIES,
+    MEDIAN_SAMPLE, NUMBER_TEXTS_MAX,
 };
 pub(crate) use dataset::predicted_class;
 pub use dataset::{accuracy, Dataset};

@@ -6,7 +6,7 @@ use serde_json::{json, Map, Value};
 
 use super::message::{data_err, quote};
 use super::schema::{fmt_f32, parse_f32};
-use crate::data::{boolean_pair, IgnoreReason, InputColumn, TableEncoding, Treatment};
+use crate::data::{boolean_pair, Cycles, IgnoreReason, InputColumn, TableEncoding, Treatment};
 
 /// The text of the `columns` key for `enc` (a front end keeps it beside its
 /// own state, as a model file does).
@@ -77,6 +77,18 @@ pub(super) fn encode(enc: &TableEncoding) -> String {
                     }
                     o
                 }
+                Treatment::Date {
+                    median,
+                    cycles,
+                    indicator,
+                } => json!({
+                    "kind": "date",
+                    "median_days": median.to_string(),
+                    "year": cycles.year,
+                    "week": cycles.week,
+                    "day": cycles.day,
+                    "missing": indicator,
+                }),
                 Treatment::Ignored(r) => json!({"kind": "ignored", "reason": r.name()}),
             };
             o.as_object_mut()
@@ -102,6 +114,11 @@ pub(super) fn decode(text: &str) -> Result<TableEncoding, String> {
     }
     Ok(TableEncoding { columns })
 }
+
+/// The days since 1970-01-01 of 0000-01-01 and of 10000-01-01: the range
+/// of the dates a column can hold.
+const DATE_MIN: f64 = -719_528.0;
+const DATE_MAX: f64 = 2_932_897.0;
 
 /// One column's object.
 fn decode_column(o: &Map<String, Value>) -> Result<InputColumn, String> {
@@ -170,6 +187,28 @@ fn decode_column(o: &Map<String, Value>) -> Result<InputColumn, String> {
                 },
             }
         }
+        "date" => {
+            let t = string("median_days")?;
+            let median = t
+                .parse::<f64>()
+                .ok()
+                .filter(|v| (DATE_MIN..=DATE_MAX).contains(v))
+                .ok_or_else(|| {
+                    format!(
+                        "'median_days' {} is not a day of the years 0 to 9999",
+                        quote(&t)
+                    )
+                })?;
+            Treatment::Date {
+                median,
+                cycles: Cycles {
+                    year: flag("year")?,
+                    week: flag("week")?,
+                    day: flag("day")?,
+                },
+                indicator: flag("missing")?,
+            }
+        }
         "ignored" => {
             let reason = string("reason")?;
             let r = [
@@ -224,6 +263,18 @@ mod tests {
                         by_value: true,
                     },
                 },
+                InputColumn {
+                    name: "when".into(),
+                    treatment: Treatment::Date {
+                        median: 15_340.1 + 0.2,
+                        cycles: Cycles {
+                            year: true,
+                            week: false,
+                            day: true,
+                        },
+                        indicator: false,
+                    },
+                },
             ],
         };
         assert_eq!(decode(&encode(&enc)).unwrap(), enc);
@@ -235,6 +286,10 @@ mod tests {
                 "'median'",
             ),
             (r#"[{"name":"a","kind":"colour"}]"#, "unknown kind"),
+            (
+                r#"[{"name":"a","kind":"date","median_days":"1e9","year":true,"week":true,"day":false,"missing":false}]"#,
+                "years 0 to 9999",
+            ),
             (
                 r#"[{"name":"a","kind":"category","levels":["b","a"],"missing":false,"other":false}]"#,
                 "sorted",

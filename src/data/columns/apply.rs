@@ -1,6 +1,7 @@
 //! [`TableEncoding::apply`]: a file's columns made into network inputs, and
 //! the notes on what was filled in.
 
+use super::date::{date_inputs, date_text, parse_date, Cycles};
 use super::encoding::{level_slots, CellError, TableEncoding, Treatment};
 use super::raw::{ColumnCells, RawColumns};
 use crate::data::message::show;
@@ -24,7 +25,7 @@ impl TableEncoding {
     ///
     /// # Panics
     /// If `raw` has neither count of columns.
-    pub fn apply(&self, raw: RawColumns, err: CellError<'_>) -> Result<(Matrix, Vec<String>)> {
+    pub fn apply(&self, mut raw: RawColumns, err: CellError<'_>) -> Result<(Matrix, Vec<String>)> {
         let used: Vec<usize> = if raw.columns.len() == self.columns.len() {
             (0..self.columns.len())
                 .filter(|&j| !matches!(self.columns[j].treatment, Treatment::Ignored(_)))
@@ -38,6 +39,13 @@ impl TableEncoding {
             (0..raw.columns.len()).collect()
         };
         let treatments: Vec<&super::encoding::InputColumn> = self.used().collect();
+        // numbers in a column read as text (a data frame's numbers in a
+        // category column): their texts, by value
+        for (c, &j) in treatments.iter().zip(&used) {
+            if !matches!(c.treatment, Treatment::Number { .. }) {
+                raw.numbers_into_text(j);
+            }
+        }
         let notes = Vec::new();
         for (c, &j) in treatments.iter().zip(&used) {
             if let (Treatment::Number { .. }, Some(&(row, code))) =
@@ -168,6 +176,13 @@ enum How<'a> {
         fill: f32,
         texts: (&'a str, &'a str),
     },
+    /// Each text's time (`None`: not a date); `fill` where missing.
+    Date {
+        cells: &'a ColumnCells,
+        times: Vec<Option<f64>>,
+        fill: f64,
+        cycles: Cycles,
+    },
     /// Each text's level input; the "(missing)" and "(other)" inputs.
     Category {
         cells: &'a ColumnCells,
@@ -223,6 +238,19 @@ impl<'a> Plan<'a> {
                 };
                 (how, false)
             }
+            Treatment::Date {
+                median,
+                cycles,
+                indicator,
+            } => {
+                let how = How::Date {
+                    cells,
+                    times: cells.text.values.iter().map(|v| parse_date(v)).collect(),
+                    fill: *median,
+                    cycles: *cycles,
+                };
+                (how, *indicator)
+            }
             Treatment::Ignored(_) => unreachable!("only used columns"),
         };
         Plan {
@@ -240,7 +268,9 @@ impl<'a> Plan<'a> {
     fn start_at(&mut self, r0: usize) {
         let cells = match &self.how {
             How::Number { .. } => return,
-            How::Boolean { cells, .. } | How::Category { cells, .. } => cells,
+            How::Boolean { cells, .. } | How::Category { cells, .. } | How::Date { cells, .. } => {
+                cells
+            }
         };
         self.next = cells
             .text
@@ -295,6 +325,36 @@ impl<'a> Plan<'a> {
                     }
                 },
             },
+            How::Date {
+                cells,
+                times,
+                fill,
+                cycles,
+            } => {
+                let width = cycles.width();
+                let t = match cell(cells) {
+                    Some(code) => match times[code as usize] {
+                        Some(t) => t,
+                        None => {
+                            return Err(format!(
+                                "{} is not a date (the column held dates in training: a year \
+                                 first, like 2012-01-31 or 2012/01/31 18:30)",
+                                show(&cells.text.values[code as usize])
+                            ))
+                        }
+                    },
+                    None => {
+                        if *indicator {
+                            out[o + width] = 1.0;
+                        } else {
+                            *filled += 1;
+                        }
+                        *fill
+                    }
+                };
+                date_inputs(t, *cycles, &mut out[o..o + width]);
+                return Ok(());
+            }
             How::Category {
                 cells,
                 slots,
@@ -363,6 +423,7 @@ fn filled_note(name: &str, n: usize, treatment: &Treatment) -> String {
     let with = match treatment {
         Treatment::Number { median, .. } => format!("the training median {median}"),
         Treatment::Boolean { fill, .. } => format!("the training median {fill}"),
+        Treatment::Date { median, .. } => format!("the training median {}", date_text(*median)),
         _ => "a default".to_string(),
     };
     format!(

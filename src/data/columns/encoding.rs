@@ -8,6 +8,7 @@
 
 use std::collections::HashMap;
 
+use super::date::{parse_date, Cycles};
 use super::kind::{auto_kind, boolean_pair, ColumnKind, ColumnOptions, ParseAs};
 use super::raw::{ColumnCells, RawColumns};
 use crate::data::message::show;
@@ -77,6 +78,19 @@ pub enum Treatment {
         /// level `4`): a column of numbers and words.
         by_value: bool,
     },
+    /// A year-first date ([`super::parse_date`]): the time in days since
+    /// 1970-01-01, then the sine and cosine of its place in each of
+    /// `cycles` ([`super::date_inputs`]); a gap takes the inputs of
+    /// `median`. With `indicator`, a "missing" input follows.
+    Date {
+        /// The training median of the times (days since 1970-01-01), of
+        /// every row: the mean of the middle two for an even count.
+        median: f64,
+        /// The cycles the training dates moved along ([`Cycles::of`]).
+        cycles: Cycles,
+        /// Whether a "missing" input follows.
+        indicator: bool,
+    },
     /// Not an input.
     Ignored(IgnoreReason),
 }
@@ -88,6 +102,7 @@ impl Treatment {
             Treatment::Number { .. } => ColumnKind::Number,
             Treatment::Boolean { .. } => ColumnKind::Boolean,
             Treatment::Category { .. } => ColumnKind::Category,
+            Treatment::Date { .. } => ColumnKind::Date,
             Treatment::Ignored(_) => ColumnKind::Ignored,
         }
     }
@@ -104,14 +119,21 @@ impl Treatment {
                 other,
                 ..
             } => levels.len() + usize::from(*missing) + usize::from(*other),
+            Treatment::Date {
+                cycles, indicator, ..
+            } => cycles.width() + usize::from(*indicator),
             Treatment::Ignored(_) => 0,
         }
     }
 
-    /// How the reader takes the column's cells when applying it.
+    /// How the reader takes the column's cells when applying it: a
+    /// category of numbers and words reads its numbers as training did (a
+    /// decimal comma included), and [`TableEncoding::apply`] takes them by
+    /// value.
     pub fn parse_as(&self) -> ParseAs {
         match self {
             Treatment::Number { .. } => ParseAs::Number,
+            Treatment::Category { by_value: true, .. } => ParseAs::Auto,
             _ => ParseAs::Text,
         }
     }
@@ -220,7 +242,8 @@ impl TableEncoding {
 
     /// The name of each input: a number's or boolean's column name, then
     /// `name (missing)`; a category's `name=level`, `name=(missing)`,
-    /// `name=(other)`.
+    /// `name=(other)`; a date's `name (days)`, `name (year sin)`, … then
+    /// `name (missing)`.
     pub fn input_names(&self) -> Vec<String> {
         let mut names = Vec::with_capacity(self.width());
         for c in &self.columns {
@@ -244,6 +267,14 @@ impl TableEncoding {
                     }
                     if *other {
                         names.push(format!("{n}=(other)"));
+                    }
+                }
+                Treatment::Date {
+                    cycles, indicator, ..
+                } => {
+                    names.extend(cycles.input_suffixes().iter().map(|s| format!("{n} {s}")));
+                    if *indicator {
+                        names.push(format!("{n} (missing)"));
                     }
                 }
                 Treatment::Ignored(_) => {}
@@ -309,6 +340,23 @@ impl TableEncoding {
                     }
                 }
                 ColumnKind::Boolean => boolean(cells),
+                ColumnKind::Date => {
+                    let t = date(cells);
+                    if let Treatment::Date { cycles, .. } = t {
+                        notes.push(format!(
+                            "column {} holds dates: {} input{} (the days since 1970-01-01{})",
+                            show(name),
+                            t.width(),
+                            if t.width() == 1 { "" } else { "s" },
+                            if cycles == Cycles::default() {
+                                String::new()
+                            } else {
+                                format!(", and the place in {} as sine and cosine", cycles.words())
+                            }
+                        ));
+                    }
+                    t
+                }
                 ColumnKind::Category => {
                     let mut t = category(name, cells, opts, &mut notes);
                     if let Treatment::Category { by_value, .. } = &mut t {
@@ -469,6 +517,42 @@ fn boolean(cells: &ColumnCells) -> Treatment {
         true_text,
         false_text,
         fill,
+        indicator: cells.missing > 0,
+    }
+}
+
+/// A date column's treatment: the exact median of its times, and the
+/// cycles they move along.
+fn date(cells: &ColumnCells) -> Treatment {
+    let text = &cells.text;
+    let counts = text.counts();
+    let mut times: Vec<(f64, usize)> = text
+        .values
+        .iter()
+        .zip(counts)
+        .map(|(v, n)| (parse_date(v).expect("a date column holds dates"), n))
+        .collect();
+    times.sort_by(|a, b| a.0.total_cmp(&b.0));
+    let n: usize = times.iter().map(|t| t.1).sum();
+    // the value at 0-based position k of the sorted cells
+    let at = |k: usize| {
+        let mut seen = 0;
+        for &(t, c) in &times {
+            seen += c;
+            if k < seen {
+                return t;
+            }
+        }
+        unreachable!("k < n")
+    };
+    let median = if n % 2 == 1 {
+        at(n / 2)
+    } else {
+        (at(n / 2 - 1) + at(n / 2)) / 2.0
+    };
+    Treatment::Date {
+        median,
+        cycles: Cycles::of(&times.iter().map(|t| t.0).collect::<Vec<f64>>()),
         indicator: cells.missing > 0,
     }
 }

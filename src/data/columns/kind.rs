@@ -2,6 +2,7 @@
 //! file unless the user says ([`ColumnOptions`]), and the rule that decides
 //! ([`auto_kind`]).
 
+use super::date::parse_date;
 use super::raw::ColumnCells;
 use crate::data::missing::{MissingPolicy, NaValues};
 use crate::data::number::parse_number;
@@ -33,6 +34,10 @@ pub enum ColumnKind {
     Boolean,
     /// Text values: one 0/1 input per level.
     Category,
+    /// Year-first dates (`2012-01-31`, with or without a time): the time,
+    /// and its place in the year, the week and the day
+    /// ([`super::date`]).
+    Date,
     /// Not an input: pandas' index, an identifier, or a column without values.
     Ignored,
 }
@@ -44,6 +49,7 @@ impl ColumnKind {
             ColumnKind::Number => "number",
             ColumnKind::Boolean => "boolean",
             ColumnKind::Category => "category",
+            ColumnKind::Date => "date",
             ColumnKind::Ignored => "ignored",
         }
     }
@@ -118,8 +124,9 @@ pub struct Mixed {
 /// column of numbers and text is ambiguous and an error ([`Mixed`]).
 ///
 /// - No text: a number column (ignored when every value is missing).
-/// - Text only: boolean when its values are one of [`BOOLEAN_PAIRS`];
-///   ignored when each of at least [`ID_MIN_VALUES`] values is different
+/// - Text only: a date when every value is a year-first date
+///   ([`super::parse_date`]); boolean when its values are one of
+///   [`BOOLEAN_PAIRS`]; ignored when each of at least [`ID_MIN_VALUES`] values is different
 ///   (an identifier); else a category.
 pub fn auto_kind(cells: &ColumnCells) -> Result<ColumnKind, Mixed> {
     let text = &cells.text;
@@ -132,6 +139,9 @@ pub fn auto_kind(cells: &ColumnCells) -> Result<ColumnKind, Mixed> {
     }
     if cells.numbers > 0 {
         return Err(mixed(cells));
+    }
+    if text.values.iter().all(|v| parse_date(v).is_some()) {
+        return Ok(ColumnKind::Date);
     }
     if boolean_pair(&text.values).is_some() {
         return Ok(ColumnKind::Boolean);
@@ -225,6 +235,10 @@ mod tests {
         assert_eq!(auto_kind(&empty).ok(), Some(ColumnKind::Ignored));
         let flag = text(&["Yes", "no", "yes"], &[0, 1, 2]);
         assert_eq!(auto_kind(&flag).ok(), Some(ColumnKind::Boolean));
+        let days = text(&["2012/01/01", "2012-01-02 10:00"], &[0, 2]);
+        assert_eq!(auto_kind(&days).ok(), Some(ColumnKind::Date));
+        let not_all = text(&["2012/01/01", "soon"], &[0, 2]);
+        assert_eq!(auto_kind(&not_all).ok(), Some(ColumnKind::Category));
         let two = text(&["male", "female"], &[0, 1]);
         assert_eq!(auto_kind(&two).ok(), Some(ColumnKind::Category));
         let names: Vec<String> = (0..20).map(|i| format!("name {i}")).collect();

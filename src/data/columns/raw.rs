@@ -86,7 +86,7 @@ impl RawColumns {
     /// or more on average. Returns whether it did.
     pub fn numbers_to_text(&mut self, j: usize) -> bool {
         let cols = self.x.cols().max(1);
-        let cells = &mut self.columns[j];
+        let cells = &self.columns[j];
         if cells.numbers == 0 {
             return false;
         }
@@ -103,20 +103,22 @@ impl RawColumns {
         if cells.numbers < 2 * distinct.len() {
             return false;
         }
+        self.numbers_into_text(j);
+        true
+    }
+
+    /// Makes column `j`'s numbers text cells, each the shortest text of its
+    /// value (`4.0` is `4`): a column a model reads as text (a category, a
+    /// boolean, a date) given as numbers, as a data frame's column of
+    /// numbers may be.
+    pub fn numbers_into_text(&mut self, j: usize) {
+        let cols = self.x.cols().max(1);
+        let cells = &mut self.columns[j];
+        if cells.numbers == 0 {
+            return;
+        }
         let text = &mut cells.text;
-        let codes: Vec<u32> = distinct
-            .iter()
-            .map(|&bits| {
-                let t = f32::from_bits(bits).to_string();
-                match text.values.iter().position(|v| *v == t) {
-                    Some(c) => c as u32,
-                    None => {
-                        text.values.push(t);
-                        (text.values.len() - 1) as u32
-                    }
-                }
-            })
-            .collect();
+        let mut codes: std::collections::HashMap<u32, u32> = std::collections::HashMap::new();
         let mut merged = Vec::with_capacity(text.cells.len() + cells.numbers);
         let mut old = text.cells.iter().peekable();
         for (r, row) in self.x.as_mut_slice().chunks_exact_mut(cols).enumerate() {
@@ -124,11 +126,17 @@ impl RawColumns {
             if let Some(&cell) = old.next_if(|&&(row, _)| row as usize == r) {
                 merged.push(cell);
             } else if !v.is_nan() {
-                let k = distinct
-                    .iter()
-                    .position(|&b| b == v.to_bits())
-                    .expect("seen");
-                merged.push((r as u32, codes[k]));
+                let code = *codes.entry(v.to_bits()).or_insert_with(|| {
+                    let t = v.to_string();
+                    match text.values.iter().position(|x| *x == t) {
+                        Some(c) => c as u32,
+                        None => {
+                            text.values.push(t);
+                            (text.values.len() - 1) as u32
+                        }
+                    }
+                });
+                merged.push((r as u32, code));
                 *v = f32::NAN;
             }
         }
@@ -136,7 +144,6 @@ impl RawColumns {
         cells.numbers = 0;
         cells.first_number = None;
         cells.numbers_as_text = true;
-        true
     }
 
     /// Whether every cell is a number: the table is its numbers.

@@ -17,7 +17,9 @@
 //! # Header detection
 //!
 //! The first row is a header when, in some column whose other values are
-//! numbers (90% of the sampled rows at least), it holds a word (`sepal_length` above numbers), or when its
+//! numbers (90% of the sampled rows at least), it holds a word (`sepal_length` above numbers), or
+//! in a column whose other values are all year-first dates, a text that is
+//! not one (`date` above `2012-01-01`), or when its
 //! values are the column positions `0, 1, 2, …` as pandas writes unnamed
 //! columns (`0,1,2,3,label`). It is data when every column's
 //! first value is like the values below it. When the only hint is a text

@@ -4,6 +4,7 @@
 
 use super::record::{csv_error, is_blank, reader, trim};
 use crate::data::classes::is_missing;
+use crate::data::columns::parse_date;
 use crate::data::message::show;
 use crate::data::table::HeaderGuess;
 use crate::error::{Error, Result};
@@ -263,6 +264,11 @@ pub(super) fn detect_header(sample: &[(usize, Vec<String>)]) -> (bool, Option<He
             }
             numeric_cols += 1;
             index_like &= head.parse::<usize>().is_ok_and(|v| v == c);
+        } else if !values.is_empty() && values.iter().all(|v| parse_date(v).is_some()) {
+            if parse_date(head).is_none() && !is_missing(head) {
+                // a word above dates
+                return (true, None);
+            }
         } else if !values.is_empty() {
             let repeats = {
                 let distinct: std::collections::BTreeSet<&str> = values.iter().copied().collect();
