@@ -254,7 +254,12 @@ impl Context<'_> {
             cells.missing(row);
             return Ok(f32::NAN);
         }
-        if how != ParseAs::Text {
+        // what `f64`'s parser could read starts with a digit, a sign, a
+        // point, `inf` or `nan`: other text skips it
+        let may_be_number = |b: u8| b.is_ascii_digit() || b"+-.iInN".contains(&b);
+        if how == ParseAs::Number
+            || (how == ParseAs::Auto && f_num.first().is_some_and(|&b| may_be_number(b)))
+        {
             // a number's text is ASCII; anything else is text (or, in a
             // column of numbers, an error)
             let number_text = match std::str::from_utf8(f_num) {
