@@ -36,7 +36,7 @@ pub enum ColumnKind {
     Category,
     /// Year-first dates (`2012-01-31`, with or without a time): the time,
     /// and its place in the year, the week and the day
-    /// ([`super::date`]).
+    /// ([`super::parse_date`], [`super::date_inputs`]).
     Date,
     /// Not an input: pandas' index, an identifier, or a column without values.
     Ignored,
