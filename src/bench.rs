@@ -283,6 +283,118 @@ pub fn run_in(spec: &BenchSpec, group: Option<Arc<dyn Collective>>) -> Result<Be
     })
 }
 
+/// [`run`] for `k` models of `spec`'s shape trained together, as
+/// [`crate::fit::fit_many`] trains them: each its own network (seeded by its
+/// index) and trainer, stepping on the same synthetic batches, the models
+/// run as tasks sharing `spec.train.threads` threads (0: one per core) as
+/// [`crate::fit::split_threads`] says. `samples_per_sec` is the members' total: every
+/// member's samples of a window over the window's time. The phase profile
+/// is not measured (all zero), and `threads` is the threads in use in all.
+///
+/// ```
+/// use backprop::bench::{run_models, BenchSpec};
+/// use backprop::{Activation, Head, TrainConfig};
+/// let spec = BenchSpec {
+///     sizes: vec![4, 8, 1],
+///     activation: Activation::Relu,
+///     head: Head::Mse,
+///     train: TrainConfig { batch_size: 16, threads: 2, ..TrainConfig::default() },
+///     seconds: 0.02,
+///     windows: 2,
+/// };
+/// let r = run_models(&spec, 3)?;
+/// assert!(r.samples_per_sec > 0.0 && r.steps >= 6);
+/// assert_eq!(r.threads, 2);
+/// # Ok::<(), backprop::Error>(())
+/// ```
+///
+/// # Errors
+/// As [`run`]; [`Error::Config`] (`models`) for `k` of 0.
+pub fn run_models(spec: &BenchSpec, k: usize) -> Result<BenchReport> {
+    check_timing(spec)?;
+    if k == 0 {
+        return Err(Error::config("models", "must be at least 1"));
+    }
+    let total = match spec.train.threads {
+        0 => std::thread::available_parallelism().map_or(1, |n| n.get()),
+        t => t,
+    };
+    let (workers, each) = crate::fit::split_threads(total, k);
+    let cfg = TrainConfig {
+        threads: each,
+        ..spec.train.clone()
+    };
+    let hidden = vec![spec.activation; spec.sizes.len().saturating_sub(2)];
+    let members = (0..k)
+        .map(|i| {
+            let mlp = Mlp::new(&spec.sizes, &hidden, spec.head, i as u64)?;
+            let trainer = Trainer::new(&mlp, &cfg)?;
+            Ok(std::sync::Mutex::new((mlp, trainer)))
+        })
+        .collect::<Result<Vec<std::sync::Mutex<(Mlp, Trainer)>>>>()?;
+    let m = spec.train.batch_size;
+    let (x, y) = synthetic(&spec.sizes, spec.head, m * BATCHES, 1);
+    let (n0, nl) = (spec.sizes[0], spec.sizes[spec.sizes.len() - 1]);
+    let window = Duration::from_secs_f64(spec.seconds / spec.windows as f64);
+    // every member steps until `until` has passed since `start`; the steps
+    // each took
+    let pass = |until: Duration, least: u64| -> Result<Vec<u64>> {
+        let start = Instant::now();
+        let step_member = |member: &std::sync::Mutex<(Mlp, Trainer)>| -> Result<u64> {
+            let mut guard = member.lock().unwrap_or_else(|e| e.into_inner());
+            let (mlp, trainer) = &mut *guard;
+            // the steps run on the member's own pool, entered once
+            trainer.pool().install(|| {
+                let mut n = 0u64;
+                while n < least || start.elapsed() < until {
+                    let b = n as usize % BATCHES;
+                    trainer.step(
+                        mlp,
+                        &x[b * m * n0..(b + 1) * m * n0],
+                        &y[b * m * nl..(b + 1) * m * nl],
+                        m,
+                    )?;
+                    n += 1;
+                }
+                Ok(n)
+            })
+        };
+        crate::fit::run_tasks(&members, workers, &step_member)
+            .into_iter()
+            .collect()
+    };
+    pass(window / 4, 3)?;
+    let mut rates = Vec::with_capacity(spec.windows);
+    let mut steps = 0u64;
+    for _ in 0..spec.windows {
+        let start = Instant::now();
+        let n: u64 = pass(window, 1)?.iter().sum();
+        rates.push((n * m as u64) as f64 / start.elapsed().as_secs_f64());
+        steps += n;
+    }
+    let (min, median, max) = spread(rates);
+    let params = members[0]
+        .lock()
+        .unwrap_or_else(|e| e.into_inner())
+        .0
+        .num_params();
+    let shard_rows = cfg.effective_shard_rows();
+    Ok(BenchReport {
+        samples_per_sec: median,
+        min_samples_per_sec: min,
+        max_samples_per_sec: max,
+        gflops: median * flops_per_sample(&spec.sizes) as f64 / 1e9,
+        threads: workers * each,
+        shard_rows,
+        ranks: 1,
+        steps,
+        profile: Profile::default(),
+        peak_rss_bytes: peak_rss_bytes(),
+        dataset_bytes: ((x.len() + y.len()) * 4) as u64,
+        param_bytes: (k * params * 4) as u64,
+    })
+}
+
 /// Peak resident set size (`VmHWM` of `/proc/self/status`), where available.
 pub fn peak_rss_bytes() -> Option<u64> {
     let status = std::fs::read_to_string("/proc/self/status").ok()?;

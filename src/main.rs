@@ -37,6 +37,7 @@ fn main() -> ExitCode {
                 job.size()
             ),
         )),
+        Command::Cv(args) => cli::cv(&args),
         Command::Eval(args) => cli::eval(&args),
         Command::Predict(args) => cli::predict(&args),
         Command::Info(args) => cli::info(&args),

@@ -29,6 +29,11 @@ pub enum Command {
     /// Train a network. Without --data: the breast-cancer set embedded in the
     /// binary (standardised, fixed 455/114 split).
     Train(Box<TrainArgs>),
+    /// K-fold cross-validation: the training flags of `train`, the K fold
+    /// models trained in one pass (the folds seeded by --seed, stratified for
+    /// classes), each scored on its held-out fold; the figures per fold and
+    /// their mean ± std.
+    Cv(Box<CvArgs>),
     /// Loss, accuracy and confusion matrix of a model on labelled data.
     Eval(EvalArgs),
     /// One CSV row per input: the class and probabilities, or the outputs.
@@ -109,6 +114,16 @@ pub struct ColumnArgs {
     /// own (the most frequent); the others share "(other)" [default: 64].
     #[arg(long, value_name = "N")]
     pub max_categories: Option<usize>,
+}
+
+#[derive(Args)]
+pub struct CvArgs {
+    /// The number of folds (at least 2; stratified folds need as many rows
+    /// of every class).
+    #[arg(long, default_value_t = 5)]
+    pub folds: usize,
+    #[command(flatten)]
+    pub train: TrainArgs,
 }
 
 #[derive(Args)]
@@ -430,6 +445,11 @@ pub struct BenchArgs {
     /// Dropout probability on the hidden layers.
     #[arg(long, value_name = "P", default_value_t = 0.0)]
     pub dropout: f32,
+    /// Train this many models of the shape together, as `cv` trains its
+    /// folds (each its own network and trainer, run as tasks over the
+    /// threads); samples/s are the models' total.
+    #[arg(long, value_name = "K", default_value_t = 1)]
+    pub models: usize,
     /// Measure prediction instead of training: forward passes (and the
     /// head) over --rows synthetic rows, in chunks of --chunk-rows.
     #[arg(long)]

@@ -3,7 +3,7 @@
 
 use std::io::{self, Write};
 
-use backprop::bench::{run_forward, run_in, BenchReport, BenchShape, BenchSpec};
+use backprop::bench::{run_forward, run_in, run_models, BenchReport, BenchShape, BenchSpec};
 use backprop::dist::Job;
 use backprop::optim::{OptimizerConfig, OptimizerKind};
 use backprop::presets::Preset;
@@ -18,20 +18,47 @@ use super::print::plural;
 pub fn bench(args: &BenchArgs, job: &Job) -> anyhow::Result<()> {
     let preset = args.config.as_deref().map(Preset::by_name).transpose()?;
     let spec = spec(args, preset)?;
+    if args.predict && args.models != 1 {
+        return Err(usage(
+            "--models",
+            "prediction runs one model; drop --predict or --models",
+        ));
+    }
     if args.predict {
         if job.size() > 1 {
             return Err(usage("--predict", "prediction runs in one process"));
         }
         return bench_predict(args, preset, &spec);
     }
-    let r = run_in(&spec, job.group())?;
+    let r = if args.models == 1 {
+        run_in(&spec, job.group())?
+    } else {
+        if job.size() > 1 {
+            return Err(usage(
+                "--models",
+                "several models train in one process; run without mpirun",
+            ));
+        }
+        run_models(&spec, args.models)?
+    };
     if job.rank() != 0 {
         return Ok(());
     }
     let mut out = io::stdout().lock();
     if args.json {
-        writeln!(out, "{}", report_json(preset, &spec, &r))?;
+        let mut o = report_json(preset, &spec, &r);
+        o["models"] = args.models.into();
+        writeln!(out, "{o}")?;
         return Ok(());
+    }
+    if args.models > 1 {
+        writeln!(
+            out,
+            "{} models trained together as tasks on {}; samples/s are their total \
+             (no phase profile)",
+            args.models,
+            plural(r.threads, "thread")
+        )?;
     }
     print_report(&mut out, &spec, &r)
 }

@@ -3,6 +3,7 @@
 
 mod args;
 mod bench;
+mod cv;
 mod eval;
 mod flags;
 mod info;
@@ -12,6 +13,7 @@ mod train;
 
 pub use self::args::{Cli, Command};
 pub use self::bench::bench;
+pub use self::cv::cv;
 pub use self::eval::eval;
 pub use self::flags::{error_text, usage};
 pub use self::info::info;

@@ -27,7 +27,7 @@ use super::print::Printer;
 
 /// Training stopped at the user's request (exit code 130, like a shell).
 #[derive(Debug)]
-pub struct Interrupted(String);
+pub struct Interrupted(pub(super) String);
 
 impl std::fmt::Display for Interrupted {
     fn fmt(&self, f: &mut std::fmt::Formatter<'_>) -> std::fmt::Result {
@@ -39,7 +39,7 @@ impl std::error::Error for Interrupted {}
 
 /// A flag the first SIGINT or SIGTERM sets (training then stops after the
 /// current batch); a second one ends the process at once with code 130.
-fn interrupt_flag() -> anyhow::Result<Arc<AtomicBool>> {
+pub(super) fn interrupt_flag() -> anyhow::Result<Arc<AtomicBool>> {
     let stop = Arc::new(AtomicBool::new(false));
     for sig in [signal_hook::consts::SIGINT, signal_hook::consts::SIGTERM] {
         // registered first, so it sees the flag before the second handler sets it
@@ -86,7 +86,7 @@ impl TrainArgs {
     }
 
     /// The training session the flags describe.
-    fn spec(&self) -> anyhow::Result<FitSpec> {
+    pub(super) fn spec(&self) -> anyhow::Result<FitSpec> {
         Ok(FitSpec {
             data: self
                 .data

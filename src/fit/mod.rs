@@ -25,12 +25,17 @@
 //! # Ok::<(), backprop::Error>(())
 //! ```
 
+mod cv;
+mod many;
 mod prepare;
 mod report;
 mod resume;
 mod run;
 mod spec;
 
+pub use cv::{cross_validate, figures, fold_of_rows, CrossValidation, FoldReport, Spread};
+pub(crate) use many::run_tasks;
+pub use many::{fit_many, split_threads};
 pub use prepare::{prepare, Prepared};
 pub use report::{
     EpochRecord, EpochReport, FitCallbacks, FitEnd, FitOutcome, HeldOut, Interruption, RunInfo,

@@ -278,7 +278,7 @@ impl Tables {
 /// How to read the training file: as the options say, and, when training
 /// continues a model that prepares its columns, with its preparation (its
 /// columns picked by name and made into the same inputs).
-fn training_options(spec: &FitSpec, base: Option<&SavedModel>) -> LoadOptions {
+pub(super) fn training_options(spec: &FitSpec, base: Option<&SavedModel>) -> LoadOptions {
     let mut opts = spec.read.training_options();
     if let Some(enc) = base.and_then(|b| b.meta.columns.as_ref()) {
         opts.features = Some(data::FeatureSelection {
@@ -464,7 +464,7 @@ fn check_early_stopping(
 /// Whether a validation split of `raw` is stratified: one label column
 /// whose values are classes (the head given, or the default one, is a
 /// classifier).
-fn stratify(spec: &FitSpec, raw: &RawTable) -> bool {
+pub(super) fn stratify(spec: &FitSpec, raw: &RawTable) -> bool {
     if raw.outputs() != 1 {
         return false;
     }

@@ -1,0 +1,386 @@
+//! Many models in one pass (`fit::fit_many`, `fit::cross_validate`,
+//! `backprop cv`): every member is, bit for bit, the model its settings
+//! train alone, at any thread count, resumed or not; the folds of
+//! cross-validation are the models trained alone on the other folds.
+
+use std::path::{Path, PathBuf};
+use std::sync::atomic::AtomicBool;
+
+use assert_cmd::Command;
+
+use backprop::data::{csv, LabelColumn, LoadOptions};
+use backprop::fit::{self, DataSource, FitOutcome, FitSpec, Stored};
+use backprop::optim::{OptimizerConfig, OptimizerKind};
+use backprop::stopping::EarlyStopping;
+use backprop::Activation;
+
+/// A table of 3 classes from 4 features and a text column, with gaps.
+fn table_csv(rows: usize) -> String {
+    let mut s: u64 = 11;
+    let mut next = move || {
+        s = s
+            .wrapping_mul(6364136223846793005)
+            .wrapping_add(1442695040888963407);
+        (s >> 33) as u32
+    };
+    let mut t = String::from("a,b,c,d,colour,y\n");
+    for _ in 0..rows {
+        let v: Vec<f32> = (0..4).map(|_| (next() % 1000) as f32 / 100.0).collect();
+        let colour = ["red", "green", "blue"][(next() % 3) as usize];
+        let score = v[0] - v[1] + 0.5 * v[2] + if colour == "red" { 3.0 } else { 0.0 };
+        let y = ["lo", "mid", "hi"][((score + 10.0) / 7.0).clamp(0.0, 2.0) as usize];
+        let d = if next() % 9 == 0 {
+            "NA".to_string()
+        } else {
+            v[3].to_string()
+        };
+        t += &format!("{},{},{},{d},{colour},{y}\n", v[0], v[1], v[2]);
+    }
+    t
+}
+
+fn data_file(dir: &Path, rows: usize) -> PathBuf {
+    let p = dir.join("t.csv");
+    std::fs::write(&p, table_csv(rows)).unwrap();
+    p
+}
+
+/// Member `i` of a varied crowd: widths, activations, optimizers,
+/// dropout, early stopping, the embedded set.
+fn member(i: usize, data: &Path, epochs: usize) -> FitSpec {
+    let base = FitSpec {
+        data: DataSource::File(data.to_path_buf()),
+        epochs,
+        seed: Some(100 + i as u64),
+        batch_size: Some(16 + i % 3 * 8),
+        ..FitSpec::default()
+    };
+    match i % 6 {
+        0 => base,
+        1 => FitSpec {
+            hidden_layers: Some(vec![8 + i, 5]),
+            activation: Some(Activation::Tanh),
+            ..base
+        },
+        2 => FitSpec {
+            optimizer: Some(OptimizerConfig {
+                kind: OptimizerKind::Sgd,
+                momentum: 0.9,
+                ..OptimizerConfig::default()
+            }),
+            lr: Some(0.05),
+            dropout: Some(0.2),
+            ..base
+        },
+        3 => FitSpec {
+            validation_split: Some(0.25),
+            early_stopping: Some(EarlyStopping {
+                patience: 1,
+                min_delta: 1.0,
+                ..EarlyStopping::default()
+            }),
+            ..base
+        },
+        4 => FitSpec {
+            data: DataSource::BreastCancer,
+            ..base
+        },
+        _ => FitSpec {
+            optimizer: Some(OptimizerConfig {
+                kind: OptimizerKind::AdamW,
+                weight_decay: 0.01,
+                ..OptimizerConfig::default()
+            }),
+            hidden_layers: Some(vec![3]),
+            ..base
+        },
+    }
+}
+
+/// What must be equal: the weights' bits, the metadata (with the training
+/// record), the epochs and the history.
+fn same(a: &FitOutcome, b: &FitOutcome, what: &str) {
+    let bits = |o: &FitOutcome| {
+        o.mlp
+            .params()
+            .iter()
+            .map(|v| v.to_bits())
+            .collect::<Vec<_>>()
+    };
+    assert_eq!(bits(a), bits(b), "{what}: weights");
+    assert_eq!(a.mlp.sizes(), b.mlp.sizes(), "{what}: sizes");
+    assert_eq!(a.meta, b.meta, "{what}: metadata");
+    assert_eq!(a.epochs, b.epochs, "{what}: epochs");
+    assert_eq!(a.history, b.history, "{what}: history");
+}
+
+#[test]
+fn members_are_their_models_alone_at_any_thread_count() {
+    let dir = tempfile::tempdir().unwrap();
+    let data = data_file(dir.path(), 240);
+    let alone: Vec<FitOutcome> = (0..16)
+        .map(|i| {
+            FitSpec {
+                threads: 1,
+                ..member(i, &data, 3)
+            }
+            .fit()
+            .unwrap()
+        })
+        .collect();
+    // the early-stopping member stopped before its last epoch
+    assert!(alone[3].epochs < 3, "epochs {}", alone[3].epochs);
+    let stop = AtomicBool::new(false);
+    for k in [1usize, 2, 5, 16] {
+        let specs: Vec<FitSpec> = (0..k).map(|i| member(i, &data, 3)).collect();
+        for threads in [1, 2, 3] {
+            let runs = fit::fit_many(&specs, threads, &stop).unwrap();
+            assert_eq!(runs.len(), k);
+            for (i, r) in runs.into_iter().enumerate() {
+                same(
+                    &r.unwrap(),
+                    &alone[i],
+                    &format!("K {k}, {threads} threads, member {i}"),
+                );
+            }
+        }
+    }
+}
+
+#[test]
+fn resumed_members_are_bit_for_bit() {
+    let dir = tempfile::tempdir().unwrap();
+    let data = data_file(dir.path(), 160);
+    let ckpt = |i: usize| dir.path().join(format!("m{i}.ckpt"));
+    let first: Vec<FitSpec> = (0..4)
+        .map(|i| FitSpec {
+            checkpoint: Some(ckpt(i)),
+            ..member(i, &data, 2)
+        })
+        .collect();
+    let stop = AtomicBool::new(false);
+    for r in fit::fit_many(&first, 2, &stop).unwrap() {
+        r.unwrap();
+    }
+    let resumed: Vec<FitSpec> = (0..4)
+        .map(|i| FitSpec {
+            resume: Some(Stored::File(ckpt(i))),
+            ..member(i, &data, 4)
+        })
+        .collect();
+    let runs = fit::fit_many(&resumed, 3, &stop).unwrap();
+    for (i, r) in runs.into_iter().enumerate() {
+        let alone = member(i, &data, 4).fit().unwrap();
+        let r = r.unwrap();
+        let bits = |o: &FitOutcome| {
+            o.mlp
+                .params()
+                .iter()
+                .map(|v| v.to_bits())
+                .collect::<Vec<_>>()
+        };
+        assert_eq!(bits(&r), bits(&alone), "member {i}");
+        assert_eq!(r.epochs, alone.epochs, "member {i}");
+    }
+    // two members cannot write one checkpoint
+    let clash = vec![first[0].clone(), first[0].clone()];
+    let e = fit::fit_many(&clash, 1, &stop).unwrap_err().to_string();
+    assert!(e.contains("two members would write this checkpoint"), "{e}");
+}
+
+#[test]
+fn folds_are_the_models_trained_alone_on_the_other_folds() {
+    let text = table_csv(150);
+    let opts = LoadOptions {
+        label_columns: vec![LabelColumn::Last],
+        ..LoadOptions::default()
+    };
+    let raw = csv::parse(&text, "t.csv", &opts).unwrap();
+    let spec = FitSpec {
+        data: DataSource::Tables {
+            train: Box::new(raw.clone()),
+            test: None,
+        },
+        epochs: 3,
+        seed: Some(9),
+        ..FitSpec::default()
+    };
+    let stop = AtomicBool::new(false);
+    let cv = fit::cross_validate(&spec, 4, &stop).unwrap();
+    assert_eq!(cv.folds.len(), 4);
+    // the folds: stratified, seeded, every row held out once
+    let classes = raw.class_indices(&raw.class_map().unwrap()).unwrap();
+    let fold = fit::fold_of_rows(raw.rows(), 4, 9, Some(&classes));
+    let mut held = 0;
+    for (f, report) in cv.folds.iter().enumerate() {
+        let (inside, outside): (Vec<usize>, Vec<usize>) =
+            (0..raw.rows()).partition(|&r| fold[r] != f);
+        assert_eq!(
+            (report.train_rows, report.held_out_rows),
+            (inside.len(), outside.len())
+        );
+        held += outside.len();
+        for c in 0..3 {
+            let n = classes.iter().filter(|&&x| x == c).count();
+            let here = outside.iter().filter(|&&r| classes[r] == c).count();
+            assert!(
+                here == n / 4 || here == n.div_ceil(4),
+                "class {c}: {here} of {n}"
+            );
+        }
+        let alone = FitSpec {
+            data: DataSource::Tables {
+                train: Box::new(raw.take_rows(&inside, "in").unwrap()),
+                test: Some(Box::new(raw.take_rows(&outside, "out").unwrap())),
+            },
+            threads: 1,
+            ..spec.clone()
+        }
+        .fit()
+        .unwrap();
+        let bits = |o: &FitOutcome| {
+            o.mlp
+                .params()
+                .iter()
+                .map(|v| v.to_bits())
+                .collect::<Vec<_>>()
+        };
+        assert_eq!(bits(&report.outcome), bits(&alone), "fold {f}");
+        // the fold's score is its model's accuracy on the held-out rows
+        let acc = fit::figures(&report.evaluation)[0];
+        assert_eq!(acc.0, "accuracy");
+        assert_eq!(Some(acc.1), alone.history.last().unwrap().val_accuracy);
+    }
+    assert_eq!(held, raw.rows());
+    let summary = cv.summary();
+    let accs: Vec<f64> = cv
+        .folds
+        .iter()
+        .map(|f| fit::figures(&f.evaluation)[0].1)
+        .collect();
+    assert_eq!(summary[0].1, fit::Spread::of(&accs));
+    // bad requests
+    for (k, why) in [(1, "give 2 to 150"), (151, "give 2 to 150")] {
+        let e = fit::cross_validate(&spec, k, &stop)
+            .unwrap_err()
+            .to_string();
+        assert!(e.contains(why), "{k}: {e}");
+    }
+    let few = "x,y\n1,a\n2,a\n3,a\n4,b\n5,b\n6,a\n";
+    let few = FitSpec {
+        data: DataSource::Tables {
+            train: Box::new(csv::parse(few, "few.csv", &opts).unwrap()),
+            test: None,
+        },
+        ..spec.clone()
+    };
+    let e = fit::cross_validate(&few, 3, &stop).unwrap_err().to_string();
+    assert!(e.contains("a class has only 2 rows"), "{e}");
+    let with_test = FitSpec {
+        test_data: Some("t.csv".into()),
+        ..FitSpec::default()
+    };
+    let e = fit::cross_validate(&with_test, 3, &stop)
+        .unwrap_err()
+        .to_string();
+    assert!(e.contains("test_data"), "{e}");
+}
+
+#[test]
+fn the_cv_command_prints_each_fold_and_the_mean() {
+    let dir = tempfile::tempdir().unwrap();
+    let data = data_file(dir.path(), 120);
+    let out = Command::cargo_bin("backprop")
+        .unwrap()
+        .args(["cv", "--folds", "3", "--epochs", "2", "--data"])
+        .arg(&data)
+        .assert()
+        .success()
+        .get_output()
+        .stdout
+        .clone();
+    let text = String::from_utf8(out).unwrap();
+    assert!(text.starts_with("3-fold cross-validation of "), "{text}");
+    assert_eq!(text.lines().count(), 6, "{text}");
+    assert!(text.contains("mean ± std: accuracy "), "{text}");
+    let out = Command::cargo_bin("backprop")
+        .unwrap()
+        .args(["cv", "--folds", "3", "--epochs", "2", "--json", "--data"])
+        .arg(&data)
+        .assert()
+        .success()
+        .get_output()
+        .stdout
+        .clone();
+    let v: serde_json::Value = serde_json::from_slice(&out).unwrap();
+    assert_eq!(v["folds"], 3);
+    assert_eq!(v["per_fold"].as_array().unwrap().len(), 3);
+    assert!(v["mean"]["accuracy"].as_f64().unwrap() > 0.3);
+    let folds_rows: u64 = v["per_fold"]
+        .as_array()
+        .unwrap()
+        .iter()
+        .map(|f| f["held_out_rows"].as_u64().unwrap())
+        .sum();
+    assert_eq!(folds_rows, 120);
+    // writes no model
+    Command::cargo_bin("backprop")
+        .unwrap()
+        .args(["cv", "--out", "m.st", "--data"])
+        .arg(&data)
+        .assert()
+        .code(2)
+        .stderr(predicates::str::contains("writes no file"));
+}
+
+#[test]
+fn bench_trains_k_models_together() {
+    let out = Command::cargo_bin("backprop")
+        .unwrap()
+        .args([
+            "bench",
+            "--config",
+            "T",
+            "--models",
+            "3",
+            "--threads",
+            "2",
+            "--seconds",
+            "0.2",
+            "--windows",
+            "2",
+            "--json",
+        ])
+        .assert()
+        .success()
+        .get_output()
+        .stdout
+        .clone();
+    let v: serde_json::Value = serde_json::from_slice(&out).unwrap();
+    assert_eq!(v["models"], 3);
+    assert_eq!(v["threads"], 2);
+    assert!(v["samples_per_sec"].as_f64().unwrap() > 0.0);
+    // three models' parameters
+    let one = 30 * 64 + 64 + 64 * 32 + 32 + 32 + 1;
+    assert_eq!(v["param_bytes"], 3 * one * 4);
+    Command::cargo_bin("backprop")
+        .unwrap()
+        .args(["bench", "--config", "T", "--models", "2", "--predict"])
+        .assert()
+        .code(2)
+        .stderr(predicates::str::contains("--models"));
+    Command::cargo_bin("backprop")
+        .unwrap()
+        .args([
+            "bench",
+            "--config",
+            "T",
+            "--models",
+            "0",
+            "--seconds",
+            "0.1",
+        ])
+        .assert()
+        .code(2)
+        .stderr(predicates::str::contains("--models: must be at least 1"));
+}
