@@ -38,6 +38,7 @@ fn main() -> ExitCode {
             ),
         )),
         Command::Cv(args) => cli::cv(&args),
+        Command::Search(args) => cli::search(&args),
         Command::Eval(args) => cli::eval(&args),
         Command::Predict(args) => cli::predict(&args),
         Command::Info(args) => cli::info(&args),

@@ -384,3 +384,145 @@ fn bench_trains_k_models_together() {
         .code(2)
         .stderr(predicates::str::contains("--models: must be at least 1"));
 }
+
+#[test]
+fn search_spaces_parse_and_draw() {
+    let c = fit::grid("lr=0.001,0.01; layers=64|128,64; weight-decay=0").unwrap();
+    let d: Vec<String> = c.iter().map(|c| c.describe()).collect();
+    assert_eq!(
+        d,
+        [
+            "lr=0.001 layers=64 weight-decay=0",
+            "lr=0.001 layers=128,64 weight-decay=0",
+            "lr=0.01 layers=64 weight-decay=0",
+            "lr=0.01 layers=128,64 weight-decay=0"
+        ]
+    );
+    let spec = c[3].apply(&FitSpec::default()).unwrap();
+    assert_eq!(spec.hidden_layers, Some(vec![128, 64]));
+    assert_eq!(spec.lr, Some(0.01));
+    assert_eq!(spec.optimizer.unwrap().weight_decay, 0.0);
+    for (bad, why) in [
+        ("colour=red", "unknown setting"),
+        ("lr=0.1..0.2", "needs a number of draws"),
+        ("lr=fast", "lr=fast"),
+        ("layers=64|x", "layers=x"),
+        ("lr", "give name=values"),
+        ("lr=1;lr=2", "given twice"),
+        ("activation=swish", "swish"),
+    ] {
+        let e = fit::grid(bad).unwrap_err().to_string();
+        assert!(e.contains(why), "{bad}: {e}");
+    }
+    let space = "lr=1e-4..1e-1; epochs=2..4; optimizer=sgd|adam; dropout=0..0.5";
+    let a = fit::draw(space, 20, 3).unwrap();
+    assert_eq!(a, fit::draw(space, 20, 3).unwrap());
+    assert_ne!(a, fit::draw(space, 20, 4).unwrap());
+    for c in &a {
+        let s = c.apply(&FitSpec::default()).unwrap();
+        assert!((1e-4..=1e-1).contains(&s.lr.unwrap()));
+        assert!((2..=4).contains(&s.epochs));
+        assert!((0.0..=0.5).contains(&s.dropout.unwrap()));
+    }
+    // log-uniform: about as many draws below 1e-2.5 as above
+    let lrs = fit::draw("lr=1e-4..1e-1", 400, 1).unwrap();
+    let low = lrs
+        .iter()
+        .filter(|c| c.settings[0].1.parse::<f64>().unwrap() < 10f64.powf(-2.5))
+        .count();
+    assert!((150..250).contains(&low), "{low}");
+    assert!(fit::draw("lr=1", 0, 1).is_err());
+}
+
+#[test]
+fn a_search_ranks_each_candidate_as_cross_validated_alone() {
+    let dir = tempfile::tempdir().unwrap();
+    let data = data_file(dir.path(), 120);
+    let base = FitSpec {
+        data: DataSource::File(data.clone()),
+        epochs: 3,
+        seed: Some(5),
+        ..FitSpec::default()
+    };
+    let candidates = fit::grid("lr=0.0001,0.01; layers=4|16,8").unwrap();
+    let stop = AtomicBool::new(false);
+    let ranked = fit::search(&base, &candidates, 3, &stop).unwrap();
+    assert_eq!(ranked.len(), 4);
+    let means: Vec<f64> = ranked
+        .iter()
+        .map(|r| r.headline().unwrap().1.mean)
+        .collect();
+    assert!(means.windows(2).all(|w| w[0] >= w[1]), "{means:?}");
+    for r in &ranked {
+        let alone = fit::cross_validate(&r.candidate.apply(&base).unwrap(), 3, &stop).unwrap();
+        let cv = r.result.as_ref().unwrap();
+        for (a, b) in cv.folds.iter().zip(&alone.folds) {
+            same(&a.outcome, &b.outcome, &r.candidate.describe());
+        }
+    }
+    // a candidate that fails is ranked last with its reason
+    let bad = fit::grid("momentum=0.9|0; optimizer=adam").unwrap();
+    let ranked = fit::search(&base, &bad, 3, &stop).unwrap();
+    assert!(ranked[0].result.is_ok());
+    let e = ranked[1].result.as_ref().unwrap_err();
+    assert!(e.contains("momentum"), "{e}");
+}
+
+#[test]
+fn the_search_command_refits_the_best_as_train_would() {
+    let dir = tempfile::tempdir().unwrap();
+    let data = data_file(dir.path(), 120);
+    let best = dir.path().join("best.st");
+    let out = Command::cargo_bin("backprop")
+        .unwrap()
+        .args([
+            "search",
+            "--grid",
+            "lr=0.0001,0.01; layers=4|16",
+            "--folds",
+            "3",
+        ])
+        .args(["--epochs", "3", "--refit", "--out"])
+        .arg(&best)
+        .arg("--data")
+        .arg(&data)
+        .assert()
+        .success()
+        .get_output()
+        .stdout
+        .clone();
+    let text = String::from_utf8(out).unwrap();
+    assert!(
+        text.starts_with("4 candidates × 3 folds: 12 models"),
+        "{text}"
+    );
+    let line = text.lines().find(|l| l.starts_with("best: ")).unwrap();
+    let mut args = vec!["train".to_string(), "--epochs".into(), "3".into()];
+    for kv in line["best: ".len()..].split(' ') {
+        let (k, v) = kv.split_once('=').unwrap();
+        args.push(format!("--{k}"));
+        args.push(v.to_string());
+    }
+    let alone = dir.path().join("alone.st");
+    Command::cargo_bin("backprop")
+        .unwrap()
+        .args(&args)
+        .arg("--out")
+        .arg(&alone)
+        .arg("--data")
+        .arg(&data)
+        .assert()
+        .success();
+    assert_eq!(
+        std::fs::read(&best).unwrap(),
+        std::fs::read(&alone).unwrap()
+    );
+    // --out needs --refit
+    Command::cargo_bin("backprop")
+        .unwrap()
+        .args(["search", "--grid", "lr=0.01", "--out", "m.st", "--data"])
+        .arg(&data)
+        .assert()
+        .code(2)
+        .stderr(predicates::str::contains("add --refit"));
+}

@@ -34,6 +34,10 @@ pub enum Command {
     /// classes), each scored on its held-out fold; the figures per fold and
     /// their mean ± std.
     Cv(Box<CvArgs>),
+    /// Hyper-parameter search: every candidate of --grid (or --random N
+    /// drawn from it) cross-validated on the same folds, all the models in
+    /// one pass, ranked; --refit --out writes the best retrained on all rows.
+    Search(Box<SearchArgs>),
     /// Loss, accuracy and confusion matrix of a model on labelled data.
     Eval(EvalArgs),
     /// One CSV row per input: the class and probabilities, or the outputs.
@@ -122,6 +126,30 @@ pub struct CvArgs {
     /// of every class).
     #[arg(long, default_value_t = 5)]
     pub folds: usize,
+    #[command(flatten)]
+    pub train: TrainArgs,
+}
+
+#[derive(Args)]
+pub struct SearchArgs {
+    /// The search space: settings separated by ';', each name=values, values
+    /// separated by '|' (or ',' but for layers), e.g.
+    /// 'lr=0.001,0.003; layers=64|128,64; weight-decay=0,1e-4'. Settings: lr,
+    /// layers, weight-decay, momentum, optimizer, activation, batch-size,
+    /// epochs, dropout, clip-norm. With --random, a number may be a range
+    /// lo..hi (log-uniform for lr and weight-decay).
+    #[arg(long, value_name = "SPACE")]
+    pub grid: String,
+    /// Draw this many candidates from --grid (seeded by --seed) instead of
+    /// taking every combination.
+    #[arg(long, value_name = "N")]
+    pub random: Option<usize>,
+    /// Folds of the cross-validation every candidate gets.
+    #[arg(long, default_value_t = 5)]
+    pub folds: usize,
+    /// Train the best candidate on all the rows and write it to --out.
+    #[arg(long, requires = "out")]
+    pub refit: bool,
     #[command(flatten)]
     pub train: TrainArgs,
 }

@@ -9,6 +9,7 @@ mod flags;
 mod info;
 mod predict;
 mod print;
+mod search;
 mod train;
 
 pub use self::args::{Cli, Command};
@@ -18,4 +19,5 @@ pub use self::eval::eval;
 pub use self::flags::{error_text, usage};
 pub use self::info::info;
 pub use self::predict::predict;
+pub use self::search::search;
 pub use self::train::{train, Interrupted};

@@ -192,27 +192,50 @@ fn training_table(spec: &FitSpec) -> Result<RawTable> {
 /// the errors of reading the table and of any fold's run (the first, in
 /// fold order, naming the fold).
 pub fn cross_validate(spec: &FitSpec, k: usize, stop: &AtomicBool) -> Result<CrossValidation> {
-    for (given, option) in [
-        (spec.test_data.is_some(), "test_data"),
-        (spec.resume.is_some(), "resume"),
-        (spec.init_model.is_some(), "init_model"),
-        (spec.checkpoint.is_some(), "checkpoint"),
-    ] {
-        if given {
-            return Err(Error::config(
-                option,
-                "cross-validation holds each fold out in turn and trains every fold afresh; \
-                 drop this option",
-            ));
+    cross_validate_each(spec, std::slice::from_ref(spec), k, stop)?
+        .pop()
+        .expect("one candidate")
+}
+
+/// [`cross_validate`] for several candidates in one pass: the folds of
+/// `base`'s training table (read once) and seed, every candidate trained on
+/// each fold with its own settings (its `data`, `read` and `threads` are
+/// `base`'s), `candidates.len() × k` models on `base.threads` threads. Each
+/// candidate's result is its own: one that fails (diverges) does not stop
+/// the others.
+///
+/// # Errors
+/// The outer error: as [`cross_validate`] for `base` and the folds; a
+/// candidate giving `test_data`, `resume`, `init_model` or `checkpoint`.
+pub fn cross_validate_each(
+    base: &FitSpec,
+    candidates: &[FitSpec],
+    k: usize,
+    stop: &AtomicBool,
+) -> Result<Vec<Result<CrossValidation>>> {
+    for spec in std::iter::once(base).chain(candidates) {
+        for (given, option) in [
+            (spec.test_data.is_some(), "test_data"),
+            (spec.resume.is_some(), "resume"),
+            (spec.init_model.is_some(), "init_model"),
+            (spec.checkpoint.is_some(), "checkpoint"),
+        ] {
+            if given {
+                return Err(Error::config(
+                    option,
+                    "cross-validation holds each fold out in turn and trains every fold \
+                     afresh; drop this option",
+                ));
+            }
         }
     }
-    if let DataSource::Tables { test: Some(_), .. } = &spec.data {
+    if let DataSource::Tables { test: Some(_), .. } = &base.data {
         return Err(Error::config(
             "data",
             "cross-validation holds each fold out in turn; give the tables without a test table",
         ));
     }
-    let raw = training_table(spec)?;
+    let raw = training_table(base)?;
     let n = raw.rows();
     if k < 2 || k > n {
         return Err(Error::config(
@@ -220,7 +243,7 @@ pub fn cross_validate(spec: &FitSpec, k: usize, stop: &AtomicBool) -> Result<Cro
             format!("{k} folds of {n} rows: give 2 to {n}"),
         ));
     }
-    let classes = if stratify(spec, &raw) {
+    let classes = if stratify(base, &raw) {
         let c = raw.class_indices(&raw.class_map()?)?;
         let mut counts = vec![0usize; c.iter().max().map_or(0, |m| m + 1)];
         for &x in &c {
@@ -239,48 +262,71 @@ pub fn cross_validate(spec: &FitSpec, k: usize, stop: &AtomicBool) -> Result<Cro
     } else {
         None
     };
-    let seed = spec.seed.unwrap_or(DEFAULT_SEED);
+    let seed = base.seed.unwrap_or(DEFAULT_SEED);
     let fold = fold_of_rows(n, k, seed, classes.as_deref());
-    let mut members = Vec::with_capacity(k);
-    let mut held = Vec::with_capacity(k);
+    let mut tables = Vec::with_capacity(k);
     for f in 0..k {
         let (inside, outside): (Vec<usize>, Vec<usize>) = (0..n).partition(|&r| fold[r] != f);
         let train = raw.take_rows(&inside, &format!("folds other than {}", f + 1))?;
         let test = raw.take_rows(&outside, &format!("fold {}", f + 1))?;
-        members.push(FitSpec {
-            data: DataSource::Tables {
-                train: Box::new(train),
-                test: Some(Box::new(test.clone())),
-            },
-            read: crate::pipeline::ReadOverrides {
-                labels_path: None,
-                ..spec.read.clone()
-            },
-            seed: Some(seed),
-            ..spec.clone()
-        });
-        held.push((inside.len(), test));
+        tables.push((train, test));
     }
     let (source_name, notes) = (raw.source_name.clone(), raw.notes.clone());
     drop(raw);
-    let runs = fit_many(&members, spec.threads, stop)?;
-    let mut folds = Vec::with_capacity(k);
-    for (f, (run, (train_rows, test))) in runs.into_iter().zip(held).enumerate() {
-        let outcome = run.map_err(|e| in_fold(f, e))?;
-        let threshold = evaluate::threshold_for(&outcome.mlp, None)?;
-        let evaluation = evaluate::evaluate(&outcome.mlp, &outcome.meta, &test, threshold)
-            .map_err(|e| in_fold(f, e))?;
-        folds.push(FoldReport {
-            train_rows,
-            held_out_rows: test.rows(),
-            evaluation,
-            outcome,
+    let mut members = Vec::with_capacity(candidates.len() * k);
+    for c in candidates {
+        for (train, test) in &tables {
+            members.push(FitSpec {
+                data: DataSource::Tables {
+                    train: Box::new(train.clone()),
+                    test: Some(Box::new(test.clone())),
+                },
+                read: crate::pipeline::ReadOverrides {
+                    labels_path: None,
+                    ..base.read.clone()
+                },
+                seed: Some(c.seed.unwrap_or(seed)),
+                threads: base.threads,
+                ..c.clone()
+            });
+        }
+    }
+    let mut runs = fit_many(&members, base.threads, stop)?.into_iter();
+    let mut out = Vec::with_capacity(candidates.len());
+    for _ in candidates {
+        let mut folds = Vec::with_capacity(k);
+        let mut failed = None;
+        for (f, (train, test)) in tables.iter().enumerate() {
+            let run = runs.next().expect("one run per candidate and fold");
+            if failed.is_some() {
+                continue;
+            }
+            match run.and_then(|o| score(o, train.rows(), test)) {
+                Ok(report) => folds.push(report),
+                Err(e) => failed = Some(in_fold(f, e)),
+            }
+        }
+        out.push(match failed {
+            Some(e) => Err(e),
+            None => Ok(CrossValidation {
+                folds,
+                source_name: source_name.clone(),
+                notes: notes.clone(),
+            }),
         });
     }
-    Ok(CrossValidation {
-        folds,
-        source_name,
-        notes,
+    Ok(out)
+}
+
+/// A fold's report: its model scored on the fold's rows.
+fn score(outcome: FitOutcome, train_rows: usize, test: &RawTable) -> Result<FoldReport> {
+    let threshold = evaluate::threshold_for(&outcome.mlp, None)?;
+    let evaluation = evaluate::evaluate(&outcome.mlp, &outcome.meta, test, threshold)?;
+    Ok(FoldReport {
+        train_rows,
+        held_out_rows: test.rows(),
+        evaluation,
+        outcome,
     })
 }
 
