@@ -17,7 +17,7 @@ use crate::metrics::{
     binary_metrics_at, confusion_matrix, per_class_metrics, predicted_classes_at,
     regression_metrics, BinaryMetrics, ClassMetrics, RegressionMetrics,
 };
-use crate::model_io::ModelMeta;
+use crate::model_io::{Ensemble, ModelMeta};
 use crate::network::Mlp;
 use crate::pipeline;
 use crate::tensor::Matrix;
@@ -236,6 +236,38 @@ pub fn evaluate_with(
         .loss;
     if mlp.head() == Head::Mse {
         meta.to_target_units(&mut outputs);
+    }
+    report(
+        meta,
+        mlp.head(),
+        outputs,
+        predicted,
+        keep_outputs,
+        loss,
+        &data,
+        raw,
+        threshold,
+    )
+}
+
+/// The report of a model's (or an ensemble's) outputs on `data`, the rows
+/// of `raw`: `outputs` holds every row's outputs (values in the targets'
+/// units for `mse`) when `keep_outputs`, else `predicted` each row's class.
+#[allow(clippy::too_many_arguments)]
+fn report(
+    meta: &ModelMeta,
+    head: Head,
+    outputs: Matrix,
+    mut predicted: Vec<usize>,
+    keep_outputs: bool,
+    loss: f64,
+    data: &crate::data::Dataset,
+    raw: &RawTable,
+    threshold: f32,
+) -> Result<Evaluation> {
+    let (rows, k) = (data.rows(), outputs.cols());
+    let multi_label = pipeline::is_multi_label(meta, head);
+    if head == Head::Mse {
         let truth = raw.numeric_targets()?;
         let (per, mean) = regression_metrics(&outputs, &truth)?;
         return Ok(Evaluation::Regression(RegressionReport {
@@ -639,6 +671,179 @@ impl Predictions {
             message: e.to_string(),
         })
     }
+}
+
+/// The mean of an ensemble's members' outputs on the features of `raw`
+/// (each member's features prepared with its own preprocessing):
+/// probabilities, or values in the targets' units for `mse`. The members run
+/// one after the other, each on `threads` threads (0: one per core).
+///
+/// # Errors
+/// As [`pipeline::features`] and the forward pass.
+pub fn ensemble_outputs(e: &Ensemble, raw: &RawTable, threads: usize) -> Result<Matrix> {
+    let rows = raw.rows();
+    let mut sum: Option<Matrix> = None;
+    for m in &e.members {
+        let x = pipeline::features(raw, &m.meta, m.mlp.inputs())?;
+        let mut out = Matrix::zeros(rows, m.mlp.outputs());
+        let mut infer = Inference::new(&m.mlp, threads, DEFAULT_CHUNK_ROWS)?;
+        infer.predict_into(&m.mlp, x.as_slice(), rows, out.as_mut_slice())?;
+        m.meta.to_target_units(&mut out);
+        match &mut sum {
+            None => sum = Some(out),
+            Some(s) => {
+                for (a, b) in s.as_mut_slice().iter_mut().zip(out.as_slice()) {
+                    *a += b;
+                }
+            }
+        }
+    }
+    let mut sum = sum.expect("an ensemble has a member");
+    let k = e.members.len() as f32;
+    if k > 1.0 {
+        for v in sum.as_mut_slice() {
+            *v /= k;
+        }
+    }
+    Ok(sum)
+}
+
+/// [`evaluate_with`] for an ensemble: the metrics of the members' mean
+/// outputs ([`ensemble_outputs`]). The loss is the head's loss of those
+/// outputs: `−ln p` of the true class (softmax), binary cross-entropy
+/// (sigmoid), `½(ŷ − y)²` on the targets standardised as the first
+/// member's (mse); a probability is taken at least `f32::MIN_POSITIVE`. An
+/// ensemble of one is evaluated as its model, bit for bit.
+///
+/// # Errors
+/// As [`evaluate_with`].
+pub fn evaluate_ensemble(
+    e: &Ensemble,
+    raw: &mut RawTable,
+    threshold: f32,
+    threads: usize,
+) -> Result<Evaluation> {
+    let first = e.first();
+    if e.members.len() == 1 {
+        let mut infer = Inference::new(&first.mlp, threads, DEFAULT_CHUNK_ROWS)?;
+        return evaluate_with(&mut infer, &first.mlp, &first.meta, raw, threshold);
+    }
+    check_threshold(threshold)?;
+    let outputs = ensemble_outputs(e, raw, threads)?;
+    let (mlp, meta) = (&first.mlp, &first.meta);
+    let data = pipeline::take_dataset(raw, meta, mlp.inputs(), mlp.outputs(), mlp.head())?;
+    let y = data.y();
+    let (rows, k) = (outputs.rows(), outputs.cols());
+    let ln = |p: f32| f64::from(p.max(f32::MIN_POSITIVE)).ln();
+    let mut total = 0.0f64;
+    for r in 0..rows {
+        let (o, t) = (
+            &outputs.as_slice()[r * k..(r + 1) * k],
+            &y.as_slice()[r * k..(r + 1) * k],
+        );
+        for j in 0..k {
+            let (p, y) = (o[j], t[j]);
+            total += match mlp.head() {
+                Head::SoftmaxCe => -f64::from(y) * ln(p),
+                Head::SigmoidBce => -(f64::from(y) * ln(p) + (1.0 - f64::from(y)) * ln(1.0 - p)),
+                Head::Mse => {
+                    let z = match &meta.target_standardizer {
+                        Some(s) => (p - s.mean[j]) / s.std[j],
+                        None => p,
+                    };
+                    f64::from(0.5 * (z - y) * (z - y))
+                }
+            };
+        }
+    }
+    let loss = total / rows.max(1) as f64;
+    if mlp.head() != Head::Mse {
+        raw.target = crate::data::RawTarget::None;
+    }
+    report(
+        meta,
+        mlp.head(),
+        outputs,
+        Vec::new(),
+        true,
+        loss,
+        &data,
+        raw,
+        threshold,
+    )
+}
+
+/// [`predict_csv`] (or, with `npy`, [`predict_npy`]) for an ensemble: the
+/// members' mean outputs ([`ensemble_outputs`]) as the same table, written
+/// to `out` when every row is done (an ensemble's outputs are held in
+/// memory, `rows × outputs`). An ensemble of one writes its model's bytes.
+///
+/// # Errors
+/// As [`predict_csv`] and [`predict_npy`].
+pub fn predict_ensemble(
+    e: &Ensemble,
+    raw: &mut RawTable,
+    (threshold, threads): (f32, usize),
+    id_name: Option<&str>,
+    npy: bool,
+    out: CsvOut<'_>,
+) -> Result<()> {
+    let first = e.first();
+    if e.members.len() == 1 {
+        let mut infer = Inference::new(&first.mlp, threads, DEFAULT_CHUNK_ROWS)?;
+        let (mlp, meta) = (&first.mlp, &first.meta);
+        return match npy {
+            true => predict_npy(&mut infer, mlp, meta, raw, out),
+            false => predict_csv(&mut infer, mlp, meta, raw, threshold, id_name, out),
+        };
+    }
+    let name = out.name;
+    if npy && raw.ids.is_some() {
+        return Err(Error::config(
+            "id_column",
+            format!("{name} is an NPY file of numbers, which cannot hold an id column; write CSV"),
+        ));
+    }
+    let mut outputs = ensemble_outputs(e, raw, threads)?;
+    let io = |source: std::io::Error| Error::Io {
+        path: name.into(),
+        source,
+    };
+    let (rows, k) = (outputs.rows(), outputs.cols());
+    if npy {
+        let mut buf = crate::data::npy::f4_header_bytes(&[rows, k]);
+        buf.extend(outputs.as_slice().iter().flat_map(|v| v.to_le_bytes()));
+        out.writer.write_all(&buf).map_err(io)?;
+        return out.writer.flush().map_err(io);
+    }
+    // the outputs are in the targets' units already
+    let meta = ModelMeta {
+        target_standardizer: None,
+        ..first.meta.clone()
+    };
+    let head = first.mlp.head();
+    let positive = positive_index(&meta);
+    let mut line = CsvLine::default();
+    for h in header(&meta, head, k, id_name) {
+        line.text(&h);
+    }
+    line.end();
+    let ids = raw.ids.as_deref();
+    for (r, row) in outputs
+        .as_mut_slice()
+        .chunks_exact_mut(k.max(1))
+        .enumerate()
+    {
+        let id = ids.map(|ids| ids[r].as_str());
+        row_cells(&meta, head, (threshold, positive), id, row, &mut line);
+        line.end();
+        if line.buf.len() >= 1 << 16 {
+            out.writer.write_all(&line.buf).map_err(io)?;
+            line.buf.clear();
+        }
+    }
+    out.writer.write_all(&line.buf).map_err(io)?;
+    out.writer.flush().map_err(io)
 }
 
 #[cfg(test)]

@@ -323,14 +323,27 @@ fn the_cv_command_prints_each_fold_and_the_mean() {
         .map(|f| f["held_out_rows"].as_u64().unwrap())
         .sum();
     assert_eq!(folds_rows, 120);
-    // writes no model
+    // --out: the fold models as one ensemble
+    let e = dir.path().join("folds.st");
     Command::cargo_bin("backprop")
         .unwrap()
-        .args(["cv", "--out", "m.st", "--data"])
+        .args(["cv", "--folds", "3", "--epochs", "2", "--out"])
+        .arg(&e)
+        .arg("--data")
+        .arg(&data)
+        .assert()
+        .success();
+    assert_eq!(
+        backprop::model_io::load_ensemble(&e).unwrap().members.len(),
+        3
+    );
+    Command::cargo_bin("backprop")
+        .unwrap()
+        .args(["cv", "--plot", "c.svg", "--data"])
         .arg(&data)
         .assert()
         .code(2)
-        .stderr(predicates::str::contains("writes no file"));
+        .stderr(predicates::str::contains("cv draws no curves"));
 }
 
 #[test]
@@ -517,12 +530,24 @@ fn the_search_command_refits_the_best_as_train_would() {
         std::fs::read(&best).unwrap(),
         std::fs::read(&alone).unwrap()
     );
-    // --out needs --refit
+    // without --refit: the best candidate's fold models, as an ensemble
+    let folds = dir.path().join("folds.st");
     Command::cargo_bin("backprop")
         .unwrap()
-        .args(["search", "--grid", "lr=0.01", "--out", "m.st", "--data"])
+        .args([
+            "search", "--grid", "lr=0.01", "--folds", "3", "--epochs", "2", "--out",
+        ])
+        .arg(&folds)
+        .arg("--data")
         .arg(&data)
         .assert()
-        .code(2)
-        .stderr(predicates::str::contains("add --refit"));
+        .success()
+        .stdout(predicates::str::contains("fold models, as one ensemble"));
+    assert_eq!(
+        backprop::model_io::load_ensemble(&folds)
+            .unwrap()
+            .members
+            .len(),
+        3
+    );
 }

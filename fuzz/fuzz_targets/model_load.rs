@@ -1,5 +1,6 @@
-//! The model and checkpoint loaders return Ok or Err for any bytes, never
-//! panic; whatever they accept is written again and reads back the same.
+//! The model, ensemble and checkpoint loaders return Ok or Err for any
+//! bytes, never panic; whatever they accept is written again and reads back
+//! the same.
 //! A model's stored preparation (its `columns` key) is applied to a small
 //! table of numbers, gaps, levels, booleans and dates: Ok with one row of
 //! `width()` finite inputs per row, or Err, never a panic.
@@ -60,6 +61,11 @@ fuzz_target!(|data: &[u8]| {
         if let Some(enc) = &m.meta.columns {
             apply(enc);
         }
+    }
+    if let Ok(e) = model_io::ensemble_from_bytes(data, "fuzz.safetensors") {
+        let bytes = model_io::ensemble_to_bytes(&e).expect("an accepted ensemble saves");
+        let again = model_io::ensemble_from_bytes(&bytes, "again").expect("it loads");
+        assert_eq!(again, e);
     }
     if let Ok(c) = model_io::checkpoint_from_bytes(data, "fuzz.safetensors") {
         let bytes = model_io::checkpoint_to_bytes(&c).expect("an accepted checkpoint saves");

@@ -32,11 +32,12 @@ pub enum Command {
     /// K-fold cross-validation: the training flags of `train`, the K fold
     /// models trained in one pass (the folds seeded by --seed, stratified for
     /// classes), each scored on its held-out fold; the figures per fold and
-    /// their mean ± std.
+    /// their mean ± std; --out writes the fold models as one ensemble.
     Cv(Box<CvArgs>),
     /// Hyper-parameter search: every candidate of --grid (or --random N
     /// drawn from it) cross-validated on the same folds, all the models in
-    /// one pass, ranked; --refit --out writes the best retrained on all rows.
+    /// one pass, ranked; --out writes the best's fold models as an ensemble
+    /// (--refit: the best retrained on all rows).
     Search(Box<SearchArgs>),
     /// Loss, accuracy and confusion matrix of a model on labelled data.
     Eval(EvalArgs),
@@ -147,7 +148,8 @@ pub struct SearchArgs {
     /// Folds of the cross-validation every candidate gets.
     #[arg(long, default_value_t = 5)]
     pub folds: usize,
-    /// Train the best candidate on all the rows and write it to --out.
+    /// With --out: write the best candidate trained on all the rows (a
+    /// model file), not its fold models (an ensemble file).
     #[arg(long, requires = "out")]
     pub refit: bool,
     #[command(flatten)]
@@ -188,6 +190,11 @@ pub struct TrainArgs {
     /// Total number of epochs (with --resume: the total, including those done).
     #[arg(long, default_value_t = fit::DEFAULT_EPOCHS)]
     pub epochs: usize,
+    /// Train K models together, member k with seed --seed + k (the first
+    /// with --seed itself), and write them to --out as one ensemble file
+    /// whose predictions are the mean of the members'.
+    #[arg(long, value_name = "K", default_value_t = 1)]
+    pub ensemble: usize,
     /// Mini-batch size [default: 32].
     #[arg(long)]
     pub batch_size: Option<usize>,
@@ -419,9 +426,15 @@ pub struct PredictArgs {
 
 #[derive(Args)]
 pub struct InfoArgs {
-    /// The model (or checkpoint) file.
+    /// The model (or checkpoint, or ensemble) file.
     #[arg(long, value_name = "FILE")]
     pub model: PathBuf,
+    /// Of an ensemble: show member N (1-based) in full.
+    #[arg(long, value_name = "N")]
+    pub member: Option<usize>,
+    /// With --member: write that member alone to FILE, as a model file.
+    #[arg(long, value_name = "FILE", requires = "member")]
+    pub extract: Option<PathBuf>,
     /// Print one JSON object.
     #[arg(long)]
     pub json: bool,

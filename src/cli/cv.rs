@@ -1,10 +1,12 @@
 //! `backprop cv`: the training flags as a [`FitSpec`], its K folds trained
 //! in one pass ([`fit::cross_validate`]), and the figures per fold and
-//! their mean ± std, as text or one JSON object.
+//! their mean ± std, as text or one JSON object; `--out` writes the fold
+//! models as one ensemble file.
 
 use std::io::{self, Write};
 
 use backprop::fit::{self, CrossValidation};
+use backprop::model_io;
 
 use super::args::CvArgs;
 use super::flags::usage;
@@ -13,14 +15,14 @@ use super::train::{interrupt_flag, Interrupted};
 /// `backprop cv`.
 pub fn cv(args: &CvArgs) -> anyhow::Result<()> {
     let t = &args.train;
-    for (given, flag) in [(t.out.is_some(), "--out"), (t.plot.is_some(), "--plot")] {
-        if given {
-            return Err(usage(
-                flag,
-                "cv reports the folds' figures and writes no file; train the settings you \
-                 choose with `backprop train` to save a model",
-            ));
-        }
+    if t.plot.is_some() {
+        return Err(usage(
+            "--plot",
+            "cv draws no curves; train a fold's settings with `backprop train --plot`",
+        ));
+    }
+    if let Some(p) = &t.out {
+        fit::check_output_path("--out", p)?;
     }
     let spec = t.spec()?;
     let stop = interrupt_flag()?;
@@ -33,6 +35,9 @@ pub fn cv(args: &CvArgs) -> anyhow::Result<()> {
         return Err(Interrupted("interrupted; nothing was written".to_string()).into());
     }
     let seconds = started.elapsed().as_secs_f64();
+    if let Some(p) = &t.out {
+        model_io::save_ensemble(p, &cv.ensemble())?;
+    }
     let data = t
         .data
         .as_ref()

@@ -11,15 +11,25 @@ use super::print::{auc_text, figure, load, report_json};
 
 /// `backprop eval`: loads the model and the data, evaluates, prints.
 pub fn eval(args: &EvalArgs) -> anyhow::Result<()> {
-    let SavedModel { mlp, meta } = model_io::load_model(&args.model)?;
+    let mut ensemble = model_io::load_ensemble(&args.model)?;
+    let members = ensemble.members.len();
+    let SavedModel { mlp, meta } = ensemble.first().clone();
     let threshold = evaluate::threshold_for(&mlp, args.threshold)?;
     let opts = args.read.overrides(None)?.model_options(&meta, true);
     let mut raw = load(&args.data, &opts, args.json)?;
     if let (Some(n), false) = (backprop::pipeline::position_note(&meta, &raw), args.json) {
         eprintln!("note: {}: {n}", raw.source_name);
     }
-    let mut infer = Inference::new(&mlp, args.threads, args.chunk_rows)?;
-    let report = evaluate::evaluate_with(&mut infer, &mlp, &meta, &mut raw, threshold)?;
+    let report = if members == 1 {
+        ensemble.members.clear();
+        let mut infer = Inference::new(&mlp, args.threads, args.chunk_rows)?;
+        evaluate::evaluate_with(&mut infer, &mlp, &meta, &mut raw, threshold)?
+    } else {
+        if !args.json {
+            println!("ensemble of {members} models: the mean of their outputs");
+        }
+        evaluate::evaluate_ensemble(&ensemble, &mut raw, threshold, args.threads)?
+    };
     let mut out = io::stdout().lock();
     if args.json {
         writeln!(out, "{}", report_json(&report))?;

@@ -12,19 +12,147 @@ use super::args::InfoArgs;
 
 /// `backprop info`: one JSON object, or lines of text.
 pub fn info(args: &InfoArgs) -> anyhow::Result<()> {
-    let SavedModel { mlp, meta } = model_io::load_model(&args.model)?;
+    let ensemble = model_io::load_ensemble(&args.model)?;
+    let k = ensemble.members.len();
+    if let Some(n) = args.member {
+        if n == 0 || n > k {
+            return Err(super::flags::usage(
+                "--member",
+                format!(
+                    "{} holds {k} model{}: give 1 to {k}",
+                    args.model.display(),
+                    if k == 1 { "" } else { "s" }
+                ),
+            ));
+        }
+        let m = &ensemble.members[n - 1];
+        if let Some(p) = &args.extract {
+            model_io::save_model(p, &m.mlp, &m.meta)?;
+            if !args.json {
+                println!("wrote member {n} of {k} to {}", p.display());
+            }
+            return Ok(());
+        }
+        return show_model(args, &m.mlp, &m.meta, None, Some((n, k)));
+    }
+    if k > 1 {
+        return show_ensemble(args, &ensemble);
+    }
+    let SavedModel { mlp, meta } = ensemble.members.into_iter().next().expect("one member");
     let checkpoint = model_io::load_checkpoint(&args.model).ok();
+    show_model(args, &mlp, &meta, checkpoint.as_ref(), None)
+}
+
+/// One model (or one member of an ensemble: `(n, k)`), as text or JSON.
+fn show_model(
+    args: &InfoArgs,
+    mlp: &Mlp,
+    meta: &ModelMeta,
+    checkpoint: Option<&Checkpoint>,
+    member: Option<(usize, usize)>,
+) -> anyhow::Result<()> {
+    let (mlp, meta) = (mlp.clone(), meta.clone());
     let record = TrainingRecord::from_extra(&meta.extra);
     let mut out = io::stdout().lock();
     if args.json {
-        let obj = info_json(&mlp, &meta, &record, checkpoint.as_ref());
+        let mut obj = info_json(&mlp, &meta, &record, checkpoint);
+        if let Some((n, k)) = member {
+            obj["member"] = n.into();
+            obj["ensemble"] = k.into();
+        }
         writeln!(out, "{obj}")?;
         return Ok(());
     }
-    writeln!(out, "model {}", args.model.display())?;
+    match member {
+        Some((n, k)) => writeln!(
+            out,
+            "member {n} of {k} of ensemble {}",
+            args.model.display()
+        )?,
+        None => writeln!(out, "model {}", args.model.display())?,
+    }
     print_layers(&mut out, &mlp)?;
     print_names(&mut out, &meta, positive_class(&mlp, &meta))?;
-    print_training(&mut out, &meta, &record, checkpoint.as_ref())?;
+    print_training(&mut out, &meta, &record, checkpoint)?;
+    Ok(())
+}
+
+/// An ensemble: its members, one line each (layers, seed, epochs, the
+/// held-out figures of their training record), then what they share.
+fn show_ensemble(args: &InfoArgs, e: &model_io::Ensemble) -> anyhow::Result<()> {
+    let k = e.members.len();
+    let mut out = io::stdout().lock();
+    let held_out = |r: &TrainingRecord| -> Vec<(String, String)> {
+        r.entries
+            .iter()
+            .filter(|(key, _)| {
+                (key.starts_with("final_") && !key.starts_with("final_train"))
+                    || key.starts_with("best_")
+            })
+            .map(|(key, v)| (key.clone(), v.clone()))
+            .collect()
+    };
+    if args.json {
+        let members: Vec<serde_json::Value> = e
+            .members
+            .iter()
+            .map(|m| {
+                let r = TrainingRecord::from_extra(&m.meta.extra);
+                info_json(&m.mlp, &m.meta, &r, None)
+            })
+            .collect();
+        let obj = serde_json::json!({
+            "ensemble": k,
+            "combine": "mean",
+            "members": members,
+        });
+        writeln!(out, "{obj}")?;
+        return Ok(());
+    }
+    let first = e.first();
+    writeln!(
+        out,
+        "ensemble {}: {k} models, predictions the mean of their {}",
+        args.model.display(),
+        if first.mlp.head() == backprop::Head::Mse {
+            "values"
+        } else {
+            "probabilities"
+        }
+    )?;
+    for (i, m) in e.members.iter().enumerate() {
+        let r = TrainingRecord::from_extra(&m.meta.extra);
+        let figures: Vec<String> = held_out(&r)
+            .into_iter()
+            .map(|(key, v)| match v.parse::<f64>() {
+                Ok(x) => format!("{key} {x:.4}"),
+                Err(_) => format!("{key} {v}"),
+            })
+            .collect();
+        writeln!(
+            out,
+            "  member {}: layers {:?}, {} parameters, seed {}, {} epochs{}",
+            i + 1,
+            m.mlp.sizes(),
+            m.mlp.num_params(),
+            r.entries.get("seed").map_or("?", String::as_str),
+            r.entries.get("epochs").map_or("?", String::as_str),
+            if figures.is_empty() {
+                String::new()
+            } else {
+                format!(", {}", figures.join(", "))
+            }
+        )?;
+    }
+    print_names(
+        &mut out,
+        &first.meta,
+        positive_class(&first.mlp, &first.meta),
+    )?;
+    writeln!(
+        out,
+        "(info --member N shows a member in full; add --extract FILE to write it alone)"
+    )?;
     Ok(())
 }
 

@@ -4,6 +4,7 @@
 mod args;
 mod bench;
 mod cv;
+mod ensemble;
 mod eval;
 mod flags;
 mod info;

@@ -1,7 +1,7 @@
 //! `backprop search`: the candidates of `--grid` (or `--random N` drawn from
 //! it), cross-validated in one pass ([`fit::search`]), printed ranked as
-//! text or one JSON object; with `--refit --out`, the best trained again on
-//! all the rows and written.
+//! text or one JSON object; `--out` writes the best candidate's fold models
+//! as an ensemble, or with `--refit` the best trained again on all the rows.
 
 use std::io::{self, Write};
 
@@ -19,12 +19,6 @@ pub fn search(args: &SearchArgs) -> anyhow::Result<()> {
         return Err(usage(
             "--plot",
             "search draws no curves; give --plot to train",
-        ));
-    }
-    if t.out.is_some() && !args.refit {
-        return Err(usage(
-            "--out",
-            "search writes the best candidate retrained on all the rows: add --refit",
         ));
     }
     if let Some(p) = &t.out {
@@ -60,7 +54,12 @@ pub fn search(args: &SearchArgs) -> anyhow::Result<()> {
         (Some(path), true) => {
             let outcome = best.candidate.apply(&base)?.fit()?;
             model_io::save_model(path, &outcome.mlp, &outcome.meta)?;
-            Some((path, outcome.epochs))
+            Some((path, Some(outcome.epochs)))
+        }
+        (Some(path), false) => {
+            let cv = best.result.as_ref().expect("the best ran");
+            model_io::save_ensemble(path, &cv.ensemble())?;
+            Some((path, None))
         }
         _ => None,
     };
@@ -68,19 +67,30 @@ pub fn search(args: &SearchArgs) -> anyhow::Result<()> {
     if t.json {
         let mut o = json(&ranked, args.folds, seconds);
         if let Some((path, epochs)) = &refit {
-            o["refit"] = serde_json::json!({"out": path.display().to_string(), "epochs": epochs});
+            o["out"] = serde_json::json!({
+                "path": path.display().to_string(),
+                "refit": args.refit,
+                "epochs": epochs,
+            });
         }
         writeln!(out, "{o}")?;
         return Ok(());
     }
     text(&mut out, &ranked, args.folds, seconds)?;
     writeln!(out, "best: {}", best.candidate.describe())?;
-    if let Some((path, epochs)) = refit {
-        writeln!(
+    match refit {
+        Some((path, Some(epochs))) => writeln!(
             out,
             "wrote {}: the best candidate trained on all the rows, {epochs} epochs",
             path.display()
-        )?;
+        )?,
+        Some((path, None)) => writeln!(
+            out,
+            "wrote {}: the best candidate's {} fold models, as one ensemble",
+            path.display(),
+            args.folds
+        )?,
+        None => {}
     }
     Ok(())
 }

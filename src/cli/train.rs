@@ -143,6 +143,9 @@ impl TrainArgs {
 /// `backprop train`: checks the output paths, trains, writes the model and
 /// the plot, and prints the summary (rank 0 alone writes and prints).
 pub fn train(args: &TrainArgs, job: &Job) -> anyhow::Result<()> {
+    if args.ensemble != 1 {
+        return super::ensemble::train_ensemble(args, job);
+    }
     check_outputs(args)?;
     let spec = args.spec()?;
     let outcome = run(&spec, args, job)?;
@@ -177,11 +180,11 @@ pub fn train(args: &TrainArgs, job: &Job) -> anyhow::Result<()> {
 }
 
 /// Said on stderr when a run ends without `--out`: the model is gone.
-const NOT_SAVED: &str = "note: the model was not saved; give --out FILE to save it";
+pub(super) const NOT_SAVED: &str = "note: the model was not saved; give --out FILE to save it";
 
 /// Refuses a `--plot` that is not an SVG file, output paths that cannot be
 /// written and two outputs into one file, before any training.
-fn check_outputs(args: &TrainArgs) -> anyhow::Result<()> {
+pub(super) fn check_outputs(args: &TrainArgs) -> anyhow::Result<()> {
     if let Some(p) = &args.plot {
         let svg = p.extension().is_some_and(|e| e.eq_ignore_ascii_case("svg"));
         if !svg {

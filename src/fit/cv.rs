@@ -97,6 +97,21 @@ pub fn figures(e: &Evaluation) -> Vec<(&'static str, f64)> {
 }
 
 impl CrossValidation {
+    /// The fold models as one ensemble, in fold order: the mean of their
+    /// outputs.
+    pub fn ensemble(&self) -> crate::model_io::Ensemble {
+        crate::model_io::Ensemble {
+            members: self
+                .folds
+                .iter()
+                .map(|f| crate::model_io::SavedModel {
+                    mlp: f.outcome.mlp.clone(),
+                    meta: f.outcome.meta.clone(),
+                })
+                .collect(),
+        }
+    }
+
     /// Each figure of [`figures`] with its mean and standard deviation over
     /// the folds.
     pub fn summary(&self) -> Vec<(&'static str, Spread)> {

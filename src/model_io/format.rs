@@ -3,6 +3,10 @@
 
 /// The value of the `format` metadata key of every backprop model file.
 pub const FORMAT: &str = "backprop";
+/// The value of the `format` key of an ensemble file.
+pub const ENSEMBLE_FORMAT: &str = "backprop-ensemble";
+/// The ensemble format version this build writes, and the newest it reads.
+pub const ENSEMBLE_VERSION: u32 = 1;
 /// The model format version this build writes, and the newest it reads.
 pub const FORMAT_VERSION: u32 = 1;
 /// The checkpoint version this build writes, and the newest it reads.

@@ -151,6 +151,7 @@
 
 mod checkpoint;
 mod columns;
+mod ensemble;
 mod format;
 mod message;
 mod model;
@@ -163,7 +164,12 @@ pub use self::checkpoint::{
     CheckpointConfig,
 };
 pub use self::columns::{columns_from_json, columns_to_json};
-pub use self::format::{CHECKPOINT_VERSION, FORMAT, FORMAT_VERSION, OPTIMIZERS};
+pub use self::ensemble::{
+    check_members, ensemble_from_bytes, ensemble_to_bytes, load_ensemble, save_ensemble, Ensemble,
+};
+pub use self::format::{
+    CHECKPOINT_VERSION, ENSEMBLE_FORMAT, ENSEMBLE_VERSION, FORMAT, FORMAT_VERSION, OPTIMIZERS,
+};
 pub use self::model::{from_bytes, load_model, save_model, to_bytes, SavedModel};
 pub(crate) use self::output::{check_writable, identity};
 pub use self::output::{write_atomic, write_atomic_by};

@@ -271,6 +271,13 @@ fn check_header(file: &Parsed<'_>) -> Result<bool> {
             )))
         }
         Some(FORMAT) => {}
+        Some(super::format::ENSEMBLE_FORMAT) => {
+            return Err(file.err(format!(
+                "an ensemble of {} models, not one model: eval, predict and info read it \
+                 (info --member N --extract FILE takes one member out)",
+                file.get("members").unwrap_or("several")
+            )))
+        }
         Some(other) => {
             return Err(file.err(format!(
                 "not a backprop model file: {} is {}, expected '{FORMAT}'",

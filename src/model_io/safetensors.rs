@@ -9,7 +9,7 @@ use std::fs;
 use std::path::Path;
 
 // `::safetensors` is the crate; this module shares its name.
-use ::safetensors::tensor::{Metadata as Header, SafeTensors, TensorInfo};
+use ::safetensors::tensor::{SafeTensors, TensorInfo};
 
 use super::message::data_err;
 use crate::error::mention_as;
@@ -87,7 +87,9 @@ pub(super) fn serialize(tensors: &Tensors<'_>, metadata: &Metadata, src: &str) -
 pub(super) struct Parsed<'a> {
     src: &'a str,
     meta: HashMap<String, String>,
-    header: Header,
+    /// The tensors by name, and their names by data offset.
+    tensors: HashMap<String, TensorInfo>,
+    by_offset: Vec<String>,
     /// The tensor data after the header.
     data: &'a [u8],
 }
@@ -109,12 +111,39 @@ impl<'a> Parsed<'a> {
                 "not a backprop model file: the safetensors header has no __metadata__",
             )
         })?;
+        let by_offset = header.offset_keys();
+        let tensors = by_offset
+            .iter()
+            .map(|n| (n.clone(), header.info(n).expect("a listed tensor").clone()))
+            .collect();
         Ok(Parsed {
             src,
             meta,
-            header,
+            tensors,
+            by_offset,
             data,
         })
+    }
+
+    /// The part of the file whose metadata keys and tensor names start with
+    /// `prefix`, the prefix taken off (one member of an ensemble file).
+    pub(super) fn part(&self, prefix: &str) -> Parsed<'a> {
+        let strip = |k: &str| k.strip_prefix(prefix).map(str::to_string);
+        Parsed {
+            src: self.src,
+            meta: self
+                .meta
+                .iter()
+                .filter_map(|(k, v)| Some((strip(k)?, v.clone())))
+                .collect(),
+            tensors: self
+                .tensors
+                .iter()
+                .filter_map(|(k, v)| Some((strip(k)?, v.clone())))
+                .collect(),
+            by_offset: self.by_offset.iter().filter_map(|k| strip(k)).collect(),
+            data: self.data,
+        }
     }
 
     /// The name of the file in errors.
@@ -157,13 +186,13 @@ impl<'a> Parsed<'a> {
 
     /// The names of the tensors, by data offset.
     pub(super) fn tensor_names(&self) -> Vec<String> {
-        self.header.offset_keys()
+        self.by_offset.clone()
     }
 
     /// The dtype, shape and offsets of tensor `name`.
     pub(super) fn tensor(&self, name: &str) -> Result<&TensorInfo> {
-        self.header
-            .info(name)
+        self.tensors
+            .get(name)
             .ok_or_else(|| self.err(format!("tensor '{name}' is missing")))
     }
 
