@@ -551,3 +551,51 @@ fn the_search_command_refits_the_best_as_train_would() {
         3
     );
 }
+
+#[test]
+fn progress_hears_every_epoch_and_every_fold() {
+    use std::sync::atomic::{AtomicUsize, Ordering};
+    use std::sync::Mutex;
+    #[derive(Default)]
+    struct Count {
+        epochs: AtomicUsize,
+        folds: Mutex<Vec<(usize, usize, Option<f64>)>>,
+    }
+    impl fit::Progress for Count {
+        fn on_epoch(&self, _: usize, _: &fit::EpochReport) {
+            self.epochs.fetch_add(1, Ordering::Relaxed);
+        }
+        fn on_fold(&self, c: usize, f: usize, s: Option<(&[(&'static str, f64)], usize)>) {
+            self.folds
+                .lock()
+                .unwrap()
+                .push((c, f, s.map(|(x, _)| x[0].1)));
+        }
+    }
+    let dir = tempfile::tempdir().unwrap();
+    let base = FitSpec {
+        data: DataSource::File(data_file(dir.path(), 90)),
+        epochs: 2,
+        ..FitSpec::default()
+    };
+    let specs = [
+        base.clone(),
+        FitSpec {
+            epochs: 3,
+            ..base.clone()
+        },
+    ];
+    let count = Count::default();
+    let stop = AtomicBool::new(false);
+    let cvs = fit::cross_validate_each_with(&base, &specs, 3, &stop, &count).unwrap();
+    assert_eq!(count.epochs.load(Ordering::Relaxed), 3 * 2 + 3 * 3);
+    let mut folds = count.folds.into_inner().unwrap();
+    folds.sort_by_key(|&(c, f, _)| (c, f));
+    for (c, cv) in cvs.iter().enumerate() {
+        for (f, report) in cv.as_ref().unwrap().folds.iter().enumerate() {
+            let heard = folds[c * 3 + f];
+            assert_eq!((heard.0, heard.1), (c, f));
+            assert_eq!(heard.2, Some(fit::figures(&report.evaluation)[0].1));
+        }
+    }
+}

@@ -10,6 +10,7 @@ use backprop::model_io;
 
 use super::args::CvArgs;
 use super::flags::usage;
+use super::progress::PassBar;
 use super::train::{interrupt_flag, Interrupted};
 
 /// `backprop cv`.
@@ -27,7 +28,16 @@ pub fn cv(args: &CvArgs) -> anyhow::Result<()> {
     let spec = t.spec()?;
     let stop = interrupt_flag()?;
     let started = std::time::Instant::now();
-    let cv = fit::cross_validate(&spec, args.folds, &stop)?;
+    let bar = PassBar::new(
+        vec![spec.epochs; args.folds],
+        args.folds,
+        Vec::new(),
+        !t.json && !t.quiet,
+    );
+    let cv =
+        fit::cross_validate_each_with(&spec, std::slice::from_ref(&spec), args.folds, &stop, &bar);
+    bar.finish();
+    let cv = cv?.pop().expect("one candidate")?;
     for n in &cv.notes {
         eprintln!("note: {}: {n}", cv.source_name);
     }

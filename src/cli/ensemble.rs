@@ -11,6 +11,7 @@ use backprop::model_io::{self, Ensemble, SavedModel};
 use super::args::TrainArgs;
 use super::flags::usage;
 use super::print::load;
+use super::progress::PassBar;
 use super::train::{check_outputs, interrupt_flag, Interrupted, NOT_SAVED};
 
 /// `train --ensemble K`.
@@ -37,11 +38,20 @@ pub fn train_ensemble(args: &TrainArgs, job: &Job) -> anyhow::Result<()> {
         .collect();
     let stop = interrupt_flag()?;
     let started = std::time::Instant::now();
+    let bar = PassBar::new(
+        vec![spec.epochs; k],
+        1,
+        Vec::new(),
+        !args.json && !args.quiet,
+    );
+    let then = |i: usize, r: backprop::Result<FitOutcome>| {
+        bar.model_done(i, r.as_ref().map_or(0, |o| o.epochs));
+        r
+    };
+    let runs = fit::fit_many_then(&specs, spec.threads, &stop, &bar, &then);
+    bar.finish();
     let mut outcomes = Vec::with_capacity(k);
-    for (i, r) in fit::fit_many(&specs, spec.threads, &stop)?
-        .into_iter()
-        .enumerate()
-    {
+    for (i, r) in runs?.into_iter().enumerate() {
         let o = r.map_err(|e| {
             anyhow::anyhow!(
                 "member {} (seed {}): {}",

@@ -10,6 +10,7 @@ mod flags;
 mod info;
 mod predict;
 mod print;
+mod progress;
 mod search;
 mod train;
 

@@ -10,6 +10,7 @@ use backprop::model_io;
 
 use super::args::SearchArgs;
 use super::flags::usage;
+use super::progress::PassBar;
 use super::train::{interrupt_flag, Interrupted};
 
 /// `backprop search`.
@@ -31,7 +32,15 @@ pub fn search(args: &SearchArgs) -> anyhow::Result<()> {
     };
     let stop = interrupt_flag()?;
     let started = std::time::Instant::now();
-    let ranked = fit::search(&base, &candidates, args.folds, &stop)?;
+    let mut planned = Vec::with_capacity(candidates.len() * args.folds);
+    for c in &candidates {
+        planned.extend(std::iter::repeat(c.apply(&base)?.epochs).take(args.folds));
+    }
+    let names = candidates.iter().map(|c| c.describe()).collect();
+    let bar = PassBar::new(planned, args.folds, names, !t.json && !t.quiet);
+    let ranked = fit::search_with(&base, &candidates, args.folds, &stop, &bar);
+    bar.finish();
+    let ranked = ranked?;
     let interrupted = ranked.iter().any(|r| {
         r.result
             .as_ref()

@@ -8,7 +8,7 @@ use std::sync::atomic::AtomicBool;
 use rand::{RngExt, SeedableRng};
 use rand_chacha::ChaCha8Rng;
 
-use super::many::fit_many;
+use super::many::{fit_many_then, Progress};
 use super::prepare::{stratify, training_options};
 use super::report::FitOutcome;
 use super::spec::{DataSource, FitSpec, DEFAULT_SEED};
@@ -228,28 +228,23 @@ pub fn cross_validate_each(
     k: usize,
     stop: &AtomicBool,
 ) -> Result<Vec<Result<CrossValidation>>> {
-    for spec in std::iter::once(base).chain(candidates) {
-        for (given, option) in [
-            (spec.test_data.is_some(), "test_data"),
-            (spec.resume.is_some(), "resume"),
-            (spec.init_model.is_some(), "init_model"),
-            (spec.checkpoint.is_some(), "checkpoint"),
-        ] {
-            if given {
-                return Err(Error::config(
-                    option,
-                    "cross-validation holds each fold out in turn and trains every fold \
-                     afresh; drop this option",
-                ));
-            }
-        }
-    }
-    if let DataSource::Tables { test: Some(_), .. } = &base.data {
-        return Err(Error::config(
-            "data",
-            "cross-validation holds each fold out in turn; give the tables without a test table",
-        ));
-    }
+    cross_validate_each_with(base, candidates, k, stop, &())
+}
+
+/// [`cross_validate_each`] telling `progress` of every model's epochs
+/// (member `candidate · k + fold`) and of every fold as soon as it is
+/// scored.
+///
+/// # Errors
+/// As [`cross_validate_each`].
+pub fn cross_validate_each_with(
+    base: &FitSpec,
+    candidates: &[FitSpec],
+    k: usize,
+    stop: &AtomicBool,
+    progress: &dyn Progress,
+) -> Result<Vec<Result<CrossValidation>>> {
+    check_specs(base, candidates)?;
     let raw = training_table(base)?;
     let n = raw.rows();
     if k < 2 || k > n {
@@ -279,13 +274,14 @@ pub fn cross_validate_each(
     };
     let seed = base.seed.unwrap_or(DEFAULT_SEED);
     let fold = fold_of_rows(n, k, seed, classes.as_deref());
-    let mut tables = Vec::with_capacity(k);
-    for f in 0..k {
-        let (inside, outside): (Vec<usize>, Vec<usize>) = (0..n).partition(|&r| fold[r] != f);
-        let train = raw.take_rows(&inside, &format!("folds other than {}", f + 1))?;
-        let test = raw.take_rows(&outside, &format!("fold {}", f + 1))?;
-        tables.push((train, test));
-    }
+    let tables = (0..k)
+        .map(|f| {
+            let (inside, outside): (Vec<usize>, Vec<usize>) = (0..n).partition(|&r| fold[r] != f);
+            let train = raw.take_rows(&inside, &format!("folds other than {}", f + 1))?;
+            let test = raw.take_rows(&outside, &format!("fold {}", f + 1))?;
+            Ok((train, test))
+        })
+        .collect::<Result<Vec<(RawTable, RawTable)>>>()?;
     let (source_name, notes) = (raw.source_name.clone(), raw.notes.clone());
     drop(raw);
     let mut members = Vec::with_capacity(candidates.len() * k);
@@ -306,17 +302,28 @@ pub fn cross_validate_each(
             });
         }
     }
-    let mut runs = fit_many(&members, base.threads, stop)?.into_iter();
+    // each fold scored on its worker as soon as its model is trained
+    let then = |i: usize, run: Result<FitOutcome>| {
+        let (c, f) = (i / k, i % k);
+        let (train, test) = &tables[f];
+        let scored = run.and_then(|o| score(o, train.rows(), test));
+        match &scored {
+            Ok(r) => progress.on_fold(c, f, Some((&figures(&r.evaluation), r.outcome.epochs))),
+            Err(_) => progress.on_fold(c, f, None),
+        }
+        scored
+    };
+    let mut runs = fit_many_then(&members, base.threads, stop, progress, &then)?.into_iter();
     let mut out = Vec::with_capacity(candidates.len());
     for _ in candidates {
         let mut folds = Vec::with_capacity(k);
         let mut failed = None;
-        for (f, (train, test)) in tables.iter().enumerate() {
+        for f in 0..k {
             let run = runs.next().expect("one run per candidate and fold");
             if failed.is_some() {
                 continue;
             }
-            match run.and_then(|o| score(o, train.rows(), test)) {
+            match run {
                 Ok(report) => folds.push(report),
                 Err(e) => failed = Some(in_fold(f, e)),
             }
@@ -331,6 +338,35 @@ pub fn cross_validate_each(
         });
     }
     Ok(out)
+}
+
+/// Refuses what cross-validation cannot honour: test data (every fold is
+/// held out in turn), a checkpoint, a resumed run or an initial model (every
+/// fold trains afresh).
+fn check_specs(base: &FitSpec, candidates: &[FitSpec]) -> Result<()> {
+    for spec in std::iter::once(base).chain(candidates) {
+        for (given, option) in [
+            (spec.test_data.is_some(), "test_data"),
+            (spec.resume.is_some(), "resume"),
+            (spec.init_model.is_some(), "init_model"),
+            (spec.checkpoint.is_some(), "checkpoint"),
+        ] {
+            if given {
+                return Err(Error::config(
+                    option,
+                    "cross-validation holds each fold out in turn and trains every fold \
+                     afresh; drop this option",
+                ));
+            }
+        }
+    }
+    if let DataSource::Tables { test: Some(_), .. } = &base.data {
+        return Err(Error::config(
+            "data",
+            "cross-validation holds each fold out in turn; give the tables without a test table",
+        ));
+    }
+    Ok(())
 }
 
 /// A fold's report: its model scored on the fold's rows.

@@ -10,7 +10,9 @@ use std::path::PathBuf;
 use std::sync::atomic::AtomicBool;
 
 use super::prepare::{prepare, training_options};
-use super::report::FitOutcome;
+use std::ops::ControlFlow;
+
+use super::report::{EpochReport, FitCallbacks, FitOutcome};
 use super::spec::{DataSource, FitSpec};
 use crate::data::{self, RawTable};
 use crate::error::{Error, Result};
@@ -84,6 +86,57 @@ pub fn fit_many(
     threads: usize,
     stop: &AtomicBool,
 ) -> Result<Vec<Result<FitOutcome>>> {
+    fit_many_then(specs, threads, stop, &(), &|_, r| r)
+}
+
+/// What a pass of many models tells as it goes, from the members' threads.
+pub trait Progress: Sync {
+    /// Member `member` (its index in the pass) completed an epoch.
+    fn on_epoch(&self, member: usize, report: &EpochReport) {
+        let _ = (member, report);
+    }
+
+    /// A candidate's fold was scored ([`super::cross_validate_each_with`]):
+    /// its model's figures on the fold ([`super::figures`]) and its epochs;
+    /// `None` when the fold's run failed.
+    fn on_fold(
+        &self,
+        candidate: usize,
+        fold: usize,
+        scored: Option<(&[(&'static str, f64)], usize)>,
+    ) {
+        let _ = (candidate, fold, scored);
+    }
+}
+
+impl Progress for () {}
+
+/// Tells `progress` of one member's epochs.
+struct MemberHooks<'a> {
+    member: usize,
+    progress: &'a dyn Progress,
+}
+
+impl FitCallbacks for MemberHooks<'_> {
+    fn on_epoch(&mut self, report: &EpochReport) -> ControlFlow<()> {
+        self.progress.on_epoch(self.member, report);
+        ControlFlow::Continue(())
+    }
+}
+
+/// [`fit_many`] telling `progress` of every member's epochs, and passing
+/// each member's outcome through `then` (with its index) on the member's
+/// worker as soon as it ends.
+///
+/// # Errors
+/// As [`fit_many`].
+pub fn fit_many_then<R: Send>(
+    specs: &[FitSpec],
+    threads: usize,
+    stop: &AtomicBool,
+    progress: &dyn Progress,
+    then: &(dyn Fn(usize, Result<FitOutcome>) -> R + Sync),
+) -> Result<Vec<R>> {
     let mut specs = specs.to_vec();
     for (i, s) in specs.iter().enumerate() {
         if let Some(c) = &s.checkpoint {
@@ -108,8 +161,16 @@ pub fn fit_many(
     for s in &mut specs {
         s.threads = each;
     }
-    let run = |s: &FitSpec| prepare(s, &mut ())?.run(stop, &mut ());
-    Ok(run_tasks(&specs, workers, &run))
+    let indexed: Vec<(usize, FitSpec)> = specs.into_iter().enumerate().collect();
+    let run = |(i, s): &(usize, FitSpec)| {
+        let mut hooks = MemberHooks {
+            member: *i,
+            progress,
+        };
+        let r = prepare(s, &mut hooks).and_then(|p| p.run(stop, &mut hooks));
+        then(*i, r)
+    };
+    Ok(run_tasks(&indexed, workers, &run))
 }
 
 /// How `total` threads are shared by `k` models trained together: the

@@ -35,16 +35,17 @@ mod search;
 mod spec;
 
 pub use cv::{
-    cross_validate, cross_validate_each, figures, fold_of_rows, CrossValidation, FoldReport, Spread,
+    cross_validate, cross_validate_each, cross_validate_each_with, figures, fold_of_rows,
+    CrossValidation, FoldReport, Spread,
 };
 pub(crate) use many::run_tasks;
-pub use many::{fit_many, split_threads};
+pub use many::{fit_many, fit_many_then, split_threads, Progress};
 pub use prepare::{prepare, Prepared};
 pub use report::{
     EpochRecord, EpochReport, FitCallbacks, FitEnd, FitOutcome, HeldOut, Interruption, RunInfo,
 };
 pub use resume::{check_matches, continue_on_new_rows, Continuation};
-pub use search::{draw, grid, search, Candidate, Param, Ranked};
+pub use search::{draw, grid, search, search_with, Candidate, Param, Ranked};
 pub use spec::{
     check_distinct_outputs, check_output_path, default_lr, default_optimizer, DataSource, FitSpec,
     Stored, TrainMetrics, DEFAULT_EPOCHS, DEFAULT_SEED,

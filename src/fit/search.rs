@@ -16,7 +16,7 @@ use std::sync::atomic::AtomicBool;
 use rand::{RngExt, SeedableRng};
 use rand_chacha::ChaCha8Rng;
 
-use super::cv::{cross_validate_each, CrossValidation, Spread};
+use super::cv::{cross_validate_each_with, CrossValidation, Spread};
 use super::spec::{default_optimizer, DataSource, FitSpec};
 use crate::activation::Activation;
 use crate::error::{Error, Result};
@@ -382,6 +382,20 @@ pub fn search(
     k: usize,
     stop: &AtomicBool,
 ) -> Result<Vec<Ranked>> {
+    search_with(base, candidates, k, stop, &())
+}
+
+/// [`search`] telling `progress` as it goes ([`cross_validate_each_with`]).
+///
+/// # Errors
+/// As [`search`].
+pub fn search_with(
+    base: &FitSpec,
+    candidates: &[Candidate],
+    k: usize,
+    stop: &AtomicBool,
+    progress: &dyn super::Progress,
+) -> Result<Vec<Ranked>> {
     if candidates.is_empty() {
         return Err(Error::config("grid", "no candidates"));
     }
@@ -389,7 +403,7 @@ pub fn search(
         .iter()
         .map(|c| c.apply(base))
         .collect::<Result<Vec<_>>>()?;
-    let results = cross_validate_each(base, &specs, k, stop)?;
+    let results = cross_validate_each_with(base, &specs, k, stop, progress)?;
     let mut ranked: Vec<(usize, Ranked)> = candidates
         .iter()
         .zip(results)
