@@ -70,6 +70,14 @@ of ``backprop train --out``, and ``MLPClassifier.load(path)`` /
 ``MLPRegressor.load(path)`` read one, including the command line's (whose
 standardisation or pixel scaling is applied in ``predict``).
 
+Many fits in one pass: ``backprop.cross_validate(estimator, X, y, cv=5)``
+(scikit-learn's signature and result) and ``backprop.GridSearch(estimator,
+param_grid)`` (``GridSearchCV``'s attributes) fit the folds, or every
+candidate on every fold, together on a pool of threads (``n_threads``: the
+threads in all), each fold the estimator's own ``fit`` on a clone, so each
+result equals that clone fitted alone, to the bit. scikit-learn's
+``GridSearchCV`` works as before.
+
 While ``fit`` runs the GIL is released; Ctrl-C stops it after the current
 batch with ``KeyboardInterrupt``, leaving the estimator fitted with the
 weights as they were then.
@@ -77,5 +85,6 @@ weights as they were then.
 
 from ._core import __version__
 from ._estimators import MLPClassifier, MLPRegressor
+from ._many import GridSearch, cross_validate
 
-__all__ = ["MLPClassifier", "MLPRegressor", "__version__"]
+__all__ = ["GridSearch", "MLPClassifier", "MLPRegressor", "cross_validate", "__version__"]
