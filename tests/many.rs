@@ -152,25 +152,25 @@ fn resumed_members_are_bit_for_bit() {
     let dir = tempfile::tempdir().unwrap();
     let data = data_file(dir.path(), 160);
     let ckpt = |i: usize| dir.path().join(format!("m{i}.ckpt"));
+    // member 3 stops early (at epoch 2) in the first pass
     let first: Vec<FitSpec> = (0..4)
         .map(|i| FitSpec {
             checkpoint: Some(ckpt(i)),
-            ..member(i, &data, 2)
+            ..member(i, &data, 3)
         })
         .collect();
     let stop = AtomicBool::new(false);
-    for r in fit::fit_many(&first, 2, &stop).unwrap() {
-        r.unwrap();
-    }
+    let firsts = fit::fit_many(&first, 2, &stop).unwrap();
+    assert!(firsts[3].as_ref().unwrap().epochs < 3, "member 3 stopped early");
     let resumed: Vec<FitSpec> = (0..4)
         .map(|i| FitSpec {
             resume: Some(Stored::File(ckpt(i))),
-            ..member(i, &data, 4)
+            ..member(i, &data, 5)
         })
         .collect();
     let runs = fit::fit_many(&resumed, 3, &stop).unwrap();
     for (i, r) in runs.into_iter().enumerate() {
-        let alone = member(i, &data, 4).fit().unwrap();
+        let alone = member(i, &data, 5).fit().unwrap();
         let r = r.unwrap();
         let bits = |o: &FitOutcome| {
             o.mlp
