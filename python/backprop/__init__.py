@@ -76,7 +76,10 @@ param_grid)`` (``GridSearchCV``'s attributes) fit the folds, or every
 candidate on every fold, together on a pool of threads (``n_threads``: the
 threads in all), each fold the estimator's own ``fit`` on a clone, so each
 result equals that clone fitted alone, to the bit. scikit-learn's
-``GridSearchCV`` works as before.
+``GridSearchCV`` works as before. ``backprop.Ensemble.load(path)`` reads an
+ensemble file of the command line (``train --ensemble``, ``cv --out``,
+``search --out``): ``predict`` and ``predict_proba`` are the mean of the
+members', the numbers ``backprop predict`` prints.
 
 While ``fit`` runs the GIL is released; Ctrl-C stops it after the current
 batch with ``KeyboardInterrupt``, leaving the estimator fitted with the
@@ -85,6 +88,7 @@ weights as they were then.
 
 from ._core import __version__
 from ._estimators import MLPClassifier, MLPRegressor
+from ._ensemble import Ensemble
 from ._many import GridSearch, cross_validate
 
-__all__ = ["GridSearch", "MLPClassifier", "MLPRegressor", "cross_validate", "__version__"]
+__all__ = ["Ensemble", "GridSearch", "MLPClassifier", "MLPRegressor", "cross_validate", "__version__"]

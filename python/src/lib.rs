@@ -872,6 +872,21 @@ fn fit<'py>(
     Ok(d)
 }
 
+/// The model file bytes of each member of the ensemble file at `path`
+/// (written by `backprop train --ensemble`, `cv --out` or `search --out`),
+/// in order; a model file gives its own bytes.
+#[pyfunction]
+fn ensemble_members<'py>(py: Python<'py>, path: PathBuf) -> PyResult<Vec<Bound<'py, PyBytes>>> {
+    let e = model_io::load_ensemble(&path).map_err(py_err)?;
+    e.members
+        .iter()
+        .map(|m| {
+            let bytes = model_io::to_bytes(&m.mlp, &m.meta).map_err(py_err)?;
+            Ok(PyBytes::new(py, &bytes))
+        })
+        .collect()
+}
+
 /// The Rust core of the `backprop` Python package.
 #[pymodule]
 fn _core(m: &Bound<'_, PyModule>) -> PyResult<()> {
@@ -879,6 +894,7 @@ fn _core(m: &Bound<'_, PyModule>) -> PyResult<()> {
     m.add_class::<FitRequest>()?;
     m.add_function(wrap_pyfunction!(fit, m)?)?;
     m.add_function(wrap_pyfunction!(encode_columns, m)?)?;
+    m.add_function(wrap_pyfunction!(ensemble_members, m)?)?;
     m.add("__version__", env!("CARGO_PKG_VERSION"))?;
     Ok(())
 }

@@ -70,3 +70,40 @@ def test_grid_search_matches_grid_search_cv():
         no_refit.predict(X)
     with pytest.raises(ValueError):
         cross_validate(MLPClassifier(**small()), X, y, n_threads=0)
+
+
+def test_an_ensemble_file_predicts_as_the_command_line(tmp_path):
+    import os
+    import subprocess
+    from pathlib import Path
+
+    from backprop import Ensemble
+
+    root = Path(__file__).resolve().parents[2]
+    cli = os.environ.get("BACKPROP_CLI") or str(root / "target" / "release" / "backprop")
+    if not Path(cli).exists():
+        pytest.skip(f"no command line at {cli}")
+    path = tmp_path / "e.st"
+    subprocess.run(
+        [cli, "train", "--quiet", "--epochs", "5", "--ensemble", "3", "--data",
+         str(root / "data" / "iris.train.csv"), "--out", str(path)],
+        check=True,
+    )
+    test = root / "data" / "iris.test.csv"
+    out = subprocess.run(
+        [cli, "predict", "--model", str(path), "--data", str(test)],
+        check=True, capture_output=True, text=True,
+    ).stdout.strip().splitlines()
+    import pandas as pd
+
+    X = pd.read_csv(test).drop(columns="species")
+    e = Ensemble.load(path)
+    assert len(e.estimators_) == 3
+    p = e.predict_proba(X)
+    want = np.array([[float(v) for v in line.split(",")[1:]] for line in out[1:]], dtype=np.float32)
+    np.testing.assert_array_equal(p.astype(np.float32), want)
+    assert list(e.predict(X)) == [line.split(",")[0] for line in out[1:]]
+    # a model file is an ensemble of one
+    one = tmp_path / "one.st"
+    e.estimators_[0].save(one)
+    np.testing.assert_array_equal(Ensemble.load(one).predict_proba(X), e.estimators_[0].predict_proba(X))
