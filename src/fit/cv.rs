@@ -8,7 +8,7 @@ use std::sync::atomic::AtomicBool;
 use rand::{RngExt, SeedableRng};
 use rand_chacha::ChaCha8Rng;
 
-use super::many::{fit_many_then, Progress};
+use super::many::{fit_made, Progress};
 use super::prepare::{stratify, training_options};
 use super::report::FitOutcome;
 use super::spec::{DataSource, FitSpec, DEFAULT_SEED};
@@ -274,46 +274,45 @@ pub fn cross_validate_each_with(
     };
     let seed = base.seed.unwrap_or(DEFAULT_SEED);
     let fold = fold_of_rows(n, k, seed, classes.as_deref());
-    let tables = (0..k)
-        .map(|f| {
-            let (inside, outside): (Vec<usize>, Vec<usize>) = (0..n).partition(|&r| fold[r] != f);
-            let train = raw.take_rows(&inside, &format!("folds other than {}", f + 1))?;
-            let test = raw.take_rows(&outside, &format!("fold {}", f + 1))?;
-            Ok((train, test))
-        })
-        .collect::<Result<Vec<(RawTable, RawTable)>>>()?;
+    // each fold's rows; its tables are made as its models start, so only
+    // the running models' copies are in memory
+    let rows: Vec<(Vec<usize>, Vec<usize>)> = (0..k)
+        .map(|f| (0..n).partition(|&r| fold[r] != f))
+        .collect();
     let (source_name, notes) = (raw.source_name.clone(), raw.notes.clone());
-    drop(raw);
-    let mut members = Vec::with_capacity(candidates.len() * k);
-    for c in candidates {
-        for (train, test) in &tables {
-            members.push(FitSpec {
-                data: DataSource::Tables {
-                    train: Box::new(train.clone()),
-                    test: Some(Box::new(test.clone())),
-                },
-                read: crate::pipeline::ReadOverrides {
-                    labels_path: None,
-                    ..base.read.clone()
-                },
-                seed: Some(c.seed.unwrap_or(seed)),
-                threads: base.threads,
-                ..c.clone()
-            });
+    let part = |f: usize, inside: bool| -> Result<RawTable> {
+        match inside {
+            true => raw.take_rows(&rows[f].0, &format!("folds other than {}", f + 1)),
+            false => raw.take_rows(&rows[f].1, &format!("fold {}", f + 1)),
         }
-    }
+    };
+    let make = |i: usize| -> Result<FitSpec> {
+        let (c, f) = (&candidates[i / k], i % k);
+        Ok(FitSpec {
+            data: DataSource::Tables {
+                train: Box::new(part(f, true)?),
+                test: Some(Box::new(part(f, false)?)),
+            },
+            read: crate::pipeline::ReadOverrides {
+                labels_path: None,
+                ..base.read.clone()
+            },
+            seed: Some(c.seed.unwrap_or(seed)),
+            ..c.clone()
+        })
+    };
     // each fold scored on its worker as soon as its model is trained
     let then = |i: usize, run: Result<FitOutcome>| {
         let (c, f) = (i / k, i % k);
-        let (train, test) = &tables[f];
-        let scored = run.and_then(|o| score(o, train.rows(), test));
+        let scored = run.and_then(|o| score(o, rows[f].0.len(), &part(f, false)?));
         match &scored {
             Ok(r) => progress.on_fold(c, f, Some((&figures(&r.evaluation), r.outcome.epochs))),
             Err(_) => progress.on_fold(c, f, None),
         }
         scored
     };
-    let mut runs = fit_many_then(&members, base.threads, stop, progress, &then)?.into_iter();
+    let n_members = candidates.len() * k;
+    let mut runs = fit_made(n_members, base.threads, &make, stop, progress, &then).into_iter();
     let mut out = Vec::with_capacity(candidates.len());
     for _ in candidates {
         let mut folds = Vec::with_capacity(k);

@@ -151,26 +151,41 @@ pub fn fit_many_then<R: Send>(
             }
         }
     }
+    share_tables(&mut specs)?;
+    let make = |i: usize| Ok(specs[i].clone());
+    Ok(fit_made(specs.len(), threads, &make, stop, progress, then))
+}
+
+/// Runs `n` members whose specs `make` builds as each starts (so that only
+/// the running members' tables are in memory), on `threads` threads as
+/// [`fit_many`] does; `make`'s error is the member's.
+pub(super) fn fit_made<R: Send>(
+    n: usize,
+    threads: usize,
+    make: &(dyn Fn(usize) -> Result<FitSpec> + Sync),
+    stop: &AtomicBool,
+    progress: &dyn Progress,
+    then: &(dyn Fn(usize, Result<FitOutcome>) -> R + Sync),
+) -> Vec<R> {
     let total = if threads == 0 {
         std::thread::available_parallelism().map_or(1, |n| n.get())
     } else {
         threads
     };
-    share_tables(&mut specs)?;
-    let (workers, each) = split_threads(total, specs.len());
-    for s in &mut specs {
-        s.threads = each;
-    }
-    let indexed: Vec<(usize, FitSpec)> = specs.into_iter().enumerate().collect();
-    let run = |(i, s): &(usize, FitSpec)| {
+    let (workers, each) = split_threads(total, n);
+    let indices: Vec<usize> = (0..n).collect();
+    let run = |&i: &usize| {
         let mut hooks = MemberHooks {
-            member: *i,
+            member: i,
             progress,
         };
-        let r = prepare(s, &mut hooks).and_then(|p| p.run(stop, &mut hooks));
-        then(*i, r)
+        let r = make(i).and_then(|s| {
+            let s = FitSpec { threads: each, ..s };
+            prepare(&s, &mut hooks)?.run(stop, &mut hooks)
+        });
+        then(i, r)
     };
-    Ok(run_tasks(&indexed, workers, &run))
+    run_tasks(&indices, workers, &run)
 }
 
 /// How `total` threads are shared by `k` models trained together: the
