@@ -161,7 +161,10 @@ fn resumed_members_are_bit_for_bit() {
         .collect();
     let stop = AtomicBool::new(false);
     let firsts = fit::fit_many(&first, 2, &stop).unwrap();
-    assert!(firsts[3].as_ref().unwrap().epochs < 3, "member 3 stopped early");
+    assert!(
+        firsts[3].as_ref().unwrap().epochs < 3,
+        "member 3 stopped early"
+    );
     let resumed: Vec<FitSpec> = (0..4)
         .map(|i| FitSpec {
             resume: Some(Stored::File(ckpt(i))),
