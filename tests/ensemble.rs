@@ -235,3 +235,53 @@ fn ensemble_files_are_checked() {
         .code(2)
         .stderr(predicates::str::contains("not with --ensemble"));
 }
+
+#[test]
+fn members_may_differ_in_positive_class_and_bad_counts_are_refused() {
+    let dir = tempfile::tempdir().unwrap();
+    let d = dir.path();
+    let e = d.join("e.st");
+    train(&e, &["--ensemble", "2"]);
+    let mut ens = model_io::load_ensemble(&e).unwrap();
+    // positive classes apply to binary models; any class name passes the check
+    ens.members[1].meta.positive_class = ens.members[0].meta.positive_class.clone();
+    assert!(model_io::ensemble_to_bytes(&ens).is_ok());
+    let bytes = std::fs::read(&e).unwrap();
+    // a member count far above the keys is refused before anything is built
+    let n = u64::from_le_bytes(bytes[..8].try_into().unwrap()) as usize;
+    let header = String::from_utf8(bytes[8..8 + n].to_vec()).unwrap();
+    let mut header = header
+        .trim_end()
+        .replace("\"members\":\"2\"", "\"members\":\"99999999999999\"");
+    while header.len() % 8 != 0 {
+        header.push(' ');
+    }
+    let mut huge = (header.len() as u64).to_le_bytes().to_vec();
+    huge.extend_from_slice(header.as_bytes());
+    huge.extend_from_slice(&bytes[8 + n..]);
+    let err = model_io::ensemble_from_bytes(&huge, "e")
+        .unwrap_err()
+        .to_string();
+    assert!(err.contains("more than the file's metadata keys"), "{err}");
+    // info --extract onto the ensemble itself is refused
+    bin()
+        .args(["info", "--member", "1", "--extract"])
+        .arg(&e)
+        .arg("--model")
+        .arg(&e)
+        .assert()
+        .code(2)
+        .stderr(predicates::str::contains("is the ensemble being read"));
+    assert_eq!(std::fs::read(&e).unwrap(), bytes);
+    // cv and search train one model per fold
+    for cmd in ["cv", "search"] {
+        let mut c = bin();
+        c.arg(cmd).args(["--ensemble", "2"]);
+        if cmd == "search" {
+            c.args(["--grid", "lr=0.1"]);
+        }
+        c.assert()
+            .code(2)
+            .stderr(predicates::str::contains("--ensemble"));
+    }
+}

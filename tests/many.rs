@@ -602,3 +602,18 @@ fn progress_hears_every_epoch_and_every_fold() {
         }
     }
 }
+
+#[test]
+fn folds_of_the_embedded_set_train_as_the_embedded_set_does() {
+    let spec = FitSpec {
+        epochs: 2,
+        ..FitSpec::default()
+    };
+    let stop = AtomicBool::new(false);
+    let cv = fit::cross_validate(&spec, 3, &stop).unwrap();
+    let o = &cv.folds[0].outcome;
+    assert_eq!(o.mlp.sizes(), [30, 16, 1]);
+    assert_eq!(o.mlp.hidden(), [Activation::Sigmoid]);
+    assert_eq!(o.meta.extra["train.optimizer"], "sgd");
+    assert_eq!(o.meta.extra["train.lr"], "0.5");
+}

@@ -44,7 +44,8 @@ def _fit_and_score(estimator, params, X, y, train, test, scorer, sample_weight):
     """A job: a clone with ``params`` fitted on ``train``, scored on ``test``."""
 
     def job(threads):
-        est = clone(estimator).set_params(**params, n_threads=threads)
+        # a grid's own n_threads wins over the pass's share
+        est = clone(estimator).set_params(**{"n_threads": threads, **params})
         Xtr, ytr = _safe_indexing(X, train), _safe_indexing(y, train)
         start = time.perf_counter()
         if sample_weight is None:
@@ -138,9 +139,9 @@ class GridSearch(MetaEstimatorMixin, BaseEstimator):
         scores = np.array([r[1] for r in results]).reshape(len(candidates), k)
         fit_times = np.array([r[2] for r in results]).reshape(len(candidates), k)
         mean = scores.mean(axis=1)
-        # scikit-learn's ranks: ties share the lowest rank; the best is the
-        # first candidate of rank 1
-        rank = rankdata(-mean, method="min").astype(np.int32)
+        # scikit-learn's ranks: ties share the lowest rank, a NaN mean ranks
+        # last; the best is the first candidate of rank 1
+        rank = rankdata(-np.nan_to_num(mean, nan=-np.inf), method="min").astype(np.int32)
         self.cv_results_ = {
             "params": candidates,
             "mean_test_score": mean,

@@ -70,6 +70,10 @@ def test_grid_search_matches_grid_search_cv():
         no_refit.predict(X)
     with pytest.raises(ValueError):
         cross_validate(MLPClassifier(**small()), X, y, n_threads=0)
+    # a grid may vary n_threads itself
+    g = GridSearch(MLPClassifier(**small()), {"n_threads": [1, 2]}, cv=3).fit(X, y)
+    assert g.cv_results_["mean_test_score"][0] == g.cv_results_["mean_test_score"][1]
+    assert list(g.cv_results_["rank_test_score"]) == [1, 1]
 
 
 def test_an_ensemble_file_predicts_as_the_command_line(tmp_path):

@@ -16,6 +16,12 @@ use super::train::{interrupt_flag, Interrupted};
 /// `backprop cv`.
 pub fn cv(args: &CvArgs) -> anyhow::Result<()> {
     let t = &args.train;
+    if t.ensemble != 1 {
+        return Err(usage(
+            "--ensemble",
+            "cv trains one model per fold; --out writes the folds as an ensemble",
+        ));
+    }
     if t.plot.is_some() {
         return Err(usage(
             "--plot",

@@ -27,6 +27,16 @@ pub fn info(args: &InfoArgs) -> anyhow::Result<()> {
         }
         let m = &ensemble.members[n - 1];
         if let Some(p) = &args.extract {
+            let same = |a: &std::path::Path, b: &std::path::Path| matches!((std::fs::canonicalize(a), std::fs::canonicalize(b)), (Ok(x), Ok(y)) if x == y);
+            if same(p, &args.model) {
+                return Err(super::flags::usage(
+                    "--extract",
+                    format!(
+                        "{} is the ensemble being read; give the member its own file",
+                        p.display()
+                    ),
+                ));
+            }
             model_io::save_model(p, &m.mlp, &m.meta)?;
             if !args.json {
                 println!("wrote member {n} of {k} to {}", p.display());

@@ -86,6 +86,16 @@ impl PassBar {
 }
 
 impl Progress for PassBar {
+    fn on_load(&self, table: &backprop::data::RawTable) {
+        for n in &table.notes {
+            let line = format!("note: {}: {n}", table.source_name);
+            match &self.bar {
+                Some(bar) => bar.println(line),
+                None => eprintln!("{line}"),
+            }
+        }
+    }
+
     fn on_epoch(&self, member: usize, _report: &EpochReport) {
         let mut s = self.state.lock().unwrap_or_else(|e| e.into_inner());
         s.epochs[member] += 1;

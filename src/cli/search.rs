@@ -16,6 +16,13 @@ use super::train::{interrupt_flag, Interrupted};
 /// `backprop search`.
 pub fn search(args: &SearchArgs) -> anyhow::Result<()> {
     let t = &args.train;
+    if t.ensemble != 1 {
+        return Err(usage(
+            "--ensemble",
+            "search trains one model per candidate and fold; --out writes the best \
+             candidate's folds as an ensemble",
+        ));
+    }
     if t.plot.is_some() {
         return Err(usage(
             "--plot",

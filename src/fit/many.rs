@@ -18,10 +18,18 @@ use crate::data::{self, RawTable};
 use crate::error::{Error, Result};
 use crate::pipeline::ReadOverrides;
 
+/// The tables read once for the members that share them: `shared[i]` is
+/// the index in `tables` of member `i`'s training table, if it shares one.
+struct Shared {
+    tables: Vec<RawTable>,
+    shared: Vec<Option<usize>>,
+}
+
 /// Reads each file that two or more members train on from scratch (no
-/// initial model or checkpoint, whose columns decide the reading) once, and
-/// gives those members the table in memory.
-fn share_tables(specs: &mut [FitSpec]) -> Result<()> {
+/// initial model or checkpoint, whose columns decide the reading) once,
+/// telling `progress`. A member's copy is made when it starts
+/// ([`Shared::spec`]), so only the running members' copies are in memory.
+fn share_tables(specs: &[FitSpec], progress: &dyn Progress) -> Result<Shared> {
     let key = |s: &FitSpec| match &s.data {
         DataSource::File(p) if s.init_model.is_none() && s.resume.is_none() => {
             Some((p.clone(), s.read.clone()))
@@ -29,27 +37,50 @@ fn share_tables(specs: &mut [FitSpec]) -> Result<()> {
         _ => None,
     };
     let keys: Vec<Option<(PathBuf, ReadOverrides)>> = specs.iter().map(key).collect();
-    let mut read: Vec<(&(PathBuf, ReadOverrides), RawTable)> = Vec::new();
-    for (spec, k) in specs.iter_mut().zip(&keys) {
+    let mut read: Vec<&(PathBuf, ReadOverrides)> = Vec::new();
+    let mut out = Shared {
+        tables: Vec::new(),
+        shared: vec![None; specs.len()],
+    };
+    for (i, (spec, k)) in specs.iter().zip(&keys).enumerate() {
         let Some(k) = k else { continue };
         if keys.iter().filter(|o| o.as_ref() == Some(k)).count() < 2 {
             continue;
         }
-        let pos = match read.iter().position(|(o, _)| *o == k) {
+        let pos = match read.iter().position(|o| *o == k) {
             Some(pos) => pos,
             None => {
-                read.push((k, data::load(&k.0, &training_options(spec, None))?));
+                let table = data::load(&k.0, &training_options(spec, None))?;
+                progress.on_load(&table);
+                read.push(k);
+                out.tables.push(table);
                 read.len() - 1
             }
         };
-        spec.data = DataSource::Tables {
-            train: Box::new(read[pos].1.clone()),
-            test: None,
-        };
-        // the table holds its labels already
-        spec.read.labels_path = None;
+        out.shared[i] = Some(pos);
     }
-    Ok(())
+    Ok(out)
+}
+
+impl Shared {
+    /// Member `i`'s spec: with its shared table in memory, if it has one.
+    fn spec(&self, i: usize, spec: &FitSpec) -> FitSpec {
+        match self.shared[i] {
+            None => spec.clone(),
+            Some(t) => FitSpec {
+                data: DataSource::Tables {
+                    train: Box::new(self.tables[t].clone()),
+                    test: None,
+                },
+                // the table holds its labels already
+                read: ReadOverrides {
+                    labels_path: None,
+                    ..spec.read.clone()
+                },
+                ..spec.clone()
+            },
+        }
+    }
 }
 
 /// Trains `specs` together on up to `threads` threads (0: one per core)
@@ -96,6 +127,12 @@ pub trait Progress: Sync {
         let _ = (member, report);
     }
 
+    /// A training table was read, once for the members that share it: its
+    /// notes (dates found, columns ignored) are for the user.
+    fn on_load(&self, table: &RawTable) {
+        let _ = table;
+    }
+
     /// A candidate's fold was scored ([`super::cross_validate_each_with`]):
     /// its model's figures on the fold ([`super::figures`]) and its epochs;
     /// `None` when the fold's run failed.
@@ -137,7 +174,6 @@ pub fn fit_many_then<R: Send>(
     progress: &dyn Progress,
     then: &(dyn Fn(usize, Result<FitOutcome>) -> R + Sync),
 ) -> Result<Vec<R>> {
-    let mut specs = specs.to_vec();
     for (i, s) in specs.iter().enumerate() {
         if let Some(c) = &s.checkpoint {
             if specs[..i].iter().any(|o| o.checkpoint.as_ref() == Some(c)) {
@@ -151,8 +187,8 @@ pub fn fit_many_then<R: Send>(
             }
         }
     }
-    share_tables(&mut specs)?;
-    let make = |i: usize| Ok(specs[i].clone());
+    let shared = share_tables(specs, progress)?;
+    let make = |i: usize| Ok(shared.spec(i, &specs[i]));
     Ok(fit_made(specs.len(), threads, &make, stop, progress, then))
 }
 

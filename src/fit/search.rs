@@ -419,7 +419,16 @@ pub fn search_with(
         })
         .collect();
     ranked.sort_by(|(i, a), (j, b)| {
-        let key = |r: &Ranked| r.headline().map(|(_, s)| s.mean);
+        // a NaN figure ranks as the worst
+        let key = |r: &Ranked| {
+            r.headline().map(|(_, s)| {
+                if s.mean.is_nan() {
+                    f64::NEG_INFINITY
+                } else {
+                    s.mean
+                }
+            })
+        };
         match (key(a), key(b)) {
             (Some(x), Some(y)) => y
                 .total_cmp(&x)

@@ -115,10 +115,11 @@ pub(super) fn decode(text: &str) -> Result<TableEncoding, String> {
     Ok(TableEncoding { columns })
 }
 
-/// The days since 1970-01-01 of 0000-01-01 and of 10000-01-01: the range
-/// of the dates a column can hold.
-const DATE_MIN: f64 = -719_528.0;
-const DATE_MAX: f64 = 2_932_897.0;
+/// The days since 1970-01-01 of 0000-01-01 and of 10000-01-01, a day
+/// wider each way (a time zone moves a date by up to a day): the range of
+/// the times a date column can hold.
+const DATE_MIN: f64 = -719_529.0;
+const DATE_MAX: f64 = 2_932_898.0;
 
 /// One column's object.
 fn decode_column(o: &Map<String, Value>) -> Result<InputColumn, String> {

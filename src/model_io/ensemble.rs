@@ -68,8 +68,11 @@ impl Ensemble {
 }
 
 /// Checks that `members` can predict together: at least one, the same
-/// inputs and columns, the same head, outputs, classes, positive class and
-/// targets.
+/// inputs and columns, the same head, outputs, classes and targets. Their
+/// positive classes may differ (each takes its own training rows' minority
+/// class by default): every member's output is the probability of the same
+/// class, and the ensemble's threshold and binary metrics use the first
+/// member's positive class.
 ///
 /// # Errors
 /// [`Error::Data`] naming `src`, the member and what differs.
@@ -84,7 +87,7 @@ pub fn check_members(members: &[SavedModel], src: &str) -> Result<()> {
             Some("its inputs")
         } else if a.outputs() != b.outputs() || a.head() != b.head() {
             Some("its outputs or head")
-        } else if am.class_names != bm.class_names || am.positive_class != bm.positive_class {
+        } else if am.class_names != bm.class_names {
             Some("its classes")
         } else if am.target_names != bm.target_names {
             Some("its targets")
@@ -183,8 +186,19 @@ pub fn ensemble_from_bytes(bytes: &[u8], source_name: &str) -> Result<Ensemble> 
             return Err(file.err(format!("unknown combine rule {}", quote(other))));
         }
     }
+    // every member has keys of its own: a count above the keys is a lie
+    if k > file.entries().count() {
+        return Err(file.err(format!(
+            "'{MEMBERS}' says {k} members, more than the file's metadata keys"
+        )));
+    }
     let prefixes: Vec<String> = (0..k).map(|i| format!("{MEMBERS}.{i}.")).collect();
-    let member_of = |name: &str| prefixes.iter().position(|p| name.starts_with(p.as_str()));
+    // the member a key or tensor name belongs to: `members.{i}.…`, i < k,
+    // written without leading zeros
+    let member_of = |name: &str| -> Option<usize> {
+        let (i, _) = name.strip_prefix("members.")?.split_once('.')?;
+        parse_uint::<usize>(i).filter(|&n| n < k && n.to_string() == i)
+    };
     for (name, _) in file.entries() {
         let top = [key::FORMAT, key::FORMAT_VERSION, MEMBERS, COMBINE].contains(&name);
         if !top && member_of(name).is_none() {

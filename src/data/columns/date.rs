@@ -152,11 +152,11 @@ fn zone(s: &[u8]) -> Option<(f64, &[u8])> {
         Some(b'Z') => Some((0.0, &s[1..])),
         Some(&sign @ (b'+' | b'-')) => {
             let (h, s) = digits(&s[1..], 2, 2)?;
-            let s = s.strip_prefix(b":").unwrap_or(s);
-            let (m, s) = if s.is_empty() {
-                (0, s)
-            } else {
-                digits(s, 2, 2)?
+            let (m, s) = match s.strip_prefix(b":") {
+                // a colon needs its minutes
+                Some(rest) => digits(rest, 2, 2)?,
+                None if s.is_empty() => (0, s),
+                None => digits(s, 2, 2)?,
             };
             if h > 23 || m > 59 {
                 return None;
@@ -333,6 +333,7 @@ mod tests {
             "2012-01-01 12:00:00.",
             "2012-01-01 12",
             "2012-01-01T12:00+2",
+            "2012-01-01T12:00+01:",
             "12/31/2012",
             "31.12.2012",
             "20120101",
