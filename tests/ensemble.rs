@@ -285,3 +285,63 @@ fn members_may_differ_in_positive_class_and_bad_counts_are_refused() {
             .stderr(predicates::str::contains("--ensemble"));
     }
 }
+
+#[test]
+fn an_ensemble_resumes_bit_for_bit_with_members_that_stopped() {
+    let dir = tempfile::tempdir().unwrap();
+    let d = dir.path();
+    let run = |extra: &[&str], out: &Path| {
+        bin()
+            .args(["train", "--quiet", "--ensemble", "3", "--data"])
+            .arg(data("iris.train.csv"))
+            .arg("--out")
+            .arg(out)
+            .args(extra)
+            .assert()
+            .success();
+    };
+    let early = [
+        "--validation-split",
+        "0.25",
+        "--early-stopping",
+        "--patience",
+        "1",
+        "--min-delta",
+        "0.5",
+    ];
+    for (i, flags) in [&[][..], &early[..]].into_iter().enumerate() {
+        let ckpt = d.join(format!("run{i}.ckpt"));
+        let ckpt_s = ckpt.to_str().unwrap();
+        run(
+            &[flags, &["--epochs", "3", "--checkpoint", ckpt_s]].concat(),
+            &d.join("a.st"),
+        );
+        for k in 1..=3 {
+            assert!(d.join(format!("run{i}.ckpt.{k}")).exists());
+        }
+        let resumed = d.join(format!("b{i}.st"));
+        run(
+            &[flags, &["--epochs", "6", "--resume", ckpt_s]].concat(),
+            &resumed,
+        );
+        let whole = d.join(format!("c{i}.st"));
+        run(&[flags, &["--epochs", "6"]].concat(), &whole);
+        assert_eq!(
+            std::fs::read(&resumed).unwrap(),
+            std::fs::read(&whole).unwrap(),
+            "variant {i}"
+        );
+    }
+    // the early-stopping members stopped before the resume
+    let e = model_io::load_ensemble(&d.join("c1.st")).unwrap();
+    assert!(e
+        .members
+        .iter()
+        .all(|m| m.meta.extra["train.epochs"] != "6"));
+    bin()
+        .args(["train", "--ensemble", "2", "--resume"])
+        .arg(d.join("nothing"))
+        .assert()
+        .code(2)
+        .stderr(predicates::str::contains("nothing.1 is missing"));
+}

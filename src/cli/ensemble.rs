@@ -1,6 +1,8 @@
 //! `backprop train --ensemble K`: K members trained together
 //! ([`fit::fit_many`]), member k seeded `--seed + k`, written as one
 //! ensemble file; each member's figures, and the ensemble's on `--test-data`.
+//! `--checkpoint PATH` writes member k's checkpoint to `PATH.{k+1}`, and
+//! `--resume PATH` continues every member from its own.
 
 use std::io::{self, Write};
 
@@ -30,9 +32,28 @@ pub fn train_ensemble(args: &TrainArgs, job: &Job) -> anyhow::Result<()> {
     check_outputs(args)?;
     let spec = args.spec()?;
     let seed = spec.seed.unwrap_or(fit::DEFAULT_SEED);
+    if let Some(r) = &args.resume {
+        if let Some(missing) = (0..k).map(|i| member_path(r, i)).find(|p| !p.exists()) {
+            return Err(usage(
+                "--resume",
+                format!(
+                    "{} is missing: an ensemble resumes from one checkpoint per member \
+                     ({} … {})",
+                    missing.display(),
+                    member_path(r, 0).display(),
+                    member_path(r, k - 1).display()
+                ),
+            ));
+        }
+    }
     let specs: Vec<fit::FitSpec> = (0..k)
         .map(|i| fit::FitSpec {
             seed: Some(seed.wrapping_add(i as u64)),
+            checkpoint: args.checkpoint.as_ref().map(|p| member_path(p, i)),
+            resume: args
+                .resume
+                .as_ref()
+                .map(|p| fit::Stored::File(member_path(p, i))),
             ..spec.clone()
         })
         .collect();
@@ -66,7 +87,17 @@ pub fn train_ensemble(args: &TrainArgs, job: &Job) -> anyhow::Result<()> {
         .iter()
         .any(|o: &FitOutcome| o.interruption().is_some())
     {
-        return Err(Interrupted("interrupted; nothing was written".to_string()).into());
+        let said = match &args.checkpoint {
+            Some(p) => format!(
+                "interrupted; each member's checkpoint is written ({} … {}): --resume {} \
+                 continues, bit for bit",
+                member_path(p, 0).display(),
+                member_path(p, k - 1).display(),
+                p.display()
+            ),
+            None => "interrupted; nothing was written".to_string(),
+        };
+        return Err(Interrupted(said).into());
     }
     let seconds = started.elapsed().as_secs_f64();
     let figures: Vec<Option<(&'static str, f64)>> = outcomes.iter().map(held_out_figure).collect();
@@ -192,18 +223,24 @@ fn held_out_figure(o: &FitOutcome) -> Option<(&'static str, f64)> {
 /// The flags of one model's run that an ensemble refuses.
 fn refuse_single_model_flags(args: &TrainArgs) -> anyhow::Result<()> {
     for (given, flag) in [
-        (args.checkpoint.is_some(), "--checkpoint"),
-        (args.resume.is_some(), "--resume"),
         (args.init_model.is_some(), "--init-model"),
         (args.plot.is_some(), "--plot"),
     ] {
         if given {
             return Err(usage(
                 flag,
-                "not with --ensemble: train a member alone (--seed S + k) for its \
-                 checkpoints, initial model or curves",
+                "not with --ensemble: train a member alone (--seed S + k) for its initial \
+                 model or curves",
             ));
         }
     }
     Ok(())
+}
+
+/// Member `i`'s (0-based) checkpoint of the ensemble's `path`: `path.{i+1}`,
+/// a checkpoint of one model that the member resumes from (alone too).
+fn member_path(path: &std::path::Path, i: usize) -> std::path::PathBuf {
+    let mut name = path.as_os_str().to_owned();
+    name.push(format!(".{}", i + 1));
+    name.into()
 }
