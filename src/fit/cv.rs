@@ -193,7 +193,7 @@ fn training_table(spec: &FitSpec) -> Result<RawTable> {
 }
 
 /// Trains `spec` on `k` folds of its training rows in one pass
-/// ([`fit_many`], on up to `spec.threads` threads) and scores each fold's
+/// ([`super::fit_many`], on up to `spec.threads` threads) and scores each fold's
 /// model on the fold's rows. The folds are seeded by `spec.seed` and
 /// stratified when the task is single-label classification; every fold
 /// model trains with `spec`'s settings and seed, as `spec` fitted alone on

@@ -374,7 +374,7 @@ impl Ranked {
 /// then the order given; failed candidates last.
 ///
 /// # Errors
-/// As [`cross_validate_each`]; a candidate that fails to train is ranked
+/// As [`super::cross_validate_each`]; a candidate that fails to train is ranked
 /// last with its message, not an error.
 pub fn search(
     base: &FitSpec,
