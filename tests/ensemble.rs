@@ -229,8 +229,8 @@ fn ensemble_files_are_checked() {
     assert!(err.contains("unknown metadata key 'members.1."), "{err}");
     // the flags an ensemble refuses
     bin()
-        .args(["train", "--ensemble", "2", "--checkpoint"])
-        .arg(d.join("c"))
+        .args(["train", "--ensemble", "2", "--plot"])
+        .arg(d.join("c.svg"))
         .assert()
         .code(2)
         .stderr(predicates::str::contains("not with --ensemble"));
