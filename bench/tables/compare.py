@@ -219,7 +219,7 @@ def markdown(rows, data_dir: Path) -> str:
         if bp and bp.get("score") is not None and sk and sk.get("score") is not None:
             g = bp["score"] - sk["score"]
             gap = f"{g:+.4f}" + (" **below**" if r["below_sklearn"] else "")
-        elif bp is not None:
+        elif bp is not None and sk is not None:
             gap = "n/a (failed)"
         out.append(f"| {r['table']} | {r['task']} | {r['rows_train']}/{r['rows_test']} | {r['metric']} "
                    f"| {fmt_score(sk)} | {fmt_secs(sk)} | {fmt_score(lg)} | {fmt_secs(lg)} "
