@@ -273,8 +273,8 @@ fn check_header(file: &Parsed<'_>) -> Result<bool> {
         Some(FORMAT) => {}
         Some(super::format::ENSEMBLE_FORMAT) => {
             return Err(file.err(format!(
-                "an ensemble of {} models, not one model: eval, predict and info read it \
-                 (info --member N --extract FILE takes one member out)",
+                "an ensemble of {} models, not one model: read it as an ensemble \
+                 (model_io::load_ensemble), whose members are models",
                 file.get("members").unwrap_or("several")
             )))
         }
