@@ -65,9 +65,14 @@ pub fn train_ensemble(args: &TrainArgs, job: &Job) -> anyhow::Result<()> {
         Vec::new(),
         !args.json && !args.quiet,
     );
+    // a member's final state is in its checkpoint file, if asked for: the
+    // outcome need not hold it until every member is done
     let then = |i: usize, r: backprop::Result<FitOutcome>| {
         bar.model_done(i, r.as_ref().map_or(0, |o| o.epochs));
-        r
+        r.map(|mut o| {
+            o.checkpoint = None;
+            o
+        })
     };
     let runs = fit::fit_many_then(&specs, spec.threads, &stop, &bar, &then);
     bar.finish();
@@ -87,17 +92,7 @@ pub fn train_ensemble(args: &TrainArgs, job: &Job) -> anyhow::Result<()> {
         .iter()
         .any(|o: &FitOutcome| o.interruption().is_some())
     {
-        let said = match &args.checkpoint {
-            Some(p) => format!(
-                "interrupted; each member's checkpoint is written ({} … {}): --resume {} \
-                 continues, bit for bit",
-                member_path(p, 0).display(),
-                member_path(p, k - 1).display(),
-                p.display()
-            ),
-            None => "interrupted; nothing was written".to_string(),
-        };
-        return Err(Interrupted(said).into());
+        return Err(Interrupted(interrupted_text(args.checkpoint.as_deref(), k)).into());
     }
     let seconds = started.elapsed().as_secs_f64();
     let figures: Vec<Option<(&'static str, f64)>> = outcomes.iter().map(held_out_figure).collect();
@@ -243,4 +238,18 @@ fn member_path(path: &std::path::Path, i: usize) -> std::path::PathBuf {
     let mut name = path.as_os_str().to_owned();
     name.push(format!(".{}", i + 1));
     name.into()
+}
+
+/// What an interrupted ensemble run says: where its members' checkpoints are.
+fn interrupted_text(checkpoint: Option<&std::path::Path>, k: usize) -> String {
+    match checkpoint {
+        Some(p) => format!(
+            "interrupted; each member's checkpoint is written ({} … {}): --resume {} \
+             continues, bit for bit",
+            member_path(p, 0).display(),
+            member_path(p, k - 1).display(),
+            p.display()
+        ),
+        None => "interrupted; nothing was written".to_string(),
+    }
 }

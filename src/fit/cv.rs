@@ -29,7 +29,10 @@ pub struct FoldReport {
     pub held_out_rows: usize,
     /// The fold model's evaluation on them.
     pub evaluation: Evaluation,
-    /// The run: the model, its history, its epochs and seconds.
+    /// The run: the model, its history, its epochs and seconds. A fold
+    /// model is not resumed, so its final state is not kept
+    /// (`outcome.checkpoint` is `None`): that would be each model's
+    /// optimizer state again, for every fold of every candidate.
     pub outcome: FitOutcome,
 }
 
@@ -395,7 +398,8 @@ fn check_specs(base: &FitSpec, candidates: &[FitSpec]) -> Result<()> {
 }
 
 /// A fold's report: its model scored on the fold's rows.
-fn score(outcome: FitOutcome, train_rows: usize, test: &RawTable) -> Result<FoldReport> {
+fn score(mut outcome: FitOutcome, train_rows: usize, test: &RawTable) -> Result<FoldReport> {
+    outcome.checkpoint = None;
     let threshold = evaluate::threshold_for(&outcome.mlp, None)?;
     let evaluation = evaluate::evaluate(&outcome.mlp, &outcome.meta, test, threshold)?;
     Ok(FoldReport {
