@@ -6,12 +6,13 @@
 //! pass over one slice; [`Mlp::weights`] and [`Mlp::bias`] give the views.
 //! Scratch and optimizer state live elsewhere: a model is just its weights.
 
-use rand::{RngExt, SeedableRng};
+use rand::SeedableRng;
 use rand_chacha::ChaCha8Rng;
 
 use crate::activation::{Activation, Head};
 use crate::aligned::AlignedVec;
 use crate::error::{Error, Result};
+use crate::init::Init;
 use crate::kernels::{self, gemm};
 
 /// Where each layer's weights and bias sit in the flat parameter vector.
@@ -108,7 +109,8 @@ pub struct Mlp {
 impl Mlp {
     /// A network with seeded random weights and zero biases: Glorot-uniform
     /// (`±sqrt(6/(n_in+n_out))`) for layers followed by sigmoid, tanh, identity
-    /// or the head, He-uniform (`±sqrt(6/n_in)`) for layers followed by ReLU.
+    /// or the head, He-uniform (`±sqrt(6/n_in)`) for layers followed by ReLU
+    /// ([`Init::Auto`]; [`Mlp::with_init`] takes another rule).
     ///
     /// `sizes` is `[n_0, …, n_L]`; `hidden` has one activation per hidden layer
     /// (`sizes.len() - 2` of them).
@@ -117,21 +119,39 @@ impl Mlp {
     /// [`Error::Config`] for fewer than two sizes, a zero size, or a wrong
     /// number of hidden activations.
     pub fn new(sizes: &[usize], hidden: &[Activation], head: Head, seed: u64) -> Result<Mlp> {
+        Mlp::with_init(sizes, hidden, head, seed, Init::Auto)
+    }
+
+    /// A network whose parameters `init` draws from a ChaCha8 stream seeded
+    /// with `seed` (see [`Init`]).
+    ///
+    /// ```
+    /// use backprop::{Activation, Head, Init, Mlp};
+    /// let torch = Mlp::with_init(&[4, 3, 1], &[Activation::Relu], Head::Mse, 1, Init::Torch)?;
+    /// assert!(torch.weights(0).iter().all(|w| w.abs() <= 0.5)); // 1/√4 (then 1/√3)
+    /// assert!(torch.bias(0).iter().any(|&b| b != 0.0));
+    /// # Ok::<(), backprop::Error>(())
+    /// ```
+    ///
+    /// # Errors
+    /// As [`Mlp::new`].
+    pub fn with_init(
+        sizes: &[usize],
+        hidden: &[Activation],
+        head: Head,
+        seed: u64,
+        init: Init,
+    ) -> Result<Mlp> {
         let layout = Layout::new(sizes)?;
         check_hidden(&layout, hidden)?;
         let mut rng = ChaCha8Rng::seed_from_u64(seed);
         let mut params = AlignedVec::zeros(layout.len);
         for l in 0..layout.layers() {
             let (n_in, n_out) = layout.dims(l);
-            let relu = hidden.get(l) == Some(&Activation::Relu);
-            let bound = if relu {
-                (6.0 / n_in as f64).sqrt()
-            } else {
-                (6.0 / (n_in + n_out) as f64).sqrt()
-            } as f32;
-            for w in &mut params[layout.w_range(l)] {
-                *w = rng.random_range(-bound..bound);
-            }
+            let bound = init.bound(l, n_in, n_out, hidden);
+            let (w, b) =
+                params[layout.w_range(l).start..layout.b_range(l).end].split_at_mut(n_in * n_out);
+            init.fill_layer(bound, w, b, &mut rng);
         }
         Ok(Mlp {
             layout,

@@ -183,6 +183,13 @@ pub struct TrainArgs {
     /// the embedded set, relu otherwise].
     #[arg(long)]
     pub activation: Option<Activation>,
+    /// How the new network's weights are drawn: auto (He-uniform before
+    /// ReLU, Glorot-uniform elsewhere, zero biases), glorot (Glorot-uniform
+    /// everywhere, zero biases), torch (PyTorch's nn.Linear: weights and
+    /// biases within ±1/√inputs) or sklearn (scikit-learn's MLP: weights and
+    /// biases Glorot-uniform, √(2/(in+out)) with sigmoid) [default: auto]
+    #[arg(long, value_name = "RULE")]
+    pub init: Option<backprop::Init>,
     /// Output head: sigmoid (binary/multi-label), softmax (classes) or mse
     /// (regression) [default: sigmoid for 2 classes, softmax for more].
     #[arg(long)]

@@ -101,6 +101,7 @@ impl TrainArgs {
             validation_split: self.validation_split,
             hidden_layers: self.layers.clone(),
             activation: self.activation,
+            init: self.init,
             head: self.head,
             epochs: self.epochs,
             batch_size: self.batch_size,

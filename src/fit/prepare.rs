@@ -5,6 +5,7 @@ use std::path::{Path, PathBuf};
 use crate::activation::{Activation, Head};
 use crate::data::{self, ClassMap, ClassWeight, Dataset, LoadOptions, RawTable};
 use crate::error::{Error, Result};
+use crate::init::Init;
 use crate::model_io::{Checkpoint, ModelMeta, SavedModel};
 use crate::network::Mlp;
 use crate::pipeline::{self, ReadOverrides};
@@ -68,6 +69,12 @@ pub fn prepare(spec: &FitSpec, callbacks: &mut dyn FitCallbacks) -> Result<Prepa
     let tables = tables.with_test_file(spec, &meta, callbacks)?;
     let n_in = tables.train.x.cols();
     let mlp = network(spec, base, &meta, head, n_in, &tables.name, tables.embedded)?;
+    // the rule that drew the weights, kept from the start (so checkpoints and
+    // resumed runs carry it); absent for auto, as in every earlier model
+    if let Some(init) = spec.init.filter(|&i| i != Init::Auto) {
+        meta.extra
+            .insert("train.init".to_string(), init.to_string());
+    }
     let ckpt = start.checkpoint.as_ref();
     let cfg = train_config(spec, ckpt, tables.embedded)?;
     let (name, held_out) = (tables.name.clone(), tables.held_out);
@@ -537,13 +544,23 @@ fn network(
             Activation::Relu
         };
         let act = spec.activation.unwrap_or(default_act);
-        return Mlp::new(
+        return Mlp::with_init(
             &sizes,
             &vec![act; hidden.len()],
             head,
             spec.seed.unwrap_or(DEFAULT_SEED),
+            spec.init.unwrap_or_default(),
         );
     };
+    if let Some(init) = spec.init {
+        return Err(Error::config(
+            "init",
+            format!(
+                "{init} draws a new network's weights, but the weights are given \
+                 (an initial model or a checkpoint)"
+            ),
+        ));
+    }
     let m = &b.mlp;
     let hidden_sizes = &m.sizes()[1..m.sizes().len() - 1];
     if let Some(l) = &spec.hidden_layers {

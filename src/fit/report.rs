@@ -212,7 +212,9 @@ pub struct FitOutcome {
     /// `train.seed`, `train.shuffle`, `train.final_train_loss`, and where
     /// measured `train.final_train_accuracy`, `train.final_{held out}_loss`,
     /// `train.final_{held out}_accuracy`); not the thread count, which
-    /// changes no bit of the model.
+    /// changes no bit of the model. `train.init`, the rule that drew the
+    /// weights when it is not [`crate::Init::Auto`], is there from the start,
+    /// interrupted or not.
     pub meta: ModelMeta,
     /// The epochs completed in this run (not those before a resume).
     pub history: Vec<EpochRecord>,

@@ -37,6 +37,8 @@ pub enum Param {
     Layers,
     /// `activation`: of the hidden layers.
     Activation,
+    /// `init`: how the weights are drawn ([`crate::Init`]).
+    Init,
     /// `batch-size`.
     BatchSize,
     /// `epochs`.
@@ -48,13 +50,14 @@ pub enum Param {
 }
 
 /// Every [`Param`] with its name.
-const PARAMS: [(Param, &str); 10] = [
+const PARAMS: [(Param, &str); 11] = [
     (Param::Optimizer, "optimizer"),
     (Param::Lr, "lr"),
     (Param::WeightDecay, "weight-decay"),
     (Param::Momentum, "momentum"),
     (Param::Layers, "layers"),
     (Param::Activation, "activation"),
+    (Param::Init, "init"),
     (Param::BatchSize, "batch-size"),
     (Param::Epochs, "epochs"),
     (Param::Dropout, "dropout"),
@@ -72,7 +75,10 @@ impl Param {
     }
 
     fn is_number(self) -> bool {
-        !matches!(self, Param::Layers | Param::Activation | Param::Optimizer)
+        !matches!(
+            self,
+            Param::Layers | Param::Activation | Param::Init | Param::Optimizer
+        )
     }
 }
 
@@ -155,6 +161,7 @@ impl Candidate {
                     spec.hidden_layers = Some(sizes);
                 }
                 Param::Activation => spec.activation = Some(v.parse::<Activation>()?),
+                Param::Init => spec.init = Some(v.parse::<crate::Init>()?),
                 Param::BatchSize => spec.batch_size = Some(count()?),
                 Param::Epochs => spec.epochs = count()?,
                 Param::Dropout => spec.dropout = Some(number()? as f32),

@@ -6,6 +6,7 @@ use std::path::{Path, PathBuf};
 use crate::activation::{Activation, Head};
 use crate::data::{ClassWeight, RawTable};
 use crate::error::{mention, Error, Result};
+use crate::init::Init;
 use crate::model_io::{check_writable, identity, Checkpoint, SavedModel};
 use crate::optim::{OptimizerConfig, OptimizerKind};
 use crate::pipeline::ReadOverrides;
@@ -63,6 +64,10 @@ pub struct FitSpec {
     pub hidden_layers: Option<Vec<usize>>,
     /// Hidden activation [default: sigmoid on the embedded set, else relu].
     pub activation: Option<Activation>,
+    /// How a new network's parameters are drawn [default: [`Init::Auto`]];
+    /// refused with an initial model or a checkpoint, whose weights are
+    /// given.
+    pub init: Option<Init>,
     /// Output head [default: from the labels, see `pipeline::default_head`].
     pub head: Option<Head>,
     /// Total epochs (with `resume`: the total, including those done).
@@ -220,6 +225,7 @@ impl Default for FitSpec {
             validation_split: None,
             hidden_layers: None,
             activation: None,
+            init: None,
             head: None,
             epochs: DEFAULT_EPOCHS,
             batch_size: None,
