@@ -131,9 +131,21 @@ fn a_rule_is_recorded_the_same_at_any_thread_count_and_through_a_resume() {
             "{threads} threads"
         );
     }
-    // a different rule, a different model; auto leaves no entry
+    // the default on data is torch; another rule, another model; auto
+    // leaves no entry
+    assert_eq!(
+        bytes(
+            &FitSpec {
+                init: None,
+                ..spec(4, 1)
+            }
+            .fit()
+            .unwrap()
+        ),
+        bytes(&one)
+    );
     let auto = FitSpec {
-        init: None,
+        init: Some(Init::Auto),
         ..spec(4, 1)
     }
     .fit()

@@ -40,9 +40,10 @@ Where the meaning differs, this is the exact mapping onto the library
 - ``random_state``: an int is the library's seed (``backprop train --seed``):
   initialisation, shuffling, the validation split and dropout masks; the
   same seed gives the same bits for any ``n_threads``. ``None`` or a
-  ``RandomState`` draws a seed. The initialisation is the library's:
-  Glorot-uniform, or He-uniform before ReLU layers (scikit-learn uses
-  Glorot-uniform everywhere), so results equal scikit-learn's in
+  ``RandomState`` draws a seed. The initialisation is scikit-learn's rule
+  (weights and biases uniform within ``sqrt(6 / (fan_in + fan_out))``,
+  ``sqrt(2 / ...)`` for ``logistic``; the library's ``Init::Sklearn``) drawn
+  from the library's generator, so results equal scikit-learn's in
   distribution, not in bits.
 - ``loss_curve_``, ``best_loss_``: the training loss of each epoch (the mean
   over the epoch's batches of the batch loss, without the ``alpha`` term,

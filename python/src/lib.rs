@@ -765,7 +765,9 @@ fn fit<'py>(
             let mut sizes = vec![cols];
             sizes.extend(&req.hidden);
             sizes.push(pipeline::output_size(&meta, head));
-            let mlp = Mlp::new(&sizes, &vec![activation; req.hidden.len()], head, req.seed)
+            // scikit-learn's own initialisation, as the estimators promise its semantics
+            let hidden = vec![activation; req.hidden.len()];
+            let mlp = Mlp::with_init(&sizes, &hidden, head, req.seed, backprop::Init::Sklearn)
                 .map_err(py_err)?;
             spec.init_model = Some(Stored::Memory(Box::new(SavedModel { mlp, meta })));
             spec.hidden_layers = Some(req.hidden.clone());

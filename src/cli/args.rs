@@ -187,7 +187,8 @@ pub struct TrainArgs {
     /// ReLU, Glorot-uniform elsewhere, zero biases), glorot (Glorot-uniform
     /// everywhere, zero biases), torch (PyTorch's nn.Linear: weights and
     /// biases within ±1/√inputs) or sklearn (scikit-learn's MLP: weights and
-    /// biases Glorot-uniform, √(2/(in+out)) with sigmoid) [default: auto]
+    /// biases Glorot-uniform, √(2/(in+out)) with sigmoid) [default: torch; auto
+    /// on the embedded set]
     #[arg(long, value_name = "RULE")]
     pub init: Option<backprop::Init>,
     /// Output head: sigmoid (binary/multi-label), softmax (classes) or mse

@@ -64,7 +64,8 @@ pub struct FitSpec {
     pub hidden_layers: Option<Vec<usize>>,
     /// Hidden activation [default: sigmoid on the embedded set, else relu].
     pub activation: Option<Activation>,
-    /// How a new network's parameters are drawn [default: [`Init::Auto`]];
+    /// How a new network's parameters are drawn [default: [`Init::Torch`],
+    /// [`Init::Auto`] on the embedded set];
     /// refused with an initial model or a checkpoint, whose weights are
     /// given.
     pub init: Option<Init>,
