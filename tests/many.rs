@@ -426,10 +426,18 @@ fn search_spaces_parse_and_draw() {
         ("lr", "give name=values"),
         ("lr=1;lr=2", "given twice"),
         ("activation=swish", "swish"),
+        ("init=kaiming", "kaiming"),
     ] {
         let e = fit::grid(bad).unwrap_err().to_string();
         assert!(e.contains(why), "{bad}: {e}");
     }
+    let inits = fit::grid("init=auto|torch|sklearn").unwrap();
+    let rules: Vec<Option<backprop::Init>> = inits
+        .iter()
+        .map(|c| c.apply(&FitSpec::default()).unwrap().init)
+        .collect();
+    use backprop::Init::{Auto, Sklearn, Torch};
+    assert_eq!(rules, [Some(Auto), Some(Torch), Some(Sklearn)]);
     let space = "lr=1e-4..1e-1; epochs=2..4; optimizer=sgd|adam; dropout=0..0.5";
     let a = fit::draw(space, 20, 3).unwrap();
     assert_eq!(a, fit::draw(space, 20, 3).unwrap());

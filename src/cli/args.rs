@@ -136,7 +136,7 @@ pub struct SearchArgs {
     /// The search space: settings separated by ';', each name=values, values
     /// separated by '|' (or ',' but for layers), e.g.
     /// 'lr=0.001,0.003; layers=64|128,64; weight-decay=0,1e-4'. Settings: lr,
-    /// layers, weight-decay, momentum, optimizer, activation, batch-size,
+    /// layers, weight-decay, momentum, optimizer, activation, init, batch-size,
     /// epochs, dropout, clip-norm. With --random, a number may be a range
     /// lo..hi (log-uniform for lr and weight-decay).
     #[arg(long, value_name = "SPACE")]
