@@ -3,8 +3,10 @@
 //! buffers allocated once.
 //!
 //! [`Inference`] cuts the rows into chunks of `chunk_rows` and runs them in
-//! waves of one chunk per thread: the chunks of a wave run in parallel, each
-//! in its own preallocated slot, and then the caller sees them in row order
+//! waves of one chunk per thread: the chunks of a wave run in parallel (on
+//! the calling thread when the wave is too small to be worth forking,
+//! [`crate::work::tasks_for`]), each in its own preallocated slot, and then
+//! the caller sees them in row order
 //! ([`Inference::for_each_chunk`]), which is where losses are added and
 //! predictions written. Memory is `O(threads · chunk_rows · width)`,
 //! whatever the number of rows.
@@ -61,6 +63,8 @@ pub struct Inference {
     chunk: usize,
     sizes: Vec<usize>,
     slots: Vec<Slot>,
+    /// The least work a parallel chunk holds ([`Inference::set_min_task_flops`]).
+    min_task_flops: u64,
 }
 
 impl std::fmt::Debug for Inference {
@@ -152,7 +156,15 @@ impl Inference {
             chunk: chunk_rows,
             sizes,
             slots,
+            min_task_flops: crate::work::MIN_TASK_FLOPS,
         })
+    }
+
+    /// Sets the least work, in FLOPs, that a wave's chunks must hold each to
+    /// run in parallel ([`crate::work::MIN_TASK_FLOPS`] by default; 0 runs
+    /// every wave over all the threads). Only the speed changes.
+    pub fn set_min_task_flops(&mut self, flops: u64) {
+        self.min_task_flops = flops;
     }
 
     /// Threads of the pool.
@@ -219,6 +231,7 @@ impl Inference {
         self.check(mlp, x.x.len(), rows)?;
         let (n0, chunk) = (mlp.inputs(), self.chunk);
         let wave = chunk * self.slots.len();
+        let flops_per_row = crate::work::forward_flops_per_row(mlp.sizes());
         let mut first = 0;
         while first < rows {
             let run = |i: usize, slot: &mut Slot| -> Result<()> {
@@ -243,14 +256,25 @@ impl Inference {
                 post(r0, slot)
             };
             let slots = &mut self.slots;
+            // a wave too small to be worth forking runs on this thread
+            let wave_rows = wave.min(rows - first) as u64;
+            let tasks = crate::work::tasks_for(
+                flops_per_row.saturating_mul(wave_rows),
+                slots.len(),
+                self.min_task_flops,
+            );
             match &self.pool {
-                Some(pool) if slots.len() > 1 => pool.install(|| {
+                Some(pool) if tasks > 1 => pool.install(|| {
                     slots
                         .par_iter_mut()
                         .enumerate()
                         .try_for_each(|(i, slot)| run(i, slot))
                 })?,
-                _ => run(0, &mut slots[0])?,
+                // on this thread, outside the pool
+                _ => slots
+                    .iter_mut()
+                    .enumerate()
+                    .try_for_each(|(i, slot)| run(i, slot))?,
             }
             for (i, slot) in self.slots.iter_mut().enumerate() {
                 if slot.rows > 0 {

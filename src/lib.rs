@@ -72,6 +72,7 @@ pub mod shard;
 pub mod stopping;
 pub mod tensor;
 pub mod train;
+pub mod work;
 
 pub use activation::{Activation, Head};
 pub use data::Dataset;

@@ -100,20 +100,7 @@ impl Preset {
 
 /// Training FLOPs per sample of a network with layer sizes `sizes` (see
 /// [`Preset::flops_per_sample`]).
-pub fn flops_per_sample(sizes: &[usize]) -> u64 {
-    sizes
-        .windows(2)
-        .enumerate()
-        .map(|(l, p)| {
-            let mn = (p[0] * p[1]) as u64;
-            if l == 0 {
-                4 * mn
-            } else {
-                6 * mn
-            }
-        })
-        .sum()
-}
+pub use crate::work::flops_per_sample;
 
 /// `rows` synthetic samples for a network of `sizes` and `head`: inputs
 /// uniform in `[-1, 1]`, targets valid for the head (0/1 for sigmoid, one-hot

@@ -2,8 +2,9 @@
 //! `Workspace`, optionally cut into blocks that run in parallel on the
 //! trainer's pool.
 //!
-//! When a step has fewer shards than the pool has threads, each shard's work
-//! is split further (`StepCtx::parts` blocks per shard, see
+//! When a step has fewer shards than the parallel tasks its work is worth
+//! (at most the pool's threads, [`crate::work::tasks_for`]), each shard's
+//! work is split further (`StepCtx::parts` blocks per shard, see
 //! [`parts_per_shard`]): the forward GEMM, bias, activation and dropout of a
 //! layer by blocks of rows; the input-delta GEMM, the dropout mask and the
 //! activation derivative by blocks of rows; the weight-gradient GEMM by

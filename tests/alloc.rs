@@ -164,6 +164,9 @@ fn steps_and_epochs_allocate_only_matrixmultiply_packing_buffers() {
                     ..cfg
                 };
                 let mut trainer = Trainer::new(&mlp, &cfg).unwrap();
+                // every step forked over all the threads, blocks included:
+                // the count below is that of the parallel paths
+                trainer.set_min_task_flops(0);
                 let (x, y) = data(64, sizes[0], 10);
                 let w: Vec<f32> = (0..64).map(|r| (r % 3) as f32 * 0.5).collect();
                 let step = |trainer: &mut Trainer, mlp: &mut Mlp| {

@@ -253,6 +253,8 @@ fn thread_count_does_not_change_a_bit() {
                     ..TrainConfig::default()
                 };
                 let mut trainer = Trainer::new(&mlp, &cfg).expect("Trainer::new");
+                // fork every step: the parallel paths are what is compared
+                trainer.set_min_task_flops(0);
                 let losses = data
                     .iter()
                     .map(|(x, y)| trainer.step(&mut mlp, x, y, m).expect("step").to_bits())
@@ -302,6 +304,8 @@ fn shuffled_epochs_do_not_depend_on_thread_count() {
             ..config(16, 5, threads)
         };
         let mut trainer = Trainer::new(&mlp, &cfg).unwrap();
+        // fork every step: the parallel paths are what is compared
+        trainer.set_min_task_flops(0);
         for _ in 0..3 {
             trainer.epoch(&mut mlp, &data).unwrap();
         }
@@ -691,6 +695,8 @@ fn every_optimizer_with_clip_and_schedule_is_the_same_for_any_thread_count() {
                 dropout: 0.0,
             };
             let mut trainer = Trainer::new(&mlp, &cfg).expect("Trainer::new");
+            // fork every step: the parallel paths are what is compared
+            trainer.set_min_task_flops(0);
             let losses = (0..epochs)
                 .map(|_| {
                     trainer
@@ -866,6 +872,8 @@ fn weights_and_dropout_are_the_same_for_any_thread_count() {
             ..TrainConfig::default()
         };
         let mut trainer = Trainer::new(&mlp, &cfg).unwrap();
+        // fork every step: the parallel paths are what is compared
+        trainer.set_min_task_flops(0);
         let losses = (0..epochs)
             .map(|_| trainer.epoch(&mut mlp, &data).unwrap().loss.to_bits())
             .collect();
@@ -926,6 +934,8 @@ fn blocks_inside_shards_do_not_change_a_bit() {
                         ..TrainConfig::default()
                     };
                     let mut trainer = Trainer::new(&mlp, &cfg).unwrap();
+                    // fork every step: the parallel paths are what is compared
+                    trainer.set_min_task_flops(0);
                     let losses = (0..epochs)
                         .map(|_| trainer.epoch(&mut mlp, data).unwrap().loss.to_bits())
                         .collect();

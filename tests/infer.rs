@@ -57,6 +57,8 @@ fn predictions_are_the_same_for_any_chunk_size_and_thread_count() {
         for threads in [1, 2, 3, 8] {
             for chunk in [1, 7, 16, 100, 256, rows, 10_000] {
                 let mut inf = Inference::new(&mlp, threads, chunk).unwrap();
+                // fork every step: the parallel paths are what is compared
+                inf.set_min_task_flops(0);
                 let mut out = vec![f32::NAN; rows * mlp.outputs()];
                 inf.predict_into(&mlp, &x, rows, &mut out).unwrap();
                 assert_eq!(
@@ -125,6 +127,8 @@ fn losses_and_accuracies_are_the_same_for_any_chunk_size_and_thread_count() {
         for threads in [1, 2, 3] {
             for chunk in [1, 8, 50, 256, 1000] {
                 let mut inf = Inference::new(&mlp, threads, chunk).unwrap();
+                // fork every step: the parallel paths are what is compared
+                inf.set_min_task_flops(0);
                 let f = inf.evaluate(&mlp, &x, &y, rows, labels.as_deref()).unwrap();
                 let got = (f.loss.to_bits(), f.accuracy.map(f64::to_bits));
                 match first {

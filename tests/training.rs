@@ -8,6 +8,9 @@ use backprop::model_io::{self, Checkpoint, CheckpointConfig, SavedModel};
 use backprop::train::{EpochOutcome, EpochProgress, TrainerState};
 use backprop::{Activation, Dataset, Error, Head, Matrix, Mlp, TrainConfig, Trainer};
 
+mod common;
+use common::{random_x, random_y, rng};
+
 fn dataset(rows: usize, n_in: usize) -> Dataset {
     let x: Vec<f32> = (0..rows * n_in)
         .map(|i| ((i * 7919 % 1000) as f32 / 250.0) - 2.0)
@@ -47,6 +50,8 @@ fn epochs_are_bitwise_identical_for_any_thread_count() {
             ..TrainConfig::default()
         };
         let mut trainer = Trainer::new(&mlp, &cfg).unwrap();
+        // fork every step: the parallel paths are what is compared
+        trainer.set_min_task_flops(0);
         let losses: Vec<u64> = (0..4)
             .map(|_| trainer.epoch(&mut mlp, &data).unwrap().loss.to_bits())
             .collect();
@@ -628,4 +633,58 @@ fn image_bytes_train_and_predict_as_their_widened_scaled_values() {
             .unwrap()
             .row(3)
     );
+}
+
+/// The trainer forks a step only where its work is worth it
+/// (`backprop::work::tasks_for`): a small network's step runs on one
+/// thread, a larger one's over a few; whatever the choice, forced or not,
+/// the bits are those of one thread.
+#[test]
+fn the_work_decides_the_parallelism_not_the_bits() {
+    use backprop::work::{flops_per_sample, tasks_for, MIN_TASK_FLOPS};
+    for (sizes, batch) in [(vec![10, 64, 64, 1], 32), (vec![252, 130, 60, 5], 70)] {
+        let head = if sizes[3] == 1 {
+            Head::Mse
+        } else {
+            Head::SoftmaxCe
+        };
+        let mut r = rng(77);
+        let x = random_x(&mut r, 3 * batch, sizes[0]);
+        let y = random_y(&mut r, head, 3 * batch, sizes[3]);
+        let run = |threads: usize, min: Option<u64>| -> Vec<u32> {
+            let mut mlp = Mlp::new(&sizes, &[Activation::Relu; 2], head, 5).unwrap();
+            let cfg = TrainConfig {
+                batch_size: batch,
+                threads,
+                shard_rows: batch,
+                ..TrainConfig::default()
+            };
+            let mut t = Trainer::new(&mlp, &cfg).unwrap();
+            if let Some(m) = min {
+                t.set_min_task_flops(m);
+            }
+            for b in 0..3 {
+                let (xs, ys) = (&x[b * batch * sizes[0]..], &y[b * batch * sizes[3]..]);
+                t.step(
+                    &mut mlp,
+                    &xs[..batch * sizes[0]],
+                    &ys[..batch * sizes[3]],
+                    batch,
+                )
+                .unwrap();
+            }
+            mlp.params().iter().map(|p| p.to_bits()).collect()
+        };
+        let one = run(1, None);
+        for (threads, min) in [(3, None), (3, Some(0)), (3, Some(u64::MAX)), (8, None)] {
+            assert_eq!(
+                run(threads, min),
+                one,
+                "{sizes:?}: {threads} threads, {min:?}"
+            );
+        }
+        // the small network is one task, the larger one a few
+        let tasks = tasks_for(flops_per_sample(&sizes) * batch as u64, 8, MIN_TASK_FLOPS);
+        assert_eq!(tasks > 1, sizes[0] > 10, "{sizes:?}: {tasks} tasks");
+    }
 }

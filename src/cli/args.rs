@@ -318,7 +318,8 @@ pub struct TrainArgs {
     /// the training rows' minority class, ties going to the last class].
     #[arg(long, value_name = "NAME")]
     pub positive_class: Option<String>,
-    /// Worker threads (0: one per core). Changes the speed, never the result.
+    /// Worker threads at most (0: one per core); a step too small to be
+    /// worth splitting runs on one. Changes the speed, never the result.
     #[arg(long, default_value_t = 0)]
     pub threads: usize,
     /// Rows per shard, the unit of parallel work [default: half the batch,
@@ -389,7 +390,8 @@ pub struct EvalArgs {
     /// Print one JSON object.
     #[arg(long)]
     pub json: bool,
-    /// Worker threads (0: one per core). Changes the speed, never a figure.
+    /// Worker threads at most (0: one per core); a file too small to be
+    /// worth splitting runs on one. Changes the speed, never a figure.
     #[arg(long, default_value_t = 0)]
     pub threads: usize,
     /// Rows per chunk of the forward passes (memory grows with it and the

@@ -48,6 +48,14 @@ pub struct Trainer {
     pub(super) head: Head,
     pub(super) batch_size: usize,
     pub(super) shard_rows: usize,
+    /// Training FLOPs per row ([`crate::work::flops_per_sample`]): how much
+    /// parallel work a step is worth.
+    pub(super) flops_per_row: u64,
+    /// The least work a parallel task holds ([`Trainer::set_min_task_flops`]).
+    pub(super) min_task_flops: u64,
+    /// The parallel tasks the current step is worth (set by `run_shards`;
+    /// 1: the step, its reduction and update included, runs on one thread).
+    pub(super) step_tasks: usize,
     pub(super) optimizer: Optimizer,
     pub(super) scheduler: Scheduler,
     pub(super) clip_norm: Option<f32>,
@@ -119,6 +127,9 @@ impl Trainer {
             head: mlp.head(),
             batch_size: cfg.batch_size,
             shard_rows,
+            flops_per_row: crate::work::flops_per_sample(mlp.sizes()),
+            min_task_flops: crate::work::MIN_TASK_FLOPS,
+            step_tasks: 1,
             optimizer,
             scheduler,
             clip_norm: cfg.clip_norm,
@@ -137,6 +148,14 @@ impl Trainer {
             stop_vote: false,
             stop_voted: false,
         })
+    }
+
+    /// Sets the least work, in FLOPs, that a parallel task of a step must
+    /// hold ([`crate::work::MIN_TASK_FLOPS`] by default; 0 forks every step
+    /// over all the threads, as a large network's). Only the speed changes:
+    /// the results are the same bits for any value.
+    pub fn set_min_task_flops(&mut self, flops: u64) {
+        self.min_task_flops = flops;
     }
 
     /// The trainer's thread pool. Running several steps inside one
@@ -449,31 +468,41 @@ impl Trainer {
         }
     }
 
-    /// Runs this process's shards of the batch (in parallel when there are
-    /// several); workspace `i` holds local shard `i`.
+    /// Runs this process's shards of the batch, in parallel as far as
+    /// their work is worth ([`crate::work::tasks_for`]: a small network's
+    /// step runs on one thread); workspace `i` holds local shard `i`.
     fn run_shards(&mut self, mlp: &Mlp, batch: Batch<'_>, rows: usize) -> Result<()> {
         let sr = self.shard_rows;
         let local = self.local_shards(rows);
+        let first = local.start;
+        let range = |s: usize| ((first + s) * sr, ((first + s + 1) * sr).min(rows));
+        let local_rows = match local.len() {
+            0 => 0,
+            n => range(n - 1).1 - range(0).0,
+        };
+        let tasks = crate::work::tasks_for(
+            self.flops_per_row.saturating_mul(local_rows as u64),
+            self.pool.current_num_threads(),
+            self.min_task_flops,
+        );
+        self.step_tasks = tasks;
         let ctx = StepCtx {
             dropout: self.dropout.as_ref(),
             step: self.optimizer.step_count(),
             profile: self.profile,
-            parts: parts_per_shard(self.pool.current_num_threads(), local.len()),
+            parts: parts_per_shard(tasks, local.len()),
         };
-        let first = local.start;
         let work = &mut self.workspaces[..local.len()];
-        let range = |s: usize| ((first + s) * sr, ((first + s + 1) * sr).min(rows));
-        match work {
-            [] => Ok(()),
-            [ws] => {
-                let (r0, r1) = range(0);
-                ws.run(mlp, &batch, r0, r1, ctx)
-            }
-            work => work.par_iter_mut().enumerate().try_for_each(|(s, ws)| {
-                let (r0, r1) = range(s);
-                ws.run(mlp, &batch, r0, r1, ctx)
-            }),
-        }
+        let run = |(s, ws): (usize, &mut Workspace)| {
+            let (r0, r1) = range(s);
+            ws.run(mlp, &batch, r0, r1, ctx)
+        };
+        // one task: no split, the shards in order on this thread
+        let min_len = if tasks == 1 { usize::MAX } else { 1 };
+        work.par_iter_mut()
+            .enumerate()
+            .with_min_len(min_len)
+            .try_for_each(run)
     }
 
     /// Forward, backward, ordered reduction and (if `update`) the update.
@@ -561,7 +590,9 @@ impl Trainer {
                 counter.fetch_add(elapsed_ns(t), Ordering::Relaxed);
             }
         };
-        // (a later multi-process all-reduce of `grad` goes here)
+        // a step too small to fork runs its chunks in order on this thread
+        // (no split below `min_len` items)
+        let min_len = if self.step_tasks == 1 { usize::MAX } else { 1 };
         let grad_scale = match self.clip_norm {
             None => scale,
             Some(max_norm) => {
@@ -571,14 +602,11 @@ impl Trainer {
                     reduce_chunk(g, rest, i * REDUCE_CHUNK);
                     *part = g.iter().map(|&v| f64::from(v) * f64::from(v)).sum();
                 };
-                if n <= REDUCE_CHUNK {
-                    reduce(0, grad, &mut parts[0]);
-                } else {
-                    grad.par_chunks_mut(REDUCE_CHUNK)
-                        .zip(parts.par_iter_mut())
-                        .enumerate()
-                        .for_each(|(i, (g, part))| reduce(i, g, part));
-                }
+                grad.par_chunks_mut(REDUCE_CHUNK)
+                    .zip(parts.par_iter_mut())
+                    .enumerate()
+                    .with_min_len(min_len)
+                    .for_each(|(i, (g, part))| reduce(i, g, part));
                 let sum: f64 = parts.iter().sum();
                 if let Some((red, _)) = timers {
                     add_time(red, t0);
@@ -614,6 +642,7 @@ impl Trainer {
                     .par_chunks_mut(REDUCE_CHUNK)
                     .zip(grad.par_chunks_mut(REDUCE_CHUNK))
                     .enumerate()
+                    .with_min_len(min_len)
                     .for_each(|(i, (p, g))| chunk(i, p, g, &mut []));
             } else {
                 params
@@ -621,6 +650,7 @@ impl Trainer {
                     .zip(grad.par_chunks_mut(REDUCE_CHUNK))
                     .zip(state.par_chunks_mut(k * REDUCE_CHUNK))
                     .enumerate()
+                    .with_min_len(min_len)
                     .for_each(|(i, ((p, g), st))| chunk(i, p, g, st));
             }
         });
