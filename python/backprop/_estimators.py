@@ -310,7 +310,7 @@ class _BaseMLP(BaseEstimator):
             start_checkpoint=start_checkpoint,
             columns=None if start_model or start_checkpoint else getattr(self, "_columns_fit", None),
         )
-        self._commit(result, incremental, continued=start_model is not None or start_checkpoint is not None, n_samples=X.shape[0])
+        self._commit(result, incremental, continued=start_model is not None or start_checkpoint is not None)
         if result["warning"] is not None:
             warnings.warn(result["warning"], RuntimeWarning, stacklevel=3)
         if result["interrupt"] is not None:
@@ -323,20 +323,23 @@ class _BaseMLP(BaseEstimator):
             )
         return self
 
-    def _commit(self, result, incremental, continued, n_samples):
+    def _commit(self, result, incremental, continued):
         model = _core.Model(result["model"])
         history = result["history"]
         # loss values in scikit-learn's units: mse averaged over the outputs
         per = self.n_outputs_ if model.head == "mse" else 1
         losses = [h["train_loss"] / per for h in history]
+        # as scikit-learn: n_iter_ counts this call's epochs (1 for
+        # partial_fit), t_ the training rows seen (validation rows not
+        # included) since the weights were first drawn, loss_curve_ every
+        # epoch since then
+        self.n_iter_ = len(history)
         if continued and hasattr(self, "loss_curve_"):
             self.loss_curve_ = list(self.loss_curve_) + losses
-            self.n_iter_ = self.n_iter_ + len(history)
-            self.t_ = getattr(self, "t_", 0) + n_samples * len(history)
+            self.t_ = getattr(self, "t_", 0) + result["samples"]
         else:
             self.loss_curve_ = losses
-            self.n_iter_ = len(history)
-            self.t_ = n_samples * len(history)
+            self.t_ = result["samples"]
         if self.early_stopping and not incremental:
             scores = [self._score_of(h) for h in history]
             self.validation_scores_ = scores

@@ -507,6 +507,9 @@ struct Trained {
     state_warning: Option<String>,
     hooks: Hooks,
     epochs: usize,
+    /// Rows trained on in this call, summed over its epochs (not the
+    /// validation rows): scikit-learn's `t_` increment.
+    samples: usize,
     end: FitEnd,
 }
 
@@ -540,6 +543,7 @@ fn train(spec: FitSpec, hooks: Hooks, stop: &AtomicBool) -> backprop::Result<Tra
         state_warning,
         hooks,
         epochs: out.epochs,
+        samples: out.samples,
         end: out.end,
     })
 }
@@ -860,6 +864,7 @@ fn fit<'py>(
     }
     d.set_item("history", history)?;
     d.set_item("epochs", trained.epochs)?;
+    d.set_item("samples", trained.samples)?;
     let (end, best) = match trained.end {
         FitEnd::Finished if trained.hooks.converged => ("converged", None),
         FitEnd::Finished => ("finished", None),

@@ -195,8 +195,8 @@ def test_partial_fit_continues_bit_for_bit_through_a_pickle():
     assert b._checkpoint is not None
     for p in parts[1:]:
         b.partial_fit(X[p], y[p])
-    assert a.n_iter_ == b.n_iter_ == 3
-    assert len(a.loss_curve_) == 3
+    assert a.n_iter_ == b.n_iter_ == 1 and a.t_ == b.t_ == 900
+    assert len(a.loss_curve_) == len(b.loss_curve_) == 3
     for u, v in zip(a.coefs_ + a.intercepts_, b.coefs_ + b.intercepts_):
         assert np.array_equal(u, v)
     # a fresh optimizer (no checkpoint) gives other bits: the state matters
@@ -227,7 +227,8 @@ def test_warm_start_continues_from_the_fitted_weights():
     clf = MLPClassifier((32,), max_iter=5, random_state=0, warm_start=True).fit(X, y)
     first = clf.loss_curve_[-1]
     clf.fit(X, y)
-    assert clf.n_iter_ == 10 and len(clf.loss_curve_) == 10
+    # scikit-learn: n_iter_ counts this fit's epochs, loss_curve_ and t_ go on
+    assert clf.n_iter_ == 5 and len(clf.loss_curve_) == 10 and clf.t_ == 10 * len(X)
     assert clf.loss_curve_[5] < first + 0.05  # no restart from random weights
     cold = MLPClassifier((32,), max_iter=5, random_state=0).fit(X, y)
     assert cold.loss_curve_[0] > clf.loss_curve_[5]
@@ -380,6 +381,9 @@ def test_fitted_attributes_and_early_stopping():
     assert [b.shape for b in clf.intercepts_] == [(32,), (16,), (10,)]
     assert clf.n_layers_ == 4 and clf.n_features_in_ == 64
     assert len(clf.validation_scores_) == clf.n_iter_ < 100
+    # t_ counts the training rows only, as scikit-learn's (its split holds
+    # out ceil(validation_fraction * n) rows)
+    assert clf.t_ == clf.n_iter_ * (len(X) - int(np.ceil(0.1 * len(X))))
     assert clf.best_validation_score_ == max(clf.validation_scores_) and clf.best_loss_ is None
     assert all(0 <= s <= 1 for s in clf.validation_scores_)
     # the best epoch's weights are kept: predicting with coefs_ agrees
@@ -481,7 +485,8 @@ def test_regressor_partial_fit_and_feature_names():
     reg = MLPRegressor((16,), random_state=0, learning_rate_init=0.01)
     for part in np.array_split(np.arange(len(X)), 4):
         reg.partial_fit(X.iloc[part], y.iloc[part])
-    assert reg.n_iter_ == 4 and len(reg.loss_curve_) == 4
+    # scikit-learn: one epoch per call, the curve and t_ over all the calls
+    assert reg.n_iter_ == 1 and len(reg.loss_curve_) == 4 and reg.t_ == len(X)
     assert list(reg.feature_names_in_) == list(X.columns)
     assert reg.predict(te.drop(columns="progression")).shape == (len(te),)
     with pytest.raises(ValueError, match="feature names"):
@@ -495,7 +500,7 @@ def test_partial_fit_takes_new_settings_between_calls():
     clf.partial_fit(X[100:250], y[100:250])  # batch 'auto' follows the rows, no weights
     clf.set_params(learning_rate_init=0.01, batch_size=32)
     clf.partial_fit(X[250:], y[250:], sample_weight=np.linspace(1, 2, 150))
-    assert clf.n_iter_ == 3
+    assert clf.n_iter_ == 1 and len(clf.loss_curve_) == 3 and clf.t_ == 400
     clf.set_params(solver="sgd")
     with pytest.raises(ValueError, match="optimizer"):
         clf.partial_fit(X[:50], y[:50])
