@@ -315,6 +315,13 @@ class _BaseMLP(BaseEstimator):
             warnings.warn(result["warning"], RuntimeWarning, stacklevel=3)
         if result["interrupt"] is not None:
             raise result["interrupt"]
+        if self.verbose and result["end"] in ("converged", "early_stopped"):
+            # scikit-learn's last line when a run stops before max_iter
+            what = "Validation score" if result["end"] == "early_stopped" else "Training loss"
+            print(
+                f"{what} did not improve more than tol={float(self.tol):f} for "
+                f"{int(self.n_iter_no_change)} consecutive epochs. Stopping."
+            )
         if result["end"] == "finished" and not incremental:
             warnings.warn(
                 f"Stochastic Optimizer: Maximum iterations ({self.max_iter}) reached and "

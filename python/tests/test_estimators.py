@@ -534,3 +534,19 @@ def test_huge_features_train_although_no_checkpoint_can_hold_the_state():
     with pytest.warns(RuntimeWarning, match="optimizer state cannot be kept"):
         clf.partial_fit(X, y)
     assert clf.predict(X).shape == (60,)
+
+
+def test_verbose_says_why_a_run_stops_as_scikit_learn_does(capsys):
+    from sklearn.neural_network import MLPClassifier as Reference
+
+    X, y, _, _ = digits(300)
+    for early in (False, True):
+        kw = dict(max_iter=200, tol=10.0, n_iter_no_change=2, random_state=0, verbose=True,
+                  early_stopping=early)
+        MLPClassifier((16,), **kw).fit(X, y)
+        ours = capsys.readouterr().out.strip().splitlines()[-1]
+        with warnings.catch_warnings():
+            warnings.simplefilter("ignore")
+            Reference((16,), **kw).fit(X, y)
+        theirs = capsys.readouterr().out.strip().splitlines()[-1]
+        assert ours == theirs and ours.endswith("Stopping."), (ours, theirs)
