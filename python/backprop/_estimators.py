@@ -289,6 +289,8 @@ class _BaseMLP(BaseEstimator):
             else:
                 sample_weight = np.ascontiguousarray(sample_weight, dtype=np.float32)
         fitted = hasattr(self, "_model_bytes")
+        if fitted and (incremental or self.warm_start):
+            self._sync_params()  # continuing from the weights as edited
         start_model = start_checkpoint = None
         if incremental and fitted:
             start_checkpoint = self._checkpoint
@@ -374,6 +376,7 @@ class _BaseMLP(BaseEstimator):
             w, b = model.layer(l)
             self.coefs_.append(np.ascontiguousarray(w.T))
             self.intercepts_.append(b)
+        self._params_seen = model.params
         self.n_layers_ = len(model.sizes)
         self.n_outputs_ = model.sizes[-1]
         self.out_activation_ = _OUT_ACTIVATION[model.head]
@@ -388,6 +391,7 @@ class _BaseMLP(BaseEstimator):
 
     def _forward(self, X):
         check_is_fitted(self)
+        self._sync_params()
         if self._model.prepares_columns:
             X = self._encode(X, first=False)
         else:
@@ -440,6 +444,7 @@ class _BaseMLP(BaseEstimator):
     def save(self, path):
         """Write the model file (the format of ``backprop train --out``)."""
         check_is_fitted(self)
+        self._sync_params()
         self._model.save(str(path))
 
     @classmethod
@@ -474,12 +479,50 @@ class _BaseMLP(BaseEstimator):
         self._adopt_targets(model)
         self._set_model(model)
 
+    def _edited_params(self):
+        """The flat parameters ``coefs_`` and ``intercepts_`` hold now, in
+        the model's layout, when they differ from the model's (edited in
+        place or assigned, as in scikit-learn); else None."""
+        sizes = self._model.sizes
+        coefs, intercepts = list(self.coefs_), list(self.intercepts_)
+        if len(coefs) != len(sizes) - 1 or len(intercepts) != len(sizes) - 1:
+            raise ValueError(
+                f"coefs_ and intercepts_ need {len(sizes) - 1} arrays each, "
+                f"got {len(coefs)} and {len(intercepts)}"
+            )
+        parts = []
+        for l, (w, b) in enumerate(zip(coefs, intercepts)):
+            w, b = np.asarray(w), np.asarray(b)
+            if w.shape != (sizes[l], sizes[l + 1]):
+                raise ValueError(f"coefs_[{l}] has shape {w.shape}, the network needs {(sizes[l], sizes[l + 1])}")
+            if b.shape != (sizes[l + 1],):
+                raise ValueError(f"intercepts_[{l}] has shape {b.shape}, the network needs {(sizes[l + 1],)}")
+            parts += [w.T.astype(np.float32).ravel(), b.astype(np.float32)]
+        flat = np.concatenate(parts)
+        return None if np.array_equal(flat, self._params_seen) else flat
+
+    def _sync_params(self):
+        """Makes edits of ``coefs_`` and ``intercepts_`` the model's (and
+        the optimizer state's, for ``partial_fit``), as scikit-learn reads
+        them on its next ``predict`` or ``fit``."""
+        flat = self._edited_params()
+        if flat is None:
+            return
+        self._model = self._model.with_params(flat)
+        self._model_bytes = bytes(self._model.to_bytes())
+        if getattr(self, "_checkpoint", None) is not None:
+            self._checkpoint = bytes(_core.checkpoint_with_params(self._checkpoint, flat))
+        self._params_seen = flat
+
     def __getstate__(self):
+        if hasattr(self, "_model"):
+            self._sync_params()
         state = super().__getstate__()
         state = dict(state)
         state.pop("_model", None)
         state.pop("coefs_", None)
         state.pop("intercepts_", None)
+        state.pop("_params_seen", None)
         if not (self.warm_start or state.get("_partial")):
             # the optimizer's state is only needed to continue training
             state.pop("_checkpoint", None)

@@ -288,6 +288,53 @@ impl Model {
         let w = PyArray1::from_slice(py, mlp.weights(l)).reshape([n_out, n_in])?;
         Ok((w, PyArray1::from_slice(py, mlp.bias(l))))
     }
+
+    /// All the parameters, flat: each layer's weights (`[out, in]`, row by
+    /// row) then its biases, layer after layer (a copy).
+    #[getter]
+    fn params<'py>(&self, py: Python<'py>) -> Bound<'py, PyArray1<f32>> {
+        PyArray1::from_slice(py, self.saved.mlp.params())
+    }
+
+    /// This model with the flat parameters `params` (laid out as
+    /// [`Model::params`]) and the same metadata.
+    fn with_params(&self, params: PyReadonlyArray1<'_, f32>) -> PyResult<Model> {
+        let mut saved = self.saved.clone();
+        set_params(&mut saved.mlp, params.as_slice()?)?;
+        Ok(Model { saved })
+    }
+}
+
+/// Writes `params` into `mlp`'s parameters, refusing a wrong count or a
+/// value that is not finite.
+fn set_params(mlp: &mut Mlp, params: &[f32]) -> PyResult<()> {
+    if params.len() != mlp.num_params() {
+        return Err(value_err(format!(
+            "{} parameters given, the network has {}",
+            params.len(),
+            mlp.num_params()
+        )));
+    }
+    if let Some(i) = params.iter().position(|v| !v.is_finite()) {
+        return Err(value_err(format!("parameter {i} is {}", params[i])));
+    }
+    mlp.params_mut().copy_from_slice(params);
+    Ok(())
+}
+
+/// The bytes of checkpoint `bytes` with its model's parameters replaced by
+/// `params` (the optimizer state and the rest kept): `partial_fit` after the
+/// weights were edited.
+#[pyfunction]
+fn checkpoint_with_params<'py>(
+    py: Python<'py>,
+    bytes: &[u8],
+    params: PyReadonlyArray1<'_, f32>,
+) -> PyResult<Bound<'py, PyBytes>> {
+    let mut c = model_io::checkpoint_from_bytes(bytes, "checkpoint").map_err(py_err)?;
+    set_params(&mut c.model.mlp, params.as_slice()?)?;
+    let out = model_io::checkpoint_to_bytes(&c).map_err(py_err)?;
+    Ok(PyBytes::new(py, &out))
 }
 
 // ---------------------------------------------------------------------------
@@ -902,6 +949,7 @@ fn _core(m: &Bound<'_, PyModule>) -> PyResult<()> {
     m.add_function(wrap_pyfunction!(fit, m)?)?;
     m.add_function(wrap_pyfunction!(encode_columns, m)?)?;
     m.add_function(wrap_pyfunction!(ensemble_members, m)?)?;
+    m.add_function(wrap_pyfunction!(checkpoint_with_params, m)?)?;
     m.add("__version__", env!("CARGO_PKG_VERSION"))?;
     Ok(())
 }

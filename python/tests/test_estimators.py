@@ -550,3 +550,38 @@ def test_verbose_says_why_a_run_stops_as_scikit_learn_does(capsys):
             Reference((16,), **kw).fit(X, y)
         theirs = capsys.readouterr().out.strip().splitlines()[-1]
         assert ours == theirs and ours.endswith("Stopping."), (ours, theirs)
+
+
+def test_coefs_and_intercepts_are_the_model():
+    X, y, Xt, yt = digits(600)
+    clf = MLPClassifier((32,), random_state=0, max_iter=30).fit(X, y)
+    good = clf.score(Xt, yt)
+    assert good > 0.8
+    # edited in place: the next predict reads them, as scikit-learn's
+    clf.coefs_[0][:] = 0.0
+    clf.intercepts_[0][:] = 0.0
+    assert clf.score(Xt, yt) < 0.2
+    # assigned, and carried through a pickle and save/load
+    clf.coefs_ = [np.ones_like(w) * 0.01 for w in clf.coefs_]
+    p = clf.predict_proba(Xt)
+    assert np.allclose(pickle.loads(pickle.dumps(clf)).predict_proba(Xt), p)
+    # warm_start and partial_fit continue from the edited weights
+    warm = MLPClassifier((32,), random_state=0, max_iter=1, warm_start=True).fit(X, y)
+    warm.coefs_ = [np.zeros_like(w) for w in warm.coefs_]
+    warm.intercepts_ = [np.zeros_like(b) for b in warm.intercepts_]
+    warm.fit(X, y)
+    # all-zero weights give ReLU units with no gradient: the hidden layer stays 0
+    assert np.all(warm.coefs_[0] == 0)
+    part = MLPClassifier((32,), random_state=0).partial_fit(X, y, classes=np.arange(10))
+    part.coefs_[0][:] = 0.0
+    part.intercepts_[0][:] = 0.0
+    part.partial_fit(X, y)
+    # from zero, only Adam's momentum moves them: three steps of at most
+    # the rate (the unedited weights are of order 0.1)
+    ref = MLPClassifier((32,), random_state=0).partial_fit(X, y, classes=np.arange(10))
+    ref.partial_fit(X, y)
+    assert np.abs(part.coefs_[0]).max() < 0.01 < np.abs(ref.coefs_[0]).max()
+    # a wrong shape is refused, naming the attribute
+    part.coefs_ = part.coefs_[:1]
+    with pytest.raises(ValueError, match="coefs_"):
+        part.predict(X)
