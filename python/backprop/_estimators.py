@@ -343,6 +343,8 @@ class _BaseMLP(BaseEstimator):
         # included) since the weights were first drawn, loss_curve_ every
         # epoch since then
         self.n_iter_ = len(history)
+        if losses:
+            self.loss_ = losses[-1]
         if continued and hasattr(self, "loss_curve_"):
             self.loss_curve_ = list(self.loss_curve_) + losses
             self.t_ = getattr(self, "t_", 0) + result["samples"]
@@ -377,6 +379,9 @@ class _BaseMLP(BaseEstimator):
             self.coefs_.append(np.ascontiguousarray(w.T))
             self.intercepts_.append(b)
         self._params_seen = model.params
+        # what coefs_ act on: the inputs as prepared (and, for regression,
+        # outputs before the targets' units)
+        self.preprocessing_ = model.preprocessing
         self.n_layers_ = len(model.sizes)
         self.n_outputs_ = model.sizes[-1]
         self.out_activation_ = _OUT_ACTIVATION[model.head]
@@ -454,7 +459,37 @@ class _BaseMLP(BaseEstimator):
         model = _core.Model.load(str(path))
         est = cls(**params)
         est._adopt(model)
+        est._params_from_record(model.extra, given=set(params))
         return est
+
+    # the training record's entries (``train.*``) as the estimator's
+    # parameters: (entry, parameter, conversion)
+    _RECORD_PARAMS = (
+        ("lr", "learning_rate_init", float),
+        ("batch_size", "batch_size", int),
+        ("epochs", "max_iter", int),
+        ("optimizer", "solver", str),
+        ("seed", "random_state", int),
+        ("shuffle", "shuffle", lambda v: v == "true"),
+        ("momentum", "momentum", float),
+        ("nesterov", "nesterovs_momentum", lambda v: v == "true"),
+        ("dropout", "dropout", float),
+        ("clip_norm", "clip_norm", float),
+    )
+
+    def _params_from_record(self, extra, given):
+        """Sets the parameters a model file's training record states (a
+        model written by ``backprop train``), except those in ``given``; and
+        ``loss_``, the final training loss. ``alpha`` is not set: the file's
+        weight decay maps to it through the batch size and the head."""
+        for entry, name, conv in self._RECORD_PARAMS:
+            value = extra.get(f"train.{entry}")
+            if value is not None and name not in given:
+                setattr(self, name, conv(value))
+        loss = extra.get("train.final_train_loss")
+        if loss is not None:
+            per = self.n_outputs_ if self._model.head == "mse" else 1
+            self.loss_ = float(loss) / per
 
     def _adopt(self, model):
         extra = model.extra
@@ -523,6 +558,7 @@ class _BaseMLP(BaseEstimator):
         state.pop("coefs_", None)
         state.pop("intercepts_", None)
         state.pop("_params_seen", None)
+        state.pop("preprocessing_", None)
         if not (self.warm_start or state.get("_partial")):
             # the optimizer's state is only needed to continue training
             state.pop("_checkpoint", None)

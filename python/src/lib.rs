@@ -289,6 +289,38 @@ impl Model {
         Ok((w, PyArray1::from_slice(py, mlp.bias(l))))
     }
 
+    /// The preparation the network's inputs and outputs get around
+    /// `coefs_`: `pixel_scale` (inputs multiplied by it), `mean` and `std`
+    /// (inputs become `(x - mean) / std`), `target_mean` and `target_std`
+    /// (regression outputs become `y * std + mean`), each `None` when not
+    /// used, and `columns` (whether a table's columns are encoded first).
+    #[getter]
+    fn preprocessing<'py>(&self, py: Python<'py>) -> PyResult<Bound<'py, PyDict>> {
+        let meta = &self.saved.meta;
+        let d = PyDict::new(py);
+        d.set_item("pixel_scale", meta.pixel_scale)?;
+        let (mean, std) = match &meta.standardizer {
+            Some(s) => (
+                Some(PyArray1::from_slice(py, &s.mean)),
+                Some(PyArray1::from_slice(py, &s.std)),
+            ),
+            None => (None, None),
+        };
+        d.set_item("mean", mean)?;
+        d.set_item("std", std)?;
+        let (tm, ts) = match &meta.target_standardizer {
+            Some(s) => (
+                Some(PyArray1::from_slice(py, &s.mean)),
+                Some(PyArray1::from_slice(py, &s.std)),
+            ),
+            None => (None, None),
+        };
+        d.set_item("target_mean", tm)?;
+        d.set_item("target_std", ts)?;
+        d.set_item("columns", meta.columns.is_some())?;
+        Ok(d)
+    }
+
     /// All the parameters, flat: each layer's weights (`[out, in]`, row by
     /// row) then its biases, layer after layer (a copy).
     #[getter]

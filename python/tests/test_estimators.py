@@ -585,3 +585,28 @@ def test_coefs_and_intercepts_are_the_model():
     part.coefs_ = part.coefs_[:1]
     with pytest.raises(ValueError, match="coefs_"):
         part.predict(X)
+
+
+def test_a_cli_model_is_described_by_its_record_and_preparation(tmp_path):
+    exe = cli()
+    model = tmp_path / "iris.safetensors"
+    subprocess.run([exe, "train", "--data", str(DATA / "iris.train.csv"), "--epochs", "7",
+                    "--batch-size", "16", "--seed", "5", "--quiet", "--out", str(model)], check=True)
+    clf = MLPClassifier.load(model)
+    p = clf.get_params()
+    assert (p["max_iter"], p["batch_size"], p["random_state"], p["solver"]) == (7, 16, 5, "adam")
+    assert p["learning_rate_init"] == 0.003 and p["shuffle"] is True
+    assert clf.loss_ > 0
+    # parameters given to load win over the record
+    assert MLPClassifier.load(model, max_iter=3).max_iter == 3
+    # coefs_ act on the prepared inputs: the stored standardisation
+    pre = clf.preprocessing_
+    assert pre["pixel_scale"] is None and pre["target_mean"] is None
+    # (a CSV's number columns pass through their encoding as they are)
+    te = pd.read_csv(DATA / "iris.test.csv").drop(columns="species")
+    h = (te.to_numpy(dtype=np.float32) - pre["mean"]) / pre["std"]
+    for w, b in zip(clf.coefs_[:-1], clf.intercepts_[:-1]):
+        h = np.maximum(h @ w + b, 0)
+    z = h @ clf.coefs_[-1] + clf.intercepts_[-1]
+    z = np.exp(z - z.max(1, keepdims=True))
+    assert np.allclose(z / z.sum(1, keepdims=True), clf.predict_proba(te), atol=1e-5)
