@@ -352,8 +352,8 @@ pub fn cross_validate_each_with(
 }
 
 /// `spec` with the embedded set's defaults written in (16 sigmoid hidden
-/// units, plain SGD at 0.5), so that its folds, tables in memory, train as
-/// the embedded set does.
+/// units, plain SGD at 0.5, the classic initialisation), so that its folds,
+/// tables in memory, train as the embedded set does.
 fn embedded_defaults(spec: &FitSpec) -> FitSpec {
     let optimizer = spec.optimizer.unwrap_or_else(|| default_optimizer(true));
     FitSpec {
@@ -364,6 +364,7 @@ fn embedded_defaults(spec: &FitSpec) -> FitSpec {
         ),
         optimizer: Some(optimizer),
         lr: Some(spec.lr.unwrap_or_else(|| default_lr(optimizer.kind, true))),
+        init: Some(spec.init.unwrap_or(crate::init::Init::Auto)),
         ..spec.clone()
     }
 }

@@ -524,7 +524,7 @@ fn weigh(
 /// (over five seeds it scored best on the development suite of tables,
 /// `bench/tables/README.md`), the classic rule of `docs/backprop.md` on the
 /// embedded set.
-pub(super) fn default_init(embedded: bool) -> Init {
+fn default_init(embedded: bool) -> Init {
     if embedded {
         Init::Auto
     } else {
