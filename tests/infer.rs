@@ -220,3 +220,37 @@ fn wrong_shapes_are_errors() {
     assert!(inf.evaluate(&mlp, &x, &out, 4, Some(&[0, 1])).is_err());
     assert!(Inference::new(&mlp, 1, 0).is_err());
 }
+
+/// A saved model's predictions on the threads (`SavedModel::predict_on`)
+/// are the bits of `SavedModel::predict`, with the features' and targets'
+/// standardisation applied, for a few rows (one thread) and many (several).
+#[test]
+fn a_saved_models_predictions_on_threads_are_its_own() {
+    use backprop::data::Standardizer;
+    use backprop::model_io::{ModelMeta, SavedModel};
+    let sizes = [40, 64, 3];
+    let mlp = Mlp::new(&sizes, &[Activation::Tanh], Head::Mse, 4).unwrap();
+    let mut r = rng(91);
+    let meta = ModelMeta {
+        standardizer: Some(Standardizer {
+            mean: common::uniform(&mut r, 40, -1.0, 1.0),
+            std: common::uniform(&mut r, 40, 0.5, 2.0),
+        }),
+        target_standardizer: Some(Standardizer {
+            mean: vec![10.0, -3.0, 0.5],
+            std: vec![2.0, 0.1, 7.0],
+        }),
+        ..ModelMeta::default()
+    };
+    let saved = SavedModel { mlp, meta };
+    for rows in [5, 3000] {
+        let x = random_x(&mut r, rows, sizes[0]);
+        let one = saved.predict(&x, rows).unwrap();
+        for threads in [0, 1, 2, 3] {
+            let on = saved.predict_on(&x, rows, threads).unwrap();
+            let bits =
+                |m: &backprop::Matrix| m.as_slice().iter().map(|v| v.to_bits()).collect::<Vec<_>>();
+            assert_eq!(bits(&on), bits(&one), "{rows} rows, {threads} threads");
+        }
+    }
+}

@@ -401,7 +401,7 @@ class _BaseMLP(BaseEstimator):
             X = self._encode(X, first=False)
         else:
             X = validate_data(self, X, reset=False, dtype=np.float32, order="C")
-        return self._model.predict(X)
+        return self._model.predict(X, 0 if self.n_threads is None else int(self.n_threads))
 
     # ------------------------------------------------------------------
     # tables: text columns, categories, gaps

@@ -163,11 +163,15 @@ impl Model {
     /// The network's outputs for the rows of `x` (float32, C-contiguous,
     /// `rows × inputs`): probabilities for the classifier heads, values in
     /// the targets' units for `mse`. The features are preprocessed as the
-    /// model says (pixel scale, standardisation) first. The GIL is released.
+    /// model says (pixel scale, standardisation) first. Up to `threads`
+    /// threads (0: one per core) share the rows when they are worth it; the
+    /// GIL is released.
+    #[pyo3(signature = (x, threads = 0))]
     fn predict<'py>(
         &self,
         py: Python<'py>,
         x: PyReadonlyArray2<'py, f32>,
+        threads: usize,
     ) -> PyResult<Bound<'py, PyArray2<f32>>> {
         let (slice, rows, cols) = rows_of(&x)?;
         let mlp = &self.saved.mlp;
@@ -178,7 +182,7 @@ impl Model {
             )));
         }
         let out = py
-            .detach(|| -> backprop::Result<Matrix> { self.saved.predict(slice, rows) })
+            .detach(|| -> backprop::Result<Matrix> { self.saved.predict_on(slice, rows, threads) })
             .map_err(py_err)?;
         let k = out.cols();
         PyArray1::from_vec(py, out.into_vec()).reshape([rows, k])

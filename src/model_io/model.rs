@@ -15,6 +15,7 @@ use super::schema::{self as key, check_meta, f32_array, fmt_f32, json, parse_f32
 use crate::activation::{Activation, Head};
 use crate::data::{CsvLayout, Standardizer};
 use crate::error::Result;
+use crate::infer::{Inference, DEFAULT_CHUNK_ROWS};
 use crate::meta::ModelMeta;
 use crate::network::Mlp;
 use crate::tensor::Matrix;
@@ -65,6 +66,36 @@ impl SavedModel {
         } else {
             self.mlp.predict(x, rows)?
         };
+        self.meta.to_target_units(&mut out);
+        Ok(out)
+    }
+
+    /// [`SavedModel::predict`] on up to `threads` threads (0: one per
+    /// core), in chunks of rows ([`Inference`]), when the rows are worth
+    /// more than one thread ([`crate::work::tasks_for`]); the same bits.
+    ///
+    /// # Errors
+    /// As [`SavedModel::predict`]; [`crate::Error::Config`] for a thread
+    /// pool that cannot be built.
+    pub fn predict_on(&self, x: &[f32], rows: usize, threads: usize) -> Result<Matrix> {
+        let flops =
+            crate::work::forward_flops_per_row(self.mlp.sizes()).saturating_mul(rows as u64);
+        let wanted = if threads == 0 { usize::MAX } else { threads };
+        if crate::work::tasks_for(flops, wanted, crate::work::MIN_TASK_FLOPS) == 1 {
+            return self.predict(x, rows);
+        }
+        let prepared;
+        let x = if self.meta.prepares_features() {
+            let mut copy = Matrix::from_vec(rows, self.mlp.inputs(), x.to_vec())?;
+            self.meta.prepare(&mut copy);
+            prepared = copy;
+            prepared.as_slice()
+        } else {
+            x
+        };
+        let mut out = Matrix::zeros(rows, self.mlp.outputs());
+        let mut infer = Inference::new(&self.mlp, threads, DEFAULT_CHUNK_ROWS)?;
+        infer.predict_into(&self.mlp, x, rows, out.as_mut_slice())?;
         self.meta.to_target_units(&mut out);
         Ok(out)
     }
