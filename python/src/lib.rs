@@ -22,6 +22,7 @@ use std::collections::BTreeMap;
 use std::ops::ControlFlow;
 use std::path::PathBuf;
 use std::sync::atomic::{AtomicBool, Ordering};
+use std::sync::{Condvar, Mutex};
 use std::time::Duration;
 
 use backprop::data::{
@@ -902,14 +903,37 @@ fn fit<'py>(
         records: Vec::new(),
     };
 
-    // train on a thread of its own; this one releases the GIL and checks
-    // for signals until it is done
+    // train on a thread of its own; this one releases the GIL, waits for
+    // the result (returning as soon as it comes) and checks for signals
+    // every 10 ms meanwhile
     let stop = AtomicBool::new(false);
     let mut interrupt: Option<PyErr> = None;
+    let finished = (Mutex::new(false), Condvar::new());
     let result = std::thread::scope(|s| {
-        let handle = s.spawn(|| train(spec, hooks, &stop));
-        while !handle.is_finished() {
-            py.detach(|| std::thread::sleep(Duration::from_millis(10)));
+        let handle = s.spawn(|| {
+            // set even when training panics, so that the wait below ends
+            struct Done<'a>(&'a (Mutex<bool>, Condvar));
+            impl Drop for Done<'_> {
+                fn drop(&mut self) {
+                    *self.0 .0.lock().unwrap_or_else(|e| e.into_inner()) = true;
+                    self.0 .1.notify_all();
+                }
+            }
+            let _done = Done(&finished);
+            train(spec, hooks, &stop)
+        });
+        loop {
+            let over = py.detach(|| {
+                let (lock, cv) = &finished;
+                let guard = lock.lock().unwrap_or_else(|e| e.into_inner());
+                let (guard, _) = cv
+                    .wait_timeout_while(guard, Duration::from_millis(10), |done| !*done)
+                    .unwrap_or_else(|e| e.into_inner());
+                *guard
+            });
+            if over {
+                break;
+            }
             if interrupt.is_none() {
                 if let Err(e) = py.check_signals() {
                     stop.store(true, Ordering::Relaxed);
