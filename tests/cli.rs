@@ -2664,3 +2664,75 @@ fn decimal_commas_read_as_points() {
     assert_eq!(code, 2, "{err}");
     assert!(err.contains("--decimal"), "{err}");
 }
+
+/// `--preset classic` is the seed's plain network on any data: the same
+/// file as its settings given one by one; on the embedded set, the same file
+/// as no preset; and a classic run resumes bit for bit with the preset given
+/// again.
+#[test]
+fn the_classic_preset_is_the_seeds_plain_network() {
+    let dir = tmp();
+    let wine = data("wine.train.csv");
+    let wine = wine.to_str().unwrap();
+    let run = |args: &[&str], out: &str| -> Vec<u8> {
+        let path = dir.path().join(out);
+        bin()
+            .args([
+                "train",
+                "--quiet",
+                "--epochs",
+                "4",
+                "--out",
+                path.to_str().unwrap(),
+            ])
+            .args(args)
+            .assert()
+            .success();
+        fs::read(path).unwrap()
+    };
+    let classic = run(&["--data", wine, "--preset", "classic"], "c.st");
+    let spelled = [
+        "--data",
+        wine,
+        "--layers",
+        "16",
+        "--activation",
+        "sigmoid",
+        "--optimizer",
+        "sgd",
+        "--lr",
+        "0.5",
+        "--init",
+        "auto",
+    ];
+    assert_eq!(classic, run(&spelled, "s.st"));
+    assert_ne!(
+        classic,
+        run(&["--data", wine], "d.st"),
+        "the default recipe differs"
+    );
+    // a flag given keeps its value
+    let wide = run(
+        &["--data", wine, "--preset", "classic", "--layers", "8"],
+        "w.st",
+    );
+    let narrow = run(&[&spelled[..3], &["8"], &spelled[4..]].concat(), "n.st");
+    assert_eq!(wide, narrow);
+    // the embedded demo is already classic
+    assert_eq!(run(&["--preset", "classic"], "e1.st"), run(&[], "e2.st"));
+    // two epochs, then resumed with the preset again: the 4-epoch file
+    let ckpt = dir.path().join("c.ckpt");
+    let c = ckpt.to_str().unwrap();
+    bin()
+        .args([
+            "train", "--quiet", "--epochs", "2", "--data", wine, "--preset", "classic",
+        ])
+        .args(["--checkpoint", c])
+        .assert()
+        .success();
+    let resumed = run(
+        &["--data", wine, "--preset", "classic", "--resume", c],
+        "r.st",
+    );
+    assert_eq!(resumed, classic);
+}

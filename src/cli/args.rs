@@ -191,6 +191,12 @@ pub struct TrainArgs {
     /// on the embedded set]
     #[arg(long, value_name = "RULE")]
     pub init: Option<backprop::Init>,
+    /// The recipe for the settings not given: default, or classic (the
+    /// seed's plain network, the embedded demo's: 16 sigmoid hidden units,
+    /// plain SGD at 0.5, the auto initialisation)
+    #[arg(long, value_name = "RECIPE", default_value = "default",
+          value_parser = ["default", "classic"])]
+    pub preset: String,
     /// Output head: sigmoid (binary/multi-label), softmax (classes) or mse
     /// (regression) [default: sigmoid for 2 classes, softmax for more].
     #[arg(long)]

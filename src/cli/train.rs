@@ -85,8 +85,18 @@ impl TrainArgs {
             .map(|kind| LrSchedule::from_kind(kind, &params))
     }
 
-    /// The training session the flags describe.
+    /// The training session the flags describe (`--preset classic`: with
+    /// [`FitSpec::classic`]'s settings where the flags give none).
     pub(super) fn spec(&self) -> anyhow::Result<FitSpec> {
+        let spec = self.flags_spec()?;
+        Ok(match self.preset.as_str() {
+            "classic" => spec.classic(),
+            _ => spec,
+        })
+    }
+
+    /// The training session the flags alone describe.
+    fn flags_spec(&self) -> anyhow::Result<FitSpec> {
         Ok(FitSpec {
             data: self
                 .data

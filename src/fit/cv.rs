@@ -11,7 +11,7 @@ use rand_chacha::ChaCha8Rng;
 use super::many::{fit_made, Progress};
 use super::prepare::{stratify, training_options};
 use super::report::FitOutcome;
-use super::spec::{default_lr, default_optimizer, DataSource, FitSpec, DEFAULT_SEED};
+use super::spec::{DataSource, FitSpec, DEFAULT_SEED};
 use crate::data::{self, RawTable};
 use crate::error::{Error, Result};
 use crate::evaluate::{self, Evaluation};
@@ -299,7 +299,7 @@ pub fn cross_validate_each_with(
     let make = |i: usize| -> Result<FitSpec> {
         let (c, f) = (&candidates[i / k], i % k);
         // the embedded set's defaults, which tables in memory do not take
-        let c = if embedded { &embedded_defaults(c) } else { c };
+        let c = if embedded { &c.classic() } else { c };
         Ok(FitSpec {
             data: DataSource::Tables {
                 train: Box::new(part(f, true)?),
@@ -349,24 +349,6 @@ pub fn cross_validate_each_with(
         });
     }
     Ok(out)
-}
-
-/// `spec` with the embedded set's defaults written in (16 sigmoid hidden
-/// units, plain SGD at 0.5, the classic initialisation), so that its folds,
-/// tables in memory, train as the embedded set does.
-fn embedded_defaults(spec: &FitSpec) -> FitSpec {
-    let optimizer = spec.optimizer.unwrap_or_else(|| default_optimizer(true));
-    FitSpec {
-        hidden_layers: Some(spec.hidden_layers.clone().unwrap_or_else(|| vec![16])),
-        activation: Some(
-            spec.activation
-                .unwrap_or(crate::activation::Activation::Sigmoid),
-        ),
-        optimizer: Some(optimizer),
-        lr: Some(spec.lr.unwrap_or_else(|| default_lr(optimizer.kind, true))),
-        init: Some(spec.init.unwrap_or(crate::init::Init::Auto)),
-        ..spec.clone()
-    }
 }
 
 /// Refuses what cross-validation cannot honour: test data (every fold is

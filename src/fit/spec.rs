@@ -366,6 +366,43 @@ pub(super) fn check_spec(spec: &FitSpec) -> Result<()> {
     Ok(())
 }
 
+impl FitSpec {
+    /// This spec with the seed's plain network written in where it sets
+    /// none: 16 sigmoid hidden units, plain SGD at 0.5 (or the optimizer's
+    /// rate), the classic initialisation ([`Init::Auto`]). It is the
+    /// embedded demo's recipe, which `train --preset classic` applies to any
+    /// data (and cross-validation to the embedded set's folds). With an
+    /// initial model or a checkpoint, whose network is given, only the
+    /// optimizer and its rate are filled in.
+    ///
+    /// ```
+    /// use backprop::{Activation, FitSpec, Init};
+    /// let c = FitSpec::default().classic();
+    /// assert_eq!(c.hidden_layers, Some(vec![16]));
+    /// assert_eq!(c.activation, Some(Activation::Sigmoid));
+    /// assert_eq!((c.lr, c.init), (Some(0.5), Some(Init::Auto)));
+    /// let mine = FitSpec { hidden_layers: Some(vec![8]), ..FitSpec::default() }.classic();
+    /// assert_eq!(mine.hidden_layers, Some(vec![8]));
+    /// ```
+    pub fn classic(&self) -> FitSpec {
+        let optimizer = self.optimizer.unwrap_or_else(|| default_optimizer(true));
+        let trained = FitSpec {
+            optimizer: Some(optimizer),
+            lr: Some(self.lr.unwrap_or_else(|| default_lr(optimizer.kind, true))),
+            ..self.clone()
+        };
+        if self.init_model.is_some() || self.resume.is_some() {
+            return trained;
+        }
+        FitSpec {
+            hidden_layers: Some(self.hidden_layers.clone().unwrap_or_else(|| vec![16])),
+            activation: Some(self.activation.unwrap_or(Activation::Sigmoid)),
+            init: Some(self.init.unwrap_or(Init::Auto)),
+            ..trained
+        }
+    }
+}
+
 /// The optimizer when none is given: plain SGD for the embedded demo (the
 /// rule of `docs/backprop.md`), Adam with PyTorch's constants for a user's
 /// data (scikit-learn's `MLPClassifier` default too).
