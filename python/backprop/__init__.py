@@ -91,5 +91,15 @@ from ._core import __version__
 from ._estimators import MLPClassifier, MLPRegressor
 from ._ensemble import Ensemble
 from ._many import GridSearch, cross_validate
+from ._tabular import TabularClassifier, TabularRegressor
 
-__all__ = ["Ensemble", "GridSearch", "MLPClassifier", "MLPRegressor", "cross_validate", "__version__"]
+__all__ = [
+    "Ensemble",
+    "GridSearch",
+    "MLPClassifier",
+    "MLPRegressor",
+    "TabularClassifier",
+    "TabularRegressor",
+    "cross_validate",
+    "__version__",
+]

@@ -426,6 +426,14 @@ struct FitRequest {
     class_names: Option<Vec<String>>,
     /// Entries for the model's metadata (`ModelMeta::extra`).
     extra: BTreeMap<String, String>,
+    /// How a new network is drawn (`backprop::Init`'s names): `sklearn`
+    /// for the scikit-learn estimators.
+    init: String,
+    /// Standardise the features (and, for `mse`, the targets with
+    /// `standardize_targets`) with the training rows' mean and std, stored
+    /// in the model: the command line's preparation.
+    standardize: bool,
+    standardize_targets: bool,
 }
 
 #[pymethods]
@@ -471,6 +479,9 @@ impl FitRequest {
             target_names: Vec::new(),
             class_names: None,
             extra: BTreeMap::new(),
+            init: backprop::Init::Sklearn.name().into(),
+            standardize: false,
+            standardize_targets: false,
         }
     }
 
@@ -785,6 +796,14 @@ fn fit<'py>(
         notes: Vec::new(),
     };
 
+    // the command line's standardisation, fitted on these rows, for a new
+    // network (a continued one keeps its own)
+    let fitted = match req.standardize {
+        true => {
+            Some(pipeline::fit_meta(&table, head, true, req.standardize_targets).map_err(py_err)?)
+        }
+        false => None,
+    };
     let start = match (start_model, start_checkpoint) {
         (_, Some(c)) => Start::Checkpoint(c),
         (Some(m), None) => Start::Model(m),
@@ -853,10 +872,15 @@ fn fit<'py>(
             let mut sizes = vec![cols];
             sizes.extend(&req.hidden);
             sizes.push(pipeline::output_size(&meta, head));
-            // scikit-learn's own initialisation, as the estimators promise its semantics
+            if let Some(f) = fitted {
+                meta.standardizer = f.standardizer;
+                meta.target_standardizer = f.target_standardizer;
+            }
+            // scikit-learn's own initialisation for its estimators, the
+            // recipe's for the tabular ones
+            let init = req.init.parse::<backprop::Init>().map_err(py_err)?;
             let hidden = vec![activation; req.hidden.len()];
-            let mlp = Mlp::with_init(&sizes, &hidden, head, req.seed, backprop::Init::Sklearn)
-                .map_err(py_err)?;
+            let mlp = Mlp::with_init(&sizes, &hidden, head, req.seed, init).map_err(py_err)?;
             spec.init_model = Some(Stored::Memory(Box::new(SavedModel { mlp, meta })));
             spec.hidden_layers = Some(req.hidden.clone());
             spec.activation = Some(activation);
