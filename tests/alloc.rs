@@ -145,12 +145,27 @@ fn steps_and_epochs_allocate_only_matrixmultiply_packing_buffers() {
         let layers = sizes.len() - 1;
         let _ = layers;
         // (threads, shard_rows): one shard, several, many; and one shard
-        // of the 64-row batch cut into blocks by 3 threads
-        for (threads, shard_rows) in [(1, 64), (2, 16), (3, 7), (3, 64)] {
+        // of the 64-row batch cut into blocks by 3 threads; each with every
+        // step forked over all the threads (`forked`), and as the work
+        // decides (the small network's steps on one thread)
+        let runs = [(1, 64), (2, 16), (3, 7), (3, 64)];
+        for (forked, (threads, shard_rows)) in [true, false]
+            .into_iter()
+            .flat_map(|f| runs.into_iter().map(move |r| (f, r)))
+        {
+            // the threads a step of `rows` rows uses
+            let used = |rows: usize| match forked {
+                true => threads,
+                false => backprop::work::tasks_for(
+                    backprop::work::flops_per_sample(&sizes) * rows as u64,
+                    threads,
+                    backprop::work::MIN_TASK_FLOPS,
+                ),
+            };
             // (rule, allocations in the counted steps, in the counted epoch)
             let mut counts = Vec::new();
             for (rule, cfg, weighted) in rules() {
-                let label = format!("{rule}, sizes {sizes:?}, threads {threads}");
+                let label = format!("{rule}, sizes {sizes:?}, threads {threads}, forked {forked}");
                 let mut mlp = Mlp::new(
                     &sizes,
                     &[Activation::Relu, Activation::Tanh],
@@ -164,9 +179,9 @@ fn steps_and_epochs_allocate_only_matrixmultiply_packing_buffers() {
                     ..cfg
                 };
                 let mut trainer = Trainer::new(&mlp, &cfg).unwrap();
-                // every step forked over all the threads, blocks included:
-                // the count below is that of the parallel paths
-                trainer.set_min_task_flops(0);
+                if forked {
+                    trainer.set_min_task_flops(0);
+                }
                 let (x, y) = data(64, sizes[0], 10);
                 let w: Vec<f32> = (0..64).map(|r| (r % 3) as f32 * 0.5).collect();
                 let step = |trainer: &mut Trainer, mlp: &mut Mlp| {
@@ -198,7 +213,7 @@ fn steps_and_epochs_allocate_only_matrixmultiply_packing_buffers() {
                 });
                 assert_eq!(
                     counted,
-                    steps * gemm_calls(&sizes, 64, shard_rows, threads),
+                    steps * gemm_calls(&sizes, 64, shard_rows, used(64)),
                     "{label}, shards {shards}: {counted} allocations in {steps} steps; \
                      expected only matrixmultiply's, one per sgemm call"
                 );
@@ -229,7 +244,7 @@ fn steps_and_epochs_allocate_only_matrixmultiply_packing_buffers() {
                     let gemm_calls: u64 = (0..stats.steps)
                         .map(|s| {
                             let rows = (300 - s * 64).min(64);
-                            gemm_calls(&sizes, rows, shard_rows, threads)
+                            gemm_calls(&sizes, rows, shard_rows, used(rows))
                         })
                         .sum();
                     (ALLOCS.load(Ordering::SeqCst) - before, gemm_calls)
