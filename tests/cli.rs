@@ -5,20 +5,10 @@
 use std::fs;
 use std::path::{Path, PathBuf};
 
-use assert_cmd::Command;
 
 mod common;
+use common::{bin, repo_data as data};
 use predicates::prelude::*;
-
-fn bin() -> Command {
-    Command::cargo_bin("backprop").expect("binary built")
-}
-
-fn data(name: &str) -> PathBuf {
-    Path::new(env!("CARGO_MANIFEST_DIR"))
-        .join("data")
-        .join(name)
-}
 
 fn tmp() -> tempfile::TempDir {
     tempfile::tempdir().expect("temp dir")

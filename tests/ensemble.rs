@@ -3,22 +3,13 @@
 //! mean of the members' outputs; `info` lists the members and takes one
 //! out; the file is checked as a model file is.
 
-use std::path::{Path, PathBuf};
+use std::path::Path;
 
-use assert_cmd::Command;
+mod common;
+use common::{bin, repo_data as data, stdout_of};
 
 use backprop::data::{self, LoadOptions};
 use backprop::model_io::{self, Ensemble};
-
-fn bin() -> Command {
-    Command::cargo_bin("backprop").expect("binary built")
-}
-
-fn data(name: &str) -> PathBuf {
-    Path::new(env!("CARGO_MANIFEST_DIR"))
-        .join("data")
-        .join(name)
-}
 
 fn train(out: &Path, extra: &[&str]) {
     bin()
@@ -59,15 +50,7 @@ fn members_are_the_models_trained_alone_and_any_can_be_taken_out() {
             "member {k}"
         );
     }
-    let info = bin()
-        .args(["info", "--model"])
-        .arg(&e)
-        .assert()
-        .success()
-        .get_output()
-        .stdout
-        .clone();
-    let info = String::from_utf8(info).unwrap();
+    let info = stdout_of(bin().args(["info", "--model"]).arg(&e));
     assert!(
         info.contains("3 models, predictions the mean of their probabilities"),
         "{info}"
@@ -114,17 +97,13 @@ fn eval_and_predict_use_the_mean_of_the_members() {
     for v in &mut mean {
         *v /= 4.0;
     }
-    let out = bin()
-        .args(["predict", "--model"])
-        .arg(&e)
-        .arg("--data")
-        .arg(&test)
-        .assert()
-        .success()
-        .get_output()
-        .stdout
-        .clone();
-    let text = String::from_utf8(out).unwrap();
+    let text = stdout_of(
+        bin()
+            .args(["predict", "--model"])
+            .arg(&e)
+            .arg("--data")
+            .arg(&test),
+    );
     let names = ["setosa", "versicolor", "virginica"];
     let labels: Vec<String> = raw
         .label_text()
@@ -141,17 +120,14 @@ fn eval_and_predict_use_the_mean_of_the_members() {
         assert_eq!(cells[0], names[best]);
         correct += usize::from(labels[r] == names[best]);
     }
-    let eval = bin()
-        .args(["eval", "--json", "--model"])
-        .arg(&e)
-        .arg("--data")
-        .arg(&test)
-        .assert()
-        .success()
-        .get_output()
-        .stdout
-        .clone();
-    let v: serde_json::Value = serde_json::from_slice(&eval).unwrap();
+    let v: serde_json::Value = serde_json::from_str(&stdout_of(
+        bin()
+            .args(["eval", "--json", "--model"])
+            .arg(&e)
+            .arg("--data")
+            .arg(&test),
+    ))
+    .unwrap();
     assert_eq!(
         v["accuracy"].as_f64().unwrap(),
         correct as f64 / rows as f64

@@ -6,7 +6,8 @@
 use std::path::{Path, PathBuf};
 use std::sync::atomic::AtomicBool;
 
-use assert_cmd::Command;
+mod common;
+use common::{bin, stdout_of};
 
 use backprop::data::{csv, LabelColumn, LoadOptions};
 use backprop::fit::{self, DataSource, FitOutcome, FitSpec, Stored};
@@ -293,29 +294,20 @@ fn folds_are_the_models_trained_alone_on_the_other_folds() {
 fn the_cv_command_prints_each_fold_and_the_mean() {
     let dir = tempfile::tempdir().unwrap();
     let data = data_file(dir.path(), 120);
-    let out = Command::cargo_bin("backprop")
-        .unwrap()
-        .args(["cv", "--folds", "3", "--epochs", "2", "--data"])
-        .arg(&data)
-        .assert()
-        .success()
-        .get_output()
-        .stdout
-        .clone();
-    let text = String::from_utf8(out).unwrap();
+    let text = stdout_of(
+        bin()
+            .args(["cv", "--folds", "3", "--epochs", "2", "--data"])
+            .arg(&data),
+    );
     assert!(text.starts_with("3-fold cross-validation of "), "{text}");
     assert_eq!(text.lines().count(), 6, "{text}");
     assert!(text.contains("mean ± std: accuracy "), "{text}");
-    let out = Command::cargo_bin("backprop")
-        .unwrap()
-        .args(["cv", "--folds", "3", "--epochs", "2", "--json", "--data"])
-        .arg(&data)
-        .assert()
-        .success()
-        .get_output()
-        .stdout
-        .clone();
-    let v: serde_json::Value = serde_json::from_slice(&out).unwrap();
+    let v: serde_json::Value = serde_json::from_str(&stdout_of(
+        bin()
+            .args(["cv", "--folds", "3", "--epochs", "2", "--json", "--data"])
+            .arg(&data),
+    ))
+    .unwrap();
     assert_eq!(v["folds"], 3);
     assert_eq!(v["per_fold"].as_array().unwrap().len(), 3);
     assert!(v["mean"]["accuracy"].as_f64().unwrap() > 0.3);
@@ -328,8 +320,7 @@ fn the_cv_command_prints_each_fold_and_the_mean() {
     assert_eq!(folds_rows, 120);
     // --out: the fold models as one ensemble
     let e = dir.path().join("folds.st");
-    Command::cargo_bin("backprop")
-        .unwrap()
+    bin()
         .args(["cv", "--folds", "3", "--epochs", "2", "--out"])
         .arg(&e)
         .arg("--data")
@@ -340,8 +331,7 @@ fn the_cv_command_prints_each_fold_and_the_mean() {
         backprop::model_io::load_ensemble(&e).unwrap().members.len(),
         3
     );
-    Command::cargo_bin("backprop")
-        .unwrap()
+    bin()
         .args(["cv", "--plot", "c.svg", "--data"])
         .arg(&data)
         .assert()
@@ -351,42 +341,33 @@ fn the_cv_command_prints_each_fold_and_the_mean() {
 
 #[test]
 fn bench_trains_k_models_together() {
-    let out = Command::cargo_bin("backprop")
-        .unwrap()
-        .args([
-            "bench",
-            "--config",
-            "T",
-            "--models",
-            "3",
-            "--threads",
-            "2",
-            "--seconds",
-            "0.2",
-            "--windows",
-            "2",
-            "--json",
-        ])
-        .assert()
-        .success()
-        .get_output()
-        .stdout
-        .clone();
-    let v: serde_json::Value = serde_json::from_slice(&out).unwrap();
+    let v: serde_json::Value = serde_json::from_str(&stdout_of(bin().args([
+        "bench",
+        "--config",
+        "T",
+        "--models",
+        "3",
+        "--threads",
+        "2",
+        "--seconds",
+        "0.2",
+        "--windows",
+        "2",
+        "--json",
+    ])))
+    .unwrap();
     assert_eq!(v["models"], 3);
     assert_eq!(v["threads"], 2);
     assert!(v["samples_per_sec"].as_f64().unwrap() > 0.0);
     // three models' parameters
     let one = 30 * 64 + 64 + 64 * 32 + 32 + 32 + 1;
     assert_eq!(v["param_bytes"], 3 * one * 4);
-    Command::cargo_bin("backprop")
-        .unwrap()
+    bin()
         .args(["bench", "--config", "T", "--models", "2", "--predict"])
         .assert()
         .code(2)
         .stderr(predicates::str::contains("--models"));
-    Command::cargo_bin("backprop")
-        .unwrap()
+    bin()
         .args([
             "bench",
             "--config",
@@ -497,25 +478,20 @@ fn the_search_command_refits_the_best_as_train_would() {
     let dir = tempfile::tempdir().unwrap();
     let data = data_file(dir.path(), 120);
     let best = dir.path().join("best.st");
-    let out = Command::cargo_bin("backprop")
-        .unwrap()
-        .args([
-            "search",
-            "--grid",
-            "lr=0.0001,0.01; layers=4|16",
-            "--folds",
-            "3",
-        ])
-        .args(["--epochs", "3", "--refit", "--out"])
-        .arg(&best)
-        .arg("--data")
-        .arg(&data)
-        .assert()
-        .success()
-        .get_output()
-        .stdout
-        .clone();
-    let text = String::from_utf8(out).unwrap();
+    let text = stdout_of(
+        bin()
+            .args([
+                "search",
+                "--grid",
+                "lr=0.0001,0.01; layers=4|16",
+                "--folds",
+                "3",
+            ])
+            .args(["--epochs", "3", "--refit", "--out"])
+            .arg(&best)
+            .arg("--data")
+            .arg(&data),
+    );
     assert!(
         text.starts_with("4 candidates × 3 folds: 12 models"),
         "{text}"
@@ -528,8 +504,7 @@ fn the_search_command_refits_the_best_as_train_would() {
         args.push(v.to_string());
     }
     let alone = dir.path().join("alone.st");
-    Command::cargo_bin("backprop")
-        .unwrap()
+    bin()
         .args(&args)
         .arg("--out")
         .arg(&alone)
@@ -543,8 +518,7 @@ fn the_search_command_refits_the_best_as_train_would() {
     );
     // without --refit: the best candidate's fold models, as an ensemble
     let folds = dir.path().join("folds.st");
-    Command::cargo_bin("backprop")
-        .unwrap()
+    bin()
         .args([
             "search", "--grid", "lr=0.01", "--folds", "3", "--epochs", "2", "--out",
         ])

@@ -17,6 +17,13 @@ the one ``backprop train`` writes, bit for bit. Every parameter is
 from ._estimators import MLPClassifier, MLPRegressor
 
 
+def _params(scope):
+    """An ``__init__``'s parameters from its ``locals()``: scikit-learn reads
+    the parameters from the explicit signature, which the tabular classes
+    spell out with their own defaults; the base class stores them."""
+    return {k: v for k, v in scope.items() if k not in ("self", "__class__")}
+
+
 class _Recipe:
     _INIT = "torch"
     _STANDARDIZE = True
@@ -55,33 +62,7 @@ class TabularClassifier(_Recipe, MLPClassifier):
         class_weight=None,
         clip_norm=None,
     ):
-        super().__init__(
-            hidden_layer_sizes=hidden_layer_sizes,
-            activation=activation,
-            solver=solver,
-            alpha=alpha,
-            batch_size=batch_size,
-            learning_rate=learning_rate,
-            learning_rate_init=learning_rate_init,
-            max_iter=max_iter,
-            shuffle=shuffle,
-            random_state=random_state,
-            tol=tol,
-            verbose=verbose,
-            warm_start=warm_start,
-            momentum=momentum,
-            nesterovs_momentum=nesterovs_momentum,
-            early_stopping=early_stopping,
-            validation_fraction=validation_fraction,
-            beta_1=beta_1,
-            beta_2=beta_2,
-            epsilon=epsilon,
-            n_iter_no_change=n_iter_no_change,
-            n_threads=n_threads,
-            dropout=dropout,
-            class_weight=class_weight,
-            clip_norm=clip_norm,
-        )
+        super().__init__(**_params(locals()))
 
 
 class TabularRegressor(_Recipe, MLPRegressor):
@@ -116,29 +97,4 @@ class TabularRegressor(_Recipe, MLPRegressor):
         dropout=0.0,
         clip_norm=None,
     ):
-        super().__init__(
-            hidden_layer_sizes=hidden_layer_sizes,
-            activation=activation,
-            solver=solver,
-            alpha=alpha,
-            batch_size=batch_size,
-            learning_rate=learning_rate,
-            learning_rate_init=learning_rate_init,
-            max_iter=max_iter,
-            shuffle=shuffle,
-            random_state=random_state,
-            tol=tol,
-            verbose=verbose,
-            warm_start=warm_start,
-            momentum=momentum,
-            nesterovs_momentum=nesterovs_momentum,
-            early_stopping=early_stopping,
-            validation_fraction=validation_fraction,
-            beta_1=beta_1,
-            beta_2=beta_2,
-            epsilon=epsilon,
-            n_iter_no_change=n_iter_no_change,
-            n_threads=n_threads,
-            dropout=dropout,
-            clip_norm=clip_norm,
-        )
+        super().__init__(**_params(locals()))

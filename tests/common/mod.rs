@@ -153,3 +153,21 @@ pub fn layer_tensors(bytes: &[u8]) -> Vec<(String, Vec<u8>)> {
     t.sort();
     t
 }
+
+/// The package's command-line binary, to run.
+pub fn bin() -> assert_cmd::Command {
+    assert_cmd::Command::cargo_bin("backprop").expect("binary built")
+}
+
+/// A file of the repository's `data/` folder.
+pub fn repo_data(name: &str) -> std::path::PathBuf {
+    std::path::Path::new(env!("CARGO_MANIFEST_DIR"))
+        .join("data")
+        .join(name)
+}
+
+/// What `cmd` prints on standard output, asserting that it succeeds.
+pub fn stdout_of(cmd: &mut assert_cmd::Command) -> String {
+    let out = cmd.assert().success().get_output().stdout.clone();
+    String::from_utf8(out).expect("UTF-8 output")
+}
