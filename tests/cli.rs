@@ -5,7 +5,6 @@
 use std::fs;
 use std::path::{Path, PathBuf};
 
-
 mod common;
 use common::{bin, repo_data as data};
 use predicates::prelude::*;
