@@ -17,15 +17,30 @@ pub enum Activation {
     Relu,
     /// `z`; derivative 1.
     Identity,
+    /// `λz` for `z > 0`, `λα(e^z - 1)` otherwise, with PyTorch's `λ ≈ 1.0507`
+    /// and `α ≈ 1.6733` (Klambauer et al. 2017); derivative `λ` or `λα·e^z`.
+    Selu,
+    /// `z·σ(z)` (also called swish); derivative `σ(z)(1 + z(1 - σ(z)))`.
+    Silu,
+    /// `z·Φ(z)`, `Φ` the standard normal distribution function (the exact
+    /// GELU, PyTorch's default); derivative `Φ(z) + z·φ(z)`.
+    Gelu,
+    /// `z·tanh(softplus(z))` (Misra 2019); derivative
+    /// `tanh(softplus(z)) + z·σ(z)·sech²(softplus(z))`.
+    Mish,
 }
 
 impl Activation {
     /// All activations, for tests and help texts.
-    pub const ALL: [Activation; 4] = [
+    pub const ALL: [Activation; 8] = [
         Activation::Sigmoid,
         Activation::Tanh,
         Activation::Relu,
         Activation::Identity,
+        Activation::Selu,
+        Activation::Silu,
+        Activation::Gelu,
+        Activation::Mish,
     ];
 
     /// The name used on the command line and in model files.
@@ -35,7 +50,21 @@ impl Activation {
             Activation::Tanh => "tanh",
             Activation::Relu => "relu",
             Activation::Identity => "identity",
+            Activation::Selu => "selu",
+            Activation::Silu => "silu",
+            Activation::Gelu => "gelu",
+            Activation::Mish => "mish",
         }
+    }
+
+    /// Whether the derivative needs the pre-activation `z` (SELU, SiLU,
+    /// GELU, Mish: the trainer then keeps `z` beside the output), rather
+    /// than the output alone (sigmoid, tanh, ReLU, identity).
+    pub fn needs_input(self) -> bool {
+        matches!(
+            self,
+            Activation::Selu | Activation::Silu | Activation::Gelu | Activation::Mish
+        )
     }
 }
 
@@ -52,9 +81,10 @@ impl FromStr for Activation {
             .into_iter()
             .find(|a| a.name() == s)
             .ok_or_else(|| {
+                let names: Vec<&str> = Activation::ALL.iter().map(|a| a.name()).collect();
                 Error::config(
                     "activation",
-                    format!("'{s}' is not one of sigmoid, tanh, relu, identity"),
+                    format!("'{s}' is not one of {}", names.join(", ")),
                 )
             })
     }

@@ -290,11 +290,22 @@ pub(crate) fn layer_forward(
     rows: usize,
     z: &mut [f32],
 ) -> Result<()> {
-    let (n_in, n_out) = mlp.layout.dims(l);
-    kernels::simd::bias_rows_simd(mlp.bias(l), z);
-    gemm::forward(a_prev, rows, n_in, mlp.weights(l), n_out, z)?;
+    layer_linear(mlp, l, a_prev, rows, z)?;
     if let Some(act) = mlp.activation_after(l) {
         kernels::activate(act, z);
     }
     Ok(())
+}
+
+/// One layer's pre-activations on `rows` samples: `z ← a_prev·Wᵀ + b`.
+pub(crate) fn layer_linear(
+    mlp: &Mlp,
+    l: usize,
+    a_prev: &[f32],
+    rows: usize,
+    z: &mut [f32],
+) -> Result<()> {
+    let (n_in, n_out) = mlp.layout.dims(l);
+    kernels::simd::bias_rows_simd(mlp.bias(l), z);
+    gemm::forward(a_prev, rows, n_in, mlp.weights(l), n_out, z)
 }

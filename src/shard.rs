@@ -30,7 +30,7 @@ use crate::data::{Prep, Targets};
 use crate::dropout::Dropout;
 use crate::error::Result;
 use crate::kernels::{self, gemm, simd};
-use crate::network::{layer_forward, Layout, Mlp};
+use crate::network::{layer_forward, layer_linear, Layout, Mlp};
 use crate::tensor::{ColBlock, MatRef, Values};
 
 /// Rows of a block are a multiple of this (the widest `matrixmultiply`
@@ -198,6 +198,9 @@ pub(crate) struct Workspace {
     /// next layer's input), and the mask itself (`0` or `1/(1-p)`).
     dropped: Vec<Vec<f32>>,
     masks: Vec<Vec<f32>>,
+    /// Per hidden layer `l`: its pre-activations `Z_l` when its activation's
+    /// derivative needs them ([`Activation::needs_input`]), else empty.
+    pre: Vec<Vec<f32>>,
     /// Gathered row weights (weighted datasets).
     w: Vec<f32>,
     /// Row weights spread over the outputs (weighted element-wise heads).
@@ -258,6 +261,8 @@ struct Forward<'a> {
     rows: usize,
     a_prev: &'a [f32],
     z: &'a mut [f32],
+    /// The kept pre-activations; empty where the activation needs none.
+    pre: &'a mut [f32],
     /// Empty without dropout (or for the output layer).
     dropped: &'a mut [f32],
     masks: &'a mut [f32],
@@ -272,6 +277,7 @@ impl Rows for Forward<'_> {
     fn split(self, at: usize) -> (Self, Self) {
         let (a1, a2) = cut(self.a_prev, at, self.n_in);
         let (z1, z2) = cut_mut(self.z, at, self.n_out);
+        let (p1, p2) = cut_mut(self.pre, at, self.n_out);
         let (d1, d2) = cut_mut(self.dropped, at, self.n_out);
         let (m1, m2) = cut_mut(self.masks, at, self.n_out);
         let (n_in, n_out) = (self.n_in, self.n_out);
@@ -281,6 +287,7 @@ impl Rows for Forward<'_> {
                 rows: at,
                 a_prev: a1,
                 z: z1,
+                pre: p1,
                 dropped: d1,
                 masks: m1,
                 n_in,
@@ -291,6 +298,7 @@ impl Rows for Forward<'_> {
                 rows: self.rows - at,
                 a_prev: a2,
                 z: z2,
+                pre: p2,
                 dropped: d2,
                 masks: m2,
                 n_in,
@@ -324,6 +332,8 @@ struct Delta<'a> {
     /// Empty without dropout.
     mask: &'a [f32],
     a: &'a [f32],
+    /// The pre-activations below; empty where the activation needs none.
+    pre: &'a [f32],
     n_in: usize,
     n_out: usize,
 }
@@ -338,6 +348,7 @@ impl Rows for Delta<'_> {
         let (da1, da2) = cut_mut(self.da, at, n_in);
         let (m1, m2) = cut(self.mask, at, n_in);
         let (a1, a2) = cut(self.a, at, n_in);
+        let (p1, p2) = cut(self.pre, at, n_in);
         (
             Delta {
                 rows: at,
@@ -345,6 +356,7 @@ impl Rows for Delta<'_> {
                 da: da1,
                 mask: m1,
                 a: a1,
+                pre: p1,
                 n_in,
                 n_out,
             },
@@ -354,6 +366,7 @@ impl Rows for Delta<'_> {
                 da: da2,
                 mask: m2,
                 a: a2,
+                pre: p2,
                 n_in,
                 n_out,
             },
@@ -413,7 +426,12 @@ fn by_columns(parts: usize, rows: usize, cols: usize) -> bool {
 }
 
 impl Workspace {
-    pub fn new(layout: &Layout, rows: usize, dropout: bool) -> Workspace {
+    pub fn new(
+        layout: &Layout,
+        hidden_acts: &[Activation],
+        rows: usize,
+        dropout: bool,
+    ) -> Workspace {
         let sizes = &layout.sizes;
         let hidden = &sizes[1..sizes.len() - 1];
         let max_hidden = hidden.iter().copied().max().unwrap_or(0);
@@ -424,9 +442,21 @@ impl Workspace {
                 Vec::new()
             }
         };
+        let pre = hidden
+            .iter()
+            .zip(hidden_acts)
+            .map(|(&n, act)| {
+                if act.needs_input() {
+                    padded(rows * n)
+                } else {
+                    Vec::new()
+                }
+            })
+            .collect();
         Workspace {
             dropped: per_hidden(),
             masks: per_hidden(),
+            pre,
             w: padded(rows),
             w_outputs: padded(rows * sizes[sizes.len() - 1]),
             acts: sizes[1..].iter().map(|&n| padded(rows * n)).collect(),
@@ -463,6 +493,7 @@ impl Workspace {
             y: ybuf,
             dropped,
             masks,
+            pre,
             w: wbuf,
             w_outputs,
             grad,
@@ -482,7 +513,7 @@ impl Workspace {
             block: block_rows(rows, ctx.parts),
             x,
         };
-        forward(&pass, acts, dropped, masks)?;
+        forward(&pass, acts, dropped, masks, pre)?;
         // Head: loss from the logits, then dZ_L = A_L - Y over them (each row
         // scaled by its weight, for a weighted batch).
         let z = &mut acts[mlp.layout().layers() - 1][..rows * nl];
@@ -495,7 +526,7 @@ impl Workspace {
             *forward_ns += elapsed_ns(t0);
             Instant::now()
         });
-        backward(&pass, acts, dropped, masks, delta, grad)?;
+        backward(&pass, acts, dropped, masks, pre, delta, grad)?;
         if let Some(t1) = t1 {
             *backward_ns += elapsed_ns(t1);
         }
@@ -544,13 +575,15 @@ impl<'a> Pass<'a> {
     }
 }
 
-/// Forward: Z_l = A_{l-1}·W_lᵀ + b_l, A_l = f(Z_l) in place; with dropout,
-/// Ã_l = A_l ⊙ M_l feeds the next layer (A_l is kept for f').
+/// Forward: Z_l = A_{l-1}·W_lᵀ + b_l, A_l = f(Z_l) in place (Z_l copied to
+/// `pre[l]` first where f' needs it); with dropout, Ã_l = A_l ⊙ M_l feeds the
+/// next layer (A_l is kept for f').
 fn forward(
     p: &Pass<'_>,
     acts: &mut [Vec<f32>],
     dropped: &mut [Vec<f32>],
     masks: &mut [Vec<f32>],
+    pre: &mut [Vec<f32>],
 ) -> Result<()> {
     let layout = p.mlp.layout();
     let rows = p.rows;
@@ -568,28 +601,44 @@ fn forward(
             ),
             None => (&mut [], &mut []),
         };
-        forward_layer(p, l, a_prev, &mut rest[0][..rows * n_out], d, m)?;
+        let kept: &mut [f32] = match pre.get_mut(l) {
+            Some(z) if !z.is_empty() => &mut z[..rows * n_out],
+            _ => &mut [],
+        };
+        let out = LayerOut {
+            z: &mut rest[0][..rows * n_out],
+            pre: kept,
+            dropped: d,
+            masks: m,
+        };
+        forward_layer(p, l, a_prev, out)?;
     }
     Ok(())
 }
 
+/// Where one layer's forward pass writes (all `rows × n_out`; the optional
+/// ones empty when not in use).
+struct LayerOut<'a> {
+    z: &'a mut [f32],
+    pre: &'a mut [f32],
+    dropped: &'a mut [f32],
+    masks: &'a mut [f32],
+}
+
 /// Layer `l` forward over the shard's rows: `z = f(a_prev·W_lᵀ + b_l)`
-/// (`rows × n_out`), by blocks of rows or of units; for a hidden layer
-/// with dropout, `dropped = z ⊙ masks` and `masks` (both empty otherwise).
-fn forward_layer(
-    p: &Pass<'_>,
-    l: usize,
-    a_prev: &[f32],
-    z: &mut [f32],
-    dropped: &mut [f32],
-    masks: &mut [f32],
-) -> Result<()> {
+/// (`rows × n_out`), by blocks of rows or of units; `pre` keeps the
+/// pre-activations when given; for a hidden layer with dropout,
+/// `dropped = z ⊙ masks` and `masks` (both empty otherwise).
+fn forward_layer(p: &Pass<'_>, l: usize, a_prev: &[f32], out: LayerOut<'_>) -> Result<()> {
     let (n_in, n_out) = p.mlp.layout().dims(l);
     let hidden_dropout = p.hidden_dropout(l);
     let columns = by_columns(p.ctx.parts, p.rows, n_out);
+    // with kept pre-activations, the activation follows by rows
+    let keep = !out.pre.is_empty();
+    let act = p.mlp.activation_after(l).filter(|_| keep);
     if columns {
-        forward_columns(p, l, a_prev, z)?;
-        if hidden_dropout.is_none() {
+        forward_columns(p, l, a_prev, out.z, !keep)?;
+        if hidden_dropout.is_none() && !keep {
             return Ok(());
         }
     }
@@ -597,15 +646,22 @@ fn forward_layer(
         r0: p.r0,
         rows: p.rows,
         a_prev,
-        z,
-        dropped,
-        masks,
+        z: out.z,
+        pre: out.pre,
+        dropped: out.dropped,
+        masks: out.masks,
         n_in,
         n_out,
     };
     in_blocks(whole, p.block, &|b: Forward<'_>| {
-        if !columns {
+        if !columns && keep {
+            layer_linear(p.mlp, l, b.a_prev, b.rows, b.z)?;
+        } else if !columns {
             layer_forward(p.mlp, l, b.a_prev, b.rows, b.z)?;
+        }
+        if let Some(act) = act {
+            b.pre.copy_from_slice(b.z);
+            kernels::activate(act, b.z);
         }
         if let Some(d) = hidden_dropout {
             b.drop_out(d, p.batch, p.ctx.step, l);
@@ -615,10 +671,16 @@ fn forward_layer(
 }
 
 /// Layer `l` forward by blocks of units (output columns):
-/// `Z[:, u] = A·W[u]ᵀ + b[u]`, then the activation.
-fn forward_columns(p: &Pass<'_>, l: usize, a_prev: &[f32], z: &mut [f32]) -> Result<()> {
+/// `Z[:, u] = A·W[u]ᵀ + b[u]`, then (if `activate`) the activation.
+fn forward_columns(
+    p: &Pass<'_>,
+    l: usize,
+    a_prev: &[f32],
+    z: &mut [f32],
+    activate: bool,
+) -> Result<()> {
     let (rows, (n_in, n_out)) = (p.rows, p.mlp.layout().dims(l));
-    let act = p.mlp.activation_after(l);
+    let act = p.mlp.activation_after(l).filter(|_| activate);
     let (w, b) = (p.mlp.weights(l), p.mlp.bias(l));
     let a = MatRef::new(a_prev, rows, n_in);
     let units = ColBlock::new(z, rows, n_out);
@@ -648,6 +710,7 @@ fn backward(
     acts: &[Vec<f32>],
     dropped: &[Vec<f32>],
     masks: &[Vec<f32>],
+    pre: &[Vec<f32>],
     delta: &mut [Vec<f32>; 2],
     grad: &mut [f32],
 ) -> Result<()> {
@@ -677,6 +740,10 @@ fn backward(
                 da: &mut next[..rows * n_in],
                 mask,
                 a: &acts[l - 1][..rows * n_in],
+                pre: match &pre[l - 1] {
+                    z if z.is_empty() => &[],
+                    z => &z[..rows * n_in],
+                },
                 n_in,
                 n_out,
             };
@@ -723,7 +790,7 @@ fn input_delta(p: &Pass<'_>, l: usize, d: Delta<'_>) -> Result<()> {
             // dA = dÃ ⊙ M
             simd::mul_assign_simd(b.da, b.mask);
         }
-        kernels::activate_backward(act, b.a, b.da);
+        kernels::activate_backward(act, b.a, b.pre, b.da);
         Ok(())
     })
 }
@@ -737,6 +804,7 @@ fn input_delta_columns(p: &Pass<'_>, l: usize, act: Activation, d: Delta<'_>) ->
         da,
         mask,
         a,
+        pre,
         n_in,
         n_out,
     } = d;
@@ -754,7 +822,12 @@ fn input_delta_columns(p: &Pass<'_>, l: usize, act: Activation, d: Delta<'_>) ->
             if !mask.is_empty() {
                 simd::mul_assign_simd(da, &mask[at.clone()]);
             }
-            kernels::activate_backward(act, &a[at], da);
+            let z: &[f32] = if pre.is_empty() {
+                &[]
+            } else {
+                &pre[at.clone()]
+            };
+            kernels::activate_backward(act, &a[at], z, da);
         }
         Ok(())
     })

@@ -541,7 +541,7 @@ fn metadata_problems_are_named() {
         ),
         (
             set("activations", "[\"swish\"]"),
-            "unknown activation 'swish' (known: sigmoid, tanh, relu, identity)",
+            "unknown activation 'swish' (known: sigmoid, tanh, relu, identity, selu, silu, gelu, mish)",
         ),
         (
             set("activations", "[\"relu\",\"relu\"]"),

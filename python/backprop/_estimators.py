@@ -30,7 +30,17 @@ from sklearn.utils.validation import (
 
 from . import _core
 
-_ACTIVATIONS = {"identity": "identity", "logistic": "sigmoid", "tanh": "tanh", "relu": "relu"}
+# scikit-learn's four, then the smooth ones it lacks (names as in PyTorch)
+_ACTIVATIONS = {
+    "identity": "identity",
+    "logistic": "sigmoid",
+    "tanh": "tanh",
+    "relu": "relu",
+    "selu": "selu",
+    "silu": "silu",
+    "gelu": "gelu",
+    "mish": "mish",
+}
 _ACTIVATION_NAMES = {v: k for k, v in _ACTIVATIONS.items()}
 _SOLVERS = ("sgd", "adam", "adamw", "rmsprop")
 _OUT_ACTIVATION = {"sigmoid": "logistic", "softmax": "softmax", "mse": "identity"}

@@ -179,8 +179,8 @@ pub struct TrainArgs {
     /// Hidden layer sizes, comma-separated (input and output sizes come from the data).
     #[arg(long, value_delimiter = ',', value_name = "N,N,...")]
     pub layers: Option<Vec<usize>>,
-    /// Hidden activation: sigmoid, tanh, relu or identity [default: sigmoid on
-    /// the embedded set, relu otherwise].
+    /// Hidden activation: sigmoid, tanh, relu, identity, selu, silu, gelu or
+    /// mish [default: sigmoid on the embedded set, relu otherwise].
     #[arg(long)]
     pub activation: Option<Activation>,
     /// How the new network's weights are drawn: auto (He-uniform before
@@ -467,7 +467,8 @@ pub struct BenchArgs {
     /// All layer sizes, input to output, comma-separated (e.g. 784,256,256,10).
     #[arg(long, value_delimiter = ',')]
     pub layers: Option<Vec<usize>>,
-    /// Hidden activation: sigmoid, tanh, relu or identity.
+    /// Hidden activation: sigmoid, tanh, relu, identity, selu, silu, gelu or
+    /// mish.
     #[arg(long)]
     pub activation: Option<Activation>,
     /// Output head: sigmoid, softmax or mse.

@@ -1,7 +1,7 @@
 //! The kernels chosen once per slice by activation or head, and how this
 //! build runs `wide::f32x8`.
 
-use super::simd;
+use super::{simd, smooth};
 use crate::activation::{Activation, Head};
 
 /// `x ← f(x)` for a hidden activation.
@@ -11,17 +11,30 @@ pub fn activate(act: Activation, x: &mut [f32]) {
         Activation::Tanh => simd::tanh_simd(x),
         Activation::Relu => simd::relu_simd(x),
         Activation::Identity => {}
+        Activation::Selu => smooth::selu_simd(x),
+        Activation::Silu => smooth::silu_simd(x),
+        Activation::Gelu => smooth::gelu_simd(x),
+        Activation::Mish => smooth::mish_simd(x),
     }
 }
 
-/// `d ← d ⊙ f'(a)` for a hidden activation, the derivative taken from the
-/// activation's output `a` (for ReLU, `a > 0` exactly when `z > 0`).
-pub fn activate_backward(act: Activation, a: &[f32], d: &mut [f32]) {
+/// `d ← d ⊙ f'` for a hidden activation: taken from the activation's output
+/// `a` (for ReLU, `a > 0` exactly when `z > 0`), or for the activations that
+/// [need their input](Activation::needs_input) from the pre-activation `z`
+/// (the other one of the two may be empty).
+///
+/// # Panics
+/// If the slice the activation reads is not as long as `d`.
+pub fn activate_backward(act: Activation, a: &[f32], z: &[f32], d: &mut [f32]) {
     match act {
         Activation::Sigmoid => simd::sigmoid_backward_simd(a, d),
         Activation::Tanh => simd::tanh_backward_simd(a, d),
         Activation::Relu => simd::relu_backward_simd(a, d),
         Activation::Identity => assert_eq!(a.len(), d.len()),
+        Activation::Selu => smooth::selu_backward_simd(z, d),
+        Activation::Silu => smooth::silu_backward_simd(z, d),
+        Activation::Gelu => smooth::gelu_backward_simd(z, d),
+        Activation::Mish => smooth::mish_backward_simd(z, d),
     }
 }
 

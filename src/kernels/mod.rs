@@ -1,5 +1,6 @@
 //! Numeric kernels on plain slices: GEMM wrappers ([`gemm`]), SIMD kernels
-//! ([`simd`]) and their scalar references ([`scalar`]).
+//! ([`simd`], and [`smooth`] for the activations whose derivative needs the
+//! pre-activation) and their scalar references ([`scalar`]).
 //!
 //! The dispatch functions ([`activate`], [`head_loss_delta`], …, in
 //! `dispatch.rs`) choose on [`Activation`](crate::Activation) and
@@ -14,6 +15,7 @@ pub mod gemm;
 mod params;
 pub mod scalar;
 pub mod simd;
+pub mod smooth;
 
 pub use dispatch::{
     activate, activate_backward, head_activate, head_loss_delta, head_loss_delta_weighted,

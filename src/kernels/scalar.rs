@@ -73,6 +73,101 @@ pub fn relu_backward_scalar(a: &[f32], d: &mut [f32]) {
     }
 }
 
+/// SELU's `λ` and `α` in `f64` (the SIMD kernels round them to `f32`).
+const SELU_SCALE: f64 = 1.050_700_987_355_480_5;
+const SELU_ALPHA: f64 = 1.673_263_242_354_377_3;
+
+/// `Φ(z)` in `f64`, from `erfc` so that both tails keep their precision.
+fn normal_cdf(z: f64) -> f64 {
+    0.5 * libm::erfc(-z * std::f64::consts::FRAC_1_SQRT_2)
+}
+
+/// `f(z)` and `f'(z)` of the smooth activations in `f64`, the textbook
+/// formulas (the references below round them once to `f32`).
+fn smooth(kind: Smooth, z: f64) -> (f64, f64) {
+    let sigma = 1.0 / (1.0 + (-z).exp());
+    match kind {
+        Smooth::Selu if z > 0.0 => (SELU_SCALE * z, SELU_SCALE),
+        Smooth::Selu => (
+            SELU_SCALE * SELU_ALPHA * z.exp_m1(),
+            SELU_SCALE * SELU_ALPHA * z.exp(),
+        ),
+        Smooth::Silu => (z * sigma, sigma * (1.0 + z * (1.0 - sigma))),
+        Smooth::Gelu => {
+            let pdf = (-0.5 * z * z).exp() / (2.0 * std::f64::consts::PI).sqrt();
+            (z * normal_cdf(z), normal_cdf(z) + z * pdf)
+        }
+        Smooth::Mish => {
+            let t = z.exp().ln_1p().tanh();
+            // 1 - tanh²(s) = 1/cosh²(s); for large z both sides are 0 or tiny
+            let sech2 = if t == 1.0 { 0.0 } else { 1.0 - t * t };
+            (z * t, t + z * sigma * sech2)
+        }
+    }
+}
+
+/// The smooth activations the references cover.
+#[derive(Clone, Copy)]
+enum Smooth {
+    Selu,
+    Silu,
+    Gelu,
+    Mish,
+}
+
+fn smooth_forward(kind: Smooth, z: &mut [f32]) {
+    for v in z {
+        *v = smooth(kind, f64::from(*v)).0 as f32;
+    }
+}
+
+fn smooth_backward(kind: Smooth, z: &[f32], d: &mut [f32]) {
+    assert_eq!(z.len(), d.len());
+    for (d, &z) in d.iter_mut().zip(z) {
+        *d = (f64::from(*d) * smooth(kind, f64::from(z)).1) as f32;
+    }
+}
+
+/// `z ← λz` for `z > 0`, `λα(e^z - 1)` otherwise (SELU).
+pub fn selu_scalar(z: &mut [f32]) {
+    smooth_forward(Smooth::Selu, z);
+}
+
+/// `z ← z·σ(z)` (SiLU).
+pub fn silu_scalar(z: &mut [f32]) {
+    smooth_forward(Smooth::Silu, z);
+}
+
+/// `z ← z·Φ(z)` (GELU, exact).
+pub fn gelu_scalar(z: &mut [f32]) {
+    smooth_forward(Smooth::Gelu, z);
+}
+
+/// `z ← z·tanh(ln(1 + e^z))` (Mish).
+pub fn mish_scalar(z: &mut [f32]) {
+    smooth_forward(Smooth::Mish, z);
+}
+
+/// `d ← d · selu'(z)`, from the pre-activation `z`.
+pub fn selu_backward_scalar(z: &[f32], d: &mut [f32]) {
+    smooth_backward(Smooth::Selu, z, d);
+}
+
+/// `d ← d · silu'(z)`, from the pre-activation `z`.
+pub fn silu_backward_scalar(z: &[f32], d: &mut [f32]) {
+    smooth_backward(Smooth::Silu, z, d);
+}
+
+/// `d ← d · gelu'(z)`, from the pre-activation `z`.
+pub fn gelu_backward_scalar(z: &[f32], d: &mut [f32]) {
+    smooth_backward(Smooth::Gelu, z, d);
+}
+
+/// `d ← d · mish'(z)`, from the pre-activation `z`.
+pub fn mish_backward_scalar(z: &[f32], d: &mut [f32]) {
+    smooth_backward(Smooth::Mish, z, d);
+}
+
 /// Every row of the row-major `z` (row length `b.len()`) set to `b`.
 pub fn bias_rows_scalar(b: &[f32], z: &mut [f32]) {
     let n = b.len();

@@ -57,7 +57,7 @@ fn store(v: f32x8, s: &mut [f32]) {
 
 /// `x ← f(x)` lane-wise, body and padded tail in one loop shape.
 #[inline(always)]
-fn map_in_place(x: &mut [f32], f: impl Fn(f32x8) -> f32x8) {
+pub(super) fn map_in_place(x: &mut [f32], f: impl Fn(f32x8) -> f32x8) {
     let mut chunks = x.chunks_exact_mut(LANES);
     for c in &mut chunks {
         store(f(load(c)), c);
@@ -70,7 +70,7 @@ fn map_in_place(x: &mut [f32], f: impl Fn(f32x8) -> f32x8) {
 
 /// `d ← f(a, d)` lane-wise.
 #[inline(always)]
-fn zip_in_place(a: &[f32], d: &mut [f32], f: impl Fn(f32x8, f32x8) -> f32x8) {
+pub(super) fn zip_in_place(a: &[f32], d: &mut [f32], f: impl Fn(f32x8, f32x8) -> f32x8) {
     assert_eq!(a.len(), d.len(), "zip_in_place: lengths differ");
     let mut dc = d.chunks_exact_mut(LANES);
     let mut ac = a.chunks_exact(LANES);

@@ -367,9 +367,11 @@ fn decode_activations(file: &Parsed<'_>, layers: usize) -> Result<Vec<Activation
         .iter()
         .map(|n| {
             Activation::from_str(n).map_err(|_| {
+                let known: Vec<&str> = Activation::ALL.iter().map(|a| a.name()).collect();
                 file.err(format!(
-                    "unknown activation {} (known: sigmoid, tanh, relu, identity)",
-                    quote(n)
+                    "unknown activation {} (known: {})",
+                    quote(n),
+                    known.join(", ")
                 ))
             })
         })

@@ -118,7 +118,7 @@ impl Trainer {
         }
         let dropout = Dropout::new(cfg.dropout, cfg.seed)?;
         let workspaces = (0..shards)
-            .map(|_| Workspace::new(&layout, shard_rows, dropout.is_some()))
+            .map(|_| Workspace::new(&layout, mlp.hidden(), shard_rows, dropout.is_some()))
             .collect();
         Ok(Trainer {
             pool: Arc::new(pool),

@@ -129,7 +129,21 @@ fn activate(act: Activation, z: f64) -> f64 {
         Activation::Tanh => z.tanh(),
         Activation::Relu => z.max(0.0),
         Activation::Identity => z,
+        Activation::Selu if z > 0.0 => SELU_SCALE * z,
+        Activation::Selu => SELU_SCALE * SELU_ALPHA * z.exp_m1(),
+        Activation::Silu => z * sigmoid(z),
+        Activation::Gelu => z * normal_cdf(z),
+        Activation::Mish => z * softplus(z).tanh(),
     }
+}
+
+/// PyTorch's SELU constants.
+const SELU_SCALE: f64 = 1.050_700_987_355_480_5;
+const SELU_ALPHA: f64 = 1.673_263_242_354_377_3;
+
+/// `Φ(z)`, the standard normal distribution function.
+fn normal_cdf(z: f64) -> f64 {
+    0.5 * libm::erfc(-z / std::f64::consts::SQRT_2)
 }
 
 /// `f'(z)`, computed from `z` itself (independently of how the engine does it).
@@ -151,6 +165,21 @@ fn derivative(act: Activation, z: f64) -> f64 {
             }
         }
         Activation::Identity => 1.0,
+        Activation::Selu if z > 0.0 => SELU_SCALE,
+        Activation::Selu => SELU_SCALE * SELU_ALPHA * z.exp(),
+        Activation::Silu => {
+            let s = sigmoid(z);
+            s + z * s * (1.0 - s)
+        }
+        Activation::Gelu => {
+            normal_cdf(z) + z * (-0.5 * z * z).exp() / (2.0 * std::f64::consts::PI).sqrt()
+        }
+        Activation::Mish => {
+            // d/dz z·tanh(sp(z)) = tanh(sp) + z·sech²(sp)·σ(z)
+            let sp = softplus(z);
+            let sech = 1.0 / sp.cosh();
+            sp.tanh() + z * sech * sech * sigmoid(z)
+        }
     }
 }
 
@@ -313,8 +342,8 @@ impl RefNet {
         out
     }
 
-    /// The smallest `|z|` over all pre-activations of ReLU hidden layers for this
-    /// batch (`f64::INFINITY` if there are none): finite differences are only
+    /// The smallest `|z|` over all pre-activations of ReLU and SELU hidden
+    /// layers (whose derivative jumps at 0) for this batch (`f64::INFINITY` if there are none): finite differences are only
     /// meaningful when it is well above the step.
     pub fn min_abs_relu_z(&self, x: &[f64], m: usize) -> f64 {
         let n0 = self.sizes[0];
@@ -322,7 +351,7 @@ impl RefNet {
         for i in 0..m {
             let (zs, _) = self.forward_sample(&x[i * n0..(i + 1) * n0]);
             for (l, act) in self.hidden.iter().enumerate() {
-                if *act == Activation::Relu {
+                if matches!(act, Activation::Relu | Activation::Selu) {
                     for &z in &zs[l] {
                         min = min.min(z.abs());
                     }
