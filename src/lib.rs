@@ -69,6 +69,7 @@ pub mod presets;
 pub mod schedule;
 #[doc(hidden)] // the trainer's shard workspaces, for the allocation and equivalence tests
 pub mod shard;
+pub mod smoothing;
 pub mod stopping;
 pub mod tensor;
 pub mod train;

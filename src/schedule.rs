@@ -14,6 +14,14 @@
 //! - plateau: `η · f`, where the factor `f` starts at 1 and is multiplied by
 //!   `γ` whenever the validation loss has not improved (by a relative 1e-4,
 //!   PyTorch's `ReduceLROnPlateau` default) for more than `patience` epochs;
+//! - the three of RealMLP's code (`pytabkit`'s `get_schedule`), over the
+//!   run's progress `t = s / (E·S)`:
+//!   - flat-cos: `η` for `t < 1/2`, then `η · (1 + cos(π(2t - 1))) / 2`;
+//!   - coslog4: `η · (1 - cos(2π · log₂(1 + 15t))) / 2`, four cosine cycles
+//!     on a logarithmic clock, each longer than the last, the first starting
+//!     at 0 (a warm-up) and every one ending at 0;
+//!   - one-cycle: from `0.04η` up to `η` by a half cosine over the first
+//!     quarter, then down to `1e-5·η` over the rest;
 //! - warm-up over `W` epochs multiplies any of these by `(s + 1) / (W·S)`
 //!   for `s < W·S`.
 //!
@@ -54,17 +62,43 @@ pub enum LrSchedule {
         /// The factor, in `(0, 1)`.
         gamma: f32,
     },
+    /// Flat for the first half of the run, then a half cosine down to 0.
+    FlatCos,
+    /// Four cosine cycles on a logarithmic clock (RealMLP's default).
+    CosLog4,
+    /// A half cosine up from `0.04·lr` over the first quarter, then down to
+    /// `1e-5·lr`.
+    OneCycle,
 }
 
 impl LrSchedule {
-    /// The schedule's name: `constant`, `step`, `cosine` or `plateau`.
+    /// The schedule's name: `constant`, `step`, `cosine`, `plateau`,
+    /// `flat-cos`, `coslog4` or `one-cycle`.
     pub fn name(&self) -> &'static str {
         match self {
             LrSchedule::Constant => "constant",
             LrSchedule::Step { .. } => "step",
             LrSchedule::Cosine { .. } => "cosine",
             LrSchedule::Plateau { .. } => "plateau",
+            LrSchedule::FlatCos => "flat-cos",
+            LrSchedule::CosLog4 => "coslog4",
+            LrSchedule::OneCycle => "one-cycle",
         }
+    }
+
+    /// The factor on the base rate at progress `t` (in `[0, 1]`) of the
+    /// schedules that are a function of it alone.
+    fn of_progress(&self, t: f64) -> Option<f64> {
+        use std::f64::consts::PI;
+        let half_cos_up = |u: f64| 0.5 * (1.0 - (PI * u).cos());
+        Some(match self {
+            LrSchedule::FlatCos if t < 0.5 => 1.0,
+            LrSchedule::FlatCos => 1.0 - half_cos_up(2.0 * t - 1.0),
+            LrSchedule::CosLog4 => 0.5 * (1.0 - (2.0 * PI * (1.0 + 15.0 * t).log2()).cos()),
+            LrSchedule::OneCycle if t < 0.25 => 0.04 + (1.0 - 0.04) * half_cos_up(4.0 * t),
+            LrSchedule::OneCycle => 1.0 + (1e-5 - 1.0) * half_cos_up((t - 0.25) / 0.75),
+            _ => return None,
+        })
     }
 }
 
@@ -79,6 +113,12 @@ pub enum ScheduleKind {
     Cosine,
     /// [`LrSchedule::Plateau`].
     Plateau,
+    /// [`LrSchedule::FlatCos`].
+    FlatCos,
+    /// [`LrSchedule::CosLog4`].
+    CosLog4,
+    /// [`LrSchedule::OneCycle`].
+    OneCycle,
 }
 
 /// The constants of the schedules as a front end collects them;
@@ -136,6 +176,9 @@ impl LrSchedule {
                 patience: p.patience,
                 gamma: p.gamma,
             },
+            ScheduleKind::FlatCos => LrSchedule::FlatCos,
+            ScheduleKind::CosLog4 => LrSchedule::CosLog4,
+            ScheduleKind::OneCycle => LrSchedule::OneCycle,
         }
     }
 }
@@ -148,8 +191,12 @@ impl FromStr for ScheduleKind {
             "step" => Ok(ScheduleKind::Step),
             "cosine" => Ok(ScheduleKind::Cosine),
             "plateau" => Ok(ScheduleKind::Plateau),
+            "flat-cos" => Ok(ScheduleKind::FlatCos),
+            "coslog4" => Ok(ScheduleKind::CosLog4),
+            "one-cycle" => Ok(ScheduleKind::OneCycle),
             _ => Err(format!(
-                "unknown schedule '{s}' (known: constant, step, cosine, plateau)"
+                "unknown schedule '{s}' (known: constant, step, cosine, plateau, flat-cos, \
+                 coslog4, one-cycle)"
             )),
         }
     }
@@ -172,6 +219,9 @@ impl fmt::Display for LrSchedule {
                     "plateau (×{gamma} after {patience} epochs without improvement)"
                 )
             }
+            LrSchedule::FlatCos => write!(f, "flat-cos (flat, then cosine to 0 from half way)"),
+            LrSchedule::CosLog4 => write!(f, "coslog4 (four cosine cycles on a log clock)"),
+            LrSchedule::OneCycle => write!(f, "one-cycle (up over a quarter, then down)"),
         }
     }
 }
@@ -273,6 +323,7 @@ impl Scheduler {
                     ));
                 }
             }
+            LrSchedule::FlatCos | LrSchedule::CosLog4 | LrSchedule::OneCycle => {}
         }
         if warmup_epochs > epochs {
             return Err(Error::config(
@@ -321,6 +372,13 @@ impl Scheduler {
                 min + (base - min) * (1.0 + (std::f64::consts::PI * t).cos()) / 2.0
             }
             LrSchedule::Plateau { .. } => base * self.plateau.factor,
+            ref by_progress => {
+                let total = (self.epochs * steps_per_epoch).max(1) as f64;
+                let t = (s as f64 / total).min(1.0);
+                base * by_progress
+                    .of_progress(t)
+                    .expect("a schedule of the progress")
+            }
         };
         let warm = self.warmup_epochs * steps_per_epoch;
         let rate = if s < warm {

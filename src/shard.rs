@@ -31,6 +31,7 @@ use crate::dropout::Dropout;
 use crate::error::Result;
 use crate::kernels::{self, gemm, simd};
 use crate::network::{layer_forward, layer_linear, Layout, Mlp};
+use crate::smoothing::LabelSmoothing;
 use crate::tensor::{ColBlock, MatRef, Values};
 
 /// Rows of a block are a multiple of this (the widest `matrixmultiply`
@@ -87,6 +88,8 @@ pub fn block_rows(rows: usize, parts: usize) -> usize {
 pub(crate) struct StepCtx<'a> {
     /// Dropout on the hidden layers, if any.
     pub dropout: Option<&'a Dropout>,
+    /// The targets' label smoothing, if any.
+    pub smoothing: Option<LabelSmoothing>,
     /// The optimizer's step count before this step (the masks' key).
     pub step: u64,
     /// Time forward and backward.
@@ -194,6 +197,8 @@ pub(crate) struct Workspace {
     x: Vec<f32>,
     /// Gathered target rows.
     y: Vec<f32>,
+    /// The shard's targets smoothed (empty without label smoothing).
+    y_smoothed: Vec<f32>,
     /// Per hidden layer `l` with dropout: `A_l` with the mask applied (the
     /// next layer's input), and the mask itself (`0` or `1/(1-p)`).
     dropped: Vec<Vec<f32>>,
@@ -426,11 +431,14 @@ fn by_columns(parts: usize, rows: usize, cols: usize) -> bool {
 }
 
 impl Workspace {
+    /// Scratch for shards of `rows` rows of a network shaped `layout` with
+    /// hidden activations `hidden_acts`; `(dropout, smoothing)` say which
+    /// optional buffers are needed.
     pub fn new(
         layout: &Layout,
         hidden_acts: &[Activation],
         rows: usize,
-        dropout: bool,
+        (dropout, smoothing): (bool, bool),
     ) -> Workspace {
         let sizes = &layout.sizes;
         let hidden = &sizes[1..sizes.len() - 1];
@@ -463,6 +471,11 @@ impl Workspace {
             delta: [padded(rows * max_hidden), padded(rows * max_hidden)],
             x: padded(rows * sizes[0]),
             y: padded(rows * sizes[sizes.len() - 1]),
+            y_smoothed: if smoothing {
+                padded(rows * sizes[sizes.len() - 1])
+            } else {
+                Vec::new()
+            },
             grad: AlignedVec::zeros(layout.len),
             loss: 0.0,
             correct: 0,
@@ -491,6 +504,7 @@ impl Workspace {
             delta,
             x: xbuf,
             y: ybuf,
+            y_smoothed,
             dropped,
             masks,
             pre,
@@ -518,6 +532,14 @@ impl Workspace {
         // scaled by its weight, for a weighted batch).
         let z = &mut acts[mlp.layout().layers() - 1][..rows * nl];
         *correct = count_correct(mlp.head(), z, y, nl);
+        let y: &[f32] = match ctx.smoothing {
+            Some(s) => {
+                let out = &mut y_smoothed[..rows * nl];
+                simd::smooth_targets_simd(y, out, s.keep, s.add);
+                out
+            }
+            None => y,
+        };
         *loss = match w {
             None => kernels::head_loss_delta(mlp.head(), z, y, nl),
             Some(w) => kernels::head_loss_delta_weighted(mlp.head(), z, y, w, nl, w_outputs),

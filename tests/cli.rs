@@ -243,9 +243,20 @@ fn resume_from_a_checkpoint_equals_an_uninterrupted_run() {
     let ckpt = d.join("ckpt");
     let full = d.join("full.safetensors");
     let resumed = d.join("resumed.safetensors");
+    // a constant rate: 2 epochs resumed to 4 is then the run of 4 (the
+    // default flat-cos follows the run's length; an interrupted run resumes
+    // to its own bits whatever the schedule: the SIGINT test below)
     let train = |args: &[&str]| {
         bin()
-            .args(["train", "--quiet", "--layers", "16", "--data"])
+            .args([
+                "train",
+                "--quiet",
+                "--layers",
+                "16",
+                "--lr-schedule",
+                "constant",
+            ])
+            .arg("--data")
             .arg(data("digits.train.csv"))
             .args(args)
             .assert()
@@ -1863,7 +1874,15 @@ fn early_stopping_keeps_the_best_epoch_and_resumes_bit_for_bit() {
             .arg(data("digits.train.csv"))
             .args(["--validation-split", "0.2", "--test-data"])
             .arg(data("digits.test.csv"))
-            .args(["--layers", "256", "--lr", "0.03"])
+            // constant: 3 epochs resumed to 60 is then the run of 60
+            .args([
+                "--layers",
+                "256",
+                "--lr",
+                "0.03",
+                "--lr-schedule",
+                "constant",
+            ])
             .args(["--early-stopping", "--patience", "4", "--json", "--out"])
             .arg(out);
         c
@@ -1971,6 +1990,8 @@ fn dropout_and_class_weights_from_the_command_line() {
                 "balanced",
             ])
             .args(["--batch-size", "64", "--shard-rows", "16"])
+            // constant: 3 epochs resumed to 6 is then the run of 6
+            .args(["--lr-schedule", "constant"])
             .args(extra)
             .arg("--data")
             .arg(&imbalanced)
@@ -1997,6 +2018,8 @@ fn dropout_and_class_weights_from_the_command_line() {
             "6",
             "--threads",
             "2",
+            "--lr-schedule",
+            "constant",
             "--resume",
         ])
         .arg(&ckpt)
@@ -2388,6 +2411,9 @@ fn same_outputs_however_read(dir: &Path, read: &[Read<'_>]) {
             "24",
             "--optimizer",
             "adam",
+            // constant: 2 epochs resumed to 3 is then the run of 3
+            "--lr-schedule",
+            "constant",
         ]
         .iter()
         .map(|a| a.to_string())
@@ -2693,6 +2719,8 @@ fn the_classic_preset_is_the_seeds_plain_network() {
         "0.5",
         "--init",
         "auto",
+        "--lr-schedule",
+        "constant",
     ];
     assert_eq!(classic, run(&spelled, "s.st"));
     assert_ne!(

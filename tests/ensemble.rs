@@ -266,9 +266,20 @@ fn members_may_differ_in_positive_class_and_bad_counts_are_refused() {
 fn an_ensemble_resumes_bit_for_bit_with_members_that_stopped() {
     let dir = tempfile::tempdir().unwrap();
     let d = dir.path();
+    // 3 epochs, then resumed to 6, is the run of 6 under a constant rate (the
+    // default flat-cos follows the run's length; an interrupted run resumes
+    // to its own bits whatever the schedule: tests/cli.rs, the SIGINT test)
     let run = |extra: &[&str], out: &Path| {
         bin()
-            .args(["train", "--quiet", "--ensemble", "3", "--data"])
+            .args([
+                "train",
+                "--quiet",
+                "--ensemble",
+                "3",
+                "--lr-schedule",
+                "constant",
+            ])
+            .arg("--data")
             .arg(data("iris.train.csv"))
             .arg("--out")
             .arg(out)

@@ -398,7 +398,7 @@ const DECAY: f32 = 0.1;
 
 /// How the rate moves: `Trainer::step` at the base rate, or whole epochs
 /// under a schedule (with its warm-up epochs).
-fn schedules(lr: f32) -> [(&'static str, LrSchedule, usize); 3] {
+fn schedules(lr: f32) -> [(&'static str, LrSchedule, usize); 6] {
     [
         ("constant", LrSchedule::Constant, 0),
         (
@@ -418,6 +418,9 @@ fn schedules(lr: f32) -> [(&'static str, LrSchedule, usize); 3] {
             },
             0,
         ),
+        ("flat-cos", LrSchedule::FlatCos, 0),
+        ("coslog4", LrSchedule::CosLog4, 0),
+        ("one-cycle with 1 warm-up epoch", LrSchedule::OneCycle, 1),
     ]
 }
 
@@ -558,7 +561,8 @@ fn smooth_pair(r: &mut ChaCha8Rng, head: Head, act: Activation) -> (RefNet, Mlp)
 }
 
 /// Every rule × weight decay or not × clipping or not × (constant rate by
-/// `Trainer::step`, cosine with warm-up and step decay by `Trainer::epoch`):
+/// `Trainer::step`; cosine with warm-up, step decay, flat-cos, coslog4 and
+/// one-cycle with warm-up by `Trainer::epoch`):
 /// 20 steps within 1e-4 of the f64 reference trainer. Heads and first hidden
 /// activations rotate through every combination (ReLU only with
 /// `Trainer::step`, see [`smooth_pair`]); threads alternate 1 and 3, each
@@ -649,8 +653,8 @@ fn bits(v: &[f32]) -> Vec<u32> {
 }
 
 /// Every rule with weight decay, clipping that binds, cosine annealing with 2
-/// warm-up epochs and shuffled epochs (several shards per batch, a short last
-/// batch): parameters, optimizer state and epoch losses have the same bits
+/// warm-up epochs, label smoothing and shuffled epochs (several shards per
+/// batch, a short last batch): parameters, optimizer state and epoch losses have the same bits
 /// with 1, 2, 3 and 8 threads.
 #[test]
 fn every_optimizer_with_clip_and_schedule_is_the_same_for_any_thread_count() {
@@ -698,6 +702,7 @@ fn every_optimizer_with_clip_and_schedule_is_the_same_for_any_thread_count() {
                 seed: 5,
                 shuffle: true,
                 dropout: 0.0,
+                label_smoothing: 0.1,
             };
             let mut trainer = Trainer::new(&mlp, &cfg).expect("Trainer::new");
             // fork every step: the parallel paths are what is compared

@@ -4,6 +4,8 @@
 //! resumes to the bits of a run that never stopped, early stopping, and
 //! errors that name the spec's fields.
 
+mod common;
+
 use std::ops::ControlFlow;
 use std::path::{Path, PathBuf};
 use std::sync::atomic::{AtomicBool, Ordering};
@@ -93,7 +95,11 @@ fn a_run_trains_every_epoch_and_records_itself() {
         ("train.batch_size", "16"),
         ("train.lr", "0.2"),
         ("train.optimizer", "adam"), // the default on a data file
-        ("train.lr_schedule", "constant"),
+        // the default on a data file
+        (
+            "train.lr_schedule",
+            "flat-cos (flat, then cosine to 0 from half way)",
+        ),
         ("train.seed", "5"),
         ("train.shuffle", "true"),
     ] {
@@ -806,8 +812,9 @@ fn a_weight_column_weighs_rows_and_is_checked_on_resume() {
         bits(&run.mlp),
         "the weights changed nothing"
     );
-    // 2 epochs, then resumed to 4: the same bits; without the column: refused
-    weighted(2, None, Some("w")).fit().unwrap();
+    // interrupted in epoch 3, then resumed: the same bits; without the
+    // column: refused
+    common::fit_interrupted(&weighted(4, None, Some("w")), 3);
     let e = fit::prepare(&weighted(4, Some(&ckpt), None), &mut ()).unwrap_err();
     assert!(e.to_string().contains("column:w"), "{e}");
     assert_eq!(option_of(e), "weight_column");

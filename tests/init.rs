@@ -4,6 +4,8 @@
 //! records it, gives the same bits at any thread count and resumes bit for
 //! bit; a rule with given weights is refused.
 
+mod common;
+
 use std::path::Path;
 
 use backprop::fit::{DataSource, FitSpec};
@@ -152,14 +154,15 @@ fn a_rule_is_recorded_the_same_at_any_thread_count_and_through_a_resume() {
     .unwrap();
     assert_ne!(auto.mlp.params(), one.mlp.params());
     assert!(!auto.meta.extra.contains_key("train.init"));
-    // two epochs, then resumed to four: the same file
+    // interrupted in the third epoch, then resumed: the same file
     let ckpt = dir.path().join("run.ckpt");
-    FitSpec {
-        checkpoint: Some(ckpt.clone()),
-        ..spec(2, 2)
-    }
-    .fit()
-    .unwrap();
+    common::fit_interrupted(
+        &FitSpec {
+            checkpoint: Some(ckpt.clone()),
+            ..spec(4, 2)
+        },
+        3,
+    );
     let resumed = FitSpec {
         init: None,
         resume: Some(ckpt.clone().into()),

@@ -9,6 +9,7 @@ use std::path::PathBuf;
 use backprop::data::{csv, embedded, scale, LoadOptions, RawTable};
 use backprop::fit::{self, DataSource, FitOutcome, FitSpec};
 use backprop::optim::{OptimizerConfig, OptimizerKind};
+use backprop::schedule::LrSchedule;
 use backprop::{Activation, Head};
 
 /// The held-out accuracy after the last epoch.
@@ -184,7 +185,8 @@ fn data_file(name: &str, part: &str) -> PathBuf {
 /// Trains `backprop train --data data/{name}.train.csv --test-data
 /// data/{name}.test.csv --epochs {epochs} --weight-decay {weight_decay}
 /// --seed S` for each of [`ADAM_SEEDS`] (the defaults of a data file: Adam
-/// at lr 0.003, 64 relu hidden units, batch 32, standardised features) and
+/// at lr 0.006 with the flat-cos schedule, 64 hidden units (SELU), batch 32,
+/// standardised features) and
 /// asserts that the mean test accuracy reaches `sklearn - SKLEARN_MARGIN`.
 fn adam_reaches_sklearn(name: &str, epochs: usize, weight_decay: f32, sklearn: f64) {
     let adam = OptimizerConfig {
@@ -192,19 +194,21 @@ fn adam_reaches_sklearn(name: &str, epochs: usize, weight_decay: f32, sklearn: f
         weight_decay,
         ..OptimizerConfig::default()
     };
-    // the spec below is what the command line runs on a data file
+    // the spec below is what the command line runs on a data file (the
+    // activation, SELU for a classification, is left to the default)
     assert_eq!(fit::default_optimizer(false).kind, OptimizerKind::Adam);
-    assert_eq!(fit::default_lr(OptimizerKind::Adam, false), 0.003);
+    assert_eq!(fit::default_lr(OptimizerKind::Adam, false), 0.006);
+    assert_eq!(fit::default_schedule(false), LrSchedule::FlatCos);
     let accs: Vec<f64> = ADAM_SEEDS
         .map(|seed| {
             let run = FitSpec {
                 data: DataSource::File(data_file(name, "train")),
                 test_data: Some(data_file(name, "test")),
                 hidden_layers: Some(vec![64]),
-                activation: Some(Activation::Relu),
                 batch_size: Some(32),
                 optimizer: Some(adam),
-                lr: Some(0.003),
+                lr: Some(0.006),
+                schedule: Some(LrSchedule::FlatCos),
                 epochs,
                 seed: Some(seed),
                 ..FitSpec::default()
@@ -328,7 +332,7 @@ fn minority_recall(seed: u64, class_weight: Option<&str>) -> f64 {
 }
 
 /// `--class-weight balanced` on the 95/5 fixture finds more of the 42
-/// malignant test rows than no weights, for every seed and on average.
+/// malignant test rows than no weights, for every seed.
 #[test]
 fn balanced_class_weights_raise_minority_recall() {
     let seeds = 1..=5u64;
@@ -343,11 +347,11 @@ fn balanced_class_weights_raise_minority_recall() {
         mean(&none),
         mean(&balanced)
     );
+    // at least one more of the 42 malignant rows found, for every seed
     for (n, b) in none.iter().zip(&balanced) {
-        assert!(b >= n, "balanced {balanced:?} vs none {none:?}");
+        assert!(
+            b - n >= 0.99 / 42.0,
+            "balanced {balanced:?} vs none {none:?}"
+        );
     }
-    assert!(
-        mean(&balanced) >= mean(&none) + 0.03,
-        "balanced {balanced:?} vs none {none:?}"
-    );
 }

@@ -51,6 +51,9 @@ fn data_file(dir: &Path, rows: usize) -> PathBuf {
 fn member(i: usize, data: &Path, epochs: usize) -> FitSpec {
     let base = FitSpec {
         data: DataSource::File(data.to_path_buf()),
+        // constant rates: a pass of 3 epochs resumed to 5 is then the run of
+        // 5 (the default flat-cos follows the run's length)
+        schedule: Some(backprop::schedule::LrSchedule::Constant),
         epochs,
         seed: Some(100 + i as u64),
         batch_size: Some(16 + i % 3 * 8),

@@ -99,6 +99,7 @@ fn tiny_checkpoint() -> Checkpoint {
                 seed: 42,
                 shuffle: true,
                 dropout: 0.0,
+                label_smoothing: 0.0,
             },
             early_stopping: None,
             class_weight: None,
@@ -1043,7 +1044,8 @@ fn checkpoint_problems_are_named() {
         (set("optimizer.step", "x"), "optimizer.step 'x' is not a non-negative integer"),
         (
             set("checkpoint.lr_schedule", "wavy"),
-            "checkpoint.lr_schedule 'wavy' is not a schedule (known: constant, step, cosine, plateau)",
+            "checkpoint.lr_schedule 'wavy' is not a schedule (known: constant, step, cosine, plateau, \
+             flat-cos, coslog4, one-cycle)",
         ),
         (
             set("checkpoint.lr_schedule", "step"),
@@ -1348,9 +1350,10 @@ fn checkpoint_config_checks_resumed_flags() {
 }
 
 #[test]
-fn dropout_class_weights_and_weight_sums_round_trip() {
+fn dropout_smoothing_class_weights_and_weight_sums_round_trip() {
     let mut c = tiny_checkpoint_in_epoch();
     c.config.train.dropout = 0.3;
+    c.config.train.label_smoothing = 0.05;
     c.config.class_weight = Some("yes=2.5,no=0.5".parse().unwrap());
     c.config.row_weights = Some("column:w".into());
     let p = c.in_epoch.as_mut().unwrap();
@@ -1361,6 +1364,7 @@ fn dropout_class_weights_and_weight_sums_round_trip() {
     assert_eq!(back, c);
     let (_, meta) = decode(&bytes);
     assert_eq!(meta["checkpoint.dropout"], "0.3");
+    assert_eq!(meta["checkpoint.label_smoothing"], "0.05");
     assert_eq!(meta["checkpoint.class_weight"], "yes=2.5,no=0.5");
     assert_eq!(meta["checkpoint.row_weights"], "column:w");
     assert_eq!(
@@ -1371,6 +1375,7 @@ fn dropout_class_weights_and_weight_sums_round_trip() {
     let (_, plain) = decode(&model_io::checkpoint_to_bytes(&tiny_checkpoint_in_epoch()).unwrap());
     for k in [
         "checkpoint.dropout",
+        "checkpoint.label_smoothing",
         "checkpoint.class_weight",
         "checkpoint.row_weights",
         "checkpoint.weight_sum_bits",
@@ -1387,6 +1392,10 @@ fn dropout_class_weights_and_weight_sums_round_trip() {
         (
             set("checkpoint.dropout", "1"),
             "checkpoint.dropout 1 is not a probability in (0, 1)",
+        ),
+        (
+            set("checkpoint.label_smoothing", "-0.5"),
+            "checkpoint.label_smoothing -0.5 is not in (0, 1)",
         ),
         (
             set("checkpoint.class_weight", "yes"),

@@ -361,19 +361,22 @@ fn thread_counts_and_resume_keep_the_bits() {
     let dir = tempfile::tempdir().unwrap();
     let d = dir.path();
     let raw = write(d, "raw.csv", &raw_csv(&rows(300, 5)));
-    let one = train(d, &raw, "t1", &["--threads", "1", "--batch-size", "64"]);
+    // a constant rate: 2 epochs resumed to 4 is then the run of 4 (the
+    // default flat-cos follows the run's length)
+    let flat = ["--batch-size", "64", "--lr-schedule", "constant"];
+    let one = train(d, &raw, "t1", &[&["--threads", "1"][..], &flat].concat());
     for t in ["2", "3"] {
         let other = train(
             d,
             &raw,
             &format!("t{t}"),
-            &["--threads", t, "--batch-size", "64"],
+            &[&["--threads", t][..], &flat].concat(),
         );
         assert_eq!(one, other, "{t} threads");
     }
     let ckpt = d.join("ckpt");
     let ckpt = ckpt.to_str().unwrap();
-    let common = ["--threads", "2", "--batch-size", "64"];
+    let common = [&["--threads", "2"][..], &flat].concat();
     train(
         d,
         &raw,

@@ -43,6 +43,8 @@ _ACTIVATIONS = {
 }
 _ACTIVATION_NAMES = {v: k for k, v in _ACTIVATIONS.items()}
 _SOLVERS = ("sgd", "adam", "adamw", "rmsprop")
+# schedules over the whole fit (RealMLP's), beyond scikit-learn's three
+_RUN_SCHEDULES = ("flat-cos", "coslog4", "one-cycle")
 _OUT_ACTIVATION = {"sigmoid": "logistic", "softmax": "softmax", "mse": "identity"}
 
 
@@ -196,8 +198,11 @@ class _BaseMLP(BaseEstimator):
         _check_number("alpha", self.alpha, 0)
         if not (isinstance(self.batch_size, str) and self.batch_size == "auto"):
             _check_number("batch_size", self.batch_size, 1, integer=True)
-        if self.learning_rate not in ("constant", "invscaling", "adaptive"):
-            raise ValueError(f"learning_rate must be 'constant', 'invscaling' or 'adaptive', got {self.learning_rate!r}")
+        if self.learning_rate not in ("constant", "invscaling", "adaptive") + _RUN_SCHEDULES:
+            raise ValueError(
+                "learning_rate must be 'constant', 'invscaling', 'adaptive' or one of "
+                f"{', '.join(repr(s) for s in _RUN_SCHEDULES)}, got {self.learning_rate!r}"
+            )
         if self.solver == "sgd" and self.learning_rate == "invscaling":
             raise ValueError("learning_rate='invscaling' is not supported by backprop; use 'constant' or 'adaptive'")
         if self.solver == "sgd" and self.learning_rate == "adaptive" and not self.early_stopping:
@@ -258,6 +263,9 @@ class _BaseMLP(BaseEstimator):
         req.beta1 = float(self.beta_1)
         req.beta2 = float(self.beta_2)
         req.eps = float(self.epsilon)
+        if self.learning_rate in _RUN_SCHEDULES and not incremental:
+            # over the fit's max_iter epochs, for every solver
+            req.schedule = self.learning_rate
         if self.solver == "sgd" and self.learning_rate == "adaptive" and not incremental:
             # scikit-learn divides the rate by 5 after n_iter_no_change epochs
             # without improvement
@@ -492,6 +500,7 @@ class _BaseMLP(BaseEstimator):
         ("momentum", "momentum", float),
         ("nesterov", "nesterovs_momentum", lambda v: v == "true"),
         ("dropout", "dropout", float),
+        ("label_smoothing", "label_smoothing", float),
         ("clip_norm", "clip_norm", float),
     )
 
@@ -504,6 +513,10 @@ class _BaseMLP(BaseEstimator):
             value = extra.get(f"train.{entry}")
             if value is not None and name not in given:
                 setattr(self, name, conv(value))
+        # the schedule, where an estimator has its name ("flat-cos (…)")
+        schedule = extra.get("train.lr_schedule", "").split(" ")[0]
+        if "learning_rate" not in given and schedule in ("constant",) + _RUN_SCHEDULES:
+            self.learning_rate = schedule
         loss = extra.get("train.final_train_loss")
         if loss is not None:
             per = self.n_outputs_ if self._model.head == "mse" else 1
@@ -617,10 +630,13 @@ class MLPClassifier(ClassifierMixin, _BaseMLP):
     Parameters are scikit-learn's, with the same defaults, plus ``n_threads``
     (worker threads, ``None``: one per core; never changes a bit of the
     result), ``dropout`` (inverted dropout on the hidden layers),
-    ``class_weight`` (``None``, ``'balanced'`` or ``{class: weight}``) and
-    ``clip_norm`` (clip the mean gradient's L2 norm). ``solver`` also takes
-    ``'adamw'`` and ``'rmsprop'``; ``'lbfgs'`` and
-    ``learning_rate='invscaling'`` are not supported. See the package docs
+    ``class_weight`` (``None``, ``'balanced'`` or ``{class: weight}``),
+    ``clip_norm`` (clip the mean gradient's L2 norm) and ``label_smoothing``
+    (train towards ``(1 - ε)·y + ε/K``, as PyTorch's ``CrossEntropyLoss``).
+    ``solver`` also takes ``'adamw'`` and ``'rmsprop'``, and
+    ``learning_rate`` RealMLP's schedules over the whole fit
+    (``'flat-cos'``, ``'coslog4'``, ``'one-cycle'``, for every solver);
+    ``'lbfgs'`` and ``learning_rate='invscaling'`` are not supported. See the package docs
     for the exact mapping of each parameter.
 
     Binary problems use one sigmoid output, multi-class a softmax,
@@ -656,6 +672,7 @@ class MLPClassifier(ClassifierMixin, _BaseMLP):
         dropout=0.0,
         class_weight=None,
         clip_norm=None,
+        label_smoothing=0.0,
     ):
         super().__init__(
             hidden_layer_sizes=hidden_layer_sizes,
@@ -684,6 +701,7 @@ class MLPClassifier(ClassifierMixin, _BaseMLP):
             clip_norm=clip_norm,
         )
         self.class_weight = class_weight
+        self.label_smoothing = label_smoothing
 
     def __sklearn_tags__(self):
         tags = super().__sklearn_tags__()
@@ -759,6 +777,8 @@ class MLPClassifier(ClassifierMixin, _BaseMLP):
         self.n_outputs_ = n_out
         req = self._request(hidden, X.shape[0], n_out, head, incremental)
         req.feature_names = self._feature_names()
+        _check_number("label_smoothing", self.label_smoothing, 0, 1, high_open=True)
+        req.label_smoothing = float(self.label_smoothing)
         labels = targets = None
         if self._multilabel:
             targets = y

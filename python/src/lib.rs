@@ -407,6 +407,8 @@ struct FitRequest {
     seed: u64,
     threads: usize,
     dropout: f32,
+    /// Label smoothing's `ε` (classifiers; 0 for none).
+    label_smoothing: f32,
     clip_norm: Option<f32>,
     /// `balanced`, or per class name.
     class_weight: Option<BTreeMap<String, f32>>,
@@ -468,6 +470,7 @@ impl FitRequest {
             seed: session::DEFAULT_SEED,
             threads: 0,
             dropout: 0.0,
+            label_smoothing: 0.0,
             clip_norm: None,
             class_weight: None,
             class_weight_balanced: false,
@@ -833,6 +836,7 @@ fn fit<'py>(
             .transpose()
             .map_err(py_err)?,
         dropout: Some(req.dropout),
+        label_smoothing: Some(req.label_smoothing),
         class_weight: req.class_weight(),
         threads: req.threads,
         seed: Some(req.seed),
@@ -900,6 +904,7 @@ fn fit<'py>(
                     optimizer: req.optimizer_config()?,
                     clip_norm: req.clip_norm,
                     dropout: req.dropout,
+                    label_smoothing: req.label_smoothing,
                     shuffle: req.shuffle,
                     class_weight: req.class_weight(),
                     row_weights: has_weights,

@@ -427,7 +427,7 @@ def test_class_weight_sample_weight_dropout_clip_norm():
     [
         (dict(solver="lbfgs"), "lbfgs"),
         (dict(solver="newton"), "solver"),
-        (dict(activation="gelu"), "activation"),
+        (dict(activation="swish"), "activation"),
         (dict(hidden_layer_sizes=(0,)), "hidden_layer_sizes"),
         (dict(learning_rate_init=0.0), "learning_rate_init"),
         (dict(solver="sgd", learning_rate="invscaling"), "invscaling"),
@@ -595,7 +595,8 @@ def test_a_cli_model_is_described_by_its_record_and_preparation(tmp_path):
     clf = MLPClassifier.load(model)
     p = clf.get_params()
     assert (p["max_iter"], p["batch_size"], p["random_state"], p["solver"]) == (7, 16, 5, "adam")
-    assert p["learning_rate_init"] == 0.003 and p["shuffle"] is True
+    assert p["learning_rate_init"] == 0.006 and p["shuffle"] is True
+    assert p["learning_rate"] == "flat-cos"
     assert clf.loss_ > 0
     # parameters given to load win over the record
     assert MLPClassifier.load(model, max_iter=3).max_iter == 3
@@ -605,8 +606,12 @@ def test_a_cli_model_is_described_by_its_record_and_preparation(tmp_path):
     # (a CSV's number columns pass through their encoding as they are)
     te = pd.read_csv(DATA / "iris.test.csv").drop(columns="species")
     h = (te.to_numpy(dtype=np.float32) - pre["mean"]) / pre["std"]
+    # the command line's default for a classification: SELU (PyTorch's constants)
+    assert clf.activation == "selu"
+    lam, alpha = 1.0507009873554805, 1.6732632423543772
     for w, b in zip(clf.coefs_[:-1], clf.intercepts_[:-1]):
-        h = np.maximum(h @ w + b, 0)
+        z = h @ w + b
+        h = lam * np.where(z > 0, z, alpha * np.expm1(np.minimum(z, 0)))
     z = h @ clf.coefs_[-1] + clf.intercepts_[-1]
     z = np.exp(z - z.max(1, keepdims=True))
     assert np.allclose(z / z.sum(1, keepdims=True), clf.predict_proba(te), atol=1e-5)

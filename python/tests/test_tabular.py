@@ -27,10 +27,27 @@ ROOT = Path(__file__).resolve().parents[2]
     ],
 )
 def test_the_recipe_is_the_command_lines_model(tmp_path, path, label, estimator, loader, extra):
+    check_same_model(tmp_path, path, label, estimator, loader, extra, {})
+
+
+@pytest.mark.parametrize(
+    "params, flags",
+    [
+        (dict(label_smoothing=0.1), ["--label-smoothing", "0.1"]),
+        (dict(activation="gelu", learning_rate="coslog4"), ["--activation", "gelu", "--lr-schedule", "coslog4"]),
+        (dict(activation="mish", learning_rate="one-cycle", label_smoothing=0.05),
+         ["--activation", "mish", "--lr-schedule", "one-cycle", "--label-smoothing", "0.05"]),
+    ],
+)
+def test_the_recipes_options_are_the_command_lines(tmp_path, params, flags):
+    check_same_model(tmp_path, "data/wine.train.csv", "class", TabularClassifier, MLPClassifier, flags, params)
+
+
+def check_same_model(tmp_path, path, label, estimator, loader, extra, params):
     exe = cli()
     frame = pd.read_csv(ROOT / path)
     label = frame.columns[-1] if label not in frame.columns else label
-    ours = estimator(random_state=42).fit(frame.drop(columns=label), frame[label])
+    ours = estimator(random_state=42, **params).fit(frame.drop(columns=label), frame[label])
     model = tmp_path / "m.safetensors"
     subprocess.run([exe, "train", "--data", str(ROOT / path), "--quiet", "--out", str(model)] + extra,
                    check=True, capture_output=True)
@@ -44,7 +61,9 @@ def test_the_recipe_is_the_command_lines_model(tmp_path, path, label, estimator,
 def test_the_recipes_defaults_and_semantics():
     p = TabularClassifier().get_params()
     assert (p["hidden_layer_sizes"], p["learning_rate_init"], p["batch_size"], p["max_iter"],
-            p["alpha"]) == ((64,), 0.003, 32, 30, 0.0)
+            p["alpha"]) == ((64,), 0.006, 32, 30, 0.0)
+    assert (p["learning_rate"], p["activation"]) == ("flat-cos", "selu")
+    assert TabularRegressor().get_params()["activation"] == "relu"
     frame = pd.read_csv(ROOT / "data" / "diabetes.train.csv")
     X, y = frame.drop(columns="progression"), frame.progression
     reg = TabularRegressor(random_state=0, max_iter=5).fit(X, y)

@@ -137,7 +137,7 @@ pub struct SearchArgs {
     /// separated by '|' (or ',' but for layers), e.g.
     /// 'lr=0.001,0.003; layers=64|128,64; weight-decay=0,1e-4'. Settings: lr,
     /// layers, weight-decay, momentum, optimizer, activation, init, batch-size,
-    /// epochs, dropout, clip-norm. With --random, a number may be a range
+    /// epochs, dropout, label-smoothing, clip-norm. With --random, a number may be a range
     /// lo..hi (log-uniform for lr and weight-decay).
     #[arg(long, value_name = "SPACE")]
     pub grid: String,
@@ -180,7 +180,8 @@ pub struct TrainArgs {
     #[arg(long, value_delimiter = ',', value_name = "N,N,...")]
     pub layers: Option<Vec<usize>>,
     /// Hidden activation: sigmoid, tanh, relu, identity, selu, silu, gelu or
-    /// mish [default: sigmoid on the embedded set, relu otherwise].
+    /// mish [default: sigmoid on the embedded set, else selu for
+    /// classification and relu for regression].
     #[arg(long)]
     pub activation: Option<Activation>,
     /// How the new network's weights are drawn: auto (He-uniform before
@@ -244,8 +245,12 @@ pub struct TrainArgs {
     /// Clip the L2 norm of the mean gradient to C.
     #[arg(long, value_name = "C")]
     pub clip_norm: Option<f32>,
-    /// Learning-rate schedule [default: constant].
-    #[arg(long, value_name = "constant|step|cosine|plateau")]
+    /// Learning-rate schedule [default: constant]; flat-cos, coslog4 and
+    /// one-cycle are RealMLP's, over the whole run.
+    #[arg(
+        long,
+        value_name = "constant|step|cosine|plateau|flat-cos|coslog4|one-cycle"
+    )]
     pub lr_schedule: Option<ScheduleKind>,
     /// step: epochs between decays.
     #[arg(long, value_name = "N", default_value_t = 10, requires = "lr_schedule")]
@@ -309,6 +314,11 @@ pub struct TrainArgs {
     /// unit while training (none at prediction).
     #[arg(long, value_name = "P")]
     pub dropout: Option<f32>,
+    /// Label smoothing for a classifier: train towards (1-E)·y + E/K, K the
+    /// classes (2 for each sigmoid output); the validation and test figures
+    /// use the labels as given.
+    #[arg(long, value_name = "E")]
+    pub label_smoothing: Option<f32>,
     /// Weigh the classes in the training loss: "balanced" (n_samples /
     /// (n_classes · count), as scikit-learn) or CLASS=WEIGHT pairs like
     /// "yes=5,no=1" (classes not named weigh 1).

@@ -130,6 +130,7 @@ impl TrainArgs {
                 None
             },
             dropout: self.dropout,
+            label_smoothing: self.label_smoothing,
             class_weight: self
                 .class_weight
                 .as_deref()

@@ -47,6 +47,6 @@ pub use report::{
 pub use resume::{check_matches, continue_on_new_rows, Continuation};
 pub use search::{draw, grid, search, search_with, Candidate, Param, Ranked};
 pub use spec::{
-    check_distinct_outputs, check_output_path, default_lr, default_optimizer, DataSource, FitSpec,
-    Stored, TrainMetrics, DEFAULT_EPOCHS, DEFAULT_SEED,
+    check_distinct_outputs, check_output_path, default_lr, default_optimizer, default_schedule,
+    DataSource, FitSpec, Stored, TrainMetrics, DEFAULT_EPOCHS, DEFAULT_SEED,
 };

@@ -553,6 +553,9 @@ fn network(
         sizes.push(pipeline::output_size(meta, head));
         let default_act = if embedded {
             Activation::Sigmoid
+        } else if head.is_classifier() {
+            // measured on the development suite: README, "What the defaults do"
+            Activation::Selu
         } else {
             Activation::Relu
         };

@@ -297,6 +297,9 @@ impl RunRecord<'_> {
         if cfg.dropout != 0.0 {
             put("dropout", cfg.dropout.to_string());
         }
+        if cfg.label_smoothing != 0.0 {
+            put("label_smoothing", cfg.label_smoothing.to_string());
+        }
         put("lr_schedule", cfg.schedule.to_string());
         if cfg.warmup_epochs > 0 {
             put("warmup_epochs", cfg.warmup_epochs.to_string());

@@ -12,7 +12,7 @@ use crate::schedule::LrSchedule;
 use crate::stopping::{EarlyStopState, EarlyStopping};
 use crate::train::TrainConfig;
 
-use super::spec::{default_lr, default_optimizer, FitSpec, DEFAULT_SEED};
+use super::spec::{default_lr, default_optimizer, default_schedule, FitSpec, DEFAULT_SEED};
 
 /// The run's settings: the spec's overrides resolved against the defaults
 /// of a new run, or against a resumed checkpoint's settings, which they
@@ -38,13 +38,14 @@ pub(super) fn train_config(
 }
 
 /// What a new run takes where the spec is silent: the optimizer of its data
-/// source and that optimizer's rate, the seed [`DEFAULT_SEED`], and
-/// [`TrainConfig::default`]'s other settings.
+/// source and that optimizer's rate, its schedule ([`default_schedule`]), the
+/// seed [`DEFAULT_SEED`], and [`TrainConfig::default`]'s other settings.
 fn defaults(spec: &FitSpec, embedded: bool) -> TrainConfig {
     let optimizer = spec.optimizer.unwrap_or(default_optimizer(embedded));
     TrainConfig {
         lr: default_lr(optimizer.kind, embedded),
         optimizer,
+        schedule: default_schedule(embedded),
         seed: DEFAULT_SEED,
         ..TrainConfig::default()
     }
@@ -66,12 +67,14 @@ fn resolve(spec: &FitSpec, base: &TrainConfig) -> TrainConfig {
         seed: spec.seed.unwrap_or(base.seed),
         shuffle: spec.shuffle,
         dropout: spec.dropout.unwrap_or(base.dropout),
+        label_smoothing: spec.label_smoothing.unwrap_or(base.label_smoothing),
     }
 }
 
 /// Checks that `cfg` continues the run whose settings were `saved`: the
 /// same batch size, learning rate (bitwise), seed, shuffling, optimizer,
-/// clipping, schedule, dropout and shard size. Epochs and threads may differ.
+/// clipping, schedule, dropout, label smoothing and shard size. Epochs and
+/// threads may differ.
 ///
 /// ```
 /// use backprop::{fit, TrainConfig};
@@ -149,6 +152,13 @@ fn check_steps(saved: &TrainConfig, cfg: &TrainConfig) -> Result<()> {
             "dropout",
             saved.dropout.to_string(),
             cfg.dropout.to_string(),
+        );
+    }
+    if cfg.label_smoothing.to_bits() != saved.label_smoothing.to_bits() {
+        return conflict(
+            "label_smoothing",
+            saved.label_smoothing.to_string(),
+            cfg.label_smoothing.to_string(),
         );
     }
     if cfg.effective_shard_rows() != saved.shard_rows {
@@ -273,6 +283,8 @@ pub struct Continuation {
     pub clip_norm: Option<f32>,
     /// The dropout probability.
     pub dropout: f32,
+    /// Label smoothing's `ε`.
+    pub label_smoothing: f32,
     /// Whether epochs shuffle their rows.
     pub shuffle: bool,
     /// The class weights.
@@ -295,7 +307,7 @@ pub struct Continuation {
 /// let optimizer = c.config.train.optimizer;
 /// fit::continue_on_new_rows(&mut c, &Continuation {
 ///     batch_size: 64, lr: 0.1, optimizer, clip_norm: None, dropout: 0.0,
-///     shuffle: true, class_weight: None, row_weights: false,
+///     label_smoothing: 0.0, shuffle: true, class_weight: None, row_weights: false,
 /// });
 /// let spec = FitSpec { epochs: c.state.epochs_done + 1, resume: Some(Stored::Memory(c)), threads: 1,
 ///     ..FitSpec::default() };
@@ -325,6 +337,7 @@ pub fn continue_on_new_rows(c: &mut Checkpoint, next: &Continuation) {
     t.schedule = LrSchedule::Constant;
     t.warmup_epochs = 0;
     t.dropout = next.dropout;
+    t.label_smoothing = next.label_smoothing;
     t.shuffle = next.shuffle;
     c.config.class_weight = next.class_weight.clone();
     c.config.row_weights = next.row_weights.then(|| "table".to_string());

@@ -45,12 +45,14 @@ pub enum Param {
     Epochs,
     /// `dropout`.
     Dropout,
+    /// `label-smoothing`.
+    LabelSmoothing,
     /// `clip-norm`.
     ClipNorm,
 }
 
 /// Every [`Param`] with its name.
-const PARAMS: [(Param, &str); 11] = [
+const PARAMS: [(Param, &str); 12] = [
     (Param::Optimizer, "optimizer"),
     (Param::Lr, "lr"),
     (Param::WeightDecay, "weight-decay"),
@@ -61,6 +63,7 @@ const PARAMS: [(Param, &str); 11] = [
     (Param::BatchSize, "batch-size"),
     (Param::Epochs, "epochs"),
     (Param::Dropout, "dropout"),
+    (Param::LabelSmoothing, "label-smoothing"),
     (Param::ClipNorm, "clip-norm"),
 ];
 
@@ -165,6 +168,7 @@ impl Candidate {
                 Param::BatchSize => spec.batch_size = Some(count()?),
                 Param::Epochs => spec.epochs = count()?,
                 Param::Dropout => spec.dropout = Some(number()? as f32),
+                Param::LabelSmoothing => spec.label_smoothing = Some(number()? as f32),
                 Param::ClipNorm => spec.clip_norm = Some(number()? as f32),
             }
         }

@@ -27,7 +27,8 @@ pub enum DataSource {
     #[default]
     BreastCancer,
     /// A data file (CSV, IDX or NPY, plain or gzipped), read as
-    /// [`FitSpec::read`] says. Defaults: 64 relu hidden units, Adam at 0.003.
+    /// [`FitSpec::read`] says. Defaults: 64 hidden units (selu for
+    /// classification, relu for regression), Adam at 0.003.
     File(PathBuf),
     /// Tables already in memory (e.g. from [`data::csv::parse`](crate::data::csv::parse)), with an
     /// optional test table as held-out data; the defaults of a file.
@@ -62,7 +63,8 @@ pub struct FitSpec {
     /// [default: 16 on the embedded set, else 64; an initial or resumed
     /// model's].
     pub hidden_layers: Option<Vec<usize>>,
-    /// Hidden activation [default: sigmoid on the embedded set, else relu].
+    /// Hidden activation [default: sigmoid on the embedded set, else selu
+    /// for classification and relu for regression].
     pub activation: Option<Activation>,
     /// How a new network's parameters are drawn [default: [`Init::Torch`],
     /// [`Init::Auto`] on the embedded set];
@@ -84,7 +86,8 @@ pub struct FitSpec {
     /// Clip the mean gradient's L2 norm to this [default: no clipping, or the
     /// checkpoint's].
     pub clip_norm: Option<f32>,
-    /// The learning-rate schedule [default: constant, or the checkpoint's].
+    /// The learning-rate schedule [default: [`default_schedule`]: flat-cos on
+    /// a data file, constant on the embedded set; or the checkpoint's].
     pub schedule: Option<LrSchedule>,
     /// Epochs of linear warm-up [default: 0, or the checkpoint's].
     pub warmup_epochs: Option<usize>,
@@ -96,6 +99,10 @@ pub struct FitSpec {
     /// unit while training ([`crate::dropout`]) [default: 0, or the
     /// checkpoint's].
     pub dropout: Option<f32>,
+    /// Label smoothing `ε` for a classifier: trained towards
+    /// `(1 - ε)·y + ε/K` ([`crate::smoothing`]) [default: 0, or the
+    /// checkpoint's].
+    pub label_smoothing: Option<f32>,
     /// Weigh the classes of a single-label classifier in the training loss:
     /// `balanced` or per class name; multiplies the tables' row weights
     /// ([`RawTable::weights`]) [default: none, or the checkpoint's].
@@ -237,6 +244,7 @@ impl Default for FitSpec {
             warmup_epochs: None,
             early_stopping: None,
             dropout: None,
+            label_smoothing: None,
             class_weight: None,
             positive_class: None,
             threads: 0,
@@ -389,6 +397,11 @@ impl FitSpec {
         let trained = FitSpec {
             optimizer: Some(optimizer),
             lr: Some(self.lr.unwrap_or_else(|| default_lr(optimizer.kind, true))),
+            // a resumed run keeps its checkpoint's schedule
+            schedule: match self.resume {
+                Some(_) => self.schedule,
+                None => Some(self.schedule.unwrap_or_else(|| default_schedule(true))),
+            },
             ..self.clone()
         };
         if self.init_model.is_some() || self.resume.is_some() {
@@ -418,12 +431,25 @@ pub fn default_optimizer(embedded: bool) -> OptimizerConfig {
 }
 
 /// The learning rate when none is given, per optimizer: SGD 0.1 (0.5 on the
-/// embedded demo), Adam and AdamW 0.003, RMSprop 0.001.
+/// embedded demo), Adam and AdamW 0.006 (0.003 on the embedded demo, whose
+/// schedule stays constant), RMSprop 0.001.
 pub fn default_lr(kind: OptimizerKind, embedded: bool) -> f32 {
     match kind {
         OptimizerKind::Sgd if embedded => 0.5,
         OptimizerKind::Sgd => 0.1,
-        OptimizerKind::Adam | OptimizerKind::AdamW => 0.003,
+        OptimizerKind::Adam | OptimizerKind::AdamW if embedded => 0.003,
+        OptimizerKind::Adam | OptimizerKind::AdamW => 0.006,
         OptimizerKind::RmsProp => 0.001,
+    }
+}
+
+/// The learning-rate schedule when none is given: constant on the embedded
+/// demo, flat-cos (flat for half the run, then a half cosine to 0) on a
+/// user's data (measured: README, "What the defaults do").
+pub fn default_schedule(embedded: bool) -> LrSchedule {
+    if embedded {
+        LrSchedule::Constant
+    } else {
+        LrSchedule::FlatCos
     }
 }

@@ -325,6 +325,14 @@ pub fn mul_assign_scalar(d: &mut [f32], m: &[f32]) {
     }
 }
 
+/// `out ← y·keep + add`, rounded as the SIMD kernel rounds it.
+pub fn smooth_targets_scalar(y: &[f32], out: &mut [f32], keep: f32, add: f32) {
+    assert_eq!(y.len(), out.len());
+    for (o, &y) in out.iter_mut().zip(y) {
+        *o = mul_add(y, keep, add);
+    }
+}
+
 /// `y ← y + alpha·x`.
 pub fn axpy_scalar(alpha: f32, x: &[f32], y: &mut [f32]) {
     assert_eq!(x.len(), y.len());

@@ -519,6 +519,16 @@ pub fn mul_assign_simd(d: &mut [f32], m: &[f32]) {
     zip_in_place(m, d, |m, d| d * m);
 }
 
+/// `out ← y·keep + add` (one fused multiply-add where FMA is enabled): label
+/// smoothing's targets, with `keep = 1 - ε` and `add = ε/K`.
+///
+/// # Panics
+/// If the lengths differ.
+pub fn smooth_targets_simd(y: &[f32], out: &mut [f32], keep: f32, add: f32) {
+    let (k, a) = (f32x8::splat(keep), f32x8::splat(add));
+    zip_in_place(y, out, |y, _| y.mul_add(k, a));
+}
+
 /// `y ← y + alpha·x` (fused multiply-add where FMA is enabled): the SGD update
 /// with `alpha = -lr / m`.
 pub fn axpy_simd(alpha: f32, x: &[f32], y: &mut [f32]) {

@@ -62,7 +62,7 @@
 //! like layer `i`'s tensors, with PyTorch's buffer names (`momentum_buffer`;
 //! `exp_avg`, `exp_avg_sq`; `square_avg`). `checkpoint.clip_norm` (absent
 //! without clipping), `checkpoint.lr_schedule` (`constant`, `step`, `cosine`,
-//! `plateau`) with its `checkpoint.lr_step_epochs`, `checkpoint.lr_gamma`,
+//! `plateau`, `flat-cos`, `coslog4`, `one-cycle`) with its `checkpoint.lr_step_epochs`, `checkpoint.lr_gamma`,
 //! `checkpoint.lr_min` and `checkpoint.lr_cosine_epochs`, or
 //! `checkpoint.lr_patience`, and
 //! `checkpoint.warmup_epochs` give the rest of the run's settings; a plateau
@@ -76,7 +76,8 @@
 //! training record gives them, so that a run resumed after that epoch
 //! records them; absent in older checkpoints) and the best epoch's weights as
 //! tensors `checkpoint.best.{i}.weight` and `checkpoint.best.{i}.bias`.
-//! `checkpoint.dropout` (the probability, absent without dropout) and
+//! `checkpoint.dropout` (the probability, absent without dropout),
+//! `checkpoint.label_smoothing` (`ε`, absent without label smoothing) and
 //! `checkpoint.class_weight` (`balanced` or `name=weight,…`, absent without
 //! class weights) and `checkpoint.row_weights` (where per-row weights came
 //! from: `column:NAME` or `table`; absent without them) complete the settings; a checkpoint written inside an

@@ -180,6 +180,8 @@ pub(super) const ES_BAD_EPOCHS: &str = "checkpoint.es_bad_epochs";
 pub(super) const ES_BEST_FIGURES: &str = "checkpoint.es_best_figures";
 /// The dropout probability, when the run uses dropout.
 pub(super) const DROPOUT: &str = "checkpoint.dropout";
+/// Label smoothing's `ε`, when the run smooths its targets.
+pub(super) const LABEL_SMOOTHING: &str = "checkpoint.label_smoothing";
 /// The class weights (`balanced` or `name=weight,…`), when the run uses them.
 pub(super) const CLASS_WEIGHT: &str = "checkpoint.class_weight";
 /// Where the row weights came from, when the training rows had weights:
@@ -207,7 +209,7 @@ pub(super) const CHECKPOINT_PREFIX: &str = "checkpoint.";
 
 /// The metadata keys a checkpoint holds besides the model's, in the order
 /// of the module docs.
-pub(super) const CHECKPOINT_KEYS: [(&str, Presence); 46] = [
+pub(super) const CHECKPOINT_KEYS: [(&str, Presence); 47] = [
     (CHECKPOINT, Required),
     (EPOCH, Required),
     (EPOCHS_TOTAL, Required),
@@ -250,6 +252,7 @@ pub(super) const CHECKPOINT_KEYS: [(&str, Presence); 46] = [
     (ES_BAD_EPOCHS, Optional),
     (ES_BEST_FIGURES, Optional),
     (DROPOUT, Optional),
+    (LABEL_SMOOTHING, Optional),
     (CLASS_WEIGHT, Optional),
     (WEIGHT_SUM_BITS, Optional),
     (ROW_WEIGHTS, Optional),

@@ -35,6 +35,9 @@ pub struct TrainConfig {
     /// zeroing a unit during training, with masks keyed by (seed, step, row,
     /// unit) ([`crate::dropout`]); 0 for none.
     pub dropout: f32,
+    /// Label smoothing `ε` in `[0, 1)` for the classification heads
+    /// ([`crate::smoothing`]); 0 for none.
+    pub label_smoothing: f32,
 }
 
 impl Default for TrainConfig {
@@ -52,6 +55,7 @@ impl Default for TrainConfig {
             seed: 0,
             shuffle: true,
             dropout: 0.0,
+            label_smoothing: 0.0,
         }
     }
 }

@@ -18,6 +18,7 @@ use crate::network::{Layout, Mlp};
 use crate::optim::Optimizer;
 use crate::schedule::Scheduler;
 use crate::shard::{elapsed_ns, parts_per_shard, Batch, StepCtx, Workspace};
+use crate::smoothing::LabelSmoothing;
 
 use super::config::TrainConfig;
 use super::state::{Profile, RngState, TrainerState};
@@ -67,6 +68,8 @@ pub struct Trainer {
     pub(super) step_lr: f32,
     pub(super) shuffle: bool,
     pub(super) dropout: Option<Dropout>,
+    /// The targets' smoothing, if any.
+    smoothing: Option<LabelSmoothing>,
     pub(super) workspaces: Vec<Workspace>,
     pub(super) group: Option<Exchange>,
     /// This process's vote to stop, cast with the next step
@@ -117,8 +120,12 @@ impl Trainer {
             }
         }
         let dropout = Dropout::new(cfg.dropout, cfg.seed)?;
+        let smoothing = LabelSmoothing::new(cfg.label_smoothing, mlp.head(), mlp.outputs())?;
         let workspaces = (0..shards)
-            .map(|_| Workspace::new(&layout, mlp.hidden(), shard_rows, dropout.is_some()))
+            .map(|_| {
+                let optional = (dropout.is_some(), smoothing.is_some());
+                Workspace::new(&layout, mlp.hidden(), shard_rows, optional)
+            })
             .collect();
         Ok(Trainer {
             pool: Arc::new(pool),
@@ -138,6 +145,7 @@ impl Trainer {
             step_lr: cfg.lr,
             shuffle: cfg.shuffle,
             dropout,
+            smoothing,
             workspaces,
             order: Vec::new(),
             rng: ChaCha8Rng::seed_from_u64(cfg.seed),
@@ -488,6 +496,7 @@ impl Trainer {
         self.step_tasks = tasks;
         let ctx = StepCtx {
             dropout: self.dropout.as_ref(),
+            smoothing: self.smoothing,
             step: self.optimizer.step_count(),
             profile: self.profile,
             parts: parts_per_shard(tasks, local.len()),

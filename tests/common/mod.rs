@@ -171,3 +171,37 @@ pub fn stdout_of(cmd: &mut assert_cmd::Command) -> String {
     let out = cmd.assert().success().get_output().stdout.clone();
     String::from_utf8(out).expect("UTF-8 output")
 }
+
+/// Stops at the first batch of epoch `epoch` (1-based), as an interrupt
+/// would: the flag is read after every batch.
+struct StopAt<'a> {
+    stop: &'a std::sync::atomic::AtomicBool,
+    epoch: usize,
+}
+
+impl backprop::fit::FitCallbacks for StopAt<'_> {
+    fn on_epoch_start(&mut self, epoch: usize) {
+        if epoch == self.epoch {
+            self.stop.store(true, std::sync::atomic::Ordering::Relaxed);
+        }
+    }
+}
+
+/// Runs `spec` (which writes a checkpoint) and interrupts it after the
+/// first batch of epoch `epoch` (1-based), as Ctrl-C would: the checkpoint
+/// then holds the run's place inside that epoch, and resuming it with the
+/// same settings must give the uninterrupted run's bits, whatever the
+/// schedule over the run's length.
+pub fn fit_interrupted(spec: &backprop::fit::FitSpec, epoch: usize) -> backprop::fit::FitOutcome {
+    assert!(
+        spec.checkpoint.is_some(),
+        "an interrupted run needs a checkpoint"
+    );
+    let stop = std::sync::atomic::AtomicBool::new(false);
+    let mut at = StopAt { stop: &stop, epoch };
+    let out = backprop::fit::prepare(spec, &mut at)
+        .and_then(|p| p.run(&stop, &mut at))
+        .expect("the interrupted run");
+    assert!(out.interruption().is_some(), "the run was not interrupted");
+    out
+}

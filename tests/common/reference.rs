@@ -601,6 +601,10 @@ pub fn weight_mask(sizes: &[usize]) -> Vec<bool> {
 /// - constant: `η`;
 /// - step: `η · γ^⌊e / N⌋`;
 /// - cosine: `η_min + (η - η_min) · (1 + cos(π · s / (E·S))) / 2`;
+/// - flat-cos, coslog4, one-cycle: `pytabkit`'s `get_schedule` at the run's
+///   progress `t = s / (R·S)` (`R` the run's epochs), as written there:
+///   a constant, then `cos_sched.scaled(1, 0)`; `(1 - cos(2π log₂(1 + 15t)))/2`;
+///   `cos_sched.scaled(0.04, 1)` for a quarter, then `scaled(1, 1e-5)`;
 /// - warm-up over `W` epochs multiplies by `(s + 1) / (W·S)` while `s < W·S`.
 ///
 /// Reduce-on-plateau depends on validation losses and is not modelled
@@ -610,7 +614,7 @@ pub fn scheduled_lr(
     base: f64,
     schedule: backprop::schedule::LrSchedule,
     warmup_epochs: usize,
-    _run_epochs: usize, // (the cosine spans its own epochs)
+    run_epochs: usize, // (the cosine spans its own epochs)
     epoch: usize,
     step: usize,
     steps_per_epoch: usize,
@@ -636,6 +640,21 @@ pub fn scheduled_lr(
             min + (base - min) * (1.0 + (std::f64::consts::PI * t).cos()) / 2.0
         }
         LrSchedule::Plateau { .. } => panic!("scheduled_lr: plateau is not modelled"),
+        by_progress => {
+            use std::f64::consts::PI;
+            let t = s / (run_epochs * steps_per_epoch) as f64;
+            // pytabkit: cos_func(x) = (1 - cos(πx))/2, scaled(lo, hi) = lo + (hi - lo)·f
+            let cos_func = |x: f64| 0.5 * (1.0 - (PI * x).cos());
+            let scaled = |lo: f64, hi: f64, x: f64| lo + (hi - lo) * cos_func(x);
+            base * match by_progress {
+                LrSchedule::FlatCos if t < 0.5 => 1.0,
+                LrSchedule::FlatCos => scaled(1.0, 0.0, (t - 0.5) / 0.5),
+                LrSchedule::CosLog4 => 0.5 * (1.0 - (2.0 * PI * (1.0 + 15.0 * t).log2()).cos()),
+                LrSchedule::OneCycle if t < 0.25 => scaled(0.04, 1.0, t / 0.25),
+                LrSchedule::OneCycle => scaled(1.0, 1e-5, (t - 0.25) / 0.75),
+                other => unreachable!("{other:?}"),
+            }
+        }
     };
     let warm = (warmup_epochs * steps_per_epoch) as f64;
     if s < warm {

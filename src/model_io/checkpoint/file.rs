@@ -122,6 +122,7 @@ fn decode(file: &Parsed<'_>) -> Result<Checkpoint> {
             seed: run.seed,
             shuffle: run.shuffle,
             dropout: options.dropout,
+            label_smoothing: options.label_smoothing,
         },
         early_stopping,
         class_weight: options.class_weight,

@@ -31,7 +31,8 @@ pub(super) fn encode(md: &mut Metadata, cfg: &CheckpointConfig, plateau: &Platea
     }
     put(LR_SCHEDULE, cfg.train.schedule.name().to_string());
     match cfg.train.schedule {
-        LrSchedule::Constant => {}
+        LrSchedule::Constant | LrSchedule::FlatCos | LrSchedule::CosLog4 | LrSchedule::OneCycle => {
+        }
         LrSchedule::Step {
             every_epochs,
             gamma,
@@ -100,6 +101,9 @@ pub(super) fn decode(
 fn decode_schedule(file: &Parsed<'_>) -> Result<(LrSchedule, PlateauState)> {
     let schedule = match file.require(LR_SCHEDULE)? {
         "constant" => LrSchedule::Constant,
+        "flat-cos" => LrSchedule::FlatCos,
+        "coslog4" => LrSchedule::CosLog4,
+        "one-cycle" => LrSchedule::OneCycle,
         "step" => LrSchedule::Step {
             every_epochs: read_usize(file, LR_STEP_EPOCHS)?,
             gamma: read_f32(file, LR_GAMMA)?,
@@ -129,7 +133,8 @@ fn decode_schedule(file: &Parsed<'_>) -> Result<(LrSchedule, PlateauState)> {
         }
         other => {
             return Err(file.err(format!(
-                "{LR_SCHEDULE} {} is not a schedule (known: constant, step, cosine, plateau)",
+                "{LR_SCHEDULE} {} is not a schedule (known: constant, step, cosine, plateau, \
+                 flat-cos, coslog4, one-cycle)",
                 quote(other)
             )))
         }

@@ -1,5 +1,6 @@
 //! The section of optional settings (checkpoint version 3), each key absent
-//! when unused: dropout, class weights, and where per-row weights came from.
+//! when unused: dropout, label smoothing, class weights, and where per-row
+//! weights came from.
 
 use super::keys::read_f32;
 use super::types::CheckpointConfig;
@@ -7,11 +8,12 @@ use crate::data::ClassWeight;
 use crate::error::Result;
 use crate::model_io::message::quote;
 use crate::model_io::safetensors::{Metadata, Parsed};
-use crate::model_io::schema::{fmt_f32, CLASS_WEIGHT, DROPOUT, ROW_WEIGHTS};
+use crate::model_io::schema::{fmt_f32, CLASS_WEIGHT, DROPOUT, LABEL_SMOOTHING, ROW_WEIGHTS};
 
 /// The optional settings as read: as in [`CheckpointConfig`].
 pub(super) struct Options {
     pub(super) dropout: f32,
+    pub(super) label_smoothing: f32,
     pub(super) class_weight: Option<ClassWeight>,
     pub(super) row_weights: Option<String>,
 }
@@ -20,6 +22,12 @@ pub(super) struct Options {
 pub(super) fn encode(md: &mut Metadata, cfg: &CheckpointConfig) {
     if cfg.train.dropout != 0.0 {
         md.insert(DROPOUT.to_string(), fmt_f32(cfg.train.dropout));
+    }
+    if cfg.train.label_smoothing != 0.0 {
+        md.insert(
+            LABEL_SMOOTHING.to_string(),
+            fmt_f32(cfg.train.label_smoothing),
+        );
     }
     if let Some(cw) = &cfg.class_weight {
         md.insert(CLASS_WEIGHT.to_string(), cw.to_string());
@@ -42,6 +50,16 @@ pub(super) fn decode(file: &Parsed<'_>, v3: bool) -> Result<Options> {
         }
         _ => 0.0,
     };
+    let label_smoothing = match file.get(LABEL_SMOOTHING) {
+        Some(_) if v3 => {
+            let e = read_f32(file, LABEL_SMOOTHING)?;
+            if !(e > 0.0 && e < 1.0) {
+                return Err(file.err(format!("{LABEL_SMOOTHING} {e} is not in (0, 1)")));
+            }
+            e
+        }
+        _ => 0.0,
+    };
     let class_weight = match file.get(CLASS_WEIGHT) {
         Some(t) if v3 => Some(
             t.parse::<ClassWeight>()
@@ -55,6 +73,7 @@ pub(super) fn decode(file: &Parsed<'_>, v3: bool) -> Result<Options> {
     };
     Ok(Options {
         dropout,
+        label_smoothing,
         class_weight,
         row_weights,
     })

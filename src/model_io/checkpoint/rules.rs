@@ -11,8 +11,8 @@ use crate::model_io::safetensors::Parsed;
 use crate::model_io::schema::{
     BATCHES_DONE, BATCH_SIZE, CHECKPOINT_KEYS, CHECKPOINT_PREFIX, CLASS_WEIGHT, CLIP_NORM, CORRECT,
     DROPOUT, EPOCH, EPOCHS_TOTAL, ES_BAD_EPOCHS, ES_BEST_BITS, ES_BEST_EPOCH, ES_BEST_FIGURES,
-    ES_MIN_DELTA_BITS, ES_MONITOR, ES_PATIENCE, IN_EPOCH_VERSION, LOSS_SUM_BITS, LR,
-    LR_COSINE_EPOCHS, LR_GAMMA, LR_MIN, LR_PATIENCE, LR_SCHEDULE, LR_STEP_EPOCHS, OPTIMIZER,
+    ES_MIN_DELTA_BITS, ES_MONITOR, ES_PATIENCE, IN_EPOCH_VERSION, LABEL_SMOOTHING, LOSS_SUM_BITS,
+    LR, LR_COSINE_EPOCHS, LR_GAMMA, LR_MIN, LR_PATIENCE, LR_SCHEDULE, LR_STEP_EPOCHS, OPTIMIZER,
     OPTIMIZER_PREFIX, OPTIMIZER_VERSION, OPT_ALPHA, OPT_BETA1, OPT_BETA2, OPT_EPS, OPT_MOMENTUM,
     OPT_NESTEROV, OPT_STEP, OPT_WEIGHT_DECAY, PLATEAU_BAD_EPOCHS, PLATEAU_BEST_BITS,
     PLATEAU_FACTOR_BITS, ROW_WEIGHTS, SHARD_ROWS, WARMUP_EPOCHS, WEIGHT_SUM_BITS,
@@ -192,7 +192,9 @@ fn v3_keys_used(file: &Parsed<'_>, ckpt: &Checkpoint) -> Vec<&'static str> {
         used.push(CLIP_NORM);
     }
     used.extend(match ckpt.config.train.schedule {
-        LrSchedule::Constant => &[][..],
+        LrSchedule::Constant | LrSchedule::FlatCos | LrSchedule::CosLog4 | LrSchedule::OneCycle => {
+            &[][..]
+        }
         LrSchedule::Step { .. } => &[LR_STEP_EPOCHS, LR_GAMMA][..],
         LrSchedule::Cosine { .. } => &[LR_MIN, LR_COSINE_EPOCHS][..],
         LrSchedule::Plateau { .. } => &[
@@ -205,6 +207,9 @@ fn v3_keys_used(file: &Parsed<'_>, ckpt: &Checkpoint) -> Vec<&'static str> {
     });
     if ckpt.config.train.dropout != 0.0 {
         used.push(DROPOUT);
+    }
+    if ckpt.config.train.label_smoothing != 0.0 {
+        used.push(LABEL_SMOOTHING);
     }
     if ckpt.config.class_weight.is_some() {
         used.push(CLASS_WEIGHT);
