@@ -344,6 +344,10 @@ pub struct StepScalars {
     pub bias_correction1: f32,
     /// `sqrt(1 - β₂^t)` (Adam/AdamW; 1 otherwise).
     pub bias_correction2_sqrt: f32,
+    /// A factor on the configured weight decay for this step (1 unless the
+    /// trainer divides the decay by a weighted batch's weight sum:
+    /// [`crate::TrainConfig::decay_by_weight`]).
+    pub decay_scale: f32,
 }
 
 /// An optimizer over a flat parameter vector: its configuration, the step
@@ -509,6 +513,7 @@ impl Optimizer {
             first_step: t == 1,
             bias_correction1: bc1,
             bias_correction2_sqrt: bc2,
+            decay_scale: 1.0,
         }
     }
 
@@ -558,7 +563,11 @@ impl Optimizer {
             if is_bias && seg_end == self.bias[i].end {
                 i += 1;
             }
-            let wd = if is_bias { 0.0 } else { self.cfg.weight_decay };
+            let wd = if is_bias {
+                0.0
+            } else {
+                self.cfg.weight_decay * s.decay_scale
+            };
             let r = at - start..seg_end - start;
             let b0 = if k > 0 {
                 &mut buf0[r.clone()]

@@ -703,6 +703,7 @@ fn every_optimizer_with_clip_and_schedule_is_the_same_for_any_thread_count() {
                 shuffle: true,
                 dropout: 0.0,
                 label_smoothing: 0.1,
+                decay_by_weight: false,
             };
             let mut trainer = Trainer::new(&mlp, &cfg).expect("Trainer::new");
             // fork every step: the parallel paths are what is compared

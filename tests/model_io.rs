@@ -100,6 +100,7 @@ fn tiny_checkpoint() -> Checkpoint {
                 shuffle: true,
                 dropout: 0.0,
                 label_smoothing: 0.0,
+                decay_by_weight: false,
             },
             early_stopping: None,
             class_weight: None,
@@ -1354,6 +1355,7 @@ fn dropout_smoothing_class_weights_and_weight_sums_round_trip() {
     let mut c = tiny_checkpoint_in_epoch();
     c.config.train.dropout = 0.3;
     c.config.train.label_smoothing = 0.05;
+    c.config.train.decay_by_weight = true;
     c.config.class_weight = Some("yes=2.5,no=0.5".parse().unwrap());
     c.config.row_weights = Some("column:w".into());
     let p = c.in_epoch.as_mut().unwrap();
@@ -1365,6 +1367,7 @@ fn dropout_smoothing_class_weights_and_weight_sums_round_trip() {
     let (_, meta) = decode(&bytes);
     assert_eq!(meta["checkpoint.dropout"], "0.3");
     assert_eq!(meta["checkpoint.label_smoothing"], "0.05");
+    assert_eq!(meta["checkpoint.decay_by_weight"], "true");
     assert_eq!(meta["checkpoint.class_weight"], "yes=2.5,no=0.5");
     assert_eq!(meta["checkpoint.row_weights"], "column:w");
     assert_eq!(
@@ -1376,6 +1379,7 @@ fn dropout_smoothing_class_weights_and_weight_sums_round_trip() {
     for k in [
         "checkpoint.dropout",
         "checkpoint.label_smoothing",
+        "checkpoint.decay_by_weight",
         "checkpoint.class_weight",
         "checkpoint.row_weights",
         "checkpoint.weight_sum_bits",
@@ -1392,6 +1396,10 @@ fn dropout_smoothing_class_weights_and_weight_sums_round_trip() {
         (
             set("checkpoint.dropout", "1"),
             "checkpoint.dropout 1 is not a probability in (0, 1)",
+        ),
+        (
+            set("checkpoint.decay_by_weight", "yes"),
+            "checkpoint.decay_by_weight 'yes' is not 'true'",
         ),
         (
             set("checkpoint.label_smoothing", "-0.5"),

@@ -688,3 +688,87 @@ fn the_work_decides_the_parallelism_not_the_bits() {
         assert_eq!(tasks > 1, sizes[0] > 10, "{sizes:?}: {tasks} tasks");
     }
 }
+
+/// `decay_by_weight`: with integer row weights, 10 steps equal 10 steps on
+/// the rows repeated (within float rounding) when both decay by `α / Σw`, as
+/// scikit-learn's `alpha` does; unweighted steps, and AdamW's decoupled decay,
+/// do not change a bit.
+#[test]
+fn decay_by_weight_divides_the_decay_by_the_weight_sum() {
+    use backprop::optim::{OptimizerConfig, OptimizerKind};
+    let (n, n0, alpha) = (12usize, 5usize, 0.5f32);
+    let head = Head::SoftmaxCe;
+    let mut r = rng(99);
+    let x = random_x(&mut r, n, n0);
+    let y = random_y(&mut r, head, n, 3);
+    let w: Vec<f32> = (0..n).map(|i| (1 + i % 3) as f32).collect();
+    let total: usize = w.iter().map(|&v| v as usize).sum();
+    let (mut xr, mut yr) = (Vec::new(), Vec::new());
+    for (i, &k) in w.iter().enumerate() {
+        for _ in 0..k as usize {
+            xr.extend_from_slice(&x[i * n0..(i + 1) * n0]);
+            yr.extend_from_slice(&y[i * 3..(i + 1) * 3]);
+        }
+    }
+    let start = Mlp::new(&[n0, 7, 3], &[Activation::Tanh], head, 4).unwrap();
+    let train = |kind: OptimizerKind, batch: usize, decay: f32, by_weight: bool, weighted: bool| {
+        let cfg = TrainConfig {
+            batch_size: batch,
+            lr: 0.05,
+            optimizer: OptimizerConfig {
+                kind,
+                weight_decay: decay,
+                ..OptimizerConfig::default()
+            },
+            threads: 1,
+            decay_by_weight: by_weight,
+            ..TrainConfig::default()
+        };
+        let mut mlp = start.clone();
+        let mut t = Trainer::new(&mlp, &cfg).unwrap();
+        for _ in 0..10 {
+            if weighted {
+                t.step_weighted(&mut mlp, &x, &y, &w, n).unwrap();
+            } else {
+                t.step(&mut mlp, &xr, &yr, total).unwrap();
+            }
+        }
+        mlp.params().to_vec()
+    };
+    let bits = |v: &[f32]| v.iter().map(|p| p.to_bits()).collect::<Vec<_>>();
+    for kind in [
+        OptimizerKind::Sgd,
+        OptimizerKind::Adam,
+        OptimizerKind::RmsProp,
+    ] {
+        // weighted: α/B · B/Σw; repeated (one batch of Σw rows): α/Σw
+        let weighted = train(kind, n, alpha / n as f32, true, true);
+        let repeated = train(kind, total, alpha / total as f32, false, false);
+        for (i, (a, b)) in weighted.iter().zip(&repeated).enumerate() {
+            assert!(
+                (a - b).abs() <= 1e-5 * (1.0 + b.abs()),
+                "{kind:?} #{i}: {a} vs {b}"
+            );
+        }
+        // without the rule the weighted run decays by α/B: another model
+        let plain = train(kind, n, alpha / n as f32, false, true);
+        assert!(
+            weighted
+                .iter()
+                .zip(&plain)
+                .any(|(a, b)| (a - b).abs() > 1e-4),
+            "{kind:?}"
+        );
+        // unweighted batches: the flag changes nothing
+        assert_eq!(
+            bits(&train(kind, total, 0.01, true, false)),
+            bits(&train(kind, total, 0.01, false, false)),
+            "{kind:?}"
+        );
+    }
+    // AdamW's decoupled decay is not scaled
+    assert_eq!(
+        bits(&train(OptimizerKind::AdamW, n, 0.1, true, true)),
+        bits(&train(OptimizerKind::AdamW, n, 0.1, false, true))
+    );
+}

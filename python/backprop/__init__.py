@@ -17,8 +17,11 @@ Where the meaning differs, this is the exact mapping onto the library
   ``n_outputs`` for the regressor, whose squared error the library sums
   over the outputs where scikit-learn averages. The library uses the
   nominal ``batch_size`` for every batch (scikit-learn divides a short last
-  batch by its own size). With ``solver='adamw'``, ``alpha`` is AdamW's
-  decoupled decay λ as it is.
+  batch by its own size). With ``sample_weight``, scikit-learn divides
+  ``alpha`` by each batch's sum of weights instead of its size; so does the
+  library (its ``decay_by_weight``: the decay times ``batch_size / Σw``),
+  and uniform weights ``c`` divide the decay by ``c``. With
+  ``solver='adamw'``, ``alpha`` is AdamW's decoupled decay λ as it is.
 - ``batch_size``: ``'auto'`` is ``min(200, n_samples)``; larger than
   ``n_samples`` is clipped with a warning.
 - ``learning_rate`` (SGD only, as in scikit-learn): ``'constant'``, or
@@ -26,7 +29,15 @@ Where the meaning differs, this is the exact mapping onto the library
   improved for more than ``n_iter_no_change`` epochs (the library's plateau
   schedule; it watches the validation split, so it needs
   ``early_stopping=True``; scikit-learn watches the training loss or the
-  validation score). ``'invscaling'`` is not supported.
+  validation score). ``'invscaling'`` is not supported. Beyond
+  scikit-learn, for every solver: ``'flat-cos'``, ``'coslog4'`` and
+  ``'one-cycle'``, RealMLP's schedules over the fit's ``max_iter`` epochs
+  (the command line's ``--lr-schedule``; ``'flat-cos'`` is
+  ``TabularClassifier``'s and ``TabularRegressor``'s default);
+  ``partial_fit`` keeps a constant rate.
+- ``activation``: scikit-learn's four, and ``'selu'``, ``'silu'``,
+  ``'gelu'``, ``'mish'`` as PyTorch defines them. ``label_smoothing``
+  (classifier): train towards ``(1 - ε)·y + ε/K``.
 - ``tol``, ``n_iter_no_change``: without early stopping, training stops once
   the training loss has not fallen by more than ``tol`` below the best loss
   for ``n_iter_no_change + 1`` epochs in a row (scikit-learn: a count above

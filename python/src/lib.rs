@@ -409,6 +409,9 @@ struct FitRequest {
     dropout: f32,
     /// Label smoothing's `ε` (classifiers; 0 for none).
     label_smoothing: f32,
+    /// Scale the L2 decay by the batch size over a weighted batch's weight
+    /// sum (scikit-learn's `alpha / Σ sample_weight`).
+    decay_by_weight: bool,
     clip_norm: Option<f32>,
     /// `balanced`, or per class name.
     class_weight: Option<BTreeMap<String, f32>>,
@@ -471,6 +474,7 @@ impl FitRequest {
             threads: 0,
             dropout: 0.0,
             label_smoothing: 0.0,
+            decay_by_weight: false,
             clip_norm: None,
             class_weight: None,
             class_weight_balanced: false,
@@ -837,6 +841,7 @@ fn fit<'py>(
             .map_err(py_err)?,
         dropout: Some(req.dropout),
         label_smoothing: Some(req.label_smoothing),
+        decay_by_weight: Some(req.decay_by_weight),
         class_weight: req.class_weight(),
         threads: req.threads,
         seed: Some(req.seed),
@@ -905,6 +910,7 @@ fn fit<'py>(
                     clip_norm: req.clip_norm,
                     dropout: req.dropout,
                     label_smoothing: req.label_smoothing,
+                    decay_by_weight: req.decay_by_weight,
                     shuffle: req.shuffle,
                     class_weight: req.class_weight(),
                     row_weights: has_weights,

@@ -615,3 +615,29 @@ def test_a_cli_model_is_described_by_its_record_and_preparation(tmp_path):
     z = h @ clf.coefs_[-1] + clf.intercepts_[-1]
     z = np.exp(z - z.max(1, keepdims=True))
     assert np.allclose(z / z.sum(1, keepdims=True), clf.predict_proba(te), atol=1e-5)
+
+
+@pytest.mark.parametrize("solver", ["sgd", "adam"])
+def test_alpha_is_divided_by_the_sample_weights_sum(solver):
+    # scikit-learn's L2 term is alpha / Σ sample_weight per batch: integer
+    # weights fit as the rows repeated, and doubling every weight halves
+    # the penalty (so it changes the model, as it does scikit-learn's)
+    from sklearn.datasets import load_iris
+
+    X, y = load_iris(return_X_y=True)
+    X, y = X[::3], y[::3]
+    w = np.random.default_rng(0).integers(1, 4, len(y))
+    params = dict(alpha=1.0, batch_size=200, max_iter=5, shuffle=False, random_state=0, solver=solver,
+                  learning_rate_init=0.01)
+    with warnings.catch_warnings():
+        warnings.simplefilter("ignore")
+        weighted = MLPClassifier(**params).fit(X, y, sample_weight=w)
+        repeated = MLPClassifier(**params).fit(np.repeat(X, w, axis=0), np.repeat(y, w))
+        doubled = MLPClassifier(**params).fit(X, y, sample_weight=2 * w)
+        twice = MLPClassifier(**params).fit(np.repeat(X, 2 * w, axis=0), np.repeat(y, 2 * w))
+        uniform = MLPClassifier(**params).fit(X, y, sample_weight=np.full(len(y), 3.0))
+        tripled = MLPClassifier(**params).fit(np.repeat(X, 3, axis=0), np.repeat(y, 3))
+    for a, b in [(weighted, repeated), (doubled, twice), (uniform, tripled)]:
+        for p, q in zip(a.coefs_ + a.intercepts_, b.coefs_ + b.intercepts_):
+            assert np.allclose(p, q, rtol=1e-4, atol=1e-5)
+    assert not np.allclose(weighted.coefs_[0], doubled.coefs_[0], rtol=1e-3, atol=1e-4)

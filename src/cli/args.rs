@@ -242,6 +242,11 @@ pub struct TrainArgs {
     /// L2 penalty on the weights, not the biases (AdamW: decoupled decay).
     #[arg(long, value_name = "L")]
     pub weight_decay: Option<f32>,
+    /// With row weights, scale the L2 penalty by the batch size over each
+    /// batch's weight sum (scikit-learn's rule for alpha with sample_weight;
+    /// not for AdamW).
+    #[arg(long)]
+    pub decay_by_weight: bool,
     /// Clip the L2 norm of the mean gradient to C.
     #[arg(long, value_name = "C")]
     pub clip_norm: Option<f32>,

@@ -131,6 +131,7 @@ impl TrainArgs {
             },
             dropout: self.dropout,
             label_smoothing: self.label_smoothing,
+            decay_by_weight: self.decay_by_weight.then_some(true),
             class_weight: self
                 .class_weight
                 .as_deref()

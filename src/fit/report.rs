@@ -300,6 +300,9 @@ impl RunRecord<'_> {
         if cfg.label_smoothing != 0.0 {
             put("label_smoothing", cfg.label_smoothing.to_string());
         }
+        if cfg.decay_by_weight {
+            put("decay_by_weight", "true".to_string());
+        }
         put("lr_schedule", cfg.schedule.to_string());
         if cfg.warmup_epochs > 0 {
             put("warmup_epochs", cfg.warmup_epochs.to_string());

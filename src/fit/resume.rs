@@ -68,6 +68,7 @@ fn resolve(spec: &FitSpec, base: &TrainConfig) -> TrainConfig {
         shuffle: spec.shuffle,
         dropout: spec.dropout.unwrap_or(base.dropout),
         label_smoothing: spec.label_smoothing.unwrap_or(base.label_smoothing),
+        decay_by_weight: spec.decay_by_weight.unwrap_or(base.decay_by_weight),
     }
 }
 
@@ -152,6 +153,13 @@ fn check_steps(saved: &TrainConfig, cfg: &TrainConfig) -> Result<()> {
             "dropout",
             saved.dropout.to_string(),
             cfg.dropout.to_string(),
+        );
+    }
+    if cfg.decay_by_weight != saved.decay_by_weight {
+        return conflict(
+            "decay_by_weight",
+            saved.decay_by_weight.to_string(),
+            cfg.decay_by_weight.to_string(),
         );
     }
     if cfg.label_smoothing.to_bits() != saved.label_smoothing.to_bits() {
@@ -285,6 +293,8 @@ pub struct Continuation {
     pub dropout: f32,
     /// Label smoothing's `ε`.
     pub label_smoothing: f32,
+    /// [`TrainConfig::decay_by_weight`].
+    pub decay_by_weight: bool,
     /// Whether epochs shuffle their rows.
     pub shuffle: bool,
     /// The class weights.
@@ -307,7 +317,7 @@ pub struct Continuation {
 /// let optimizer = c.config.train.optimizer;
 /// fit::continue_on_new_rows(&mut c, &Continuation {
 ///     batch_size: 64, lr: 0.1, optimizer, clip_norm: None, dropout: 0.0,
-///     label_smoothing: 0.0, shuffle: true, class_weight: None, row_weights: false,
+///     label_smoothing: 0.0, decay_by_weight: false, shuffle: true, class_weight: None, row_weights: false,
 /// });
 /// let spec = FitSpec { epochs: c.state.epochs_done + 1, resume: Some(Stored::Memory(c)), threads: 1,
 ///     ..FitSpec::default() };
@@ -338,6 +348,7 @@ pub fn continue_on_new_rows(c: &mut Checkpoint, next: &Continuation) {
     t.warmup_epochs = 0;
     t.dropout = next.dropout;
     t.label_smoothing = next.label_smoothing;
+    t.decay_by_weight = next.decay_by_weight;
     t.shuffle = next.shuffle;
     c.config.class_weight = next.class_weight.clone();
     c.config.row_weights = next.row_weights.then(|| "table".to_string());

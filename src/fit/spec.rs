@@ -103,6 +103,11 @@ pub struct FitSpec {
     /// `(1 - ε)·y + ε/K` ([`crate::smoothing`]) [default: 0, or the
     /// checkpoint's].
     pub label_smoothing: Option<f32>,
+    /// Scale the L2 weight decay by the batch size over a weighted batch's
+    /// weight sum ([`crate::TrainConfig::decay_by_weight`], scikit-learn's
+    /// rule for `alpha` with `sample_weight`) [default: no, or the
+    /// checkpoint's].
+    pub decay_by_weight: Option<bool>,
     /// Weigh the classes of a single-label classifier in the training loss:
     /// `balanced` or per class name; multiplies the tables' row weights
     /// ([`RawTable::weights`]) [default: none, or the checkpoint's].
@@ -245,6 +250,7 @@ impl Default for FitSpec {
             early_stopping: None,
             dropout: None,
             label_smoothing: None,
+            decay_by_weight: None,
             class_weight: None,
             positive_class: None,
             threads: 0,

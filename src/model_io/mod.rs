@@ -77,7 +77,9 @@
 //! records them; absent in older checkpoints) and the best epoch's weights as
 //! tensors `checkpoint.best.{i}.weight` and `checkpoint.best.{i}.bias`.
 //! `checkpoint.dropout` (the probability, absent without dropout),
-//! `checkpoint.label_smoothing` (`ε`, absent without label smoothing) and
+//! `checkpoint.label_smoothing` (`ε`, absent without label smoothing),
+//! `checkpoint.decay_by_weight` (`true` when the weight decay follows a
+//! weighted batch's weight sum, absent otherwise) and
 //! `checkpoint.class_weight` (`balanced` or `name=weight,…`, absent without
 //! class weights) and `checkpoint.row_weights` (where per-row weights came
 //! from: `column:NAME` or `table`; absent without them) complete the settings; a checkpoint written inside an

@@ -182,6 +182,8 @@ pub(super) const ES_BEST_FIGURES: &str = "checkpoint.es_best_figures";
 pub(super) const DROPOUT: &str = "checkpoint.dropout";
 /// Label smoothing's `ε`, when the run smooths its targets.
 pub(super) const LABEL_SMOOTHING: &str = "checkpoint.label_smoothing";
+/// `true` when the weight decay follows a weighted batch's weight sum.
+pub(super) const DECAY_BY_WEIGHT: &str = "checkpoint.decay_by_weight";
 /// The class weights (`balanced` or `name=weight,…`), when the run uses them.
 pub(super) const CLASS_WEIGHT: &str = "checkpoint.class_weight";
 /// Where the row weights came from, when the training rows had weights:
@@ -209,7 +211,7 @@ pub(super) const CHECKPOINT_PREFIX: &str = "checkpoint.";
 
 /// The metadata keys a checkpoint holds besides the model's, in the order
 /// of the module docs.
-pub(super) const CHECKPOINT_KEYS: [(&str, Presence); 47] = [
+pub(super) const CHECKPOINT_KEYS: [(&str, Presence); 48] = [
     (CHECKPOINT, Required),
     (EPOCH, Required),
     (EPOCHS_TOTAL, Required),
@@ -253,6 +255,7 @@ pub(super) const CHECKPOINT_KEYS: [(&str, Presence); 47] = [
     (ES_BEST_FIGURES, Optional),
     (DROPOUT, Optional),
     (LABEL_SMOOTHING, Optional),
+    (DECAY_BY_WEIGHT, Optional),
     (CLASS_WEIGHT, Optional),
     (WEIGHT_SUM_BITS, Optional),
     (ROW_WEIGHTS, Optional),

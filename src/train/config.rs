@@ -38,6 +38,13 @@ pub struct TrainConfig {
     /// Label smoothing `ε` in `[0, 1)` for the classification heads
     /// ([`crate::smoothing`]); 0 for none.
     pub label_smoothing: f32,
+    /// On a weighted batch, scale the L2 weight decay of the coupled rules
+    /// (SGD, Adam, RMSprop; not AdamW's decoupled decay) by the batch size
+    /// over the batch's weight sum: each step uses `weight_decay · B / Σw`
+    /// (`B` = `batch_size`; 0 when `Σw = 0`). With `weight_decay = α / B`
+    /// this is scikit-learn's `α / Σ sample_weight` for every batch. No
+    /// effect on unweighted batches.
+    pub decay_by_weight: bool,
 }
 
 impl Default for TrainConfig {
@@ -56,6 +63,7 @@ impl Default for TrainConfig {
             shuffle: true,
             dropout: 0.0,
             label_smoothing: 0.0,
+            decay_by_weight: false,
         }
     }
 }

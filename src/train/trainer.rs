@@ -70,6 +70,8 @@ pub struct Trainer {
     pub(super) dropout: Option<Dropout>,
     /// The targets' smoothing, if any.
     smoothing: Option<LabelSmoothing>,
+    /// [`TrainConfig::decay_by_weight`].
+    decay_by_weight: bool,
     pub(super) workspaces: Vec<Workspace>,
     pub(super) group: Option<Exchange>,
     /// This process's vote to stop, cast with the next step
@@ -146,6 +148,7 @@ impl Trainer {
             shuffle: cfg.shuffle,
             dropout,
             smoothing,
+            decay_by_weight: cfg.decay_by_weight,
             workspaces,
             order: Vec::new(),
             rng: ChaCha8Rng::seed_from_u64(cfg.seed),
@@ -564,10 +567,11 @@ impl Trainer {
         }
         let weight = batch.weight_sum(rows);
         if update {
+            let scales = (grad_scale(rows, weight), self.decay_scale(weight));
             if self.group.is_some() {
-                self.update_group(mlp, grad_scale(rows, weight), shards)?;
+                self.update_group(mlp, scales, shards)?;
             } else {
-                self.update(mlp, grad_scale(rows, weight), shards)?;
+                self.update(mlp, scales, shards)?;
             }
         }
         Ok((loss, weight.unwrap_or(rows as f64), correct))
@@ -581,8 +585,9 @@ impl Trainer {
     /// pass reduces and sums each chunk's squares (`f64`), the sums are added
     /// in chunk order (so the norm is the same for any thread count), and a
     /// second pass updates.
-    /// `scale` turns the summed gradient into the mean ([`grad_scale`]).
-    fn update(&mut self, mlp: &mut Mlp, scale: f32, shards: usize) -> Result<()> {
+    /// `scale` turns the summed gradient into the mean ([`grad_scale`]);
+    /// `decay` multiplies the weight decay ([`Trainer::decay_scale`]).
+    fn update(&mut self, mlp: &mut Mlp, (scale, decay): (f32, f32), shards: usize) -> Result<()> {
         let (first, rest) = self
             .workspaces
             .split_first_mut()
@@ -624,7 +629,8 @@ impl Trainer {
             }
         };
         let reduced = self.clip_norm.is_some();
-        let s = self.optimizer.begin_step(self.step_lr, grad_scale);
+        let mut s = self.optimizer.begin_step(self.step_lr, grad_scale);
+        s.decay_scale = decay;
         let k = self.optimizer.state_len_per_param();
         self.optimizer.with_state(|opt, state| {
             let chunk = |i: usize, p: &mut [f32], g: &mut [f32], st: &mut [f32]| {
@@ -742,7 +748,12 @@ impl Trainer {
     /// [`Trainer::update`] across a group: the all-to-all of the shards'
     /// gradient slices, the owner's ordered reduction, clipping and update
     /// of its slice, and the all-gather of the parameters.
-    fn update_group(&mut self, mlp: &mut Mlp, scale: f32, shards: usize) -> Result<()> {
+    fn update_group(
+        &mut self,
+        mlp: &mut Mlp,
+        (scale, decay): (f32, f32),
+        shards: usize,
+    ) -> Result<()> {
         let g = self.group.as_mut().expect("a group");
         let params = mlp.params_mut();
         let n = params.len();
@@ -759,7 +770,8 @@ impl Trainer {
         };
         // 4. the owner's update of its chunks
         let sum = g.owned_sum(len);
-        let s = self.optimizer.begin_step(self.step_lr, grad_scale);
+        let mut s = self.optimizer.begin_step(self.step_lr, grad_scale);
+        s.decay_scale = decay;
         let k = self.optimizer.state_len_per_param();
         let first_chunk = mine.start / REDUCE_CHUNK;
         let own_params = &mut params[mine.clone()];
@@ -832,6 +844,22 @@ fn clipped_scale(sum: f64, scale: f32, max_norm: f32) -> Result<f32> {
 
 /// The factor from a batch's summed gradient to its mean: `1/rows`, or
 /// `1/Σw` for a weighted batch (0 when every weight is 0).
+impl Trainer {
+    /// The factor on the weight decay of a batch weighing `weight`:
+    /// `B / Σw` (`B` the configured batch size) with
+    /// [`TrainConfig::decay_by_weight`] on a weighted batch under a coupled
+    /// rule (0 when nothing weighs), else 1.
+    fn decay_scale(&self, weight: Option<f64>) -> f32 {
+        let coupled = self.optimizer.config().kind != crate::optim::OptimizerKind::AdamW;
+        let b = self.batch_size as f64;
+        match weight {
+            Some(s) if self.decay_by_weight && coupled && s > 0.0 => (b / s) as f32,
+            Some(_) if self.decay_by_weight && coupled => 0.0,
+            _ => 1.0,
+        }
+    }
+}
+
 fn grad_scale(rows: usize, weight: Option<f64>) -> f32 {
     match weight {
         None => 1.0 / rows as f32,

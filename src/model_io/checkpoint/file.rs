@@ -123,6 +123,7 @@ fn decode(file: &Parsed<'_>) -> Result<Checkpoint> {
             shuffle: run.shuffle,
             dropout: options.dropout,
             label_smoothing: options.label_smoothing,
+            decay_by_weight: options.decay_by_weight,
         },
         early_stopping,
         class_weight: options.class_weight,

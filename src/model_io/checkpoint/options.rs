@@ -1,6 +1,6 @@
 //! The section of optional settings (checkpoint version 3), each key absent
-//! when unused: dropout, label smoothing, class weights, and where per-row
-//! weights came from.
+//! when unused: dropout, label smoothing, the weight decay's rule for
+//! weighted batches, class weights, and where per-row weights came from.
 
 use super::keys::read_f32;
 use super::types::CheckpointConfig;
@@ -8,12 +8,15 @@ use crate::data::ClassWeight;
 use crate::error::Result;
 use crate::model_io::message::quote;
 use crate::model_io::safetensors::{Metadata, Parsed};
-use crate::model_io::schema::{fmt_f32, CLASS_WEIGHT, DROPOUT, LABEL_SMOOTHING, ROW_WEIGHTS};
+use crate::model_io::schema::{
+    fmt_f32, CLASS_WEIGHT, DECAY_BY_WEIGHT, DROPOUT, LABEL_SMOOTHING, ROW_WEIGHTS,
+};
 
 /// The optional settings as read: as in [`CheckpointConfig`].
 pub(super) struct Options {
     pub(super) dropout: f32,
     pub(super) label_smoothing: f32,
+    pub(super) decay_by_weight: bool,
     pub(super) class_weight: Option<ClassWeight>,
     pub(super) row_weights: Option<String>,
 }
@@ -28,6 +31,9 @@ pub(super) fn encode(md: &mut Metadata, cfg: &CheckpointConfig) {
             LABEL_SMOOTHING.to_string(),
             fmt_f32(cfg.train.label_smoothing),
         );
+    }
+    if cfg.train.decay_by_weight {
+        md.insert(DECAY_BY_WEIGHT.to_string(), "true".to_string());
     }
     if let Some(cw) = &cfg.class_weight {
         md.insert(CLASS_WEIGHT.to_string(), cw.to_string());
@@ -60,6 +66,16 @@ pub(super) fn decode(file: &Parsed<'_>, v3: bool) -> Result<Options> {
         }
         _ => 0.0,
     };
+    let decay_by_weight = match file.get(DECAY_BY_WEIGHT) {
+        Some("true") if v3 => true,
+        Some(t) if v3 => {
+            return Err(file.err(format!(
+                "{DECAY_BY_WEIGHT} {} is not 'true' (the key is absent otherwise)",
+                quote(t)
+            )))
+        }
+        _ => false,
+    };
     let class_weight = match file.get(CLASS_WEIGHT) {
         Some(t) if v3 => Some(
             t.parse::<ClassWeight>()
@@ -74,6 +90,7 @@ pub(super) fn decode(file: &Parsed<'_>, v3: bool) -> Result<Options> {
     Ok(Options {
         dropout,
         label_smoothing,
+        decay_by_weight,
         class_weight,
         row_weights,
     })
