@@ -22,6 +22,9 @@
 //!     at 0 (a warm-up) and every one ending at 0;
 //!   - one-cycle: from `0.04η` up to `η` by a half cosine over the first
 //!     quarter, then down to `1e-5·η` over the rest;
+//! - invscaling (`p`, `R` rows): `η / (e·R + 1)^p`, scikit-learn's
+//!   `learning_rate='invscaling'`: the samples seen before the epoch, as
+//!   its `t_` when the epoch starts;
 //! - warm-up over `W` epochs multiplies any of these by `(s + 1) / (W·S)`
 //!   for `s < W·S`.
 //!
@@ -69,6 +72,15 @@ pub enum LrSchedule {
     /// A half cosine up from `0.04·lr` over the first quarter, then down to
     /// `1e-5·lr`.
     OneCycle,
+    /// scikit-learn's `invscaling`: the rate of epoch `e` is
+    /// `lr / (e·rows + 1)^power_t`.
+    InvScaling {
+        /// The exponent, `≥ 0` (scikit-learn's default 0.5).
+        power_t: f32,
+        /// The training rows an epoch sees (0 before a session fills in its
+        /// training set's count; then the rate is constant).
+        rows: usize,
+    },
 }
 
 impl LrSchedule {
@@ -83,6 +95,7 @@ impl LrSchedule {
             LrSchedule::FlatCos => "flat-cos",
             LrSchedule::CosLog4 => "coslog4",
             LrSchedule::OneCycle => "one-cycle",
+            LrSchedule::InvScaling { .. } => "invscaling",
         }
     }
 
@@ -119,6 +132,8 @@ pub enum ScheduleKind {
     CosLog4,
     /// [`LrSchedule::OneCycle`].
     OneCycle,
+    /// [`LrSchedule::InvScaling`].
+    InvScaling,
 }
 
 /// The constants of the schedules as a front end collects them;
@@ -136,6 +151,8 @@ pub struct ScheduleParams {
     pub cosine_epochs: usize,
     /// plateau: epochs without improvement tolerated.
     pub patience: usize,
+    /// invscaling: the exponent.
+    pub power_t: f32,
 }
 
 impl Default for ScheduleParams {
@@ -146,6 +163,7 @@ impl Default for ScheduleParams {
             min_lr: 0.0,
             cosine_epochs: 1,
             patience: 10,
+            power_t: 0.5,
         }
     }
 }
@@ -179,6 +197,10 @@ impl LrSchedule {
             ScheduleKind::FlatCos => LrSchedule::FlatCos,
             ScheduleKind::CosLog4 => LrSchedule::CosLog4,
             ScheduleKind::OneCycle => LrSchedule::OneCycle,
+            ScheduleKind::InvScaling => LrSchedule::InvScaling {
+                power_t: p.power_t,
+                rows: 0,
+            },
         }
     }
 }
@@ -194,9 +216,10 @@ impl FromStr for ScheduleKind {
             "flat-cos" => Ok(ScheduleKind::FlatCos),
             "coslog4" => Ok(ScheduleKind::CosLog4),
             "one-cycle" => Ok(ScheduleKind::OneCycle),
+            "invscaling" => Ok(ScheduleKind::InvScaling),
             _ => Err(format!(
                 "unknown schedule '{s}' (known: constant, step, cosine, plateau, flat-cos, \
-                 coslog4, one-cycle)"
+                 coslog4, one-cycle, invscaling)"
             )),
         }
     }
@@ -222,6 +245,10 @@ impl fmt::Display for LrSchedule {
             LrSchedule::FlatCos => write!(f, "flat-cos (flat, then cosine to 0 from half way)"),
             LrSchedule::CosLog4 => write!(f, "coslog4 (four cosine cycles on a log clock)"),
             LrSchedule::OneCycle => write!(f, "one-cycle (up over a quarter, then down)"),
+            LrSchedule::InvScaling { power_t, rows } => write!(
+                f,
+                "invscaling (÷ (samples seen + 1)^{power_t}, {rows} rows an epoch)"
+            ),
         }
     }
 }
@@ -324,6 +351,14 @@ impl Scheduler {
                 }
             }
             LrSchedule::FlatCos | LrSchedule::CosLog4 | LrSchedule::OneCycle => {}
+            LrSchedule::InvScaling { power_t, .. } => {
+                if !(power_t.is_finite() && power_t >= 0.0) {
+                    return Err(Error::config(
+                        "power_t",
+                        format!("{power_t} is not a finite number >= 0"),
+                    ));
+                }
+            }
         }
         if warmup_epochs > epochs {
             return Err(Error::config(
@@ -372,6 +407,10 @@ impl Scheduler {
                 min + (base - min) * (1.0 + (std::f64::consts::PI * t).cos()) / 2.0
             }
             LrSchedule::Plateau { .. } => base * self.plateau.factor,
+            LrSchedule::InvScaling { power_t, rows } => {
+                let seen = epoch as f64 * rows as f64;
+                base / (seen + 1.0).powf(f64::from(power_t))
+            }
             ref by_progress => {
                 let total = (self.epochs * steps_per_epoch).max(1) as f64;
                 let t = (s as f64 / total).min(1.0);

@@ -398,7 +398,7 @@ const DECAY: f32 = 0.1;
 
 /// How the rate moves: `Trainer::step` at the base rate, or whole epochs
 /// under a schedule (with its warm-up epochs).
-fn schedules(lr: f32) -> [(&'static str, LrSchedule, usize); 6] {
+fn schedules(lr: f32) -> [(&'static str, LrSchedule, usize); 7] {
     [
         ("constant", LrSchedule::Constant, 0),
         (
@@ -421,6 +421,15 @@ fn schedules(lr: f32) -> [(&'static str, LrSchedule, usize); 6] {
         ("flat-cos", LrSchedule::FlatCos, 0),
         ("coslog4", LrSchedule::CosLog4, 0),
         ("one-cycle with 1 warm-up epoch", LrSchedule::OneCycle, 1),
+        (
+            "invscaling",
+            // the 19 rows of the epoch runs below
+            LrSchedule::InvScaling {
+                power_t: 0.25,
+                rows: 19,
+            },
+            0,
+        ),
     ]
 }
 
@@ -561,8 +570,8 @@ fn smooth_pair(r: &mut ChaCha8Rng, head: Head, act: Activation) -> (RefNet, Mlp)
 }
 
 /// Every rule × weight decay or not × clipping or not × (constant rate by
-/// `Trainer::step`; cosine with warm-up, step decay, flat-cos, coslog4 and
-/// one-cycle with warm-up by `Trainer::epoch`):
+/// `Trainer::step`; cosine with warm-up, step decay, flat-cos, coslog4,
+/// one-cycle with warm-up and invscaling by `Trainer::epoch`):
 /// 20 steps within 1e-4 of the f64 reference trainer. Heads and first hidden
 /// activations rotate through every combination (ReLU only with
 /// `Trainer::step`, see [`smooth_pair`]); threads alternate 1 and 3, each

@@ -1046,7 +1046,7 @@ fn checkpoint_problems_are_named() {
         (
             set("checkpoint.lr_schedule", "wavy"),
             "checkpoint.lr_schedule 'wavy' is not a schedule (known: constant, step, cosine, plateau, \
-             flat-cos, coslog4, one-cycle)",
+             flat-cos, coslog4, one-cycle, invscaling)",
         ),
         (
             set("checkpoint.lr_schedule", "step"),
@@ -1786,4 +1786,37 @@ fn the_in_epoch_count_of_rows_predicted_right_round_trips() {
         .and_then(|b| model_io::checkpoint_from_bytes(&b, SRC))
         .unwrap_err();
     assert!(err.to_string().contains("checkpoint.correct 97"), "{err}");
+}
+
+#[test]
+fn every_schedule_round_trips_through_a_checkpoint() {
+    for schedule in [
+        LrSchedule::Constant,
+        LrSchedule::Step {
+            every_epochs: 3,
+            gamma: 0.5,
+        },
+        LrSchedule::Cosine {
+            min_lr: 0.001,
+            epochs: 7,
+        },
+        LrSchedule::Plateau {
+            patience: 2,
+            gamma: 0.2,
+        },
+        LrSchedule::FlatCos,
+        LrSchedule::CosLog4,
+        LrSchedule::OneCycle,
+        LrSchedule::InvScaling {
+            power_t: 0.25,
+            rows: 1437,
+        },
+    ] {
+        let mut c = tiny_checkpoint_in_epoch();
+        c.config.train.schedule = schedule;
+        let bytes = model_io::checkpoint_to_bytes(&c).unwrap();
+        let back = model_io::checkpoint_from_bytes(&bytes, SRC).unwrap();
+        assert_eq!(back.config.train.schedule, schedule, "{schedule}");
+        assert_eq!(back, c, "{schedule}");
+    }
 }

@@ -29,7 +29,9 @@ Where the meaning differs, this is the exact mapping onto the library
   improved for more than ``n_iter_no_change`` epochs (the library's plateau
   schedule; it watches the validation split, so it needs
   ``early_stopping=True``; scikit-learn watches the training loss or the
-  validation score). ``'invscaling'`` is not supported. Beyond
+  validation score), or ``'invscaling'``: the rate of each epoch is
+  ``learning_rate_init / (t_ + 1) ** power_t``, ``t_`` the training samples
+  seen before it (across ``partial_fit`` calls too). Beyond
   scikit-learn, for every solver: ``'flat-cos'``, ``'coslog4'`` and
   ``'one-cycle'``, RealMLP's schedules over the fit's ``max_iter`` epochs
   (the command line's ``--lr-schedule``; ``'flat-cos'`` is

@@ -128,6 +128,7 @@ class _BaseMLP(BaseEstimator):
         batch_size="auto",
         learning_rate="constant",
         learning_rate_init=0.001,
+        power_t=0.5,
         max_iter=200,
         shuffle=True,
         random_state=None,
@@ -153,6 +154,7 @@ class _BaseMLP(BaseEstimator):
         self.batch_size = batch_size
         self.learning_rate = learning_rate
         self.learning_rate_init = learning_rate_init
+        self.power_t = power_t
         self.max_iter = max_iter
         self.shuffle = shuffle
         self.random_state = random_state
@@ -203,8 +205,7 @@ class _BaseMLP(BaseEstimator):
                 "learning_rate must be 'constant', 'invscaling', 'adaptive' or one of "
                 f"{', '.join(repr(s) for s in _RUN_SCHEDULES)}, got {self.learning_rate!r}"
             )
-        if self.solver == "sgd" and self.learning_rate == "invscaling":
-            raise ValueError("learning_rate='invscaling' is not supported by backprop; use 'constant' or 'adaptive'")
+        _check_number("power_t", self.power_t, 0)
         if self.solver == "sgd" and self.learning_rate == "adaptive" and not self.early_stopping:
             raise ValueError("learning_rate='adaptive' watches the validation loss in backprop: set early_stopping=True")
         _check_number("learning_rate_init", self.learning_rate_init, 0, low_open=True)
@@ -263,6 +264,15 @@ class _BaseMLP(BaseEstimator):
         req.beta1 = float(self.beta_1)
         req.beta2 = float(self.beta_2)
         req.eps = float(self.epsilon)
+        if self.solver == "sgd" and self.learning_rate == "invscaling":
+            # scikit-learn: lr_init / (t_ + 1)^power_t, t_ the samples seen
+            # when the epoch starts
+            req.power_t = float(self.power_t)
+            if incremental:
+                seen = getattr(self, "t_", 0) if hasattr(self, "_model_bytes") else 0
+                req.lr = float(self.learning_rate_init / (seen + 1) ** self.power_t)
+            else:
+                req.schedule = "invscaling"
         if self.learning_rate in _RUN_SCHEDULES and not incremental:
             # over the fit's max_iter epochs, for every solver
             req.schedule = self.learning_rate
@@ -520,7 +530,7 @@ class _BaseMLP(BaseEstimator):
                 setattr(self, name, conv(value))
         # the schedule, where an estimator has its name ("flat-cos (…)")
         schedule = extra.get("train.lr_schedule", "").split(" ")[0]
-        if "learning_rate" not in given and schedule in ("constant",) + _RUN_SCHEDULES:
+        if "learning_rate" not in given and schedule in ("constant", "invscaling") + _RUN_SCHEDULES:
             self.learning_rate = schedule
         loss = extra.get("train.final_train_loss")
         if loss is not None:
@@ -641,7 +651,7 @@ class MLPClassifier(ClassifierMixin, _BaseMLP):
     ``solver`` also takes ``'adamw'`` and ``'rmsprop'``, and
     ``learning_rate`` RealMLP's schedules over the whole fit
     (``'flat-cos'``, ``'coslog4'``, ``'one-cycle'``, for every solver);
-    ``'lbfgs'`` and ``learning_rate='invscaling'`` are not supported. See the package docs
+    ``'lbfgs'`` is not supported. See the package docs
     for the exact mapping of each parameter.
 
     Binary problems use one sigmoid output, multi-class a softmax,
@@ -659,6 +669,7 @@ class MLPClassifier(ClassifierMixin, _BaseMLP):
         batch_size="auto",
         learning_rate="constant",
         learning_rate_init=0.001,
+        power_t=0.5,
         max_iter=200,
         shuffle=True,
         random_state=None,
@@ -687,6 +698,7 @@ class MLPClassifier(ClassifierMixin, _BaseMLP):
             batch_size=batch_size,
             learning_rate=learning_rate,
             learning_rate_init=learning_rate_init,
+            power_t=power_t,
             max_iter=max_iter,
             shuffle=shuffle,
             random_state=random_state,

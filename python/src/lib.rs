@@ -403,6 +403,8 @@ struct FitRequest {
     schedule: String,
     plateau_patience: usize,
     plateau_gamma: f32,
+    /// invscaling's exponent.
+    power_t: f32,
     shuffle: bool,
     seed: u64,
     threads: usize,
@@ -469,6 +471,7 @@ impl FitRequest {
             schedule: LrSchedule::Constant.name().into(),
             plateau_patience: schedule.patience,
             plateau_gamma: schedule.gamma,
+            power_t: schedule.power_t,
             shuffle: train.shuffle,
             seed: session::DEFAULT_SEED,
             threads: 0,
@@ -521,6 +524,7 @@ impl FitRequest {
         let params = ScheduleParams {
             patience: self.plateau_patience,
             gamma: self.plateau_gamma,
+            power_t: self.power_t,
             cosine_epochs: self.epochs.max(1),
             ..ScheduleParams::default()
         };

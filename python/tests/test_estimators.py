@@ -430,7 +430,7 @@ def test_class_weight_sample_weight_dropout_clip_norm():
         (dict(activation="swish"), "activation"),
         (dict(hidden_layer_sizes=(0,)), "hidden_layer_sizes"),
         (dict(learning_rate_init=0.0), "learning_rate_init"),
-        (dict(solver="sgd", learning_rate="invscaling"), "invscaling"),
+        (dict(solver="sgd", learning_rate="invscaling", power_t=-1.0), "power_t"),
         (dict(solver="sgd", learning_rate="adaptive"), "early_stopping"),
         (dict(validation_fraction=1.0, early_stopping=True), "validation_fraction"),
         (dict(batch_size=0), "batch_size"),
@@ -641,3 +641,30 @@ def test_alpha_is_divided_by_the_sample_weights_sum(solver):
         for p, q in zip(a.coefs_ + a.intercepts_, b.coefs_ + b.intercepts_):
             assert np.allclose(p, q, rtol=1e-4, atol=1e-5)
     assert not np.allclose(weighted.coefs_[0], doubled.coefs_[0], rtol=1e-3, atol=1e-4)
+
+
+def test_invscaling_is_scikit_learns():
+    # lr_init / (t_ + 1)^power_t per epoch, t_ the samples seen: power_t 0
+    # is the constant rate to the bit; partial_fit's first call is at
+    # lr_init, its later ones at lr_init / (t_ + 1)^power_t
+    X, y, _, _ = digits(300)
+    base = dict(solver="sgd", hidden_layer_sizes=(16,), max_iter=4, random_state=0, learning_rate_init=0.1)
+    with warnings.catch_warnings():
+        warnings.simplefilter("ignore")
+        const = MLPClassifier(learning_rate="constant", **base).fit(X, y)
+        flat = MLPClassifier(learning_rate="invscaling", power_t=0.0, **base).fit(X, y)
+        inv = MLPClassifier(learning_rate="invscaling", power_t=0.5, **base).fit(X, y)
+    assert np.array_equal(const.coefs_[0], flat.coefs_[0])
+    assert not np.array_equal(const.coefs_[0], inv.coefs_[0])
+    classes = np.unique(y)
+    a = MLPClassifier(learning_rate="invscaling", power_t=0.5, **base)
+    b = MLPClassifier(learning_rate="constant", **base)
+    a.partial_fit(X, y, classes=classes)
+    b.partial_fit(X, y, classes=classes)
+    assert np.array_equal(a.coefs_[0], b.coefs_[0])
+    assert a.t_ == len(y)
+    a.partial_fit(X, y)
+    # the second call of a equals a constant call at the decayed rate from b's state
+    b.set_params(learning_rate_init=0.1 / (len(y) + 1) ** 0.5)
+    b.partial_fit(X, y)
+    assert np.array_equal(a.coefs_[0], b.coefs_[0])

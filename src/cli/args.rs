@@ -250,11 +250,12 @@ pub struct TrainArgs {
     /// Clip the L2 norm of the mean gradient to C.
     #[arg(long, value_name = "C")]
     pub clip_norm: Option<f32>,
-    /// Learning-rate schedule [default: constant]; flat-cos, coslog4 and
-    /// one-cycle are RealMLP's, over the whole run.
+    /// Learning-rate schedule [default: flat-cos on a data file, constant
+    /// on the embedded set]; flat-cos, coslog4 and one-cycle are RealMLP's,
+    /// over the whole run; invscaling is scikit-learn's.
     #[arg(
         long,
-        value_name = "constant|step|cosine|plateau|flat-cos|coslog4|one-cycle"
+        value_name = "constant|step|cosine|plateau|flat-cos|coslog4|one-cycle|invscaling"
     )]
     pub lr_schedule: Option<ScheduleKind>,
     /// step: epochs between decays.
@@ -283,6 +284,14 @@ pub struct TrainArgs {
     /// plateau: epochs without improvement of the validation loss tolerated.
     #[arg(long, value_name = "N", default_value_t = 10, requires = "lr_schedule")]
     pub lr_patience: usize,
+    /// invscaling: the exponent P of lr / (samples seen + 1)^P.
+    #[arg(
+        long,
+        value_name = "P",
+        default_value_t = 0.5,
+        requires = "lr_schedule"
+    )]
+    pub power_t: f32,
     /// Epochs of linear warm-up (composes with every schedule).
     #[arg(long, value_name = "W")]
     pub warmup_epochs: Option<usize>,

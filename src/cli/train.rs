@@ -80,6 +80,7 @@ impl TrainArgs {
             min_lr: self.lr_min,
             cosine_epochs: self.lr_cosine_epochs.unwrap_or(self.epochs),
             patience: self.lr_patience,
+            power_t: self.power_t,
         };
         self.lr_schedule
             .map(|kind| LrSchedule::from_kind(kind, &params))

@@ -77,9 +77,16 @@ pub fn prepare(spec: &FitSpec, callbacks: &mut dyn FitCallbacks) -> Result<Prepa
             .insert("train.init".to_string(), init.to_string());
     }
     let ckpt = start.checkpoint.as_ref();
-    let cfg = train_config(spec, ckpt, tables.embedded)?;
+    let mut cfg = train_config(spec, ckpt, tables.embedded)?;
     let (name, held_out) = (tables.name.clone(), tables.held_out);
     let sets = Sets::take(spec, tables, &meta, &mlp, head, ckpt)?;
+    if let LrSchedule::InvScaling { power_t, rows: 0 } = cfg.schedule {
+        // scikit-learn's samples seen are the training rows an epoch sees
+        cfg.schedule = LrSchedule::InvScaling {
+            power_t,
+            rows: sets.train.rows(),
+        };
+    }
     meta.positive_class = positive_class(spec, &meta, &mlp, &sets.train)?;
     if matches!(cfg.schedule, LrSchedule::Plateau { .. }) && sets.held_out.is_none() {
         return Err(Error::config(

@@ -59,7 +59,14 @@ fn resolve(spec: &FitSpec, base: &TrainConfig) -> TrainConfig {
         lr: spec.lr.unwrap_or(base.lr),
         optimizer: spec.optimizer.unwrap_or(base.optimizer),
         clip_norm: spec.clip_norm.or(base.clip_norm),
-        schedule: spec.schedule.unwrap_or(base.schedule),
+        schedule: match (spec.schedule, base.schedule) {
+            // a checkpoint's invscaling knows its rows; the spec's leaves them 0
+            (
+                Some(LrSchedule::InvScaling { power_t, rows: 0 }),
+                LrSchedule::InvScaling { rows, .. },
+            ) => LrSchedule::InvScaling { power_t, rows },
+            (schedule, base) => schedule.unwrap_or(base),
+        },
         warmup_epochs: spec.warmup_epochs.unwrap_or(base.warmup_epochs),
         epochs: spec.epochs,
         shard_rows: spec.shard_rows.unwrap_or(base.shard_rows),

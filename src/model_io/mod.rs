@@ -62,9 +62,11 @@
 //! like layer `i`'s tensors, with PyTorch's buffer names (`momentum_buffer`;
 //! `exp_avg`, `exp_avg_sq`; `square_avg`). `checkpoint.clip_norm` (absent
 //! without clipping), `checkpoint.lr_schedule` (`constant`, `step`, `cosine`,
-//! `plateau`, `flat-cos`, `coslog4`, `one-cycle`) with its `checkpoint.lr_step_epochs`, `checkpoint.lr_gamma`,
-//! `checkpoint.lr_min` and `checkpoint.lr_cosine_epochs`, or
-//! `checkpoint.lr_patience`, and
+//! `plateau`, `flat-cos`, `coslog4`, `one-cycle`, `invscaling`) with its
+//! `checkpoint.lr_step_epochs`, `checkpoint.lr_gamma`,
+//! `checkpoint.lr_min` and `checkpoint.lr_cosine_epochs`,
+//! `checkpoint.lr_patience`, or `checkpoint.lr_power_t` and
+//! `checkpoint.lr_rows`, and
 //! `checkpoint.warmup_epochs` give the rest of the run's settings; a plateau
 //! schedule's state is `checkpoint.plateau_best_bits`,
 //! `checkpoint.plateau_bad_epochs` and `checkpoint.plateau_factor_bits`

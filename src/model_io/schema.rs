@@ -155,6 +155,10 @@ pub(super) const LR_MIN: &str = "checkpoint.lr_min";
 pub(super) const LR_COSINE_EPOCHS: &str = "checkpoint.lr_cosine_epochs";
 /// Plateau schedule: the patience in epochs.
 pub(super) const LR_PATIENCE: &str = "checkpoint.lr_patience";
+/// invscaling: the exponent.
+pub(super) const LR_POWER_T: &str = "checkpoint.lr_power_t";
+/// invscaling: the rows an epoch sees.
+pub(super) const LR_ROWS: &str = "checkpoint.lr_rows";
 /// Epochs of linear warm-up (version 3).
 pub(super) const WARMUP_EPOCHS: &str = "checkpoint.warmup_epochs";
 /// Plateau's best validation loss, 16 hex digits of `f64::to_bits`.
@@ -211,7 +215,7 @@ pub(super) const CHECKPOINT_PREFIX: &str = "checkpoint.";
 
 /// The metadata keys a checkpoint holds besides the model's, in the order
 /// of the module docs.
-pub(super) const CHECKPOINT_KEYS: [(&str, Presence); 48] = [
+pub(super) const CHECKPOINT_KEYS: [(&str, Presence); 50] = [
     (CHECKPOINT, Required),
     (EPOCH, Required),
     (EPOCHS_TOTAL, Required),
@@ -242,6 +246,8 @@ pub(super) const CHECKPOINT_KEYS: [(&str, Presence); 48] = [
     (LR_MIN, Optional),
     (LR_COSINE_EPOCHS, Optional),
     (LR_PATIENCE, Optional),
+    (LR_POWER_T, Optional),
+    (LR_ROWS, Optional),
     (WARMUP_EPOCHS, Optional),
     (PLATEAU_BEST_BITS, Optional),
     (PLATEAU_BAD_EPOCHS, Optional),

@@ -601,6 +601,8 @@ pub fn weight_mask(sizes: &[usize]) -> Vec<bool> {
 /// - constant: `η`;
 /// - step: `η · γ^⌊e / N⌋`;
 /// - cosine: `η_min + (η - η_min) · (1 + cos(π · s / (E·S))) / 2`;
+/// - invscaling: scikit-learn's `lr_init / (t_ + 1)^power_t`, `t_` the
+///   samples seen before the epoch;
 /// - flat-cos, coslog4, one-cycle: `pytabkit`'s `get_schedule` at the run's
 ///   progress `t = s / (R·S)` (`R` the run's epochs), as written there:
 ///   a constant, then `cos_sched.scaled(1, 0)`; `(1 - cos(2π log₂(1 + 15t)))/2`;
@@ -640,6 +642,12 @@ pub fn scheduled_lr(
             min + (base - min) * (1.0 + (std::f64::consts::PI * t).cos()) / 2.0
         }
         LrSchedule::Plateau { .. } => panic!("scheduled_lr: plateau is not modelled"),
+        // scikit-learn's SGDOptimizer.iteration_ends(t_): lr_init / (t_ + 1)^power_t
+        // after each epoch, t_ the samples seen
+        LrSchedule::InvScaling { power_t, rows } => {
+            let t = (epoch * rows) as f64;
+            base / (t + 1.0).powf(f64::from(power_t))
+        }
         by_progress => {
             use std::f64::consts::PI;
             let t = s / (run_epochs * steps_per_epoch) as f64;

@@ -7,8 +7,9 @@ use crate::error::Result;
 use crate::model_io::message::quote;
 use crate::model_io::safetensors::{Metadata, Parsed};
 use crate::model_io::schema::{
-    fmt_f32, CLIP_NORM, LR_COSINE_EPOCHS, LR_GAMMA, LR_MIN, LR_PATIENCE, LR_SCHEDULE,
-    LR_STEP_EPOCHS, PLATEAU_BAD_EPOCHS, PLATEAU_BEST_BITS, PLATEAU_FACTOR_BITS, WARMUP_EPOCHS,
+    fmt_f32, CLIP_NORM, LR_COSINE_EPOCHS, LR_GAMMA, LR_MIN, LR_PATIENCE, LR_POWER_T, LR_ROWS,
+    LR_SCHEDULE, LR_STEP_EPOCHS, PLATEAU_BAD_EPOCHS, PLATEAU_BEST_BITS, PLATEAU_FACTOR_BITS,
+    WARMUP_EPOCHS,
 };
 use crate::schedule::{LrSchedule, PlateauState, Scheduler};
 
@@ -43,6 +44,10 @@ pub(super) fn encode(md: &mut Metadata, cfg: &CheckpointConfig, plateau: &Platea
         LrSchedule::Cosine { min_lr, epochs } => {
             put(LR_MIN, fmt_f32(min_lr));
             put(LR_COSINE_EPOCHS, epochs.to_string());
+        }
+        LrSchedule::InvScaling { power_t, rows } => {
+            put(LR_POWER_T, fmt_f32(power_t));
+            put(LR_ROWS, rows.to_string());
         }
         LrSchedule::Plateau { patience, gamma } => {
             put(LR_PATIENCE, patience.to_string());
@@ -104,6 +109,10 @@ fn decode_schedule(file: &Parsed<'_>) -> Result<(LrSchedule, PlateauState)> {
         "flat-cos" => LrSchedule::FlatCos,
         "coslog4" => LrSchedule::CosLog4,
         "one-cycle" => LrSchedule::OneCycle,
+        "invscaling" => LrSchedule::InvScaling {
+            power_t: read_f32(file, LR_POWER_T)?,
+            rows: read_usize(file, LR_ROWS)?,
+        },
         "step" => LrSchedule::Step {
             every_epochs: read_usize(file, LR_STEP_EPOCHS)?,
             gamma: read_f32(file, LR_GAMMA)?,
@@ -134,7 +143,7 @@ fn decode_schedule(file: &Parsed<'_>) -> Result<(LrSchedule, PlateauState)> {
         other => {
             return Err(file.err(format!(
                 "{LR_SCHEDULE} {} is not a schedule (known: constant, step, cosine, plateau, \
-                 flat-cos, coslog4, one-cycle)",
+                 flat-cos, coslog4, one-cycle, invscaling)",
                 quote(other)
             )))
         }
