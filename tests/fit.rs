@@ -916,3 +916,71 @@ fn the_training_accuracy_can_be_skipped_without_changing_a_bit() {
     let val = |h: &[fit::EpochRecord]| h.iter().map(|r| r.val_loss).collect::<Vec<_>>();
     assert_eq!(val(&with.history), val(&without.history));
 }
+
+/// Every schedule over the run's length, and the weight decay following a
+/// weight column: the same bits on 1 and 3 threads, and a run interrupted
+/// in its third epoch resumes to the uninterrupted run's bits.
+#[test]
+fn every_schedule_is_thread_free_and_resumes_when_interrupted() {
+    use backprop::optim::{OptimizerConfig, OptimizerKind};
+    use backprop::schedule::LrSchedule;
+    let dir = tempfile::tempdir().unwrap();
+    let mut text = String::from("a,b,w,y\n");
+    for i in 0..160u32 {
+        let (a, b) = ((i * 37 % 100) as f32 / 100.0, (i * 61 % 100) as f32 / 100.0);
+        text.push_str(&format!("{a},{b},{},{}\n", 1 + i % 3, u8::from(a > b)));
+    }
+    let data = dir.path().join("w.csv");
+    std::fs::write(&data, text).unwrap();
+    let sgd = OptimizerConfig {
+        kind: OptimizerKind::Sgd,
+        weight_decay: 0.01,
+        ..OptimizerConfig::default()
+    };
+    for (i, schedule) in [
+        LrSchedule::FlatCos,
+        LrSchedule::CosLog4,
+        LrSchedule::OneCycle,
+        LrSchedule::InvScaling {
+            power_t: 0.5,
+            rows: 0,
+        },
+    ]
+    .into_iter()
+    .enumerate()
+    {
+        let ckpt = dir.path().join(format!("s{i}.ckpt"));
+        let run = |threads: usize| FitSpec {
+            read: backprop::pipeline::ReadOverrides {
+                weight_column: Some("w".into()),
+                ..Default::default()
+            },
+            schedule: Some(schedule),
+            optimizer: Some(sgd),
+            decay_by_weight: Some(i % 2 == 0),
+            shard_rows: Some(4),
+            threads,
+            ..spec(&data)
+        };
+        let one = run(1).fit().unwrap();
+        assert_eq!(
+            bits(&run(3).fit().unwrap().mlp),
+            bits(&one.mlp),
+            "{schedule}"
+        );
+        common::fit_interrupted(
+            &FitSpec {
+                checkpoint: Some(ckpt.clone()),
+                ..run(2)
+            },
+            3,
+        );
+        let resumed = FitSpec {
+            resume: Some(ckpt.into()),
+            ..run(3)
+        }
+        .fit()
+        .unwrap();
+        assert_eq!(bits(&resumed.mlp), bits(&one.mlp), "{schedule}: resumed");
+    }
+}
