@@ -49,7 +49,7 @@ fn data(rows: usize, n_in: usize, n_out: usize) -> (Vec<f32>, Vec<f32>) {
 /// The update rules compared: plain SGD first (the baseline), then Adam,
 /// then Adam with weight decay, clipping and a cosine schedule with warm-up,
 /// then SGD with dropout on weighted rows (the `true`).
-fn rules() -> [(&'static str, TrainConfig, bool); 4] {
+fn rules() -> [(&'static str, TrainConfig, bool); 5] {
     let sgd = TrainConfig {
         batch_size: 64,
         lr: 0.05,
@@ -94,6 +94,22 @@ fn rules() -> [(&'static str, TrainConfig, bool); 4] {
             "sgd with dropout on weighted rows",
             TrainConfig {
                 dropout: 0.3,
+                ..sgd.clone()
+            },
+            true,
+        ),
+        (
+            // (the loop gives this rule GELU and Mish, which keep their
+            // pre-activations)
+            "smooth activations, label smoothing, flat-cos and decay by weight",
+            TrainConfig {
+                optimizer: OptimizerConfig {
+                    weight_decay: 0.01,
+                    ..adam
+                },
+                label_smoothing: 0.1,
+                schedule: LrSchedule::FlatCos,
+                decay_by_weight: true,
                 ..sgd
             },
             true,
@@ -166,13 +182,12 @@ fn steps_and_epochs_allocate_only_matrixmultiply_packing_buffers() {
             let mut counts = Vec::new();
             for (rule, cfg, weighted) in rules() {
                 let label = format!("{rule}, sizes {sizes:?}, threads {threads}, forked {forked}");
-                let mut mlp = Mlp::new(
-                    &sizes,
-                    &[Activation::Relu, Activation::Tanh],
-                    Head::SoftmaxCe,
-                    1,
-                )
-                .unwrap();
+                let hidden = if rule.starts_with("smooth") {
+                    [Activation::Gelu, Activation::Mish]
+                } else {
+                    [Activation::Relu, Activation::Tanh]
+                };
+                let mut mlp = Mlp::new(&sizes, &hidden, Head::SoftmaxCe, 1).unwrap();
                 let cfg = TrainConfig {
                     shard_rows,
                     threads,
