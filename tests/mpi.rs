@@ -187,6 +187,9 @@ fn a_checkpoint_of_three_ranks_resumes_on_two_and_alone() {
             "adam",
             "--dropout",
             "0.1",
+            // constant: 3 epochs resumed to 6 is then the run of 6
+            "--lr-schedule",
+            "constant",
             "--quiet",
         ]
         .into_iter()
@@ -432,6 +435,11 @@ fn an_interrupted_job_resumes_alone_bit_for_bit() {
         "1",
         "--optimizer",
         "adam",
+        // a constant rate: the job's total (below) is not the resumed run's
+        // (a schedule over the run's length, the default flat-cos, would
+        // follow it)
+        "--lr-schedule",
+        "constant",
         // Epochs of ~0.1 s: mpirun stops reading its ranks' output when it
         // is interrupted, and rank 0 must not fill that pipe (and block in a
         // write) in the second before the ranks receive SIGTERM.
@@ -439,7 +447,7 @@ fn an_interrupted_job_resumes_alone_bit_for_bit() {
         "512,512",
     ];
     // The job's total is out of reach, so that it cannot end before the
-    // signal; Adam's steps do not depend on the total.
+    // signal; at a constant rate Adam's steps do not depend on the total.
     let mut cmd = launcher(3);
     cmd.args(common).args([
         "--epochs",
