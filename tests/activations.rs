@@ -330,14 +330,7 @@ fn kept_pre_activations_give_the_same_bits_at_any_thread_count() {
 }
 
 fn write_csv(dir: &Path) -> std::path::PathBuf {
-    let mut text = String::from("a,b,c,y\n");
-    for i in 0..240u32 {
-        let [a, b, c] = [1u32, 2, 3].map(|k| ((i * 7919 + k * 104_729) % 1000) as f32 / 1000.0);
-        text.push_str(&format!("{a},{b},{c},{}\n", a * b - c));
-    }
-    let path = dir.join("data.csv");
-    std::fs::write(&path, text).unwrap();
-    path
+    common::write_abc_csv(dir, 240, |a, b, c| (a * b - c).to_string())
 }
 
 /// Through the session: each smooth activation trains a regression to the

@@ -97,14 +97,7 @@ fn rules_parse_by_name_and_refuse_others() {
 
 /// 300 rows of 3 features and a 0/1 label.
 fn write_csv(dir: &Path) -> std::path::PathBuf {
-    let mut text = String::from("a,b,c,y\n");
-    for i in 0..300u32 {
-        let [a, b, c] = [1u32, 2, 3].map(|k| ((i * 7919 + k * 104_729) % 1000) as f32 / 1000.0);
-        text.push_str(&format!("{a},{b},{c},{}\n", u8::from(a + b > 1.0)));
-    }
-    let path = dir.join("data.csv");
-    std::fs::write(&path, text).unwrap();
-    path
+    common::write_abc_csv(dir, 300, |a, b, _| u8::from(a + b > 1.0).to_string())
 }
 
 #[test]

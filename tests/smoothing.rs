@@ -142,15 +142,9 @@ fn training_with_eps_is_training_on_smoothed_targets() {
 }
 
 fn write_csv(dir: &Path) -> std::path::PathBuf {
-    let mut text = String::from("a,b,c,y\n");
-    for i in 0..240u32 {
-        let [a, b, c] = [1u32, 2, 3].map(|k| ((i * 7919 + k * 104_729) % 1000) as f32 / 1000.0);
-        let class = ["red", "green", "blue"][((a + b * 2.0 + c) * 1.5) as usize % 3];
-        text.push_str(&format!("{a},{b},{c},{class}\n"));
-    }
-    let path = dir.join("data.csv");
-    std::fs::write(&path, text).unwrap();
-    path
+    common::write_abc_csv(dir, 240, |a, b, c| {
+        ["red", "green", "blue"][((a + b * 2.0 + c) * 1.5) as usize % 3].to_string()
+    })
 }
 
 /// Through the session: recorded in the model, the same file at 1 and 3

@@ -205,3 +205,20 @@ pub fn fit_interrupted(spec: &backprop::fit::FitSpec, epoch: usize) -> backprop:
     assert!(out.interruption().is_some(), "the run was not interrupted");
     out
 }
+
+/// Writes `dir/data.csv`: a header `a,b,c,y` and `rows` rows of three
+/// features in [0, 1) spread by a fixed hash, the label `label(a, b, c)`.
+pub fn write_abc_csv(
+    dir: &std::path::Path,
+    rows: u32,
+    label: impl Fn(f32, f32, f32) -> String,
+) -> std::path::PathBuf {
+    let mut text = String::from("a,b,c,y\n");
+    for i in 0..rows {
+        let [a, b, c] = [1u32, 2, 3].map(|k| ((i * 7919 + k * 104_729) % 1000) as f32 / 1000.0);
+        text.push_str(&format!("{a},{b},{c},{}\n", label(a, b, c)));
+    }
+    let path = dir.join("data.csv");
+    std::fs::write(&path, text).unwrap();
+    path
+}
