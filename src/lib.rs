@@ -32,7 +32,8 @@
 //! ```
 //!
 //! Below it, [`Trainer::step`] and [`Trainer::epoch`] train an [`Mlp`] on
-//! batches or datasets of your own.
+//! batches or datasets of your own; [`lbfgs`] trains one by full-batch
+//! L-BFGS over [`Trainer::full_gradient`] (scikit-learn's `solver='lbfgs'`).
 //!
 //! Features: `cli` (default) builds the `backprop` binary and enables `plot`
 //! (SVG training curves, the `plot` module); `--no-default-features` leaves the
@@ -54,6 +55,7 @@ pub(crate) mod float_text;
 pub mod infer;
 pub mod init;
 pub mod kernels;
+pub mod lbfgs;
 pub mod mapped;
 pub mod meta;
 pub mod metrics;

@@ -10,7 +10,16 @@ Where the meaning differs, this is the exact mapping onto the library
 
 - ``solver``: ``'sgd'``, ``'adam'``, and also ``'adamw'`` and ``'rmsprop'``
   (PyTorch's update rules; sklearn's SGD momentum and Nesterov updates are
-  the same as PyTorch's at a constant rate). ``'lbfgs'`` is not supported.
+  the same as PyTorch's at a constant rate); ``'lbfgs'``: full-batch L-BFGS
+  (the library's ``FitSpec::lbfgs``, the command line's ``--optimizer
+  lbfgs``): at most ``max_iter`` iterations over every row, stopped by
+  scipy's rules (no gradient component above ``tol``, a relative decrease
+  below 2.2e-9, or more than ``max_fun`` evaluations), the objective being
+  the mean loss plus ``alpha / (2 * sum(sample_weight)) * ||W||^2`` as in
+  scikit-learn. As there, ``loss_`` is that objective, ``t_`` is 0, there
+  is no ``loss_curve_`` and no ``partial_fit``, batches, rates and early
+  stopping do not apply, and a run that stops short warns with scipy's
+  message. ``dropout`` is refused with it.
 - ``alpha``: scikit-learn adds ``alpha / (2 * n_batch) * ||W||^2`` to each
   batch's loss (weights only, not biases). Its gradient is weight decay
   ``alpha / batch_size`` (the library's ``weight_decay``), times

@@ -15,6 +15,7 @@ import numpy as np
 from sklearn.base import BaseEstimator, ClassifierMixin, RegressorMixin
 from sklearn.exceptions import ConvergenceWarning
 from sklearn.utils import check_random_state
+from sklearn.utils.metaestimators import available_if
 from sklearn.utils.multiclass import (
     check_classification_targets,
     type_of_target,
@@ -42,7 +43,7 @@ _ACTIVATIONS = {
     "mish": "mish",
 }
 _ACTIVATION_NAMES = {v: k for k, v in _ACTIVATIONS.items()}
-_SOLVERS = ("sgd", "adam", "adamw", "rmsprop")
+_SOLVERS = ("lbfgs", "sgd", "adam", "adamw", "rmsprop")
 # schedules over the whole fit (RealMLP's), beyond scikit-learn's three
 _RUN_SCHEDULES = ("flat-cos", "coslog4", "one-cycle")
 _OUT_ACTIVATION = {"sigmoid": "logistic", "softmax": "softmax", "mse": "identity"}
@@ -143,6 +144,7 @@ class _BaseMLP(BaseEstimator):
         beta_2=0.999,
         epsilon=1e-8,
         n_iter_no_change=10,
+        max_fun=15000,
         n_threads=None,
         dropout=0.0,
         clip_norm=None,
@@ -169,6 +171,7 @@ class _BaseMLP(BaseEstimator):
         self.beta_2 = beta_2
         self.epsilon = epsilon
         self.n_iter_no_change = n_iter_no_change
+        self.max_fun = max_fun
         self.n_threads = n_threads
         self.dropout = dropout
         self.clip_norm = clip_norm
@@ -193,8 +196,6 @@ class _BaseMLP(BaseEstimator):
     def _validate_params(self):
         if self.activation not in _ACTIVATIONS:
             raise ValueError(f"activation must be one of {sorted(_ACTIVATIONS)}, got {self.activation!r}")
-        if self.solver == "lbfgs":
-            raise ValueError("solver='lbfgs' is not supported by backprop (mini-batch solvers only): use 'adam', 'adamw', 'sgd' or 'rmsprop'")
         if self.solver not in _SOLVERS:
             raise ValueError(f"solver must be one of {list(_SOLVERS)}, got {self.solver!r}")
         _check_number("alpha", self.alpha, 0)
@@ -217,6 +218,7 @@ class _BaseMLP(BaseEstimator):
         _check_number("beta_2", self.beta_2, 0, 1, high_open=True)
         _check_number("epsilon", self.epsilon, 0, low_open=True)
         _check_number("n_iter_no_change", self.n_iter_no_change, 1, integer=True)
+        _check_number("max_fun", self.max_fun, 1, integer=True)
         if self.n_threads is not None:
             _check_number("n_threads", self.n_threads, 1, integer=True)
         _check_number("dropout", self.dropout, 0, 1, high_open=True)
@@ -240,6 +242,8 @@ class _BaseMLP(BaseEstimator):
         req.head = head
         req.hidden = hidden
         req.activation = _ACTIVATIONS[self.activation]
+        if self.solver == "lbfgs":
+            return self._lbfgs_request(req, n_samples, n_outputs, head)
         req.optimizer = self.solver
         req.lr = float(self.learning_rate_init)
         if self.batch_size == "auto":
@@ -301,13 +305,48 @@ class _BaseMLP(BaseEstimator):
                 req.loss_stopping = (patience, float(self.tol))
         return req
 
+    def _lbfgs_request(self, req, n_samples, n_outputs, head):
+        """Full-batch L-BFGS, as scikit-learn's ``solver='lbfgs'``: at most
+        ``max_iter`` iterations and ``max_fun`` evaluations, converged when
+        no gradient component exceeds ``tol`` (scipy's ``gtol``) or the loss
+        stops falling (scipy's ``ftol``); no batches, rate, schedule, early
+        stopping or ``n_iter_no_change``, which scikit-learn ignores too."""
+        req.optimizer = "lbfgs"
+        # scikit-learn's objective: loss + alpha/(2·n)·‖W‖², our mse summing
+        # over the outputs where scikit-learn's averages
+        scale = n_outputs if head == "mse" else 1
+        req.weight_decay = float(self.alpha) * scale / n_samples
+        req.max_fun = int(self.max_fun)
+        req.gtol = float(self.tol)
+        req.epochs = int(self.max_iter)
+        req.shuffle = False
+        req.seed = self._seed()
+        req.threads = 0 if self.n_threads is None else int(self.n_threads)
+        if self.dropout:
+            raise ValueError("dropout needs a stochastic solver: L-BFGS evaluates one fixed objective")
+        req.clip_norm = None if self.clip_norm is None else float(self.clip_norm)
+        req.verbose = bool(self.verbose)
+        req.init = self._INIT
+        req.standardize = self._STANDARDIZE
+        req.standardize_targets = self._STANDARDIZE and head == "mse"
+        return req
+
+    def _check_solver(self):
+        if self.solver == "lbfgs":
+            raise AttributeError(
+                f"partial_fit is only available for stochastic optimizers. {self.solver} is not stochastic."
+            )
+        return True
+
     # ------------------------------------------------------------------
     # training
     # ------------------------------------------------------------------
 
     def _train(self, X, req, sample_weight, incremental, labels=None, targets=None):
+        sw_sum = float(X.shape[0])
         if sample_weight is not None:
             sample_weight = _check_sample_weight(sample_weight, X, dtype=np.float32)
+            sw_sum = float(np.sum(sample_weight, dtype=np.float64))
             if (sample_weight < 0).any():
                 raise ValueError("sample_weight must be >= 0 (negative values were given)")
             keep = sample_weight != 0
@@ -354,6 +393,8 @@ class _BaseMLP(BaseEstimator):
             columns=None if start_model or start_checkpoint else getattr(self, "_columns_fit", None),
         )
         self._commit(result, incremental, continued=start_model is not None or start_checkpoint is not None)
+        if self.solver == "lbfgs":
+            self._commit_lbfgs(sw_sum)
         if result["warning"] is not None:
             warnings.warn(result["warning"], RuntimeWarning, stacklevel=3)
         if result["interrupt"] is not None:
@@ -365,7 +406,16 @@ class _BaseMLP(BaseEstimator):
                 f"{what} did not improve more than tol={float(self.tol):f} for "
                 f"{int(self.n_iter_no_change)} consecutive epochs. Stopping."
             )
-        if result["end"] == "finished" and not incremental and self._STOP_ON_LOSS:
+        if self.solver == "lbfgs":
+            if result["end"] != "converged" and result["end"] != "interrupted":
+                warnings.warn(
+                    f"lbfgs failed to converge after {self.n_iter_} iteration(s) "
+                    f"(status=1):\n{result['solver_message']}\n\n"
+                    f"Increase the number of iterations to improve the convergence "
+                    f"(max_iter={self.max_iter}).",
+                    ConvergenceWarning,
+                )
+        elif result["end"] == "finished" and not incremental and self._STOP_ON_LOSS:
             warnings.warn(
                 f"Stochastic Optimizer: Maximum iterations ({self.max_iter}) reached and "
                 "the optimization hasn't converged yet.",
@@ -410,6 +460,18 @@ class _BaseMLP(BaseEstimator):
         self._checkpoint = None if result["checkpoint"] is None else bytes(result["checkpoint"])
         self._partial = incremental or getattr(self, "_partial", False)
         self._set_model(model)
+
+    def _commit_lbfgs(self, sw_sum):
+        """scikit-learn's attributes after ``solver='lbfgs'``: ``loss_`` is
+        the objective (the loss plus ``alpha/(2·Σw)·‖W‖²``), ``t_`` is 0, and
+        the per-epoch curves of the stochastic solvers are not set."""
+        for attr in ("loss_curve_", "best_loss_", "validation_scores_", "best_validation_score_"):
+            self.__dict__.pop(attr, None)
+        self.t_ = 0
+        if hasattr(self, "loss_"):
+            # loss_ is in scikit-learn's units already (mse over the outputs)
+            squares = sum(float(np.sum(np.square(w, dtype=np.float64))) for w in self.coefs_)
+            self.loss_ = self.loss_ + 0.5 * float(self.alpha) * squares / sw_sum
 
     def _set_model(self, model):
         self._model = model
@@ -684,6 +746,7 @@ class MLPClassifier(ClassifierMixin, _BaseMLP):
         beta_2=0.999,
         epsilon=1e-8,
         n_iter_no_change=10,
+        max_fun=15000,
         n_threads=None,
         dropout=0.0,
         class_weight=None,
@@ -713,6 +776,7 @@ class MLPClassifier(ClassifierMixin, _BaseMLP):
             beta_2=beta_2,
             epsilon=epsilon,
             n_iter_no_change=n_iter_no_change,
+            max_fun=max_fun,
             n_threads=n_threads,
             dropout=dropout,
             clip_norm=clip_norm,
@@ -832,6 +896,7 @@ class MLPClassifier(ClassifierMixin, _BaseMLP):
         indicator matrix), with optional per-sample weights."""
         return self._fit(X, y, sample_weight, incremental=False)
 
+    @available_if(_BaseMLP._check_solver)
     def partial_fit(self, X, y, sample_weight=None, classes=None):
         """One epoch over ``X``, ``y``, continuing the optimizer's state;
         ``classes`` (every label) is required on the first call."""
@@ -925,6 +990,7 @@ class MLPRegressor(RegressorMixin, _BaseMLP):
         with optional per-sample weights."""
         return self._fit(X, y, sample_weight, incremental=False)
 
+    @available_if(_BaseMLP._check_solver)
     def partial_fit(self, X, y, sample_weight=None):
         """One epoch over ``X``, ``y``, continuing the optimizer's state."""
         return self._fit(X, y, sample_weight, incremental=True)

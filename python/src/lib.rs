@@ -32,6 +32,7 @@ use backprop::data::{
 use backprop::fit::{
     self as session, Continuation, DataSource, EpochReport, FitCallbacks, FitEnd, FitSpec, Stored,
 };
+use backprop::lbfgs::LbfgsConfig;
 use backprop::model_io::{self, ModelMeta, SavedModel};
 use backprop::optim::{OptimizerConfig, OptimizerKind, OptimizerParts};
 use backprop::pipeline::{self, ReadOverrides};
@@ -441,6 +442,10 @@ struct FitRequest {
     /// in the model: the command line's preparation.
     standardize: bool,
     standardize_targets: bool,
+    /// `optimizer = "lbfgs"`: the most evaluations of the loss and gradient
+    /// (scikit-learn's `max_fun`) and the gradient bound (its `tol`).
+    max_fun: usize,
+    gtol: f64,
 }
 
 #[pymethods]
@@ -492,6 +497,8 @@ impl FitRequest {
             init: backprop::Init::Sklearn.name().into(),
             standardize: false,
             standardize_targets: false,
+            max_fun: LbfgsConfig::default().max_fun,
+            gtol: LbfgsConfig::default().gtol,
         }
     }
 
@@ -501,6 +508,44 @@ impl FitRequest {
 }
 
 impl FitRequest {
+    fn lbfgs(&self) -> Option<LbfgsConfig> {
+        self.optimizer
+            .eq_ignore_ascii_case("lbfgs")
+            .then(|| LbfgsConfig {
+                max_fun: self.max_fun,
+                gtol: self.gtol,
+                ..LbfgsConfig::default()
+            })
+    }
+
+    /// The spec's fields for the solver: a mini-batch rule with its batch,
+    /// rate and schedule, or L-BFGS with the L2 term alone.
+    fn solver_fields(&self, spec: FitSpec) -> PyResult<FitSpec> {
+        if let Some(lbfgs) = self.lbfgs() {
+            let optimizer = OptimizerParts {
+                weight_decay: Some(self.weight_decay),
+                ..OptimizerParts::default()
+            }
+            .config(OptimizerKind::Adam)
+            .map_err(py_err)?;
+            return Ok(FitSpec {
+                lbfgs: Some(lbfgs),
+                optimizer: Some(optimizer),
+                clip_norm: self.clip_norm,
+                ..spec
+            });
+        }
+        Ok(FitSpec {
+            batch_size: Some(self.batch_size),
+            lr: Some(self.lr),
+            optimizer: Some(self.optimizer_config()?),
+            clip_norm: self.clip_norm,
+            schedule: Some(self.schedule()?),
+            warmup_epochs: Some(0),
+            ..spec
+        })
+    }
+
     fn optimizer_config(&self) -> PyResult<OptimizerConfig> {
         // momentum and Nesterov are SGD's alone (scikit-learn ignores them
         // for the other solvers)
@@ -820,7 +865,7 @@ fn fit<'py>(
         (Some(m), None) => Start::Model(m),
         (None, None) => Start::New,
     };
-    let mut spec = FitSpec {
+    let spec = FitSpec {
         data: DataSource::Tables {
             train: Box::new(table),
             test: None,
@@ -829,12 +874,6 @@ fn fit<'py>(
         validation_split: req.validation_fraction,
         head: Some(head),
         epochs: req.epochs,
-        batch_size: Some(req.batch_size),
-        lr: Some(req.lr),
-        optimizer: Some(req.optimizer_config()?),
-        clip_norm: req.clip_norm,
-        schedule: Some(req.schedule()?),
-        warmup_epochs: Some(0),
         early_stopping: req
             .early_stopping
             .as_ref()
@@ -854,6 +893,7 @@ fn fit<'py>(
         standardize_targets: false,
         ..FitSpec::default()
     };
+    let mut spec = req.solver_fields(spec)?;
     match start {
         Start::New => {
             let mut meta = req.meta();
@@ -1017,7 +1057,18 @@ fn fit<'py>(
         FitEnd::Stopped => ("converged", None),
         FitEnd::EarlyStopped { best_epoch } => ("early_stopped", Some(best_epoch)),
         FitEnd::Interrupted(_) => ("interrupted", None),
+        FitEnd::Solver(ref why) if why.converged() => ("converged", None),
+        FitEnd::Solver(_) => ("solver_stopped", None),
     };
+    // L-BFGS: how it ended, in scipy's words
+    let solver_message = match &trained.end {
+        FitEnd::Solver(why) => Some(why.to_string()),
+        _ if request.lbfgs().is_some() => {
+            Some("STOP: TOTAL NO. OF ITERATIONS REACHED LIMIT".to_string())
+        }
+        _ => None,
+    };
+    d.set_item("solver_message", solver_message)?;
     d.set_item("end", end)?;
     d.set_item("best_epoch", best)?;
     d.set_item("interrupt", interrupt.map(|e| e.into_value(py)))?;

@@ -425,7 +425,8 @@ def test_class_weight_sample_weight_dropout_clip_norm():
 @pytest.mark.parametrize(
     "params, match",
     [
-        (dict(solver="lbfgs"), "lbfgs"),
+        (dict(solver="lbfgs", max_fun=0), "max_fun"),
+        (dict(solver="lbfgs", dropout=0.2), "dropout"),
         (dict(solver="newton"), "solver"),
         (dict(activation="swish"), "activation"),
         (dict(hidden_layer_sizes=(0,)), "hidden_layer_sizes"),
@@ -668,3 +669,100 @@ def test_invscaling_is_scikit_learns():
     b.set_params(learning_rate_init=0.1 / (len(y) + 1) ** 0.5)
     b.partial_fit(X, y)
     assert np.array_equal(a.coefs_[0], b.coefs_[0])
+
+
+# ----------------------------------------------------------------------
+# solver='lbfgs'
+# ----------------------------------------------------------------------
+
+
+def _iris_split():
+    from sklearn.datasets import load_iris
+    from sklearn.model_selection import train_test_split
+
+    X, y = load_iris(return_X_y=True)
+    return train_test_split(X, y, random_state=0, stratify=y)
+
+
+def test_lbfgs_fits_with_scikit_learns_attributes():
+    X, Xt, y, yt = _iris_split()
+    est = MLPClassifier(solver="lbfgs", hidden_layer_sizes=(20,), max_iter=300, random_state=0)
+    with warnings.catch_warnings():
+        warnings.simplefilter("error", backprop._estimators.ConvergenceWarning)
+        est.fit(X, y)
+    sk = SkClassifier(solver="lbfgs", hidden_layer_sizes=(20,), max_iter=300, random_state=0).fit(X, y)
+    assert est.score(Xt, yt) >= sk.score(Xt, yt) - 0.03
+    assert 1 <= est.n_iter_ <= 300
+    # as scikit-learn: no per-epoch curves, t_ is 0, loss_ is the objective
+    for attr in ("loss_curve_", "best_loss_", "validation_scores_", "best_validation_score_"):
+        assert not hasattr(est, attr), attr
+        assert not hasattr(sk, attr), attr
+    assert est.t_ == 0 == sk.t_
+    p = est.predict_proba(X).astype(np.float64)
+    onehot = (y[:, None] == est.classes_[None, :]).astype(np.float64)
+    data_loss = -np.mean(np.sum(onehot * np.log(np.clip(p, 1e-12, 1.0)), axis=1))
+    penalty = 0.5 * est.alpha * sum(np.sum(np.square(w, dtype=np.float64)) for w in est.coefs_) / len(X)
+    assert est.loss_ == pytest.approx(data_loss + penalty, rel=1e-4)
+    # partial_fit belongs to the stochastic solvers, as in scikit-learn
+    assert not hasattr(est, "partial_fit") and not hasattr(sk, "partial_fit")
+    assert hasattr(MLPClassifier(), "partial_fit")
+    with pytest.raises(AttributeError, match="partial_fit"):
+        est.partial_fit(X, y)
+
+
+def test_lbfgs_is_the_same_bits_on_any_thread_count():
+    from sklearn.datasets import load_breast_cancer
+
+    X, y = load_breast_cancer(return_X_y=True)
+    X = StandardScaler().fit_transform(X)
+    fits = [
+        MLPClassifier(solver="lbfgs", max_iter=40, random_state=3, n_threads=t).fit(X, y)
+        for t in (1, 2, 3)
+    ]
+    for f in fits[1:]:
+        for a, b in zip(f.coefs_ + f.intercepts_, fits[0].coefs_ + fits[0].intercepts_):
+            assert np.array_equal(a, b)
+        assert f.loss_ == fits[0].loss_ and f.n_iter_ == fits[0].n_iter_
+
+
+def test_lbfgs_warns_as_scikit_learn_when_it_stops_short():
+    X, _, y, _ = _iris_split()
+    with pytest.warns(backprop._estimators.ConvergenceWarning, match="(?s)lbfgs failed to converge.*ITERATIONS"):
+        est = MLPClassifier(solver="lbfgs", max_iter=3, random_state=0).fit(X, y)
+    assert est.n_iter_ == 3
+    with pytest.warns(backprop._estimators.ConvergenceWarning, match="EVALUATIONS"):
+        est = MLPClassifier(solver="lbfgs", max_fun=4, random_state=0).fit(X, y)
+    assert est.n_iter_ < 200
+
+
+def test_lbfgs_alpha_follows_the_sample_weights_sum():
+    X, _, y, _ = _iris_split()
+    # weights of 2 halve alpha / Σw: the fit of alpha 0.2 weighted is that of
+    # alpha 0.1 unweighted
+    a = MLPRegressor(solver="lbfgs", alpha=0.2, max_iter=30, random_state=0)
+    a.fit(X, y.astype(float), sample_weight=np.full(len(X), 2.0))
+    b = MLPRegressor(solver="lbfgs", alpha=0.1, max_iter=30, random_state=0).fit(X, y.astype(float))
+    for u, v in zip(a.coefs_, b.coefs_):
+        assert np.array_equal(u, v)
+    # unequal weights: integer weights are the rows repeated (two iterations:
+    # the sums' order differs, and later iterations would drift apart)
+    w = np.where(np.arange(len(X)) % 3 == 0, 2.0, 1.0)
+    rep = np.repeat(np.arange(len(X)), w.astype(int))
+    with warnings.catch_warnings():
+        warnings.simplefilter("ignore")
+        c = MLPRegressor(solver="lbfgs", alpha=20.0, max_iter=2, random_state=0)
+        c.fit(X, y.astype(float), sample_weight=w)
+        d = MLPRegressor(solver="lbfgs", alpha=20.0, max_iter=2, random_state=0)
+        d.fit(X[rep], y[rep].astype(float))
+    np.testing.assert_allclose(c.predict(X), d.predict(X), rtol=1e-4, atol=1e-5)
+
+
+def test_lbfgs_warm_start_continues_from_the_weights():
+    X, _, y, _ = _iris_split()
+    est = MLPClassifier(solver="lbfgs", max_iter=5, warm_start=True, random_state=0)
+    with warnings.catch_warnings():
+        warnings.simplefilter("ignore")
+        est.fit(X, y)
+        first = est.loss_
+        est.fit(X, y)
+    assert est.loss_ < first

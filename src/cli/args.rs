@@ -218,9 +218,19 @@ pub struct TrainArgs {
     #[arg(long)]
     pub lr: Option<f32>,
     /// The update rule, as PyTorch's SGD, Adam, AdamW, RMSprop [default: adam
-    /// on a data file, sgd on the embedded set].
-    #[arg(long, value_name = "sgd|adam|adamw|rmsprop")]
+    /// on a data file, sgd on the embedded set]; lbfgs: full-batch L-BFGS
+    /// (scikit-learn's solver for small data), one iteration per epoch over
+    /// every row, stopped by scipy's rules (--gtol, --max-fun); it takes
+    /// --weight-decay and no batch, rate or schedule.
+    #[arg(long, value_name = "sgd|adam|adamw|rmsprop|lbfgs")]
     pub optimizer: Option<String>,
+    /// lbfgs: stop after the iteration that takes the evaluations of the
+    /// loss and gradient past N [default: 15000].
+    #[arg(long, value_name = "N")]
+    pub max_fun: Option<usize>,
+    /// lbfgs: converged when no gradient component exceeds G [default: 1e-4].
+    #[arg(long, value_name = "G")]
+    pub gtol: Option<f64>,
     /// SGD momentum (PyTorch: the first step's buffer is the gradient).
     #[arg(long, value_name = "M")]
     pub momentum: Option<f32>,

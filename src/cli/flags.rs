@@ -41,7 +41,7 @@ pub fn error_text(e: &anyhow::Error) -> String {
 /// ([`FitSpec`](backprop::FitSpec) and
 /// [`BenchSpec`](backprop::bench::BenchSpec) fields); unlisted fields are spelled
 /// `--field-name`. (`saved_model` is what a model file is written by.)
-pub const FLAGS: [(&str, &str); 23] = [
+pub const FLAGS: [(&str, &str); 29] = [
     ("early_stopping.patience", "--patience"),
     ("early_stopping.min_delta", "--min-delta"),
     ("early_stopping.monitor", "--monitor"),
@@ -65,6 +65,12 @@ pub const FLAGS: [(&str, &str); 23] = [
     ("standardize", "--no-standardize"),
     ("standardize_targets", "--no-standardize-targets"),
     ("checkpoint_every", "--checkpoint-every"),
+    ("lbfgs", "--optimizer lbfgs"),
+    ("lbfgs.max_fun", "--max-fun"),
+    ("lbfgs.gtol", "--gtol"),
+    ("lbfgs.ftol", "--optimizer lbfgs"),
+    ("lbfgs.memory", "--optimizer lbfgs"),
+    ("lbfgs.max_ls", "--optimizer lbfgs"),
 ];
 
 /// The command-line flag for a field named in an error (`epochs` →

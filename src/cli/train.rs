@@ -13,6 +13,7 @@ use backprop::dist::Job;
 use backprop::fit::{
     self, DataSource, EpochRecord, FitEnd, FitOutcome, FitSpec, Interruption, Stored,
 };
+use backprop::lbfgs::LbfgsConfig;
 use backprop::meta::TrainingRecord;
 use backprop::model_io;
 use backprop::optim::{OptimizerConfig, OptimizerParts};
@@ -55,6 +56,17 @@ impl TrainArgs {
     /// The optimizer the flags describe; `None` when none of its flags is
     /// given (the default, or a resumed checkpoint's).
     fn optimizer_config(&self) -> anyhow::Result<Option<OptimizerConfig>> {
+        if self.lbfgs()?.is_some() {
+            // L-BFGS takes the L2 term alone
+            let parts = OptimizerParts {
+                weight_decay: self.weight_decay,
+                ..OptimizerParts::default()
+            };
+            let default = fit::default_optimizer(self.data.is_none()).kind;
+            return Ok((!parts.is_empty())
+                .then(|| parts.config(default))
+                .transpose()?);
+        }
         let parts = OptimizerParts {
             kind: self.optimizer.as_deref(),
             momentum: self.momentum,
@@ -70,6 +82,37 @@ impl TrainArgs {
         }
         let default = fit::default_optimizer(self.data.is_none()).kind;
         Ok(Some(parts.config(default)?))
+    }
+
+    /// Full-batch L-BFGS, when `--optimizer lbfgs` asks for it.
+    fn lbfgs(&self) -> anyhow::Result<Option<LbfgsConfig>> {
+        if self.optimizer.as_deref() != Some("lbfgs") {
+            if self.max_fun.is_some() || self.gtol.is_some() {
+                anyhow::bail!("--max-fun and --gtol go with --optimizer lbfgs");
+            }
+            return Ok(None);
+        }
+        for (given, flag) in [
+            (self.momentum.is_some(), "--momentum"),
+            (self.nesterov, "--nesterov"),
+            (self.beta1.is_some(), "--beta1"),
+            (self.beta2.is_some(), "--beta2"),
+            (self.alpha.is_some(), "--alpha"),
+            (self.eps.is_some(), "--eps"),
+        ] {
+            if given {
+                anyhow::bail!(
+                    "{flag} is an option of the mini-batch optimizers; --optimizer lbfgs \
+                     takes --weight-decay, --max-fun and --gtol"
+                );
+            }
+        }
+        let d = LbfgsConfig::default();
+        Ok(Some(LbfgsConfig {
+            max_fun: self.max_fun.unwrap_or(d.max_fun),
+            gtol: self.gtol.unwrap_or(d.gtol),
+            ..d
+        }))
     }
 
     /// The schedule the flags name, with their constants.
@@ -133,6 +176,7 @@ impl TrainArgs {
             dropout: self.dropout,
             label_smoothing: self.label_smoothing,
             decay_by_weight: self.decay_by_weight.then_some(true),
+            lbfgs: self.lbfgs()?,
             class_weight: self
                 .class_weight
                 .as_deref()
@@ -381,6 +425,19 @@ fn print_summary(
     }
     if let Some(v) = last.and_then(|r| r.test_r2) {
         writeln!(out, "final test R² {v:.4}")?;
+    }
+    if let FitEnd::Solver(why) = &outcome.end {
+        writeln!(
+            out,
+            "L-BFGS ended after {} iterations: {why}",
+            outcome.epochs
+        )?;
+    } else if args.optimizer.as_deref() == Some("lbfgs") {
+        writeln!(
+            out,
+            "L-BFGS did not converge in {} iterations (--epochs); give more, or a larger --gtol",
+            outcome.epochs
+        )?;
     }
     if let Some(b) = &record.best {
         let test = outcome

@@ -26,6 +26,7 @@
 //! ```
 
 mod cv;
+mod lbfgs;
 mod many;
 mod prepare;
 mod report;

@@ -6,6 +6,7 @@ use crate::activation::{Activation, Head};
 use crate::data::{self, ClassMap, ClassWeight, Dataset, LoadOptions, RawTable};
 use crate::error::{Error, Result};
 use crate::init::Init;
+use crate::lbfgs::LbfgsConfig;
 use crate::model_io::{Checkpoint, ModelMeta, SavedModel};
 use crate::network::Mlp;
 use crate::pipeline::{self, ReadOverrides};
@@ -38,6 +39,8 @@ pub struct Prepared {
     /// group other than 0.
     pub(super) writes: bool,
     pub(super) train_metrics: TrainMetrics,
+    /// Full-batch L-BFGS in place of mini-batch steps.
+    pub(super) lbfgs: Option<LbfgsConfig>,
 }
 
 /// Reads a data file, telling `callbacks`.
@@ -86,6 +89,17 @@ pub fn prepare(spec: &FitSpec, callbacks: &mut dyn FitCallbacks) -> Result<Prepa
             power_t,
             rows: sets.train.rows(),
         };
+    }
+    if spec.lbfgs.is_some() {
+        // every row in one batch, in at most 64 shards of at least 128 rows
+        // (the count depends on the rows alone, never on the threads)
+        let rows = sets.train.rows();
+        cfg.batch_size = rows;
+        cfg.shuffle = false;
+        cfg.schedule = LrSchedule::Constant;
+        if spec.shard_rows.is_none() {
+            cfg.shard_rows = rows.div_ceil(64).max(128);
+        }
     }
     meta.positive_class = positive_class(spec, &meta, &mlp, &sets.train)?;
     if matches!(cfg.schedule, LrSchedule::Plateau { .. }) && sets.held_out.is_none() {
@@ -138,6 +152,7 @@ pub fn prepare(spec: &FitSpec, callbacks: &mut dyn FitCallbacks) -> Result<Prepa
         info,
         checkpoint: spec.checkpoint.clone(),
         checkpoint_every: spec.checkpoint_every,
+        lbfgs: spec.lbfgs,
         writes: true,
         train_metrics: spec.train_metrics,
     })

@@ -8,6 +8,7 @@ use std::path::{Path, PathBuf};
 
 use crate::activation::{Activation, Head};
 use crate::data::{ClassWeight, LoadOptions, RawTable};
+use crate::lbfgs::LbfgsStop;
 use crate::meta::{BestEpoch, TrainingRecord};
 use crate::model_io::{Checkpoint, ModelMeta};
 use crate::network::Mlp;
@@ -189,6 +190,10 @@ pub enum FitEnd {
     },
     /// The stop flag was set.
     Interrupted(Interruption),
+    /// Full-batch L-BFGS ended before its last iteration: it converged, ran
+    /// out of evaluations, or its line search found no step
+    /// ([`LbfgsStop::converged`] tells which).
+    Solver(LbfgsStop),
 }
 
 /// Where an interrupted run stopped.

@@ -9,6 +9,7 @@ use crate::activation::Head;
 use crate::data::Dataset;
 use crate::error::Result;
 use crate::infer::{Inference, DEFAULT_CHUNK_ROWS};
+use crate::lbfgs::{Lbfgs, LbfgsConfig};
 use crate::meta::BestEpoch;
 use crate::model_io::{self, Checkpoint, CheckpointConfig, ModelMeta, SavedModel};
 use crate::network::Mlp;
@@ -89,6 +90,9 @@ impl Prepared {
     /// the epoch is that of the last [`FitCallbacks::on_epoch_start`]), and
     /// [`model_io::save_checkpoint`].
     pub fn run(self, stop: &AtomicBool, callbacks: &mut dyn FitCallbacks) -> Result<FitOutcome> {
+        if let Some(cfg) = self.lbfgs {
+            return run_lbfgs(self, cfg, stop, callbacks);
+        }
         let started = Instant::now();
         // held-out figures: chunked forward passes on the trainer's threads
         let mut infer = Inference::with_pool(&self.mlp, self.trainer.pool(), DEFAULT_CHUNK_ROWS)?;
@@ -122,6 +126,50 @@ impl Prepared {
         }
         run.finish(started)
     }
+}
+
+/// Runs `p` by L-BFGS: up to `epochs` iterations, ending early when the
+/// solver stops ([`FitEnd::Solver`]), a callback breaks, or `stop` is set
+/// (after the iteration under way). No checkpoint is written: the solver's
+/// memory is not part of one.
+fn run_lbfgs(
+    p: Prepared,
+    cfg: LbfgsConfig,
+    stop: &AtomicBool,
+    callbacks: &mut dyn FitCallbacks,
+) -> Result<FitOutcome> {
+    let started = Instant::now();
+    let mut infer = Inference::with_pool(&p.mlp, p.trainer.pool(), DEFAULT_CHUNK_ROWS)?;
+    callbacks.on_start(&p.info);
+    let decay = super::lbfgs::decay(&p);
+    let rows = p.train.rows();
+    let mut solver = Lbfgs::new(cfg)?;
+    let mut run = Run::new(p);
+    for epoch in 1..=run.last_epoch {
+        callbacks.on_epoch_start(epoch);
+        let t = Instant::now();
+        let p = &mut run.p;
+        let it = solver.iterate(&mut p.trainer, &mut p.mlp, &p.train, decay)?;
+        let stats = EpochStats {
+            loss: it.loss,
+            samples: it.evaluations * rows,
+            steps: 1,
+            seconds: t.elapsed().as_secs_f64(),
+            correct: None,
+        };
+        callbacks.on_batch(epoch, rows, it.loss);
+        let ended = run.after_epoch(&mut infer, epoch, &stats, stop, callbacks)?;
+        if let (false, Some(why)) = (ended, it.stop) {
+            run.end = FitEnd::Solver(why);
+            break;
+        }
+        if ended {
+            break;
+        }
+    }
+    // a checkpoint of mini-batch training would not continue this run
+    run.final_state = None;
+    run.finish(started)
 }
 
 /// A session as it runs: the prepared parts and what the epochs produced.
@@ -364,17 +412,24 @@ impl Run {
                 .map(|r| record_figures(r, p.info.held_out))
                 .unwrap_or_default(),
         };
-        let record = (!interrupted).then(|| {
-            RunRecord {
-                cfg: &p.cfg,
-                epochs: done,
-                saved,
-                class_weight: p.class_weight.as_ref(),
-                row_weights: p.row_weights.as_deref(),
-                best,
-            }
-            .record()
-        });
+        let record = (!interrupted)
+            .then(|| {
+                RunRecord {
+                    cfg: &p.cfg,
+                    epochs: done,
+                    saved,
+                    class_weight: p.class_weight.as_ref(),
+                    row_weights: p.row_weights.as_deref(),
+                    best,
+                }
+                .record()
+            })
+            .map(|mut r| {
+                if let Some(cfg) = &p.lbfgs {
+                    super::lbfgs::record(&mut r.entries, cfg, &end);
+                }
+                r
+            });
         if let Some(r) = &record {
             r.write_into(&mut meta.extra);
         }

@@ -7,6 +7,7 @@ use crate::activation::{Activation, Head};
 use crate::data::{ClassWeight, RawTable};
 use crate::error::{mention, Error, Result};
 use crate::init::Init;
+use crate::lbfgs::LbfgsConfig;
 use crate::model_io::{check_writable, identity, Checkpoint, SavedModel};
 use crate::optim::{OptimizerConfig, OptimizerKind};
 use crate::pipeline::ReadOverrides;
@@ -108,6 +109,13 @@ pub struct FitSpec {
     /// rule for `alpha` with `sample_weight`) [default: no, or the
     /// checkpoint's].
     pub decay_by_weight: Option<bool>,
+    /// Train by full-batch L-BFGS ([`crate::lbfgs`]) instead of mini-batch
+    /// steps: each epoch is one L-BFGS iteration over every training row,
+    /// and `epochs` is the most iterations. The L2 term is the optimizer's
+    /// `weight_decay` (its rule is not used). `batch_size`, `lr`, the
+    /// schedule and warm-up, `clip_norm`, `dropout`, `early_stopping`,
+    /// `resume` and `checkpoint` are refused with it [default: none].
+    pub lbfgs: Option<LbfgsConfig>,
     /// Weigh the classes of a single-label classifier in the training loss:
     /// `balanced` or per class name; multiplies the tables' row weights
     /// ([`RawTable::weights`]) [default: none, or the checkpoint's].
@@ -251,6 +259,7 @@ impl Default for FitSpec {
             dropout: None,
             label_smoothing: None,
             decay_by_weight: None,
+            lbfgs: None,
             class_weight: None,
             positive_class: None,
             threads: 0,
@@ -377,6 +386,47 @@ pub(super) fn check_spec(spec: &FitSpec) -> Result<()> {
     if let Some(p) = &spec.checkpoint {
         check_output_path("checkpoint", p)?;
     }
+    if let Some(cfg) = &spec.lbfgs {
+        check_lbfgs(spec, cfg)?;
+    }
+    Ok(())
+}
+
+/// L-BFGS takes every row at each evaluation and finds its own steps: the
+/// options of mini-batch steps are refused with it, and so are checkpoints
+/// (its memory is not stored in them).
+fn check_lbfgs(spec: &FitSpec, cfg: &LbfgsConfig) -> Result<()> {
+    cfg.validate()?;
+    let schedule = spec.schedule.is_some_and(|s| s != LrSchedule::Constant);
+    for (given, option) in [
+        (spec.batch_size.is_some(), "batch_size"),
+        (spec.lr.is_some(), "lr"),
+        (schedule, "lr_schedule"),
+        (spec.warmup_epochs.is_some_and(|w| w > 0), "warmup_epochs"),
+        (spec.clip_norm.is_some(), "clip_norm"),
+        (spec.dropout.is_some_and(|d| d > 0.0), "dropout"),
+        (spec.early_stopping.is_some(), "early_stopping"),
+        (spec.resume.is_some(), "resume"),
+        (spec.checkpoint.is_some(), "checkpoint"),
+    ] {
+        if given {
+            return Err(Error::config(
+                option,
+                "L-BFGS evaluates every training row at each step and finds its own step \
+                 lengths; it takes no such option (and writes no checkpoints)",
+            ));
+        }
+    }
+    if spec
+        .optimizer
+        .is_some_and(|o| o.kind == OptimizerKind::AdamW)
+    {
+        return Err(Error::config(
+            "optimizer",
+            "L-BFGS adds the L2 term to its objective; AdamW's decoupled decay has no meaning \
+             there: give the weight decay with another rule",
+        ));
+    }
     Ok(())
 }
 
@@ -399,6 +449,18 @@ impl FitSpec {
     /// assert_eq!(mine.hidden_layers, Some(vec![8]));
     /// ```
     pub fn classic(&self) -> FitSpec {
+        if self.lbfgs.is_some() {
+            // full-batch L-BFGS has no rate or schedule to fill in
+            if self.init_model.is_some() {
+                return self.clone();
+            }
+            return FitSpec {
+                hidden_layers: self.hidden_layers.clone().or(Some(vec![16])),
+                activation: self.activation.or(Some(Activation::Sigmoid)),
+                init: self.init.or(Some(Init::Auto)),
+                ..self.clone()
+            };
+        }
         let optimizer = self.optimizer.unwrap_or_else(|| default_optimizer(true));
         let trained = FitSpec {
             optimizer: Some(optimizer),

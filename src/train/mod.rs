@@ -12,6 +12,7 @@
 
 mod config;
 mod epoch;
+mod full;
 mod state;
 mod trainer;
 

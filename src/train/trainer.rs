@@ -420,21 +420,38 @@ impl Trainer {
         }
         let batch = Batch::Rows { x, y, w };
         let pool = Arc::clone(&self.pool);
-        pool.install(|| -> Result<()> {
-            self.run_shards(mlp, batch, rows)?;
-            let inv = grad_scale(rows, batch.weight_sum(rows));
-            let (first, rest) = self
-                .workspaces
-                .split_first_mut()
-                .expect("at least one shard");
-            let shards = rows.div_ceil(self.shard_rows);
-            for (i, g) in first.grad.chunks_mut(REDUCE_CHUNK).enumerate() {
-                reduce_chunk(g, &rest[..shards - 1], i * REDUCE_CHUNK);
-                g.iter_mut().for_each(|v| *v *= inv);
-            }
-            Ok(())
-        })?;
+        let weight = batch.weight_sum(rows);
+        pool.install(|| self.reduce_full(mlp, batch, rows, weight))?;
         Ok(&self.workspaces[0].grad)
+    }
+
+    /// Forward and backward over the `rows` rows of `batch`, then the shard
+    /// gradients added in shard order into the first workspace and scaled to
+    /// the mean (`weight`: the batch's `Σw`, if weighted). Returns the summed
+    /// (weighted) loss. Must run inside `self.pool`.
+    pub(super) fn reduce_full(
+        &mut self,
+        mlp: &Mlp,
+        batch: Batch<'_>,
+        rows: usize,
+        weight: Option<f64>,
+    ) -> Result<f64> {
+        self.run_shards(mlp, batch, rows)?;
+        let inv = grad_scale(rows, weight);
+        let (first, rest) = self
+            .workspaces
+            .split_first_mut()
+            .expect("at least one shard");
+        let shards = rows.div_ceil(self.shard_rows);
+        let loss = std::iter::once(&*first)
+            .chain(&rest[..shards - 1])
+            .map(|w| w.loss)
+            .sum();
+        for (i, g) in first.grad.chunks_mut(REDUCE_CHUNK).enumerate() {
+            reduce_chunk(g, &rest[..shards - 1], i * REDUCE_CHUNK);
+            g.iter_mut().for_each(|v| *v *= inv);
+        }
+        Ok(loss)
     }
 
     pub(super) fn check_network(&self, mlp: &Mlp) -> Result<()> {
