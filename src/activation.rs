@@ -92,8 +92,9 @@ impl FromStr for Activation {
 
 /// The output layer: its activation and the loss computed from its logits.
 ///
-/// For all three the output delta is `dZ = A - Y` (per sample, before the
-/// division by the batch size).
+/// For all four the output delta is `dZ = A - Y` (per sample, before the
+/// division by the batch size): each pairs its activation with the loss
+/// whose canonical link it is.
 #[derive(Clone, Copy, Debug, PartialEq, Eq, Hash)]
 pub enum Head {
     /// Sigmoid outputs with binary cross-entropy (binary or multi-label).
@@ -102,11 +103,15 @@ pub enum Head {
     SoftmaxCe,
     /// Identity outputs with the mean squared error `(1/2m) Σ (a - y)²`.
     Mse,
+    /// Exponential outputs `a = exp(z)` (a rate or count, `> 0`) with the half
+    /// Poisson deviance `(1/m) Σ (y·ln(y/a) - y + a)` (`y·ln y = 0` at
+    /// `y = 0`), scikit-learn's `loss='poisson'`. Targets must be `>= 0`.
+    Poisson,
 }
 
 impl Head {
     /// All heads, for tests and help texts.
-    pub const ALL: [Head; 3] = [Head::SigmoidBce, Head::SoftmaxCe, Head::Mse];
+    pub const ALL: [Head; 4] = [Head::SigmoidBce, Head::SoftmaxCe, Head::Mse, Head::Poisson];
 
     /// The name used on the command line and in model files.
     pub fn name(self) -> &'static str {
@@ -114,12 +119,19 @@ impl Head {
             Head::SigmoidBce => "sigmoid",
             Head::SoftmaxCe => "softmax",
             Head::Mse => "mse",
+            Head::Poisson => "poisson",
         }
     }
 
     /// Whether the head predicts classes (and so has an accuracy).
     pub fn is_classifier(self) -> bool {
-        !matches!(self, Head::Mse)
+        !self.is_regression()
+    }
+
+    /// Whether the head predicts numbers (`mse`, `poisson`): R² and the
+    /// regression metrics apply.
+    pub fn is_regression(self) -> bool {
+        matches!(self, Head::Mse | Head::Poisson)
     }
 }
 

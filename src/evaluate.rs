@@ -77,8 +77,9 @@ pub struct MultiLabelReport {
 pub struct RegressionReport {
     /// Rows evaluated.
     pub rows: usize,
-    /// The mean loss the model minimises (½·MSE on the standardised
-    /// targets when the model standardises them).
+    /// The mean loss the model minimises (½·MSE, on the standardised
+    /// targets when the model standardises them; the half Poisson deviance
+    /// for the poisson head).
     pub loss: f64,
     /// Per target: its name and metrics.
     pub per_output: Vec<(String, RegressionMetrics)>,
@@ -154,7 +155,7 @@ pub fn threshold_for(mlp: &Mlp, threshold: Option<f32>) -> Result<f32> {
                  has a {} head, which {}",
                 mlp.head(),
                 match mlp.head() {
-                    Head::Mse => "predicts numbers",
+                    Head::Mse | Head::Poisson => "predicts numbers",
                     _ => "predicts the most probable class",
                 }
             ),
@@ -211,7 +212,7 @@ pub fn evaluate_with(
 ) -> Result<Evaluation> {
     check_threshold(threshold)?;
     let data = pipeline::take_dataset(raw, meta, mlp.inputs(), mlp.outputs(), mlp.head())?;
-    if mlp.head() != Head::Mse {
+    if !mlp.head().is_regression() {
         // the label text (a string per row) is encoded in `data` now
         raw.target = crate::data::RawTarget::None;
     }
@@ -221,7 +222,7 @@ pub fn evaluate_with(
     // the other models need every output.
     let k = mlp.outputs();
     let multi_label = pipeline::is_multi_label(meta, mlp.head());
-    let keep_outputs = mlp.head() == Head::Mse || multi_label || k == 1;
+    let keep_outputs = mlp.head().is_regression() || multi_label || k == 1;
     let mut outputs = Matrix::zeros(if keep_outputs { rows } else { 0 }, k);
     let mut predicted: Vec<usize> = Vec::with_capacity(if keep_outputs { 0 } else { rows });
     let loss = infer
@@ -234,7 +235,7 @@ pub fn evaluate_with(
             Ok(())
         })?
         .loss;
-    if mlp.head() == Head::Mse {
+    if mlp.head().is_regression() {
         meta.to_target_units(&mut outputs);
     }
     report(
@@ -267,7 +268,7 @@ fn report(
 ) -> Result<Evaluation> {
     let (rows, k) = (data.rows(), outputs.cols());
     let multi_label = pipeline::is_multi_label(meta, head);
-    if head == Head::Mse {
+    if head.is_regression() {
         let truth = raw.numeric_targets()?;
         let (per, mean) = regression_metrics(&outputs, &truth)?;
         return Ok(Evaluation::Regression(RegressionReport {
@@ -518,7 +519,7 @@ fn stream_chunks(
 fn header(meta: &ModelMeta, head: Head, k: usize, id_name: Option<&str>) -> Vec<String> {
     let mut header: Vec<String> = id_name.map(str::to_string).into_iter().collect();
     match (&meta.class_names, head) {
-        (_, Head::Mse) => header.extend((0..k).map(|j| target_name(meta, j, k))),
+        (_, Head::Mse | Head::Poisson) => header.extend((0..k).map(|j| target_name(meta, j, k))),
         (Some(names), _) => {
             header.push("class".to_string());
             header.extend(names.iter().map(|n| format!("p_{n}")));
@@ -623,7 +624,7 @@ fn row_cells(
         row.text(id);
     }
     match (&meta.class_names, head) {
-        (_, Head::Mse) => {
+        (_, Head::Mse | Head::Poisson) => {
             meta.to_target_units_row(out);
             for &v in out.iter() {
                 row.number(v);
@@ -753,11 +754,17 @@ pub fn evaluate_ensemble(
                     };
                     f64::from(0.5 * (z - y) * (z - y))
                 }
+                Head::Poisson => {
+                    // half deviance y·ln(y/a) - y + a, from the rate a
+                    let (a, y) = (f64::from(p), f64::from(y));
+                    let ylny = if y > 0.0 { y * (y / a).ln() } else { 0.0 };
+                    ylny - y + a
+                }
             };
         }
     }
     let loss = total / rows.max(1) as f64;
-    if mlp.head() != Head::Mse {
+    if !mlp.head().is_regression() {
         raw.target = crate::data::RawTarget::None;
     }
     report(

@@ -50,6 +50,8 @@ pub fn fit_meta(
                 meta.target_standardizer = Some(Standardizer::fit(&train.numeric_targets()?));
             }
         }
+        // counts keep their units: exp(z) is the rate itself
+        Head::Poisson => check_counts(train, &train.numeric_targets()?)?,
         _ if train.outputs() > 1 => {
             if head == Head::SoftmaxCe {
                 return Err(Error::config(
@@ -370,10 +372,31 @@ fn unweighted_dataset(
     } else {
         let mut y = raw.numeric_targets()?;
         check_outputs(y.cols())?;
+        if head == Head::Poisson {
+            check_counts(raw, &y)?;
+        }
         if let Some(s) = &meta.target_standardizer {
             s.apply(&mut y);
         }
         Dataset::new(x, y)
+    }
+}
+
+/// The targets of a Poisson head are rates or counts: a negative one is an
+/// error naming its line and column.
+fn check_counts(raw: &RawTable, y: &Matrix) -> Result<()> {
+    let k = y.cols().max(1);
+    match y.as_slice().iter().position(|&v| v < 0.0) {
+        Some(i) => Err(raw.cell_error(
+            i / k,
+            i % k,
+            format!(
+                "{} is negative: the poisson head predicts a rate or count (>= 0); use the mse \
+                 head for a signed number",
+                y.as_slice()[i]
+            ),
+        )),
+        None => Ok(()),
     }
 }
 

@@ -104,7 +104,8 @@ pub use crate::work::flops_per_sample;
 
 /// `rows` synthetic samples for a network of `sizes` and `head`: inputs
 /// uniform in `[-1, 1]`, targets valid for the head (0/1 for sigmoid, one-hot
-/// rows for softmax, uniform `[-1, 1]` for MSE). Returns `(x, y)` row-major.
+/// rows for softmax, uniform `[-1, 1]` for MSE, uniform `[0, 3]` for
+/// Poisson). Returns `(x, y)` row-major.
 pub fn synthetic(sizes: &[usize], head: Head, rows: usize, seed: u64) -> (Vec<f32>, Vec<f32>) {
     let mut rng = ChaCha8Rng::seed_from_u64(seed);
     let (n_in, n_out) = (sizes[0], sizes[sizes.len() - 1]);
@@ -121,6 +122,9 @@ pub fn synthetic(sizes: &[usize], head: Head, rows: usize, seed: u64) -> (Vec<f3
             Head::Mse => row
                 .iter_mut()
                 .for_each(|v| *v = rng.random_range(-1.0f32..1.0)),
+            Head::Poisson => row
+                .iter_mut()
+                .for_each(|v| *v = rng.random_range(0.0f32..3.0)),
         }
     }
     (x, y)

@@ -53,10 +53,10 @@ impl LabelSmoothing {
         let classes = match head {
             Head::SoftmaxCe => outputs,
             Head::SigmoidBce => 2,
-            Head::Mse => {
+            Head::Mse | Head::Poisson => {
                 return Err(Error::config(
                     "label_smoothing",
-                    "smooths class targets; the mse head has none",
+                    format!("smooths class targets; the {head} head has none"),
                 ))
             }
         };

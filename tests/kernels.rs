@@ -120,6 +120,57 @@ fn target() -> impl Strategy<Value = f32> {
     prop_oneof![Just(0.0f32), Just(1.0f32), 0.0f32..=1.0]
 }
 
+/// Poisson targets: counts and rates, often 0.
+fn count() -> impl Strategy<Value = f32> {
+    prop_oneof![
+        Just(0.0f32),
+        Just(1.0f32),
+        0.0f32..=5.0,
+        (0u32..1000).prop_map(|v| v as f32)
+    ]
+}
+
+/// Poisson deltas `w·(exp(z) - y)` (`w ≤ 1`) within a few roundings of
+/// their parts.
+fn check_poisson(
+    name: &str,
+    simd: &[f32],
+    reference: &[f32],
+    z: &[f32],
+    y: &[f32],
+) -> Result<(), TestCaseError> {
+    for i in 0..z.len() {
+        let (a, b) = (simd[i], reference[i]);
+        let scale = f64::from(z[i]).exp() + f64::from(y[i]).abs();
+        let ok =
+            same(a, b) || f64::from(a - b).abs() <= 8.0 * f64::from(f32::EPSILON) * scale + 1e-6;
+        prop_assert!(
+            ok,
+            "{}: index {}: z {} y {}: simd {:e} vs scalar {:e}",
+            name,
+            i,
+            show(z[i]),
+            show(y[i]),
+            a,
+            b
+        );
+    }
+    Ok(())
+}
+
+/// The magnitude a Poisson loss's rounding scales with: per element
+/// `exp(z) + |y·z| + |y·ln y| + y`.
+fn poisson_loss_scale(z: &[f32], y: &[f32]) -> f64 {
+    z.iter()
+        .zip(y)
+        .map(|(&z, &y)| {
+            let (z, y) = (f64::from(z), f64::from(y));
+            let ylny = if y > 0.0 { (y * y.ln()).abs() } else { 0.0 };
+            z.exp() + (y * z).abs() + ylny + y
+        })
+        .sum()
+}
+
 /// Slice lengths: short ones around the vector width, and up to 2000.
 fn len() -> impl Strategy<Value = usize> {
     prop_oneof![0usize..=4 * LANES + 3, 0usize..2000]
@@ -672,6 +723,35 @@ proptest! {
     }
 
     #[test]
+    fn poisson_heads_match_scalar(
+        (z, y, w) in len().prop_flat_map(|n| (vec(sane(), n), vec(count(), n), vec(weight(), n))),
+    ) {
+        let mut s = z.clone();
+        let ls = simd::poisson_head_simd(&mut s, &y);
+        let mut r = z.clone();
+        let lr = scalar::poisson_head_scalar(&mut r, &y);
+        let scale = poisson_loss_scale(&z, &y);
+        check_poisson("poisson_head delta", &s, &r, &z, &y)?;
+        check_loss("poisson_head", ls, lr, 8.0 * f64::from(f32::EPSILON) * scale)?;
+
+        let mut s = z.clone();
+        let ls = simd::poisson_head_weighted_simd(&mut s, &y, &w);
+        let mut r = z.clone();
+        let lr = scalar::poisson_head_weighted_scalar(&mut r, &y, &w);
+        check_poisson("poisson_head_weighted delta", &s, &r, &z, &y)?;
+        check_loss("poisson_head_weighted", ls, lr, 8.0 * f64::from(f32::EPSILON) * scale)?;
+    }
+
+    #[test]
+    fn exp_matches_scalar(x in len().prop_flat_map(|n| vec(sane(), n))) {
+        let mut s = x.clone();
+        simd::exp_simd(&mut s);
+        let mut r = x.clone();
+        scalar::exp_scalar(&mut r);
+        check("exp", &s, &r, close_exp, |i| show(x[i]))?;
+    }
+
+    #[test]
     fn weighted_softmax_ce_head_matches_scalar(
         ((rows, cols), z, y, w) in rows_cols().prop_flat_map(|(r, c)| {
             (Just((r, c)), vec(sane(), r * c), vec(target(), r * c), vec(weight(), r))
@@ -709,6 +789,10 @@ proptest! {
         let (mut a, mut b) = (z.clone(), z.clone());
         let (la, lb) = (simd::mse_head_simd(&mut a, &y), simd::mse_head_weighted_simd(&mut b, &y, &ones));
         prop_assert_eq!((bits(&a), la.to_bits()), (bits(&b), lb.to_bits()), "mse");
+        let (mut a, mut b) = (z.clone(), z.clone());
+        let la = simd::poisson_head_simd(&mut a, &y);
+        let lb = simd::poisson_head_weighted_simd(&mut b, &y, &ones);
+        prop_assert_eq!((bits(&a), la.to_bits()), (bits(&b), lb.to_bits()), "poisson");
         let (mut a, mut b) = (z.clone(), z.clone());
         let la = simd::softmax_ce_head_simd(&mut a, &y, cols);
         let lb = simd::softmax_ce_head_weighted_simd(&mut b, &y, &ones[..rows], cols);

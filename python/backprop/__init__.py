@@ -20,6 +20,12 @@ Where the meaning differs, this is the exact mapping onto the library
   is no ``loss_curve_`` and no ``partial_fit``, batches, rates and early
   stopping do not apply, and a run that stops short warns with scipy's
   message. ``dropout`` is refused with it.
+- ``loss`` (``MLPRegressor``, first parameter as in scikit-learn 1.7+):
+  ``'squared_error'``, or ``'poisson'``: an exponential output with the half
+  Poisson deviance (the library's ``poisson`` head); targets must be
+  ``>= 0``, ``out_activation_`` is ``'exp'``, and a new network's output
+  biases start at the log of each target's mean (scikit-learn starts them
+  at its initialisation's draw).
 - ``alpha``: scikit-learn adds ``alpha / (2 * n_batch) * ||W||^2`` to each
   batch's loss (weights only, not biases). Its gradient is weight decay
   ``alpha / batch_size`` (the library's ``weight_decay``), times

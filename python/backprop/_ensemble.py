@@ -33,7 +33,7 @@ class Ensemble:
         members = []
         for data in _core.ensemble_members(str(path)):
             model = _core.Model(bytes(data))
-            est = MLPRegressor() if model.head == "mse" else MLPClassifier()
+            est = MLPRegressor() if model.head in ("mse", "poisson") else MLPClassifier()
             est._adopt(model)
             members.append(est)
         return cls(members)

@@ -46,7 +46,8 @@ _ACTIVATION_NAMES = {v: k for k, v in _ACTIVATIONS.items()}
 _SOLVERS = ("lbfgs", "sgd", "adam", "adamw", "rmsprop")
 # schedules over the whole fit (RealMLP's), beyond scikit-learn's three
 _RUN_SCHEDULES = ("flat-cos", "coslog4", "one-cycle")
-_OUT_ACTIVATION = {"sigmoid": "logistic", "softmax": "softmax", "mse": "identity"}
+_OUT_ACTIVATION = {"sigmoid": "logistic", "softmax": "softmax", "mse": "identity", "poisson": "exp"}
+_REGRESSION_HEADS = ("mse", "poisson")
 
 
 def _check_number(name, value, low=None, high=None, low_open=False, high_open=False, integer=False):
@@ -925,8 +926,8 @@ class MLPClassifier(ClassifierMixin, _BaseMLP):
 
     def _adopt_targets(self, model):
         extra = model.extra
-        if model.head == "mse":
-            raise ValueError("the model is a regressor (mse head); load it with MLPRegressor")
+        if model.head in _REGRESSION_HEADS:
+            raise ValueError(f"the model is a regressor ({model.head} head); load it with MLPRegressor")
         names = model.class_names
         if names is None:
             self._multilabel = True
@@ -953,9 +954,73 @@ class MLPClassifier(ClassifierMixin, _BaseMLP):
 
 class MLPRegressor(RegressorMixin, _BaseMLP):
     """Multi-layer perceptron regressor, scikit-learn's ``MLPRegressor`` on
-    the backprop engine: identity output, squared error, one output per
-    target column. Parameters as :class:`MLPClassifier` (no
-    ``class_weight``)."""
+    the backprop engine: one output per target column, with
+    ``loss='squared_error'`` (identity output, half squared error) or
+    ``loss='poisson'`` (exponential output, half Poisson deviance, targets
+    ``>= 0``; the output biases start at the log of each target's mean).
+    Other parameters as :class:`MLPClassifier` (no ``class_weight``)."""
+
+
+    def __init__(
+        self,
+        loss="squared_error",
+        hidden_layer_sizes=(100,),
+        activation="relu",
+        *,
+        solver="adam",
+        alpha=0.0001,
+        batch_size="auto",
+        learning_rate="constant",
+        learning_rate_init=0.001,
+        power_t=0.5,
+        max_iter=200,
+        shuffle=True,
+        random_state=None,
+        tol=1e-4,
+        verbose=False,
+        warm_start=False,
+        momentum=0.9,
+        nesterovs_momentum=True,
+        early_stopping=False,
+        validation_fraction=0.1,
+        beta_1=0.9,
+        beta_2=0.999,
+        epsilon=1e-8,
+        n_iter_no_change=10,
+        max_fun=15000,
+        n_threads=None,
+        dropout=0.0,
+        clip_norm=None,
+    ):
+        super().__init__(
+            hidden_layer_sizes=hidden_layer_sizes,
+            activation=activation,
+            solver=solver,
+            alpha=alpha,
+            batch_size=batch_size,
+            learning_rate=learning_rate,
+            learning_rate_init=learning_rate_init,
+            power_t=power_t,
+            max_iter=max_iter,
+            shuffle=shuffle,
+            random_state=random_state,
+            tol=tol,
+            verbose=verbose,
+            warm_start=warm_start,
+            momentum=momentum,
+            nesterovs_momentum=nesterovs_momentum,
+            early_stopping=early_stopping,
+            validation_fraction=validation_fraction,
+            beta_1=beta_1,
+            beta_2=beta_2,
+            epsilon=epsilon,
+            n_iter_no_change=n_iter_no_change,
+            max_fun=max_fun,
+            n_threads=n_threads,
+            dropout=dropout,
+            clip_norm=clip_norm,
+        )
+        self.loss = loss
 
     def __sklearn_tags__(self):
         tags = super().__sklearn_tags__()
@@ -979,7 +1044,12 @@ class MLPRegressor(RegressorMixin, _BaseMLP):
         if not first and y2.shape[1] != self.n_outputs_:
             raise ValueError(f"y has {y2.shape[1]} outputs, the model {self.n_outputs_}")
         self.n_outputs_ = y2.shape[1]
-        req = self._request(hidden, X.shape[0], y2.shape[1], "mse", incremental)
+        if self.loss not in ("squared_error", "poisson"):
+            raise ValueError(f"loss must be 'squared_error' or 'poisson', got {self.loss!r}")
+        head = "poisson" if self.loss == "poisson" else "mse"
+        if head == "poisson" and np.any(y2 < 0):
+            raise ValueError("Some value(s) of y are negative which is not allowed for Poisson regression.")
+        req = self._request(hidden, X.shape[0], y2.shape[1], head, incremental)
         req.feature_names = self._feature_names()
         req.target_names = self._target_names(y_in, y2.shape[1])
         req.extra = self._extra()
@@ -1002,8 +1072,9 @@ class MLPRegressor(RegressorMixin, _BaseMLP):
         return p.ravel() if p.shape[1] == 1 else p
 
     def _adopt_targets(self, model):
-        if model.head != "mse":
+        if model.head not in _REGRESSION_HEADS:
             raise ValueError(f"the model is a classifier ({model.head} head); load it with MLPClassifier")
+        self.loss = "poisson" if model.head == "poisson" else "squared_error"
 
 
 def expected_failed_checks(estimator):

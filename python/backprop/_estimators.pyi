@@ -101,6 +101,7 @@ class MLPRegressor:
 
     def __init__(
         self,
+        loss: str = ...,
         hidden_layer_sizes: int | Sequence[int] = ...,
         activation: str = ...,
         *,

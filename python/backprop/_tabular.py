@@ -79,6 +79,7 @@ class TabularRegressor(_Recipe, MLPRegressor):
         hidden_layer_sizes=(64,),
         activation="relu",
         *,
+        loss="squared_error",
         solver="adam",
         alpha=0.0,
         batch_size=32,

@@ -52,6 +52,7 @@ class TabularRegressor(MLPRegressor):
         hidden_layer_sizes: int | Sequence[int] = ...,
         activation: str = ...,
         *,
+        loss: str = ...,
         solver: str = ...,
         alpha: float = ...,
         batch_size: int | str = ...,

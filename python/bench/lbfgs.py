@@ -4,11 +4,12 @@ max_iter 200, max_fun 15000, tol 1e-4), on scikit-learn's bundled iris, wine,
 breast cancer (accuracy) and diabetes (R²), raw and standardised (a
 StandardScaler in the pipeline).
 
-    python python/bench/lbfgs.py [--seeds N] [--threads T]
+    python python/bench/lbfgs.py [--seeds N] [--inits K] [--threads T]
 
-Each score is the mean over seeds 0..N-1 (default 5) of a shuffled 5-fold
-cross-validation (stratified for the classifiers) whose split and model
-both take the seed; each time is the wall time of all those fits.
+Each score is the mean, over split seeds 0..N-1 (default 5) and K model
+seeds for each (seed, seed + 100, ...; default 1), of a shuffled 5-fold
+cross-validation (stratified for the classifiers), ± its standard error;
+each time is the wall time of all those fits.
 scikit-learn's threads are its BLAS threads (threadpoolctl), backprop's
 n_threads (default 2).
 """
@@ -37,11 +38,11 @@ SETS = [
 ]
 
 
-def score(lib, load, regression, scaled, seeds, threads):
+def score(lib, load, regression, scaled, seeds, inits, threads):
     X, y = load(return_X_y=True)
     scores = []
     started = time.perf_counter()
-    for seed in range(seeds):
+    for seed, init in ((s, s + 100 * k) for s in range(seeds) for k in range(inits)):
         if regression:
             cls = SkRegressor if lib == "sklearn" else backprop.MLPRegressor
             cv = KFold(5, shuffle=True, random_state=seed)
@@ -49,29 +50,34 @@ def score(lib, load, regression, scaled, seeds, threads):
             cls = SkClassifier if lib == "sklearn" else backprop.MLPClassifier
             cv = StratifiedKFold(5, shuffle=True, random_state=seed)
         extra = {} if lib == "sklearn" else {"n_threads": threads}
-        est = cls(solver="lbfgs", random_state=seed, **extra)
+        est = cls(solver="lbfgs", random_state=init, **extra)
         if scaled:
             est = make_pipeline(StandardScaler(), est)
         scores.append(cross_val_score(est, X, y, cv=cv).mean())
-    return float(np.mean(scores)), time.perf_counter() - started
+    se = float(np.std(scores) / np.sqrt(len(scores)))
+    return f"{np.mean(scores):.4f} ± {se:.4f}", time.perf_counter() - started
 
 
 def main():
     ap = argparse.ArgumentParser(description=__doc__.splitlines()[0])
     ap.add_argument("--seeds", type=int, default=5)
+    ap.add_argument("--inits", type=int, default=1)
     ap.add_argument("--threads", type=int, default=2)
     args = ap.parse_args()
     warnings.simplefilter("ignore")
-    print(f"# {platform.processor() or platform.machine()}, {args.threads} threads, seeds 0..{args.seeds - 1}")
+    print(
+        f"# {platform.processor() or platform.machine()}, {args.threads} threads, "
+        f"split seeds 0..{args.seeds - 1}, {args.inits} model seed(s) each"
+    )
     print("| set | input | scikit-learn | backprop | scikit-learn time (s) | backprop time (s) |")
     print("|---|---|---|---|---|---|")
     with threadpool_limits(args.threads):
         for name, load, regression in SETS:
             for scaled in (False, True):
-                sk, sk_t = score("sklearn", load, regression, scaled, args.seeds, args.threads)
-                bp, bp_t = score("backprop", load, regression, scaled, args.seeds, args.threads)
+                sk, sk_t = score("sklearn", load, regression, scaled, args.seeds, args.inits, args.threads)
+                bp, bp_t = score("backprop", load, regression, scaled, args.seeds, args.inits, args.threads)
                 kind = "standardised" if scaled else "raw"
-                print(f"| {name} | {kind} | {sk:.4f} | {bp:.4f} | {sk_t:.1f} | {bp_t:.1f} |", flush=True)
+                print(f"| {name} | {kind} | {sk} | {bp} | {sk_t:.1f} | {bp_t:.1f} |", flush=True)
 
 
 if __name__ == "__main__":

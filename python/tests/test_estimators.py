@@ -178,7 +178,7 @@ def test_pickle_and_deepcopy_predict_the_same():
             assert np.array_equal(a, b)
     # a plain fit does not pickle the optimizer's state
     assert "_checkpoint" not in clf.__getstate__()
-    reg = MLPRegressor((16,), max_iter=5, random_state=0).fit(X, Xt[:500, 0] if len(Xt) >= 500 else X[:, 0])
+    reg = MLPRegressor(hidden_layer_sizes=(16,), max_iter=5, random_state=0).fit(X, Xt[:500, 0] if len(Xt) >= 500 else X[:, 0])
     assert np.array_equal(pickle.loads(pickle.dumps(reg)).predict(Xt), reg.predict(Xt))
 
 
@@ -252,7 +252,7 @@ def test_save_load_round_trip(tmp_path):
     assert np.array_equal(back.predict_proba(Xt), clf.predict_proba(Xt))
     assert back.hidden_layer_sizes == (8,) and back.n_features_in_ == 4
     X, y, Xt, _ = load("diabetes")
-    reg = MLPRegressor((16,), max_iter=20, random_state=0).fit(X, y)
+    reg = MLPRegressor(hidden_layer_sizes=(16,), max_iter=20, random_state=0).fit(X, y)
     reg.save(tmp_path / "d.safetensors")
     assert np.array_equal(MLPRegressor.load(tmp_path / "d.safetensors").predict(Xt), reg.predict(Xt))
     with pytest.raises(ValueError, match="regressor"):
@@ -368,7 +368,7 @@ def test_string_labels_multilabel_and_multioutput():
     Xr, yr, Xrt, yrt = load("diabetes")
     Yr = np.stack([yr, -yr / 2], axis=1)
     Yr = (Yr - Yr.mean(0)) / Yr.std(0)
-    reg = MLPRegressor((32,), max_iter=100, random_state=0).fit(Xr, Yr)
+    reg = MLPRegressor(hidden_layer_sizes=(32,), max_iter=100, random_state=0).fit(Xr, Yr)
     assert reg.n_outputs_ == 2 and reg.out_activation_ == "identity"
     assert reg.predict(Xrt).shape == (len(Xrt), 2)
 
@@ -392,7 +392,7 @@ def test_fitted_attributes_and_early_stopping():
         h = np.maximum(h @ w + b, 0)
     z = h @ clf.coefs_[-1] + clf.intercepts_[-1]
     assert np.array_equal(np.argmax(z, 1), np.argmax(clf.predict_proba(X), 1))
-    reg = MLPRegressor((16,), max_iter=50, random_state=0, early_stopping=True).fit(X, y.astype(float))
+    reg = MLPRegressor(hidden_layer_sizes=(16,), max_iter=50, random_state=0, early_stopping=True).fit(X, y.astype(float))
     assert len(reg.validation_scores_) == reg.n_iter_
     # tol: a loss that stops improving ends the run before max_iter
     quick = MLPClassifier((32,), max_iter=1000, random_state=0, tol=1e-2).fit(X, y)
@@ -483,7 +483,7 @@ def test_regressor_partial_fit_and_feature_names():
     tr = pd.read_csv(DATA / "diabetes.train.csv")
     te = pd.read_csv(DATA / "diabetes.test.csv")
     X, y = tr.drop(columns="progression"), tr.progression / 100
-    reg = MLPRegressor((16,), random_state=0, learning_rate_init=0.01)
+    reg = MLPRegressor(hidden_layer_sizes=(16,), random_state=0, learning_rate_init=0.01)
     for part in np.array_split(np.arange(len(X)), 4):
         reg.partial_fit(X.iloc[part], y.iloc[part])
     # scikit-learn: one epoch per call, the curve and t_ over all the calls
@@ -766,3 +766,56 @@ def test_lbfgs_warm_start_continues_from_the_weights():
         first = est.loss_
         est.fit(X, y)
     assert est.loss_ < first
+
+
+# ----------------------------------------------------------------------
+# loss='poisson'
+# ----------------------------------------------------------------------
+
+
+def _counts(n, seed):
+    r = np.random.default_rng(seed)
+    X = r.uniform(-1, 1, (n, 3))
+    return X, r.poisson(np.exp(1 + 0.8 * X[:, 0] - 0.5 * X[:, 1])).astype(float)
+
+
+def _half_deviance(y, a):
+    ylny = np.where(y > 0, y * np.log(np.where(y > 0, y, 1.0) / a), 0.0)
+    return float(np.mean(ylny - y + a))
+
+
+def test_poisson_loss_fits_counts_as_scikit_learn():
+    X, y = _counts(2000, 0)
+    Xt, yt = _counts(1000, 1)
+    with warnings.catch_warnings():
+        warnings.simplefilter("ignore")
+        est = MLPRegressor(loss="poisson", random_state=0).fit(X, y)
+        sk = SkRegressor(loss="poisson", random_state=0).fit(X, y)
+    assert est.out_activation_ == "exp" == sk.out_activation_
+    p = est.predict(Xt)
+    assert np.all(p > 0)
+    ours, theirs = _half_deviance(yt, p), _half_deviance(yt, sk.predict(Xt))
+    constant = _half_deviance(yt, np.full_like(yt, y.mean()))
+    assert ours < 0.8 * constant and ours <= theirs * 1.05, (ours, theirs, constant)
+    assert est.get_params()["loss"] == "poisson"
+    # the signature is scikit-learn's: loss comes first
+    import inspect
+
+    assert list(inspect.signature(MLPRegressor).parameters)[:3] == ["loss", "hidden_layer_sizes", "activation"]
+
+
+def test_poisson_lbfgs_loss_is_the_half_deviance_plus_the_penalty():
+    X, y = _counts(500, 2)
+    with warnings.catch_warnings():
+        warnings.simplefilter("ignore")
+        est = MLPRegressor(loss="poisson", solver="lbfgs", max_iter=50, random_state=0).fit(X, y)
+    penalty = 0.5 * est.alpha * sum(np.sum(np.square(w, dtype=np.float64)) for w in est.coefs_) / len(X)
+    assert est.loss_ == pytest.approx(_half_deviance(y, est.predict(X)) + penalty, rel=1e-4)
+
+
+def test_poisson_loss_refuses_negative_targets_and_other_losses():
+    X, y = _counts(50, 3)
+    with pytest.raises(ValueError, match="negative"):
+        MLPRegressor(loss="poisson").fit(X, y - 1.0)
+    with pytest.raises(ValueError, match="loss"):
+        MLPRegressor(loss="huber").fit(X, y)

@@ -198,8 +198,9 @@ pub struct TrainArgs {
     #[arg(long, value_name = "RECIPE", default_value = "default",
           value_parser = ["default", "classic"])]
     pub preset: String,
-    /// Output head: sigmoid (binary/multi-label), softmax (classes) or mse
-    /// (regression) [default: sigmoid for 2 classes, softmax for more].
+    /// Output head: sigmoid (binary/multi-label), softmax (classes), mse
+    /// (regression) or poisson (counts and rates >= 0: exp output, Poisson
+    /// deviance) [default: sigmoid for 2 classes, softmax for more].
     #[arg(long)]
     pub head: Option<Head>,
     /// Total number of epochs (with --resume: the total, including those done).
@@ -505,7 +506,7 @@ pub struct BenchArgs {
     /// mish.
     #[arg(long)]
     pub activation: Option<Activation>,
-    /// Output head: sigmoid, softmax or mse.
+    /// Output head: sigmoid, softmax, mse or poisson.
     #[arg(long)]
     pub head: Option<Head>,
     /// Mini-batch size.

@@ -35,9 +35,13 @@ pub fn eval(args: &EvalArgs) -> anyhow::Result<()> {
         writeln!(out, "{}", report_json(&report))?;
         return Ok(());
     }
-    let standardized = meta.target_standardizer.is_some();
+    let loss_name = match (mlp.head(), meta.target_standardizer.is_some()) {
+        (backprop::Head::Poisson, _) => "half Poisson deviance",
+        (_, true) => "½·MSE on standardised targets",
+        (_, false) => "½·MSE",
+    };
     match &report {
-        Evaluation::Regression(r) => print_regression(&mut out, r, standardized),
+        Evaluation::Regression(r) => print_regression(&mut out, r, loss_name),
         Evaluation::MultiLabel(r) => print_multi_label(&mut out, r),
         Evaluation::Classification(r) => print_classification(&mut out, r),
     }
@@ -48,18 +52,13 @@ pub fn eval(args: &EvalArgs) -> anyhow::Result<()> {
 fn print_regression(
     out: &mut impl Write,
     r: &RegressionReport,
-    standardized: bool,
+    loss_name: &str,
 ) -> anyhow::Result<()> {
     writeln!(
         out,
-        "rows {}\nloss {} (½·MSE{})",
+        "rows {}\nloss {} ({loss_name})",
         r.rows,
-        figure(r.loss),
-        if standardized {
-            " on standardised targets"
-        } else {
-            ""
-        }
+        figure(r.loss)
     )?;
     let w = r
         .per_output

@@ -124,7 +124,7 @@ fn show_ensemble(args: &InfoArgs, e: &model_io::Ensemble) -> anyhow::Result<()> 
         out,
         "ensemble {}: {k} models, predictions the mean of their {}",
         args.model.display(),
-        if first.mlp.head() == backprop::Head::Mse {
+        if first.mlp.head().is_regression() {
             "values"
         } else {
             "probabilities"

@@ -85,10 +85,10 @@ impl Dataset {
         head: Head,
     ) -> Result<Dataset> {
         const OP: &str = "Dataset::classification";
-        if head == Head::Mse {
+        if head.is_regression() {
             return Err(Error::config(
                 "head",
-                "mse is a regression head; class labels need sigmoid or softmax",
+                format!("{head} is a regression head; class labels need sigmoid or softmax"),
             ));
         }
         if labels.len() != x.rows() {

@@ -3,7 +3,7 @@
 use std::path::{Path, PathBuf};
 
 use crate::activation::{Activation, Head};
-use crate::data::{self, ClassMap, ClassWeight, Dataset, LoadOptions, RawTable};
+use crate::data::{self, ClassMap, ClassWeight, Dataset, LoadOptions, RawTable, Targets};
 use crate::error::{Error, Result};
 use crate::init::Init;
 use crate::lbfgs::LbfgsConfig;
@@ -71,7 +71,7 @@ pub fn prepare(spec: &FitSpec, callbacks: &mut dyn FitCallbacks) -> Result<Prepa
     let (head, mut meta) = head_and_meta(spec, base, &tables.train)?;
     let tables = tables.with_test_file(spec, &meta, callbacks)?;
     let n_in = tables.train.x.cols();
-    let mlp = network(spec, base, &meta, head, n_in, &tables.name, tables.embedded)?;
+    let mut mlp = network(spec, base, &meta, head, n_in, &tables.name, tables.embedded)?;
     // the rule that drew the weights, kept from the start (so checkpoints and
     // resumed runs carry it); absent for auto, as in every earlier model
     let init = spec.init.unwrap_or_else(|| default_init(tables.embedded));
@@ -83,6 +83,9 @@ pub fn prepare(spec: &FitSpec, callbacks: &mut dyn FitCallbacks) -> Result<Prepa
     let mut cfg = train_config(spec, ckpt, tables.embedded)?;
     let (name, held_out) = (tables.name.clone(), tables.held_out);
     let sets = Sets::take(spec, tables, &meta, &mlp, head, ckpt)?;
+    if head == Head::Poisson && base.is_none() {
+        start_at_mean_rate(&mut mlp, &sets.train);
+    }
     if let LrSchedule::InvScaling { power_t, rows: 0 } = cfg.schedule {
         // scikit-learn's samples seen are the training rows an epoch sees
         cfg.schedule = LrSchedule::InvScaling {
@@ -449,6 +452,31 @@ impl Sets {
     }
 }
 
+/// A new Poisson network starts predicting each output's mean rate: its
+/// output biases are `ln(mean y)` (weighted by the rows' weights; at least
+/// `ln(1e-6)`), as a GLM's intercept, so that training need not first climb
+/// from `exp(0) = 1` to the targets' scale.
+fn start_at_mean_rate(mlp: &mut Mlp, train: &Dataset) {
+    let Targets::Values { y, width } = train.targets() else {
+        return;
+    };
+    let rows = train.rows();
+    let mut sums = vec![0.0f64; width];
+    let mut weight = 0.0f64;
+    for r in 0..rows {
+        let w = train.weights().map_or(1.0, |w| f64::from(w[r]));
+        weight += w;
+        for (s, &v) in sums.iter_mut().zip(&y[r * width..(r + 1) * width]) {
+            *s += w * f64::from(v);
+        }
+    }
+    let last = mlp.num_layers() - 1;
+    let range = mlp.layout().b_range(last);
+    for (b, s) in mlp.params_mut()[range].iter_mut().zip(&sums) {
+        *b = (s / weight.max(f64::MIN_POSITIVE)).max(1e-6).ln() as f32;
+    }
+}
+
 /// The trainer, in the state of a resumed checkpoint if there is one.
 fn trainer_for(mlp: &Mlp, cfg: &TrainConfig, ckpt: Option<&Checkpoint>) -> Result<Trainer> {
     let mut trainer = Trainer::new(mlp, cfg)?;
@@ -480,7 +508,7 @@ fn check_early_stopping(
     let fits = match rule.monitor {
         Monitor::Loss => true,
         Monitor::Accuracy => head.is_classifier() && !pipeline::is_multi_label(meta, head),
-        Monitor::R2 => head == Head::Mse,
+        Monitor::R2 => head.is_regression(),
     };
     if !fits {
         return Err(Error::config(

@@ -5,7 +5,6 @@ use std::sync::atomic::{AtomicBool, Ordering};
 use std::time::Instant;
 
 use super::prepare::{prepare, Prepared};
-use crate::activation::Head;
 use crate::data::Dataset;
 use crate::error::Result;
 use crate::infer::{Inference, DEFAULT_CHUNK_ROWS};
@@ -332,7 +331,7 @@ impl Run {
             _ => None,
         };
         let r2 = |infer: &mut Inference, data: Option<&Dataset>| match data {
-            Some(v) if mlp.head() == Head::Mse => r2_of(infer, mlp, v).map(Some),
+            Some(v) if mlp.head().is_regression() => r2_of(infer, mlp, v).map(Some),
             _ => Ok(None),
         };
         let val_r2 = r2(infer, p.held_out.as_ref())?;

@@ -39,12 +39,14 @@ pub fn activate_backward(act: Activation, a: &[f32], z: &[f32], d: &mut [f32]) {
 }
 
 /// The head's output activation in place on the logits (rows of `cols`):
-/// probabilities for the classifiers, the values themselves for MSE.
+/// probabilities for the classifiers, the values themselves for MSE, their
+/// exponential for Poisson.
 pub fn head_activate(head: Head, z: &mut [f32], cols: usize) {
     match head {
         Head::SigmoidBce => simd::sigmoid_simd(z),
         Head::SoftmaxCe => simd::softmax_rows_simd(z, cols),
         Head::Mse => {}
+        Head::Poisson => simd::exp_simd(z),
     }
 }
 
@@ -55,6 +57,7 @@ pub fn head_loss_delta(head: Head, z: &mut [f32], y: &[f32], cols: usize) -> f64
         Head::SigmoidBce => simd::bce_head_simd(z, y),
         Head::SoftmaxCe => simd::softmax_ce_head_simd(z, y, cols),
         Head::Mse => simd::mse_head_simd(z, y),
+        Head::Poisson => simd::poisson_head_simd(z, y),
     }
 }
 
@@ -90,6 +93,7 @@ pub fn head_loss_delta_weighted(
     match head {
         Head::SigmoidBce => simd::bce_head_weighted_simd(z, y, we),
         Head::Mse => simd::mse_head_weighted_simd(z, y, we),
+        Head::Poisson => simd::poisson_head_weighted_simd(z, y, we),
         Head::SoftmaxCe => unreachable!("handled above"),
     }
 }

@@ -258,6 +258,49 @@ pub fn mse_head_scalar(z: &mut [f32], y: &[f32]) -> f64 {
     loss
 }
 
+/// `x ← exp(x)`, the Poisson head's output (computed in `f64`, rounded once).
+pub fn exp_scalar(x: &mut [f32]) {
+    for v in x {
+        *v = f64::from(*v).exp() as f32;
+    }
+}
+
+/// The half Poisson deviance of one element and its delta, in `f64`:
+/// `(exp(z) - y, exp(z) - y·z + y·ln y - y)`.
+fn poisson_one(z: f32, y: f32) -> (f64, f64) {
+    let (z, y) = (f64::from(z), f64::from(y));
+    let a = z.exp();
+    let ylny = if y > 0.0 { y * y.ln() } else { 0.0 };
+    (a - y, a - y * z + ylny - y)
+}
+
+/// Exponential + half Poisson deviance head: returns
+/// `Σ [exp(z) - y·z + y·ln y - y]` and sets `z ← exp(z) - y` (each element
+/// in `f64`, rounded once).
+pub fn poisson_head_scalar(z: &mut [f32], y: &[f32]) -> f64 {
+    assert_eq!(z.len(), y.len());
+    let mut loss = 0.0f64;
+    for (z, &y) in z.iter_mut().zip(y) {
+        let (d, l) = poisson_one(*z, y);
+        loss += l;
+        *z = d as f32;
+    }
+    loss
+}
+
+/// Weighted [`poisson_head_scalar`], one weight per element: returns
+/// `Σ w·[exp(z) - y·z + y·ln y - y]` and sets `z ← w·(exp(z) - y)`.
+pub fn poisson_head_weighted_scalar(z: &mut [f32], y: &[f32], w: &[f32]) -> f64 {
+    assert!(z.len() == y.len() && z.len() == w.len());
+    let mut loss = 0.0f64;
+    for ((z, &y), &w) in z.iter_mut().zip(y).zip(w) {
+        let (d, l) = poisson_one(*z, y);
+        loss += f64::from(w) * l;
+        *z = (f64::from(w) * d) as f32;
+    }
+    loss
+}
+
 /// Weighted sigmoid + BCE head, one weight per element: returns
 /// `Σ w·[softplus(z) - y·z]` and sets `z ← w·(σ(z) - y)`.
 pub fn bce_head_weighted_scalar(z: &mut [f32], y: &[f32], w: &[f32]) -> f64 {

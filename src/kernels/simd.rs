@@ -177,6 +177,12 @@ pub fn sigmoid_simd(x: &mut [f32]) {
     map_in_place(x, sigmoid8);
 }
 
+/// `x ← exp(x)` (the Poisson head's output; saturates at `exp(88.7)`
+/// rather than overflowing).
+pub fn exp_simd(x: &mut [f32]) {
+    map_in_place(x, exp8);
+}
+
 /// `x ← tanh(x)`.
 pub fn tanh_simd(x: &mut [f32]) {
     map_in_place(x, tanh8);
@@ -372,6 +378,31 @@ pub fn mse_head_simd(z: &mut [f32], y: &[f32]) -> f64 {
     zip_reduce(z, y, |z, y| {
         let d = z - y;
         (d, f32x8::splat(0.5) * d * d)
+    })
+}
+
+/// Exponential + half Poisson deviance head: returns
+/// `Σ [exp(z) - y·z + y·ln y - y]` (`y·ln y = 0` at `y = 0`) and sets
+/// `z ← exp(z) - y`.
+pub fn poisson_head_simd(z: &mut [f32], y: &[f32]) -> f64 {
+    zip_reduce(z, y, poisson8)
+}
+
+/// `(exp(z) - y, exp(z) - y·z + y·ln y - y)` on eight lanes.
+#[inline(always)]
+fn poisson8(z: f32x8, y: f32x8) -> (f32x8, f32x8) {
+    let a = exp8(z);
+    let ylny = y.simd_gt(f32x8::ZERO).select(y * y.ln(), f32x8::ZERO);
+    (a - y, a - y * z + (ylny - y))
+}
+
+/// Weighted exponential + half Poisson deviance head, one weight per
+/// element: returns `Σ w·[exp(z) - y·z + y·ln y - y]` and sets
+/// `z ← w·(exp(z) - y)`.
+pub fn poisson_head_weighted_simd(z: &mut [f32], y: &[f32], w: &[f32]) -> f64 {
+    zip3_reduce(z, y, w, |z, y, w| {
+        let (d, loss) = poisson8(z, y);
+        (w * d, w * loss)
     })
 }
 

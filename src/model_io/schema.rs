@@ -369,7 +369,7 @@ pub(super) fn read_version(file: &Parsed<'_>, key: &str, newest: u32, what: &str
 /// The number of classes a head with `outputs` outputs predicts.
 fn n_classes(head: Head, outputs: usize) -> Option<usize> {
     match head {
-        Head::Mse => None,
+        Head::Mse | Head::Poisson => None,
         Head::SigmoidBce if outputs == 1 => Some(2),
         _ => Some(outputs),
     }
@@ -440,7 +440,7 @@ pub(super) fn check_meta(sizes: &[usize], head: Head, meta: &ModelMeta, src: &st
         if head != Head::Mse {
             return Err(data_err(
                 src,
-                format!("{TARGET_MEAN}/{TARGET_STD} are given for a classifier head"),
+                format!("{TARGET_MEAN}/{TARGET_STD} are given for a {head} head (mse alone standardises its targets)"),
             ));
         }
         check_standardizer(s, [TARGET_MEAN, TARGET_STD], n_out, "outputs", src)?;

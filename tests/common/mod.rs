@@ -27,7 +27,8 @@ pub fn random_x(rng: &mut ChaCha8Rng, m: usize, n0: usize) -> Vec<f32> {
 }
 
 /// Targets `m × n_out` that suit the head: 0/1 per column for sigmoid + BCE,
-/// one-hot rows for softmax + CE, uniform in `[-1, 1)` for MSE.
+/// one-hot rows for softmax + CE, uniform in `[-1, 1)` for MSE, in `[0, 3)`
+/// (a fifth of them 0) for Poisson.
 pub fn random_y(rng: &mut ChaCha8Rng, head: Head, m: usize, n_out: usize) -> Vec<f32> {
     match head {
         Head::SigmoidBce => (0..m * n_out)
@@ -41,6 +42,11 @@ pub fn random_y(rng: &mut ChaCha8Rng, head: Head, m: usize, n_out: usize) -> Vec
             y
         }
         Head::Mse => uniform(rng, m * n_out, -1.0, 1.0),
+        // rates and counts, zeros among them
+        Head::Poisson => uniform(rng, m * n_out, -0.5, 3.0)
+            .into_iter()
+            .map(|v| v.max(0.0))
+            .collect(),
     }
 }
 

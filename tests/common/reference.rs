@@ -194,6 +194,7 @@ fn head_output(head: Head, z: &[f64]) -> Vec<f64> {
             e.iter().map(|&v| v / s).collect()
         }
         Head::Mse => z.to_vec(),
+        Head::Poisson => z.iter().map(|&v| v.exp()).collect(),
     }
 }
 
@@ -216,6 +217,16 @@ fn head_loss(head: Head, z: &[f64], y: &[f64]) -> f64 {
             .iter()
             .zip(y)
             .map(|(&z, &y)| 0.5 * (z - y) * (z - y))
+            .sum(),
+        // the half deviance y·ln(y/a) - y + a of the rate a = exp(z)
+        Head::Poisson => z
+            .iter()
+            .zip(y)
+            .map(|(&z, &y)| {
+                let a = z.exp();
+                let ylny = if y > 0.0 { y * (y / a).ln() } else { 0.0 };
+                ylny - y + a
+            })
             .sum(),
     }
 }
