@@ -237,14 +237,19 @@ fn an_interrupt_mid_epoch_resumes_to_the_bits_of_a_run_that_never_stopped() {
     assert_eq!(at.checkpoint.as_deref(), Some(ckpt.as_path()));
     assert_eq!((part.epochs, part.history.len()), (1, 1));
     assert_eq!(part.history[0], full.history[0]);
-    // no record, but the rule that drew the weights, kept from the start
+    // no record, but the rule that drew the weights, kept from the start,
+    // and the loss of each epoch completed
     let kept: Vec<&String> = part
         .meta
         .extra
         .keys()
         .filter(|k| k.starts_with("train."))
         .collect();
-    assert_eq!(kept, ["train.init"]);
+    assert_eq!(kept, ["train.init", fit::LOSS_CURVE_KEY]);
+    assert_eq!(
+        part.meta.extra[fit::LOSS_CURVE_KEY],
+        full.history[0].train_loss.to_string()
+    );
     let saved = model_io::load_checkpoint(&ckpt).unwrap();
     assert_eq!(
         (saved.state.epochs_done, saved.in_epoch),
@@ -277,6 +282,13 @@ fn an_interrupt_mid_epoch_resumes_to_the_bits_of_a_run_that_never_stopped() {
     assert_eq!(bits(&resumed.mlp), bits(&full.mlp));
     assert_eq!(resumed.history, full.history[1..]);
     assert_eq!(resumed.meta, full.meta);
+    // the record's curve: every epoch's training loss, the resumed ones too
+    let curve: Vec<f64> = full.meta.extra[fit::LOSS_CURVE_KEY]
+        .split(',')
+        .map(|v| v.parse().unwrap())
+        .collect();
+    let losses: Vec<f64> = full.history.iter().map(|r| r.train_loss).collect();
+    assert_eq!(curve, losses);
     assert_eq!(
         model_io::to_bytes(&resumed.mlp, &resumed.meta).unwrap(),
         model_io::to_bytes(&full.mlp, &full.meta).unwrap()
@@ -569,9 +581,12 @@ fn early_stopping_records_the_best_epochs_figures_through_a_resume() {
     use backprop::stopping::{EarlyStopping, Monitor};
     let dir = tempfile::tempdir().unwrap();
     let data = write_csv(dir.path());
+    // a constant rate: a run-length schedule would make the shorter first
+    // run another run (its loss curve shows it)
     let es = |epochs: usize| FitSpec {
         epochs,
         lr: Some(0.3),
+        schedule: Some(backprop::schedule::LrSchedule::Constant),
         hidden_layers: Some(vec![64]),
         early_stopping: Some(EarlyStopping {
             patience: 3,

@@ -585,8 +585,9 @@ class _BaseMLP(BaseEstimator):
     def _params_from_record(self, extra, given):
         """Sets the parameters a model file's training record states (a
         model written by ``backprop train``), except those in ``given``; and
-        ``loss_``, the final training loss. ``alpha`` is not set: the file's
-        weight decay maps to it through the batch size and the head."""
+        ``loss_``, the final training loss, and ``loss_curve_`` and
+        ``best_loss_`` from its per-epoch losses. ``alpha`` is not set: the
+        file's weight decay maps to it through the batch size and the head."""
         for entry, name, conv in self._RECORD_PARAMS:
             value = extra.get(f"train.{entry}")
             if value is not None and name not in given:
@@ -595,10 +596,16 @@ class _BaseMLP(BaseEstimator):
         schedule = extra.get("train.lr_schedule", "").split(" ")[0]
         if "learning_rate" not in given and schedule in ("constant", "invscaling") + _RUN_SCHEDULES:
             self.learning_rate = schedule
+        per = self.n_outputs_ if self._model.head == "mse" else 1
         loss = extra.get("train.final_train_loss")
         if loss is not None:
-            per = self.n_outputs_ if self._model.head == "mse" else 1
             self.loss_ = float(loss) / per
+        # every epoch's training loss since the weights were drawn (resumed
+        # and continued runs included), in scikit-learn's units
+        curve = extra.get("train.loss_curve")
+        if curve and extra.get("train.optimizer") != "lbfgs":
+            self.loss_curve_ = [float(v) / per for v in curve.split(",")]
+            self.best_loss_ = min(self.loss_curve_)
 
     def _adopt(self, model):
         extra = model.extra

@@ -599,6 +599,24 @@ def test_a_cli_model_is_described_by_its_record_and_preparation(tmp_path):
     assert p["learning_rate_init"] == 0.006 and p["shuffle"] is True
     assert p["learning_rate"] == "flat-cos"
     assert clf.loss_ > 0
+    # the curves: every epoch's training loss, as the command line printed it
+    assert len(clf.loss_curve_) == 7 and clf.loss_curve_[-1] == clf.loss_
+    assert clf.best_loss_ == min(clf.loss_curve_)
+    # a run resumed from a checkpoint carries the epochs before it
+    ckpt = tmp_path / "c.safetensors"
+    subprocess.run([exe, "train", "--data", str(DATA / "iris.train.csv"), "--epochs", "3",
+                    "--batch-size", "16", "--seed", "5", "--quiet", "--lr-schedule", "constant",
+                    "--checkpoint", str(ckpt)], check=True)
+    resumed = tmp_path / "resumed.safetensors"
+    subprocess.run([exe, "train", "--data", str(DATA / "iris.train.csv"), "--epochs", "7",
+                    "--batch-size", "16", "--seed", "5", "--quiet", "--lr-schedule", "constant",
+                    "--resume", str(ckpt), "--out", str(resumed)], check=True)
+    whole = tmp_path / "whole.safetensors"
+    subprocess.run([exe, "train", "--data", str(DATA / "iris.train.csv"), "--epochs", "7",
+                    "--batch-size", "16", "--seed", "5", "--quiet", "--lr-schedule", "constant",
+                    "--out", str(whole)], check=True)
+    curve = MLPClassifier.load(resumed).loss_curve_
+    assert len(curve) == 7 and curve == MLPClassifier.load(whole).loss_curve_
     # parameters given to load win over the record
     assert MLPClassifier.load(model, max_iter=3).max_iter == 3
     # coefs_ act on the prepared inputs: the stored standardisation

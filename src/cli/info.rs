@@ -463,7 +463,15 @@ fn print_training(
     let training: Vec<String> = record
         .entries
         .iter()
-        .map(|(k, v)| format!("{k} {v}"))
+        .map(|(k, v)| match k.as_str() {
+            // one loss per epoch: its length and ends
+            "loss_curve" => {
+                let values: Vec<&str> = v.split(',').collect();
+                let (first, last) = (values[0], values[values.len() - 1]);
+                format!("loss_curve ({} epochs, {first} → {last})", values.len())
+            }
+            _ => format!("{k} {v}"),
+        })
         .collect();
     if !training.is_empty() {
         writeln!(out, "training: {}", training.join(", "))?;

@@ -46,6 +46,7 @@ pub use report::{
     EpochRecord, EpochReport, FitCallbacks, FitEnd, FitOutcome, HeldOut, Interruption, RunInfo,
 };
 pub use resume::{check_matches, continue_on_new_rows, Continuation};
+pub use run::LOSS_CURVE_KEY;
 pub use search::{draw, grid, search, search_with, Candidate, Param, Ranked};
 pub use spec::{
     check_distinct_outputs, check_output_path, default_lr, default_optimizer, default_schedule,

@@ -270,6 +270,7 @@ impl Run {
         let report = self.report(infer, epoch, stats, callbacks.wants_train_accuracy())?;
         self.p.trainer.end_epoch(report.record.val_loss);
         let out_of_patience = self.observe(&report, epoch);
+        extend_loss_curve(&mut self.p.meta.extra, report.record.train_loss);
         self.history.push(report.record);
         let flow = callbacks.on_epoch(&report);
         let last = epoch == self.p.cfg.epochs;
@@ -447,6 +448,21 @@ impl Run {
             checkpoint: if interrupted { None } else { final_state },
         })
     }
+}
+
+/// The key of the training loss of every epoch since the weights were
+/// first drawn, in the model's training record: comma-separated, each the
+/// shortest text that reads back as the same `f64`. It grows with each
+/// epoch in the run's metadata, so checkpoints carry it and a resumed run
+/// (or one from an initial model) continues it.
+pub const LOSS_CURVE_KEY: &str = "train.loss_curve";
+
+fn extend_loss_curve(extra: &mut std::collections::BTreeMap<String, String>, loss: f64) {
+    let curve = extra.entry(LOSS_CURVE_KEY.to_string()).or_default();
+    if !curve.is_empty() {
+        curve.push(',');
+    }
+    curve.push_str(&loss.to_string());
 }
 
 /// The mean R² over the targets of `mlp` on `data` (in the trained units:
