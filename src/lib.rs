@@ -61,6 +61,7 @@ pub mod meta;
 pub mod metrics;
 pub mod model_io;
 pub mod network;
+pub mod onnx;
 pub mod optim;
 #[doc(hidden)] // the front ends' table-to-dataset steps (`fit` is the API)
 pub mod pipeline;

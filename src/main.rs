@@ -33,7 +33,7 @@ fn main() -> ExitCode {
             "mpi",
             format!(
                 "started as {} processes: only train and bench run as an MPI job; \
-                 run eval, predict and info without mpirun",
+                 run eval, predict, info and export without mpirun",
                 job.size()
             ),
         )),
@@ -42,6 +42,7 @@ fn main() -> ExitCode {
         Command::Eval(args) => cli::eval(&args),
         Command::Predict(args) => cli::predict(&args),
         Command::Info(args) => cli::info(&args),
+        Command::Export(args) => cli::export(&args),
     };
     match result {
         Ok(()) => ExitCode::SUCCESS,

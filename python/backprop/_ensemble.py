@@ -38,6 +38,14 @@ class Ensemble:
             members.append(est)
         return cls(members)
 
+    def to_onnx(self, path):
+        """Write the members with their preparation as one ONNX graph whose
+        output is the mean of theirs (``backprop export --onnx``; see
+        ``MLPClassifier.to_onnx``)."""
+        for est in self.estimators_:
+            est._sync_params()
+        _core.export_onnx([est._model.to_bytes() for est in self.estimators_], str(path))
+
     def _mean(self, X):
         acc = None
         for est in self.estimators_:

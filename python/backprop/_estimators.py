@@ -556,6 +556,17 @@ class _BaseMLP(BaseEstimator):
         self._sync_params()
         self._model.save(str(path))
 
+    def to_onnx(self, path):
+        """Write the model with its stored preparation as one ONNX graph
+        (opset 17; ``backprop export --onnx``): input ``input`` of shape
+        ``(n_samples, n_features)`` float32 (a table's number columns in
+        order, gaps as NaN), output ``output``: ``predict_proba``'s
+        probabilities, or ``predict``'s values. A model of text, boolean or
+        date columns is refused (string inputs are not written yet)."""
+        check_is_fitted(self)
+        self._sync_params()
+        _core.export_onnx([self._model.to_bytes()], str(path))
+
     @classmethod
     def load(cls, path, **params):
         """An estimator fitted from a model file (written by ``save`` or by

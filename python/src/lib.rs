@@ -1091,6 +1091,24 @@ fn ensemble_members<'py>(py: Python<'py>, path: PathBuf) -> PyResult<Vec<Bound<'
         .collect()
 }
 
+/// Writes the models (their file bytes; several: an ensemble, the mean of
+/// their outputs) with their stored preparation as one ONNX file at `path`
+/// (`backprop export --onnx`).
+#[pyfunction]
+fn export_onnx(members: Vec<Vec<u8>>, path: PathBuf) -> PyResult<()> {
+    let members = members
+        .iter()
+        .map(|b| model_io::from_bytes(b, "model"))
+        .collect::<backprop::Result<Vec<_>>>()
+        .map_err(py_err)?;
+    if members.is_empty() {
+        return Err(value_err("no model to export"));
+    }
+    model_io::check_members(&members, "the ensemble").map_err(py_err)?;
+    let ensemble = model_io::Ensemble { members };
+    backprop::onnx::write(&path, &ensemble).map_err(py_err)
+}
+
 /// The Rust core of the `backprop` Python package.
 #[pymodule]
 fn _core(m: &Bound<'_, PyModule>) -> PyResult<()> {
@@ -1100,6 +1118,7 @@ fn _core(m: &Bound<'_, PyModule>) -> PyResult<()> {
     m.add_function(wrap_pyfunction!(encode_columns, m)?)?;
     m.add_function(wrap_pyfunction!(ensemble_members, m)?)?;
     m.add_function(wrap_pyfunction!(checkpoint_with_params, m)?)?;
+    m.add_function(wrap_pyfunction!(export_onnx, m)?)?;
     m.add("__version__", env!("CARGO_PKG_VERSION"))?;
     Ok(())
 }

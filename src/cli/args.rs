@@ -45,6 +45,12 @@ pub enum Command {
     Predict(PredictArgs),
     /// A model's architecture, parameter count and metadata.
     Info(InfoArgs),
+    /// Write a model (or an ensemble: the mean of its members) with its
+    /// stored preparation as one ONNX graph (opset 17): input `input`
+    /// `[rows, columns]` (a table's number columns in file order, gaps as
+    /// NaN; otherwise the features), output `output` `[rows, outputs]`
+    /// (class probabilities, or values in the targets' units), as `predict`.
+    Export(ExportArgs),
     /// Measure training throughput on synthetic data held in memory: median
     /// samples/s over timed windows, GFLOP/s, time per phase, peak memory.
     Bench(BenchArgs),
@@ -473,6 +479,16 @@ pub struct PredictArgs {
     /// threads, not with the rows). Changes no figure.
     #[arg(long, value_name = "N", default_value_t = backprop::infer::DEFAULT_CHUNK_ROWS)]
     pub chunk_rows: usize,
+}
+
+#[derive(Args)]
+pub struct ExportArgs {
+    /// The model (or ensemble) file.
+    #[arg(long, value_name = "FILE")]
+    pub model: PathBuf,
+    /// The ONNX file to write (atomically).
+    #[arg(long, value_name = "FILE")]
+    pub onnx: PathBuf,
 }
 
 #[derive(Args)]
