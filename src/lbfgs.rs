@@ -290,8 +290,8 @@ impl Lbfgs {
                 .get_termination_reason()
                 .map_or_else(|| "no step".to_string(), |r| r.text().to_string());
             write_params(mlp, &before);
-            next = next.param(before).cost(f_prev);
-            self.state = Some(next);
+            // a further call starts afresh from these weights
+            self.state = None;
             return Ok(LbfgsIteration {
                 objective: self.current.0,
                 loss: self.current.1,

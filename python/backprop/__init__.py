@@ -97,7 +97,12 @@ copies the rows into its own table and training set (its types own their
 memory); training holds one copy. ``predict`` reads ``X`` in place. ``save(path)`` writes the model file
 of ``backprop train --out``, and ``MLPClassifier.load(path)`` /
 ``MLPRegressor.load(path)`` read one, including the command line's (whose
-standardisation or pixel scaling is applied in ``predict``).
+standardisation or pixel scaling is applied in ``predict``). ``to_onnx(path)``
+(on an estimator or a ``backprop.Ensemble``) writes the model with its
+stored preparation as one ONNX graph (``backprop export --onnx``): input
+``input`` float32 ``(n_samples, n_features)``, output ``output``, the
+numbers ``predict_proba`` (a binary model: the second class's column) or
+``predict`` gives; models of text, boolean or date columns are refused.
 
 Many fits in one pass: ``backprop.cross_validate(estimator, X, y, cv=5)``
 (scikit-learn's signature and result) and ``backprop.GridSearch(estimator,

@@ -9,7 +9,6 @@ use super::args::ExportArgs;
 /// graph, says what the graph takes and gives.
 pub fn export(args: &ExportArgs) -> anyhow::Result<()> {
     let ensemble = model_io::load_ensemble(&args.model)?;
-    backprop::fit::check_output_path("onnx", &args.onnx)?;
     onnx::write(&args.onnx, &ensemble)
         .with_context(|| format!("writing {}", args.onnx.display()))?;
     let first = ensemble.first();

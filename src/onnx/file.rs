@@ -5,6 +5,7 @@ use std::path::Path;
 use prost::Message;
 
 use crate::error::Result;
+use crate::fit::check_output_path;
 use crate::model_io::{write_atomic, Ensemble};
 
 use super::graph;
@@ -19,10 +20,13 @@ pub fn to_bytes(ensemble: &Ensemble) -> Result<Vec<u8>> {
 }
 
 /// Writes [`to_bytes`] to `path` atomically (a temporary file renamed into
-/// place: a failed write leaves no half-written file).
+/// place: a failed write leaves no half-written file). A folder, or a path
+/// whose folder is missing or not writable, is refused before anything is
+/// built ([`check_output_path`]).
 ///
 /// # Errors
-/// As [`to_bytes`], and I/O errors.
+/// As [`to_bytes`] and [`check_output_path`] (option `onnx`), and I/O errors.
 pub fn write(path: &Path, ensemble: &Ensemble) -> Result<()> {
+    check_output_path("onnx", path)?;
     write_atomic(path, &to_bytes(ensemble)?)
 }
