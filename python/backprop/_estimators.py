@@ -17,7 +17,6 @@ from sklearn.exceptions import ConvergenceWarning
 from sklearn.utils import check_random_state
 from sklearn.utils.metaestimators import available_if
 from sklearn.utils.multiclass import (
-    check_classification_targets,
     type_of_target,
     unique_labels,
 )
@@ -48,6 +47,8 @@ _SOLVERS = ("lbfgs", "sgd", "adam", "adamw", "rmsprop")
 _RUN_SCHEDULES = ("flat-cos", "coslog4", "one-cycle")
 _OUT_ACTIVATION = {"sigmoid": "logistic", "softmax": "softmax", "mse": "identity", "poisson": "exp"}
 _REGRESSION_HEADS = ("mse", "poisson")
+# the target types a classifier takes (scikit-learn's check_classification_targets)
+_CLASSIFICATION_TARGETS = ("binary", "multiclass", "multiclass-multioutput", "multilabel-indicator", "multilabel-sequences")
 
 
 def _check_number(name, value, low=None, high=None, low_open=False, high_open=False, integer=False):
@@ -818,8 +819,14 @@ class MLPClassifier(ClassifierMixin, _BaseMLP):
         X, y = self._validate_xy(X, y, first, multi_output=True)
         if y.ndim == 2 and y.shape[1] == 1:
             y = column_or_1d(y, warn=True)
-        check_classification_targets(y)
-        kind = type_of_target(y)
+        # one type_of_target (check_classification_targets and unique_labels
+        # would each run it again: a third of a partial_fit call on 50 rows)
+        kind = type_of_target(y, input_name="y")
+        if kind not in _CLASSIFICATION_TARGETS:
+            raise ValueError(
+                f"Unknown label type: {kind}. Maybe you are trying to fit a classifier, which "
+                "expects discrete classes on a regression target with continuous values."
+            )
         if first:
             if kind == "multilabel-indicator":
                 self._multilabel = True
@@ -842,7 +849,9 @@ class MLPClassifier(ClassifierMixin, _BaseMLP):
             ):
                 raise ValueError("y does not have the label layout of the previous fit")
             if not self._multilabel:
-                seen = unique_labels(y)
+                # the sorted distinct labels (unique_labels for object arrays,
+                # which it checks for mixed strings and numbers)
+                seen = unique_labels(y) if y.dtype.kind == "O" else np.unique(y)
                 if self.warm_start and not incremental:
                     if set(seen) != set(self.classes_):
                         raise ValueError(
