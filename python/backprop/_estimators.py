@@ -592,6 +592,9 @@ class _BaseMLP(BaseEstimator):
         ("dropout", "dropout", float),
         ("label_smoothing", "label_smoothing", float),
         ("clip_norm", "clip_norm", float),
+        # a model of --optimizer lbfgs
+        ("max_fun", "max_fun", int),
+        ("gtol", "tol", float),
     )
 
     def _params_from_record(self, extra, given):
@@ -615,7 +618,11 @@ class _BaseMLP(BaseEstimator):
         # every epoch's training loss since the weights were drawn (resumed
         # and continued runs included), in scikit-learn's units
         curve = extra.get("train.loss_curve")
-        if curve and extra.get("train.optimizer") != "lbfgs":
+        if extra.get("train.optimizer") == "lbfgs":
+            # as scikit-learn's lbfgs: no per-epoch curves
+            for attr in ("loss_curve_", "best_loss_", "validation_scores_", "best_validation_score_"):
+                self.__dict__.pop(attr, None)
+        elif curve:
             self.loss_curve_ = [float(v) / per for v in curve.split(",")]
             self.best_loss_ = min(self.loss_curve_)
 

@@ -775,6 +775,19 @@ def test_lbfgs_alpha_follows_the_sample_weights_sum():
     np.testing.assert_allclose(c.predict(X), d.predict(X), rtol=1e-4, atol=1e-5)
 
 
+def test_a_cli_lbfgs_model_loads_with_its_solver(tmp_path):
+    model = tmp_path / "lbfgs.safetensors"
+    subprocess.run([cli(), "train", "--data", str(DATA / "iris.train.csv"), "--optimizer", "lbfgs",
+                    "--epochs", "40", "--max-fun", "500", "--gtol", "1e-5", "--quiet", "--out", str(model)],
+                   check=True)
+    clf = MLPClassifier.load(model)
+    p = clf.get_params()
+    assert (p["solver"], p["max_iter"], p["max_fun"], p["tol"]) == ("lbfgs", clf.n_iter_, 500, 1e-5)
+    assert clf.n_iter_ <= 40
+    # as a fitted lbfgs estimator: no per-epoch curve
+    assert not hasattr(clf, "loss_curve_") and not hasattr(clf, "best_loss_")
+
+
 def test_lbfgs_warm_start_continues_from_the_weights():
     X, _, y, _ = _iris_split()
     est = MLPClassifier(solver="lbfgs", max_iter=5, warm_start=True, random_state=0)
