@@ -51,6 +51,13 @@ _REGRESSION_HEADS = ("mse", "poisson")
 _CLASSIFICATION_TARGETS = ("binary", "multiclass", "multiclass-multioutput", "multilabel-indicator", "multilabel-sequences")
 
 
+def _params(scope):
+    """An ``__init__``'s parameters from its ``locals()``: scikit-learn reads
+    the parameters from the explicit signature, which each estimator spells
+    out with its own defaults; the base class stores them."""
+    return {k: v for k, v in scope.items() if k not in ("self", "__class__")}
+
+
 def _check_number(name, value, low=None, high=None, low_open=False, high_open=False, integer=False):
     kind = numbers.Integral if integer else numbers.Real
     if isinstance(value, bool) or not isinstance(value, kind):
@@ -780,34 +787,10 @@ class MLPClassifier(ClassifierMixin, _BaseMLP):
         clip_norm=None,
         label_smoothing=0.0,
     ):
-        super().__init__(
-            hidden_layer_sizes=hidden_layer_sizes,
-            activation=activation,
-            solver=solver,
-            alpha=alpha,
-            batch_size=batch_size,
-            learning_rate=learning_rate,
-            learning_rate_init=learning_rate_init,
-            power_t=power_t,
-            max_iter=max_iter,
-            shuffle=shuffle,
-            random_state=random_state,
-            tol=tol,
-            verbose=verbose,
-            warm_start=warm_start,
-            momentum=momentum,
-            nesterovs_momentum=nesterovs_momentum,
-            early_stopping=early_stopping,
-            validation_fraction=validation_fraction,
-            beta_1=beta_1,
-            beta_2=beta_2,
-            epsilon=epsilon,
-            n_iter_no_change=n_iter_no_change,
-            max_fun=max_fun,
-            n_threads=n_threads,
-            dropout=dropout,
-            clip_norm=clip_norm,
-        )
+        params = _params(locals())
+        class_weight = params.pop("class_weight")
+        label_smoothing = params.pop("label_smoothing")
+        super().__init__(**params)
         self.class_weight = class_weight
         self.label_smoothing = label_smoothing
 
@@ -1026,34 +1009,9 @@ class MLPRegressor(RegressorMixin, _BaseMLP):
         dropout=0.0,
         clip_norm=None,
     ):
-        super().__init__(
-            hidden_layer_sizes=hidden_layer_sizes,
-            activation=activation,
-            solver=solver,
-            alpha=alpha,
-            batch_size=batch_size,
-            learning_rate=learning_rate,
-            learning_rate_init=learning_rate_init,
-            power_t=power_t,
-            max_iter=max_iter,
-            shuffle=shuffle,
-            random_state=random_state,
-            tol=tol,
-            verbose=verbose,
-            warm_start=warm_start,
-            momentum=momentum,
-            nesterovs_momentum=nesterovs_momentum,
-            early_stopping=early_stopping,
-            validation_fraction=validation_fraction,
-            beta_1=beta_1,
-            beta_2=beta_2,
-            epsilon=epsilon,
-            n_iter_no_change=n_iter_no_change,
-            max_fun=max_fun,
-            n_threads=n_threads,
-            dropout=dropout,
-            clip_norm=clip_norm,
-        )
+        params = _params(locals())
+        loss = params.pop("loss")
+        super().__init__(**params)
         self.loss = loss
 
     def __sklearn_tags__(self):

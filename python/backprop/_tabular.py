@@ -16,14 +16,7 @@ the one ``backprop train`` writes, bit for bit. Every parameter is
 :class:`MLPClassifier`'s; only the defaults differ.
 """
 
-from ._estimators import MLPClassifier, MLPRegressor
-
-
-def _params(scope):
-    """An ``__init__``'s parameters from its ``locals()``: scikit-learn reads
-    the parameters from the explicit signature, which the tabular classes
-    spell out with their own defaults; the base class stores them."""
-    return {k: v for k, v in scope.items() if k not in ("self", "__class__")}
+from ._estimators import MLPClassifier, MLPRegressor, _params
 
 
 class _Recipe:
